@@ -1,0 +1,1 @@
+"""Alembic migrations for the catalog (script_location = sleeve.migrations)."""

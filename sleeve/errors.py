@@ -1,0 +1,75 @@
+"""One exception tree for the whole toolkit.
+
+    SleeveError
+    ├── UsageError               caller misuse or bad configuration, raised before any I/O
+    │   ├── ConfigError          a setting is missing or invalid (names the variable to fix)
+    │   └── UnknownGenreError    a genre outside the taxonomy (lists the valid ones)
+    ├── RemoteError              a remote service failed us (keeps url, status and cause)
+    │   ├── TransientRemoteError timeouts, connection resets, 5xx, 429/503 after the retry budget
+    │   │   └── RateLimitedError the service asked us to wait longer than the configured cap
+    │   └── PermanentRemoteError 4xx, a body that is not what the API promises, too large
+    │       └── ForbiddenError   403: the endpoint is closed to this app (e.g. Spotify Dev Mode)
+    ├── BadImageError            bytes that are not a usable cover (reason is a short code)
+    └── DataError                a dataset, export or run directory that cannot be used
+
+Commands catch SleeveError at the edge and print one line; anything else is a bug.
+"""
+
+from __future__ import annotations
+
+
+class SleeveError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class UsageError(SleeveError):
+    """The caller asked for something impossible; nothing was done."""
+
+
+class ConfigError(UsageError):
+    """A setting is missing or invalid."""
+
+
+class UnknownGenreError(UsageError):
+    def __init__(self, genre: str, valid: list[str]) -> None:
+        self.genre = genre
+        self.valid = sorted(valid)
+        super().__init__(f"unknown genre {genre!r}; valid genres: {', '.join(self.valid)}")
+
+
+class RemoteError(SleeveError):
+    def __init__(self, message: str, *, url: str | None = None, status: int | None = None) -> None:
+        self.url = url
+        self.status = status
+        super().__init__(message)
+
+
+class TransientRemoteError(RemoteError):
+    """Worth retrying later: the service or the network was unavailable."""
+
+
+class RateLimitedError(TransientRemoteError):
+    def __init__(self, message: str, *, url: str | None = None, retry_after: float | None = None):
+        self.retry_after = retry_after
+        super().__init__(message, url=url, status=429)
+
+
+class PermanentRemoteError(RemoteError):
+    """Retrying the same request will not help."""
+
+
+class ForbiddenError(PermanentRemoteError):
+    """403: this endpoint is closed to this application."""
+
+
+class BadImageError(SleeveError):
+    """Not a usable cover image. ``reason`` is a short code used for counting."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+class DataError(SleeveError):
+    """A dataset, export or run directory that cannot be used as asked."""

@@ -1,0 +1,192 @@
+"""Every setting in one place, read from the environment and an optional ``.env`` file.
+
+Components never read the environment themselves: commands call :func:`load_settings` once and
+pass the resulting :class:`Settings` (or plain values from it) down. Environment variables win
+over ``.env``; ``.env.example`` documents each one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from urllib.parse import urlparse
+
+from dotenv import dotenv_values
+
+from sleeve.errors import ConfigError
+
+
+class Secret:
+    """A string that never shows itself in a repr, a log line or a traceback."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("./sleeve-data")
+    database_url: str = ""  # empty = SQLite file catalog.db inside data_dir
+    taxonomy_path: Path | None = None  # a TOML file that extends/overrides the shipped taxonomy
+
+    musicbrainz_url: str = "https://musicbrainz.org/ws/2"
+    coverart_url: str = "https://coverartarchive.org"
+    contact: str = "https://github.com/sleeve-project/sleeve"
+    # MusicBrainz allows 1 request/s per IP on average (its Rate_Limiting page); the limiter is
+    # process-wide and shared by every thread.
+    mb_rate: float = 1.0
+    cover_size: int = 500  # Cover Art Archive thumbnail: 250, 500 or 1200; 0 = original
+    download_workers: int = 4  # concurrent cover downloads (CAA publishes no limit; be modest)
+
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    max_json_bytes: int = 5 * 1024 * 1024
+    max_image_bytes: int = 15 * 1024 * 1024
+    max_retries: int = 5
+    backoff_cap: float = 60.0  # seconds: no single backoff sleep is longer
+
+    spotify_api_url: str = "https://api.spotify.com/v1"
+    spotify_token_url: str = "https://accounts.spotify.com/api/token"
+    spotify_client_id: str = ""
+    spotify_client_secret: Secret = field(default_factory=lambda: Secret(""))
+    # Spotify has been seen answering Retry-After of ~22 h: wait at most this long, then stop
+    # the source cleanly with its resume point saved.
+    spotify_retry_after_cap: float = 300.0
+    spotify_image_max: int = 640
+
+    @property
+    def catalog_url(self) -> str:
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        return f"sqlite:///{(self.data_dir / 'catalog.db').resolve()}"
+
+    @property
+    def user_agent(self) -> str:
+        from sleeve import __version__
+
+        return f"sleeve/{__version__} ( {self.contact} )"
+
+    @property
+    def images_dir(self) -> Path:
+        return self.data_dir / "images"
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.data_dir / "datasets"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.data_dir / "runs"
+
+    def public_dict(self) -> dict[str, object]:
+        """Resolved settings safe to write beside a run's outputs (secrets masked)."""
+        out: dict[str, object] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Secret):
+                value = "***" if value else ""
+            elif isinstance(value, Path):
+                value = str(value)
+            out[f.name] = value
+        return out
+
+
+# variable name -> (field name, parser)
+_VARS: dict[str, str] = {
+    "SLEEVE_DATA_DIR": "data_dir",
+    "SLEEVE_DATABASE_URL": "database_url",
+    "SLEEVE_TAXONOMY": "taxonomy_path",
+    "MUSICBRAINZ_URL": "musicbrainz_url",
+    "COVERART_URL": "coverart_url",
+    "SLEEVE_CONTACT": "contact",
+    "SLEEVE_MB_RATE": "mb_rate",
+    "SLEEVE_COVER_SIZE": "cover_size",
+    "SLEEVE_DOWNLOAD_WORKERS": "download_workers",
+    "SLEEVE_CONNECT_TIMEOUT": "connect_timeout",
+    "SLEEVE_READ_TIMEOUT": "read_timeout",
+    "SLEEVE_MAX_IMAGE_BYTES": "max_image_bytes",
+    "SLEEVE_MAX_RETRIES": "max_retries",
+    "SLEEVE_BACKOFF_CAP": "backoff_cap",
+    "SPOTIFY_API_URL": "spotify_api_url",
+    "SPOTIFY_TOKEN_URL": "spotify_token_url",
+    "SPOTIPY_CLIENT_ID": "spotify_client_id",
+    "SPOTIPY_CLIENT_SECRET": "spotify_client_secret",
+    "SPOTIFY_RETRY_AFTER_CAP": "spotify_retry_after_cap",
+    "SPOTIFY_IMAGE_MAX": "spotify_image_max",
+}
+
+_URL_FIELDS = {"musicbrainz_url", "coverart_url", "spotify_api_url", "spotify_token_url"}
+
+
+def normalise_database_url(url: str) -> str:
+    """``postgresql://`` means psycopg 3 here (the driver we install), not psycopg2."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def _parse(name: str, field_name: str, raw: str, default: object) -> object:
+    raw = raw.strip()
+    try:
+        if isinstance(default, bool):
+            return raw.lower() in {"1", "true", "yes", "on"}
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            value = float(raw)
+            if field_name == "mb_rate" and value <= 0:
+                raise ValueError("must be > 0")
+            return value
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not a valid number ({exc})") from None
+    if field_name in {"data_dir", "taxonomy_path"}:
+        return Path(raw).expanduser() if raw else None
+    if field_name == "spotify_client_secret":
+        return Secret(raw)
+    if field_name in _URL_FIELDS:
+        parsed = urlparse(raw)
+        if parsed.scheme not in {"http", "https"} or not parsed.netloc:
+            raise ConfigError(f"{name}={raw!r} is not an http(s) URL")
+        return raw.rstrip("/")
+    return raw
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: Path | str | None = ".env"
+) -> Settings:
+    """Settings from ``environ`` (default ``os.environ``) over ``env_file`` over defaults."""
+    merged: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    merged.update(os.environ if environ is None else environ)
+    defaults = Settings()
+    values: dict[str, object] = {}
+    for var, field_name in _VARS.items():
+        if var in merged and merged[var].strip() != "":
+            values[field_name] = _parse(var, field_name, merged[var], getattr(defaults, field_name))
+    if values.get("data_dir") is None:
+        values.pop("data_dir", None)
+    return Settings(**values)  # type: ignore[arg-type]
