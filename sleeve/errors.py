@@ -38,9 +38,19 @@ class UnknownGenreError(UsageError):
 
 
 class RemoteError(SleeveError):
-    def __init__(self, message: str, *, url: str | None = None, status: int | None = None) -> None:
+    """``reason`` is a short code a harvest counts by (timeout, http-503, too-large, ...)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        status: int | None = None,
+        reason: str = "remote-error",
+    ) -> None:
         self.url = url
         self.status = status
+        self.reason = reason
         super().__init__(message)
 
 
@@ -49,9 +59,11 @@ class TransientRemoteError(RemoteError):
 
 
 class RateLimitedError(TransientRemoteError):
-    def __init__(self, message: str, *, url: str | None = None, retry_after: float | None = None):
+    def __init__(
+        self, message: str, *, url: str | None = None, retry_after: float | None = None
+    ) -> None:
         self.retry_after = retry_after
-        super().__init__(message, url=url, status=429)
+        super().__init__(message, url=url, status=429, reason="rate-limited")
 
 
 class PermanentRemoteError(RemoteError):

@@ -64,6 +64,7 @@ class Settings:
     max_json_bytes: int = 5 * 1024 * 1024
     max_image_bytes: int = 15 * 1024 * 1024
     max_retries: int = 5
+    backoff_base: float = 1.0  # seconds: first retry waits about this long, then doubles
     backoff_cap: float = 60.0  # seconds: no single backoff sleep is longer
 
     spotify_api_url: str = "https://api.spotify.com/v1"
@@ -127,6 +128,7 @@ _VARS: dict[str, str] = {
     "SLEEVE_READ_TIMEOUT": "read_timeout",
     "SLEEVE_MAX_IMAGE_BYTES": "max_image_bytes",
     "SLEEVE_MAX_RETRIES": "max_retries",
+    "SLEEVE_BACKOFF_BASE": "backoff_base",
     "SLEEVE_BACKOFF_CAP": "backoff_cap",
     "SPOTIFY_API_URL": "spotify_api_url",
     "SPOTIFY_TOKEN_URL": "spotify_token_url",
