@@ -47,3 +47,16 @@ class RateLimiter:
         """Nobody starts a request for ``seconds`` from now (the service asked us to back off)."""
         with self._lock:
             self._next = max(self._next, self._clock() + seconds)
+
+
+_SHARED: dict[str, RateLimiter] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_limiter(name: str, rate: float) -> RateLimiter:
+    """The one limiter for ``name`` in this process (e.g. every MusicBrainz client shares it)."""
+    with _SHARED_LOCK:
+        limiter = _SHARED.get(name)
+        if limiter is None or abs(limiter.interval - (1.0 / rate + 0.01)) > 1e-9:
+            limiter = _SHARED[name] = RateLimiter(rate)
+        return limiter

@@ -1,0 +1,141 @@
+"""Harvest bookkeeping shared by every source: runs, cursors, processed items, the summary.
+
+A run is the goal "N new distinct covers of genre G from source S". An unfinished run (state
+``running``, or ``paused`` after a rate limit) is resumed by the same command; a finished one
+makes the next command start a new run. Cursors remember how far each query has been paged
+across runs, and ``HarvestItem`` rows remember every item already processed, so a resumed or
+repeated harvest neither re-queries pages nor re-downloads covers it has.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sleeve.catalog.db import Catalog
+from sleeve.catalog.models import HarvestCursor, HarvestItem, HarvestRun, utcnow
+
+RESUMABLE = ("running", "paused")
+
+
+@dataclass
+class HarvestSummary:
+    source: str
+    genre: str
+    target: int
+    run_id: int
+    resumed: bool = False
+    new: int = 0  # new distinct covers stored by this run (all invocations together)
+    new_this_invocation: int = 0
+    had: int = 0  # the same bytes were already stored: linked, not counted as new
+    skipped: Counter[str] = field(default_factory=Counter)  # bad input, by reason
+    failed: Counter[str] = field(default_factory=Counter)  # remote failures, by reason
+    state: str = "running"
+    message: str = ""
+
+    def rows(self) -> list[tuple[str, int]]:
+        out = [("new covers (this run)", self.new), ("already had", self.had)]
+        out += [(f"skipped: {k}", v) for k, v in sorted(self.skipped.items())]
+        out += [(f"failed: {k}", v) for k, v in sorted(self.failed.items())]
+        return out
+
+
+def start_or_resume(catalog: Catalog, source: str, genre: str, target: int) -> HarvestSummary:
+    with catalog.session() as s:
+        run = s.scalar(
+            select(HarvestRun)
+            .where(
+                HarvestRun.source == source,
+                HarvestRun.genre == genre,
+                HarvestRun.state.in_(RESUMABLE),
+            )
+            .order_by(HarvestRun.id.desc())
+            .limit(1)
+        )
+        resumed = run is not None
+        if run is None:
+            run = HarvestRun(source=source, genre=genre, target=target, state="running")
+            s.add(run)
+            s.flush()
+        else:
+            run.state = "running"
+        return HarvestSummary(
+            source=source,
+            genre=genre,
+            target=run.target,
+            run_id=run.id,
+            resumed=resumed,
+            new=run.new_covers,
+        )
+
+
+def finish(catalog: Catalog, summary: HarvestSummary, state: str, message: str = "") -> None:
+    summary.state = state
+    summary.message = message
+    with catalog.session() as s:
+        run = s.get(HarvestRun, summary.run_id)
+        if run is None:
+            return
+        run.state = state
+        run.message = message
+        if state not in RESUMABLE:
+            run.finished_at = utcnow()
+
+
+def count_new_cover(session: Session, summary: HarvestSummary) -> None:
+    """Called inside the transaction that stored the cover, so the count survives a kill -9."""
+    run = session.get(HarvestRun, summary.run_id)
+    if run is not None:
+        run.new_covers += 1
+    summary.new += 1
+    summary.new_this_invocation += 1
+
+
+def get_cursor(session: Session, source: str, genre: str, query: str) -> HarvestCursor:
+    cursor = session.scalar(
+        select(HarvestCursor).where(
+            HarvestCursor.source == source,
+            HarvestCursor.genre == genre,
+            HarvestCursor.query == query,
+        )
+    )
+    if cursor is None:
+        cursor = HarvestCursor(source=source, genre=genre, query=query, next_offset=0)
+        session.add(cursor)
+        session.flush()
+    return cursor
+
+
+def processed_items(session: Session, source: str, kind: str, ids: list[str]) -> set[str]:
+    if not ids:
+        return set()
+    rows = session.scalars(
+        select(HarvestItem.external_id).where(
+            HarvestItem.source == source,
+            HarvestItem.kind == kind,
+            HarvestItem.external_id.in_(ids),
+        )
+    )
+    return set(rows)
+
+
+def mark_processed(
+    session: Session, source: str, kind: str, external_id: str, outcome: str, run_id: int
+) -> None:
+    exists = session.scalar(
+        select(HarvestItem.id).where(
+            HarvestItem.source == source,
+            HarvestItem.kind == kind,
+            HarvestItem.external_id == external_id,
+        )
+    )
+    if exists is None:
+        session.add(
+            HarvestItem(
+                source=source, kind=kind, external_id=external_id, outcome=outcome, run_id=run_id
+            )
+        )
+        session.flush()
