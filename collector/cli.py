@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--map",
         default="",
         metavar="FOLDER=genre,...",
-        help="with --from-folder: map folder names to genres (a genre outside the taxonomy is added)",
+        help="with --from-folder: map folder names to genres "
+        "(a genre outside the taxonomy is added)",
     )
     return p
 
