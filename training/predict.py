@@ -1,0 +1,316 @@
+"""Top-k genres for covers given as files, folders or http(s) URLs.
+
+Every input goes through the same intake as harvested covers (``inspect_image`` /
+``open_rgb``): HTML served as an image, decompression bombs, truncated files and anything over
+``settings.max_image_bytes`` are refused with a ``BadImageError`` whose reason names the
+problem, while CMYK, grayscale, alpha and animated images are converted, not refused. URLs go
+through the shared HTTP layer (service ``web``: its timeouts, retries and size cap).
+
+One bad input never stops the others: :func:`predict_inputs` returns one
+:class:`PredictionResult` per resolved input, in input order, each holding either predictions
+or a one-line error. Images are decoded a chunk at a time and classified with one
+``predict_batch`` call per chunk, so the model sees batches and memory stays bounded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+from PIL import Image
+from sleeve.collector.images import open_rgb
+
+from sleeve.errors import BadImageError, SleeveError, UsageError
+from sleeve.settings import Settings
+
+# Extensions a folder input is scanned for (case-insensitive); other files are ignored.
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp"})
+DEFAULT_BATCH_SIZE = 32
+
+
+class PredictionLike(Protocol):
+    genre: str
+    probability: float
+
+
+class ClassifierLike(Protocol):
+    """What predict needs from ``sleeve.training.classifier.Classifier``."""
+
+    @property
+    def genres(self) -> list[str]: ...
+
+    def predict_batch(
+        self, images: Sequence[Any], top_k: int = 3
+    ) -> Sequence[Sequence[PredictionLike]]: ...
+
+
+@dataclass(frozen=True)
+class GenreScore:
+    genre: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class PredictionResult:
+    """The answer for one input: ``predictions`` when it worked, ``error`` when it did not."""
+
+    path: str  # the input as the user gave it (a file path or a URL)
+    predictions: tuple[GenreScore, ...] = ()
+    error: str | None = None  # one line, e.g. "html: an HTML page was served instead of an image"
+    reason: str | None = None  # short code: missing-file, html, bomb, too-large, timeout, http-404…
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.error is not None:
+            return {"path": self.path, "error": self.error}
+        return {
+            "path": self.path,
+            "predictions": [
+                {"genre": p.genre, "probability": round(p.probability, 6)} for p in self.predictions
+            ],
+        }
+
+
+# -- which model -------------------------------------------------------------------------------
+
+
+def read_latest(pointer_dir: Path) -> Path | None:
+    """The path a ``<dir>/LATEST`` pointer file names (relative paths are tried against the
+    pointer's folder, then the working directory), or None when there is no pointer."""
+    pointer = pointer_dir / "LATEST"
+    try:
+        text = pointer.read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if not text:
+        return None
+    target = Path(text).expanduser()
+    if not target.is_absolute() and not target.exists() and (pointer_dir / target).exists():
+        target = pointer_dir / target
+    return target
+
+
+def resolve_run_dir(model: Path | None, settings: Settings) -> Path:
+    """``--model`` if given, else ``<data_dir>/runs/LATEST``; a ``UsageError`` says what to run."""
+    if model is not None:
+        if not model.exists():
+            raise UsageError(f"--model {model} does not exist (give a run directory or model.pt)")
+        return model
+    run = read_latest(settings.runs_dir)
+    if run is None:
+        raise UsageError(
+            f"no trained model found (no {settings.runs_dir / 'LATEST'}): run "
+            "`train-and-evaluate` first, or pass --model RUN_DIR"
+        )
+    if not run.exists():
+        raise UsageError(
+            f"{settings.runs_dir / 'LATEST'} names {run}, which does not exist: run "
+            "`train-and-evaluate` again, or pass --model RUN_DIR"
+        )
+    return run
+
+
+def load_classifier(model: Path | None, settings: Settings) -> Any:
+    """The trained ``Classifier`` for ``--model`` (or the latest run), loaded once."""
+    from sleeve.training.classifier import Classifier  # torch is imported only when needed
+
+    return Classifier.load(resolve_run_dir(model, settings))
+
+
+# -- input resolution -------------------------------------------------------------------------
+
+
+def is_url(text: str) -> bool:
+    return urlparse(text).scheme.lower() in {"http", "https"}
+
+
+def resolve_inputs(inputs: Iterable[str]) -> list[str]:
+    """Expand folders into their image files (sorted, non-recursive, hidden files skipped).
+
+    Paths and URLs are kept as given; a missing path stays in the list so that it is reported
+    as a per-input error rather than silently dropped. A folder without images is kept as
+    itself too (and reported as ``no-images``).
+    """
+    resolved: list[str] = []
+    for raw in inputs:
+        path = Path(raw)
+        if not is_url(raw) and path.is_dir():
+            files = sorted(
+                str(p)
+                for p in path.iterdir()
+                if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
+            )
+            resolved.extend(files or [raw])
+        else:
+            resolved.append(raw)
+    return resolved
+
+
+# -- loading one input as an RGB image -----------------------------------------------------------
+
+
+def image_from_bytes(data: bytes, settings: Settings) -> Image.Image:
+    """Bytes that passed the size cap and image intake, as RGB; raises ``BadImageError``."""
+    if len(data) > settings.max_image_bytes:
+        raise BadImageError(
+            "too-large", f"{len(data)} bytes is over the {settings.max_image_bytes}-byte cap"
+        )
+    return open_rgb(data)
+
+
+def read_image_file(path: Path, settings: Settings) -> Image.Image:
+    """A local file as RGB; the size cap is checked before a single byte is read."""
+    if path.is_dir():
+        raise BadImageError("no-images", f"folder {path} holds no image files")
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise BadImageError("missing-file", f"no such file: {path}") from None
+    except OSError as exc:
+        raise BadImageError("unreadable", f"{path}: {exc.strerror or exc}") from None
+    if size > settings.max_image_bytes:
+        raise BadImageError(
+            "too-large", f"{size} bytes is over the {settings.max_image_bytes}-byte cap"
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BadImageError("unreadable", f"{path}: {exc.strerror or exc}") from None
+    return image_from_bytes(data, settings)
+
+
+class ImageLoader:
+    """Turns one input string into an RGB image; the HTTP client is created on first URL."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._http: Any = None
+
+    def _client(self) -> Any:
+        if self._http is None:
+            from sleeve.collector.http import http_client  # only URL inputs need requests
+
+            self._http = http_client(self.settings, "web")
+        return self._http
+
+    def load(self, source: str) -> Image.Image:
+        if is_url(source):
+            fetched = self._client().get_bytes(source, max_bytes=self.settings.max_image_bytes)
+            return image_from_bytes(fetched.content, self.settings)
+        if "://" in source:
+            scheme = source.split("://", 1)[0]
+            raise BadImageError("unsupported-url", f"{scheme}:// is not supported (use http/https)")
+        return read_image_file(Path(source), self.settings)
+
+
+# -- prediction ----------------------------------------------------------------------------------
+
+
+def one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300] if text else type(exc).__name__
+
+
+def failure(path: str, exc: SleeveError) -> PredictionResult:
+    reason = getattr(exc, "reason", None) or type(exc).__name__
+    return PredictionResult(path=path, error=one_line(exc), reason=str(reason))
+
+
+def _scores(preds: Sequence[PredictionLike]) -> tuple[GenreScore, ...]:
+    return tuple(GenreScore(p.genre, float(p.probability)) for p in preds)
+
+
+def predict_images(
+    classifier: ClassifierLike,
+    images: Sequence[tuple[str, Image.Image]],
+    top_k: int,
+) -> list[PredictionResult]:
+    """Classify already-loaded images in one batch; ``images`` pairs each with its label."""
+    if not images:
+        return []
+    batch = classifier.predict_batch([img for _, img in images], top_k=top_k)
+    return [
+        PredictionResult(path=name, predictions=_scores(preds))
+        for (name, _), preds in zip(images, batch, strict=True)
+    ]
+
+
+def predict_inputs(
+    classifier: ClassifierLike,
+    inputs: Sequence[str],
+    top_k: int,
+    settings: Settings,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    workers: int | None = None,
+    on_result: Callable[[PredictionResult], None] | None = None,
+) -> list[PredictionResult]:
+    """Predict the top ``top_k`` genres for every input (files, folders, URLs).
+
+    Returns one result per resolved input, in order. Per-input problems (missing file, not an
+    image, bomb, too large, URL timeout/4xx/5xx) become error results; only misuse
+    (``top_k`` < 1, no inputs) raises ``UsageError``. ``on_result`` is called as each result
+    is ready (for progress bars).
+    """
+    if top_k < 1:
+        raise UsageError(f"top-k must be at least 1 (got {top_k})")
+    if batch_size < 1:
+        raise UsageError(f"batch size must be at least 1 (got {batch_size})")
+    sources = resolve_inputs(inputs)
+    if not sources:
+        raise UsageError("no inputs given: pass image files, folders or http(s) URLs")
+    top_k = min(top_k, len(classifier.genres))
+    loader = ImageLoader(settings)
+    results: list[PredictionResult] = []
+    n_workers = max(1, workers if workers is not None else settings.download_workers)
+    with ThreadPoolExecutor(max_workers=n_workers) as pool:
+        for start in range(0, len(sources), batch_size):
+            chunk = sources[start : start + batch_size]
+            loaded = list(pool.map(lambda s: _load_or_error(loader, s), chunk))
+            good = [(s, x) for s, x in zip(chunk, loaded, strict=True) if not _is_result(x)]
+            try:
+                answers = iter(predict_images(classifier, good, top_k))
+            except SleeveError as exc:  # the model refused the whole batch: say so per input
+                answers = iter([failure(s, exc) for s, _ in good])
+            for item in loaded:
+                result = item if isinstance(item, PredictionResult) else next(answers)
+                results.append(result)
+                if on_result is not None:
+                    on_result(result)
+    return results
+
+
+def _is_result(item: object) -> bool:
+    return isinstance(item, PredictionResult)
+
+
+def _load_or_error(loader: ImageLoader, source: str) -> Image.Image | PredictionResult:
+    try:
+        return loader.load(source)
+    except SleeveError as exc:
+        return failure(source, exc)
+
+
+def predict_bytes(
+    classifier: ClassifierLike, data: bytes, name: str, top_k: int, settings: Settings
+) -> PredictionResult:
+    """One uploaded image (the app's upload box): same intake, same result shape."""
+    try:
+        image = image_from_bytes(data, settings)
+    except SleeveError as exc:
+        return failure(name, exc)
+    return predict_images(classifier, [(name, image)], min(top_k, len(classifier.genres)))[0]
+
+
+def predict_source(
+    classifier: ClassifierLike, source: str, top_k: int, settings: Settings
+) -> PredictionResult:
+    """One path or URL (the app's URL box)."""
+    return predict_inputs(classifier, [source], top_k, settings, workers=1)[0]
