@@ -1,0 +1,32 @@
+# Two commands set everything up on a fresh machine (see README):
+#   make demo   offline demo: fake catalogues -> collect -> build-dataset -> train-and-evaluate
+#   make test   the test suite (what CI runs)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# torch/torchvision are pinned to the builds this workplace serves from local disk; pip would
+# otherwise pick the newest CUDA wheels (several GB).
+TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
+EXTRAS ?= dev,app,catboost,bench
+
+.PHONY: install demo test lint bench
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH_PINS)
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(VENV)/bin/sleeve demo
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+bench: install
+	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done

@@ -1,0 +1,52 @@
+from pathlib import Path
+
+import pytest
+
+from sleeve.errors import ConfigError
+from sleeve.settings import Secret, load_settings, normalise_database_url
+
+
+def test_defaults_point_at_the_real_services(tmp_path: Path) -> None:
+    s = load_settings({}, env_file=None)
+    assert s.musicbrainz_url == "https://musicbrainz.org/ws/2"
+    assert s.coverart_url == "https://coverartarchive.org"
+    assert s.mb_rate == 1.0
+    assert s.data_dir == Path("./sleeve-data")
+    assert s.catalog_url.endswith("sleeve-data/catalog.db")
+    assert s.user_agent.startswith("sleeve/") and "( " in s.user_agent
+
+
+def test_environment_overrides_dotenv_file(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("SLEEVE_MB_RATE=0.5\nMUSICBRAINZ_URL=http://127.0.0.1:9/ws/2/\n")
+    s = load_settings({"SLEEVE_MB_RATE": "2"}, env_file=env_file)
+    assert s.mb_rate == 2.0
+    assert s.musicbrainz_url == "http://127.0.0.1:9/ws/2"  # trailing slash trimmed
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [
+        ("MUSICBRAINZ_URL", "ftp://x"),
+        ("COVERART_URL", "not a url"),
+        ("SLEEVE_MB_RATE", "fast"),
+        ("SLEEVE_MB_RATE", "0"),
+    ],
+)
+def test_bad_values_are_config_errors_naming_the_variable(var: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=var):
+        load_settings({var: value}, env_file=None)
+
+
+def test_secret_never_shows_itself() -> None:
+    s = load_settings({"SPOTIPY_CLIENT_SECRET": "s3cr3t-value-123"}, env_file=None)
+    assert s.spotify_client_secret.reveal() == "s3cr3t-value-123"
+    for text in (repr(s), str(s), str(s.public_dict()), f"{s.spotify_client_secret}"):
+        assert "s3cr3t-value-123" not in text
+    assert not Secret("")
+
+
+def test_postgres_urls_use_psycopg3() -> None:
+    assert normalise_database_url("postgresql://u:p@h/db") == "postgresql+psycopg://u:p@h/db"
+    assert normalise_database_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalise_database_url("sqlite:///x.db") == "sqlite:///x.db"
