@@ -1,0 +1,287 @@
+"""What the app shows, as plain functions (no Streamlit here, so each is unit-testable).
+
+Everything is read-only: the latest run directory (metrics.json + PNGs), the latest dataset
+export (manifest.csv + card.json) and counts from the catalog database. When something does
+not exist yet, the functions raise :class:`NotReady` whose message names the command to run.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import distinct, func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from sleeve.catalog.models import CoverImage, Failure, GenreEvidence, Release, ReleaseImage
+from sleeve.errors import DataError
+from sleeve.settings import Settings
+from sleeve.training.predict import read_latest
+
+METRIC_KEYS = ("weighted_f1", "macro_f1", "accuracy")
+
+
+class NotReady(DataError):
+    """Nothing to show yet; the message says which command creates it."""
+
+
+# -- run report --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunReport:
+    run_dir: Path
+    metrics: dict[str, Any]
+
+    @property
+    def best_method(self) -> str | None:
+        best = self.metrics.get("best") or {}
+        return best.get("method")
+
+    @property
+    def methods(self) -> list[str]:
+        return list((self.metrics.get("methods") or {}).keys())
+
+    def method_rows(self) -> list[dict[str, Any]]:
+        """One row per method: val/test scores, training time and speed; best marked."""
+        rows = []
+        for name, m in (self.metrics.get("methods") or {}).items():
+            row: dict[str, Any] = {"method": name, "best": name == self.best_method}
+            for split in ("val", "test"):
+                scores = m.get(split) or {}
+                for key in METRIC_KEYS:
+                    row[f"{split} {key}"] = scores.get(key)
+            row["train seconds"] = m.get("train_seconds")
+            row["images/s"] = m.get("images_per_second")
+            rows.append(row)
+        return rows
+
+    def per_class_rows(self, method: str, split: str = "test") -> list[dict[str, Any]]:
+        scores = ((self.metrics.get("methods") or {}).get(method) or {}).get(split) or {}
+        return [
+            {"genre": genre, **values}
+            for genre, values in sorted((scores.get("per_class") or {}).items())
+        ]
+
+    def confusion_png(self, method: str | None = None) -> Path | None:
+        method = method or self.best_method
+        path = self.run_dir / f"confusion_{method}.png"
+        return path if method and path.is_file() else None
+
+    @property
+    def confused_pairs_png(self) -> Path | None:
+        path = self.run_dir / "confused_pairs.png"
+        return path if path.is_file() else None
+
+
+def latest_run_dir(settings: Settings) -> Path:
+    run = read_latest(settings.runs_dir)
+    if run is None or not run.is_dir():
+        raise NotReady(
+            f"No trained run yet (no {settings.runs_dir / 'LATEST'}). "
+            "Run `train-and-evaluate` (or `sleeve demo`) first."
+        )
+    return run
+
+
+def load_run_report(settings: Settings, run_dir: Path | None = None) -> RunReport:
+    run_dir = run_dir or latest_run_dir(settings)
+    path = run_dir / "metrics.json"
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise NotReady(
+            f"{run_dir} has no metrics.json (the run did not finish): "
+            "run `train-and-evaluate` again."
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from None
+    if not isinstance(metrics, dict):
+        raise DataError(f"{path} is not a JSON object")
+    return RunReport(run_dir, metrics)
+
+
+# -- dataset export ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DatasetExport:
+    export_dir: Path
+    card: dict[str, Any]
+    rows: list[dict[str, str]] = field(repr=False)
+
+    @property
+    def dataset_id(self) -> str:
+        return str(self.card.get("dataset_id", self.export_dir.name))
+
+    def image_path(self, row: dict[str, str]) -> Path:
+        return self.export_dir / row["path"]
+
+    def values(self, column: str) -> list[str]:
+        return sorted({r[column] for r in self.rows if r.get(column)})
+
+    def split_genre_counts(self) -> list[dict[str, Any]]:
+        """Rows of genre x split counts (from the manifest, so they match what is listed)."""
+        counts: dict[str, Counter[str]] = defaultdict(Counter)
+        for r in self.rows:
+            counts[r["genre"]][r["split"]] += 1
+        splits = [s for s in ("train", "val", "test") if any(c[s] for c in counts.values())]
+        return [
+            {"genre": g, **{s: counts[g][s] for s in splits}, "total": sum(counts[g].values())}
+            for g in sorted(counts)
+        ]
+
+
+def load_export(settings: Settings, export_dir: Path | None = None) -> DatasetExport:
+    export_dir = export_dir or read_latest(settings.datasets_dir)
+    if export_dir is None or not export_dir.is_dir():
+        raise NotReady(
+            f"No dataset export yet (no {settings.datasets_dir / 'LATEST'}). "
+            "Run `build-dataset` (after `collect`) first."
+        )
+    try:
+        card = json.loads((export_dir / "card.json").read_text(encoding="utf-8"))
+        with (export_dir / "manifest.csv").open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except FileNotFoundError as exc:
+        raise NotReady(
+            f"{export_dir} is incomplete ({Path(exc.filename or '').name} missing): "
+            "run `build-dataset` again."
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read the export in {export_dir}: {exc}") from None
+    return DatasetExport(export_dir, card if isinstance(card, dict) else {}, rows)
+
+
+def filter_rows(
+    rows: Iterable[dict[str, str]],
+    *,
+    genres: Sequence[str] = (),
+    splits: Sequence[str] = (),
+    sources: Sequence[str] = (),
+) -> list[dict[str, str]]:
+    """Manifest rows matching every non-empty filter (an empty filter matches all)."""
+    return [
+        r
+        for r in rows
+        if (not genres or r.get("genre") in genres)
+        and (not splits or r.get("split") in splits)
+        and (not sources or r.get("source") in sources)
+    ]
+
+
+def duplicate_groups(rows: Iterable[dict[str, str]]) -> list[list[dict[str, str]]]:
+    """Manifest rows sharing a ``group_id`` (near-duplicate covers kept together in one split),
+    biggest group first; groups of one are not duplicates and are left out."""
+    groups: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for r in rows:
+        if r.get("group_id"):
+            groups[r["group_id"]].append(r)
+    multi = [g for g in groups.values() if len(g) > 1]
+    return sorted(multi, key=lambda g: (-len(g), g[0]["group_id"]))
+
+
+# -- catalog counts ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CatalogCounts:
+    releases: int
+    covers: int
+    by_genre: list[dict[str, Any]]  # releases with evidence per target genre, by source
+    covers_by_source: list[dict[str, Any]]
+    failures_by_reason: list[dict[str, Any]]
+
+
+def catalog_counts(settings: Settings) -> CatalogCounts:
+    """Counts from the catalog with SELECTs only (the schema is never created or migrated)."""
+    from sleeve.catalog.db import make_engine
+
+    url = settings.catalog_url
+    if url.startswith("sqlite:///"):
+        db_file = Path(url.removeprefix("sqlite:///"))
+        if not db_file.is_file():
+            raise NotReady(f"No catalog yet ({db_file} is missing). Run `collect` first.")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            releases = conn.execute(select(func.count()).select_from(Release)).scalar_one()
+            covers = conn.execute(select(func.count()).select_from(CoverImage)).scalar_one()
+            genre_rows = conn.execute(
+                select(
+                    GenreEvidence.target_genre,
+                    GenreEvidence.source,
+                    func.count(distinct(GenreEvidence.release_id)),
+                )
+                .where(GenreEvidence.target_genre.is_not(None))
+                .group_by(GenreEvidence.target_genre, GenreEvidence.source)
+            ).all()
+            genre_totals = dict(
+                conn.execute(
+                    select(
+                        GenreEvidence.target_genre, func.count(distinct(GenreEvidence.release_id))
+                    )
+                    .where(GenreEvidence.target_genre.is_not(None))
+                    .group_by(GenreEvidence.target_genre)
+                ).all()
+            )
+            source_rows = conn.execute(
+                select(ReleaseImage.source, func.count(distinct(ReleaseImage.image_id)))
+                .group_by(ReleaseImage.source)
+                .order_by(ReleaseImage.source)
+            ).all()
+            failure_rows = conn.execute(
+                select(Failure.reason, func.count())
+                .group_by(Failure.reason)
+                .order_by(func.count().desc())
+            ).all()
+    except SQLAlchemyError as exc:
+        raise NotReady(
+            f"The catalog at {engine.url.render_as_string(hide_password=True)} cannot be read "
+            f"({type(exc.orig or exc).__name__}): run `collect` or `sleeve db upgrade` first."
+        ) from None
+    finally:
+        engine.dispose()
+    return CatalogCounts(
+        releases=int(releases),
+        covers=int(covers),
+        by_genre=_pivot(genre_rows, genre_totals),
+        covers_by_source=[{"source": s, "covers": int(n)} for s, n in source_rows],
+        failures_by_reason=[{"reason": r, "count": int(n)} for r, n in failure_rows],
+    )
+
+
+def _pivot(rows: Sequence[Any], totals: dict[str, int]) -> list[dict[str, Any]]:
+    """(genre, source, n) rows as one row per genre with a column per source."""
+    sources = sorted({source for _, source, _ in rows})
+    table: dict[str, dict[str, Any]] = {}
+    for genre, source, n in rows:
+        table.setdefault(genre, {"genre": genre, **dict.fromkeys(sources, 0)})[source] = int(n)
+    for genre, row in table.items():
+        row["releases"] = int(totals.get(genre, 0))
+    return [table[g] for g in sorted(table)]
+
+
+# -- thumbnails ----------------------------------------------------------------------------------
+
+
+def thumbnail_jpeg(path: Path, size: int = 160) -> bytes | None:
+    """A small JPEG of a stored cover for grids (None when the file is missing or unusable)."""
+    import io
+
+    from sleeve.collector.images import open_rgb
+    from sleeve.errors import BadImageError
+
+    try:
+        img = open_rgb(path)
+    except BadImageError:
+        return None
+    img.thumbnail((size, size))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=85)
+    return buf.getvalue()

@@ -1,0 +1,146 @@
+"""Data page: catalog counts, the latest dataset export with filters, duplicate groups."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import streamlit as st
+
+from sleeve.app.data import (
+    DatasetExport,
+    NotReady,
+    catalog_counts,
+    duplicate_groups,
+    filter_rows,
+    load_export,
+    thumbnail_jpeg,
+)
+from sleeve.errors import SleeveError
+from sleeve.settings import Settings
+
+GRID_COLUMNS = 6
+MAX_THUMBNAILS = 60
+MAX_GROUPS = 12
+
+
+@st.cache_data(show_spinner=False, max_entries=2000)
+def _thumbnail(path: str, mtime: float) -> bytes | None:
+    return thumbnail_jpeg(Path(path))
+
+
+def thumbnail(path: Path) -> bytes | None:
+    try:
+        return _thumbnail(str(path), path.stat().st_mtime)
+    except OSError:
+        return None
+
+
+def render(settings: Settings) -> None:
+    st.header("Data")
+    catalog_tab, export_tab, dup_tab = st.tabs(["Catalog", "Dataset export", "Duplicates"])
+    with catalog_tab:
+        render_catalog(settings)
+    try:
+        export = load_export(settings)
+    except NotReady as exc:
+        export_tab.info(str(exc))
+        dup_tab.info(str(exc))
+        return
+    except SleeveError as exc:
+        export_tab.error(str(exc))
+        return
+    with export_tab:
+        render_export(export)
+    with dup_tab:
+        render_duplicates(export)
+
+
+def render_catalog(settings: Settings) -> None:
+    try:
+        counts = catalog_counts(settings)
+    except NotReady as exc:
+        st.info(str(exc))
+        return
+    except SleeveError as exc:
+        st.error(str(exc))
+        return
+    a, b = st.columns(2)
+    a.metric("Releases", counts.releases)
+    b.metric("Stored covers", counts.covers)
+    st.subheader("Releases per genre and evidence source")
+    if counts.by_genre:
+        st.dataframe(counts.by_genre, hide_index=True)
+    else:
+        st.info("No genre evidence mapped to the taxonomy yet.")
+    st.subheader("Covers per source")
+    st.dataframe(counts.covers_by_source, hide_index=True)
+    if counts.failures_by_reason:
+        with st.expander("Skipped / failed items by reason"):
+            st.dataframe(counts.failures_by_reason, hide_index=True)
+
+
+def render_export(export: DatasetExport) -> None:
+    st.caption(
+        f"Export `{export.export_dir}` · dataset `{export.dataset_id}` · {len(export.rows)} images"
+    )
+    st.subheader("Images per genre and split")
+    st.dataframe(export.split_genre_counts(), hide_index=True)
+    weights = export.card.get("class_weights") or {}
+    if weights:
+        with st.expander("Class weights and oversampling (card.json)"):
+            st.dataframe(
+                [
+                    {
+                        "genre": g,
+                        "class weight": w,
+                        "oversample": (export.card.get("oversample") or {}).get(g),
+                    }
+                    for g, w in sorted(weights.items())
+                ],
+                hide_index=True,
+            )
+    st.subheader("Browse")
+    c1, c2, c3 = st.columns(3)
+    genres = c1.multiselect("Genre", export.values("genre"), key="f_genre")
+    splits = c2.multiselect("Split", export.values("split"), key="f_split")
+    sources = c3.multiselect("Source", export.values("source"), key="f_source")
+    rows = filter_rows(export.rows, genres=genres, splits=splits, sources=sources)
+    st.write(
+        f"{len(rows)} matching images"
+        + (f" (showing the first {MAX_THUMBNAILS})" if len(rows) > MAX_THUMBNAILS else "")
+    )
+    thumbnail_grid(export, rows[:MAX_THUMBNAILS])
+
+
+def render_duplicates(export: DatasetExport) -> None:
+    groups = duplicate_groups(export.rows)
+    summary = export.card.get("duplicates")
+    if summary:
+        with st.expander("Duplicate summary (card.json)"):
+            st.json(summary)
+    if not groups:
+        st.info("No duplicate group has more than one image in this export.")
+        return
+    st.write(
+        f"{len(groups)} groups of near-duplicate covers (kept in one split each)"
+        + (f"; showing {MAX_GROUPS}" if len(groups) > MAX_GROUPS else "")
+    )
+    for group in groups[:MAX_GROUPS]:
+        st.markdown(
+            f"**group `{group[0]['group_id']}`** · {group[0]['genre']} · "
+            f"{group[0]['split']} · {len(group)} images"
+        )
+        thumbnail_grid(export, group)
+
+
+def thumbnail_grid(export: DatasetExport, rows: Sequence[dict[str, str]]) -> None:
+    for start in range(0, len(rows), GRID_COLUMNS):
+        cols = st.columns(GRID_COLUMNS)
+        for col, row in zip(cols, rows[start : start + GRID_COLUMNS], strict=False):
+            thumb = thumbnail(export.image_path(row))
+            caption = f"{row['genre']} · {row['split']} · {row.get('source', '')}"
+            if thumb is None:
+                col.warning(f"missing {row['sha256'][:10]}")
+            else:
+                col.image(thumb, caption=caption, width="stretch")

@@ -1,0 +1,37 @@
+"""The Streamlit app: `streamlit run sleeve/app/main.py` (or `sleeve app`).
+
+Pages are picked with a sidebar radio (simple, and drivable from AppTest and a browser alike).
+Settings are read from the environment / ./.env on every rerun, exactly as the commands do.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from sleeve.app import data_page, predict_page, report_page
+from sleeve.errors import ConfigError
+from sleeve.settings import load_settings
+
+PAGES = {
+    "Predict": predict_page.render,
+    "Report": report_page.render,
+    "Data": data_page.render,
+}
+
+
+def main() -> None:
+    st.set_page_config(page_title="sleeve", page_icon="💿", layout="wide")
+    st.sidebar.title("sleeve")
+    st.sidebar.caption("Album covers → genres")
+    page = st.sidebar.radio("Page", list(PAGES), key="page")
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        st.error(f"Settings problem: {exc}")
+        return
+    st.sidebar.caption(f"Data directory: `{settings.data_dir}`")
+    PAGES[page](settings)
+
+
+if __name__ == "__main__":
+    main()
