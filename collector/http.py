@@ -122,14 +122,18 @@ class HttpClient:
     def _with_retries(self, method, url, params, headers, max_bytes, *, parse_json):  # type: ignore[no-untyped-def]
         policy = self.policy
 
-        def stop(state: RetryCallState) -> bool:
+        def error_of(state: RetryCallState) -> BaseException | None:
             exc = state.outcome.exception() if state.outcome else None
+            return exc.error if isinstance(exc, _Retry) else exc
+
+        def stop(state: RetryCallState) -> bool:
+            exc = error_of(state)
             if isinstance(exc, TransientRemoteError) and exc.reason == "bad-json":
                 return state.attempt_number > _BAD_BODY_RETRIES
             return state.attempt_number > policy.max_retries
 
         def wait(state: RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
+            exc = error_of(state)
             status = getattr(exc, "status", None)
             retry_after = getattr(exc, "retry_after", None)
             seconds = policy.wait_for(state.attempt_number, status, retry_after)
