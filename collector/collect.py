@@ -7,9 +7,14 @@ import tempfile
 
 from sleeve.collector import runs
 from sleeve.collector.harvest_mb import harvest_musicbrainz
+from sleeve.collector.harvest_spotify import harvest_spotify, spotify_client
+from sleeve.collector.spotify import SpotifyClient
+from sleeve.collector.spotify_auth import check_credentials
+from sqlalchemy import select
 
 from sleeve.catalog.db import Catalog
-from sleeve.errors import ConfigError
+from sleeve.catalog.models import HarvestRun
+from sleeve.errors import ConfigError, UsageError
 from sleeve.settings import Settings
 from sleeve.taxonomy import Taxonomy
 
@@ -29,6 +34,19 @@ def check_data_dir(settings: Settings) -> None:
         ) from None
 
 
+def preflight(settings: Settings, source: str) -> None:
+    """Everything that can fail before the catalog is opened: credentials, then the data dir.
+
+    Missing Spotify credentials must leave nothing behind (no data dir, no catalog file), so
+    they are checked first; commands call this before ``open_catalog``.
+    """
+    if source not in SOURCES:
+        raise UsageError(f"--source {source!r}: expected one of {', '.join(SOURCES)}")
+    if source in ("spotify", "all"):
+        check_credentials(settings)
+    check_data_dir(settings)
+
+
 def collect(
     catalog: Catalog,
     settings: Settings,
@@ -39,23 +57,71 @@ def collect(
     source: str = "musicbrainz",
     progress: bool = True,
 ) -> list[runs.HarvestSummary]:
+    """Harvest ``limit`` new covers of ``genre``; one summary per source run, in order."""
     if source == "musicbrainz":
         return [harvest_musicbrainz(catalog, settings, taxonomy, genre, limit, progress=progress)]
-    from sleeve.collector.harvest_spotify import harvest_spotify  # its own issue; optional
-
+    # Spotify's token first: bad credentials fail before any source has written a row.
+    client = spotify_client(settings)
+    client.token.bearer()
     if source == "spotify":
-        return [harvest_spotify(catalog, settings, taxonomy, genre, limit, progress=progress)]
-    # all: half each, then the other source tops up whatever one of them could not supply
-    first = harvest_musicbrainz(
-        catalog, settings, taxonomy, genre, (limit + 1) // 2, progress=progress
-    )
-    second = harvest_spotify(
-        catalog, settings, taxonomy, genre, limit - first.new, progress=progress
-    )
-    out = [first, second]
-    short = limit - first.new - second.new
-    if short > 0 and first.state == "completed":
-        out.append(
-            harvest_musicbrainz(catalog, settings, taxonomy, genre, short, progress=progress)
+        return [
+            harvest_spotify(
+                catalog, settings, taxonomy, genre, limit, client=client, progress=progress
+            )
+        ]
+    return _collect_all(catalog, settings, taxonomy, genre, limit, client, progress)
+
+
+def _collect_all(
+    catalog: Catalog,
+    settings: Settings,
+    taxonomy: Taxonomy,
+    genre: str,
+    limit: int,
+    client: SpotifyClient,
+    progress: bool,
+) -> list[runs.HarvestSummary]:
+    """Half from each source; the other source tops up what one could not supply.
+
+    MusicBrainz goes first: its release groups carry richer genre evidence, and Spotify then
+    merges the albums both know into the stored releases instead of adding them twice. A re-run
+    after a pause only resumes the unfinished runs (their stored targets), so repeating the same
+    command never collects more than asked.
+    """
+
+    def mb(n: int) -> runs.HarvestSummary:
+        return harvest_musicbrainz(catalog, settings, taxonomy, genre, n, progress=progress)
+
+    def sp(n: int) -> runs.HarvestSummary:
+        return harvest_spotify(
+            catalog, settings, taxonomy, genre, n, client=client, progress=progress
         )
+
+    pending = _unfinished(catalog, genre)
+    if pending:
+        harvest = {"musicbrainz": mb, "spotify": sp}
+        return [harvest[src](target) for src, target in pending]
+    first = mb((limit + 1) // 2)
+    out = [first]
+    if limit - first.new > 0:
+        out.append(sp(limit - first.new))
+    short = limit - sum(s.new for s in out)
+    if short > 0 and first.state == "completed":
+        out.append(mb(short))
     return out
+
+
+def _unfinished(catalog: Catalog, genre: str) -> list[tuple[str, int]]:
+    """(source, target) of the open runs for ``genre``, MusicBrainz first."""
+    with catalog.session() as s:
+        rows = s.execute(
+            select(HarvestRun.source, HarvestRun.target)
+            .where(
+                HarvestRun.genre == genre,
+                HarvestRun.source.in_(("musicbrainz", "spotify")),
+                HarvestRun.state.in_(runs.RESUMABLE),
+            )
+            .order_by(HarvestRun.id)
+        ).all()
+    latest = {src: target for src, target in rows}
+    return [(src, latest[src]) for src in ("musicbrainz", "spotify") if src in latest]
