@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 from sleeve.collector.http import HttpClient
@@ -23,8 +25,8 @@ from sleeve.errors import (
 
 
 class _Handler(BaseHTTPRequestHandler):
-    hits: Counter[str] = Counter()
-    arrivals: list[float] = []
+    hits: ClassVar[Counter[str]] = Counter()
+    arrivals: ClassVar[list[float]] = []
     lock = threading.Lock()
 
     def log_message(self, *args: object) -> None:  # keep test output quiet
@@ -206,7 +208,7 @@ def test_limiter_spaces_requests_across_threads(server: str) -> None:
     for t in threads:
         t.join()
     arrivals = sorted(_Handler.arrivals)
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     assert len(arrivals) == 12
     assert min(gaps) >= 1 / rate - 0.01  # arrival spacing, measured at the server
 
