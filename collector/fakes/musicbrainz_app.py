@@ -215,7 +215,8 @@ class MusicBrainzApp:
                 "Inc arguments must be combined with a space (+ or %20), but you "
                 "provided multiple parameters",
             )
-        incs = set(values[0].split()) if values else set()
+        # "+" arrives as a space (form encoding) or, from clients that encode it, as "%2B".
+        incs = set(re.split(r"[\s+]+", values[0].strip())) - {""} if values else set()
         for inc in sorted(incs):
             if inc not in allowed:
                 raise _Error(400, f"{inc} is not a valid inc parameter for the {entity} resource.")
@@ -348,9 +349,16 @@ class MusicBrainzApp:
                 raise _Error(400, "Invalid mbid.")
         artist = cat.resolve(links["artist"].lower()) if "artist" in links else None
         rg_id = cat.resolve(links["release-group"].lower()) if "release-group" in links else None
+        # A browse by a linked entity that does not exist is a 404, like a lookup.
+        if (artist is not None and artist not in cat.artists) or (
+            rg_id is not None and rg_id not in cat.release_groups
+        ):
+            raise _Error(404, "Not Found")
         types = {t for t in (req.arg("type") or "").lower().split("|") if t}
         if types - PRIMARY_TYPES:
             raise _Error(400, f"{sorted(types - PRIMARY_TYPES)[0]} is not a valid type")
+        if entity == "release-group" and rg_id is not None:
+            raise _Error(400, "release-group is not a valid link for release-group browse.")
         groups = [
             rg
             for rg in cat.release_groups.values()
@@ -359,18 +367,18 @@ class MusicBrainzApp:
             and (not types or rg.primary_type.lower() in types)
         ]
         if entity == "release-group":
-            if rg_id is not None:
-                raise _Error(400, "release-group is not a valid link for release-group browse.")
-            items = [mbjson.release_group_json(cat, rg, incs) for rg in groups]
+            page = groups[offset : offset + limit]
+            total = len(groups)
+            items = [mbjson.release_group_json(cat, rg, incs) for rg in page]
         else:
-            items = [
-                mbjson.release_json(cat, r, incs) for rg in groups for r in cat.iter_releases(rg.id)
-            ]
+            releases = [r for rg in groups for r in cat.iter_releases(rg.id)]
+            total = len(releases)
+            items = [mbjson.release_json(cat, r, incs) for r in releases[offset : offset + limit]]
         return _json(
             200,
             {
-                f"{entity}-count": len(items),
+                f"{entity}-count": total,
                 f"{entity}-offset": offset,
-                f"{entity}s": items[offset : offset + limit],
+                f"{entity}s": items,
             },
         )
