@@ -89,6 +89,7 @@ class FakeSpotify:
         self.tokens_issued = 0
         self._tokens: dict[str, float] = {}  # token -> monotonic expiry
         self._expire_next = 0
+        self._expire_after = 0
         self._lock = threading.Lock()
         self._servers = {
             "spotify-accounts": ServiceServer("spotify-accounts", self._accounts, self.log),
@@ -137,10 +138,18 @@ class FakeSpotify:
             spotify_client_secret=Secret(CLIENT_SECRET),
         )
 
-    def expire_token_once(self) -> None:
-        """The next authorised API request gets 401 "The access token expired"."""
+    def expire_token_once(self, after: int = 0) -> None:
+        """After ``after`` more authorised API requests, one gets 401 "The access token expired"
+        (and that token stays dead, as a really expired one would)."""
         with self._lock:
+            self._expire_after = after
             self._expire_next += 1
+
+    @property
+    def issued_tokens(self) -> list[str]:
+        """Every token handed out (tests scan logs and files for them)."""
+        with self._lock:
+            return list(self._tokens)
 
     def requests(self, service: str = "spotify") -> list[Any]:
         return self.log.for_service(service)
@@ -197,7 +206,9 @@ class FakeSpotify:
             expiry = self._tokens.get(token)
             if expiry is None:
                 return _api_error(req, 401, "Invalid access token")
-            if self._expire_next > 0 or expiry <= time.monotonic():
+            if self._expire_next > 0 and self._expire_after > 0:
+                self._expire_after -= 1
+            elif self._expire_next > 0 or expiry <= time.monotonic():
                 self._expire_next = max(0, self._expire_next - 1)
                 self._tokens[token] = 0.0
                 return _api_error(req, 401, "The access token expired")
