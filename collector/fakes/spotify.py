@@ -3,8 +3,8 @@
 Three :class:`ServiceServer` instances (services ``spotify-accounts``, ``spotify``,
 ``spotify-cdn``) serve a :class:`SpotifyCatalogue` built from the same :class:`FakeCatalogue`
 the fake MusicBrainz serves, so a share of albums exists in both. Start it alone
-(``with FakeSpotify(catalogue) as sp``) or beside the MusicBrainz fakes, sharing their
-``RequestLog`` and ``FaultRegistry`` if you pass them.
+(``with FakeSpotify(catalogue) as sp``) or beside the MusicBrainz fakes with
+``services_with_spotify(catalogue)`` (one request log; each keeps its own fault registry).
 
 Behaviour follows shared/docs/spotify.md: Basic-auth client credentials (bad ones: 400
 ``invalid_client``), configurable ``expires_in``, Bearer check with the three 401 shapes,
@@ -16,7 +16,8 @@ Behaviour follows shared/docs/spotify.md: Basic-auth client credentials (bad one
 Faults use the MusicBrainz fakes' registry and kinds (``faults.py``), e.g.
 ``sp.faults.add("spotify", r"^/v1/search", "status", status=429, retry_after=80000, body="")``
 (an empty-body 429), ``"slow"``, ``"truncate-json"``, ``"status"`` with 500/502/503, and on
-``spotify-cdn`` the image faults. Auth is checked before faults, as the MB gates are.
+``spotify-cdn`` the image faults. Dispatch is the MB fakes' ``make_dispatch`` (gate -> fault ->
+handler -> post-fault -> latency); the Bearer check is the API host's gate.
 Limitation: ``fakes.http.Request`` carries no body, so form-field credentials and
 ``grant_type`` are not checked; Basic auth is.
 """
@@ -29,14 +30,16 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from sleeve.collector.fakes import faults as faultlib
 from sleeve.collector.fakes.catalogue import FakeCatalogue
 from sleeve.collector.fakes.faults import FaultRegistry, FaultRule
 from sleeve.collector.fakes.http import Request, RequestLog, Response, ServiceServer
+from sleeve.collector.fakes.server import FakeServices, make_dispatch
 from sleeve.collector.fakes.spotify_catalogue import SpAlbum, SpArtist, SpotifyCatalogue
 
 from sleeve.settings import Secret, Settings
@@ -76,7 +79,7 @@ class FakeSpotify:
         expires_in: int = 3600,
         search_window: int = 1000,
         log: RequestLog | None = None,
-        faults: FaultRegistry | None = None,
+        latency: float = 0.0,
     ) -> None:
         if isinstance(catalogue, FakeCatalogue):
             catalogue = SpotifyCatalogue.from_catalogue(catalogue, only=only, shared=shared)
@@ -85,16 +88,21 @@ class FakeSpotify:
         self.expires_in = expires_in
         self.search_window = search_window
         self.log = log or RequestLog()
-        self.faults = faults or SpotifyFaults()
+        self.faults = SpotifyFaults()
         self.tokens_issued = 0
         self._tokens: dict[str, float] = {}  # token -> monotonic expiry
         self._expire_next = 0
         self._expire_after = 0
         self._lock = threading.Lock()
+        self.latency = latency
+        apps = (
+            _App("spotify-accounts", self._token, _oauth_error, None, 0.0),
+            _App("spotify", self._route, _api_error, self._check_bearer, latency),
+            _App("spotify-cdn", self._image, _cdn_error, None, 0.0),
+        )
         self._servers = {
-            "spotify-accounts": ServiceServer("spotify-accounts", self._accounts, self.log),
-            "spotify": ServiceServer("spotify", self._api, self.log),
-            "spotify-cdn": ServiceServer("spotify-cdn", self._cdn, self.log),
+            app.service: ServiceServer(app.service, make_dispatch(app, self.faults), self.log)
+            for app in apps
         }
 
     # -- lifecycle and wiring ---------------------------------------------------------------
@@ -154,21 +162,7 @@ class FakeSpotify:
     def requests(self, service: str = "spotify") -> list[Any]:
         return self.log.for_service(service)
 
-    # -- dispatch ---------------------------------------------------------------------------
-    def _with_faults(self, req: Request, handler: Any, error: Any) -> Response:
-        rule = self.faults.take(req.service, req.target)
-        if rule is not None and rule.fault in faultlib.PRE_FAULTS:
-            early = faultlib.pre_response(rule, req, error)
-            if early is not None:
-                return early
-        resp = handler(req)
-        if rule is not None and rule.fault in faultlib.POST_FAULTS:
-            resp = faultlib.post_transform(rule, resp)
-        return resp
-
-    def _accounts(self, req: Request) -> Response:
-        return self._with_faults(req, self._token, _oauth_error)
-
+    # -- accounts host ----------------------------------------------------------------------
     def _token(self, req: Request) -> Response:
         if req.path != "/api/token":
             return _oauth_error(req, 404, "not found")
@@ -190,12 +184,6 @@ class FakeSpotify:
             self.tokens_issued += 1
         body = {"access_token": token, "token_type": "Bearer", "expires_in": self.expires_in}
         return Response(200, _dump(body), dict(_JSON))
-
-    def _api(self, req: Request) -> Response:
-        denied = self._check_bearer(req)
-        if denied is not None:
-            return denied
-        return self._with_faults(req, self._route, _api_error)
 
     def _check_bearer(self, req: Request) -> Response | None:
         auth = req.headers.get("Authorization") or ""
@@ -361,9 +349,6 @@ class FakeSpotify:
         return out
 
     # -- CDN ------------------------------------------------------------------------------------
-    def _cdn(self, req: Request) -> Response:
-        return self._with_faults(req, self._image, _cdn_error)
-
     def _image(self, req: Request) -> Response:
         m = re.fullmatch(r"/image/([0-9a-f]{40})", req.path)
         found = self.catalogue.images.get(m.group(1)) if m else None
@@ -374,6 +359,39 @@ class FakeSpotify:
         return Response(
             200, body, {"Content-Type": "image/jpeg", "Cache-Control": "public, max-age=31536000"}
         )
+
+
+class _App:
+    """One fake host in the shape ``server.make_dispatch`` expects (gate, handle, error)."""
+
+    def __init__(self, service: str, handle: Any, error: Any, gate: Any, latency: float) -> None:
+        self.service = service
+        self.handle = handle
+        self.error = error
+        self._gate = gate
+        self._latency = latency
+
+    def gate(self, req: Request) -> Response | None:
+        return self._gate(req) if self._gate is not None else None
+
+    def latency(self, req: Request, resp: Response) -> float:
+        return self._latency
+
+
+@contextmanager
+def services_with_spotify(
+    catalogue: FakeCatalogue,
+    *,
+    only: FakeCatalogue | None = None,
+    shared: float = 0.5,
+    spotify: dict[str, Any] | None = None,
+    **mb_options: Any,
+) -> Iterator[tuple[FakeServices, FakeSpotify]]:
+    """The MusicBrainz/CAA fakes and the Spotify fake over one catalogue, one request log."""
+    with FakeServices(catalogue, **mb_options) as fx:
+        sp = FakeSpotify(catalogue, only=only, shared=shared, log=fx.requests, **(spotify or {}))
+        with sp:
+            yield fx, sp
 
 
 def _page(
