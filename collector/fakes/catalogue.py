@@ -213,6 +213,7 @@ class FakeCatalogue:
         self.merged: dict[str, str] = {}  # old MBID -> current MBID (releases and groups)
         self.duplicates: list[DuplicateLink] = []
         self.genre_names: set[str] = set()  # tag names MB reports as genres
+        self._docs: dict[str, list[tuple[str, Doc]]] = {}  # search documents, built lazily
 
     # -- generation --------------------------------------------------------------------------
     @classmethod
@@ -350,10 +351,14 @@ class FakeCatalogue:
         best first (ties by MBID so paging is stable). Raises QuerySyntaxError."""
         node = parse(query)
         hits: list[tuple[str, float]] = []
-        if entity == "release-group":
-            items = ((rg.id, self._rg_doc(rg)) for rg in self.release_groups.values())
-        else:
-            items = ((r.id, self._release_doc(r)) for r in self.releases.values())
+        # Documents are built once per catalogue (it is not mutated after generation).
+        cache = self._docs
+        if entity not in cache:
+            if entity == "release-group":
+                cache[entity] = [(g.id, self._rg_doc(g)) for g in self.release_groups.values()]
+            else:
+                cache[entity] = [(r.id, self._release_doc(r)) for r in self.releases.values()]
+        items = cache[entity]
         for item_id, doc in items:
             score = node.score(doc)
             if score is not None:
