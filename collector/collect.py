@@ -106,7 +106,9 @@ def _collect_all(
     if limit - first.new > 0:
         out.append(sp(limit - first.new))
     short = limit - sum(s.new for s in out)
-    if short > 0 and first.state == "completed":
+    # Top up from MusicBrainz only when Spotify is done for good (exhausted, 403): a paused
+    # Spotify run is resumed by the next invocation and would then overshoot the total.
+    if short > 0 and first.state == "completed" and out[-1].state not in runs.RESUMABLE:
         out.append(mb(short))
     return out
 
