@@ -126,16 +126,22 @@ class _Handler(BaseHTTPRequestHandler):
             resp = Response(
                 500, f"fake server error: {exc!r}\n".encode(), {"Content-Type": "text/plain"}
             )
-        try:
-            status = self._write(resp)
-        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeouts)
-            self.close_connection = True
-            status = resp.status
+        # Logged before the answer is written, so a client that has its response can rely on
+        # the log already holding it.
         srv.log.append(
             RequestRecord(
-                srv.service, arrived, self.command, self.path, dict(self.headers.items()), status
+                srv.service,
+                arrived,
+                self.command,
+                self.path,
+                dict(self.headers.items()),
+                None if resp.drop else resp.status,
             )
         )
+        try:
+            self._write(resp)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeouts)
+            self.close_connection = True
 
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_OPTIONS = _serve
 
