@@ -17,6 +17,7 @@ from sleeve.training.predict import (
     PredictionResult,
     load_classifier,
     predict_inputs,
+    resolve_inputs,
 )
 
 from sleeve.cliutil import EXIT_FAILED, EXIT_OK, parser, run_command, setup_logging
@@ -74,18 +75,19 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         settings = load_settings()
         classifier = load_classifier(args.model, settings)
-        progress = _progress(disabled=args.no_progress)
+        inputs = resolve_inputs(args.inputs)  # folders expanded once, so the bar knows the total
+        progress = _progress(len(inputs), disabled=args.no_progress)
         try:
             results = predict_inputs(
                 classifier,
-                args.inputs,
+                inputs,
                 args.top_k,
                 settings,
                 batch_size=args.batch_size,
-                on_result=lambda _r: progress.update(1) if progress else None,
+                on_result=None if progress is None else lambda _r: progress.update(1),
             )
         finally:
-            if progress:
+            if progress is not None:
                 progress.close()
         if args.json:
             print(json.dumps([r.to_json() for r in results], indent=2, ensure_ascii=False))
@@ -100,14 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     return run_command(body)
 
 
-def _progress(*, disabled: bool) -> Any:
-    """A tqdm bar on stderr for many inputs (hidden when stderr is not a terminal)."""
-    if disabled:
+def _progress(total: int, *, disabled: bool) -> Any:
+    """A tqdm bar on stderr for several inputs (tqdm hides it when stderr is not a terminal)."""
+    if disabled or total < 2:
         return None
     from tqdm import tqdm
 
-    # The total is unknown until folders are expanded; tqdm copes with a growing count.
-    return tqdm(unit="img", desc="predict", file=sys.stderr, disable=None, leave=False)
+    return tqdm(total=total, unit="img", desc="predict", file=sys.stderr, disable=None, leave=False)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ def app_command(port: int, headless: bool, address: str = "127.0.0.1") -> list[s
         address,
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "minimal",  # no "Deploy" button: this is a local tool
         # no file watcher: the installed app does not change while it runs
         "--server.fileWatcherType",
         "none",

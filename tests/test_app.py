@@ -1,0 +1,337 @@
+"""The Streamlit app: data functions, page logic through AppTest, launcher, and one real-browser
+smoke test (headless Chromium via Playwright) that also screenshots every page."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from sleeve.app import data
+from sleeve.app.launcher import APP_FILE, app_command, app_environment, run_app
+from sleeve.errors import UsageError
+from sleeve.settings import Settings
+from tests.conftest import fast_settings
+from tests.test_predict_support import (
+    GENRES,
+    HTML_PAGE,
+    jpeg_bytes,
+    serve_covers,
+    shared_tiny_export,
+    shared_tiny_run,
+    write_tiny_catalog,
+)
+
+CHROMIUM = Path("/usr/bin/chromium")
+# read now: the fixtures below clear SLEEVE_* variables from the environment
+SCREENSHOT_DIR = os.environ.get("SLEEVE_SCREENSHOT_DIR", "")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return shared_tiny_export(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return shared_tiny_run(tmp_path_factory)
+
+
+@pytest.fixture
+def empty_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
+    """The app's environment pointing at an empty data dir (no ./.env read)."""
+    monkeypatch.chdir(tmp_path)
+    for var in list(os.environ):
+        if var.startswith("SLEEVE_"):
+            monkeypatch.delenv(var)
+    monkeypatch.setenv("SLEEVE_DATA_DIR", str(tmp_path / "data"))
+    return fast_settings(tmp_path / "data")
+
+
+@pytest.fixture
+def full_env(empty_env: Settings, tiny_run: Path, tiny_export: Path) -> Settings:
+    """A data dir with a trained run, a dataset export and a small catalog."""
+    empty_env.runs_dir.mkdir(parents=True)
+    (empty_env.runs_dir / "LATEST").write_text(str(tiny_run))
+    empty_env.datasets_dir.mkdir(parents=True)
+    (empty_env.datasets_dir / "LATEST").write_text(str(tiny_export))
+    write_tiny_catalog(empty_env)
+    return empty_env
+
+
+def _app() -> AppTest:
+    return AppTest.from_file(str(APP_FILE), default_timeout=60)
+
+
+def _page(at: AppTest, name: str) -> AppTest:
+    return at.sidebar.radio(key="page").set_value(name).run()
+
+
+# -- data functions (no Streamlit) --------------------------------------------------------------
+
+
+def test_nothing_yet_names_the_command_to_run(empty_env: Settings) -> None:
+    with pytest.raises(data.NotReady, match="train-and-evaluate"):
+        data.load_run_report(empty_env)
+    with pytest.raises(data.NotReady, match="build-dataset"):
+        data.load_export(empty_env)
+    with pytest.raises(data.NotReady, match="collect"):
+        data.catalog_counts(empty_env)
+    assert not (empty_env.data_dir / "catalog.db").exists()  # reading never creates a catalog
+
+
+def test_unfinished_run_is_not_ready(tmp_path: Path, empty_env: Settings) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(data.NotReady, match=r"no metrics\.json"):
+        data.load_run_report(empty_env, run)
+
+
+def test_run_report_reads_metrics_and_pngs(tiny_run: Path, empty_env: Settings) -> None:
+    report = data.load_run_report(empty_env, tiny_run)
+    metrics = json.loads((tiny_run / "metrics.json").read_text())
+    assert report.best_method == metrics["best"]["method"]
+    rows = report.method_rows()
+    assert [r["method"] for r in rows] == list(metrics["methods"])
+    assert sum(r["best"] for r in rows) == 1
+    assert report.confusion_png() == tiny_run / f"confusion_{report.best_method}.png"
+    assert {r["genre"] for r in report.per_class_rows(report.best_method)} == set(GENRES)
+
+
+def test_export_counts_filters_and_duplicate_groups(tiny_export: Path, empty_env: Settings) -> None:
+    export = data.load_export(empty_env, tiny_export)
+    card = json.loads((tiny_export / "card.json").read_text())
+    counts = {r["genre"]: r for r in export.split_genre_counts()}
+    for split, per_genre in card["counts"].items():
+        for genre, n in per_genre.items():
+            assert counts[genre][split] == n
+    jazz_test = data.filter_rows(export.rows, genres=["jazz"], splits=["test"])
+    assert len(jazz_test) == card["counts"]["test"]["jazz"]
+    assert data.filter_rows(export.rows) == export.rows
+    groups = data.duplicate_groups(export.rows)
+    assert len(groups) == len(GENRES)  # one recompressed twin per genre in the tiny export
+    assert all(len(g) == 2 and g[0]["group_id"] == g[1]["group_id"] for g in groups)
+    assert data.thumbnail_jpeg(export.image_path(groups[0][0]))[:2] == b"\xff\xd8"
+    assert data.thumbnail_jpeg(tiny_export / "images" / "gone.jpg") is None
+
+
+def test_catalog_counts(tmp_path: Path) -> None:
+    settings = fast_settings(tmp_path / "data")
+    expected = write_tiny_catalog(settings)
+    counts = data.catalog_counts(settings)
+    assert (counts.releases, counts.covers) == (expected["releases"], expected["covers"])
+    by_genre = {r["genre"]: r for r in counts.by_genre}
+    assert by_genre["jazz"]["releases"] == 2
+    assert by_genre["jazz"]["musicbrainz"] == 1 and by_genre["jazz"]["spotify"] == 1
+    assert {r["source"]: r["covers"] for r in counts.covers_by_source} == {
+        "musicbrainz": 2,
+        "spotify": 1,
+    }
+    assert counts.failures_by_reason == [{"reason": "html", "count": 1}]
+
+
+def test_relative_latest_pointer(tmp_path: Path) -> None:
+    (tmp_path / "runs" / "r1").mkdir(parents=True)
+    (tmp_path / "runs" / "LATEST").write_text("r1\n")
+    assert data.read_latest(tmp_path / "runs") == tmp_path / "runs" / "r1"
+
+
+# -- launcher ------------------------------------------------------------------------------------
+
+
+def test_launcher_command_and_environment(tmp_path: Path) -> None:
+    cmd = app_command(8765, headless=True)
+    assert cmd[1:5] == ["-m", "streamlit", "run", str(APP_FILE)]
+    joined = " ".join(cmd)
+    for flag in (
+        "--server.headless true",
+        "--server.port 8765",
+        "--server.address 127.0.0.1",
+        "--browser.gatherUsageStats false",
+    ):
+        assert flag in joined
+    env = app_environment(fast_settings(tmp_path / "d", database_url="sqlite:///x.db"))
+    assert env["SLEEVE_DATA_DIR"] == str((tmp_path / "d").resolve())
+    assert env["SLEEVE_DATABASE_URL"] == "sqlite:///x.db"
+
+
+def test_launcher_refuses_a_bad_port(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="port"):
+        run_app(fast_settings(tmp_path), port=0, headless=True)
+
+
+# -- page logic through AppTest ------------------------------------------------------------------
+
+
+def test_pages_say_what_to_run_when_nothing_exists(empty_env: Settings) -> None:
+    at = _app().run()
+    assert not at.exception
+    assert "train-and-evaluate" in at.info[0].value
+    at = _page(at, "Report")
+    assert not at.exception and "train-and-evaluate" in at.info[0].value
+    at = _page(at, "Data")
+    assert not at.exception
+    infos = " ".join(i.value for i in at.info)
+    assert "`collect`" in infos and "`build-dataset`" in infos
+
+
+def test_predict_page_upload(full_env: Settings) -> None:
+    at = _app().run()
+    assert not at.exception
+    at.file_uploader(key="upload").set_value(("cover.jpg", jpeg_bytes("metal", 5), "image/jpeg"))
+    at.run()
+    assert not at.exception and not at.error
+    top = at.subheader[0].value
+    assert top.split(" (")[0] in GENRES and top.endswith("%)")
+    table = at.dataframe[0].value
+    assert len(table) == 3 and list(table.columns) == ["genre", "probability"]
+    assert table["probability"].is_monotonic_decreasing
+
+
+def test_predict_page_refuses_html_upload(full_env: Settings) -> None:
+    at = _app().run()
+    at.file_uploader(key="upload").set_value(("cover.jpg", HTML_PAGE, "image/jpeg"))
+    at.run()
+    assert not at.exception
+    assert "an HTML page was served instead of an image" in at.error[0].value
+    assert not at.subheader
+
+
+def test_predict_page_url(full_env: Settings) -> None:
+    at = _app().run()
+    with serve_covers() as base:
+        at.text_input(key="url").input(f"{base}/cover.jpg").run()
+        assert not at.exception and not at.error
+        assert at.subheader[0].value.split(" (")[0] in GENRES
+        at.text_input(key="url").input(f"{base}/nothing-here.jpg").run()
+        assert "HTTP 404" in at.error[0].value
+    at.text_input(key="url").input("/etc/passwd").run()  # local paths are not for web users
+    assert "http://" in at.error[0].value
+
+
+def test_report_page(full_env: Settings, tiny_run: Path) -> None:
+    at = _page(_app().run(), "Report")
+    assert not at.exception and not at.error
+    metrics = json.loads((tiny_run / "metrics.json").read_text())
+    assert at.metric[0].value == metrics["best"]["method"]
+    assert len(at.dataframe[0].value) == len(metrics["methods"])
+    assert at.selectbox(key="report_method").value == metrics["best"]["method"]
+
+
+def test_data_page(full_env: Settings, tiny_export: Path) -> None:
+    at = _page(_app().run(), "Data")
+    assert not at.exception and not at.error
+    assert [m.value for m in at.metric[:2]] == ["4", "3"]  # releases, covers
+    n_rows = sum(1 for _ in (tiny_export / "manifest.csv").open()) - 1
+    assert f"{n_rows} matching images" in " ".join(m.value for m in at.markdown)
+    at.multiselect(key="f_genre").set_value(["jazz"])
+    at.multiselect(key="f_split").set_value(["test"]).run()
+    assert "3 matching images" in " ".join(m.value for m in at.markdown)
+    assert any("groups of near-duplicate covers" in m.value for m in at.markdown)
+
+
+# -- one real browser ----------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served_app(full_env: Settings) -> Iterator[str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        app_command(port, headless=True),
+        env=app_environment(full_env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not start on {base} (exit {proc.poll()})")
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt install chromium)")
+def test_browser_smoke_and_screenshots(served_app: str, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    shots = Path(SCREENSHOT_DIR) if SCREENSHOT_DIR else tmp_path / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    cover = tmp_path / "cover.jpg"
+    cover.write_bytes(jpeg_bytes("jazz", 21, size=300))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(served_app, wait_until="domcontentloaded")
+            expect(page.get_by_text("Predict a cover's genre")).to_be_visible(timeout=60_000)
+            page.locator("input[type=file]").set_input_files(str(cover))
+            headline = page.locator("h3").filter(has_text="%)")
+            expect(headline).to_be_visible(timeout=60_000)
+            assert headline.inner_text().split(" (")[0] in GENRES
+            chart = page.locator("[data-testid=stVegaLiteChart]").locator("canvas, svg").first
+            expect(chart).to_be_visible(timeout=30_000)
+            page.wait_for_timeout(1000)  # the chart animates in
+            page.screenshot(path=str(shots / "predict.png"), full_page=True)
+
+            page.get_by_text("Report", exact=True).click()
+            expect(page.get_by_text("Evaluation report")).to_be_visible(timeout=60_000)
+            expect(page.get_by_role("img").first).to_be_visible(timeout=30_000)
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(shots / "report.png"), full_page=True)
+
+            page.get_by_text("Data", exact=True).click()
+            expect(page.get_by_text("Stored covers")).to_be_visible(timeout=60_000)
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(shots / "data.png"), full_page=True)
+            for tab, marker, name in (
+                ("Dataset export", "matching images", "data-export"),
+                ("Duplicates", "groups of near-duplicate covers", "data-duplicates"),
+            ):
+                page.get_by_role("tab", name=tab).click()
+                expect(page.get_by_text(marker)).to_be_visible(timeout=30_000)
+                page.wait_for_timeout(1500)  # thumbnails load
+                page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+        finally:
+            browser.close()
+    for name in ("predict", "report", "data", "data-export", "data-duplicates"):
+        assert (shots / f"{name}.png").stat().st_size > 10_000
