@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sleeve.collector.collect import SOURCES, check_data_dir, collect
+from sleeve.collector.collect import SOURCES, check_data_dir, collect, preflight
 
 from sleeve.catalog.db import open_catalog
 from sleeve.cliutil import (
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         taxonomy.get(args.genre)  # unknown genre: fails here with the valid list, before any I/O
         if args.limit < 1:
             raise UsageError("--limit must be at least 1")
-        check_data_dir(settings)
+        preflight(settings, args.source)  # credentials, data dir: before anything is written
         catalog = open_catalog(settings.catalog_url)
         summaries = collect(
             catalog,

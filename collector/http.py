@@ -297,7 +297,9 @@ def http_client(
         max_retries=settings.max_retries,
         backoff_base=settings.backoff_base,
         backoff_cap=settings.backoff_cap,
-        retry_after_cap=settings.spotify_retry_after_cap if service == "spotify" else None,
+        retry_after_cap=(
+            settings.spotify_retry_after_cap if service == "spotify" else settings.retry_after_cap
+        ),
         min_wait_on_throttle=settings.backoff_base,
     )
     max_bytes = settings.max_json_bytes

@@ -21,7 +21,7 @@ class RateLimiter:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        margin: float = 0.01,
+        margin: float = 0.05,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be > 0")
@@ -57,6 +57,6 @@ def shared_limiter(name: str, rate: float) -> RateLimiter:
     """The one limiter for ``name`` in this process (e.g. every MusicBrainz client shares it)."""
     with _SHARED_LOCK:
         limiter = _SHARED.get(name)
-        if limiter is None or abs(limiter.interval - (1.0 / rate + 0.01)) > 1e-9:
+        if limiter is None or abs(limiter.interval - (1.0 / rate + 0.05)) > 1e-9:
             limiter = _SHARED[name] = RateLimiter(rate)
         return limiter

@@ -40,8 +40,8 @@ class RetryPolicy:
     max_retries: int = 5
     backoff_base: float = 1.0
     backoff_cap: float = 60.0
-    # None: any Retry-After is honoured up to backoff_cap; a number: above it, give up at once.
-    retry_after_cap: float | None = None
+    # A Retry-After above this is not slept through: RateLimitedError at once. None: no cap.
+    retry_after_cap: float | None = 300.0
     # MusicBrainz sends "Retry-After: 0" on 503: never read that as "hammer again now".
     min_wait_on_throttle: float = 1.0
 
@@ -51,12 +51,16 @@ class RetryPolicy:
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
     def wait_for(self, attempt: int, status: int | None, retry_after: float | None) -> float:
+        """Backoff (capped by backoff_cap), or the service's Retry-After when that is longer.
+
+        A Retry-After above ``retry_after_cap`` never gets here: ``exceeds_cap`` stops first.
+        """
         wait = self.backoff(attempt)
         if status in (429, 503):
             wait = max(wait, self.min_wait_on_throttle)
             if retry_after is not None:
                 wait = max(wait, retry_after)
-        return min(wait, max(self.backoff_cap, self.retry_after_cap or 0.0))
+        return wait
 
     def exceeds_cap(self, retry_after: float | None) -> bool:
         return (

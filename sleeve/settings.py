@@ -65,7 +65,9 @@ class Settings:
     max_image_bytes: int = 15 * 1024 * 1024
     max_retries: int = 5
     backoff_base: float = 1.0  # seconds: first retry waits about this long, then doubles
-    backoff_cap: float = 60.0  # seconds: no single backoff sleep is longer
+    backoff_cap: float = 60.0  # seconds: no single computed backoff sleep is longer
+    # A service's Retry-After is honoured up to this; longer = stop cleanly and resume later.
+    retry_after_cap: float = 300.0
 
     spotify_api_url: str = "https://api.spotify.com/v1"
     spotify_token_url: str = "https://accounts.spotify.com/api/token"
@@ -130,6 +132,7 @@ _VARS: dict[str, str] = {
     "SLEEVE_MAX_RETRIES": "max_retries",
     "SLEEVE_BACKOFF_BASE": "backoff_base",
     "SLEEVE_BACKOFF_CAP": "backoff_cap",
+    "SLEEVE_RETRY_AFTER_CAP": "retry_after_cap",
     "SPOTIFY_API_URL": "spotify_api_url",
     "SPOTIFY_TOKEN_URL": "spotify_token_url",
     "SPOTIPY_CLIENT_ID": "spotify_client_id",

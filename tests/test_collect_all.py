@@ -148,11 +148,6 @@ def test_missing_credentials_message_names_the_variables(
     assert not (data / "images").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py (the lead's) must call collect.preflight() "
-    "before open_catalog; until then the catalog file is created first",
-)
 def test_missing_credentials_write_nothing_via_the_cli(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

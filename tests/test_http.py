@@ -197,7 +197,7 @@ def test_a_body_cut_short_is_transient(server: str) -> None:
 
 
 def test_limiter_spaces_requests_across_threads(server: str) -> None:
-    rate = 20.0
+    rate = 5.0
     c = client(limiter=RateLimiter(rate))
     threads = [
         threading.Thread(target=lambda: [c.get_json(f"{server}/ok") for _ in range(4)])
@@ -210,7 +210,7 @@ def test_limiter_spaces_requests_across_threads(server: str) -> None:
     arrivals = sorted(_Handler.arrivals)
     gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     assert len(arrivals) == 12
-    assert min(gaps) >= 1 / rate - 0.01  # arrival spacing, measured at the server
+    assert min(gaps) >= 1 / rate - 0.02  # arrival spacing, measured at the server
 
 
 def test_limiter_with_a_fake_clock() -> None:
