@@ -123,8 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mb-latency", type=float, default=0.1)
     p.add_argument("--cover-latency", type=float, default=0.2)
     args = p.parse_args(argv)
-    # ~12 % of the fake's release groups have no art or are duplicates: generate enough.
-    catalogue = FakeCatalogue.generate({"rap": int(args.covers * 1.35) + 20}, seed=42)
+    # ~20 % of the fake's release groups have no art or are duplicates: generate enough.
+    catalogue = FakeCatalogue.generate({"rap": int(args.covers * 1.6) + 20}, seed=42)
     results: dict[str, object] = {
         "covers_requested": args.covers,
         "mb_latency_s": args.mb_latency,
