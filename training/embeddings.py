@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,18 +30,25 @@ class FeatureRecipe:
     size: int = 224
     flip_tta: bool = False
     taps: tuple[int, ...] = ()
+    mirror: bool = False  # encode the mirror image only: one half of flip_tta, cached alone
 
     @property
     def key(self) -> str:
         taps = "-t" + ".".join(map(str, self.taps)) if self.taps else ""
-        return f"{self.size}px{'-flip' if self.flip_tta else ''}{taps}"
+        view = "-flip" if self.flip_tta else "-mirror" if self.mirror else ""
+        return f"{self.size}px{view}{taps}"
 
     def to_dict(self) -> dict:
         return {**asdict(self), "taps": list(self.taps)}
 
     @classmethod
     def from_dict(cls, d: dict) -> FeatureRecipe:
-        return cls(int(d["size"]), bool(d.get("flip_tta", False)), tuple(d.get("taps", ())))
+        return cls(
+            int(d["size"]),
+            bool(d.get("flip_tta", False)),
+            tuple(d.get("taps", ())),
+            bool(d.get("mirror", False)),
+        )
 
 
 class FeatureExtractor(nn.Module):
@@ -67,6 +74,8 @@ class FeatureExtractor(nn.Module):
         return torch.cat(pooled, dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.recipe.mirror:
+            x = torch.flip(x, dims=[3])
         feats = self._once(x)
         if self.recipe.flip_tta:
             feats = (feats + self._once(torch.flip(x, dims=[3]))) / 2
@@ -117,7 +126,19 @@ def cached_embeddings(
     batch_size: int = 32,
     progress: bool = True,
 ) -> np.ndarray:
-    """Features for ``samples`` (in order), encoding only covers missing from the cache."""
+    """Features for ``samples`` (in order), encoding only covers missing from the cache.
+
+    Flip TTA is cached as its two views (plain, mirror) so the plain features that the
+    other methods use are computed once, not twice."""
+    if recipe.flip_tta and cache_root is not None:
+        plain = replace(recipe, flip_tta=False, mirror=False)
+        views = [
+            cached_embeddings(
+                samples, backbone, r, device, cache_root, batch_size=batch_size, progress=progress
+            )
+            for r in (plain, replace(plain, mirror=True))
+        ]
+        return (views[0] + views[1]) / 2
     if cache_root is None:
         return encode(samples, backbone, recipe, device, batch_size=batch_size, progress=progress)
     folder = cache_dir_for(cache_root, backbone, recipe)

@@ -107,6 +107,16 @@ def write_run_dir(
 ) -> dict:
     metrics = build_metrics(export, outcomes, best, config, total_seconds)
     _write(run_dir / "metrics.json", json.dumps(metrics, indent=2))
+    # every method's val/test probabilities (rows in manifest order of that split), so a run
+    # can be re-analysed or ensembled later without re-training
+    arrays = {
+        f"{o.fitted.method}_{sp}": p
+        for o in outcomes
+        for sp, p in (("val", o.fitted.val_probs), ("test", o.test_probs))
+    }
+    tmp = run_dir / "probabilities.tmp.npz"
+    np.savez_compressed(tmp, genres=np.array(export.genres), **arrays)
+    tmp.replace(run_dir / "probabilities.npz")
 
     figures: dict[str, bytes] = {}
     for o in outcomes:
