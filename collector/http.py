@@ -294,7 +294,8 @@ def http_client(
 ) -> HttpClient:
     """The client for ``service`` (musicbrainz | coverart | spotify | web) from settings."""
     policy = RetryPolicy(
-        max_retries=settings.max_retries,
+        # someone is waiting on a one-off URL (predict, the app): fail fast rather than for ~30 s
+        max_retries=min(settings.max_retries, 2) if service == "web" else settings.max_retries,
         backoff_base=settings.backoff_base,
         backoff_cap=settings.backoff_cap,
         retry_after_cap=(
