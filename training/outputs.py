@@ -32,11 +32,25 @@ def _write(path: Path, data: bytes | str) -> None:
 
 
 def code_version() -> str:
+    """``sleeve <version>``, plus the git commit when running from a checkout."""
+    import subprocess
+
     try:
         from sleeve import __version__
     except ImportError:  # pragma: no cover
         __version__ = "unknown"
-    return f"sleeve {__version__}"
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"sleeve {__version__}" + (f" (git {commit})" if commit else "")
 
 
 def confused_examples(

@@ -222,6 +222,8 @@ def train_and_evaluate(
         **asdict(config),
         "taps": list(config.taps),
         "export_dir": str(export_dir),
+        "device_used": str(device),
+        "torch_threads": torch.get_num_threads(),
         **(extra_config or {}),
     }
     metrics = write_run_dir(
