@@ -14,9 +14,8 @@ from sleeve.collector import records, runs
 from sleeve.collector.coverart import CoverArtClient
 from sleeve.collector.http import http_client
 from sleeve.collector.musicbrainz import MusicBrainzClient, ReleaseGroupRecord
-from sleeve.collector.pipeline import Candidate, CoverPipeline, Download, Page
+from sleeve.collector.pipeline import Candidate, Download, Page, open_harvest
 from sleeve.collector.ratelimit import shared_limiter
-from sleeve.collector.store import ImageStore
 from sqlalchemy.orm import Session
 
 from sleeve.catalog.db import Catalog
@@ -51,17 +50,8 @@ def harvest_musicbrainz(
     caa = CoverArtClient(
         http_client(settings, "coverart"), settings.coverart_url, settings.cover_size
     )
-    store = ImageStore(settings.data_dir)
-    store.sweep_temporaries()
-    summary = runs.start_or_resume(catalog, SOURCE, genre, limit)
-    pipeline = CoverPipeline(
-        catalog,
-        store,
-        summary,
-        source=SOURCE,
-        workers=settings.download_workers,
-        max_image_bytes=settings.max_image_bytes,
-        progress=progress,
+    summary, pipeline = open_harvest(
+        catalog, settings, source=SOURCE, genre=genre, limit=limit, progress=progress
     )
 
     def candidate(rg: ReleaseGroupRecord) -> Candidate:

@@ -30,10 +30,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from sleeve.collector import records, runs
 from sleeve.collector.http import HttpClient, http_client
-from sleeve.collector.pipeline import Candidate, CoverPipeline, Download, Page
+from sleeve.collector.pipeline import Candidate, Download, Page, open_harvest
 from sleeve.collector.spotify import SpotifyAlbum, SpotifyArtist, SpotifyClient
 from sleeve.collector.spotify_auth import SpotifyToken, check_credentials
-from sleeve.collector.store import ImageStore
 from sqlalchemy.orm import Session
 
 from sleeve.catalog.db import Catalog
@@ -90,17 +89,8 @@ def harvest_spotify(
         raise ConfigError(f"taxonomy genre {genre!r} has no spotify_search values")
     client = client or spotify_client(settings)
     client.token.bearer()  # bad credentials fail here, before a run is recorded
-    store = ImageStore(settings.data_dir)
-    store.sweep_temporaries()
-    summary = runs.start_or_resume(catalog, SOURCE, genre, limit)
-    pipeline = CoverPipeline(
-        catalog,
-        store,
-        summary,
-        source=SOURCE,
-        workers=settings.download_workers,
-        max_image_bytes=settings.max_image_bytes,
-        progress=progress,
+    summary, pipeline = open_harvest(
+        catalog, settings, source=SOURCE, genre=genre, limit=limit, progress=progress
     )
     walk = _Walk(catalog, settings, taxonomy, client, http_client(settings, "web"), summary)
     walk.lookup_upc = lookup_upc

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from sleeve.catalog.db import Catalog
 from sleeve.catalog.models import Release
 from sleeve.errors import BadImageError, RemoteError, TransientRemoteError
+from sleeve.settings import Settings
 
 log = logging.getLogger("sleeve.harvest")
 
@@ -216,3 +217,31 @@ class CoverPipeline:
                 runs.count_new_cover(s, summary)
             else:
                 summary.had += 1
+
+
+def open_harvest(
+    catalog: Catalog,
+    settings: Settings,
+    *,
+    source: str,
+    genre: str,
+    limit: int,
+    progress: bool = True,
+) -> tuple[runs.HarvestSummary, CoverPipeline]:
+    """Start (or resume) the run for (source, genre) and the pipeline that will fill it.
+
+    Temporary files a killed process left in the image store are swept first.
+    """
+    store = ImageStore(settings.data_dir)
+    store.sweep_temporaries()
+    summary = runs.start_or_resume(catalog, source, genre, limit)
+    pipeline = CoverPipeline(
+        catalog,
+        store,
+        summary,
+        source=source,
+        workers=settings.download_workers,
+        max_image_bytes=settings.max_image_bytes,
+        progress=progress,
+    )
+    return summary, pipeline

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 
 from PIL import Image
+from sleeve.collector.fakes.faults import bomb_png  # one generator of bombs: the fakes'
+
+__all__ = ["bomb_png", "jpeg", "png"]
 
 
 def jpeg(color: tuple[int, int, int] = (200, 30, 30), size: int = 128, quality: int = 90) -> bytes:
@@ -23,20 +24,3 @@ def png(mode: str = "RGBA", size: int = 96) -> bytes:
     buf = io.BytesIO()
     Image.new(mode, (size, size), fill).save(buf, "PNG")
     return buf.getvalue()
-
-
-def bomb_png(width: int = 30000, height: int = 30000) -> bytes:
-    """A tiny PNG whose header declares width x height pixels (1-bit, zero-filled rows)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
-
-    row = b"\x00" + b"\x00" * ((width + 7) // 8)
-    raw = zlib.compress(row * 64, 9)  # only a few rows: enough for a header-level check
-    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
