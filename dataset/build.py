@@ -1,0 +1,302 @@
+"""build-dataset as a library call: catalog -> deduplicated, labelled, split, exported dataset.
+
+Steps (each a pure function over catalog rows except hashing and export):
+load rows -> drop covers whose file is missing -> perceptual hashes (cached) -> duplicate groups
+-> one label per group -> requested genres -> balance -> leak-free split -> manifest -> export.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sleeve.dataset.balance import BalanceResult, Candidate, balance
+from sleeve.dataset.card import build_card, render_card_md, split_counts
+from sleeve.dataset.export import (
+    ManifestRow,
+    dataset_id,
+    render_manifest,
+    write_export,
+    write_latest,
+)
+from sleeve.dataset.groups import DEFAULT_THRESHOLD, group_duplicates
+from sleeve.dataset.hashing import ALGOS, HashReport, ensure_hashes
+from sleeve.dataset.labels import LabelRule, resolve_labels
+from sleeve.dataset.neighbours import MAX_THRESHOLD
+from sleeve.dataset.rows import CatalogRows, ImageRow, load_rows
+from sleeve.dataset.split import SplitItem, assign_splits, leak_groups
+
+from sleeve import __version__
+from sleeve.catalog.db import Catalog
+from sleeve.errors import DataError, UnknownGenreError, UsageError
+from sleeve.settings import Settings
+from sleeve.taxonomy import Taxonomy
+
+THRESHOLD_NOTE = (
+    "pHash distance <= 10: every inspected pair on the shared 5-genre covers was the same "
+    "album; unrelated covers start to match around 12-14 (benchmarks/dedup.py)."
+)
+
+
+@dataclass
+class BuildResult:
+    dataset_id: str
+    export_dir: Path | None  # None for a dry run
+    counts: dict[str, dict[str, int]]  # split -> genre -> n
+    card: dict[str, object]
+    hash_report: HashReport
+    dry_run: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def summary_lines(self) -> list[str]:
+        genres: list[str] = self.card["genres"]  # type: ignore[assignment]
+        dup: dict = self.card["duplicates"]  # type: ignore[assignment]
+        lab: dict = self.card["labels"]  # type: ignore[assignment]
+        width = max([len(g) for g in genres] + [5])
+        lines = [
+            f"dataset {self.dataset_id}" + (" (dry run: nothing written)" if self.dry_run else "")
+        ]
+        lines.append(f"  {'genre':<{width}}  {'train':>6} {'val':>6} {'test':>6} {'total':>6}")
+        for g in genres:
+            c = [self.counts[s][g] for s in ("train", "val", "test")]
+            lines.append(f"  {g:<{width}}  {c[0]:>6} {c[1]:>6} {c[2]:>6} {sum(c):>6}")
+        tot = [sum(self.counts[s].values()) for s in ("train", "val", "test")]
+        lines.append(f"  {'total':<{width}}  {tot[0]:>6} {tot[1]:>6} {tot[2]:>6} {sum(tot):>6}")
+        lines.append(
+            f"duplicates removed: {dup['byte_identical_extra_links']} byte-identical files, "
+            f"{dup['near_duplicate_images_removed']} near-duplicates "
+            f"({self.card['settings']['hash']} <= {self.card['settings']['threshold']})"
+        )
+        lines.append("labels: " + ", ".join(f"{k} {v}" for k, v in lab["status"].items()))
+        for kind, c in lab["conflicts"].items():
+            resolved = ", ".join(f"{g} {n}" for g, n in sorted(c["resolved"].items()))
+            lines.append(
+                f"  conflict, {kind}: {c['groups']} groups -> resolved "
+                f"{resolved or 'none'}; dropped ambiguous {c['ambiguous']}, weak {c['weak']}"
+            )
+        skipped = self.card["skipped"]
+        if skipped:
+            lines.append("skipped: " + ", ".join(f"{k} {v}" for k, v in skipped.items()))
+        lines += self.notes
+        return lines
+
+
+def _validate(
+    genres: list[str] | None,
+    known: set[str],
+    per_class: int | None,
+    hash_algo: str,
+    threshold: int,
+    splits: tuple[float, float, float],
+) -> None:
+    for g in genres or []:
+        if g not in known:
+            raise UnknownGenreError(g, sorted(known))
+    if per_class is not None and per_class < 1:
+        raise UsageError("--per-class must be at least 1")
+    if hash_algo not in ALGOS:
+        raise UsageError(f"--hash {hash_algo!r}: choose one of {', '.join(sorted(ALGOS))}")
+    if not 0 <= threshold <= MAX_THRESHOLD:
+        raise UsageError(f"--threshold must be within 0..{MAX_THRESHOLD} (bits of 64)")
+    if len(splits) != 3 or any(f < 0 for f in splits) or abs(sum(splits) - 1.0) > 1e-6:
+        raise UsageError(
+            f"split fractions must be three non-negative numbers summing to 1, got {splits}"
+        )
+
+
+def _present(rows: CatalogRows, data_dir: Path) -> tuple[list[ImageRow], list[str]]:
+    present, missing = [], []
+    for im in rows.images:
+        (present if (data_dir / im.path).is_file() else missing).append(im)
+    return present, [im.path for im in missing]
+
+
+def build_dataset(
+    catalog: Catalog,
+    settings: Settings,
+    taxonomy: Taxonomy,
+    *,
+    genres: list[str] | None = None,
+    balance: bool = False,
+    per_class: int | None = None,
+    out: Path | None = None,
+    seed: int = 0,
+    hash_algo: str = "phash",
+    threshold: int = DEFAULT_THRESHOLD,
+    splits: tuple[float, float, float] = (0.7, 0.15, 0.15),
+    dry_run: bool = False,
+    progress: bool = True,
+    rule: LabelRule | None = None,
+) -> BuildResult:
+    """Build (and unless ``dry_run`` export) a dataset from the catalog."""
+    rows = load_rows(catalog)
+    known = set(taxonomy.genres) | rows.evidence_genres()
+    _validate(genres, known, per_class, hash_algo, threshold, splits)
+    if not rows.images:
+        raise DataError(
+            "the catalog has no covers yet: run `collect` first (e.g. "
+            "`collect --genre rap --limit 500` or `collect --from-folder DIR`)"
+        )
+    data_dir = Path(settings.data_dir)
+    images, missing = _present(rows, data_dir)
+    hashes, hash_report = ensure_hashes(
+        catalog, data_dir, [(im.id, im.path) for im in images], hash_algo, progress=progress
+    )
+    grouping = group_duplicates(images, hashes, threshold)
+    rule = rule or LabelRule()
+    labels, label_report = resolve_labels(grouping.groups, rows, taxonomy, rule)
+    image_by_id = {im.id: im for im in images}
+
+    wanted = set(genres) if genres else None
+    candidates: list[Candidate] = []
+    excluded: Counter[str] = Counter()
+    split_items: list[SplitItem] = []
+    for group in grouping.groups:
+        label = labels[group.id]
+        if label.genre is None:
+            continue
+        if wanted is not None and label.genre not in wanted:
+            excluded[label.genre] += 1
+            continue
+        rep = image_by_id[group.representative]
+        release_ids = sorted({r for m in group.members for r in rows.releases_of(m)})
+        artists = sorted(
+            {
+                rows.releases[r].artist_key
+                for r in release_ids
+                if r in rows.releases and rows.releases[r].artist_key
+            }
+        )
+        links = (
+            f"dup:{group.id}",
+            *(f"artist:{a}" for a in artists),
+            *(f"release:{r}" for r in release_ids),
+        )
+        split_items.append(SplitItem(rep.id, rep.sha256, label.genre, links))
+    leak_of = leak_groups(split_items)
+    item_by_key = {it.key: it for it in split_items}
+    for it in split_items:
+        artist_links = sorted(link for link in it.links if link.startswith("artist:"))
+        cluster = artist_links[0] if artist_links else f"leak:{leak_of[it.key]}"
+        candidates.append(Candidate(it.key, it.sha256, it.genre, cluster))
+    balanced: BalanceResult = balance_items(candidates, balance, per_class, seed)
+    kept_items = [item_by_key[c.image_id] for c in balanced.kept]
+    split_of = assign_splits(kept_items, leak_of, splits, seed)
+
+    manifest_rows = []
+    for it in kept_items:
+        rep = image_by_id[it.key]
+        group = grouping.group_of[rep.id]
+        release_ids = sorted({r for m in group.members for r in rows.releases_of(m)})
+        names = sorted(
+            {
+                rows.releases[r].artist_name
+                for r in release_ids
+                if r in rows.releases and rows.releases[r].artist_name
+            }
+        )
+        sources = sorted({s for m in group.members for s in rows.sources_of(m)})
+        split = split_of[it.key]
+        manifest_rows.append(
+            ManifestRow(
+                path=f"images/{split}/{it.genre}/{rep.sha256}.{rep.ext}",
+                sha256=rep.sha256,
+                phash=hashes[rep.id],
+                genre=it.genre,
+                split=split,
+                artist="; ".join(names),
+                source="+".join(sources),
+                group_id=leak_of[it.key],
+                width=rep.width,
+                height=rep.height,
+            )
+        )
+    if not manifest_rows:
+        raise DataError(
+            "no labelled covers left to export (labels: "
+            + ", ".join(f"{k} {v}" for k, v in label_report.status.items())
+            + (f"; requested genres {sorted(wanted)}" if wanted else "")
+            + ")"
+        )
+    out_genres = sorted(wanted) if wanted else sorted({r.genre for r in manifest_rows})
+    manifest = render_manifest(manifest_rows)
+    ds_id = dataset_id(manifest)
+    export_dir = Path(out) if out is not None else settings.datasets_dir / ds_id
+
+    multi_link = [im for im in images if len(rows.releases_of(im.id)) > 1]
+    near_groups = grouping.near_duplicate_groups
+    duplicates = {
+        "byte_identical_images": len(multi_link),
+        "byte_identical_extra_links": sum(len(rows.releases_of(im.id)) - 1 for im in multi_link),
+        "near_pairs": grouping.near_pairs,
+        "near_duplicate_groups": len(near_groups),
+        "near_duplicate_images_removed": sum(g.size - 1 for g in near_groups),
+        "max_distance_merged": grouping.max_distance_seen,
+        "threshold_note": THRESHOLD_NOTE,
+    }
+    skipped: dict[str, object] = {}
+    if missing:
+        skipped["missing-file"] = len(missing)
+        skipped["missing_examples"] = missing[:5]
+    for reason, n in sorted(hash_report.skipped.items()):
+        skipped[f"unhashable:{reason}"] = n
+    settings_out = {
+        "genres": sorted(wanted) if wanted else None,
+        "balance": balance,
+        "per_class": per_class,
+        "seed": seed,
+        "hash": hash_algo,
+        "threshold": threshold,
+        "split": "/".join(f"{round(f * 100, 2):g}" for f in splits),
+        "label_rule": rule.describe(),
+        "catalog": _redacted(catalog),
+    }
+    label_dict = label_report.as_dict() | {
+        "rule": rule.describe(),
+        "excluded_genres": dict(sorted(excluded.items())),
+    }
+    card = build_card(
+        dataset_id=ds_id,
+        genres=out_genres,
+        rows=manifest_rows,
+        oversample=balanced.oversample,
+        settings=settings_out,
+        duplicates=duplicates,
+        labels=label_dict,
+        balance=balanced.as_dict(),
+        skipped=skipped,
+        version=__version__,
+        created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+    result = BuildResult(
+        ds_id,
+        None if dry_run else export_dir,
+        split_counts(manifest_rows, out_genres),
+        card,
+        hash_report,
+        dry_run,
+    )
+    if dry_run:
+        result.notes.append(f"would export to {export_dir}")
+        return result
+    sources = {it.sha256: data_dir / image_by_id[it.key].path for it in kept_items}
+    write_export(
+        export_dir, manifest, manifest_rows, sources, card, render_card_md(card), progress=progress
+    )
+    write_latest(settings.datasets_dir, export_dir)
+    return result
+
+
+def balance_items(
+    candidates: list[Candidate], enabled: bool, per_class: int | None, seed: int
+) -> BalanceResult:
+    # --per-class implies balancing: asking for N per class and getting more would surprise.
+    return balance(
+        candidates, enabled=enabled or per_class is not None, per_class=per_class, seed=seed
+    )
+
+
+def _redacted(catalog: Catalog) -> str:
+    return catalog.engine.url.render_as_string(hide_password=True)

@@ -1,0 +1,179 @@
+"""The dataset card: card.json (machine-readable, contract keys) and card.md (for people)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sleeve.dataset.export import ManifestRow
+from sleeve.dataset.split import SPLITS
+
+
+def split_counts(rows: Sequence[ManifestRow], genres: Sequence[str]) -> dict[str, dict[str, int]]:
+    counts = {s: dict.fromkeys(genres, 0) for s in SPLITS}
+    for row in rows:
+        counts[row.split][row.genre] += 1
+    return counts
+
+
+def class_weights(train_counts: dict[str, int]) -> dict[str, float]:
+    """Inverse class frequency on train, scaled to mean 1.0 over classes present in train."""
+    present = {g: n for g, n in train_counts.items() if n > 0}
+    if not present:
+        return dict.fromkeys(train_counts, 0.0)
+    inv = {g: 1.0 / n for g, n in present.items()}
+    mean = sum(inv.values()) / len(inv)
+    return {g: round(inv[g] / mean, 6) if g in inv else 0.0 for g in train_counts}
+
+
+def build_card(
+    *,
+    dataset_id: str,
+    genres: Sequence[str],
+    rows: Sequence[ManifestRow],
+    oversample: dict[str, float],
+    settings: dict[str, object],
+    duplicates: dict[str, object],
+    labels: dict[str, object],
+    balance: dict[str, object],
+    skipped: dict[str, object],
+    version: str,
+    created_at: str,
+) -> dict[str, object]:
+    counts = split_counts(rows, genres)
+    return {
+        "dataset_id": dataset_id,
+        "genres": sorted(genres),
+        "counts": counts,
+        "class_weights": class_weights(counts["train"]),
+        "oversample": {g: oversample.get(g, 1.0) for g in sorted(genres)},
+        "settings": settings,
+        "duplicates": duplicates,
+        "labels": labels,
+        "balance": balance,
+        "skipped": skipped,
+        "group_id": "leak group: connected component of duplicate group, artist and release; "
+        "never spans two splits",
+        "created_with": f"sleeve {version}",
+        "created_at": created_at,  # not part of the dataset id (that is the manifest's hash)
+    }
+
+
+def _table(header: Sequence[str], body: Sequence[Sequence[object]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
+    return lines
+
+
+def render_card_md(card: dict[str, object]) -> str:
+    genres: list[str] = card["genres"]  # type: ignore[assignment]
+    counts: dict[str, dict[str, int]] = card["counts"]  # type: ignore[assignment]
+    dup: dict = card["duplicates"]  # type: ignore[assignment]
+    lab: dict = card["labels"]  # type: ignore[assignment]
+    bal: dict = card["balance"]  # type: ignore[assignment]
+    settings: dict = card["settings"]  # type: ignore[assignment]
+    weights: dict = card["class_weights"]  # type: ignore[assignment]
+    over: dict = card["oversample"]  # type: ignore[assignment]
+    lines = [
+        f"# Dataset card: {card['dataset_id']}",
+        "",
+        f"Album covers labelled with one of {len(genres)} genres, built by "
+        f"`build-dataset` ({card['created_with']}, {card['created_at']}). Files: "
+        "`manifest.csv` (one row per image), `images/<split>/<genre>/<sha256>.<ext>`.",
+        "",
+        "## Counts",
+        "",
+    ]
+    body = [
+        [g, *(counts[s][g] for s in counts), sum(counts[s][g] for s in counts), weights[g], over[g]]
+        for g in genres
+    ]
+    body.append(
+        [
+            "**total**",
+            *(sum(counts[s].values()) for s in counts),
+            sum(sum(c.values()) for c in counts.values()),
+            "",
+            "",
+        ]
+    )
+    lines += _table(["genre", *counts, "total", "class weight", "oversample"], body)
+    lines += [
+        "",
+        "## Duplicates",
+        "",
+        f"Perceptual hash `{settings['hash']}` (64 bits), near-duplicate threshold: Hamming "
+        f"distance <= {settings['threshold']}. {dup['threshold_note']}",
+        "",
+        f"- byte-identical files (one stored cover, several releases): "
+        f"{dup['byte_identical_images']} covers, {dup['byte_identical_extra_links']} extra files "
+        "collapsed",
+        f"- near-duplicate pairs within the threshold: {dup['near_pairs']}; groups of 2+ distinct "
+        f"covers: {dup['near_duplicate_groups']} ({dup['near_duplicate_images_removed']} covers "
+        "removed, the largest-resolution one kept, ties to the smallest sha256)",
+        "",
+        "## Labels",
+        "",
+        "Rule: " + "; ".join(f"{k}: {v}" for k, v in lab["rule"].items()),
+        "",
+        "Outcome per duplicate group: " + ", ".join(f"{k} {v}" for k, v in lab["status"].items()),
+        "",
+    ]
+    conflicts = lab["conflicts"]
+    if conflicts:
+        body = [
+            [
+                kind,
+                c["groups"],
+                ", ".join(f"{g} {n}" for g, n in sorted(c["resolved"].items())) or "-",
+                c["ambiguous"],
+                c["weak"],
+            ]
+            for kind, c in conflicts.items()
+        ]
+        lines += ["Conflicting evidence, and what happened to it:", ""]
+        lines += _table(
+            ["conflict", "groups", "resolved to", "dropped ambiguous", "dropped weak"], body
+        )
+    else:
+        lines.append("No conflicting evidence.")
+    excluded = lab.get("excluded_genres") or {}
+    if excluded:
+        lines += [
+            "",
+            "Resolved to genres outside the requested set (left out): "
+            + ", ".join(f"{g} {n}" for g, n in excluded.items()),
+        ]
+    lines += ["", "## Balance", ""]
+    if bal["applied"]:
+        lines.append(
+            f"Undersampled to {bal['target_per_class']} per class (round-robin over "
+            "artists / leak groups, seeded); smaller classes kept whole and marked for "
+            "oversampling."
+        )
+        lines += [
+            "",
+            *_table(
+                ["genre", "before", "after"],
+                [[g, bal["before"].get(g, 0), bal["after"].get(g, 0)] for g in genres],
+            ),
+        ]
+    else:
+        lines.append(
+            "Not balanced (use `--balance`); class weights above are inverse train "
+            "frequency, mean 1.0."
+        )
+    lines += [
+        "",
+        "## Splits",
+        "",
+        f"Fractions {settings['split']}, seed {settings['seed']}, stratified by genre and grouped "
+        "by leak group (duplicate group + artist + release): no group spans two splits. Folder "
+        "imports have no artist, so only their duplicate groups are grouped.",
+        "",
+        "## Skipped",
+        "",
+    ]
+    skipped: dict = card["skipped"]  # type: ignore[assignment]
+    lines += [f"- {k}: {v}" for k, v in skipped.items()] or ["- nothing"]
+    lines.append("")
+    return "\n".join(lines)

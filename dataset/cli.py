@@ -1,0 +1,127 @@
+"""`build-dataset`: deduplicate, label, balance and split the catalog into a training export."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sleeve.dataset.build import build_dataset
+from sleeve.dataset.groups import DEFAULT_THRESHOLD
+from sleeve.dataset.hashing import ALGOS
+from sleeve.dataset.split import parse_fractions
+
+from sleeve.catalog.db import open_catalog
+from sleeve.cliutil import EXIT_OK, parser, run_command, setup_logging
+from sleeve.errors import UsageError
+from sleeve.settings import load_settings
+from sleeve.taxonomy import Taxonomy
+
+EXAMPLES = f"""\
+  build-dataset
+      every genre in the catalog, 70/15/15 split, written to <data_dir>/datasets/<dataset_id>/
+  build-dataset --balance --genres rap,pop,country
+      three genres, large classes cut to the median class size (keeping artist diversity)
+  build-dataset --per-class 500 --seed 1 --split 80/10/10 --out ./my-dataset
+  build-dataset --hash dhash --threshold 8 --dry-run
+      show what would be exported (counts, duplicates, label conflicts); write nothing
+
+Near-duplicates: covers whose perceptual hash differs in <= --threshold of 64 bits
+(default {DEFAULT_THRESHOLD}) are one group; only its largest-resolution cover is kept. The
+export path is the last line printed."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = parser(
+        "build-dataset",
+        "Turn the catalog into a deduplicated, labelled, leak-free train/val/test dataset.",
+        EXAMPLES,
+    )
+    p.add_argument(
+        "--balance", action="store_true", help="undersample large classes to the median class size"
+    )
+    p.add_argument(
+        "--per-class",
+        type=int,
+        metavar="N",
+        help="undersample every class to at most N images (implies --balance)",
+    )
+    p.add_argument(
+        "--genres",
+        default="",
+        metavar="G1,G2",
+        help="only these genres (default: every genre with labelled covers)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="export directory (default: <data_dir>/datasets/<dataset_id>)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed for balance and split (default 0)")
+    p.add_argument(
+        "--hash",
+        choices=sorted(ALGOS),
+        default="phash",
+        help="perceptual hash for near-duplicates (default phash)",
+    )
+    p.add_argument(
+        "--threshold",
+        type=int,
+        default=DEFAULT_THRESHOLD,
+        metavar="N",
+        help=f"near-duplicate Hamming distance, 0..32 (default {DEFAULT_THRESHOLD})",
+    )
+    p.add_argument(
+        "--split",
+        default="70/15/15",
+        metavar="TRAIN/VAL/TEST",
+        help="split percentages (default 70/15/15)",
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="report what would be built; write nothing"
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+
+    def body() -> int:
+        try:
+            splits = parse_fractions(args.split)
+        except ValueError as exc:
+            raise UsageError(f"--split: {exc}") from None
+        genres = [g.strip() for g in args.genres.split(",") if g.strip()] or None
+        settings = load_settings()
+        taxonomy = Taxonomy.load(settings.taxonomy_path)
+        catalog = open_catalog(settings.catalog_url)
+        try:
+            result = build_dataset(
+                catalog,
+                settings,
+                taxonomy,
+                genres=genres,
+                balance=args.balance,
+                per_class=args.per_class,
+                out=args.out,
+                seed=args.seed,
+                hash_algo=args.hash,
+                threshold=args.threshold,
+                splits=splits,
+                dry_run=args.dry_run,
+                progress=not args.no_progress,
+            )
+        finally:
+            catalog.dispose()
+        for line in result.summary_lines():
+            print(line)
+        if result.export_dir is not None:
+            print(result.export_dir)
+        return EXIT_OK
+
+    return run_command(body)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
