@@ -120,7 +120,7 @@ def ensure_hashes(
     report = HashReport(algo)
     with catalog.session() as session:
         query = select(ImageHash.image_id, ImageHash.value).where(ImageHash.algo == algo)
-        cached = dict(session.execute(query).tuples().all())
+        cached = dict(session.execute(query).all())
     result: dict[int, str] = {}
     todo: list[tuple[int, str]] = []
     for image_id, rel in images:

@@ -77,7 +77,7 @@ def load_rows(catalog: Catalog) -> CatalogRows:
                     CoverImage.width,
                     CoverImage.height,
                 ).order_by(CoverImage.sha256)
-            ).tuples()
+            )
         ]
         releases = {
             rid: ReleaseRow(rid, key or "", name or fallback or "")
@@ -85,12 +85,12 @@ def load_rows(catalog: Catalog) -> CatalogRows:
                 select(Release.id, Artist.name_key, Artist.name, Release.artist_name).outerjoin(
                     Artist, Release.artist_id == Artist.id
                 )
-            ).tuples()
+            )
         }
         links: dict[int, list[tuple[int, str]]] = defaultdict(list)
         for image_id, release_id, source in s.execute(
             select(ReleaseImage.image_id, ReleaseImage.release_id, ReleaseImage.source)
-        ).tuples():
+        ):
             links[image_id].append((release_id, source))
         evidence: dict[int, list[EvidenceRow]] = defaultdict(list)
         for row in s.execute(
@@ -104,6 +104,6 @@ def load_rows(catalog: Catalog) -> CatalogRows:
                 GenreEvidence.strength,
                 GenreEvidence.weight,
             ).order_by(GenreEvidence.id)
-        ).tuples():
+        ):
             evidence[row[0]].append(EvidenceRow(*row))
     return CatalogRows(images, releases, dict(links), dict(evidence))
