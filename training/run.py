@@ -123,7 +123,11 @@ def run_embedding_methods(
     if "ensemble" in config.methods and not wanted:
         wanted = ["logreg", "svc"]
     if "catboost" in wanted and not catboost_available():
-        wanted.remove("catboost")  # optional extra: the ladder goes on without it
+        if tuple(config.methods) != DEFAULT_METHODS:  # asked for by name: say what is missing
+            raise ConfigError(
+                "method catboost needs the optional extra: pip install 'sleeve[catboost]'"
+            )
+        wanted.remove("catboost")  # the default ladder goes on without the optional extra
     if not wanted:
         return []
     backbone = load_backbone(config.backbone, config.weights, device)
