@@ -58,6 +58,13 @@ LADDER_HEAD = [
 ]
 
 
+LADDER_NOTE = (
+    "train s: fitting time, after the embedding pass the embedding methods share (cached); "
+    "img/s: end-to-end prediction (decode, network, head) on this machine; "
+    "study: its 10-genre ResNet50 figures, for context."
+)
+
+
 def _md_table(head: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -134,6 +141,8 @@ def render_markdown(metrics: dict, card: dict, pairs: list[dict]) -> str:
         "",
         _md_table(LADDER_HEAD, ladder_rows(metrics)),
         "",
+        LADDER_NOTE,
+        "",
         f"## Per genre ({best['method']}, test)",
         "",
         _md_table(["genre", "precision", "recall", "F1", "support"], per_class_rows(bm)),
@@ -201,6 +210,7 @@ def render_html(metrics: dict, card: dict, pairs: list[dict], figures: dict[str,
         f"{bm['accuracy']:.3f}</p>",
         "<h2>The ladder</h2>",
         _html_table(LADDER_HEAD, ladder_rows(metrics)),
+        f"<p><small>{html.escape(LADDER_NOTE)}</small></p>",
         f"<h2>Per genre ({html.escape(best['method'])}, test)</h2>",
         _html_table(["genre", "precision", "recall", "F1", "support"], per_class_rows(bm)),
         _img(figures, f"confusion_{best['method']}.png", "confusion matrix"),
