@@ -1,10 +1,13 @@
 """Duplicate groups: byte-identical covers (one CoverImage per sha256 already) plus perceptual
 near-duplicates (Hamming distance <= threshold), merged transitively; one representative each.
 
-Threshold (pHash, 64 bits): 10. Measured on the shared 5-genre covers (benchmarks/dedup.py,
-contact sheet of random pairs): every pair at distance <= 10 that was inspected was the same
-album (re-encodes, resizes, slightly different scans); unrelated covers start to match around
-12-14 (plain dark covers, text-only covers). About 8 % of those covers have such a twin.
+Threshold (pHash, 64 bits; pHash distances are even because each hash has 32 set bits): 10.
+Measured on the 4,115 shared 5-genre covers (benchmarks/dedup.py, contact sheets inspected by
+eye): pairs per distance 0:395 2:39 4:69 6:101 8:75 10:93, then 12:162 14:474 16:2363 - the
+count turns up where unrelated covers with a similar layout start to match. A random 30 pairs
+at <= 10 were 29 the same album (the miss at exactly 10); 30 pairs at 12-14 were 27 unrelated.
+About 7 % of the covers have such a twin. A false merge costs one cover; a missed one leaks an
+album across splits, so the threshold sits at the top of the clean range.
 """
 
 from __future__ import annotations
