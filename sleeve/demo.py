@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sleeve.catalog.db import open_catalog
 from sleeve.cliutil import parser, print_table, run_command, setup_logging
+from sleeve.errors import UsageError
 from sleeve.settings import Settings, load_settings
 from sleeve.taxonomy import Taxonomy
 
@@ -48,7 +49,7 @@ def prepare_dir(root: Path) -> Path:
     demo = root / "demo"
     if demo.exists():
         if not (demo / MARKER).is_file():
-            raise SystemExit(f"error: {demo} exists and was not made by sleeve demo; move it away")
+            raise UsageError(f"{demo} exists and was not made by sleeve demo; move it away")
         shutil.rmtree(demo)
     demo.mkdir(parents=True)
     (demo / MARKER).write_text(BANNER + "\n")
