@@ -28,6 +28,7 @@ import os
 import platform
 import random
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,6 +40,8 @@ from sleeve.dataset.neighbours import hex_to_uint64, near_pairs
 REPO = Path(__file__).resolve().parents[1]
 COVERS = REPO.parent / "shared" / "data" / "covers-5genre" / "Album_Covers"
 RESULTS = REPO / "benchmarks" / "results"
+# Contact sheets are copies of real cover art: they go outside the repository, never into git.
+SHEETS = Path(tempfile.gettempdir()) / "sleeve-dedup-sheets"
 WORKERS = 2
 # What the author saw opening this run's contact sheets (seeded samples, so they reproduce):
 # same album / not the same album, by sheet. Update after re-inspecting if the code changes.
@@ -239,10 +242,11 @@ def main() -> int:
     )
     for name, pool in sheets:
         sample = rng.sample(pool, min(30, len(pool)))
-        sheet = RESULTS / f"dedup_pairs_{name}{t}.png"
+        SHEETS.mkdir(parents=True, exist_ok=True)
+        sheet = SHEETS / f"dedup_pairs_{name}{t}.png"
         contact_sheet(sample, files, sheet)
         result[f"sheet_{name}{t}"] = {
-            "path": str(sheet.relative_to(REPO)),
+            "path": str(sheet),
             "pairs": len(sample),
             "pool": len(pool),
         }

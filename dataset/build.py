@@ -79,8 +79,12 @@ class BuildResult:
                 f"{resolved or 'none'}; dropped ambiguous {c['ambiguous']}, weak {c['weak']}"
             )
         skipped = self.card["skipped"]
-        if skipped:
-            lines.append("skipped: " + ", ".join(f"{k} {v}" for k, v in skipped.items()))
+        counted = {k: v for k, v in skipped.items() if not k.endswith("_examples")}
+        if counted:
+            lines.append("skipped: " + ", ".join(f"{k} {v}" for k, v in counted.items()))
+            examples = skipped.get("missing_examples")
+            if examples:
+                lines.append("  missing files, e.g.: " + ", ".join(examples[:3]))
         lines += self.notes
         return lines
 

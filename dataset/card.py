@@ -64,6 +64,14 @@ def _table(header: Sequence[str], body: Sequence[Sequence[object]]) -> list[str]
     return lines
 
 
+def _inline(value: object) -> str:
+    if isinstance(value, dict):
+        return ", ".join(
+            f"{k} x{v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in value.items()
+        )
+    return str(value)
+
+
 def render_card_md(card: dict[str, object]) -> str:
     genres: list[str] = card["genres"]  # type: ignore[assignment]
     counts: dict[str, dict[str, int]] = card["counts"]  # type: ignore[assignment]
@@ -113,7 +121,7 @@ def render_card_md(card: dict[str, object]) -> str:
         "",
         "## Labels",
         "",
-        "Rule: " + "; ".join(f"{k}: {v}" for k, v in lab["rule"].items()),
+        "Rule: " + "; ".join(f"{k}: {_inline(v)}" for k, v in lab["rule"].items()),
         "",
         "Outcome per duplicate group: " + ", ".join(f"{k} {v}" for k, v in lab["status"].items()),
         "",

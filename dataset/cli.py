@@ -78,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="split percentages (default 70/15/15)",
     )
     p.add_argument(
-        "--dry-run", action="store_true", help="report what would be built; write nothing"
+        "--dry-run",
+        action="store_true",
+        help="report what would be built and write no export (hashes are still cached)",
     )
     return p
 

@@ -6,8 +6,9 @@ Measured on the 4,115 shared 5-genre covers (benchmarks/dedup.py, contact sheets
 eye): pairs per distance 0:395 2:39 4:69 6:101 8:75 10:93, then 12:162 14:474 16:2363 - the
 count turns up where unrelated covers with a similar layout start to match. A random 30 pairs
 at <= 10 were 29 the same album (the miss at exactly 10); 30 pairs at 12-14 were 27 unrelated.
-About 7 % of the covers have such a twin. A false merge costs one cover; a missed one leaks an
-album across splits, so the threshold sits at the top of the clean range.
+About 7 % of the distinct covers are dropped as another's near-duplicate. A false merge costs
+one cover; a missed one leaks an album across splits, so the threshold sits at the top of the
+clean range.
 """
 
 from __future__ import annotations

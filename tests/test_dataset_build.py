@@ -10,7 +10,7 @@ import pytest
 from sleeve.collector.folder_import import import_folder
 from sleeve.collector.records import Evidence
 from sleeve.dataset.build import build_dataset
-from sleeve.dataset.labels import BYTE_IDENTICAL, NEAR_DUPLICATE
+from sleeve.dataset.labels import BYTE_IDENTICAL, MULTI_GENRE, NEAR_DUPLICATE
 
 from sleeve.errors import DataError, UnknownGenreError
 from sleeve.taxonomy import Taxonomy
@@ -280,3 +280,34 @@ def test_shared_covers_cross_genre_byte_identical_groups_reported(
     assert 25 <= c["groups"] <= 30
     assert c["ambiguous"] + c["weak"] + sum(c["resolved"].values()) == c["groups"]
     assert result.card["duplicates"]["byte_identical_images"] == 30
+
+
+def test_multi_genre_evidence_on_one_release_is_a_counted_conflict(
+    sqlite_catalog, settings, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    tax = Taxonomy.load()
+    add_release(
+        sqlite_catalog,
+        settings,
+        tax,
+        key="mixed",
+        artist="Mixed",
+        image=jpeg(cover(700)),
+        evidence=[Evidence("rg-genre", "pop"), Evidence("rg-genre", "hip hop")],
+    )
+    add_release(
+        sqlite_catalog,
+        settings,
+        tax,
+        key="leaning",
+        artist="Leaning",
+        image=jpeg(cover(701)),
+        evidence=[Evidence("rg-genre", "pop"), Evidence("rg-tag", "hip hop")],
+    )
+    result = _build(sqlite_catalog, settings, tax, tmp_path / "ds")
+    assert result.card["labels"]["conflicts"][MULTI_GENRE] == {
+        "groups": 2,
+        "ambiguous": 1,
+        "weak": 0,
+        "resolved": {"pop": 1},
+    }  # 3 vs 3; 3 vs 1
