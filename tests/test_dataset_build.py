@@ -311,3 +311,17 @@ def test_multi_genre_evidence_on_one_release_is_a_counted_conflict(
         "weak": 0,
         "resolved": {"pop": 1},
     }  # 3 vs 3; 3 vs 1
+
+
+def test_same_dataset_from_sqlite_and_postgresql(
+    catalog, sqlite_catalog, settings, folder_tree, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """Portable SQL: the catalog on either backend yields the byte-identical export."""
+    built = []
+    for i, cat in enumerate((sqlite_catalog, catalog)):
+        tax = _import(cat, settings, folder_tree)
+        built.append(_build(cat, settings, tax, tmp_path / f"ds{i}"))
+    assert built[0].dataset_id == built[1].dataset_id
+    assert (tmp_path / "ds0" / "manifest.csv").read_bytes() == (
+        tmp_path / "ds1" / "manifest.csv"
+    ).read_bytes()
