@@ -18,22 +18,11 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageFile
 from sleeve.collector.images import open_rgb
+from sleeve.dataset.export import MANIFEST_COLUMNS
 from torch.utils.data import DataLoader, Dataset
 
 from sleeve.errors import BadImageError, DataError
 
-MANIFEST_COLUMNS = (
-    "path",
-    "sha256",
-    "phash",
-    "genre",
-    "split",
-    "artist",
-    "source",
-    "group_id",
-    "width",
-    "height",
-)
 SPLITS = ("train", "val", "test")
 
 

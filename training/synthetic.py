@@ -15,19 +15,8 @@ import random
 from pathlib import Path
 
 from PIL import Image, ImageDraw
+from sleeve.dataset.export import MANIFEST_COLUMNS as COLUMNS
 
-COLUMNS = (
-    "path",
-    "sha256",
-    "phash",
-    "genre",
-    "split",
-    "artist",
-    "source",
-    "group_id",
-    "width",
-    "height",
-)
 _STYLES = {  # genre -> (base colour, shape)
     "disco": ((230, 60, 180), "circle"),
     "jazz": ((40, 70, 160), "square"),
