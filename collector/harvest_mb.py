@@ -92,24 +92,18 @@ def harvest_musicbrainz(
     try:
         met = pipeline.run(pages())
     except RateLimitedError as exc:
-        runs.finish(catalog, summary, "paused", f"rate limited by MusicBrainz: {exc}")
+        message = runs.retry_later(
+            "MusicBrainz", exc.retry_after, "SLEEVE_RETRY_AFTER_CAP", settings.retry_after_cap
+        )
+        runs.finish(catalog, summary, "paused", message)
         return summary
     except RemoteError as exc:
         runs.finish(
             catalog, summary, "paused", f"MusicBrainz unavailable ({exc}); re-run to resume"
         )
         return summary
-    if met:
-        runs.finish(catalog, summary, "completed")
-    else:
-        runs.finish(
-            catalog,
-            summary,
-            "exhausted",
-            f"MusicBrainz has no more {genre} release groups with cover art "
-            f"({summary.new} of {summary.target} new covers)",
-        )
-    return summary
+    dry = f"MusicBrainz has no more {genre} release groups with cover art"
+    return runs.settle(catalog, summary, met, dry)
 
 
 def record_release_group(

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 from sleeve.collector import records, runs
@@ -105,27 +104,13 @@ def harvest_spotify(
     except RemoteError as exc:
         runs.finish(catalog, summary, "paused", f"Spotify unavailable ({exc}); re-run to resume")
         return summary
-    if met:
-        runs.finish(catalog, summary, "completed")
-    else:
-        runs.finish(
-            catalog,
-            summary,
-            "exhausted",
-            f"Spotify has no more {genre} albums for the filters {filters} "
-            f"({summary.new} of {summary.target} new covers)",
-        )
-    return summary
+    dry = f"Spotify has no more {genre} albums for the filters {filters}"
+    return runs.settle(catalog, summary, met, dry)
 
 
 def rate_limited_message(exc: RateLimitedError, settings: Settings) -> str:
-    wait = exc.retry_after or 0.0
-    until = datetime.now(UTC) + timedelta(seconds=wait)
-    return (
-        f"Spotify rate limit: asked to wait {wait:.0f}s, over SPOTIFY_RETRY_AFTER_CAP="
-        f"{settings.spotify_retry_after_cap:.0f}s. Stopped cleanly with the resume point saved; "
-        f"re-run the same command after {until:%Y-%m-%d %H:%M:%S} UTC to continue."
-    )
+    cap = settings.spotify_retry_after_cap
+    return runs.retry_later("Spotify", exc.retry_after, "SPOTIFY_RETRY_AFTER_CAP", cap)
 
 
 class _Walk:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -139,3 +140,24 @@ def mark_processed(
             )
         )
         session.flush()
+
+
+def settle(catalog: Catalog, summary: HarvestSummary, met: bool, dry: str) -> HarvestSummary:
+    """Close a run that ended normally: target met, or the source ran dry (``dry`` says how)."""
+    if met:
+        finish(catalog, summary, "completed")
+    else:
+        note = f"{dry} ({summary.new} of {summary.target} new covers)"
+        finish(catalog, summary, "exhausted", note)
+    return summary
+
+
+def retry_later(service: str, retry_after: float | None, cap_variable: str, cap: float) -> str:
+    """The message for a run paused by a Retry-After longer than we are willing to sleep."""
+    wait = retry_after or 0.0
+    until = datetime.now(UTC) + timedelta(seconds=wait)
+    return (
+        f"{service} rate limit: asked to wait {wait:.0f}s, over {cap_variable}={cap:.0f}s. "
+        f"Stopped cleanly with the resume point saved; re-run the same command after "
+        f"{until:%Y-%m-%d %H:%M:%S} UTC to continue."
+    )
