@@ -23,8 +23,18 @@ import numpy as np
 from PIL import Image
 
 PHASH_MAX_DISTANCE = 10
-COLUMNS = ["path", "sha256", "phash", "genre", "split", "artist", "source", "group_id",
-           "width", "height"]
+COLUMNS = [
+    "path",
+    "sha256",
+    "phash",
+    "genre",
+    "split",
+    "artist",
+    "source",
+    "group_id",
+    "width",
+    "height",
+]
 
 
 def _groups(phashes: np.ndarray, shas: list[str]) -> list[int]:
@@ -67,8 +77,16 @@ def build_grouped_export(src: Path, out: Path, seed: int = 0) -> Path:
             except Exception:
                 continue
             ph = imagehash.phash(img.convert("RGB"))
-            items.append((f, genre, hashlib.sha256(data).hexdigest(), str(ph), img.size,
-                          img.format or "JPEG"))
+            items.append(
+                (
+                    f,
+                    genre,
+                    hashlib.sha256(data).hexdigest(),
+                    str(ph),
+                    img.size,
+                    img.format or "JPEG",
+                )
+            )
     ph_int = np.array([int(it[3], 16) for it in items], dtype=np.uint64)
     groups = _groups(ph_int, [it[2] for it in items])
     # a group is assigned by its most common genre, so a group never straddles splits
@@ -114,8 +132,10 @@ def build_grouped_export(src: Path, out: Path, seed: int = 0) -> Path:
     raw = buf.getvalue().encode("utf-8")
     (out / "manifest.csv").write_bytes(raw)
     genres = sorted({r[3] for r in rows})
-    counts = {sp: {g: sum(1 for r in rows if r[4] == sp and r[3] == g) for g in genres}
-              for sp in ("train", "val", "test")}
+    counts = {
+        sp: {g: sum(1 for r in rows if r[4] == sp and r[3] == g) for g in genres}
+        for sp in ("train", "val", "test")
+    }
     inv = {g: 1.0 / counts["train"][g] for g in genres}
     mean = sum(inv.values()) / len(inv)
     card = {
@@ -126,7 +146,8 @@ def build_grouped_export(src: Path, out: Path, seed: int = 0) -> Path:
         "oversample": {g: max(counts["train"].values()) / counts["train"][g] for g in genres},
         "settings": {"source": str(src), "seed": seed, "phash_max_distance": PHASH_MAX_DISTANCE},
         "duplicates": {"groups": len(by_group), "images": len(items)},
-        "labels": {}, "balance": {},
+        "labels": {},
+        "balance": {},
         "created_with": "benchmarks/_grouped_export.py (fallback)",
     }
     (out / "card.json").write_text(json.dumps(card, indent=2), encoding="utf-8")
