@@ -8,7 +8,7 @@ split) and the best rung is chosen on val; test is read once per rung. Rungs:
 - pretrained Lite0, flip-TTA features (cover and mirror image averaged): logreg, SVC, ensemble
   (pooling blocks 5-6 next to the head was measured too: no gain on val, so left out)
 - fine-tuning the last 3 stages of Lite0 at 192 px with simple augmentation (the CPU default),
-  and the whole network at 160 px (the study's recipe, made affordable by the smaller input)
+  and the whole network at 160 px and at 224 px (the study's recipe)
 - the same architecture randomly initialised: kNN, SVC (does pretraining matter?)
 
 Acceptance bar: best-on-val rung has test weighted F1 >= 0.48 and >= kNN + 0.06.
@@ -79,6 +79,15 @@ def rungs(args) -> list[tuple[str, dict]]:
             **common,
         )
         out.append(("finetune-all-160", full))
+        full224 = TrainConfig(
+            methods=("finetune",),
+            epochs=args.epochs,
+            augment="simple",
+            finetune_size=224,
+            train_stages=99,
+            **common,
+        )
+        out.append(("finetune-all-224", full224))
     return out
 
 
