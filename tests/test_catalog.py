@@ -163,3 +163,16 @@ def test_failures_count_attempts(catalog: Catalog) -> None:
 
         rows = s.scalars(select(Failure)).all()
         assert len(rows) == 1 and rows[0].attempts == 3 and len(rows[0].url) <= 1000
+
+
+def test_sleeve_db_check_reports_a_missing_file(settings, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from sleeve.catalog.cli import main
+
+    catalog = open_catalog(settings.catalog_url)
+    store = ImageStore(settings.data_dir)
+    _store_release(catalog, store, Taxonomy.load(), "rg-1", jpeg(), [])
+    monkeypatch.setenv("SLEEVE_DATA_DIR", str(settings.data_dir))
+    assert main(["check"]) == 0
+    (settings.data_dir / store.relpath(inspect_image(jpeg()))).unlink()
+    assert main(["check"]) == 1
+    assert "1 missing" in capsys.readouterr().out

@@ -6,7 +6,7 @@ import argparse
 
 from sleeve.catalog.db import current_revision, head_revision, make_engine, upgrade
 from sleeve.cliutil import run_command
-from sleeve.settings import load_settings
+from sleeve.settings import Settings, load_settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,10 +15,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Catalog schema migrations (Alembic). Commands apply them automatically; "
         "this is for teams that upgrade a shared PostgreSQL catalog deliberately.",
         epilog="Examples:\n  sleeve db upgrade\n  SLEEVE_DATABASE_URL=postgresql://u:p@host/db "
-        "sleeve db current",
+        "sleeve db current\n  sleeve db check",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("action", choices=("upgrade", "current"))
+    p.add_argument(
+        "action",
+        choices=("upgrade", "current", "check"),
+        help="upgrade: apply migrations; current: show the revision; check: verify that every "
+        "image row has its file and the file still hashes to the row",
+    )
     return p
 
 
@@ -28,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         settings = load_settings()
         engine = make_engine(settings.catalog_url)
+        if args.action == "check":
+            return _check(settings)
         if args.action == "upgrade":
             upgrade(engine)
         print(f"catalog {engine.url.render_as_string(hide_password=True)}")
@@ -37,3 +44,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     return run_command(body)
+
+
+def _check(settings: Settings) -> int:
+    from sleeve.catalog.db import open_catalog
+    from sleeve.collector.integrity import check_integrity
+    from sleeve.collector.store import ImageStore
+
+    report = check_integrity(open_catalog(settings.catalog_url), ImageStore(settings.data_dir))
+    print(
+        f"{report.images} images checked: {len(report.missing)} missing, "
+        f"{len(report.mismatched)} changed on disk"
+    )
+    for sha in report.missing[:20]:
+        print(f"  missing  {sha}")
+    for sha in report.mismatched[:20]:
+        print(f"  changed  {sha}")
+    return 0 if report.ok else 1
