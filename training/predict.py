@@ -29,7 +29,8 @@ from sleeve.settings import Settings
 
 # Extensions a folder input is scanned for (case-insensitive); other files are ignored.
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp"})
-DEFAULT_BATCH_SIZE = 32
+# measured (benchmarks/predict.py, Lite0 on 2 CPU cores): batch 8 ~51 img/s, 1 ~42, 32 ~41
+DEFAULT_BATCH_SIZE = 8
 
 
 class PredictionLike(Protocol):
