@@ -74,7 +74,42 @@ def full_env(empty_env: Settings, tiny_run: Path, tiny_export: Path) -> Settings
     empty_env.datasets_dir.mkdir(parents=True)
     (empty_env.datasets_dir / "LATEST").write_text(str(tiny_export))
     write_tiny_catalog(empty_env)
+    _add_resized_twin_and_hash(empty_env)
     return empty_env
+
+
+def _add_resized_twin_and_hash(settings: Settings) -> None:
+    """One more release whose cover is a 0.8x resize of a stored one, then the pHashes that
+    build-dataset would cache: the catalog then holds one near-duplicate group."""
+    import io
+
+    from PIL import Image
+    from sleeve.collector import records
+    from sleeve.collector.images import inspect_image
+    from sleeve.collector.store import ImageStore
+    from sleeve.dataset.hashing import ensure_hashes
+
+    from sleeve.catalog.db import open_catalog
+    from sleeve.catalog.models import CoverImage
+
+    catalog = open_catalog(settings.catalog_url)
+    store = ImageStore(settings.data_dir)
+    with catalog.session() as s:
+        first = s.query(CoverImage).order_by(CoverImage.id).first()
+        assert first is not None
+        img = Image.open(settings.data_dir / first.path)
+        buf = io.BytesIO()
+        img.resize((int(img.width * 0.8), int(img.height * 0.8))).save(buf, "JPEG", quality=85)
+        twin = buf.getvalue()
+        release, _ = records.upsert_release(
+            s, source="musicbrainz", ids={"release-group": "rg-twin"}, title="Twin", artist=None
+        )
+        records.attach_cover(
+            s, store, release, twin, inspect_image(twin), source="musicbrainz", source_url="rg-twin"
+        )
+        images = [(c.id, c.path) for c in s.query(CoverImage)]
+    ensure_hashes(catalog, settings.data_dir, images, progress=False, workers=1)
+    catalog.dispose()
 
 
 def _app() -> AppTest:
@@ -131,6 +166,23 @@ def test_export_counts_filters_and_duplicate_groups(tiny_export: Path, empty_env
     assert all(len(g) == 2 and g[0]["group_id"] == g[1]["group_id"] for g in groups)
     assert data.thumbnail_jpeg(export.image_path(groups[0][0]))[:2] == b"\xff\xd8"
     assert data.thumbnail_jpeg(tiny_export / "images" / "gone.jpg") is None
+
+
+def test_catalog_duplicate_groups_mark_the_kept_cover(full_env: Settings) -> None:
+    (group,) = data.catalog_duplicate_groups(full_env)
+    assert len(group) == 2 and [m.kept for m in group].count(True) == 1
+    kept = next(m for m in group if m.kept)
+    assert kept.width == max(m.width for m in group)  # largest resolution is the one kept
+    assert all(m.path.is_file() for m in group)
+
+
+def test_catalog_duplicate_groups_need_hashes(tmp_path: Path) -> None:
+    settings = fast_settings(tmp_path / "data")
+    with pytest.raises(data.NotReady, match="collect"):
+        data.catalog_duplicate_groups(settings)
+    write_tiny_catalog(settings)
+    with pytest.raises(data.NotReady, match="build-dataset"):
+        data.catalog_duplicate_groups(settings)
 
 
 def test_catalog_counts(tmp_path: Path) -> None:
@@ -239,13 +291,13 @@ def test_report_page(full_env: Settings, tiny_run: Path) -> None:
 def test_data_page(full_env: Settings, tiny_export: Path) -> None:
     at = _page(_app().run(), "Data")
     assert not at.exception and not at.error
-    assert [m.value for m in at.metric[:2]] == ["4", "3"]  # releases, covers
+    assert [m.value for m in at.metric[:2]] == ["5", "4"]  # releases, covers (+ the twin)
     n_rows = sum(1 for _ in (tiny_export / "manifest.csv").open()) - 1
     assert f"{n_rows} matching images" in " ".join(m.value for m in at.markdown)
     at.multiselect(key="f_genre").set_value(["jazz"])
     at.multiselect(key="f_split").set_value(["test"]).run()
     assert "3 matching images" in " ".join(m.value for m in at.markdown)
-    assert any("groups of near-duplicate covers" in m.value for m in at.markdown)
+    assert any("1 group of near-duplicate covers" in m.value for m in at.markdown)
 
 
 # -- one real browser ----------------------------------------------------------------------------
@@ -325,7 +377,7 @@ def test_browser_smoke_and_screenshots(served_app: str, tmp_path: Path) -> None:
             page.screenshot(path=str(shots / "data.png"), full_page=True)
             for tab, marker, name in (
                 ("Dataset export", "matching images", "data-export"),
-                ("Duplicates", "groups of near-duplicate covers", "data-duplicates"),
+                ("Duplicates", "of near-duplicate covers", "data-duplicates"),
             ):
                 page.get_by_role("tab", name=tab).click()
                 expect(page.get_by_text(marker)).to_be_visible(timeout=30_000)

@@ -18,7 +18,14 @@ from typing import Any
 from sqlalchemy import distinct, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from sleeve.catalog.models import CoverImage, Failure, GenreEvidence, Release, ReleaseImage
+from sleeve.catalog.models import (
+    CoverImage,
+    Failure,
+    GenreEvidence,
+    ImageHash,
+    Release,
+    ReleaseImage,
+)
 from sleeve.errors import DataError
 from sleeve.settings import Settings
 from sleeve.training.predict import read_latest
@@ -176,8 +183,8 @@ def filter_rows(
 
 
 def duplicate_groups(rows: Iterable[dict[str, str]]) -> list[list[dict[str, str]]]:
-    """Manifest rows sharing a ``group_id`` (near-duplicate covers kept together in one split),
-    biggest group first; groups of one are not duplicates and are left out."""
+    """Manifest rows sharing a ``group_id``: covers the split had to keep together (same
+    duplicate group, artist or release), biggest group first; groups of one are left out."""
     groups: dict[str, list[dict[str, str]]] = defaultdict(list)
     for r in rows:
         if r.get("group_id"):
@@ -285,3 +292,66 @@ def thumbnail_jpeg(path: Path, size: int = 160) -> bytes | None:
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=85)
     return buf.getvalue()
+
+
+# -- duplicate groups in the catalog ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DuplicateMember:
+    path: Path
+    sha256: str
+    width: int
+    height: int
+    kept: bool  # the group's representative: the one cover an export keeps
+
+
+def catalog_duplicate_groups(
+    settings: Settings, algo: str = "phash", threshold: int | None = None
+) -> list[list[DuplicateMember]]:
+    """Near-duplicate groups among the catalog's covers, from the hashes build-dataset cached,
+    grouped by the dataset builder's own function (biggest group first)."""
+    from sleeve.catalog.db import make_engine
+    from sleeve.dataset.groups import DEFAULT_THRESHOLD, group_duplicates
+    from sleeve.dataset.rows import ImageRow
+
+    url = settings.catalog_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise NotReady("No catalog yet. Run `collect` first.")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(
+                select(
+                    CoverImage.id,
+                    CoverImage.sha256,
+                    CoverImage.path,
+                    CoverImage.width,
+                    CoverImage.height,
+                    ImageHash.value,
+                ).join(ImageHash, (ImageHash.image_id == CoverImage.id) & (ImageHash.algo == algo))
+            ).all()
+    except SQLAlchemyError as exc:
+        raise NotReady(f"The catalog could not be read ({exc.__class__.__name__}).") from exc
+    finally:
+        engine.dispose()
+    if not found:
+        raise NotReady("No perceptual hashes in the catalog yet. Run `build-dataset` first.")
+    images = [ImageRow(r.id, r.sha256, r.path, r.width, r.height) for r in found]
+    hashes = {r.id: r.value for r in found}
+    grouping = group_duplicates(images, hashes, threshold or DEFAULT_THRESHOLD)
+    by_id = {im.id: im for im in images}
+    out = [
+        [
+            DuplicateMember(
+                settings.data_dir / by_id[i].path,
+                by_id[i].sha256,
+                by_id[i].width,
+                by_id[i].height,
+                i == g.representative,
+            )
+            for i in g.members
+        ]
+        for g in grouping.near_duplicate_groups
+    ]
+    return sorted(out, key=lambda g: (-len(g), g[0].sha256))

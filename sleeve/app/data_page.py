@@ -11,7 +11,7 @@ from sleeve.app.data import (
     DatasetExport,
     NotReady,
     catalog_counts,
-    duplicate_groups,
+    catalog_duplicate_groups,
     filter_rows,
     load_export,
     thumbnail_jpeg,
@@ -41,19 +41,18 @@ def render(settings: Settings) -> None:
     catalog_tab, export_tab, dup_tab = st.tabs(["Catalog", "Dataset export", "Duplicates"])
     with catalog_tab:
         render_catalog(settings)
+    export: DatasetExport | None = None
     try:
         export = load_export(settings)
     except NotReady as exc:
         export_tab.info(str(exc))
-        dup_tab.info(str(exc))
-        return
     except SleeveError as exc:
         export_tab.error(str(exc))
-        return
-    with export_tab:
-        render_export(export)
+    if export is not None:
+        with export_tab:
+            render_export(export)
     with dup_tab:
-        render_duplicates(export)
+        render_duplicates(settings, export)
 
 
 def render_catalog(settings: Settings) -> None:
@@ -113,25 +112,35 @@ def render_export(export: DatasetExport) -> None:
     thumbnail_grid(export, rows[:MAX_THUMBNAILS])
 
 
-def render_duplicates(export: DatasetExport) -> None:
-    groups = duplicate_groups(export.rows)
-    summary = export.card.get("duplicates")
+def render_duplicates(settings: Settings, export: DatasetExport | None) -> None:
+    summary = export.card.get("duplicates") if export is not None else None
     if summary:
-        with st.expander("Duplicate summary (card.json)"):
+        with st.expander("Duplicate summary of the latest export (card.json)"):
             st.json(summary)
+    try:
+        groups = catalog_duplicate_groups(settings)
+    except NotReady as exc:
+        st.info(str(exc))
+        return
     if not groups:
-        st.info("No duplicate group has more than one image in this export.")
+        st.info("No near-duplicate covers in the catalog.")
         return
     st.write(
-        f"{len(groups)} groups of near-duplicate covers (kept in one split each)"
+        f"{len(groups)} group{'s' if len(groups) != 1 else ''} of near-duplicate covers in the "
+        "catalog; an export keeps the "
+        "marked one (largest resolution) of each"
         + (f"; showing {MAX_GROUPS}" if len(groups) > MAX_GROUPS else "")
     )
     for group in groups[:MAX_GROUPS]:
-        st.markdown(
-            f"**group `{group[0]['group_id']}`** · {group[0]['genre']} · "
-            f"{group[0]['split']} · {len(group)} images"
-        )
-        thumbnail_grid(export, group)
+        st.markdown(f"**{len(group)} covers** · `{group[0].sha256[:12]}`")
+        cols = st.columns(GRID_COLUMNS)
+        for col, member in zip(cols, group[:GRID_COLUMNS], strict=False):
+            thumb = thumbnail(member.path)
+            caption = f"{member.width}x{member.height}" + (" · kept" if member.kept else "")
+            if thumb is None:
+                col.warning(f"missing {member.sha256[:10]}")
+            else:
+                col.image(thumb, caption=caption, width="stretch")
 
 
 def thumbnail_grid(export: DatasetExport, rows: Sequence[dict[str, str]]) -> None:
