@@ -9,14 +9,13 @@ import streamlit as st
 
 from sleeve.app.data import (
     DatasetExport,
-    NotReady,
     catalog_counts,
     catalog_duplicate_groups,
     filter_rows,
     load_export,
     thumbnail_jpeg,
 )
-from sleeve.errors import SleeveError
+from sleeve.app.ui import load_or_explain
 from sleeve.settings import Settings
 
 GRID_COLUMNS = 6
@@ -41,13 +40,7 @@ def render(settings: Settings) -> None:
     catalog_tab, export_tab, dup_tab = st.tabs(["Catalog", "Dataset export", "Duplicates"])
     with catalog_tab:
         render_catalog(settings)
-    export: DatasetExport | None = None
-    try:
-        export = load_export(settings)
-    except NotReady as exc:
-        export_tab.info(str(exc))
-    except SleeveError as exc:
-        export_tab.error(str(exc))
+    export = load_or_explain(lambda: load_export(settings), export_tab)
     if export is not None:
         with export_tab:
             render_export(export)
@@ -56,13 +49,8 @@ def render(settings: Settings) -> None:
 
 
 def render_catalog(settings: Settings) -> None:
-    try:
-        counts = catalog_counts(settings)
-    except NotReady as exc:
-        st.info(str(exc))
-        return
-    except SleeveError as exc:
-        st.error(str(exc))
+    counts = load_or_explain(lambda: catalog_counts(settings))
+    if counts is None:
         return
     a, b = st.columns(2)
     a.metric("Releases", counts.releases)
@@ -117,10 +105,8 @@ def render_duplicates(settings: Settings, export: DatasetExport | None) -> None:
     if summary:
         with st.expander("Duplicate summary of the latest export (card.json)"):
             st.json(summary)
-    try:
-        groups = catalog_duplicate_groups(settings)
-    except NotReady as exc:
-        st.info(str(exc))
+    groups = load_or_explain(lambda: catalog_duplicate_groups(settings))
+    if groups is None:
         return
     if not groups:
         st.info("No near-duplicate covers in the catalog.")

@@ -7,7 +7,8 @@ from typing import Any
 
 import streamlit as st
 
-from sleeve.app.data import NotReady, latest_run_dir
+from sleeve.app.data import latest_run_dir
+from sleeve.app.ui import load_or_explain
 from sleeve.errors import SleeveError
 from sleeve.settings import Settings
 from sleeve.training.predict import (
@@ -33,10 +34,8 @@ def _model_mtime(run_dir: Path) -> float:
 
 def render(settings: Settings) -> None:
     st.header("Predict a cover's genre")
-    try:
-        run_dir = latest_run_dir(settings)
-    except NotReady as exc:
-        st.info(str(exc))
+    run_dir = load_or_explain(lambda: latest_run_dir(settings))
+    if run_dir is None:
         return
     try:
         classifier = cached_classifier(str(run_dir), _model_mtime(run_dir))

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from sleeve.app.data import NotReady, load_run_report
-from sleeve.errors import SleeveError
+from sleeve.app.data import load_run_report
+from sleeve.app.ui import load_or_explain
 from sleeve.settings import Settings
 
 
 def render(settings: Settings) -> None:
     st.header("Evaluation report")
-    try:
-        report = load_run_report(settings)
-    except NotReady as exc:
-        st.info(str(exc))
-        return
-    except SleeveError as exc:
-        st.error(str(exc))
+    report = load_or_explain(lambda: load_run_report(settings))
+    if report is None:
         return
     m = report.metrics
     st.caption(
