@@ -10,6 +10,10 @@ test is read once per rung. Rungs:
   (pooling blocks 5-6 next to the head was measured too: no gain on val, so left out)
 - fine-tuning the last 3 stages of Lite0 at 192 px with simple augmentation (the CPU default),
   and the whole network at 160 px and at 224 px (the study's recipe)
+- pretrained Lite0, flip-TTA features plus texture statistics (--style: per-channel std of
+  blocks 4-6): kNN, logreg, SVC, ensemble
+- Lite0 and Lite1 stacked (--backbone efficientnet_lite0+efficientnet_lite1), 240 px, flip-TTA
+  and texture statistics: kNN, logreg, SVC, ensemble
 - pretrained Lite2 (offline wheel), 260 px flip-TTA features: kNN, logreg, SVC, ensemble
 - the same architecture randomly initialised: kNN, SVC (does pretraining matter?)
 
@@ -72,6 +76,23 @@ def rungs(args) -> list[tuple[str, dict]]:
         (
             "pretrained-flip",
             TrainConfig(methods=("knn", "logreg", "svc", "ensemble"), flip_tta=True, **common),
+        ),
+        (
+            "pretrained-style",
+            TrainConfig(
+                methods=("knn", "logreg", "svc", "ensemble"), flip_tta=True, style=True, **common
+            ),
+        ),
+        (
+            "stack-style",
+            TrainConfig(
+                methods=("knn", "logreg", "svc", "ensemble"),
+                backbone="efficientnet_lite0+efficientnet_lite1",
+                image_size=240,
+                flip_tta=True,
+                style=True,
+                **common,
+            ),
         ),
         ("random-init-224", TrainConfig(methods=("knn", "svc"), weights="none", **common)),
         (

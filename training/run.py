@@ -9,6 +9,7 @@ Test images are only ever passed through finished predictors, after all choices 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import time
@@ -20,6 +21,7 @@ import numpy as np
 import torch
 from sleeve.training.backbones import (
     DEFAULT_BACKBONE,
+    STACK_SEP,
     configure_threads,
     load_backbone,
     resolve_device,
@@ -36,6 +38,7 @@ from sleeve.training.outputs import write_run_dir
 
 from sleeve.errors import ConfigError
 
+log = logging.getLogger(__name__)
 DEFAULT_METHODS = ("knn", "logreg", "svc", "rf", "catboost", "ensemble", "finetune")
 
 
@@ -53,6 +56,7 @@ class TrainConfig:
     resume: bool = False
     flip_tta: bool = False
     taps: tuple[int, ...] = ()
+    style: bool = False
     batch_size: int = 32
     train_stages: int | None = None  # fine-tune: stages left trainable (None: 3 CPU, all GPU)
     progress: bool = True
@@ -68,6 +72,17 @@ class TrainConfig:
             raise ConfigError("--epochs must be >= 1")
         if self.image_size < 32:
             raise ConfigError("--image-size must be >= 32")
+        # the default ladder runs without the fine-tune rung; asking for it by name is an error
+        explicit = tuple(self.methods) != DEFAULT_METHODS
+        if _is_stack(self) and "finetune" in self.methods and explicit:
+            raise ConfigError(
+                f"--backbone {self.backbone}: fine-tuning takes one backbone; a stack "
+                "serves the embedding methods (knn, logreg, svc, rf, catboost, ensemble)"
+            )
+
+
+def _is_stack(config: TrainConfig) -> bool:
+    return STACK_SEP in config.backbone
 
 
 @dataclass
@@ -131,7 +146,9 @@ def run_embedding_methods(
     if not wanted:
         return []
     backbone = load_backbone(config.backbone, config.weights, device)
-    recipe = FeatureRecipe(config.image_size, config.flip_tta, tuple(config.taps))
+    recipe = FeatureRecipe(
+        config.image_size, config.flip_tta, tuple(config.taps), style=config.style
+    )
     feats = cached_embeddings(
         export.samples,
         backbone,
@@ -208,7 +225,9 @@ def train_and_evaluate(
     cache_root = Path(data_dir) / "cache" / "embeddings" if data_dir else None
 
     outcomes = run_embedding_methods(export, config, device, cache_root)
-    if "finetune" in config.methods:
+    if "finetune" in config.methods and _is_stack(config):
+        log.info("fine-tune skipped: %s is a stack of backbones", config.backbone)
+    elif "finetune" in config.methods:
         from sleeve.training.methods.finetune import run_finetune
 
         outcomes.append(run_finetune(export, config, device, run_dir / "checkpoints"))
