@@ -18,7 +18,9 @@ test is read once per rung. Rungs:
 - the same architecture randomly initialised: kNN, SVC (does pretraining matter?)
 
 Acceptance bar: best-on-val rung has test weighted F1 >= 0.48 and >= kNN + 0.06.
-Writes benchmarks/results/train_eval.json; skips (exit 0) when the covers are absent.
+Writes benchmarks/results/train_eval.json (train_eval-seedN.json for --seed N > 0: the split
+changes with the seed, so other seeds measure split-to-split noise); skips (exit 0) when the
+covers are absent.
 """
 
 from __future__ import annotations
@@ -150,11 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="", help="comma list of rung names to run")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
+    results = RESULTS if args.seed == 0 else RESULTS.with_name(f"train_eval-seed{args.seed}.json")
     if not COVERS.is_dir():
         reason = f"skipped: {COVERS} is absent (set SLEEVE_BENCH_COVERS)"
         print(reason)
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps({"skipped": reason}, indent=2) + "\n")
+        results.parent.mkdir(parents=True, exist_ok=True)
+        results.write_text(json.dumps({"skipped": reason}, indent=2) + "\n")
         return 0
 
     from sleeve.training.run import train_and_evaluate
@@ -186,15 +189,15 @@ def main(argv: list[str] | None = None) -> int:
                     "run_dir": str(result.run_dir),
                 }
             )
-    if only and RESULTS.is_file():  # a partial re-run: keep the other rungs' rows
-        previous = json.loads(RESULTS.read_text()).get("rows", [])
+    if only and results.is_file():  # a partial re-run: keep the other rungs' rows
+        previous = json.loads(results.read_text()).get("rows", [])
         rerun = {r["rung"].split("/")[0] for r in rows} | {"cross-rung-ensemble"}
         rows = [r for r in previous if r["rung"].split("/")[0] not in rerun] + rows
     rows.append(cross_rung_ensemble(args.work / "runs", export))
     report = summarise(rows, split_note, export, time.perf_counter() - started)
     print_table(rows, report)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps(report, indent=2) + "\n")
     return 0
 
 
