@@ -37,6 +37,7 @@ _SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "covers-5gen
 COVERS = Path(os.environ.get("SLEEVE_BENCH_COVERS", _SHARED))
 RESULTS = Path(__file__).parent / "results" / "train_eval.json"
 BAR_ABSOLUTE, BAR_OVER_KNN = 0.48, 0.06
+HEADS = ("knn", "logreg", "svc", "ensemble")  # the embedding heads every feature rung fits
 
 
 def build_export(work: Path, seed: int) -> tuple[Path, str]:
@@ -77,18 +78,16 @@ def rungs(args) -> list[tuple[str, dict]]:
         ),
         (
             "pretrained-flip",
-            TrainConfig(methods=("knn", "logreg", "svc", "ensemble"), flip_tta=True, **common),
+            TrainConfig(methods=HEADS, flip_tta=True, **common),
         ),
         (
             "pretrained-style",
-            TrainConfig(
-                methods=("knn", "logreg", "svc", "ensemble"), flip_tta=True, style=True, **common
-            ),
+            TrainConfig(methods=HEADS, flip_tta=True, style=True, **common),
         ),
         (
             "stack-style",
             TrainConfig(
-                methods=("knn", "logreg", "svc", "ensemble"),
+                methods=HEADS,
                 backbone="efficientnet_lite0+efficientnet_lite1",
                 image_size=240,
                 flip_tta=True,
@@ -101,7 +100,7 @@ def rungs(args) -> list[tuple[str, dict]]:
             # the bigger sister of the default, also offline (efficientnet-lite2 wheel), 260 px
             "lite2-flip",
             TrainConfig(
-                methods=("knn", "logreg", "svc", "ensemble"),
+                methods=HEADS,
                 backbone="efficientnet_lite2",
                 image_size=260,
                 flip_tta=True,

@@ -194,7 +194,7 @@ class StackModel(nn.Module):
 
 def _stack(name: str, weights: str, device: torch.device) -> Backbone:
     names = name.split(STACK_SEP)
-    if len(names) < 2 or len(set(names)) != len(names) or STACK_SEP in names[0]:
+    if len(names) < 2 or len(set(names)) != len(names):
         raise ConfigError(f"backbone stack {name!r}: name two or more different backbones")
     if weights not in ("auto", "none"):
         raise ConfigError(

@@ -226,7 +226,11 @@ def train_and_evaluate(
 
     outcomes = run_embedding_methods(export, config, device, cache_root)
     if "finetune" in config.methods and _is_stack(config):
-        log.info("fine-tune skipped: %s is a stack of backbones", config.backbone)
+        # a warning, not info: the default ladder's rung goes missing and the user should know
+        log.warning(
+            "fine-tune skipped: %s is a stack of backbones; fine-tuning takes one",
+            config.backbone,
+        )
     elif "finetune" in config.methods:
         from sleeve.training.methods.finetune import run_finetune
 
