@@ -12,6 +12,7 @@ from sleeve.training.augment import GridMask, train_transform
 from sleeve.training.backbones import load_backbone
 from sleeve.training.data import load_export
 from sleeve.training.embeddings import FeatureRecipe, cached_embeddings, encode
+from sleeve.training.run import TrainConfig
 from sleeve.training.synthetic import write_synthetic_export
 
 from sleeve.errors import ConfigError, DataError
@@ -174,8 +175,15 @@ def test_a_stack_concatenates_its_members_normalised(lite0) -> None:
 
 
 def test_stack_names_and_weights_are_checked() -> None:
-    with pytest.raises(ConfigError, match="two or more different"):
-        load_backbone("efficientnet_lite0+efficientnet_lite0")
+    with pytest.raises(ConfigError, match="unknown backbone ''"):
+        load_backbone("efficientnet_lite0+")
+    # a repeat loads (a hybrid model stacks a backbone with its fine-tuned copy), but a user
+    # naming one twice is told so before any work starts
+    assert len(load_backbone("efficientnet_lite0+efficientnet_lite0", "none").members) == 2
+    with pytest.raises(ConfigError, match="name each stacked backbone once"):
+        TrainConfig(backbone="efficientnet_lite0+efficientnet_lite0").validate()
+    with pytest.raises(ConfigError, match="each member's own"):
+        TrainConfig(backbone="efficientnet_lite0+efficientnet_lite1", weights="/w.pth").validate()
     with pytest.raises(ConfigError, match="each member's own"):
         load_backbone("efficientnet_lite0+efficientnet_lite1", "/some/file.pth")
     with pytest.raises(ConfigError, match="normalise inputs differently"):

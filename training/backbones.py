@@ -66,6 +66,10 @@ _LITE: dict[str, tuple[str, str, str, int]] = {
 }
 BACKBONES = (*_LITE, *_TORCHVISION)
 STACK_SEP = "+"
+STACK_WEIGHTS_ERROR = (
+    "--weights PATH names one backbone's file; a stack loads each member's own pretrained "
+    "weights (auto) or none"
+)
 
 
 @dataclass
@@ -193,16 +197,19 @@ class StackModel(nn.Module):
 
 
 def _stack(name: str, weights: str, device: torch.device) -> Backbone:
+    # repeats are allowed here: a hybrid model stacks a backbone with its own fine-tuned copy
+    # (user input is checked for repeats in TrainConfig.validate)
     names = name.split(STACK_SEP)
-    if len(names) < 2 or len(set(names)) != len(names):
-        raise ConfigError(f"backbone stack {name!r}: name two or more different backbones")
     if weights not in ("auto", "none"):
-        raise ConfigError(
-            "--weights PATH names one backbone's file; a stack loads each member's own "
-            "pretrained weights (auto) or none"
-        )
-    members = [load_backbone(n, weights, device) for n in names]
+        raise ConfigError(STACK_WEIGHTS_ERROR)
+    return join_backbones([load_backbone(n, weights, device) for n in names])
+
+
+def join_backbones(parts: list[Backbone]) -> Backbone:
+    """One stack of ``parts`` (stacks among them are flattened into their members)."""
+    members = [m for p in parts for m in (p.members or [p])]
     norms = {(m.mean, m.std) for m in members}
+    name = STACK_SEP.join(m.name for m in members)
     if len(norms) > 1:
         # one input tensor feeds every member, so they must expect the same normalisation
         raise ConfigError(

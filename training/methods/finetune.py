@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from sleeve.training.backbones import Backbone, load_backbone
+from sleeve.training.backbones import STACK_SEP, Backbone, load_backbone
 from sleeve.training.classifier import package
 from sleeve.training.data import CoverDataset, Export, default_workers, make_loader
 from sleeve.training.embeddings import FeatureRecipe, encode
@@ -139,7 +139,9 @@ def run_finetune(
 
     start = time.perf_counter()
     torch.manual_seed(config.seed)
-    backbone = load_backbone(config.backbone, config.weights, device)
+    # a stack's first member is the one fine-tuned (one network trains; the rest stay frozen
+    # features for the embedding methods and the hybrid)
+    backbone = load_backbone(config.backbone.split(STACK_SEP)[0], config.weights, device)
     size = config.finetune_size or (224 if device.type == "cuda" else 192)
     stages = config.train_stages or (len(backbone.stages) if device.type == "cuda" else 3)
     net = FineTuneNet(backbone, len(export.genres)).to(device)
@@ -219,7 +221,7 @@ def run_finetune(
         head=head,
         extra={"params": params},
     )
-    return MethodOutcome(fitted, test_probs, ips, payload)
+    return MethodOutcome(fitted, test_probs, ips, payload, network=backbone)
 
 
 def _checkpoint(path: Path, net, optimizer, scheduler, config, state: dict) -> None:

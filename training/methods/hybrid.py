@@ -1,0 +1,121 @@
+"""The hybrid rung: an SVC on the pretrained features joined with the fine-tuned network's.
+
+The fine-tuned network has learnt what separates these genres but, trained on a few thousand
+covers, forgets much of what ImageNet taught it; the frozen pretrained features keep that.
+Joined (each part L2-normalised, as in a backbone stack) they beat either alone on the shared
+covers (benchmarks/train_eval.py). The model is stored as a stack of the pretrained
+backbone(s) and the fine-tuned copy, so ``Classifier`` and ``predict`` use it unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from sleeve.training.backbones import Backbone, join_backbones, load_backbone
+from sleeve.training.classifier import package
+from sleeve.training.data import Export
+from sleeve.training.embeddings import FeatureRecipe, cached_embeddings, encode
+from sleeve.training.heads_runtime import head_probabilities, l2_normalise
+from sleeve.training.methods.heads import fit_svc
+
+if TYPE_CHECKING:
+    from sleeve.training.run import MethodOutcome, TrainConfig
+
+
+def _views(recipe: FeatureRecipe) -> list[FeatureRecipe]:
+    plain = replace(recipe, flip_tta=False, mirror=False)
+    return [plain, replace(plain, mirror=True)] if recipe.flip_tta else [plain]
+
+
+def _normalised_parts(backbone: Backbone, recipe: FeatureRecipe, feats: np.ndarray) -> np.ndarray:
+    """Features as they appear inside a stack: FeatureExtractor L2-normalises every part when
+    there are several, and leaves a lone part as it is, so a lone part is normalised here."""
+    several = len(backbone.members) > 1 or bool(recipe.taps) or recipe.style
+    return feats if several else l2_normalise(feats)
+
+
+def hybrid_features(
+    export: Export,
+    pretrained: Backbone,
+    tuned: Backbone,
+    recipe: FeatureRecipe,
+    device: torch.device,
+    cache_root: Path | None,
+    config: TrainConfig,
+) -> np.ndarray:
+    """What FeatureExtractor(join_backbones([pretrained, tuned]), recipe) computes, with the
+    pretrained part taken from the embedding cache (per view, so flip-TTA matches exactly)."""
+    per_view = []
+    for view in _views(recipe):
+        frozen = cached_embeddings(
+            export.samples,
+            pretrained,
+            view,
+            device,
+            cache_root,
+            batch_size=config.batch_size,
+            progress=config.progress,
+        )
+        own = encode(
+            export.samples,
+            tuned,
+            view,
+            device,
+            batch_size=config.batch_size,
+            progress=config.progress,
+            desc="embedding (fine-tuned)",
+        )
+        per_view.append(
+            np.hstack(
+                [
+                    _normalised_parts(pretrained, view, frozen),
+                    _normalised_parts(tuned, view, own),
+                ]
+            )
+        )
+    return sum(per_view) / len(per_view)
+
+
+def run_hybrid(
+    export: Export,
+    config: TrainConfig,
+    device: torch.device,
+    cache_root: Path | None,
+    tuned: Backbone,
+) -> MethodOutcome:
+    from sleeve.training.run import MethodOutcome, backbone_seconds, head_seconds
+
+    start = time.perf_counter()
+    pretrained = load_backbone(config.backbone, config.weights, device)
+    recipe = FeatureRecipe(
+        config.image_size, config.flip_tta, tuple(config.taps), style=config.style
+    )
+    feats = hybrid_features(export, pretrained, tuned, recipe, device, cache_root, config)
+    split_of = np.array([s.split for s in export.samples])
+    x = {sp: feats[split_of == sp] for sp in ("train", "val", "test")}
+    y = {sp: np.array([s.label for s in export.split(sp)]) for sp in ("train", "val")}
+    fitted = fit_svc(x["train"], y["train"], x["val"], y["val"], export.genres, seed=config.seed)
+    fitted.method = "hybrid"
+    fitted.train_seconds = time.perf_counter() - start
+    joined = join_backbones([pretrained, tuned])
+    test_probs = head_probabilities(fitted.head, x["test"])
+    ips = 1.0 / (
+        backbone_seconds(export, joined, recipe, device) + head_seconds(fitted.head, x["test"][:64])
+    )
+    payload = package(
+        method="hybrid",
+        kind="embedding-head",
+        genres=export.genres,
+        dataset_id=export.dataset_id,
+        backbone=joined,
+        weights=config.weights,
+        recipe=recipe,
+        head=fitted.head,
+        extra={"params": fitted.params, "fine_tuned_member": len(joined.members) - 1},
+    )
+    return MethodOutcome(fitted, test_probs, ips, payload)
