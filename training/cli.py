@@ -17,8 +17,8 @@ from sleeve.settings import load_settings
 
 EXAMPLES = """\
   train-and-evaluate
-      the whole ladder (kNN, logreg, SVC, RF, CatBoost, ensemble, fine-tune, hybrid) on the
-      newest build-dataset export; the run dir path is the last line printed
+      the whole ladder (kNN, logreg, SVC, RF, CatBoost, ensemble, fine-tune) on the newest
+      build-dataset export; the run dir path is the last line printed
   train-and-evaluate --method knn,svc --flip-tta
       only two embedding methods, features averaged over the cover and its mirror image
   train-and-evaluate --backbone efficientnet_lite0+efficientnet_lite1 --style --flip-tta
@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--method",
         default="all",
         metavar="M[,M...]",
-        help=f"comma list of {','.join(ALL_METHODS)}, or all (default: all)",
+        help=f"comma list of {','.join(ALL_METHODS)}, or all: the ladder without hybrid, which "
+        "is asked for by name (default: all)",
     )
     p.add_argument(
         "--backbone",
