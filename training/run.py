@@ -234,7 +234,9 @@ def train_and_evaluate(
             from sleeve.training.methods.hybrid import run_hybrid
 
             assert tuned.network is not None
-            outcomes.append(run_hybrid(export, config, device, cache_root, tuned.network))
+            hybrid = run_hybrid(export, config, device, cache_root, tuned.network)
+            hybrid.fitted.train_seconds += tuned.fitted.train_seconds  # its fine-tune counts
+            outcomes.append(hybrid)
 
     for o in outcomes:
         o.val = classification_metrics(
