@@ -76,6 +76,7 @@ class FeatureExtractor(nn.Module):
             nn.ModuleList(b.stages) for b in (parts if self.by_stage else [])
         )
         self.recipe = recipe
+        self.normalise = normalises_parts(backbone, recipe)
 
     def _member(self, i: int, x: torch.Tensor) -> list[torch.Tensor]:
         if not self.by_stage:
@@ -94,7 +95,7 @@ class FeatureExtractor(nn.Module):
 
     def _once(self, x: torch.Tensor) -> torch.Tensor:
         parts = [p for i in range(len(self.models)) for p in self._member(i, x)]
-        if len(parts) == 1:
+        if not self.normalise:
             return parts[0]
         return torch.cat([nn.functional.normalize(p, dim=1) for p in parts], dim=1)
 
@@ -105,6 +106,18 @@ class FeatureExtractor(nn.Module):
         if self.recipe.flip_tta:
             feats = (feats + self._once(torch.flip(x, dims=[3]))) / 2
         return feats
+
+
+def normalises_parts(backbone: Backbone, recipe: FeatureRecipe) -> bool:
+    """Whether FeatureExtractor L2-normalises its output part by part (several parts), or
+    returns a lone part as it is."""
+    return len(backbone.members) > 1 or bool(recipe.taps) or recipe.style
+
+
+def views(recipe: FeatureRecipe) -> list[FeatureRecipe]:
+    """The single views a recipe averages: plain, plus the mirror image under flip-TTA."""
+    plain = replace(recipe, flip_tta=False, mirror=False)
+    return [plain, replace(plain, mirror=True)] if recipe.flip_tta else [plain]
 
 
 def cache_dir_for(root: Path, backbone: Backbone, recipe: FeatureRecipe) -> Path:
@@ -156,14 +169,13 @@ def cached_embeddings(
     Flip TTA is cached as its two views (plain, mirror) so the plain features that the
     other methods use are computed once, not twice."""
     if recipe.flip_tta and cache_root is not None:
-        plain = replace(recipe, flip_tta=False, mirror=False)
-        views = [
+        plain, mirror = (
             cached_embeddings(
                 samples, backbone, r, device, cache_root, batch_size=batch_size, progress=progress
             )
-            for r in (plain, replace(plain, mirror=True))
-        ]
-        return (views[0] + views[1]) / 2
+            for r in views(recipe)
+        )
+        return (plain + mirror) / 2
     if cache_root is None:
         return encode(samples, backbone, recipe, device, batch_size=batch_size, progress=progress)
     folder = cache_dir_for(cache_root, backbone, recipe)

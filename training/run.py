@@ -41,8 +41,8 @@ from sleeve.training.outputs import write_run_dir
 from sleeve.errors import ConfigError
 
 log = logging.getLogger(__name__)
-# "hybrid" is asked for by name: its gain over the stack SVC depended on the split (README)
-# and it doubles the network work per cover
+# "hybrid" is asked for by name: it measured level with the stack SVC (README) and doubles
+# the network work per cover
 DEFAULT_METHODS = ("knn", "logreg", "svc", "rf", "catboost", "ensemble", "finetune")
 
 
@@ -81,6 +81,10 @@ class TrainConfig:
             raise ConfigError(f"--backbone {self.backbone}: name each stacked backbone once")
         if len(names) > 1 and self.weights not in ("auto", "none"):
             raise ConfigError(STACK_WEIGHTS_ERROR)
+
+    def recipe(self) -> FeatureRecipe:
+        """The embedding methods' features (the hybrid's too)."""
+        return FeatureRecipe(self.image_size, self.flip_tta, tuple(self.taps), style=self.style)
 
 
 @dataclass
@@ -145,9 +149,7 @@ def run_embedding_methods(
     if not wanted:
         return []
     backbone = load_backbone(config.backbone, config.weights, device)
-    recipe = FeatureRecipe(
-        config.image_size, config.flip_tta, tuple(config.taps), style=config.style
-    )
+    recipe = config.recipe()
     feats = cached_embeddings(
         export.samples,
         backbone,
