@@ -116,8 +116,44 @@ def default_run_dir(runs_root: Path, dataset_id: str) -> Path:
     return runs_root / f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{dataset_id}"
 
 
+def split_arrays(
+    export: Export, feats: np.ndarray
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Features and labels per split; ``feats`` rows follow ``export.samples``."""
+    split_of = np.array([s.split for s in export.samples])
+    x = {sp: feats[split_of == sp] for sp in ("train", "val", "test")}
+    return x, {sp: _labels(export, sp) for sp in ("train", "val", "test")}
+
+
 def _labels(export: Export, split: str) -> np.ndarray:
     return np.array([s.label for s in export.split(split)], dtype=np.int64)
+
+
+def embedding_outcome(
+    export: Export,
+    config: TrainConfig,
+    fitted: FittedHead,
+    backbone: Backbone,
+    recipe: FeatureRecipe,
+    x_test: np.ndarray,
+    per_image: float,
+    **extra,
+) -> MethodOutcome:
+    """A head on backbone features: its test probabilities, throughput and model.pt payload."""
+    test_probs = head_probabilities(fitted.head, x_test)
+    ips = 1.0 / (per_image + head_seconds(fitted.head, x_test[:64]))
+    payload = package(
+        method=fitted.method,
+        kind="embedding-head",
+        genres=export.genres,
+        dataset_id=export.dataset_id,
+        backbone=backbone,
+        weights=config.weights,
+        recipe=recipe,
+        head=fitted.head,
+        extra={"params": fitted.params, **extra},
+    )
+    return MethodOutcome(fitted, test_probs, ips, payload)
 
 
 def backbone_seconds(export: Export, backbone, recipe: FeatureRecipe, device, n: int = 64) -> float:
@@ -159,9 +195,7 @@ def run_embedding_methods(
         batch_size=config.batch_size,
         progress=config.progress,
     )
-    split_of = np.array([s.split for s in export.samples])
-    x = {sp: feats[split_of == sp] for sp in ("train", "val", "test")}
-    y = {sp: _labels(export, sp) for sp in ("train", "val", "test")}
+    x, y = split_arrays(export, feats)
     per_image = backbone_seconds(export, backbone, recipe, device)
     fitted: list[FittedHead] = []
     for method in wanted:
@@ -177,25 +211,11 @@ def run_embedding_methods(
         members = ens.params["members"]
         ens.train_seconds += sum(f.train_seconds for f in fitted if f.method in members)
         fitted.append(ens)
-    outcomes = []
-    for f in fitted:
-        if f.method not in config.methods:
-            continue  # fitted only as an ensemble member
-        test_probs = head_probabilities(f.head, x["test"])
-        ips = 1.0 / (per_image + head_seconds(f.head, x["test"][:64]))
-        payload = package(
-            method=f.method,
-            kind="embedding-head",
-            genres=export.genres,
-            dataset_id=export.dataset_id,
-            backbone=backbone,
-            weights=config.weights,
-            recipe=recipe,
-            head=f.head,
-            extra={"params": f.params},
-        )
-        outcomes.append(MethodOutcome(f, test_probs, ips, payload))
-    return outcomes
+    return [
+        embedding_outcome(export, config, f, backbone, recipe, x["test"], per_image)
+        for f in fitted
+        if f.method in config.methods  # others were fitted only as ensemble members
+    ]
 
 
 def train_and_evaluate(

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 from sleeve.training.backbones import Backbone, join_backbones, load_backbone
-from sleeve.training.classifier import package
 from sleeve.training.data import Export
 from sleeve.training.embeddings import (
     FeatureRecipe,
@@ -25,7 +24,7 @@ from sleeve.training.embeddings import (
     normalises_parts,
     views,
 )
-from sleeve.training.heads_runtime import head_probabilities, l2_normalise
+from sleeve.training.heads_runtime import l2_normalise
 from sleeve.training.methods.heads import fit_svc
 
 if TYPE_CHECKING:
@@ -81,35 +80,28 @@ def run_hybrid(
     cache_root: Path | None,
     tuned: Backbone,
 ) -> MethodOutcome:
-    from sleeve.training.run import MethodOutcome, backbone_seconds, head_seconds
+    from sleeve.training.run import backbone_seconds, embedding_outcome, split_arrays
 
     start = time.perf_counter()
     pretrained = load_backbone(config.backbone, config.weights, device)
     recipe = config.recipe()
     feats = hybrid_features(export, pretrained, tuned, recipe, device, cache_root, config)
-    split_of = np.array([s.split for s in export.samples])
-    x = {sp: feats[split_of == sp] for sp in ("train", "val", "test")}
-    y = {sp: np.array([s.label for s in export.split(sp)]) for sp in ("train", "val")}
+    x, y = split_arrays(export, feats)
     fitted = fit_svc(x["train"], y["train"], x["val"], y["val"], export.genres, seed=config.seed)
     fitted.method = "hybrid"
     fitted.train_seconds = time.perf_counter() - start
     joined = join_backbones([pretrained, tuned])
-    test_probs = head_probabilities(fitted.head, x["test"])
-    ips = 1.0 / (
-        backbone_seconds(export, joined, recipe, device) + head_seconds(fitted.head, x["test"][:64])
+    per_image = backbone_seconds(export, joined, recipe, device)
+    return embedding_outcome(
+        export,
+        config,
+        fitted,
+        joined,
+        recipe,
+        x["test"],
+        per_image,
+        fine_tuned_member=len(joined.members) - 1,
     )
-    payload = package(
-        method="hybrid",
-        kind="embedding-head",
-        genres=export.genres,
-        dataset_id=export.dataset_id,
-        backbone=joined,
-        weights=config.weights,
-        recipe=recipe,
-        head=fitted.head,
-        extra={"params": fitted.params, "fine_tuned_member": len(joined.members) - 1},
-    )
-    return MethodOutcome(fitted, test_probs, ips, payload)
 
 
 def _as_stack_part(backbone: Backbone, recipe: FeatureRecipe, feats: np.ndarray) -> np.ndarray:
