@@ -31,7 +31,7 @@ from sleeve.dataset.split import SplitItem, assign_splits, leak_groups
 from sleeve import __version__
 from sleeve.catalog.db import Catalog
 from sleeve.errors import DataError, UnknownGenreError, UsageError
-from sleeve.settings import Settings
+from sleeve.settings import Settings, redact_url
 from sleeve.taxonomy import Taxonomy
 
 THRESHOLD_NOTE = (
@@ -305,4 +305,4 @@ def balance_items(
 
 
 def _redacted(catalog: Catalog) -> str:
-    return catalog.engine.url.render_as_string(hide_password=True)
+    return redact_url(catalog.engine.url.render_as_string(hide_password=False))

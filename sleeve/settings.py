@@ -8,10 +8,11 @@ over ``.env``; ``.env.example`` documents each one.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
 from dotenv import dotenv_values
 
@@ -103,16 +104,55 @@ class Settings:
         return self.data_dir / "runs"
 
     def public_dict(self) -> dict[str, object]:
-        """Resolved settings safe to write beside a run's outputs (secrets masked)."""
+        """Resolved settings safe to store or print: every value passes through :func:`redact`."""
         out: dict[str, object] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, Secret):
-                value = "***" if value else ""
-            elif isinstance(value, Path):
-                value = str(value)
-            out[f.name] = value
+            out[f.name] = redact(value)
         return out
+
+
+_MASK = "***"
+# query parameters that carry credentials in database/service URLs (libpq, SQLAlchemy, S3-style)
+_SECRET_PARAMS = re.compile(r"pass|secret|token|key|sig|credential", re.IGNORECASE)
+
+
+def redact(value: object) -> object:
+    """The one redaction applied to every setting that is stored, printed or logged.
+
+    ``Secret`` values become ``***``; a URL keeps its scheme, user, host and path but its
+    password and credential-like query parameters become ``***``
+    (``postgresql://ann:***@db/sleeve``); paths become strings; anything else is unchanged.
+    """
+    if isinstance(value, Secret):
+        return _MASK if value else ""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, str) and "://" in value:
+        return redact_url(value)
+    return value
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password and credential-like query values masked."""
+    try:
+        parts = urlparse(url)
+        password = parts.password
+    except ValueError:  # unparseable (e.g. a bad port): keep nothing after the scheme
+        return url.split("://", 1)[0] + "://" + _MASK
+    netloc = parts.netloc
+    if password is not None or "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:{_MASK}@{host}" if password is not None else netloc
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        masked = [(k, _MASK if _SECRET_PARAMS.search(k) else v) for k, v in pairs]
+        query = urlencode(masked, safe="*")
+    if netloc == parts.netloc and query == parts.query:
+        return url  # nothing to mask: keep it byte for byte (urlunparse drops sqlite's ////)
+    return urlunparse(parts._replace(netloc=netloc, query=query))
 
 
 # variable name -> (field name, parser)

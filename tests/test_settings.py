@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from sleeve.errors import ConfigError
-from sleeve.settings import Secret, load_settings, normalise_database_url
+from sleeve.settings import Secret, load_settings, normalise_database_url, redact_url
 
 
 def test_defaults_point_at_the_real_services(tmp_path: Path) -> None:
@@ -50,3 +50,34 @@ def test_postgres_urls_use_psycopg3() -> None:
     assert normalise_database_url("postgresql://u:p@h/db") == "postgresql+psycopg://u:p@h/db"
     assert normalise_database_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalise_database_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://ann:pw@db:5432/sleeve", "postgresql://ann:***@db:5432/sleeve"),
+        ("postgresql://ann:p%40ss@[::1]/sleeve", "postgresql://ann:***@[::1]/sleeve"),
+        (
+            "postgresql://db/s?user=ann&password=pw&sslmode=require",
+            "postgresql://db/s?user=ann&password=***&sslmode=require",
+        ),
+        ("postgresql://ann@db/sleeve", "postgresql://ann@db/sleeve"),
+        ("sqlite:////data/catalog.db", "sqlite:////data/catalog.db"),
+    ],
+)
+def test_security_redact_url_masks_credentials_only(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+def test_security_public_dict_masks_every_secret() -> None:
+    s = load_settings(
+        {
+            "SLEEVE_DATABASE_URL": "postgresql://ann:hunter2@db/sleeve",
+            "SPOTIPY_CLIENT_SECRET": "s3cr3t",
+        },
+        env_file=None,
+    )
+    shown = repr(s.public_dict())
+    assert "hunter2" not in shown and "s3cr3t" not in shown
+    assert s.public_dict()["database_url"] == "postgresql://ann:***@db/sleeve"
+    assert s.catalog_url.endswith("ann:hunter2@db/sleeve")  # the engine still gets the real one

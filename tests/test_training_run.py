@@ -223,3 +223,23 @@ def test_hybrid_joins_pretrained_and_fine_tuned_features_and_round_trips(
     assert accuracy == pytest.approx(result.metrics["methods"]["hybrid"]["test"]["accuracy"])
     with np.load(result.run_dir / "probabilities.npz") as saved:  # same (genre, sha) order
         assert np.allclose(saved["hybrid_test"], probs, atol=1e-4)
+
+
+def test_security_database_password_never_reaches_config_json(
+    export: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    secret = "hunter2-Sleeve"
+    monkeypatch.setenv("SLEEVE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SLEEVE_DATABASE_URL", f"postgresql://ann:{secret}@127.0.0.1:9/sleeve")
+    monkeypatch.chdir(tmp_path)
+    out_dir = tmp_path / "run"
+    argv = ["--dataset", str(export), "--out", str(out_dir), "--method", "knn"]
+    assert main([*argv, "--image-size", "64", "--no-progress"]) == 0
+    printed = capsys.readouterr()
+    stored = "".join(p.read_text(errors="replace") for p in out_dir.iterdir() if p.is_file())
+    for text in (stored, printed.out, printed.err):
+        assert secret not in text
+    config = json.loads((out_dir / "config.json").read_text())
+    assert config["resolved"]["settings"]["database_url"] == (
+        "postgresql://ann:***@127.0.0.1:9/sleeve"
+    )

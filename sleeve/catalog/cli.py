@@ -6,7 +6,7 @@ import argparse
 
 from sleeve.catalog.db import current_revision, head_revision, make_engine, upgrade
 from sleeve.cliutil import run_command
-from sleeve.settings import Settings, load_settings
+from sleeve.settings import Settings, load_settings, redact_url
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
             return _check(settings)
         if args.action == "upgrade":
             upgrade(engine)
-        print(f"catalog {engine.url.render_as_string(hide_password=True)}")
+        print(f"catalog {redact_url(engine.url.render_as_string(hide_password=False))}")
         print(
             f"  revision {current_revision(engine)} (newest: {head_revision(settings.catalog_url)})"
         )
