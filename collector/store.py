@@ -14,6 +14,7 @@ from pathlib import Path
 from sleeve.collector.images import ImageInfo
 
 from sleeve.errors import ConfigError
+from sleeve.fsutil import sweep_stale, temp_prefix, widen_to_umask
 
 
 class ImageStore:
@@ -36,11 +37,12 @@ class ImageStore:
             final.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"data dir {self.data_dir} is not writable: {exc}") from exc
-        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".tmp-", suffix=".part")
+        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=temp_prefix(".tmp-"), suffix=".part")
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
+                widen_to_umask(fh.fileno())  # mkstemp's 0600 would stay on the final file
                 os.fsync(fh.fileno())
             os.replace(tmp, final)
         except BaseException:
@@ -60,12 +62,9 @@ class ImageStore:
         return digest.hexdigest() == sha256
 
     def sweep_temporaries(self) -> int:
-        """Remove temp files left by a killed process; returns how many were removed."""
+        """Remove temp files left by killed processes (not a live concurrent writer's: see
+        :func:`sleeve.fsutil.is_stale`); returns how many were removed."""
         root = self.data_dir / "images"
         if not root.is_dir():
             return 0
-        removed = 0
-        for tmp in root.glob("*/.tmp-*.part"):
-            tmp.unlink(missing_ok=True)
-            removed += 1
-        return removed
+        return sweep_stale(list(root.glob("*/.tmp-*.part")), ".tmp-")

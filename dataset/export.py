@@ -22,6 +22,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from sleeve.errors import DataError
+from sleeve.fsutil import sweep_stale, temp_prefix, widen_to_umask
 
 MANIFEST_COLUMNS = (
     "path",
@@ -98,7 +99,11 @@ def write_export(
             "new directory"
         )
     export_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=export_dir.parent, prefix=f".{export_dir.name}.tmp-"))
+    sweep_stale_exports(export_dir.parent)
+    tmp = Path(
+        tempfile.mkdtemp(dir=export_dir.parent, prefix=temp_prefix(f".{export_dir.name}.tmp-"))
+    )
+    widen_to_umask(tmp, directory=True)  # mkdtemp's 0700 would stay on the export
     counts = {"hardlinked": 0, "copied": 0}
     try:
         bar = tqdm(
@@ -106,7 +111,7 @@ def write_export(
         )
         with bar:
             for row in rows:
-                dst = tmp / row.path
+                dst = _inside(tmp, row.path)
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 linked = _link_or_copy(sources[row.sha256], dst)
                 counts["hardlinked" if linked else "copied"] += 1
@@ -123,6 +128,31 @@ def write_export(
     return counts
 
 
+def _inside(root: Path, relpath: str) -> Path:
+    """``root / relpath``, refused unless it resolves to a path inside ``root``: a manifest path
+    built from a hostile genre name (``../../x``) must not place files elsewhere."""
+    root = root.resolve()
+    target = (root / relpath).resolve()
+    if Path(relpath).is_absolute() or not target.is_relative_to(root) or target == root:
+        raise DataError(
+            f"refusing to export {relpath!r}: it resolves outside the export directory "
+            "(a genre or path that is not a safe name); fix the genre name and rebuild"
+        )
+    return target
+
+
+def sweep_stale_exports(datasets_dir: Path) -> int:
+    """Remove export temporaries (``.<id>.tmp-*``, ``.<id>.old-*``, ``.LATEST-*``) that killed
+    builds left in ``datasets_dir``; a concurrent live build's are kept."""
+    if not datasets_dir.is_dir():
+        return 0
+    removed = 0
+    for marker in (".tmp-", ".old-"):  # directories only: --out may share a folder with others
+        found = [p for p in datasets_dir.glob(f".?*{marker}*") if p.is_dir() and not p.is_symlink()]
+        removed += sweep_stale(found, marker)
+    return removed + sweep_stale(list(datasets_dir.glob(".LATEST-*")), ".LATEST-")
+
+
 def _replace_dir(new: Path, final: Path) -> None:
     if final.exists():
         old = final.with_name(f".{final.name}.old-{os.getpid()}")
@@ -137,8 +167,9 @@ def write_latest(datasets_dir: Path, export_dir: Path) -> Path:
     """Point ``<data_dir>/datasets/LATEST`` at ``export_dir`` (written atomically)."""
     datasets_dir.mkdir(parents=True, exist_ok=True)
     latest = datasets_dir / "LATEST"
-    fd, tmp = tempfile.mkstemp(dir=datasets_dir, prefix=".LATEST-")
+    fd, tmp = tempfile.mkstemp(dir=datasets_dir, prefix=temp_prefix(".LATEST-"))
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        widen_to_umask(fh.fileno())
         fh.write(str(Path(export_dir).resolve()) + "\n")
     os.replace(tmp, latest)
     return latest

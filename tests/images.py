@@ -7,7 +7,7 @@ import io
 from PIL import Image
 from sleeve.collector.fakes.faults import bomb_png  # one generator of bombs: the fakes'
 
-__all__ = ["bomb_png", "jpeg", "png"]
+__all__ = ["bomb_png", "dead_pid", "jpeg", "png"]
 
 
 def jpeg(color: tuple[int, int, int] = (200, 30, 30), size: int = 128, quality: int = 90) -> bytes:
@@ -24,3 +24,13 @@ def png(mode: str = "RGBA", size: int = 96) -> bytes:
     buf = io.BytesIO()
     Image.new(mode, (size, size), fill).save(buf, "PNG")
     return buf.getvalue()
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped): its temporaries are stale."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid

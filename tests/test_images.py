@@ -7,7 +7,7 @@ from sleeve.collector.images import inspect_image, open_rgb
 from sleeve.collector.store import ImageStore
 
 from sleeve.errors import BadImageError
-from tests.images import bomb_png, jpeg, png
+from tests.images import bomb_png, dead_pid, jpeg, png
 
 
 def _broken_png() -> bytes:
@@ -83,6 +83,6 @@ def test_store_is_content_addressed_atomic_and_verifiable(tmp_path: Path) -> Non
     assert not list((tmp_path / "images").rglob("*.part"))
     (tmp_path / rel).write_bytes(data[:-10])
     assert not store.verify(rel, info.sha256)
-    leftover = tmp_path / "images" / info.sha256[:2] / ".tmp-x.part"
+    leftover = tmp_path / "images" / info.sha256[:2] / f".tmp-{dead_pid()}-x.part"
     leftover.write_bytes(b"half")
     assert store.sweep_temporaries() == 1 and not leftover.exists()

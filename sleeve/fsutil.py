@@ -1,0 +1,94 @@
+"""File-system helpers shared by everything that writes files atomically.
+
+``tempfile.mkstemp``/``mkdtemp`` create ``0600``/``0700`` entries (right for a file being
+written, wrong for the final one): a temporary that is renamed into place keeps that mode, so a
+shared store or export would be unreadable to the group. :func:`widen_to_umask` gives it the
+mode an ordinary ``open``/``mkdir`` would have. :func:`sweep_stale` removes temporaries left by
+killed processes, recognised by the owner's pid that :func:`temp_prefix` puts in their name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+import time
+from pathlib import Path
+
+_UMASK_LOCK = threading.Lock()
+# A temporary whose owner cannot be told (an old name without a pid) is stale after this long:
+# every writer here touches its temporary far more often than that while it works.
+STALE_AFTER_S = 15 * 60
+# One whose owner pid is alive is still removed after a day: the pid has been reused.
+REUSED_PID_AFTER_S = 24 * 3600
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows (threads are running)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:  # elsewhere: set and restore at once (racy only against other umask calls)
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def widen_to_umask(target: Path | str | int, *, directory: bool = False) -> None:
+    """Give a path (or an open file descriptor) the mode ``open``/``mkdir`` would have given it."""
+    mode = (0o777 if directory else 0o666) & ~current_umask()
+    if isinstance(target, int):
+        os.fchmod(target, mode)
+    else:
+        os.chmod(target, mode)
+
+
+def temp_prefix(stem: str) -> str:
+    """``<stem><pid>-``: the owner's pid in a temporary's name tells a live one from a stale one."""
+    return f"{stem}{os.getpid()}-"
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def is_stale(path: Path, marker: str, now: float | None = None) -> bool:
+    """True when ``path`` (named ``...<marker><pid>-...``, or older names without a pid) was
+    left behind: its owner process is gone, or it has no pid and is older than
+    ``STALE_AFTER_S``, or it is older than ``REUSED_PID_AFTER_S``. Pids are only meaningful on
+    this host: a data dir shared between hosts relies on the age rules.
+    """
+    try:
+        age = (now or time.time()) - path.lstat().st_mtime
+    except FileNotFoundError:
+        return False
+    match = re.match(r"(\d+)(?:-|$)", path.name.rsplit(marker, 1)[-1])
+    if match is None:
+        return age > STALE_AFTER_S
+    return not _pid_alive(int(match.group(1))) or age > REUSED_PID_AFTER_S
+
+
+def sweep_stale(paths: list[Path], marker: str) -> int:
+    """Remove the stale temporaries among ``paths`` (files or trees); returns how many."""
+    removed = 0
+    for path in paths:
+        if not is_stale(path, marker):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed += 1
+    return removed
