@@ -31,7 +31,7 @@ from sleeve.catalog.db import Catalog
 from sleeve.catalog.models import GenreEvidence, ReleaseSource
 from sleeve.errors import BadImageError, UsageError
 from sleeve.settings import Settings
-from sleeve.taxonomy import Taxonomy
+from sleeve.taxonomy import Taxonomy, check_genre_name
 
 SOURCE = "folder"
 KIND = "file"
@@ -87,6 +87,8 @@ def resolve_folders(
     ``UsageError`` naming every unmapped folder, before anything is written.
     """
     mapping = dict(mapping or {})
+    for folder, genre in mapping.items():  # genres become folder names in every export
+        check_genre_name(genre, f"--map, folder {folder!r}")
     unknown_keys = sorted(set(mapping) - set(folder_names))
     if unknown_keys:
         raise UsageError(

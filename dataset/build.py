@@ -32,7 +32,7 @@ from sleeve import __version__
 from sleeve.catalog.db import Catalog
 from sleeve.errors import DataError, UnknownGenreError, UsageError
 from sleeve.settings import Settings, redact_url
-from sleeve.taxonomy import Taxonomy
+from sleeve.taxonomy import Taxonomy, check_genre_name
 
 THRESHOLD_NOTE = (
     "Chosen on the 4,115 shared 5-genre covers: 29 of 30 random pairs at pHash distance <= 10 "
@@ -191,6 +191,8 @@ def build_dataset(
     kept_items = [item_by_key[c.image_id] for c in balanced.kept]
     split_of = assign_splits(kept_items, leak_of, splits, seed)
 
+    for genre in sorted({it.genre for it in kept_items}):  # a catalog from an older sleeve
+        check_genre_name(genre, "a genre in the catalog")
     manifest_rows = []
     for it in kept_items:
         rep = image_by_id[it.key]

@@ -13,9 +13,25 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from sleeve.errors import ConfigError, UnknownGenreError
+from sleeve.errors import ConfigError, UnknownGenreError, UsageError
 
 STRENGTHS = ("core", "sub", "weak")
+# A genre name becomes a folder name (exports: images/<split>/<genre>/), so it must be a plain,
+# portable path segment: lower-case letters, digits, '_' and '-', 1-64 characters (the catalog
+# column's width), starting with a letter or digit ('.', '/', '..' and hidden names impossible).
+GENRE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+def check_genre_name(name: object, where: str) -> str:
+    """``name`` if it is a safe genre name, else a one-line ``UsageError`` naming ``where``."""
+    if isinstance(name, str) and GENRE_NAME.fullmatch(name):
+        return name
+    suggestion = re.sub(r"[^a-z0-9_-]+", "_", str(name).lower()).strip("_-")[:64]
+    hint = f" (e.g. {suggestion!r})" if GENRE_NAME.fullmatch(suggestion) else ""
+    raise UsageError(
+        f"{where}: {name!r} is not a safe genre name: use 1-64 of a-z, 0-9, '_' and '-', "
+        f"starting with a letter or digit{hint}"
+    )
 
 
 def normalise(name: str) -> str:
@@ -90,6 +106,7 @@ class Taxonomy:
             weights.setdefault(strength, default)
         genres: dict[str, GenreDef] = {}
         for name, spec in data.get("genres", {}).items():
+            check_genre_name(name, "taxonomy genre")
             unknown = set(spec) - set(GenreDef.__dataclass_fields__)
             if unknown:
                 raise ConfigError(f"taxonomy genre {name!r}: unknown keys {sorted(unknown)}")
@@ -134,6 +151,7 @@ class Taxonomy:
 
     def add_genre(self, name: str) -> None:
         """Add a target genre outside the taxonomy (folder import of another dataset)."""
+        check_genre_name(name, "new genre")
         if name not in self._genres:
             self._genres[name] = GenreDef(name=name, aliases=[name], core=[name])
             self._rebuild()

@@ -11,7 +11,10 @@ import pytest
 from sleeve.collector.images import inspect_image
 from sleeve.collector.store import ImageStore
 from sleeve.dataset.build import build_dataset
+from sleeve.dataset.export import ManifestRow, render_manifest, write_export
 
+from sleeve.errors import DataError, UsageError
+from sleeve.taxonomy import Taxonomy
 from tests.test_dataset_build import _import
 from tests.test_dataset_support import cover, jpeg, write_tree
 
@@ -57,3 +60,85 @@ def test_security_stored_covers_and_exports_respect_the_umask(
     images = [p for p in (out / "images").rglob("*") if p.is_file()]
     assert images and {_mode(p) for p in images} == {0o644}
     assert _mode(settings.datasets_dir / "LATEST") == 0o644
+
+
+# -- case 2: genre names become folder names ----------------------------------------------------
+def test_security_map_genre_that_escapes_is_refused(
+    covers: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from sleeve.collector.cli import main as collect_main
+
+    data_dir = tmp_path / "a" / "b" / "c" / "data"
+    monkeypatch.setenv("SLEEVE_DATA_DIR", str(data_dir))
+    monkeypatch.chdir(tmp_path)
+    argv = ["--from-folder", str(covers), "--map", "Pop=../../../../ESCAPED,HipHop=rap"]
+    assert collect_main([*argv, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "'../../../../ESCAPED'" in err and "safe" in err and err.count("\n") == 1
+    assert not list(tmp_path.rglob("ESCAPED*"))
+    assert not (data_dir / "images").exists()  # refused before anything was written
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "", "Rock", ".hidden", "x" * 65, "pop\n"])
+def test_security_unsafe_genre_names_are_refused_where_they_enter(
+    name: str, tmp_path: Path, sqlite_catalog, settings, covers: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from sleeve.collector.folder_import import import_folder
+
+    with pytest.raises(UsageError, match="not a safe genre name"):
+        Taxonomy.from_dict({"genres": {name: {"core": ["x"]}}})
+    with pytest.raises(UsageError, match="not a safe genre name"):
+        Taxonomy.load().add_genre(name)
+    with pytest.raises(UsageError, match="not a safe genre name"):
+        import_folder(
+            sqlite_catalog,
+            settings,
+            Taxonomy.load(),
+            covers,
+            {"Pop": name, "HipHop": "rap"},
+            progress=False,
+        )
+
+
+def test_security_exporter_refuses_paths_outside_its_directory(tmp_path: Path) -> None:
+
+    src = tmp_path / "cover.jpg"
+    src.write_bytes(jpeg(cover(1)))
+    sha = "ab" * 32
+    row = ManifestRow(
+        f"images/train/../../../ESCAPED/{sha}.jpg",
+        sha,
+        "0" * 16,
+        "../../ESCAPED",
+        "train",
+        "",
+        "folder",
+        "g1",
+        160,
+        160,
+    )
+    out = tmp_path / "datasets" / "ds"
+    with pytest.raises(DataError, match="outside the export directory"):
+        write_export(out, render_manifest([row]), [row], {sha: src}, {}, "", progress=False)
+    assert not list(tmp_path.rglob("ESCAPED*")) and not out.exists()
+    assert not [p for p in out.parent.iterdir() if ".tmp-" in p.name]  # its temporary is gone
+
+
+def test_security_build_refuses_an_unsafe_genre_already_in_the_catalog(
+    sqlite_catalog, settings, covers: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A catalog written before genre names were checked: build-dataset refuses, writes nothing."""
+    from sqlalchemy import update
+
+    from sleeve.catalog.models import GenreEvidence
+
+    tax = _import(sqlite_catalog, settings, covers)
+    with sqlite_catalog.session() as s:
+        s.execute(
+            update(GenreEvidence)
+            .where(GenreEvidence.target_genre == "pop")
+            .values(target_genre="../../../ESCAPED")
+        )
+    with pytest.raises(UsageError, match="not a safe genre name"):
+        build_dataset(sqlite_catalog, settings, tax, out=tmp_path / "ds", progress=False)
+    assert not list(tmp_path.rglob("ESCAPED*")) and not (tmp_path / "ds").exists()
