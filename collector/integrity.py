@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sleeve.collector.store import ImageStore
@@ -23,9 +24,15 @@ class IntegrityReport:
 
 
 def check_integrity(catalog: Catalog, store: ImageStore) -> IntegrityReport:
-    report = IntegrityReport()
     with catalog.session() as s:
         rows = s.execute(select(CoverImage.sha256, CoverImage.path)).all()
+    return verify_files(store, rows)
+
+
+def verify_files(store: ImageStore, rows: Iterable[tuple[str, str]]) -> IntegrityReport:
+    """Check (sha256, relative path) pairs: the same check ``sleeve db check`` and the dataset
+    export rely on, so a file changed on disk is never used under its old hash."""
+    report = IntegrityReport()
     for sha, path in rows:
         report.images += 1
         if not store.path(path).is_file():

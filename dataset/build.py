@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sleeve.collector.integrity import verify_files
+from sleeve.collector.store import ImageStore
 from sleeve.dataset.balance import BalanceResult, Candidate, balance
 from sleeve.dataset.card import build_card, render_card_md, split_counts
 from sleeve.dataset.export import (
@@ -82,9 +84,12 @@ class BuildResult:
         counted = {k: v for k, v in skipped.items() if not k.endswith("_examples")}
         if counted:
             lines.append("skipped: " + ", ".join(f"{k} {v}" for k, v in counted.items()))
-            examples = skipped.get("missing_examples")
-            if examples:
-                lines.append("  missing files, e.g.: " + ", ".join(examples[:3]))
+            for kind in ("missing", "changed"):
+                examples = skipped.get(f"{kind}_examples")
+                if examples:
+                    lines.append(f"  {kind} files, e.g.: " + ", ".join(examples[:3]))
+            if "changed-file" in skipped:
+                lines.append("  changed files differ from the catalog: see `sleeve db check`")
         lines += self.notes
         return lines
 
@@ -112,11 +117,14 @@ def _validate(
         )
 
 
-def _present(rows: CatalogRows, data_dir: Path) -> tuple[list[ImageRow], list[str]]:
-    present, missing = [], []
-    for im in rows.images:
-        (present if (data_dir / im.path).is_file() else missing).append(im)
-    return present, [im.path for im in missing]
+def _present(rows: CatalogRows, data_dir: Path) -> tuple[list[ImageRow], list[str], list[str]]:
+    """(images whose file still hashes to its row, missing paths, changed paths): a file
+    emptied or rewritten since it was stored must not be exported under its old sha256."""
+    report = verify_files(ImageStore(data_dir), [(im.sha256, im.path) for im in rows.images])
+    missing, changed = set(report.missing), set(report.mismatched)
+    present = [im for im in rows.images if im.sha256 not in missing | changed]
+    by_sha = {im.sha256: im.path for im in rows.images}
+    return present, [by_sha[s] for s in report.missing], [by_sha[s] for s in report.mismatched]
 
 
 def build_dataset(
@@ -146,7 +154,7 @@ def build_dataset(
             "`collect --genre rap --limit 500` or `collect --from-folder DIR`)"
         )
     data_dir = Path(settings.data_dir)
-    images, missing = _present(rows, data_dir)
+    images, missing, changed = _present(rows, data_dir)
     hashes, hash_report = ensure_hashes(
         catalog, data_dir, [(im.id, im.path) for im in images], hash_algo, progress=progress
     )
@@ -248,6 +256,9 @@ def build_dataset(
     if missing:
         skipped["missing-file"] = len(missing)
         skipped["missing_examples"] = missing[:5]
+    if changed:
+        skipped["changed-file"] = len(changed)
+        skipped["changed_examples"] = changed[:5]
     for reason, n in sorted(hash_report.skipped.items()):
         skipped[f"unhashable:{reason}"] = n
     settings_out = {

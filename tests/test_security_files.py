@@ -142,3 +142,28 @@ def test_security_build_refuses_an_unsafe_genre_already_in_the_catalog(
     with pytest.raises(UsageError, match="not a safe genre name"):
         build_dataset(sqlite_catalog, settings, tax, out=tmp_path / "ds", progress=False)
     assert not list(tmp_path.rglob("ESCAPED*")) and not (tmp_path / "ds").exists()
+
+
+# -- case 14: files changed on disk are not exported under their old sha256 ---------------------
+def test_tampered_files_are_skipped_and_counted_not_exported(
+    sqlite_catalog, settings, covers: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from sleeve.collector.integrity import check_integrity
+
+    tax = _import(sqlite_catalog, settings, covers)
+    stored = sorted((settings.data_dir / "images").glob("*/*.jpg"))
+    emptied, changed = stored[0], stored[1]
+    emptied.write_bytes(b"")
+    changed.write_bytes(jpeg(cover(99)))  # a valid image, just not the one the row names
+    report = check_integrity(sqlite_catalog, ImageStore(settings.data_dir))
+    assert sorted(report.mismatched) == sorted([emptied.stem, changed.stem])
+
+    out = tmp_path / "ds"
+    result = build_dataset(sqlite_catalog, settings, tax, out=out, progress=False)
+    exported = {p.stem for p in (out / "images").rglob("*.jpg")}
+    assert exported and not exported & {emptied.stem, changed.stem}
+    assert result.card["skipped"]["changed-file"] == 2
+    assert any("changed-file 2" in line for line in result.summary_lines())
+    assert "changed-file: 2" in (out / "card.md").read_text()
+    manifest = (out / "manifest.csv").read_text()
+    assert emptied.stem not in manifest and changed.stem not in manifest
