@@ -20,6 +20,7 @@ from sleeve.dataset.export import (
     ManifestRow,
     dataset_id,
     render_manifest,
+    sweep_stale_exports,
     write_export,
     write_latest,
 )
@@ -154,6 +155,9 @@ def build_dataset(
             "`collect --genre rap --limit 500` or `collect --from-folder DIR`)"
         )
     data_dir = Path(settings.data_dir)
+    if not dry_run:  # what killed runs left: never a live concurrent writer's (fsutil.is_stale)
+        ImageStore(data_dir).sweep_temporaries()
+        sweep_stale_exports(settings.datasets_dir)
     images, missing, changed = _present(rows, data_dir)
     hashes, hash_report = ensure_hashes(
         catalog, data_dir, [(im.id, im.path) for im in images], hash_algo, progress=progress

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from sleeve.dataset.export import ManifestRow, render_manifest, write_export
 
 from sleeve.errors import DataError, UsageError
 from sleeve.taxonomy import Taxonomy
+from tests.images import dead_pid
 from tests.test_dataset_build import _import
 from tests.test_dataset_support import cover, jpeg, write_tree
 
@@ -167,3 +169,67 @@ def test_tampered_files_are_skipped_and_counted_not_exported(
     assert "changed-file: 2" in (out / "card.md").read_text()
     manifest = (out / "manifest.csv").read_text()
     assert emptied.stem not in manifest and changed.stem not in manifest
+
+
+# -- case 18: what a killed run leaves behind ---------------------------------------------------
+def _aged(path: Path, seconds: float) -> Path:
+    old = time.time() - seconds
+    os.utime(path, (old, old))
+    return path
+
+
+def test_stale_temporaries_of_killed_runs_are_swept_live_ones_kept(
+    sqlite_catalog, settings, covers: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    tax = _import(sqlite_catalog, settings, covers)
+    dead, live = dead_pid(), os.getpid()
+    datasets = settings.datasets_dir
+    datasets.mkdir(parents=True)
+    shard = next((settings.data_dir / "images").iterdir())
+    stale = [
+        datasets / f".0123abcd.tmp-{dead}-k2j4",  # owner gone
+        datasets / ".0123abcd.tmp-q8x1zz0a",  # no pid (an older sleeve's), an hour old
+        datasets / f".0123abcd.old-{dead}",
+        shard / f".tmp-{dead}-r2d2.part",
+        shard / ".tmp-zz9plural.part",  # no pid, an hour old
+    ]
+    kept = [
+        datasets / f".0123abcd.tmp-{live}-busy",  # a concurrent build still writing
+        datasets / ".0123abcd.tmp-fresh0a1",  # no pid but recent: could be a live writer's
+        shard / f".tmp-{live}-busy.part",
+    ]
+    for path in stale + kept:
+        if path.suffix == ".part":
+            path.write_bytes(b"half")
+        elif not path.exists():
+            path.mkdir()
+            (path / "manifest.csv").write_text("x")
+    _aged(stale[1], 3600)
+    _aged(stale[4], 3600)
+    build_dataset(sqlite_catalog, settings, tax, progress=False)
+    assert [p.name for p in stale if p.exists()] == []
+    assert all(p.exists() for p in kept)
+
+
+def test_killed_hashing_keeps_what_it_computed(
+    sqlite_catalog, settings, covers: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from sleeve.dataset import hashing
+
+    tax = _import(sqlite_catalog, settings, covers)
+    real_job, calls = hashing._hash_job, []
+
+    def killed_at_the_tenth(job):  # type: ignore[no-untyped-def]
+        calls.append(job)
+        if len(calls) == 10:
+            raise KeyboardInterrupt  # what Ctrl-C / a kill does mid-hashing
+        return real_job(job)
+
+    monkeypatch.setattr(hashing, "HASH_BATCH", 4)
+    monkeypatch.setattr(hashing, "_hash_job", killed_at_the_tenth)
+    with pytest.raises(KeyboardInterrupt):
+        build_dataset(sqlite_catalog, settings, tax, dry_run=True, progress=False)
+    monkeypatch.setattr(hashing, "_hash_job", real_job)
+    again = build_dataset(sqlite_catalog, settings, tax, dry_run=True, progress=False)
+    assert again.hash_report.cached == 8  # two whole batches survived the kill
+    assert again.hash_report.computed == 16 - 8
