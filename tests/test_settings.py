@@ -81,3 +81,14 @@ def test_security_public_dict_masks_every_secret() -> None:
     assert "hunter2" not in shown and "s3cr3t" not in shown
     assert s.public_dict()["database_url"] == "postgresql://ann:***@db/sleeve"
     assert s.catalog_url.endswith("ann:hunter2@db/sleeve")  # the engine still gets the real one
+
+
+def test_security_catalog_errors_mask_credentials() -> None:
+    from sleeve.catalog.db import open_catalog
+
+    url = "postgresql://ann:hunter2@127.0.0.1:9/sleeve?password=hunter3&connect_timeout=1"
+    with pytest.raises(ConfigError) as caught:
+        open_catalog(url)
+    message = str(caught.value)
+    assert "hunter2" not in message and "hunter3" not in message
+    assert "ann:***@127.0.0.1:9" in message

@@ -27,7 +27,7 @@ from sleeve.catalog.models import (
     ReleaseImage,
 )
 from sleeve.errors import DataError
-from sleeve.settings import Settings
+from sleeve.settings import Settings, redact_url
 from sleeve.training.predict import read_latest
 
 METRIC_KEYS = ("weighted_f1", "macro_f1", "accuracy")
@@ -248,8 +248,9 @@ def catalog_counts(settings: Settings) -> CatalogCounts:
                 .order_by(func.count().desc())
             ).all()
     except SQLAlchemyError as exc:
+        shown = redact_url(engine.url.render_as_string(hide_password=False))
         raise NotReady(
-            f"The catalog at {engine.url.render_as_string(hide_password=True)} cannot be read "
+            f"The catalog at {shown} cannot be read "
             f"({type(exc.orig or exc).__name__}): run `collect` or `sleeve db upgrade` first."
         ) from None
     finally:

@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sleeve.errors import ConfigError
-from sleeve.settings import normalise_database_url
+from sleeve.settings import normalise_database_url, redact_url
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -103,5 +103,6 @@ def open_catalog(url: str, *, migrate: bool = True) -> Catalog:
         try:
             upgrade(engine)
         except OperationalError as exc:
-            raise ConfigError(f"cannot open the catalog at {engine.url!r}: {exc.orig}") from exc
+            shown = redact_url(engine.url.render_as_string(hide_password=False))
+            raise ConfigError(f"cannot open the catalog at {shown}: {exc.orig}") from exc
     return Catalog(engine, sessionmaker(engine, expire_on_commit=False))
