@@ -146,6 +146,7 @@ def import_folder(
         taxonomy.add_genre(genre)
     summary = ImportSummary(root, resolved, added_genres=new_genres)
     store = ImageStore(settings.data_dir)
+    store.sweep_temporaries()  # a killed import's leftovers (a live writer's are kept)
 
     with catalog.session() as session:
         done = set(

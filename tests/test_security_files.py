@@ -233,3 +233,16 @@ def test_killed_hashing_keeps_what_it_computed(
     again = build_dataset(sqlite_catalog, settings, tax, dry_run=True, progress=False)
     assert again.hash_report.cached == 8  # two whole batches survived the kill
     assert again.hash_report.computed == 16 - 8
+
+
+def test_folder_import_sweeps_a_killed_import_s_temporaries(
+    sqlite_catalog, settings, covers: Path
+) -> None:  # type: ignore[no-untyped-def]
+    shard = settings.data_dir / "images" / "ab"
+    shard.mkdir(parents=True)
+    stale = shard / f".tmp-{dead_pid()}-x.part"
+    live = shard / f".tmp-{os.getpid()}-y.part"
+    for path in (stale, live):
+        path.write_bytes(b"half")
+    _import(sqlite_catalog, settings, covers)
+    assert not stale.exists() and live.exists()
