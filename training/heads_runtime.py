@@ -59,8 +59,8 @@ def check_head(head: object, where: str) -> None:
     kind = head.get("type") if isinstance(head, dict) else None
     if kind == "sklearn":
         raise DataError(
-            f"{where} holds a pickled scikit-learn head (sleeve < 0.2 format), which could run "
-            "code when loaded; it is refused: retrain with train-and-evaluate"
+            f"{where} holds a pickled scikit-learn head (an earlier sleeve's format), which "
+            "could run code when loaded; it is refused: retrain with train-and-evaluate"
         )
     if kind not in HEAD_KEYS:
         raise DataError(
