@@ -364,12 +364,12 @@ def test_cli_folder_input(
     assert code == 1  # the folder holds bad files too
 
 
-def test_cli_without_a_model_is_a_usage_error(
+def test_cli_without_a_model_is_nothing_to_work_on_yet(
     images: dict[str, Path], cli_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = predict_cli.main([str(images["gray.png"])])
     err = capsys.readouterr().err
-    assert code == 2
+    assert code == 3
     assert err.startswith("error: no trained model found")
     assert "train-and-evaluate" in err and "Traceback" not in err
 

@@ -26,7 +26,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from sleeve.errors import ConfigError
+from sleeve.errors import ConfigError, StorageError
 from sleeve.settings import normalise_database_url
 
 
@@ -50,8 +50,39 @@ def make_engine(url: str) -> Engine:
                 raise ConfigError(f"cannot create the catalog directory for {path}: {exc}") from exc
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    event.listen(engine, "handle_error", _storage_errors(engine))
+    return engine
+
+
+# SQLite's messages for its result codes SQLITE_NOTADB, SQLITE_CORRUPT and SQLITE_FULL.
+_DAMAGED = ("file is not a database", "database disk image is malformed")
+_FULL = "database or disk is full"
+_PG_DISK_FULL = "53100"  # SQLSTATE disk_full
+
+
+def _storage_errors(engine: Engine):  # type: ignore[no-untyped-def]
+    """A damaged catalog or a full disk, wherever a query meets it, becomes one StorageError
+    naming the catalog and the fix (instead of a long SQLAlchemy traceback)."""
+    where = engine.url.database if engine.dialect.name == "sqlite" else None
+    where = where or engine.url.render_as_string(hide_password=True)
+
+    def handle(context) -> None:  # type: ignore[no-untyped-def]
+        error = context.original_exception
+        text = str(error).lower()
+        if any(m in text for m in _DAMAGED):
+            raise StorageError(
+                f"the catalog {where} is damaged ({error}): restore it from a backup, or move "
+                "it aside and run the command again to start a new catalog"
+            ) from error
+        if _FULL in text or getattr(error, "sqlstate", None) == _PG_DISK_FULL:
+            raise StorageError(
+                f"disk full writing the catalog {where}: free some space, then run the same "
+                "command again (committed work is kept)"
+            ) from error
+
+    return handle
 
 
 def alembic_config(url: str) -> Config:
