@@ -25,6 +25,17 @@ from sleeve.dataset.hashing import hash_files
 hash_files(sys.argv[1:], workers=2, progress=False)
 """
 
+# Load FIFOs as covers through the training data loader with 2 workers: each blocks inside
+# __getitem__, where torch's own orphan check (between batches) never runs.
+LOADER = """
+import sys
+from pathlib import Path
+from sleeve.training.data import CoverDataset, Sample, make_loader
+samples = [Sample(Path(p), "0" * 64, "rap", "train", 0) for p in sys.argv[1:]]
+for _batch in make_loader(CoverDataset(samples, transform=lambda img: img), 1, workers=2):
+    pass
+"""
+
 # A stand-in for Streamlit: records the signal it got, and its pid, then waits.
 STAND_IN = """
 import os, signal, sys, time
@@ -82,26 +93,29 @@ def _wait_for(condition, timeout: float) -> bool:  # type: ignore[no-untyped-def
     return condition()
 
 
-def test_hashing_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("script", "files"), [(HASHER, 200), (LOADER, 4)], ids=["hashing-pool", "data-loader"]
+)
+def test_workers_die_with_a_killed_parent(tmp_path: Path, script: str, files: int) -> None:
     fifos = []
-    for i in range(200):
+    for i in range(files):
         fifo = tmp_path / f"cover-{i:03d}.jpg"
         os.mkfifo(fifo)
         fifos.append(str(fifo))
-    proc = subprocess.Popen([sys.executable, "-c", HASHER, *fifos])
+    proc = subprocess.Popen([sys.executable, "-c", script, *fifos])
     workers: list[int] = []
     try:
-        assert _wait_for(lambda: len(_children(proc.pid)) >= 2, 60), "the pool never started"
+        assert _wait_for(lambda: len(_children(proc.pid)) >= 2, 60), "the workers never started"
         time.sleep(0.5)  # the workers are now blocked inside their first file
         workers = _children(proc.pid)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-        assert _wait_for(lambda: not any(map(_alive, workers)), 5), "orphaned hashing workers"
+        assert _wait_for(lambda: not any(map(_alive, workers)), 5), "orphaned workers"
     finally:
         proc.kill()
         proc.wait()
         for pid in filter(_alive, workers):  # what a failing run leaves behind
-            if b"hash_files" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if str(tmp_path).encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
                 os.kill(pid, signal.SIGKILL)
 
 
