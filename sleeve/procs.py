@@ -32,14 +32,15 @@ def die_with_parent(parent_pid: int, sig: int = signal.SIGKILL) -> None:
 
     ``parent_pid`` is the creator's pid, taken before the child started: if the creator died
     in between, the child exits at once instead of waiting for a signal that will never come.
+    (Under the ``forkserver`` start method the direct parent is the fork server, which exits
+    when the creator does; hence the pid is checked as well as the parent.)
     """
-    if sys.platform == "linux" and _set_pdeathsig(sig):
-        if not _alive(parent_pid):
-            os._exit(1)
+    armed = sys.platform == "linux" and _set_pdeathsig(sig)
+    if os.getppid() != parent_pid and not _alive(parent_pid):  # checked after arming: no gap
+        os._exit(1)
+    if armed:
         return
     watched = os.getppid()
-    if watched != parent_pid and not _alive(parent_pid):
-        os._exit(1)
 
     def watch() -> None:
         while os.getppid() == watched:
