@@ -12,7 +12,7 @@ from sleeve.collector.spotify import SpotifyClient
 from sleeve.collector.spotify_auth import check_credentials
 
 from sleeve.catalog.db import Catalog
-from sleeve.errors import ConfigError, UsageError
+from sleeve.errors import DISK_FULL, ConfigError, UsageError
 from sleeve.settings import Settings
 from sleeve.taxonomy import Taxonomy
 
@@ -27,6 +27,8 @@ def check_data_dir(settings: Settings) -> None:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
+        if exc.errno in DISK_FULL:  # not a configuration problem: the command says so
+            raise
         raise ConfigError(
             f"SLEEVE_DATA_DIR={settings.data_dir} is not writable ({exc.strerror})"
         ) from None

@@ -93,14 +93,21 @@ def test_nothing_yet_is_the_same_code_for_every_command(
 # -- disk full -----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("call", ["fsync", "mkdir"])
 def test_disk_full_during_folder_import(
-    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    data: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    call: str,
 ) -> None:
+    """The store fsyncs every cover before renaming it, and makes a folder per hash prefix."""
     folder = covers_folder(tmp_path / "covers")
-    fail_with_enospc(monkeypatch, "fsync")  # the store fsyncs every cover before renaming it
+    images = str(data / "images")
+    fail_with_enospc(monkeypatch, call, lambda *args: call == "fsync" or images in str(args[0]))
     code = collect_main(["--from-folder", str(folder), "--no-progress"])
     err = one_error_line(capsys)
-    assert code == EXIT_STORAGE
+    assert code == EXIT_STORAGE  # not 2, "not writable", as if it were a configuration error
     assert "disk full writing" in err and str(data) in err and "run the same command" in err
 
 

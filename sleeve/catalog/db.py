@@ -26,7 +26,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from sleeve.errors import ConfigError, StorageError
+from sleeve.errors import DISK_FULL, ConfigError, StorageError
 from sleeve.settings import normalise_database_url
 
 
@@ -47,6 +47,8 @@ def make_engine(url: str) -> Engine:
             try:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
+                if exc.errno in DISK_FULL:  # not a configuration problem: the command says so
+                    raise
                 raise ConfigError(f"cannot create the catalog directory for {path}: {exc}") from exc
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
