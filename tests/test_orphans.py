@@ -149,3 +149,18 @@ def test_kill_9_of_the_app_launcher_stops_the_app(tmp_path: Path) -> None:
     finally:
         if _alive(child):
             os.kill(child, signal.SIGKILL)
+
+
+def test_loader_workers_still_deliver_every_batch(tmp_path: Path) -> None:
+    """The worker set-up above changes nothing else: a loader with workers yields every item."""
+    from sleeve.training.data import CoverDataset, Sample, make_loader
+
+    from tests.test_dataset_support import cover
+
+    samples = []
+    for i in range(4):
+        path = tmp_path / f"{i}.png"
+        cover(i, size=32).save(path)
+        samples.append(Sample(path, "0" * 64, "rap", "train", i))
+    loader = make_loader(CoverDataset(samples, transform=lambda img: img.size[0]), 2, workers=2)
+    assert sorted(label for _, labels in loader for label in labels.tolist()) == [0, 1, 2, 3]

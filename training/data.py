@@ -215,7 +215,7 @@ def make_loader(
         sampler=sampler,
         num_workers=workers,
         persistent_workers=False,
-        # torch's own orphan check in a worker polls every 5 s; this one is immediate
+        # torch's own orphan check runs between batches, never while a worker is stuck in a file
         worker_init_fn=loader_worker_init_fn() if workers else None,
         generator=generator,
         pin_memory=torch.cuda.is_available(),
