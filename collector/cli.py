@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sleeve.collector.collect import SOURCES, check_data_dir, collect, preflight
+from sleeve.collector.collect import SOURCES, check_data_dir, collect, preflight, resume_plan
+from sleeve.collector.runs import resume_note
 
 from sleeve.catalog.db import open_catalog
 from sleeve.cliutil import (
@@ -97,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError("--limit must be at least 1")
         preflight(settings, args.source)  # credentials, data dir: before anything is written
         catalog = open_catalog(settings.catalog_url)
+        for run, target in resume_plan(catalog, args.genre, args.limit, args.source):
+            print(resume_note(run, args.limit, target), flush=True)
         summaries = collect(
             catalog,
             settings,

@@ -10,11 +10,9 @@ from sleeve.collector.harvest_mb import harvest_musicbrainz
 from sleeve.collector.harvest_spotify import harvest_spotify, spotify_client
 from sleeve.collector.spotify import SpotifyClient
 from sleeve.collector.spotify_auth import check_credentials
-from sqlalchemy import select
 
 from sleeve.catalog.db import Catalog
-from sleeve.catalog.models import HarvestRun
-from sleeve.errors import ConfigError, UsageError
+from sleeve.errors import DISK_FULL, ConfigError, UsageError
 from sleeve.settings import Settings
 from sleeve.taxonomy import Taxonomy
 
@@ -29,6 +27,8 @@ def check_data_dir(settings: Settings) -> None:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
+        if exc.errno in DISK_FULL:  # not a configuration problem: the command says so
+            raise
         raise ConfigError(
             f"SLEEVE_DATA_DIR={settings.data_dir} is not writable ({exc.strerror})"
         ) from None
@@ -97,10 +97,10 @@ def _collect_all(
             catalog, settings, taxonomy, genre, n, client=client, progress=progress
         )
 
-    pending = _unfinished(catalog, genre)
+    pending = resume_plan(catalog, genre, limit, "all")
     if pending:
         harvest = {"musicbrainz": mb, "spotify": sp}
-        return [harvest[src](target) for src, target in pending]
+        return [harvest[run.source](target) for run, target in pending]
     first = mb((limit + 1) // 2)
     out = [first]
     if limit - first.new > 0:
@@ -113,17 +113,23 @@ def _collect_all(
     return out
 
 
-def _unfinished(catalog: Catalog, genre: str) -> list[tuple[str, int]]:
-    """(source, target) of the open runs for ``genre``, MusicBrainz first."""
-    with catalog.session() as s:
-        rows = s.execute(
-            select(HarvestRun.source, HarvestRun.target)
-            .where(
-                HarvestRun.genre == genre,
-                HarvestRun.source.in_(("musicbrainz", "spotify")),
-                HarvestRun.state.in_(runs.RESUMABLE),
-            )
-            .order_by(HarvestRun.id)
-        ).all()
-    latest = {src: target for src, target in rows}
-    return [(src, latest[src]) for src in ("musicbrainz", "spotify") if src in latest]
+def resume_plan(
+    catalog: Catalog, genre: str, limit: int, source: str
+) -> list[tuple[runs.OpenRun, int]]:
+    """The open runs this command will resume, each with the target ``limit`` gives it.
+
+    One source: its open run's target becomes ``limit``, counting what that run already
+    added. ``all``: the open runs share ``limit`` in order (MusicBrainz first), each at most its
+    stored share, so the resumed runs together never add more than the new limit.
+    """
+    sources = ("musicbrainz", "spotify") if source == "all" else (source,)
+    pending = runs.open_runs(catalog, genre, sources)
+    if source != "all":
+        return [(run, limit) for run in pending]
+    budget = limit - sum(run.added for run in pending)
+    plan = []
+    for run in pending:
+        extra = max(0, min(run.target - run.added, budget))
+        budget -= extra
+        plan.append((run, run.added + extra))
+    return plan

@@ -89,6 +89,8 @@ class CoverPipeline:
 
     def run(self, pages: Iterable[Page]) -> bool:
         """Process pages until the target is met (True) or the pages run out (False)."""
+        if self.remaining <= 0:  # a resumed run whose new target is already met: ask nothing
+            return True
         bar = tqdm(
             total=self.summary.target,
             initial=self.summary.new,

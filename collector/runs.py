@@ -44,7 +44,54 @@ class HarvestSummary:
         return out
 
 
+@dataclass(frozen=True)
+class OpenRun:
+    """An unfinished run that the next command for its (source, genre) resumes."""
+
+    id: int
+    source: str
+    genre: str
+    target: int
+    added: int  # new covers it has stored so far, all invocations together
+    state: str
+
+
+def open_runs(catalog: Catalog, genre: str, sources: tuple[str, ...]) -> list[OpenRun]:
+    """The run each of ``sources`` would resume for ``genre`` (the newest open one), in order."""
+    with catalog.session() as s:
+        rows = s.scalars(
+            select(HarvestRun)
+            .where(
+                HarvestRun.genre == genre,
+                HarvestRun.source.in_(sources),
+                HarvestRun.state.in_(RESUMABLE),
+            )
+            .order_by(HarvestRun.id)
+        ).all()
+        latest = {
+            r.source: OpenRun(r.id, r.source, r.genre, r.target, r.new_covers, r.state)
+            for r in rows
+        }
+    return [latest[src] for src in sources if src in latest]
+
+
+def resume_note(run: OpenRun, limit: int, target: int) -> str:
+    """One line saying what resuming ``run`` with the new command's ``--limit`` will do."""
+    more = max(0, target - run.added)
+    does = f"so it adds up to {more} more" if more else "so it adds nothing more and completes"
+    state = "paused" if run.state == "paused" else "interrupted"
+    return (
+        f"resuming {state} {run.source} run #{run.id} for {run.genre}: {run.added} of "
+        f"{run.target} added; --limit {limit} makes its target {target}, {does}"
+    )
+
+
 def start_or_resume(catalog: Catalog, source: str, genre: str, target: int) -> HarvestSummary:
+    """The open run for (source, genre) with ``target`` as its new goal, or a new run.
+
+    The command that resumes a run decides its goal: a paused ``--limit 190`` resumed by
+    ``--limit 40`` stops at 40 new covers in that run (already met: it completes at once).
+    """
     with catalog.session() as s:
         run = s.scalar(
             select(HarvestRun)
@@ -63,6 +110,7 @@ def start_or_resume(catalog: Catalog, source: str, genre: str, target: int) -> H
             s.flush()
         else:
             run.state = "running"
+            run.target = target
         return HarvestSummary(
             source=source,
             genre=genre,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sleeve.collector.images import ImageInfo
 
-from sleeve.errors import ConfigError
+from sleeve.errors import DISK_FULL, ConfigError
 from sleeve.fsutil import sweep_stale, temp_prefix, widen_to_umask
 
 
@@ -36,6 +36,8 @@ class ImageStore:
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
+            if exc.errno in DISK_FULL:  # not a configuration problem: the command says so
+                raise
             raise ConfigError(f"data dir {self.data_dir} is not writable: {exc}") from exc
         fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=temp_prefix(".tmp-"), suffix=".part")
         try:

@@ -33,7 +33,7 @@ from sleeve.dataset.split import SplitItem, assign_splits, leak_groups
 
 from sleeve import __version__
 from sleeve.catalog.db import Catalog
-from sleeve.errors import DataError, UnknownGenreError, UsageError
+from sleeve.errors import DataError, NothingYetError, UnknownGenreError, UsageError
 from sleeve.settings import Settings, redact_url
 from sleeve.taxonomy import Taxonomy, check_genre_name
 
@@ -150,7 +150,7 @@ def build_dataset(
     known = set(taxonomy.genres) | rows.evidence_genres()
     _validate(genres, known, per_class, hash_algo, threshold, splits)
     if not rows.images:
-        raise DataError(
+        raise NothingYetError(
             "the catalog has no covers yet: run `collect` first (e.g. "
             "`collect --genre rap --limit 500` or `collect --from-folder DIR`)"
         )

@@ -11,7 +11,6 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from tqdm import tqdm
 
 from sleeve.catalog.db import Catalog
 from sleeve.catalog.models import ImageHash
+from sleeve.procs import worker_pool
 
 ALGOS = {"phash": imagehash.phash, "dhash": imagehash.dhash, "whash": imagehash.whash}
 HASH_BITS = 64  # hash_size 8 for every algorithm
@@ -98,7 +98,7 @@ def hash_files(
                 out.append(_hash_job(job))
                 bar.update()
         else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            with worker_pool(workers) as pool:  # workers die with us, even on kill -9
                 for result in pool.map(_hash_job, jobs, chunksize=_CHUNK):
                     out.append(result)
                     bar.update()

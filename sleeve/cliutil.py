@@ -7,9 +7,22 @@ import logging
 import sys
 from collections.abc import Callable
 
-from sleeve.errors import SleeveError, UsageError
+from sleeve.errors import (
+    DISK_FULL,
+    NothingYetError,
+    SleeveError,
+    StorageError,
+    UsageError,
+    disk_full_message,
+)
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# Every command's exit codes (README, "Exit codes"):
+EXIT_OK = 0  # done (a harvest whose source ran dry is done too)
+EXIT_FAILED = 1  # not finished: paused (re-run to resume), some inputs failed, or unusable data
+EXIT_USAGE = 2  # usage or configuration error; nothing was done
+EXIT_NOTHING_YET = 3  # nothing to work on yet: the message names the command to run first
+EXIT_STORAGE = 4  # disk full, damaged catalog, unreadable model file: the message names it
+EXIT_INTERRUPTED = 130  # Ctrl-C
 
 
 def parser(prog: str, description: str, examples: str) -> argparse.ArgumentParser:
@@ -34,18 +47,50 @@ def setup_logging(verbose: bool) -> None:
 
 
 def run_command(body: Callable[[], int]) -> int:
-    """Run a command body; SleeveError becomes ``error: ...`` on stderr, never a traceback."""
+    """Run a command body; a SleeveError or a full disk becomes one ``error: ...`` line on stderr
+    and the exit code for its kind, never a traceback."""
     try:
         return body()
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except SleeveError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
     except KeyboardInterrupt:
         print("\ninterrupted: re-run the same command to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as exc:
+        if exc.errno not in DISK_FULL:
+            raise
+        return _fail(disk_full_message(exc, _data_dir()), EXIT_STORAGE)
+    except SleeveError as exc:
+        return _fail(str(exc), exit_code(exc))
+
+
+def exit_code(exc: SleeveError) -> int:
+    if isinstance(exc, UsageError):
+        return EXIT_USAGE
+    if isinstance(exc, NothingYetError):
+        return EXIT_NOTHING_YET
+    if isinstance(exc, StorageError):
+        return EXIT_STORAGE
+    return EXIT_FAILED
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: line breaks and other control characters cannot forge output."""
+    flat = " ".join(text.split())
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in flat)
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"error: {one_line(message)}", file=sys.stderr)
+    return code
+
+
+def _data_dir() -> str:
+    """Where a write without a file name was going: the data directory, if settings load."""
+    try:
+        from sleeve.settings import load_settings
+
+        return str(load_settings().data_dir)
+    except SleeveError:
+        return "the data directory"
 
 
 def print_table(rows: list[tuple[str, object]], title: str = "") -> None:

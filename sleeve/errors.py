@@ -10,12 +10,19 @@
     │   └── PermanentRemoteError 4xx, a body that is not what the API promises, too large
     │       └── ForbiddenError   403: the endpoint is closed to this app (e.g. Spotify Dev Mode)
     ├── BadImageError            bytes that are not a usable cover (reason is a short code)
-    └── DataError                a dataset, export or run directory that cannot be used
+    ├── DataError                a dataset, export or run directory that cannot be used
+    │   └── NothingYetError      nothing to work on yet: empty catalog, no dataset, no model
+    └── StorageError             a file sleeve keeps cannot be written or read: disk full, a
+                                 damaged catalog, an unreadable model file (names the file)
 
-Commands catch SleeveError at the edge and print one line; anything else is a bug.
+Commands catch SleeveError at the edge (``sleeve.cliutil.run_command``) and print one line with
+the exit code its class maps to; anything else is a bug. A full disk (``OSError`` ENOSPC /
+EDQUOT) is turned into one line there too, wherever it happens.
 """
 
 from __future__ import annotations
+
+import errno
 
 
 class SleeveError(Exception):
@@ -85,3 +92,23 @@ class BadImageError(SleeveError):
 
 class DataError(SleeveError):
     """A dataset, export or run directory that cannot be used as asked."""
+
+
+class NothingYetError(DataError):
+    """The command has nothing to work on yet; the message names the command to run first."""
+
+
+class StorageError(SleeveError):
+    """A file sleeve keeps is unusable or cannot be written; the message names it and the fix."""
+
+
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def disk_full_message(exc: OSError, where: object) -> str:
+    """One line for a full disk: what could not be written, and what to do."""
+    target = exc.filename or where
+    return (
+        f"disk full writing {target} ({exc.strerror or 'no space left'}): free some space, "
+        "then run the same command again (what was finished is kept)"
+    )

@@ -23,7 +23,13 @@ from sleeve.training.predict import (
     resolve_run_dir,
 )
 
-from sleeve.errors import BadImageError, PermanentRemoteError, TransientRemoteError, UsageError
+from sleeve.errors import (
+    BadImageError,
+    NothingYetError,
+    PermanentRemoteError,
+    TransientRemoteError,
+    UsageError,
+)
 from tests.conftest import fast_settings
 from tests.test_predict_support import (
     GENRES,
@@ -292,7 +298,7 @@ def test_top_k_is_clamped_to_the_genres(classifier, images: dict[str, Path], set
 
 
 def test_no_model_says_to_train_first(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="train-and-evaluate"):
+    with pytest.raises(NothingYetError, match="train-and-evaluate"):
         resolve_run_dir(None, fast_settings(tmp_path))
 
 
@@ -364,12 +370,12 @@ def test_cli_folder_input(
     assert code == 1  # the folder holds bad files too
 
 
-def test_cli_without_a_model_is_a_usage_error(
+def test_cli_without_a_model_is_nothing_to_work_on_yet(
     images: dict[str, Path], cli_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = predict_cli.main([str(images["gray.png"])])
     err = capsys.readouterr().err
-    assert code == 2
+    assert code == 3
     assert err.startswith("error: no trained model found")
     assert "train-and-evaluate" in err and "Traceback" not in err
 

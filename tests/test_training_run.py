@@ -149,7 +149,7 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["--method", "knn,bogus", "--dataset", str(tmp_path)]) == 2
     assert "valid methods are knn" in capsys.readouterr().err
-    assert main([]) == 1  # no dataset built yet
+    assert main([]) == 3  # no dataset built yet: nothing to work on
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "build-dataset" in err and err.count("\n") == 1
 

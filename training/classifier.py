@@ -33,7 +33,7 @@ from sleeve.training.data import decode
 from sleeve.training.embeddings import FeatureExtractor, FeatureRecipe
 from sleeve.training.heads_runtime import check_head, head_probabilities
 
-from sleeve.errors import BadImageError, DataError
+from sleeve.errors import BadImageError, DataError, StorageError
 
 FORMAT, VERSION = "sleeve-classifier", 2
 ImageInput = str | Path | bytes | Image.Image
@@ -120,8 +120,11 @@ class Classifier:
             )
         try:
             payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise DataError(f"{path} is not a readable sleeve model: {exc}") from exc
+        except Exception as exc:  # torch's own text is long and suggests unsafe loading
+            raise StorageError(
+                f"{path} is not a readable sleeve model (damaged, truncated or another kind of "
+                "file): run train-and-evaluate again, or pass --model with another run"
+            ) from exc
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
             raise DataError(f"{path} is not a sleeve classifier (format {FORMAT!r} expected)")
         if int(payload.get("version", 0)) > VERSION:

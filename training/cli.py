@@ -12,7 +12,7 @@ from sleeve.training.methods import ALL_METHODS
 from sleeve.training.run import DEFAULT_METHODS, TrainConfig, train_and_evaluate
 
 from sleeve.cliutil import EXIT_OK, parser, run_command, setup_logging
-from sleeve.errors import ConfigError, DataError
+from sleeve.errors import ConfigError, NothingYetError
 from sleeve.settings import load_settings
 
 EXAMPLES = """\
@@ -142,7 +142,7 @@ def resolve_dataset(arg: Path | None, data_dir: Path) -> Path:
         return arg
     latest = data_dir / "datasets" / "LATEST"
     if not latest.is_file():
-        raise DataError(
+        raise NothingYetError(
             f"no dataset given and {latest} does not exist: run build-dataset first "
             "or pass --dataset DIR"
         )

@@ -22,6 +22,7 @@ from sleeve.dataset.export import MANIFEST_COLUMNS
 from torch.utils.data import DataLoader, Dataset
 
 from sleeve.errors import BadImageError, DataError
+from sleeve.procs import loader_worker_init_fn
 
 SPLITS = ("train", "val", "test")
 
@@ -214,6 +215,8 @@ def make_loader(
         sampler=sampler,
         num_workers=workers,
         persistent_workers=False,
+        # torch's own orphan check runs between batches, never while a worker is stuck in a file
+        worker_init_fn=loader_worker_init_fn() if workers else None,
         generator=generator,
         pin_memory=torch.cuda.is_available(),
     )

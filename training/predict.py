@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 from PIL import Image
 from sleeve.collector.images import open_rgb
 
-from sleeve.errors import BadImageError, SleeveError, UsageError
+from sleeve.errors import BadImageError, NothingYetError, SleeveError, UsageError
 from sleeve.settings import Settings
 
 # Extensions a folder input is scanned for (case-insensitive); other files are ignored.
@@ -106,7 +106,7 @@ def resolve_run_dir(model: Path | None, settings: Settings) -> Path:
         return model
     run = read_latest(settings.runs_dir)
     if run is None:
-        raise UsageError(
+        raise NothingYetError(
             f"no trained model found (no {settings.runs_dir / 'LATEST'}): run "
             "`train-and-evaluate` first, or pass --model RUN_DIR"
         )

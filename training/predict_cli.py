@@ -1,7 +1,8 @@
 """`predict`: top-k genres for cover images (files, folders, http(s) URLs).
 
-Exit status: 0 when every input got predictions, 1 when at least one input failed (the others
-are still answered), 2 for usage errors such as no trained model.
+Exit status (README, "Exit codes"): 0 when every input got predictions, 1 when at least one
+input failed (the others are still answered), 2 usage error, 3 no trained model yet, 4 an
+unreadable model file.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ EXAMPLES = """\
   predict covers/ --model sleeve-data/runs/20250101-120000-0123456789abcdef
 
 Exit status: 0 all inputs answered, 1 some inputs failed (each failure is reported in the
-table or as {"path", "error"} in --json, and the others are still answered), 2 usage error
-(e.g. no trained model: run `train-and-evaluate` first)."""
+table or as {"path", "error"} in --json, and the others are still answered), 2 usage error,
+3 no trained model yet (run `train-and-evaluate` first), 4 unreadable model file."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,20 +8,25 @@ SQLite runs in WAL mode so a reader (the app, build-dataset) never blocks a runn
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; concurrent first opens stay unserialised there
+    fcntl = None  # type: ignore[assignment]
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from sleeve.errors import ConfigError
+from sleeve.errors import DISK_FULL, ConfigError, StorageError
 from sleeve.settings import normalise_database_url, redact_url
 
 
@@ -42,11 +47,44 @@ def make_engine(url: str) -> Engine:
             try:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
+                if exc.errno in DISK_FULL:  # not a configuration problem: the command says so
+                    raise
                 raise ConfigError(f"cannot create the catalog directory for {path}: {exc}") from exc
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    event.listen(engine, "handle_error", _storage_errors(engine))
+    return engine
+
+
+# SQLite's messages for its result codes SQLITE_NOTADB, SQLITE_CORRUPT and SQLITE_FULL.
+_DAMAGED = ("file is not a database", "database disk image is malformed")
+_FULL = "database or disk is full"
+_PG_DISK_FULL = "53100"  # SQLSTATE disk_full
+
+
+def _storage_errors(engine: Engine):  # type: ignore[no-untyped-def]
+    """A damaged catalog or a full disk, wherever a query meets it, becomes one StorageError
+    naming the catalog and the fix (instead of a long SQLAlchemy traceback)."""
+    where = engine.url.database if engine.dialect.name == "sqlite" else None
+    where = where or engine.url.render_as_string(hide_password=True)
+
+    def handle(context) -> None:  # type: ignore[no-untyped-def]
+        error = context.original_exception
+        text = str(error).lower()
+        if any(m in text for m in _DAMAGED):
+            raise StorageError(
+                f"the catalog {where} is damaged ({error}): restore it from a backup, or move "
+                "it aside and run the command again to start a new catalog"
+            ) from error
+        if _FULL in text or getattr(error, "sqlstate", None) == _PG_DISK_FULL:
+            raise StorageError(
+                f"disk full writing the catalog {where}: free some space, then run the same "
+                "command again (committed work is kept)"
+            ) from error
+
+    return handle
 
 
 def alembic_config(url: str) -> Config:
@@ -57,10 +95,46 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+# Any fixed 64-bit key: every sleeve process on one PostgreSQL database agrees on it.
+_PG_MIGRATION_LOCK = 0x51EE7E_0001
+
+
+@contextmanager
+def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
+    """An exclusive lock on ``<catalog>.migrate-lock`` while the schema is created or upgraded.
+
+    Two commands started together on a new catalog both saw no schema and both ran the first
+    migration (``table artists already exists``): SQLite DDL outside a transaction does not
+    stop the second creator. The lock file is left in place on purpose: deleting it would let
+    a third process lock a new file while the second still holds the old one.
+    """
+    database = engine.url.database
+    if fcntl is None or not database or database == ":memory:":
+        yield
+        return
+    lock_path = Path(f"{database}.migrate-lock")
+    try:
+        fh = lock_path.open("a")
+    except OSError:  # read-only directory: nobody can be creating the schema there either
+        yield
+        return
+    with fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # released when the file is closed
+        yield
+
+
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest migration (a no-op when it is already there)."""
+    """Bring the schema to the newest migration (a no-op when it is already there).
+
+    Serialised across processes: a file lock beside a SQLite catalog, a transaction-scoped
+    advisory lock on PostgreSQL (held until this transaction commits the new schema).
+    """
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
+    sqlite = engine.dialect.name == "sqlite"
+    with _sqlite_migration_lock(engine) if sqlite else nullcontext(), engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            lock = text("SELECT pg_advisory_xact_lock(:key)")
+            conn.execute(lock, {"key": _PG_MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
