@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import unicodedata
 from collections.abc import Callable
 
 from sleeve.errors import SleeveError, UsageError
@@ -50,7 +51,26 @@ def run_command(body: Callable[[], int]) -> int:
 
 def print_table(rows: list[tuple[str, object]], title: str = "") -> None:
     if title:
-        print(title)
-    width = max((len(k) for k, _ in rows), default=0)
-    for key, value in rows:
+        print(printable(title))
+    shown = [(printable(k), printable(v)) for k, v in rows]
+    width = max((len(k) for k, _ in shown), default=0)
+    for key, value in shown:
         print(f"  {key:<{width}}  {value}")
+
+
+def printable(value: object) -> str:
+    """``str(value)`` with control characters escaped (``\\n``, ``\\x1b``, ``\\u202e``...).
+
+    A file name or remote text may hold a newline, a terminal escape or a bidi override: printed
+    raw it forges a row in a table or rewrites the screen. Every human-readable output that
+    shows a name, a path or an error goes through here. Spaces of any script are kept.
+    """
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if not ch.isprintable() and unicodedata.category(ch) != "Zs"
+        else ch
+        for ch in text
+    )

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from PIL import Image
-from sleeve.collector.images import open_rgb
+from sleeve.collector.images import open_rgb, read_image_bytes
 
 from sleeve.errors import BadImageError, SleeveError, UsageError
 from sleeve.settings import Settings
@@ -167,24 +167,11 @@ def image_from_bytes(data: bytes, settings: Settings) -> Image.Image:
 
 
 def read_image_file(path: Path, settings: Settings) -> Image.Image:
-    """A local file as RGB; the size cap is checked before a single byte is read."""
+    """A local regular file as RGB; type and size are checked before a single byte is read
+    (a FIFO or device is refused, never waited on)."""
     if path.is_dir():
         raise BadImageError("no-images", f"folder {path} holds no image files")
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise BadImageError("missing-file", f"no such file: {path}") from None
-    except OSError as exc:
-        raise BadImageError("unreadable", f"{path}: {exc.strerror or exc}") from None
-    if size > settings.max_image_bytes:
-        raise BadImageError(
-            "too-large", f"{size} bytes is over the {settings.max_image_bytes}-byte cap"
-        )
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise BadImageError("unreadable", f"{path}: {exc.strerror or exc}") from None
-    return image_from_bytes(data, settings)
+    return image_from_bytes(read_image_bytes(path, settings.max_image_bytes), settings)
 
 
 class ImageLoader:
