@@ -185,7 +185,8 @@ class ImageLoader:
         if self._http is None:
             from sleeve.collector.http import http_client  # only URL inputs need requests
 
-            self._http = http_client(self.settings, "web")
+            # user-supplied URLs: non-public addresses refused unless SLEEVE_ALLOW_PRIVATE_URLS
+            self._http = http_client(self.settings, "web", untrusted=True)
         return self._http
 
     def load(self, source: str) -> Image.Image:
