@@ -47,8 +47,8 @@ def refusal(ip: IPAddress) -> str | None:
         ("loopback", ip.is_loopback),
         ("link-local", ip.is_link_local),
         ("multicast", ip.is_multicast),
-        ("private", ip.is_private),
         ("reserved", ip.is_reserved),
+        ("private", ip.is_private),
         ("non-public", not ip.is_global),  # e.g. 100.64.0.0/10, shared address space
     )
     return next((name for name, hit in checks if hit), None)
