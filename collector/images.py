@@ -85,7 +85,10 @@ def inspect_image(
         raise BadImageError("too-large", f"{len(data)} bytes > {max_bytes}")
     fmt = sniff(data)
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with warnings.catch_warnings():  # the size check below decides, and says so once
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+        with img:
             width, height = img.size  # header only: nothing decoded yet
             if width * height > max_pixels:
                 raise BadImageError("bomb", f"declares {width}x{height} px > {max_pixels} px")

@@ -192,3 +192,17 @@ def test_security_folder_import_report_escapes_names(
     report = summary.report()
     assert "Rock\\nforged=rock" in report
     assert not any(line.startswith("forged") for line in report.splitlines())
+
+
+def test_security_command_errors_escape_control_characters(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from sleeve.cliutil import run_command
+    from sleeve.errors import UsageError
+
+    def body() -> int:
+        raise UsageError("--from-folder /tmp/x\nerror: forged: no such directory")
+
+    assert run_command(body) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "x\\nerror: forged" in err
