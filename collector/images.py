@@ -12,6 +12,7 @@ import errno
 import hashlib
 import io
 import os
+import re
 import stat
 import warnings
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ _MAGIC: list[tuple[bytes, str]] = [
     (b"GIF89a", "GIF"),
     (b"BM", "BMP"),
 ]
+_BYTES_LITERAL = re.compile(r"""b(['"]).*?(?<!\\)\1""")
 _EXT = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp", "BMP": "bmp"}
 
 
@@ -104,10 +106,15 @@ def inspect_image(
         raise BadImageError("corrupt", "Pillow cannot identify the image") from None
     except (OSError, SyntaxError, ValueError) as exc:
         reason = "truncated" if "truncated" in str(exc).lower() else "corrupt"
-        raise BadImageError(reason, str(exc)[:200]) from None
+        raise BadImageError(reason, _without_bytes(str(exc))[:200]) from None
     if fmt not in _EXT:
         raise BadImageError("unsupported-format", fmt)
     return ImageInfo(hashlib.sha256(data).hexdigest(), width, height, fmt, len(data))
+
+
+def _without_bytes(message: str) -> str:
+    """A decoder's message with quoted file content (``chunk b'ADMI'``) left out."""
+    return _BYTES_LITERAL.sub("<bytes>", message)
 
 
 def _decode_fully(img: Image.Image, max_pixels: int) -> None:

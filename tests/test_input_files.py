@@ -206,3 +206,10 @@ def test_security_command_errors_escape_control_characters(
     assert run_command(body) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "x\\nerror: forged" in err
+
+
+def test_security_decoder_messages_lose_quoted_file_content() -> None:
+    from sleeve.collector.images import _without_bytes
+
+    assert _without_bytes("broken PNG file (chunk b'ADMI')") == "broken PNG file (chunk <bytes>)"
+    assert "SECRET" not in _without_bytes("""bad b"SEC\\"RET" and b'x'""")
