@@ -239,6 +239,38 @@ def test_predict_with_a_small_deadline_returns_promptly(
     assert time.monotonic() - started < 2.0
 
 
+def test_a_trickling_cover_costs_a_harvest_two_deadlines_not_minutes(tmp_path: Path) -> None:
+    from sleeve.collector.harvest_mb import harvest_musicbrainz
+
+    from sleeve.catalog.db import open_catalog
+    from sleeve.taxonomy import Taxonomy
+
+    with FakeServices(FakeCatalogue.generate({"disco": 30}, seed=7)) as fx:
+        rule = fx.faults.add("archive", r"\.jpg", "slow-body", times=2, chunk=16, interval=0.05)
+        settings = fast_settings(
+            tmp_path / "data",
+            musicbrainz_url=fx.musicbrainz_url,
+            coverart_url=fx.coverart_url,
+            download_workers=1,  # the fault's two uses hit one cover: its try and its retry
+            max_retries=5,
+            request_deadline=0.5,
+        )
+        started = time.monotonic()
+        summary = harvest_musicbrainz(
+            open_catalog(settings.catalog_url),
+            settings,
+            Taxonomy.load(),
+            "disco",
+            8,
+            progress=False,
+        )
+        elapsed = time.monotonic() - started
+    assert rule.hits == 2
+    assert (summary.new, summary.state) == (8, "completed")
+    assert summary.failed == {"slow-body": 1}
+    assert elapsed < 15, f"{elapsed:.1f}s"
+
+
 def test_request_deadline_setting() -> None:
     assert load_settings({"SLEEVE_REQUEST_DEADLINE": "7.5"}, env_file=None).request_deadline == 7.5
     with pytest.raises(ConfigError, match="SLEEVE_REQUEST_DEADLINE"):
