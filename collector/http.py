@@ -1,7 +1,8 @@
 """The one HTTP layer every client uses: the single seam where bytes leave the process.
 
 An ``HttpClient`` owns every request default for one service: User-Agent with contact,
-connect/read timeouts, one total deadline per request (connect + headers + body), the pacing
+connect/read timeouts, one deadline per request attempt (``SLEEVE_REQUEST_DEADLINE``: connect
+and every socket read wait at most that long, and the body stops when it passes), the pacing
 limiter, the retry policy (tenacity drives the loop, :mod:`sleeve.collector.retry` decides the
 waits), redirect limit and streamed size caps. Request headers are never logged (they may carry
 a bearer token); errors name the URL, the status and a short ``reason`` code that harvests
@@ -76,7 +77,8 @@ class HttpClient:
         untrusted: bool = False,
         refuse: Refusal | None = None,
     ) -> None:
-        """``deadline``: seconds one attempt may take from connect to the body's last byte.
+        """``deadline``: seconds one attempt may take from connect to the body's last byte (the
+        connect and each read while headers arrive are capped at it; the body is cut at it).
         ``untrusted``: URLs come from a user; errors never quote the body. ``refuse``: which
         addresses to refuse (None: no address guard; see :mod:`sleeve.collector.netguard`)."""
         self.service = service

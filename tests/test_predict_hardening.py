@@ -368,7 +368,16 @@ def test_api_accepts_numpy_arrays(classifier) -> None:  # type: ignore[no-untype
     assert classifier.predict(rgb.astype(np.float32) / 255.0)[0].genre == expected[0].genre
     grey = rgb[:, :, 0]
     assert classifier.predict(grey) == classifier.predict(Image.fromarray(grey))
-    for bad in (np.zeros((4, 4, 7), np.uint8), np.zeros(10, np.uint8), np.full((8, 8), 2.0)):
+    assert classifier.predict(rgb.astype(np.int64)) == expected
+    bad_arrays = (
+        np.zeros((4, 4, 7), np.uint8),
+        np.zeros(10, np.uint8),
+        np.zeros((0, 5, 3), np.uint8),
+        np.full((8, 8), 2.0),
+        np.full((8, 8), 300),
+        np.zeros((8, 8), bool),
+    )
+    for bad in bad_arrays:
         with pytest.raises(BadImageError):
             classifier.predict(bad)
     with pytest.raises(SleeveError):

@@ -193,12 +193,13 @@ def read_image_file(path: Path, settings: Settings, min_size: int = 0) -> Image.
     return image_from_bytes(read_image_bytes(path, settings.max_image_bytes), settings, min_size)
 
 
-def image_from_array(array: np.ndarray, settings: Settings) -> Image.Image:
-    """A numpy image as RGB: HxW grey or HxWx{1,3,4}; uint8, uint16 (scaled to 8 bit) or
-    floats in [0, 1]. Anything else is a ``BadImageError("bad-array")``."""
+def image_from_array(array: np.ndarray) -> Image.Image:
+    """A numpy image as RGB: HxW grey or HxWx{1,3,4}; uint8, uint16 (scaled to 8 bit), other
+    integers within 0..255, or floats in [0, 1]. Anything else is ``BadImageError("bad-array")``.
+    """
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
-    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))):
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))) or not array.size:
         raise BadImageError(
             "bad-array", f"shape {array.shape}: expected HxW, HxWx1, HxWx3 or HxWx4"
         )
@@ -207,11 +208,15 @@ def image_from_array(array: np.ndarray, settings: Settings) -> Image.Image:
     if array.dtype == np.uint16:
         array = ((array.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
     elif np.issubdtype(array.dtype, np.floating):
-        if array.size == 0 or not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
+        if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
             raise BadImageError("bad-array", "float images must hold values in [0, 1]")
         array = (array * 255).round().astype(np.uint8)
+    elif np.issubdtype(array.dtype, np.integer) and array.dtype != np.uint8:
+        if array.min() < 0 or array.max() > 255:
+            raise BadImageError("bad-array", f"{array.dtype} values outside 0..255")
+        array = array.astype(np.uint8)
     elif array.dtype != np.uint8:
-        raise BadImageError("bad-array", f"dtype {array.dtype}: expected uint8, uint16 or float")
+        raise BadImageError("bad-array", f"dtype {array.dtype}: expected integers or floats")
     return open_rgb(Image.fromarray(np.ascontiguousarray(array)))
 
 
@@ -238,7 +243,7 @@ class ImageLoader:
         if isinstance(source, Image.Image):
             return open_rgb(source)
         if isinstance(source, np.ndarray):
-            return image_from_array(source, self.settings)
+            return image_from_array(source)
         if isinstance(source, bytes | bytearray | memoryview):
             return image_from_bytes(bytes(source), self.settings)
         if isinstance(source, Path):
