@@ -14,6 +14,7 @@ from sleeve.cliutil import (
     EXIT_OK,
     parser,
     print_table,
+    printable,
     run_command,
     setup_logging,
 )
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{summary.new}/{summary.target} new covers ({summary.state})",
             )
             if summary.message:
-                print(f"  note: {summary.message}")
+                print(f"  note: {printable(summary.message)}")
             if summary.state in ("paused", "failed"):
                 code = EXIT_FAILED
         return code

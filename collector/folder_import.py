@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sleeve.collector import records
-from sleeve.collector.images import ImageInfo, inspect_image
+from sleeve.collector.images import ImageInfo, inspect_image, read_image_bytes
 from sleeve.collector.store import ImageStore
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from sleeve.catalog.db import Catalog
 from sleeve.catalog.models import GenreEvidence, ReleaseSource
+from sleeve.cliutil import printable
 from sleeve.errors import BadImageError, UsageError
 from sleeve.settings import Settings
 from sleeve.taxonomy import Taxonomy, check_genre_name
@@ -40,6 +41,7 @@ KIND = "file"
 # batch, which the next (idempotent) run redoes.
 BATCH = 500
 PREPARE_THREADS = 4
+_OUTSIDE = "link-outside-folder"  # skip reason: a link whose target is not under the folder
 
 
 @dataclass
@@ -70,11 +72,13 @@ class ImportSummary:
 
     def report(self) -> str:
         mapped = ", ".join(f"{k}={v}" for k, v in sorted(self.mapping.items()))
-        lines = [f"imported {self.folder} ({mapped})"]
+        lines = [printable(f"imported {self.folder} ({mapped})")]
         if self.added_genres:
-            lines.append(f"  genres added outside the taxonomy: {', '.join(self.added_genres)}")
-        width = max(len(k) for k, _ in self.rows())
-        lines += [f"  {k:<{width}}  {v}" for k, v in self.rows()]
+            added = printable(", ".join(self.added_genres))
+            lines.append(f"  genres added outside the taxonomy: {added}")
+        rows = [(printable(k), printable(v)) for k, v in self.rows()]
+        width = max(len(k) for k, _ in rows)
+        lines += [f"  {k:<{width}}  {v}" for k, v in rows]
         return "\n".join(lines)
 
 
@@ -114,16 +118,30 @@ def resolve_folders(
     return resolved, new
 
 
-def _class_folders(root: Path) -> list[str]:
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+def _inside(path: Path, root_real: Path) -> Path | None:
+    """``path`` with every link resolved when that stays inside ``root_real``, else None."""
+    real = path.resolve()
+    return real if real.is_relative_to(root_real) else None
 
 
-def _files(root: Path, folders: list[str]) -> Iterator[tuple[str, Path]]:
-    """(folder name, file) in sorted order; hidden files (.DS_Store) are not covers."""
+def _class_folders(root: Path) -> tuple[list[str], list[str]]:
+    """(class folder names, names that are links leading outside ``root``)."""
+    root_real = root.resolve()
+    names, outside = [], []
+    for p in sorted(root.iterdir()):
+        if p.is_dir() and not p.name.startswith("."):
+            (names if _inside(p, root_real) else outside).append(p.name)
+    return names, outside
+
+
+def _files(root: Path, folders: list[str]) -> Iterator[tuple[str, Path, Path | None]]:
+    """(folder name, file, its real path or None when a link leads outside ``root``) in sorted
+    order; hidden files (.DS_Store) are not covers. Linked folders are not descended into."""
+    root_real = root.resolve()
     for name in folders:
         for path in sorted((root / name).rglob("*")):
             if path.is_file() and not path.name.startswith("."):
-                yield name, path
+                yield name, path, _inside(path, root_real)
 
 
 def import_folder(
@@ -138,13 +156,15 @@ def import_folder(
     root = Path(folder)
     if not root.is_dir():
         raise UsageError(f"{root}: no such directory")
-    folders = _class_folders(root)
+    folders, linked_out = _class_folders(root)
     if not folders:
         raise UsageError(f"{root}: no class folders inside (expected {root}/<Genre>/*.jpg)")
     resolved, new_genres = resolve_folders(taxonomy, folders, mapping)
     for genre in new_genres:
         taxonomy.add_genre(genre)
     summary = ImportSummary(root, resolved, added_genres=new_genres)
+    if linked_out:
+        summary.skipped[_OUTSIDE] += len(linked_out)
     store = ImageStore(settings.data_dir)
     store.sweep_temporaries()  # a killed import's leftovers (a live writer's are kept)
 
@@ -156,14 +176,14 @@ def import_folder(
                 )
             )
         )
-    todo: list[tuple[str, Path, str]] = []
-    for name, path in _files(root, folders):
+    todo: list[tuple[str, Path, str, Path | None]] = []
+    for name, path, real in _files(root, folders):
         summary.files += 1
         rel = path.relative_to(root).as_posix()
         if rel in done:
             summary.already_imported += 1
         else:
-            todo.append((name, path, rel))
+            todo.append((name, path, rel, real))
 
     bar = tqdm(total=len(todo), desc="import", unit="file", disable=not progress, file=sys.stderr)
     batches = [todo[i : i + BATCH] for i in range(0, len(todo), BATCH)]
@@ -171,8 +191,8 @@ def import_folder(
     # ahead of the catalog writes: both release the GIL, and the writes stay in one thread.
     with bar, ThreadPoolExecutor(max_workers=PREPARE_THREADS) as pool:
 
-        def submit(batch: list[tuple[str, Path, str]]) -> list[Future]:
-            return [pool.submit(_prepare, store, settings, path) for _, path, _ in batch]
+        def submit(batch: list[tuple[str, Path, str, Path | None]]) -> list[Future]:
+            return [pool.submit(_prepare, store, settings, real) for *_, real in batch]
 
         pending = submit(batches[0]) if batches else []
         for k, batch in enumerate(batches):
@@ -180,23 +200,28 @@ def import_folder(
             if k + 1 < len(batches):
                 pending = submit(batches[k + 1])
             with catalog.session() as session:
-                for (name, path, rel), outcome in zip(batch, prepared, strict=True):
+                for (name, path, rel, _), outcome in zip(batch, prepared, strict=True):
                     _import_one(session, store, summary, name, resolved[name], path, rel, outcome)
             bar.update(len(batch))
     return summary
 
 
 def _prepare(
-    store: ImageStore, settings: Settings, path: Path
+    store: ImageStore, settings: Settings, real: Path | None
 ) -> tuple[bytes, ImageInfo] | BadImageError:
-    """Read, validate and store one file (thread-safe: the store writes atomically)."""
+    """Read, validate and store one file (thread-safe: the store writes atomically).
+
+    ``real`` is the file's resolved path (None: a link leading outside the folder, never
+    read). Its size and type are checked before reading; failure details name the problem,
+    never the file's bytes.
+    """
+    if real is None:
+        return BadImageError(_OUTSIDE, "a symbolic link leading outside the imported folder")
     try:
-        data = path.read_bytes()
+        data = read_image_bytes(real, settings.max_image_bytes, follow_symlinks=False)
         info = inspect_image(data, max_bytes=settings.max_image_bytes)
     except BadImageError as exc:
         return exc
-    except OSError as exc:
-        return BadImageError("unreadable", f"{path}: {exc.strerror}")
     store.put(data, info)
     return data, info
 

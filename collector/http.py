@@ -1,10 +1,13 @@
 """The one HTTP layer every client uses: the single seam where bytes leave the process.
 
 An ``HttpClient`` owns every request default for one service: User-Agent with contact,
-connect/read timeouts, the pacing limiter, the retry policy (tenacity drives the loop,
-:mod:`sleeve.collector.retry` decides the waits), redirect limit and streamed size caps.
-Request headers are never logged (they may carry a bearer token); errors name the URL, the
-status and a short ``reason`` code that harvests count by.
+connect/read timeouts, one deadline per request attempt (``SLEEVE_REQUEST_DEADLINE``: connect
+and every socket read wait at most that long, and the body stops when it passes), the pacing
+limiter, the retry policy (tenacity drives the loop, :mod:`sleeve.collector.retry` decides the
+waits), redirect limit and streamed size caps. Request headers are never logged (they may carry
+a bearer token); errors name the URL, the status and a short ``reason`` code that harvests
+count by. A client for user-supplied URLs (``untrusted``) also refuses non-public addresses
+(:mod:`sleeve.collector.netguard`) and never quotes a response body in its errors.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+import urllib3
+from sleeve.collector.netguard import BlockedAddressError, PublicOnlyAdapter, Refusal, refusal
 from sleeve.collector.ratelimit import RateLimiter
 from sleeve.collector.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
@@ -36,6 +41,7 @@ log = logging.getLogger("sleeve.http")
 MAX_REDIRECTS = 5  # CAA needs two hops (coverartarchive -> archive.org -> storage node)
 _CHUNK = 64 * 1024
 _BAD_BODY_RETRIES = 2  # a malformed body is retried less than an outage
+_SLOW_BODY_RETRIES = 1  # a body slower than the deadline gets one more try, not five
 
 
 @dataclass(frozen=True)
@@ -67,10 +73,20 @@ class HttpClient:
         limiter: RateLimiter | None = None,
         max_bytes: int = 5 * 1024 * 1024,
         sleep: Any = time.sleep,
+        deadline: float = 30.0,
+        untrusted: bool = False,
+        refuse: Refusal | None = None,
     ) -> None:
+        """``deadline``: seconds one attempt may take from connect to the body's last byte (the
+        connect and each read while headers arrive are capped at it; the body is cut at it).
+        ``untrusted``: URLs come from a user; errors never quote the body. ``refuse``: which
+        addresses to refuse (None: no address guard; see :mod:`sleeve.collector.netguard`)."""
         self.service = service
         self.user_agent = user_agent
         self.timeout = (connect_timeout, read_timeout)
+        self.deadline = deadline
+        self.untrusted = untrusted
+        self.refuse = refuse
         self.policy = policy or RetryPolicy()
         self.limiter = limiter
         self.max_bytes = max_bytes
@@ -112,6 +128,10 @@ class HttpClient:
             session.headers["User-Agent"] = self.user_agent
             session.max_redirects = MAX_REDIRECTS
             session.trust_env = False  # no surprise proxies or .netrc credentials
+            if self.refuse is not None:
+                adapter = PublicOnlyAdapter(self.refuse)
+                session.mount("http://", adapter)
+                session.mount("https://", adapter)
             self._local.session = session
         return session
 
@@ -130,6 +150,8 @@ class HttpClient:
             exc = error_of(state)
             if isinstance(exc, TransientRemoteError) and exc.reason == "bad-json":
                 return state.attempt_number > _BAD_BODY_RETRIES
+            if isinstance(exc, TransientRemoteError) and exc.reason == "slow-body":
+                return state.attempt_number > min(_SLOW_BODY_RETRIES, policy.max_retries)
             return state.attempt_number > policy.max_retries
 
         def wait(state: RetryCallState) -> float:
@@ -172,6 +194,8 @@ class HttpClient:
             self.limiter.acquire()
         self._count("requests")
         cap = self.max_bytes if max_bytes is None else max_bytes
+        connect_timeout, read_timeout = self.timeout
+        ends = time.monotonic() + self.deadline
         try:
             resp = self._session().request(
                 method,
@@ -179,10 +203,12 @@ class HttpClient:
                 params=params,
                 headers=dict(headers or {}),
                 data=data,
-                timeout=self.timeout,
+                timeout=(min(connect_timeout, self.deadline), min(read_timeout, self.deadline)),
                 stream=True,
                 allow_redirects=True,
             )
+        except BlockedAddressError as exc:  # raised where the socket is made, on any hop
+            raise BlockedAddressError(f"refused {url}: {exc}", url=url) from None
         except requests.TooManyRedirects:
             raise PermanentRemoteError(
                 f"more than {MAX_REDIRECTS} redirects from {url}", url=url, reason="redirect-loop"
@@ -200,8 +226,8 @@ class HttpClient:
         with resp:
             status = resp.status_code
             if status >= 400:
-                raise _status_error(resp, url)
-            body = _read_capped(resp, url, cap, deadline=self.timeout[1] * 4)
+                raise _status_error(resp, url, quote_body=not self.untrusted)
+            body = _read_capped(resp, url, cap, ends=ends, read_timeout=read_timeout)
             return Fetched(
                 url=resp.url,
                 status=status,
@@ -228,12 +254,16 @@ def _as_rate_limited(exc: TransientRemoteError) -> RateLimitedError:
     )
 
 
-def _status_error(resp: requests.Response, url: str) -> RemoteError:
+def _status_error(resp: requests.Response, url: str, *, quote_body: bool = True) -> RemoteError:
+    """The error for a 4xx/5xx; ``quote_body`` adds the service's own error text (never for
+    user-supplied URLs: the body of an arbitrary server is not ours to repeat)."""
     status = resp.status_code
-    try:
-        snippet = resp.raw.read(2048, decode_content=True).decode("utf-8", "replace")
-    except Exception:  # the body of an error page is only a hint
-        snippet = ""
+    snippet = ""
+    if quote_body:
+        try:
+            snippet = resp.raw.read(2048, decode_content=True).decode("utf-8", "replace")
+        except Exception:  # the body of an error page is only a hint
+            snippet = ""
     message = f"HTTP {status} from {url}"
     detail = _error_message(snippet)
     if detail:
@@ -263,7 +293,15 @@ def _error_message(body: str) -> str:
     return ""
 
 
-def _read_capped(resp: requests.Response, url: str, cap: int, deadline: float) -> bytes:
+def _read_capped(
+    resp: requests.Response, url: str, cap: int, *, ends: float, read_timeout: float
+) -> bytes:
+    """The body, refused when over ``cap`` bytes or unfinished at ``ends`` (monotonic time).
+
+    Each socket read waits at most until the deadline and returns what has arrived
+    (``read1``), so a body trickling a few bytes at a time stops at the deadline rather than
+    when a 64 KiB buffer fills.
+    """
     length = resp.headers.get("Content-Length")
     if length and length.isdigit() and int(length) > cap:
         raise PermanentRemoteError(
@@ -271,28 +309,60 @@ def _read_capped(resp: requests.Response, url: str, cap: int, deadline: float) -
         )
     chunks: list[bytes] = []
     total = 0
-    started = time.monotonic()
     try:
-        for chunk in resp.iter_content(_CHUNK):
+        while True:
+            remaining = ends - time.monotonic()
+            if remaining <= 0:
+                raise _too_slow(url)
+            _set_read_timeout(resp, min(read_timeout, remaining))
+            try:
+                chunk = resp.raw.read1(_CHUNK, decode_content=True)
+            except urllib3.exceptions.ReadTimeoutError:
+                if time.monotonic() >= ends:
+                    raise _too_slow(url) from None
+                raise TransientRemoteError(f"timed out: {url}", url=url, reason="timeout") from None
+            if not chunk:
+                break
             total += len(chunk)
             if total > cap:
                 raise PermanentRemoteError(
                     f"{url} exceeded the {cap}-byte cap", url=url, reason="too-large"
                 )
-            if time.monotonic() - started > deadline:  # a trickling body never ends otherwise
-                raise TransientRemoteError(f"body too slow: {url}", url=url, reason="timeout")
             chunks.append(chunk)
-    except requests.RequestException as exc:
+    except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
         raise TransientRemoteError(
             f"body cut short: {url}", url=url, reason="truncated-body"
         ) from exc
     return b"".join(chunks)
 
 
+def _too_slow(url: str) -> TransientRemoteError:
+    return TransientRemoteError(
+        f"body too slow: {url} (over the request deadline, SLEEVE_REQUEST_DEADLINE)",
+        url=url,
+        reason="slow-body",
+    )
+
+
+def _set_read_timeout(resp: requests.Response, seconds: float) -> None:
+    """Bound the next socket read (urllib3 resets the timeout when the connection is reused)."""
+    sock = getattr(getattr(resp.raw, "connection", None), "sock", None)
+    if sock is not None:
+        sock.settimeout(max(seconds, 0.001))
+
+
 def http_client(
-    settings: Settings, service: str, *, limiter: RateLimiter | None = None
+    settings: Settings,
+    service: str,
+    *,
+    limiter: RateLimiter | None = None,
+    untrusted: bool = False,
 ) -> HttpClient:
-    """The client for ``service`` (musicbrainz | coverart | spotify | web) from settings."""
+    """The client for ``service`` (musicbrainz | coverart | spotify | web) from settings.
+
+    ``untrusted``: the URLs come from a user (predict, the app, the Python API): non-public
+    addresses are refused unless ``settings.allow_private_urls``, and errors quote no body.
+    """
     policy = RetryPolicy(
         # someone is waiting on a one-off URL (predict, the app): fail fast rather than for ~30 s
         max_retries=min(settings.max_retries, 2) if service == "web" else settings.max_retries,
@@ -314,4 +384,7 @@ def http_client(
         policy=policy,
         limiter=limiter,
         max_bytes=max_bytes,
+        deadline=settings.request_deadline,
+        untrusted=untrusted,
+        refuse=refusal if untrusted and not settings.allow_private_urls else None,
     )

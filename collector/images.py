@@ -8,12 +8,17 @@ is decoded), then a full decode (truncated or corrupt files). Every refusal is a
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
+import os
+import re
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from sleeve.errors import BadImageError
@@ -22,6 +27,11 @@ from sleeve.errors import BadImageError
 # what exhausts memory on a 2-core laptop.
 DEFAULT_MAX_PIXELS = 50_000_000
 DEFAULT_MIN_SIDE = 64
+# For paths read without a caller's cap (stored covers, exports): far above any cover (the
+# intake cap is 15 MB by default) and small enough that a 2 GiB file is refused unread.
+DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
+# Pillow modes holding more than 8 bits per sample (16-bit grey PNGs open as I;16 or I).
+_HIGH_BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
 
 _MAGIC: list[tuple[bytes, str]] = [
     (b"\xff\xd8\xff", "JPEG"),
@@ -30,6 +40,7 @@ _MAGIC: list[tuple[bytes, str]] = [
     (b"GIF89a", "GIF"),
     (b"BM", "BMP"),
 ]
+_BYTES_LITERAL = re.compile(r"""b(['"]).*?(?<!\\)\1""")
 _EXT = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp", "BMP": "bmp"}
 
 
@@ -60,7 +71,8 @@ def sniff(data: bytes) -> str:
         raise BadImageError("html", "an HTML page was served instead of an image")
     if head[:1] in (b"{", b"["):
         raise BadImageError("json", "a JSON document was served instead of an image")
-    raise BadImageError("not-an-image", f"unknown file signature {data[:8]!r}")
+    # never echo the bytes themselves: they may be a secret a hostile URL or link pointed at
+    raise BadImageError("not-an-image", "unknown file signature (not JPEG, PNG, GIF, WebP or BMP)")
 
 
 def inspect_image(
@@ -75,7 +87,10 @@ def inspect_image(
         raise BadImageError("too-large", f"{len(data)} bytes > {max_bytes}")
     fmt = sniff(data)
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with warnings.catch_warnings():  # the size check below decides, and says so once
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+        with img:
             width, height = img.size  # header only: nothing decoded yet
             if width * height > max_pixels:
                 raise BadImageError("bomb", f"declares {width}x{height} px > {max_pixels} px")
@@ -91,10 +106,15 @@ def inspect_image(
         raise BadImageError("corrupt", "Pillow cannot identify the image") from None
     except (OSError, SyntaxError, ValueError) as exc:
         reason = "truncated" if "truncated" in str(exc).lower() else "corrupt"
-        raise BadImageError(reason, str(exc)[:200]) from None
+        raise BadImageError(reason, _without_bytes(str(exc))[:200]) from None
     if fmt not in _EXT:
         raise BadImageError("unsupported-format", fmt)
     return ImageInfo(hashlib.sha256(data).hexdigest(), width, height, fmt, len(data))
+
+
+def _without_bytes(message: str) -> str:
+    """A decoder's message with quoted file content (``chunk b'ADMI'``) left out."""
+    return _BYTES_LITERAL.sub("<bytes>", message)
 
 
 def _decode_fully(img: Image.Image, max_pixels: int) -> None:
@@ -112,28 +132,85 @@ def _decode_fully(img: Image.Image, max_pixels: int) -> None:
         ImageFile.LOAD_TRUNCATED_IMAGES = previous
 
 
+def read_image_bytes(path: Path, max_bytes: int, *, follow_symlinks: bool = True) -> bytes:
+    """The bytes of a regular file no larger than ``max_bytes``, checked before reading.
+
+    Opened non-blocking so a FIFO cannot hang us, then ``fstat``-ed: only a regular file is
+    read (not a FIFO, device or socket), and its size is checked before a byte is read; at
+    most ``max_bytes + 1`` bytes are read, so a file growing meanwhile is refused too.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    if not follow_symlinks:
+        flags |= os.O_NOFOLLOW
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise BadImageError("missing-file", f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise BadImageError("not-a-file", f"{path} is a folder, not an image file") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_symlinks:
+            raise BadImageError("link-outside-folder", f"{path} is a symbolic link") from None
+        raise BadImageError("unreadable", f"{path}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise BadImageError("not-a-file", f"{path} is not a regular file")
+        if info.st_size > max_bytes:
+            raise BadImageError(
+                "too-large", f"{path} is {info.st_size} bytes, over the {max_bytes}-byte cap"
+            )
+        os.set_blocking(fd, True)
+        try:
+            data = handle.read(max_bytes + 1)
+        except OSError as exc:
+            raise BadImageError("unreadable", f"{path}: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise BadImageError("too-large", f"{path} grew over the {max_bytes}-byte cap")
+    return data
+
+
+def to_8bit(img: Image.Image) -> Image.Image:
+    """``img`` with high-bit-depth grey (16-bit PNG) scaled to 8-bit ``L``; others unchanged.
+
+    Pillow's ``convert`` clips 16-bit samples at 255 (a 16-bit picture comes out nearly
+    white), so the scale happens here, once, for every reader: intake, import, hashing, predict.
+    """
+    if img.mode not in _HIGH_BIT_MODES:
+        return img
+    wide = np.asarray(img.convert("I"), dtype=np.int64)
+    return Image.fromarray(((np.clip(wide, 0, 65535) * 255 + 32767) // 65535).astype(np.uint8))
+
+
 def open_rgb(
-    source: bytes | str | Path | Image.Image, *, max_pixels: int = DEFAULT_MAX_PIXELS
+    source: bytes | str | Path | Image.Image,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> Image.Image:
     """Any usable image as 8-bit RGB: first frame of an animation, alpha flattened on white,
-    CMYK/grayscale/palette converted. Raises ``BadImageError`` for unusable input."""
+    CMYK/grayscale/palette/16-bit converted. Raises ``BadImageError`` for unusable input.
+
+    Paths and bytes pass the same intake (size cap before reading, magic bytes, bomb check
+    before decoding, full decode); an already opened image is at least bomb-checked before
+    its pixels are loaded.
+    """
     if isinstance(source, Image.Image):
         img = source
+        if img.width * img.height > max_pixels:
+            raise BadImageError("bomb", f"declares {img.width}x{img.height} px > {max_pixels} px")
     else:
         if isinstance(source, str | Path):
-            try:
-                data = Path(source).read_bytes()
-            except FileNotFoundError:
-                raise BadImageError("missing-file", str(source)) from None
-            except OSError as exc:
-                raise BadImageError("unreadable", f"{source}: {exc}") from None
+            data = read_image_bytes(Path(source), max_bytes)
         else:
-            data = source
+            data = bytes(source)
+            if len(data) > max_bytes:
+                raise BadImageError("too-large", f"{len(data)} bytes > {max_bytes}")
         inspect_image(data, max_pixels=max_pixels, min_side=1)
         img = Image.open(io.BytesIO(data))
     if getattr(img, "is_animated", False):
         img.seek(0)
-    img = ImageOps.exif_transpose(img) or img
+    img = to_8bit(ImageOps.exif_transpose(img) or img)
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))

@@ -11,7 +11,7 @@ from sleeve.dataset.hashing import ALGOS
 from sleeve.dataset.split import parse_fractions
 
 from sleeve.catalog.db import open_catalog
-from sleeve.cliutil import EXIT_OK, parser, run_command, setup_logging
+from sleeve.cliutil import EXIT_OK, parser, printable, run_command, setup_logging
 from sleeve.errors import UsageError
 from sleeve.settings import load_settings
 from sleeve.taxonomy import Taxonomy
@@ -117,9 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             catalog.dispose()
         for line in result.summary_lines():
-            print(line)
+            print(printable(line))  # genre names and paths: no control characters raw
         if result.export_dir is not None:
-            print(result.export_dir)
+            print(printable(result.export_dir))
         return EXIT_OK
 
     return run_command(body)

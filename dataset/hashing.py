@@ -16,6 +16,7 @@ from pathlib import Path
 
 import imagehash
 from PIL import Image, UnidentifiedImageError
+from sleeve.collector.images import to_8bit
 from sqlalchemy import insert, select
 from tqdm import tqdm
 
@@ -61,7 +62,7 @@ def hash_image(path: str | Path, algo: str = "phash") -> str:
         elif getattr(img, "is_animated", False):
             img.seek(0)
         img.load()
-        gray = img.convert("L")
+        gray = to_8bit(img).convert("L")  # 16-bit grey scaled, not clipped to white
     return str(ALGOS[algo](gray))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import unicodedata
 from collections.abc import Callable
 
 from sleeve.errors import (
@@ -74,8 +75,7 @@ def exit_code(exc: SleeveError) -> int:
 
 def one_line(text: str) -> str:
     """``text`` on one line: line breaks and other control characters cannot forge output."""
-    flat = " ".join(text.split())
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in flat)
+    return printable(" ".join(text.split()))
 
 
 def _fail(message: str, code: int) -> int:
@@ -95,7 +95,26 @@ def _data_dir() -> str:
 
 def print_table(rows: list[tuple[str, object]], title: str = "") -> None:
     if title:
-        print(title)
-    width = max((len(k) for k, _ in rows), default=0)
-    for key, value in rows:
+        print(printable(title))
+    shown = [(printable(k), printable(v)) for k, v in rows]
+    width = max((len(k) for k, _ in shown), default=0)
+    for key, value in shown:
         print(f"  {key:<{width}}  {value}")
+
+
+def printable(value: object) -> str:
+    """``str(value)`` with control characters escaped (``\\n``, ``\\x1b``, ``\\u202e``...).
+
+    A file name or remote text may hold a newline, a terminal escape or a bidi override: printed
+    raw it forges a row in a table or rewrites the screen. Every human-readable output that
+    shows a name, a path or an error goes through here. Spaces of any script are kept.
+    """
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if not ch.isprintable() and unicodedata.category(ch) != "Zs"
+        else ch
+        for ch in text
+    )

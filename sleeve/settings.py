@@ -62,6 +62,11 @@ class Settings:
 
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
+    # One attempt's whole time, connect to last body byte: a trickling body is cut here (and
+    # retried once), not after minutes. 30 s is ample for a 500 px cover.
+    request_deadline: float = 30.0
+    # predict/app/API URLs may point at loopback, link-local or private addresses (local use).
+    allow_private_urls: bool = False
     max_json_bytes: int = 5 * 1024 * 1024
     max_image_bytes: int = 15 * 1024 * 1024
     max_retries: int = 5
@@ -168,6 +173,8 @@ _VARS: dict[str, str] = {
     "SLEEVE_DOWNLOAD_WORKERS": "download_workers",
     "SLEEVE_CONNECT_TIMEOUT": "connect_timeout",
     "SLEEVE_READ_TIMEOUT": "read_timeout",
+    "SLEEVE_REQUEST_DEADLINE": "request_deadline",
+    "SLEEVE_ALLOW_PRIVATE_URLS": "allow_private_urls",
     "SLEEVE_MAX_IMAGE_BYTES": "max_image_bytes",
     "SLEEVE_MAX_RETRIES": "max_retries",
     "SLEEVE_BACKOFF_BASE": "backoff_base",
@@ -202,7 +209,7 @@ def _parse(name: str, field_name: str, raw: str, default: object) -> object:
             return int(raw)
         if isinstance(default, float):
             value = float(raw)
-            if field_name == "mb_rate" and value <= 0:
+            if field_name in {"mb_rate", "request_deadline"} and value <= 0:
                 raise ValueError("must be > 0")
             return value
     except ValueError as exc:

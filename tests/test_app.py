@@ -267,7 +267,17 @@ def test_predict_page_refuses_html_upload(full_env: Settings) -> None:
     assert not at.subheader
 
 
-def test_predict_page_url(full_env: Settings) -> None:
+def test_security_predict_page_refuses_local_urls(full_env: Settings) -> None:
+    at = _app().run()
+    with serve_covers() as base:
+        at.text_input(key="url").input(f"{base}/cover.jpg").run()
+        assert not at.exception and not at.subheader
+        assert "loopback address" in at.error[0].value
+        assert "SLEEVE_ALLOW_PRIVATE_URLS" in at.error[0].value
+
+
+def test_predict_page_url(full_env: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLEEVE_ALLOW_PRIVATE_URLS", "1")  # the test server is on loopback
     at = _app().run()
     with serve_covers() as base:
         at.text_input(key="url").input(f"{base}/cover.jpg").run()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import random
+import shutil
 from pathlib import Path
 
 import pytest
@@ -110,7 +112,8 @@ def cross_genre_twins(shared: Path) -> dict[str, list[Path]]:
 
 
 def link_subset(shared: Path, root: Path, twins: int, singles: int, seed: int = 0) -> int:
-    """Symlink ``twins`` cross-genre byte-identical groups and ``singles`` other files."""
+    """Hard-link (copy across devices) ``twins`` cross-genre byte-identical groups and
+    ``singles`` other files: symbolic links out of an imported folder are refused."""
     groups = cross_genre_twins(shared)
     chosen = sorted(groups)
     random.Random(seed).shuffle(chosen)
@@ -120,7 +123,11 @@ def link_subset(shared: Path, root: Path, twins: int, singles: int, seed: int = 
     files += random.Random(seed).sample(others, singles)
     for f in files:
         (root / f.parent.name).mkdir(parents=True, exist_ok=True)
-        (root / f.parent.name / f.name).symlink_to(f)
+        target = root / f.parent.name / f.name
+        try:
+            os.link(f, target)
+        except OSError:
+            shutil.copyfile(f, target)
     return len(files)
 
 

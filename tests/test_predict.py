@@ -195,7 +195,8 @@ def server() -> str:  # type: ignore[misc]
 
 
 def _url_settings(tmp_path: Path, **overrides: object):  # type: ignore[no-untyped-def]
-    values: dict[str, object] = {"max_retries": 1, "read_timeout": 0.5}
+    # the test server is on loopback, which predict refuses unless explicitly allowed
+    values: dict[str, object] = {"max_retries": 1, "read_timeout": 0.5, "allow_private_urls": True}
     values.update(overrides)
     return fast_settings(tmp_path, **values)
 

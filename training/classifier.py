@@ -27,16 +27,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from sleeve.training.backbones import CROP_PCT, Backbone, eval_transform, load_backbone
-from sleeve.training.data import decode
 from sleeve.training.embeddings import FeatureExtractor, FeatureRecipe
 from sleeve.training.heads_runtime import check_head, head_probabilities
+from sleeve.training.predict import ImageLoader, ImageSource
 
-from sleeve.errors import BadImageError, DataError, StorageError
+from sleeve.errors import DataError, StorageError
+from sleeve.settings import Settings, load_settings
 
 FORMAT, VERSION = "sleeve-classifier", 2
-ImageInput = str | Path | bytes | Image.Image
+# a path, an http(s) URL, bytes, a PIL image or a numpy array (see ImageLoader)
+ImageInput = ImageSource
 
 
 @dataclass(frozen=True)
@@ -88,9 +89,17 @@ def save_model(payload: dict, path: Path) -> None:
 
 
 class Classifier:
-    """Load once per process; ``predict`` is pure (no catalog, no files written)."""
+    """Load once per process; ``predict`` is pure (no catalog, no files written).
 
-    def __init__(self, payload: dict, device: torch.device | str = "cpu") -> None:
+    Every input goes through the same intake as the ``predict`` command (:class:`ImageLoader`:
+    size cap, regular files only, bomb check before decoding, URL address guard); problems
+    raise ``BadImageError`` / ``RemoteError`` with a one-line message. ``settings`` default to
+    the environment's (``load_settings()``), e.g. ``SLEEVE_ALLOW_PRIVATE_URLS``.
+    """
+
+    def __init__(
+        self, payload: dict, device: torch.device | str = "cpu", settings: Settings | None = None
+    ) -> None:
         self.payload = payload
         self.device = torch.device(device)
         self.method: str = payload["method"]
@@ -102,6 +111,10 @@ class Classifier:
         backbone.pretrained, backbone.source = bool(info["pretrained"]), str(info["source"])
         self.backbone = backbone
         self.recipe = FeatureRecipe.from_dict(payload["recipe"])
+        # files are decoded as training decoded them (JPEG draft at the recipe's size)
+        self.loader = ImageLoader(
+            settings if settings is not None else load_settings(), self.recipe.size
+        )
         self.extractor = FeatureExtractor(backbone, self.recipe).eval()
         pre = payload["preprocess"]
         self.transform = eval_transform(
@@ -110,7 +123,9 @@ class Classifier:
         self.head: dict = payload["head"]
 
     @classmethod
-    def load(cls, run_dir_or_model_pt: Path | str, device: str = "cpu") -> Classifier:
+    def load(
+        cls, run_dir_or_model_pt: Path | str, device: str = "cpu", settings: Settings | None = None
+    ) -> Classifier:
         path = Path(run_dir_or_model_pt)
         if path.is_dir():
             path = path / "model.pt"
@@ -133,7 +148,7 @@ class Classifier:
                 f"v{payload['version']} > v{VERSION}); upgrade sleeve"
             )
         check_head(payload.get("head"), str(path))
-        return cls(payload, device)
+        return cls(payload, device, settings)
 
     @property
     def genres(self) -> list[str]:
@@ -150,15 +165,7 @@ class Classifier:
         }
 
     def _tensor(self, image: ImageInput) -> torch.Tensor:
-        if isinstance(image, bytes | bytearray):
-            img = decode(bytes(image))
-        elif isinstance(image, Image.Image):
-            img = decode(image)
-        elif isinstance(image, str | Path):
-            img = decode(Path(image), self.recipe.size)
-        else:
-            raise BadImageError("not-an-image", f"cannot read a {type(image).__name__}")
-        return self.transform(img)
+        return self.transform(self.loader.load(image))
 
     @torch.inference_mode()
     def probabilities(self, images: Sequence[ImageInput], batch_size: int = 32) -> np.ndarray:

@@ -21,7 +21,14 @@ from sleeve.training.predict import (
     resolve_inputs,
 )
 
-from sleeve.cliutil import EXIT_FAILED, EXIT_OK, parser, run_command, setup_logging
+from sleeve.cliutil import (
+    EXIT_FAILED,
+    EXIT_OK,
+    parser,
+    printable,
+    run_command,
+    setup_logging,
+)
 from sleeve.settings import load_settings
 
 EXAMPLES = """\
@@ -57,15 +64,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def format_table(results: list[PredictionResult]) -> str:
-    """One line per input: the path, then ``genre probability`` pairs or the error."""
-    width = min(max((len(r.path) for r in results), default=5), 60)
+    """One line per input: the path, then ``genre probability`` pairs or the error; control
+    characters in names and errors are escaped, so a file name cannot forge a row."""
+    paths = [printable(r.path) for r in results]
+    width = min(max((len(p) for p in paths), default=5), 60)
     lines = [f"{'INPUT':<{width}}  TOP GENRES"]
-    for r in results:
+    for r, path in zip(results, paths, strict=True):
         if r.ok:
             answer = "  ".join(f"{p.genre} {p.probability:.3f}" for p in r.predictions)
         else:
             answer = f"error: {r.error}"
-        lines.append(f"{r.path:<{width}}  {answer}")
+        lines.append(f"{path:<{width}}  {printable(answer)}")
     return "\n".join(lines)
 
 
