@@ -139,9 +139,9 @@ def read_image_bytes(path: Path, max_bytes: int, *, follow_symlinks: bool = True
     read (not a FIFO, device or socket), and its size is checked before a byte is read; at
     most ``max_bytes + 1`` bytes are read, so a file growing meanwhile is refused too.
     """
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     if not follow_symlinks:
-        flags |= os.O_NOFOLLOW
+        flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:
@@ -160,7 +160,8 @@ def read_image_bytes(path: Path, max_bytes: int, *, follow_symlinks: bool = True
             raise BadImageError(
                 "too-large", f"{path} is {info.st_size} bytes, over the {max_bytes}-byte cap"
             )
-        os.set_blocking(fd, True)
+        if hasattr(os, "O_NONBLOCK"):
+            os.set_blocking(fd, True)
         try:
             data = handle.read(max_bytes + 1)
         except OSError as exc:
