@@ -153,7 +153,7 @@ def build_dataset(
         catalog, data_dir, [(im.id, im.path) for im in images], hash_algo, progress=progress
     )
     grouping = group_duplicates(images, hashes, threshold)
-    visual = visual or VisualDedup()
+    visual = visual or VisualDedup(enabled=settings.visual_dedup)
     found = find_visual_duplicates(images, data_dir, grouping, visual, progress=progress)
     if found.pairs:  # the second stage: re-captures pHash misses join the same groups
         grouping = group_duplicates(images, hashes, threshold, extra_pairs=found.edges)
@@ -252,9 +252,7 @@ def build_dataset(
             "phash": grouping.near_pairs,
             "visual": len(found.pairs),
         },
-        "visual": card_entry(
-            found, visual, grouping, labels, {im.id: im.sha256 for im in images}
-        ),
+        "visual": card_entry(found, visual, grouping, labels, {im.id: im.sha256 for im in images}),
     }
     skipped: dict[str, object] = {}
     if missing:

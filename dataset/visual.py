@@ -31,7 +31,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-
 from sleeve.dataset.geometry import Match, verify_pairs
 from sleeve.dataset.groups import Grouping
 from sleeve.dataset.labels import NEAR_DUPLICATE, Label

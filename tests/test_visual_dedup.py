@@ -121,7 +121,7 @@ def _build(catalog, settings, root: Path, out: Path, **kw):  # type: ignore[no-u
 
 
 def test_build_merges_recapture_and_counts_it(sqlite_catalog, settings, recapture_tree, tmp_path):  # type: ignore[no-untyped-def]
-    result = _build(sqlite_catalog, settings, recapture_tree, tmp_path / "ds")
+    result = _build(sqlite_catalog, settings, recapture_tree, tmp_path / "ds", visual=STAGE)
     dup = result.card["duplicates"]
     assert dup["near_pairs"] == 0  # pHash alone sees no pair here
     visual = dup["visual"]
@@ -134,7 +134,8 @@ def test_build_merges_recapture_and_counts_it(sqlite_catalog, settings, recaptur
     assert result.card["labels"]["conflicts"][NEAR_DUPLICATE]["groups"] == 1
     rows = read_manifest(result.export_dir)
     assert len(rows) == 6
-    sha = {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in recapture_tree.rglob("*.jpg")}
+    files = recapture_tree.rglob("*.jpg")
+    sha = {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
     [pair] = visual["pair_list"]
     assert {pair["sha256_a"], pair["sha256_b"]} == {sha["album.jpg"], sha["album-photo.jpg"]}
     assert pair["inliers"] >= STAGE.min_inliers
@@ -156,7 +157,7 @@ def test_build_skips_the_stage_without_embeddings(
 ):  # type: ignore[no-untyped-def]
     # the training package (torch) not importable: as on an install without torch
     monkeypatch.setitem(sys.modules, "sleeve.training.embeddings", None)
-    result = _build(sqlite_catalog, settings, recapture_tree, tmp_path / "ds")
+    result = _build(sqlite_catalog, settings, recapture_tree, tmp_path / "ds", visual=STAGE)
     status = result.card["duplicates"]["visual"]["status"]
     assert status.startswith("skipped: embeddings unavailable")
     assert any("visual duplicate stage skipped" in line for line in result.summary_lines())
@@ -172,3 +173,14 @@ def test_recaptured_image_is_far_in_phash(tmp_path: Path) -> None:
     b = tmp_path / "b.jpg"
     b.write_bytes(jpeg_bytes(recaptured(Image.open(io.BytesIO(a.read_bytes())).convert("RGB"))))
     assert (int(hash_image(a), 16) ^ int(hash_image(b), 16)).bit_count() > 10
+
+
+def test_stage_is_on_by_default_and_can_be_turned_off() -> None:
+    from sleeve.dataset.cli import build_parser
+
+    from sleeve.settings import load_settings
+
+    assert load_settings({}, env_file=None).visual_dedup is True
+    assert load_settings({"SLEEVE_VISUAL_DEDUP": "off"}, env_file=None).visual_dedup is False
+    assert build_parser().parse_args(["--visual-dedup", "off"]).visual_dedup == "off"
+    assert build_parser().parse_args([]).visual_dedup is None  # None: the setting decides

@@ -12,7 +12,22 @@ import random
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont
 
 SIZE = 400
-WORDS = "the night sound river blue lights city golden hour wild heart stone road fire".split()
+WORDS = [
+    "the",
+    "night",
+    "sound",
+    "river",
+    "blue",
+    "lights",
+    "city",
+    "golden",
+    "hour",
+    "wild",
+    "heart",
+    "stone",
+    "road",
+    "fire",
+]
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
