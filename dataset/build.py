@@ -70,7 +70,8 @@ class BuildResult:
         lines.append(
             f"duplicates removed: {dup['byte_identical_extra_links']} byte-identical files, "
             f"{dup['near_duplicate_images_removed']} near-duplicates "
-            f"({self.card['settings']['hash']} <= {self.card['settings']['threshold']})"
+            f"({self.card['settings']['hash']} <= {self.card['settings']['threshold']}"
+            f"{' + visual stage' if dup.get('pairs_by_stage', {}).get('visual') else ''})"
         )
         lines.append("labels: " + ", ".join(f"{k} {v}" for k, v in lab["status"].items()))
         for kind, c in lab["conflicts"].items():

@@ -139,6 +139,9 @@ def test_build_merges_recapture_and_counts_it(sqlite_catalog, settings, recaptur
     [pair] = visual["pair_list"]
     assert {pair["sha256_a"], pair["sha256_b"]} == {sha["album.jpg"], sha["album-photo.jpg"]}
     assert pair["inliers"] >= STAGE.min_inliers
+    card_md = (result.export_dir / "card.md").read_text(encoding="utf-8")
+    assert "1 pairs confirmed, 1 groups joined" in card_md
+    assert any("visual stage" in line for line in result.summary_lines())
     assert result.card["settings"]["visual_dedup"]["min_inliers"] == STAGE.min_inliers
 
 
