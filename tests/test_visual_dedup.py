@@ -142,6 +142,14 @@ def test_build_merges_recapture_and_counts_it(sqlite_catalog, settings, recaptur
     card_md = (result.export_dir / "card.md").read_text(encoding="utf-8")
     assert "1 pairs confirmed, 1 groups joined" in card_md
     assert any("visual stage" in line for line in result.summary_lines())
+
+    # the app's Duplicates view: the pair is one group, found by the visual stage
+    from sleeve.app import data
+
+    (group,) = data.catalog_duplicate_groups(settings, extra_pairs=data.visual_pairs(result.card))
+    assert {m.sha256 for m in group} == {sha["album.jpg"], sha["album-photo.jpg"]}
+    assert {m.found_by for m in group} == {"visual"}
+    assert data.catalog_duplicate_groups(settings) == []  # pHash alone: no group
     assert result.card["settings"]["visual_dedup"]["min_inliers"] == STAGE.min_inliers
 
 
