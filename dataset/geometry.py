@@ -1,14 +1,15 @@
 """Is this the same artwork, captured differently? Local features + a geometric check.
 
-Two covers of one album scanned twice, photographed, cropped, re-encoded or stickered share
+Two copies of one album (scanned twice, photographed, cropped, re-encoded, stickered) share
 hundreds of local keypoints that one homography (the plane of the sleeve seen from another
 angle) maps onto each other. Two releases built on one template (centre labels of different
-singles on one record label, a series layout) share keypoints too, but only on the common part
-(a logo, a frame): the inliers of the best homography then cover a small part of the cover.
-So a pair is confirmed when the RANSAC homography between ORB keypoints has enough inliers AND
-those inliers span enough of both images (area of their convex hull / image area).
+singles on one record label, one photo laid out as two albums) share keypoints too, but only
+on the common part. So a pair is confirmed when the RANSAC homography between ORB keypoints
+has enough inliers AND, with one cover warped onto the other, few of the textured blocks
+disagree (normalised cross-correlation per block: indifferent to brightness, contrast and
+colour shifts, not to a different title or layout). Thresholds: :mod:`sleeve.dataset.visual`.
 
-ORB (binary, patent-free, ~5 ms per 320 px image) with Lowe's ratio test; OpenCV >= 4.x,
+ORB (binary, patent-free, a few ms per 320 px image) with Lowe's ratio test; OpenCV 4.x,
 imported lazily so that the rest of the builder works without it.
 """
 
