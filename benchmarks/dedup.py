@@ -374,6 +374,47 @@ def visual_stage(data_dir: Path) -> dict[str, object]:
     return result
 
 
+def split_seed_f1(data_dir: Path, seeds: tuple[int, ...] = (0, 1, 2)) -> dict[str, object]:
+    """Test weighted F1 of kNN and SVC (cached Lite0 features) over three split seeds, with
+    the visual stage off and on: does keeping re-captures in one split change the score?"""
+    from sleeve.dataset.build import build_dataset
+    from sleeve.dataset.visual import VisualDedup
+    from sleeve.training.run import TrainConfig, train_and_evaluate
+
+    catalog, settings, tax = _catalog(data_dir)
+    work = Path(tempfile.mkdtemp(prefix="sleeve-dedup-f1-"))
+    out: dict[str, object] = {}
+    for on in (False, True):
+        scores: dict[str, list[float]] = {"knn": [], "svc": []}
+        test_covers = []
+        for seed in seeds:
+            built = build_dataset(
+                catalog,
+                settings,
+                tax,
+                seed=seed,
+                out=work / f"ds-{seed}-{on}",
+                progress=False,
+                visual=VisualDedup(enabled=on),
+            )
+            config = TrainConfig(methods=("knn", "svc"), seed=seed, progress=False)
+            run = train_and_evaluate(
+                built.export_dir, work / f"run-{seed}-{on}", config, data_dir=data_dir
+            )
+            for method in scores:
+                scores[method].append(
+                    round(run.metrics["methods"][method]["test"]["weighted_f1"], 3)
+                )
+            test_covers.append(sum(built.counts["test"].values()))
+        out["phash + visual" if on else "phash only"] = {
+            "test_weighted_f1": scores,
+            "mean": {m: round(float(np.mean(v)), 3) for m, v in scores.items()},
+            "test_covers": test_covers,
+        }
+    catalog.dispose()
+    return out
+
+
 def embedding_scaling(sizes: list[int], d: int = 1280, queries: int = 10_000) -> list[dict]:
     """FAISS candidate search on random unit vectors of Lite0's 1280 dimensions: index build,
     search of every vector's k = 8 neighbours (timed on ``queries`` queries and scaled to n
@@ -549,7 +590,11 @@ def main() -> int:
     ap.add_argument("--threshold", type=int, default=10)
     ap.add_argument("--skip-1e6", action="store_true", help="stop the scaling tests at 10^5")
     ap.add_argument(
-        "--part", choices=("all", "phash", "visual"), default="all", help="which benchmarks"
+        "--part",
+        choices=("all", "phash", "visual", "f1"),
+        default="all",
+        help="which benchmarks (f1: test weighted F1 over three split seeds with the visual "
+        "stage off and on, ~10 min on 2 cores; not part of all)",
     )
     ap.add_argument(
         "--data-dir",
@@ -573,7 +618,17 @@ def main() -> int:
         print("embedding search alone, random 1280-d unit vectors, k = 8:")
         sizes = [10**4, 10**5] if args.skip_1e6 else [10**4, 10**5, 10**6]
         visual["search_scaling"] = embedding_scaling(sizes)
-        result["visual"] = visual
+        result["visual"] = visual | {
+            k: v for k, v in result.get("visual", {}).items() if k == "split_seeds_f1"
+        }
+    if args.part == "f1":
+        f1 = split_seed_f1(args.data_dir)
+        for name, r in f1.items():
+            print(
+                f"  {name:<15} test weighted F1 over seeds 0/1/2: "
+                + json.dumps(r["test_weighted_f1"])
+            )
+        result.setdefault("visual", {})["split_seeds_f1"] = f1
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out.relative_to(REPO)}")
     return 0

@@ -15,12 +15,13 @@ imported lazily so that the rest of the builder works without it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
+from tqdm import tqdm
 
 SIDE = 320  # longest side the covers are reduced to before keypoint detection
 N_FEATURES = 1000
@@ -153,8 +154,10 @@ def disagreement(
 
 
 def verify_pairs(
-    pairs: Iterable[tuple[int, int]],
+    pairs: Sequence[tuple[int, int]],
     path_of: Callable[[int], str | Path],
+    *,
+    progress: bool = False,
 ) -> dict[tuple[int, int], Match]:
     """Match every pair; each image is decoded and described once. Unreadable images: NO_MATCH."""
     cache: dict[int, Keypoints | None] = {}
@@ -168,7 +171,7 @@ def verify_pairs(
         return cache[i]
 
     out: dict[tuple[int, int], Match] = {}
-    for i, j in pairs:
+    for i, j in tqdm(pairs, desc="checking look-alikes", unit="pair", disable=not progress):
         ka, kb = kp(i), kp(j)
         out[(i, j)] = NO_MATCH if ka is None or kb is None else match(ka, kb)
     return out

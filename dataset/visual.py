@@ -140,7 +140,9 @@ def find_visual_duplicates(
         for i, j, c in cands
         if grouping.group_of[rows[int(i)].id].id != grouping.group_of[rows[int(j)].id].id
     ]
-    matches = verify_pairs([(i, j) for i, j, _ in todo], lambda i: data_dir / rows[i].path)
+    matches = verify_pairs(
+        [(i, j) for i, j, _ in todo], lambda i: data_dir / rows[i].path, progress=progress
+    )
     confirmed = []
     for i, j, cos in todo:
         m = matches[(i, j)]
