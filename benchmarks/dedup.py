@@ -14,8 +14,18 @@ Measured in one run, 2 worker processes each:
     vs FAISS IndexBinaryFlat.range_search (C++ brute force; at 10^6 timed on 20k queries and
     scaled by n / 20k).
 
-Run: .venv/bin/python benchmarks/dedup.py [--threshold 10] [--skip-1e6]
-Writes benchmarks/results/dedup.json.
+The visual stage (--part visual; needs torch and OpenCV), on the 289 cover pairs labelled by
+eye in tests/data/cover_pairs.csv (sha256 pairs: same album / different release):
+  * precision and recall of the stage, of its geometric check alone, of pHash at 10/12/14 and
+    of embedding cosine thresholds (imagededup's CNN rule; its own CNN downloads weights);
+  * the thresholds picked on random halves of the pairs and scored on the other halves;
+  * build-dataset on all shared covers with the stage off and on: wall time, pairs per stage,
+    labelled pairs grouped, labelled same-album pairs that land in two splits;
+  * the FAISS neighbour search alone on random 1280-d vectors at 10^4, 10^5, 10^6.
+--part f1 (~10 min): test weighted F1 of kNN and SVC over split seeds 0/1/2, stage off vs on.
+
+Run: .venv/bin/python benchmarks/dedup.py [--threshold 10] [--skip-1e6] [--part ...]
+Writes benchmarks/results/dedup.json (each part updates its own keys).
 """
 
 from __future__ import annotations
