@@ -30,6 +30,7 @@ from sleeve.dataset.labels import LabelRule, resolve_labels
 from sleeve.dataset.neighbours import MAX_THRESHOLD
 from sleeve.dataset.rows import CatalogRows, ImageRow, load_rows
 from sleeve.dataset.split import SplitItem, assign_splits, leak_groups
+from sleeve.dataset.visual import VisualDedup, card_entry, find_visual_duplicates, summary_line
 
 from sleeve import __version__
 from sleeve.catalog.db import Catalog
@@ -72,7 +73,8 @@ class BuildResult:
         lines.append(
             f"duplicates removed: {dup['byte_identical_extra_links']} byte-identical files, "
             f"{dup['near_duplicate_images_removed']} near-duplicates "
-            f"({self.card['settings']['hash']} <= {self.card['settings']['threshold']})"
+            f"({self.card['settings']['hash']} <= {self.card['settings']['threshold']}"
+            f"{' + visual stage' if dup.get('pairs_by_stage', {}).get('visual') else ''})"
         )
         lines.append("labels: " + ", ".join(f"{k} {v}" for k, v in lab["status"].items()))
         for kind, c in lab["conflicts"].items():
@@ -144,6 +146,7 @@ def build_dataset(
     dry_run: bool = False,
     progress: bool = True,
     rule: LabelRule | None = None,
+    visual: VisualDedup | None = None,
 ) -> BuildResult:
     """Build (and unless ``dry_run`` export) a dataset from the catalog."""
     rows = load_rows(catalog)
@@ -163,6 +166,10 @@ def build_dataset(
         catalog, data_dir, [(im.id, im.path) for im in images], hash_algo, progress=progress
     )
     grouping = group_duplicates(images, hashes, threshold)
+    visual = visual or VisualDedup(enabled=settings.visual_dedup)
+    found = find_visual_duplicates(images, data_dir, grouping, visual, progress=progress)
+    if found.pairs:  # the second stage: re-captures pHash misses join the same groups
+        grouping = group_duplicates(images, hashes, threshold, extra_pairs=found.edges)
     rule = rule or LabelRule()
     labels, label_report = resolve_labels(grouping.groups, rows, taxonomy, rule)
     image_by_id = {im.id: im for im in images}
@@ -255,6 +262,12 @@ def build_dataset(
         "near_duplicate_images_removed": sum(g.size - 1 for g in near_groups),
         "max_distance_merged": grouping.max_distance_seen,
         "threshold_note": THRESHOLD_NOTE,
+        "pairs_by_stage": {
+            "sha256": sum(len(rows.releases_of(im.id)) - 1 for im in multi_link),
+            "phash": grouping.near_pairs,
+            "visual": len(found.pairs),
+        },
+        "visual": card_entry(found, visual, grouping, labels, {im.id: im.sha256 for im in images}),
     }
     skipped: dict[str, object] = {}
     if missing:
@@ -274,6 +287,7 @@ def build_dataset(
         "threshold": threshold,
         "split": "/".join(f"{round(f * 100, 2):g}" for f in splits),
         "label_rule": rule.describe(),
+        "visual_dedup": visual.describe(),
         "catalog": _redacted(catalog),
     }
     label_dict = label_report.as_dict() | {
@@ -301,6 +315,7 @@ def build_dataset(
         hash_report,
         dry_run,
     )
+    result.notes.append(summary_line(found))
     if dry_run:
         result.notes.append(f"would export to {export_dir}")
         return result

@@ -72,6 +72,24 @@ def _inline(value: object) -> str:
     return str(value)
 
 
+def _visual_lines(visual: dict | None) -> list[str]:
+    """The second duplicate stage's bullet (cards written before it existed have none)."""
+    if not visual:
+        return []
+    if visual["status"] != "on":
+        return [f"- visual duplicate stage (same album, another capture): {visual['status']}"]
+    cfg = visual["settings"]
+    return [
+        f"- visual duplicate stage (same album scanned, photographed or reissued differently; "
+        f"{cfg['backbone']} neighbours k={cfg['k']} at cosine >= {cfg['min_cosine']}, confirmed "
+        f"by {cfg['verify']} with >= {cfg['min_inliers']} inliers and <= "
+        f"{cfg['max_disagreement']} disagreeing blocks): {visual['candidates']} candidates, "
+        f"{visual['verified']} checked, {visual['pairs']} pairs confirmed, "
+        f"{visual['groups_joined']} groups joined, {visual['conflicts_revealed']} of them with "
+        f"members filed under different genres. {visual['note']}",
+    ]
+
+
 def render_card_md(card: dict[str, object]) -> str:
     genres: list[str] = card["genres"]  # type: ignore[assignment]
     counts: dict[str, dict[str, int]] = card["counts"]  # type: ignore[assignment]
@@ -118,6 +136,7 @@ def render_card_md(card: dict[str, object]) -> str:
         f"- near-duplicate pairs within the threshold: {dup['near_pairs']}; groups of 2+ distinct "
         f"covers: {dup['near_duplicate_groups']} ({dup['near_duplicate_images_removed']} covers "
         "removed, the largest-resolution one kept, ties to the smallest sha256)",
+        *_visual_lines(dup.get("visual")),
         "",
         "## Labels",
         "",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from sleeve.dataset.build import build_dataset
@@ -26,8 +27,10 @@ EXAMPLES = f"""\
       show what would be exported (counts, duplicates, label conflicts); write nothing
 
 Near-duplicates: covers whose perceptual hash differs in <= --threshold of 64 bits
-(default {DEFAULT_THRESHOLD}) are one group; only its largest-resolution cover is kept. The
-export path is the last line printed."""
+(default {DEFAULT_THRESHOLD}) are one group; only its largest-resolution cover is kept. A second
+stage (--visual-dedup, on by default) adds the same album scanned, photographed or reissued
+differently: EfficientNet-Lite0 embedding neighbours (the cache train-and-evaluate uses)
+confirmed by ORB keypoints + RANSAC homography. The export path is the last line printed."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"near-duplicate Hamming distance, 0..32 (default {DEFAULT_THRESHOLD})",
     )
     p.add_argument(
+        "--visual-dedup",
+        choices=("on", "off"),
+        default=None,
+        help="second duplicate stage: the same album scanned, photographed or reissued "
+        "differently, found by embedding neighbours and confirmed by ORB + RANSAC (default on; "
+        "SLEEVE_VISUAL_DEDUP)",
+    )
+    p.add_argument(
         "--split",
         default="70/15/15",
         metavar="TRAIN/VAL/TEST",
@@ -96,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError(f"--split: {exc}") from None
         genres = [g.strip() for g in args.genres.split(",") if g.strip()] or None
         settings = load_settings()
+        if args.visual_dedup is not None:
+            settings = replace(settings, visual_dedup=args.visual_dedup == "on")
         taxonomy = Taxonomy.load(settings.taxonomy_path)
         catalog = open_catalog(settings.catalog_url)
         try:

@@ -65,13 +65,22 @@ def components(n: int, edges: np.ndarray) -> np.ndarray:
 
 
 def group_duplicates(
-    images: Sequence[ImageRow], hashes: dict[int, str], threshold: int = DEFAULT_THRESHOLD
+    images: Sequence[ImageRow],
+    hashes: dict[int, str],
+    threshold: int = DEFAULT_THRESHOLD,
+    extra_pairs: Sequence[tuple[int, int]] = (),
 ) -> Grouping:
-    """Group ``images`` (those with a hash) by perceptual near-duplication."""
+    """Group ``images`` (those with a hash) by perceptual near-duplication, plus
+    ``extra_pairs`` of image ids found by another stage (the visual one), merged alike."""
     rows = [im for im in images if im.id in hashes]
     codes = hex_to_uint64([hashes[im.id] for im in rows])
     pairs = near_pairs(codes, threshold)
-    labels = components(len(rows), pairs[:, :2])
+    position = {im.id: k for k, im in enumerate(rows)}
+    extra = np.array(
+        [(position[a], position[b]) for a, b in extra_pairs if a in position and b in position],
+        dtype=np.int64,
+    ).reshape(-1, 2)
+    labels = components(len(rows), np.concatenate([pairs[:, :2], extra]))
     by_label: dict[int, list[ImageRow]] = {}
     for im, label in zip(rows, labels, strict=True):
         by_label.setdefault(int(label), []).append(im)

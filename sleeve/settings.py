@@ -83,6 +83,8 @@ class Settings:
     # the source cleanly with its resume point saved.
     spotify_retry_after_cap: float = 300.0
     spotify_image_max: int = 640
+    # build-dataset's second duplicate stage (embedding candidates + geometric check)
+    visual_dedup: bool = True
 
     @property
     def catalog_url(self) -> str:
@@ -186,6 +188,7 @@ _VARS: dict[str, str] = {
     "SPOTIPY_CLIENT_SECRET": "spotify_client_secret",
     "SPOTIFY_RETRY_AFTER_CAP": "spotify_retry_after_cap",
     "SPOTIFY_IMAGE_MAX": "spotify_image_max",
+    "SLEEVE_VISUAL_DEDUP": "visual_dedup",
 }
 
 _URL_FIELDS = {"musicbrainz_url", "coverart_url", "spotify_api_url", "spotify_token_url"}

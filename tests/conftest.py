@@ -30,6 +30,9 @@ def fast_settings(data_dir: Path, **overrides: object) -> Settings:
         "connect_timeout": 2.0,
         "read_timeout": 5.0,
         "contact": "tests@sleeve.invalid",
+        # the visual duplicate stage embeds every cover (seconds per build): its own tests
+        # (test_visual_dedup.py) turn it on
+        "visual_dedup": False,
     }
     values.update(overrides)
     return replace(base, **values)  # type: ignore[arg-type]

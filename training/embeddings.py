@@ -205,6 +205,11 @@ def cached_embeddings(
     return feats[[row[s.sha256] for s in samples]]
 
 
+def cached_shas(cache_root: Path, backbone: Backbone, recipe: FeatureRecipe) -> set[str]:
+    """The sha256s whose features are already cached for (backbone, recipe)."""
+    return set(_read_cache(cache_dir_for(cache_root, backbone, recipe))[0])
+
+
 def _read_cache(folder: Path) -> tuple[list[str], np.ndarray | None]:
     feats_path, shas_path = folder / "features.npy", folder / "sha256.txt"
     if not (feats_path.is_file() and shas_path.is_file()):

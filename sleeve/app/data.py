@@ -305,13 +305,25 @@ class DuplicateMember:
     width: int
     height: int
     kept: bool  # the group's representative: the one cover an export keeps
+    found_by: str = "pHash"  # the stages that joined its group: pHash, visual, pHash + visual
+
+
+def visual_pairs(card: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The sha256 pairs build-dataset's visual stage confirmed, from an export's card."""
+    visual = ((card or {}).get("duplicates") or {}).get("visual") or {}
+    return [(p["sha256_a"], p["sha256_b"]) for p in visual.get("pair_list", [])]
 
 
 def catalog_duplicate_groups(
-    settings: Settings, algo: str = "phash", threshold: int | None = None
+    settings: Settings,
+    algo: str = "phash",
+    threshold: int | None = None,
+    extra_pairs: Sequence[tuple[str, str]] = (),
 ) -> list[list[DuplicateMember]]:
     """Near-duplicate groups among the catalog's covers, from the hashes build-dataset cached,
-    grouped by the dataset builder's own function (biggest group first)."""
+    grouped by the dataset builder's own function (biggest group first). ``extra_pairs``
+    (sha256 pairs, the visual stage's from the latest export's card) join groups as in the
+    build; each member says which stages found its group."""
     from sleeve.catalog.db import make_engine
     from sleeve.dataset.groups import DEFAULT_THRESHOLD, group_duplicates
     from sleeve.dataset.rows import ImageRow
@@ -340,7 +352,14 @@ def catalog_duplicate_groups(
         raise NotReady("No perceptual hashes in the catalog yet. Run `build-dataset` first.")
     images = [ImageRow(r.id, r.sha256, r.path, r.width, r.height) for r in found]
     hashes = {r.id: r.value for r in found}
-    grouping = group_duplicates(images, hashes, threshold or DEFAULT_THRESHOLD)
+    plain = group_duplicates(images, hashes, threshold or DEFAULT_THRESHOLD)
+    id_of = {im.sha256: im.id for im in images}
+    extra = [(id_of[a], id_of[b]) for a, b in extra_pairs if a in id_of and b in id_of]
+    grouping = (
+        group_duplicates(images, hashes, threshold or DEFAULT_THRESHOLD, extra) if extra else plain
+    )
+    visual_groups = {grouping.group_of[a].id for a, _ in extra}
+    phash_groups = {grouping.group_of[g.members[0]].id for g in plain.near_duplicate_groups}
     by_id = {im.id: im for im in images}
     out = [
         [
@@ -350,6 +369,11 @@ def catalog_duplicate_groups(
                 by_id[i].width,
                 by_id[i].height,
                 i == g.representative,
+                " + ".join(
+                    name
+                    for name, ids in (("pHash", phash_groups), ("visual", visual_groups))
+                    if g.id in ids
+                ),
             )
             for i in g.members
         ]

@@ -14,6 +14,7 @@ from sleeve.app.data import (
     filter_rows,
     load_export,
     thumbnail_jpeg,
+    visual_pairs,
 )
 from sleeve.app.ui import load_or_explain
 from sleeve.settings import Settings
@@ -105,20 +106,32 @@ def render_duplicates(settings: Settings, export: DatasetExport | None) -> None:
     if summary:
         with st.expander("Duplicate summary of the latest export (card.json)"):
             st.json(summary)
-    groups = load_or_explain(lambda: catalog_duplicate_groups(settings))
+    pairs = visual_pairs(export.card if export is not None else None)
+    groups = load_or_explain(lambda: catalog_duplicate_groups(settings, extra_pairs=pairs))
     if groups is None:
         return
     if not groups:
         st.info("No near-duplicate covers in the catalog.")
         return
+    by_visual = sum(1 for g in groups if "visual" in g[0].found_by)
     st.write(
         f"{len(groups)} group{'s' if len(groups) != 1 else ''} of near-duplicate covers in the "
         "catalog; an export keeps the "
         "marked one (largest resolution) of each"
+        + (
+            f"; {by_visual} joined by the visual stage (same album, another scan or photo; "
+            "listed first)"
+            if by_visual
+            else ""
+        )
         + (f"; showing {MAX_GROUPS}" if len(groups) > MAX_GROUPS else "")
     )
+    # the visual stage's finds first: they are the ones a reader will want to check by eye
+    groups = sorted(groups, key=lambda g: "visual" not in g[0].found_by)
     for group in groups[:MAX_GROUPS]:
-        st.markdown(f"**{len(group)} covers** · `{group[0].sha256[:12]}`")
+        st.markdown(
+            f"**{len(group)} covers** · `{group[0].sha256[:12]}` · found by {group[0].found_by}"
+        )
         cols = st.columns(GRID_COLUMNS)
         for col, member in zip(cols, group[:GRID_COLUMNS], strict=False):
             thumb = thumbnail(member.path)
