@@ -372,9 +372,9 @@ def test_report_page_cell_leads_to_its_covers_and_pairs_follow_the_method(
         )
         at = at.button(key=f"cell_{i}_{j}").click().run()
         text = " ".join(m.value for m in at.markdown)
-        assert (
-            f"**{cm[i][j]} test covers** of true **{genres[i]}** predicted **{genres[j]}**" in text
-        )
+        plural = "" if cm[i][j] == 1 else "s"
+        cell = f"**{cm[i][j]} test cover{plural}** of true **{genres[i]}** predicted **{genres[j]}"
+        assert cell in text
         headers = [h.value for h in at.subheader]
         assert f"Most confused genre pairs ({method}, test)" in headers
         for pair in runs.top_confused_pairs(cm, genres):  # the selected method's pairs
@@ -444,11 +444,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def served_app(full_env: Settings) -> Iterator[str]:
+def served_app(review_env: Settings) -> Iterator[str]:
     port = _free_port()
     proc = subprocess.Popen(
         app_command(port, headless=True),
-        env=app_environment(full_env),
+        env=app_environment(review_env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -477,7 +477,9 @@ def served_app(full_env: Settings) -> Iterator[str]:
 
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt install chromium)")
-def test_browser_smoke_and_screenshots(served_app: str, tmp_path: Path) -> None:
+def test_browser_smoke_and_screenshots(
+    served_app: str, tmp_path: Path, tiny_run: Path, review_env: Settings
+) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     shots = Path(SCREENSHOT_DIR) if SCREENSHOT_DIR else tmp_path / "screenshots"
@@ -504,6 +506,19 @@ def test_browser_smoke_and_screenshots(served_app: str, tmp_path: Path) -> None:
             expect(page.get_by_role("img").first).to_be_visible(timeout=30_000)
             page.wait_for_timeout(1000)
             page.screenshot(path=str(shots / "report.png"), full_page=True)
+            # a confusion cell leads to its covers
+            i, j, n = _busiest_cell(tiny_run)
+            page.locator(f".st-key-cell_{i}_{j} button").click()
+            expect(page.get_by_text(f"{n} test cover").first).to_be_visible(timeout=30_000)
+            page.wait_for_timeout(1500)  # thumbnails load
+            page.screenshot(path=str(shots / "report-cell.png"), full_page=True)
+
+            page.get_by_text("Review", exact=True).click()
+            expect(page.get_by_text("covers to review").first).to_be_visible(timeout=60_000)
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(shots / "review.png"), full_page=True)
+            page.get_by_role("button", name="Exclude").first.click()
+            expect(page.get_by_text("Recorded exclude").first).to_be_visible(timeout=30_000)
 
             page.get_by_text("Data", exact=True).click()
             expect(page.get_by_text("Stored covers")).to_be_visible(timeout=60_000)
@@ -519,5 +534,23 @@ def test_browser_smoke_and_screenshots(served_app: str, tmp_path: Path) -> None:
                 page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
         finally:
             browser.close()
-    for name in ("predict", "report", "data", "data-export", "data-duplicates"):
+    names = ("predict", "report", "report-cell", "review", "data", "data-export", "data-duplicates")
+    for name in names:
         assert (shots / f"{name}.png").stat().st_size > 10_000
+    from sleeve.catalog.db import open_catalog
+    from sleeve.review.decisions import latest_decisions
+
+    catalog = open_catalog(review_env.catalog_url)
+    decided = [d.decision for d in latest_decisions(catalog).values()]
+    catalog.dispose()
+    assert decided == ["exclude"]  # the browser's click reached the catalog
+
+
+def _busiest_cell(run: Path) -> tuple[int, int, int]:
+    """(true, predicted, count) of the best method's largest off-diagonal test cell (or the
+    largest cell when nothing was confused)."""
+    metrics = json.loads((run / "metrics.json").read_text())
+    cm = metrics["methods"][metrics["best"]["method"]]["test"]["confusion"]
+    cells = [(cm[i][j], i != j, i, j) for i in range(len(cm)) for j in range(len(cm))]
+    n, _, i, j = max(cells, key=lambda c: (c[1] and c[0] > 0, c[0]))
+    return i, j, n

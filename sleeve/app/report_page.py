@@ -121,7 +121,8 @@ def render_confusion(report: RunReport, method: str, rows: list[dict[str, str]] 
     covers = cell_covers(rows, method, genres[i], genres[j])
     total = pages(len(covers), PAGE_SIZE)
     st.markdown(
-        f"**{len(covers)} test covers** of true **{genres[i]}** predicted **{genres[j]}** "
+        f"**{len(covers)} test cover{'' if len(covers) == 1 else 's'}** of true **{genres[i]}** "
+        f"predicted **{genres[j]}** "
         f"by {method}" + (f" · {total} pages" if total > 1 else "")
     )
     number = 1
