@@ -144,3 +144,33 @@ def test_decisions_are_validated(env, capsys) -> None:  # type: ignore[no-untype
     record_decision(catalog, tax, sha, "relabel", "jazz", who="bob")  # newer one wins
     (newest,) = latest_decisions(catalog).values()
     assert (newest.decision, newest.genre, newest.who) == ("relabel", "jazz", "bob")
+
+
+def test_a_decision_on_any_member_speaks_for_its_duplicate_group() -> None:
+    from datetime import datetime
+
+    from sleeve.dataset.groups import DuplicateGroup
+    from sleeve.dataset.labels import Label
+    from sleeve.dataset.review import apply_decisions
+
+    from sleeve.review.decisions import Decision
+
+    groups = [DuplicateGroup("g1", 1, (1, 2)), DuplicateGroup("g2", 3, (3,))]
+    labels = {
+        "g1": Label("pop", "resolved", (("pop", 1.0),), None),
+        "g2": Label(None, "ambiguous", (("pop", 1.0), ("rock", 1.0)), None),
+    }
+
+    def at(minute: int, image: int, decision: str, genre: str | None = None) -> Decision:
+        return Decision(
+            image, f"{image:064x}", decision, genre, "ann", datetime(2026, 1, 1, 0, minute)
+        )
+
+    # the twin (not the representative) was excluded after the representative was kept
+    decisions = {2: at(5, 2, "exclude"), 1: at(1, 1, "keep"), 3: at(2, 3, "relabel", "rock")}
+    out, report = apply_decisions(groups, labels, decisions)
+    assert out["g1"].genre is None and out["g1"].status == "review-excluded"
+    assert out["g2"].genre == "rock"  # relabel overrides even an ambiguous rule outcome
+    assert (report["excluded"], report["relabelled"], report["kept"]) == (1, 1, 0)
+    assert report["labels_changed"] == 2 and report["relabelled_to"] == {"rock": 1}
+    assert labels["g1"].genre == "pop"  # the input is not modified
