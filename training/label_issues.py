@@ -7,8 +7,10 @@ manifest's ``group_id`` (duplicate group + artist + release), so a near-copy or 
 artist's other covers cannot vouch for a cover's label.
 
 The head is a logistic regression on the run's cached embeddings (the run's feature recipe),
-standardised, class-balanced, fixed ``C``: cheap (seconds), and its probabilities are
-calibrated enough for confident learning. cleanlab's ``find_label_issues`` (prune by noise
+standardised, class-balanced, fixed ``C``: no network work (60 s for the 2,741 shared
+train/val covers on a busy 2-core CPU), and its probabilities are calibrated enough for
+confident learning. With a weak classifier cleanlab flags many covers (59 % of the shared
+ones): the rank is what a reviewer should follow. cleanlab's ``find_label_issues`` (prune by noise
 rate over the confident joint) flags the suspects; ``get_label_quality_scores``
 (self-confidence: the out-of-fold probability of the given label) ranks them.
 

@@ -43,7 +43,11 @@ def list_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--all", action="store_true", help="every train/val cover by rank, not only flagged ones"
     )
-    p.add_argument("--limit", type=int, help="show at most N suspects")
+    p.add_argument(
+        "--limit",
+        type=int,
+        help="show at most N suspects (default: 50, or all with --json; 0: all)",
+    )
     return p
 
 
@@ -94,7 +98,8 @@ def _list(args: argparse.Namespace) -> int:
         run = _run_dir(args.run, settings.runs_dir)
         decided = {d.sha256 for d in latest_decisions(open_catalog(settings.catalog_url)).values()}
         suspects = read_suspects(run)
-        queue = review_queue(suspects, decided, include_unflagged=args.all, limit=args.limit)
+        limit = args.limit if args.limit is not None else (None if args.json else 50)
+        queue = review_queue(suspects, decided, include_unflagged=args.all, limit=limit or None)
         if args.json:
             doc = {
                 "run": str(run),
@@ -114,6 +119,9 @@ def _list(args: argparse.Namespace) -> int:
                 f"(p {s.probabilities.get(s.given_genre, 0):.2f} vs "
                 f"{s.probabilities.get(s.suggested_genre, 0):.2f})  {s.split}  {s.path}"
             )
+        waiting = len(review_queue(suspects, decided, include_unflagged=args.all))
+        if waiting > len(queue):
+            print(f"  ... {waiting - len(queue)} more (--limit 0 shows all)")
         if queue:
             print("decide: sleeve review decide SHA256 keep|exclude|relabel GENRE")
         return EXIT_OK
