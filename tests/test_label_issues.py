@@ -82,6 +82,23 @@ def test_out_of_fold_probabilities_never_see_their_row() -> None:
     x = np.where(y[:, None] == 0, -2.0, 2.0) + rng.normal(size=(40, 4))
     x = np.vstack([x, [[-6.0] * 4]])
     y = np.append(y, 1)
-    probs, folds = out_of_fold_probabilities(x, y, [str(i) for i in range(41)], 2, seed=0)
+    probs, folds, _ = out_of_fold_probabilities(x, y, [str(i) for i in range(41)], 2, seed=0)
     assert folds == 5 and np.allclose(probs.sum(1), 1.0)
     assert probs[-1, 1] < 0.2
+
+
+def test_c_is_chosen_on_out_of_fold_log_loss() -> None:
+    """Noisy, weakly separable classes: the least regularised head overfits and is
+    overconfident; the chosen C has the lowest out-of-fold log loss of those tried."""
+    rng = np.random.default_rng(2)
+    y = np.repeat([0, 1, 2], 40)
+    x = rng.normal(size=(120, 300)) + 0.1 * np.eye(3)[y].repeat(100, axis=1)
+    groups = [str(i) for i in range(120)]
+    grid = (0.0005, 0.005, 0.05, 0.5)
+    _, _, chosen = out_of_fold_probabilities(x, y, groups, 3, seed=0, c_grid=grid)
+    losses = {}
+    for c in grid:
+        p, _, _ = out_of_fold_probabilities(x, y, groups, 3, seed=0, c_grid=(c,))
+        losses[c] = -np.log(p[np.arange(120), y]).mean()
+    assert chosen == min(losses, key=losses.get)
+    assert chosen not in (grid[0], grid[-1])  # an interior optimum: the search stops there
