@@ -28,6 +28,7 @@ from sleeve.dataset.groups import DEFAULT_THRESHOLD, group_duplicates
 from sleeve.dataset.hashing import ALGOS, HashReport, ensure_hashes
 from sleeve.dataset.labels import LabelRule, resolve_labels
 from sleeve.dataset.neighbours import MAX_THRESHOLD
+from sleeve.dataset.review import apply_decisions
 from sleeve.dataset.rows import CatalogRows, ImageRow, load_rows
 from sleeve.dataset.split import SplitItem, assign_splits, leak_groups
 from sleeve.dataset.visual import VisualDedup, card_entry, find_visual_duplicates, summary_line
@@ -35,6 +36,7 @@ from sleeve.dataset.visual import VisualDedup, card_entry, find_visual_duplicate
 from sleeve import __version__
 from sleeve.catalog.db import Catalog
 from sleeve.errors import DataError, NothingYetError, UnknownGenreError, UsageError
+from sleeve.review.decisions import latest_decisions
 from sleeve.settings import Settings, redact_url
 from sleeve.taxonomy import Taxonomy, check_genre_name
 
@@ -172,6 +174,8 @@ def build_dataset(
         grouping = group_duplicates(images, hashes, threshold, extra_pairs=found.edges)
     rule = rule or LabelRule()
     labels, label_report = resolve_labels(grouping.groups, rows, taxonomy, rule)
+    # people's verdicts from `sleeve review` override the rule (dataset/review.py)
+    labels, review = apply_decisions(grouping.groups, labels, latest_decisions(catalog))
     image_by_id = {im.id: im for im in images}
 
     wanted = set(genres) if genres else None
@@ -307,6 +311,7 @@ def build_dataset(
         version=__version__,
         created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
+    card["review"] = review
     result = BuildResult(
         ds_id,
         None if dry_run else export_dir,
@@ -316,6 +321,11 @@ def build_dataset(
         dry_run,
     )
     result.notes.append(summary_line(found))
+    if review["decisions_in_catalog"]:
+        result.notes.append(
+            f"review decisions applied: excluded {review['excluded']}, relabelled "
+            f"{review['relabelled']}, kept {review['kept']}"
+        )
     if dry_run:
         result.notes.append(f"would export to {export_dir}")
         return result

@@ -170,6 +170,19 @@ def render_card_md(card: dict[str, object]) -> str:
             "Resolved to genres outside the requested set (left out): "
             + ", ".join(f"{g} {n}" for g, n in excluded.items()),
         ]
+    review = card.get("review") or {}
+    if review.get("decisions_in_catalog"):
+        to = ", ".join(f"{g} {n}" for g, n in (review.get("relabelled_to") or {}).items())
+        lines += [
+            "",
+            "## Review decisions",
+            "",
+            f"Applied from `sleeve review` ({review['decisions_in_catalog']} covers decided in "
+            f"the catalog): excluded {review['excluded']}, relabelled {review['relabelled']}"
+            + (f" (to {to})" if to else "")
+            + f", kept {review['kept']}. The newest decision on any member of a duplicate "
+            "group applies to the group; the catalog keeps every decision.",
+        ]
     lines += ["", "## Balance", ""]
     if bal["applied"]:
         lines.append(

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sleeve.app import data
+from sleeve.app import data, runs
 from sleeve.app.launcher import APP_FILE, app_command, app_environment, run_app
 from sleeve.errors import UsageError
 from sleeve.settings import Settings
@@ -76,6 +76,40 @@ def full_env(empty_env: Settings, tiny_run: Path, tiny_export: Path) -> Settings
     write_tiny_catalog(empty_env)
     _add_resized_twin_and_hash(empty_env)
     return empty_env
+
+
+@pytest.fixture
+def review_env(full_env: Settings, tiny_export: Path) -> Settings:
+    """full_env whose catalog also holds the export's train and val covers (the ones a
+    review queue lists), imported as folders the way a user would."""
+    from sleeve.collector.folder_import import import_folder
+
+    from sleeve.catalog.db import open_catalog
+    from sleeve.taxonomy import Taxonomy
+
+    catalog = open_catalog(full_env.catalog_url)
+    for split in ("train", "val"):
+        folder = tiny_export / "images" / split
+        import_folder(catalog, full_env, Taxonomy.load(), folder, {g: g for g in GENRES}, False)
+    catalog.dispose()
+    return full_env
+
+
+@pytest.fixture
+def two_runs(full_env: Settings, tiny_run: Path) -> tuple[Path, Path]:
+    """LATEST (the tiny run) and an older copy of it that differs in seed and dataset id."""
+    import shutil
+
+    other = full_env.runs_dir / "20200101-000000-other"
+    shutil.copytree(tiny_run, other)
+    config = json.loads((other / "config.json").read_text())
+    config["resolved"]["seed"] = 7
+    (other / "config.json").write_text(json.dumps(config))
+    metrics = json.loads((other / "metrics.json").read_text())
+    metrics["dataset_id"] = "0123456789abcdef"
+    (other / "metrics.json").write_text(json.dumps(metrics))
+    os.utime(other / "metrics.json", (1, 1))  # older than the tiny run
+    return tiny_run, other
 
 
 def _add_resized_twin_and_hash(settings: Settings) -> None:
@@ -206,6 +240,40 @@ def test_relative_latest_pointer(tmp_path: Path) -> None:
     assert data.read_latest(tmp_path / "runs") == tmp_path / "runs" / "r1"
 
 
+def test_cell_covers_add_up_to_every_confusion_cell(tiny_run: Path) -> None:
+    report = data.load_run_report(fast_settings(tiny_run), tiny_run)
+    rows = runs.predictions(tiny_run)
+    genres = report.metrics["genres"]
+    for method in report.methods:
+        counts = runs.confusion_counts(report, method)
+        for i, true in enumerate(genres):
+            for j, pred in enumerate(genres):
+                covers = runs.cell_covers(rows, method, true, pred)
+                assert len(covers) == counts[i][j]
+                assert all(c.true_genre == true and c.predicted == pred for c in covers)
+                assert all(c.path.is_file() and 0 <= c.probability <= 1 for c in covers)
+        pairs = runs.confused_pairs(report, method)
+        assert all(
+            p["count"] == counts[genres.index(p["true"])][genres.index(p["predicted"])]
+            for p in pairs
+        )
+    assert runs.page(list(range(50)), 3, 24) == list(range(48, 50))
+    assert runs.pages(50, 24) == 3 and runs.pages(0, 24) == 1
+
+
+def test_run_list_and_comparison(full_env: Settings, two_runs) -> None:  # type: ignore[no-untyped-def]
+    latest, other = two_runs
+    assert runs.list_runs(full_env)[:2] == [latest.resolve(), other]
+    a = data.load_run_report(full_env, latest)
+    b = data.load_run_report(full_env, other)
+    diff = runs.compare_runs(a, b)
+    assert diff["config_diff"] == [{"setting": "seed", "A": "0", "B": "7"}]
+    assert not diff["same_dataset"] and diff["dataset_ids"][1] == "0123456789abcdef"
+    assert [r["method"] for r in diff["by_method"]] == a.methods
+    assert all(r["B - A"] == 0 for r in diff["by_method"])  # same scores, copied run
+    assert len(diff["by_genre"]) == len(a.methods) * len(GENRES)
+
+
 # -- launcher ------------------------------------------------------------------------------------
 
 
@@ -298,6 +366,72 @@ def test_report_page(full_env: Settings, tiny_run: Path) -> None:
     assert at.selectbox(key="report_method").value == metrics["best"]["method"]
 
 
+def test_report_page_cell_leads_to_its_covers_and_pairs_follow_the_method(
+    full_env: Settings, tiny_run: Path
+) -> None:
+    metrics = json.loads((tiny_run / "metrics.json").read_text())
+    genres = metrics["genres"]
+    at = _page(_app().run(), "Report")
+    for method in metrics["methods"]:
+        at = at.selectbox(key="report_method").set_value(method).run()
+        assert not at.exception and not at.error
+        cm = metrics["methods"][method]["test"]["confusion"]
+        i, j = max(
+            ((i, j) for i in range(len(genres)) for j in range(len(genres)) if i != j),
+            key=lambda c: cm[c[0]][c[1]],
+        )
+        at = at.button(key=f"cell_{i}_{j}").click().run()
+        text = " ".join(m.value for m in at.markdown)
+        plural = "" if cm[i][j] == 1 else "s"
+        cell = f"**{cm[i][j]} test cover{plural}** of true **{genres[i]}** predicted **{genres[j]}"
+        assert cell in text
+        headers = [h.value for h in at.subheader]
+        assert f"Most confused genre pairs ({method}, test)" in headers
+        for pair in runs.top_confused_pairs(cm, genres):  # the selected method's pairs
+            assert f"**{pair['true']} → {pair['predicted']}**: {pair['count']} covers" in text
+
+
+def test_report_page_run_picker_and_comparison(full_env: Settings, two_runs) -> None:  # type: ignore[no-untyped-def]
+    latest, other = two_runs
+    at = _page(_app().run(), "Report")
+    assert at.selectbox(key="report_run").value == str(latest.resolve())
+    at = at.selectbox(key="compare_run").set_value(str(other)).run()
+    assert not at.exception and not at.error
+    text = " ".join(m.value for m in at.markdown)
+    assert "Datasets differ" in text and "0123456789abcdef" in text
+    at = at.selectbox(key="report_run").set_value(str(other)).run()
+    assert not at.exception
+    assert f"Run `{other}`" in at.caption[0].value
+
+
+def test_review_page_decisions_reach_the_catalog(review_env: Settings, tiny_run: Path) -> None:
+    from sleeve.training.label_issues import read_label_issues
+
+    from sleeve.catalog.db import open_catalog
+    from sleeve.review.decisions import latest_decisions
+
+    flagged = [r for r in read_label_issues(tiny_run) if r["is_label_issue"] == "1"]
+    at = _page(_app().run(), "Review")
+    assert not at.exception and not at.error
+    assert f"**{len(flagged)} covers to review**" in " ".join(m.value for m in at.markdown)
+    first, second = flagged[0], flagged[1]
+    at.text_input(key="review_who").input("ann")
+    at = at.button(key=f"exclude_{first['sha256'][:16]}").click().run()
+    assert not at.error and "Recorded exclude" in at.success[0].value
+    other = next(g for g in GENRES if g not in (second["given_genre"],))
+    at.selectbox(key=f"genre_{second['sha256'][:16]}").set_value(other)
+    at = at.button(key=f"relabel_{second['sha256'][:16]}").click().run()
+    assert not at.error and f"Recorded relabel {other}" in at.success[0].value
+    assert f"**{len(flagged) - 2} covers to review**" in " ".join(m.value for m in at.markdown)
+    catalog = open_catalog(review_env.catalog_url)
+    got = {d.sha256: (d.decision, d.genre, d.who) for d in latest_decisions(catalog).values()}
+    catalog.dispose()
+    assert got == {
+        first["sha256"]: ("exclude", None, "ann"),
+        second["sha256"]: ("relabel", other, "ann"),
+    }
+
+
 def test_data_page(full_env: Settings, tiny_export: Path) -> None:
     at = _page(_app().run(), "Data")
     assert not at.exception and not at.error
@@ -320,11 +454,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def served_app(full_env: Settings) -> Iterator[str]:
+def served_app(review_env: Settings) -> Iterator[str]:
     port = _free_port()
     proc = subprocess.Popen(
         app_command(port, headless=True),
-        env=app_environment(full_env),
+        env=app_environment(review_env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -353,7 +487,9 @@ def served_app(full_env: Settings) -> Iterator[str]:
 
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt install chromium)")
-def test_browser_smoke_and_screenshots(served_app: str, tmp_path: Path) -> None:
+def test_browser_smoke_and_screenshots(
+    served_app: str, tmp_path: Path, tiny_run: Path, review_env: Settings
+) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     shots = Path(SCREENSHOT_DIR) if SCREENSHOT_DIR else tmp_path / "screenshots"
@@ -380,6 +516,19 @@ def test_browser_smoke_and_screenshots(served_app: str, tmp_path: Path) -> None:
             expect(page.get_by_role("img").first).to_be_visible(timeout=30_000)
             page.wait_for_timeout(1000)
             page.screenshot(path=str(shots / "report.png"), full_page=True)
+            # a confusion cell leads to its covers
+            i, j, n = _busiest_cell(tiny_run)
+            page.locator(f".st-key-cell_{i}_{j} button").click()
+            expect(page.get_by_text(f"{n} test cover").first).to_be_visible(timeout=30_000)
+            page.wait_for_timeout(1500)  # thumbnails load
+            page.screenshot(path=str(shots / "report-cell.png"), full_page=True)
+
+            page.get_by_text("Review", exact=True).click()
+            expect(page.get_by_text("covers to review").first).to_be_visible(timeout=60_000)
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(shots / "review.png"), full_page=True)
+            page.get_by_role("button", name="Exclude").first.click()
+            expect(page.get_by_text("Recorded exclude").first).to_be_visible(timeout=30_000)
 
             page.get_by_text("Data", exact=True).click()
             expect(page.get_by_text("Stored covers")).to_be_visible(timeout=60_000)
@@ -395,5 +544,23 @@ def test_browser_smoke_and_screenshots(served_app: str, tmp_path: Path) -> None:
                 page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
         finally:
             browser.close()
-    for name in ("predict", "report", "data", "data-export", "data-duplicates"):
+    names = ("predict", "report", "report-cell", "review", "data", "data-export", "data-duplicates")
+    for name in names:
         assert (shots / f"{name}.png").stat().st_size > 10_000
+    from sleeve.catalog.db import open_catalog
+    from sleeve.review.decisions import latest_decisions
+
+    catalog = open_catalog(review_env.catalog_url)
+    decided = [d.decision for d in latest_decisions(catalog).values()]
+    catalog.dispose()
+    assert decided == ["exclude"]  # the browser's click reached the catalog
+
+
+def _busiest_cell(run: Path) -> tuple[int, int, int]:
+    """(true, predicted, count) of the best method's largest off-diagonal test cell (or the
+    largest cell when nothing was confused)."""
+    metrics = json.loads((run / "metrics.json").read_text())
+    cm = metrics["methods"][metrics["best"]["method"]]["test"]["confusion"]
+    cells = [(cm[i][j], i != j, i, j) for i in range(len(cm)) for j in range(len(cm))]
+    n, _, i, j = max(cells, key=lambda c: (c[1] and c[0] > 0, c[0]))
+    return i, j, n

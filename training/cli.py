@@ -124,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="resume fine-tuning from the run dir's last checkpoint (--out, or the newest run)",
     )
+    p.add_argument(
+        "--no-label-issues",
+        action="store_true",
+        help="skip label_issues.csv (out-of-fold label-issue scores for `sleeve review`)",
+    )
     return p
 
 
@@ -180,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=args.batch_size,
             train_stages=args.train_stages,
             progress=not args.no_progress,
+            label_issues=not args.no_label_issues,
         )
         dataset = resolve_dataset(args.dataset, settings.data_dir)
         result = train_and_evaluate(

@@ -15,6 +15,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 from sleeve.training.evaluate import confused_pairs_png, confusion_png, top_confused_pairs
+from sleeve.training.predictions import (
+    probability_arrays,
+    render_predictions,
+    write_probabilities,
+)
 from sleeve.training.report import render_html, render_markdown, render_model_card
 
 if TYPE_CHECKING:
@@ -121,16 +126,10 @@ def write_run_dir(
 ) -> dict:
     metrics = build_metrics(export, outcomes, best, config, total_seconds)
     _write(run_dir / "metrics.json", json.dumps(metrics, indent=2))
-    # every method's val/test probabilities (rows in manifest order of that split), so a run
-    # can be re-analysed or ensembled later without re-training
-    arrays = {
-        f"{o.fitted.method}_{sp}": p
-        for o in outcomes
-        for sp, p in (("val", o.fitted.val_probs), ("test", o.test_probs))
-    }
-    tmp = run_dir / "probabilities.tmp.npz"
-    np.savez_compressed(tmp, genres=np.array(export.genres), **arrays)
-    tmp.replace(run_dir / "probabilities.npz")
+    # every method's val/test probabilities per cover, keyed by sha256 (training/predictions.py
+    # documents the row order), so a run can be re-analysed from a metric back to its covers
+    write_probabilities(run_dir / "probabilities.npz", probability_arrays(export, outcomes))
+    _write(run_dir / "predictions.csv", render_predictions(export, outcomes))
 
     figures: dict[str, bytes] = {}
     for o in outcomes:

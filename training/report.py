@@ -259,5 +259,10 @@ def render_model_card(metrics: dict, card: dict, payload: dict) -> str:
             "Load: `from sleeve.training.classifier import Classifier; "
             "Classifier.load(run_dir).predict('cover.jpg')`",
             "",
+            "Per-cover outputs: `predictions.csv` has one row per val/test cover (sha256, path, "
+            "split, true_genre, then for each method `<method>.predicted` and "
+            "`<method>.p.<genre>`); `probabilities.npz` holds the same probabilities at full "
+            "precision, rows aligned with its `sha256_val` / `sha256_test` arrays.",
+            "",
         ]
     )

@@ -33,6 +33,7 @@ from sleeve.training.data import Export, load_export
 from sleeve.training.embeddings import FeatureRecipe, cached_embeddings, encode
 from sleeve.training.evaluate import classification_metrics
 from sleeve.training.heads_runtime import head_probabilities
+from sleeve.training.label_issues import write_label_issues
 from sleeve.training.methods import ALL_METHODS, EMBEDDING_METHODS, FittedHead
 from sleeve.training.methods.heads import EMBEDDING_FITTERS, catboost_available, fit_ensemble
 from sleeve.training.methods.knn import fit_knn
@@ -62,6 +63,7 @@ class TrainConfig:
     taps: tuple[int, ...] = ()
     style: bool = False
     batch_size: int = 32
+    label_issues: bool = True  # label_issues.csv: out-of-fold confident learning on train+val
     train_stages: int | None = None  # fine-tune: stages left trainable (None: 3 CPU, all GPU)
     progress: bool = True
 
@@ -171,8 +173,14 @@ def head_seconds(head: dict, x: np.ndarray) -> float:
 
 
 def run_embedding_methods(
-    export: Export, config: TrainConfig, device: torch.device, cache_root: Path | None
+    export: Export,
+    config: TrainConfig,
+    device: torch.device,
+    cache_root: Path | None,
+    features_out: dict | None = None,
 ) -> list[MethodOutcome]:
+    """``features_out`` (optional) receives the features under "x" (rows follow
+    ``export.samples``), for the label-issue scores."""
     wanted = [m for m in config.methods if m in EMBEDDING_METHODS]
     if "ensemble" in config.methods and not wanted:
         wanted = ["logreg", "svc"]
@@ -195,6 +203,8 @@ def run_embedding_methods(
         batch_size=config.batch_size,
         progress=config.progress,
     )
+    if features_out is not None:
+        features_out["x"] = feats
     x, y = split_arrays(export, feats)
     per_image = backbone_seconds(export, backbone, recipe, device)
     fitted: list[FittedHead] = []
@@ -245,7 +255,8 @@ def train_and_evaluate(
     run_dir.mkdir(parents=True, exist_ok=True)
     cache_root = Path(data_dir) / "cache" / "embeddings" if data_dir else None
 
-    outcomes = run_embedding_methods(export, config, device, cache_root)
+    features: dict = {}
+    outcomes = run_embedding_methods(export, config, device, cache_root, features)
     if "finetune" in config.methods or "hybrid" in config.methods:
         from sleeve.training.methods.finetune import run_finetune
 
@@ -287,6 +298,8 @@ def train_and_evaluate(
         total_seconds=time.perf_counter() - started,
     )
     save_model(best.payload, run_dir / "model.pt")
+    if config.label_issues and "x" in features:  # the review queue (sleeve review)
+        write_label_issues(run_dir, export, features["x"], config.seed)
     if data_dir is not None:
         runs_root = Path(data_dir) / "runs"
         runs_root.mkdir(parents=True, exist_ok=True)

@@ -224,3 +224,27 @@ class Failure(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReviewDecision(Base):
+    """A person's verdict on one cover's label, from the review queue (``sleeve review``).
+
+    Evidence from the "review" source, kept per cover (not per release: a cover can be linked
+    to several releases, the verdict is about the picture). Append-only: a later decision on
+    the same cover supersedes an earlier one, nothing is ever deleted. ``build-dataset``
+    applies the newest decision of each cover: exclude drops its duplicate group, relabel sets
+    its group's genre whatever the label rule says, keep changes nothing but leaves the queue.
+    """
+
+    __tablename__ = "review_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("cover_images.id"), index=True)
+    source: Mapped[str] = mapped_column(String(32), default="review")
+    decision: Mapped[str] = mapped_column(String(16))  # keep | exclude | relabel
+    genre: Mapped[str | None] = mapped_column(String(64))  # relabel: the genre it belongs to
+    who: Mapped[str] = mapped_column(String(128))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    note: Mapped[str] = mapped_column(Text, default="")  # e.g. the run whose queue it came from
+
+    image: Mapped[CoverImage] = relationship()
