@@ -78,75 +78,91 @@ def run_inputs(run: Path | None) -> tuple[dict, dict | None, dict | None]:
     return config, confusion, projection
 
 
+def run_analysis(
+    dataset: Path | None,
+    run: Path | None,
+    out: Path | None,
+    *,
+    data_dir: Path,
+    backbone: str | None = None,
+    seed: int = 0,
+    map_method: str = "auto",
+    progress: bool = False,
+) -> tuple[Path, dict]:
+    """Analyse a dataset (or a run's) on cached features and write the page; returns its
+    folder and analysis.json's content. <data_dir>/analysis/LATEST names the folder."""
+    import torch
+    from sleeve.training.analysis import analyse
+    from sleeve.training.analysis_page import write_page
+    from sleeve.training.backbones import DEFAULT_BACKBONE, configure_threads, load_backbone
+    from sleeve.training.cli import resolve_dataset
+    from sleeve.training.data import load_export
+    from sleeve.training.embeddings import FeatureRecipe, cached_embeddings
+
+    config, confusion, projection = run_inputs(run)
+    if dataset is None and config.get("export_dir"):
+        dataset = Path(config["export_dir"])
+    export = load_export(resolve_dataset(dataset, data_dir))
+    backbone_name = backbone or config.get("backbone") or DEFAULT_BACKBONE
+    same_features = backbone is None or backbone == config.get("backbone")
+    recipe = FeatureRecipe(
+        int(config.get("image_size", 224)) if same_features else 224,
+        bool(config.get("flip_tta", False)) and same_features,
+        tuple(config.get("taps", ())) if same_features else (),
+        style=bool(config.get("style", False)) and same_features,
+    )
+    if not same_features:
+        confusion = projection = None  # they belong to the run's features
+    device = torch.device("cpu")
+    configure_threads(device)
+    net = load_backbone(backbone_name, config.get("weights", "auto"), device)
+    feats = cached_embeddings(
+        export.samples, net, recipe, device, data_dir / "cache" / "embeddings", progress=progress
+    )
+    result = analyse(
+        feats,
+        np.array([s.label for s in export.samples]),
+        np.array([s.split for s in export.samples]),
+        export.genres,
+        seed=seed,
+        map_method=map_method,
+        confusion=np.asarray(confusion["matrix"]) if confusion else None,
+        confusion_source=confusion["source"] if confusion else "",
+        projection=projection,
+    )
+    out = out or (run / "analysis" if run else data_dir / "analysis" / export.dataset_id)
+    meta = {
+        "dataset_id": export.dataset_id,
+        "export_dir": str(export.root),
+        "features": f"{backbone_name} {recipe.key}",
+        "run_dir": str(run) if run else None,
+        "projection": projection.get("kind") if projection else None,
+    }
+    doc = write_page(out, result, export.samples, export.genres, meta)
+    latest = data_dir / "analysis" / "LATEST"
+    latest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = latest.with_name("LATEST.tmp")
+    tmp.write_text(str(out.resolve()) + "\n", encoding="utf-8")
+    tmp.replace(latest)
+    return out, doc
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
 
     def body() -> int:
-        import torch
-        from sleeve.training.analysis import analyse
-        from sleeve.training.analysis_page import write_page
-        from sleeve.training.backbones import DEFAULT_BACKBONE, configure_threads, load_backbone
-        from sleeve.training.cli import resolve_dataset
-        from sleeve.training.data import load_export
-        from sleeve.training.embeddings import FeatureRecipe, cached_embeddings
-
         settings = load_settings()
-        config, confusion, projection = run_inputs(args.run)
-        dataset = args.dataset
-        if dataset is None and config.get("export_dir"):
-            dataset = Path(config["export_dir"])
-        export = load_export(resolve_dataset(dataset, settings.data_dir))
-        backbone_name = args.backbone or config.get("backbone") or DEFAULT_BACKBONE
-        same_features = args.backbone is None or args.backbone == config.get("backbone")
-        recipe = FeatureRecipe(
-            int(config.get("image_size", 224)) if same_features else 224,
-            bool(config.get("flip_tta", False)) and same_features,
-            tuple(config.get("taps", ())) if same_features else (),
-            style=bool(config.get("style", False)) and same_features,
-        )
-        if not same_features:
-            confusion = projection = None  # they belong to the run's features
-        device = torch.device("cpu")
-        configure_threads(device)
-        backbone = load_backbone(backbone_name, config.get("weights", "auto"), device)
-        feats = cached_embeddings(
-            export.samples,
-            backbone,
-            recipe,
-            device,
-            settings.data_dir / "cache" / "embeddings",
-            progress=not args.no_progress,
-        )
-        result = analyse(
-            feats,
-            np.array([s.label for s in export.samples]),
-            np.array([s.split for s in export.samples]),
-            export.genres,
+        out, doc = run_analysis(
+            args.dataset,
+            args.run,
+            args.out,
+            data_dir=settings.data_dir,
+            backbone=args.backbone,
             seed=args.seed,
             map_method=args.map,
-            confusion=np.asarray(confusion["matrix"]) if confusion else None,
-            confusion_source=confusion["source"] if confusion else "",
-            projection=projection,
+            progress=not args.no_progress,
         )
-        out = args.out or (
-            args.run / "analysis"
-            if args.run
-            else settings.data_dir / "analysis" / export.dataset_id
-        )
-        meta = {
-            "dataset_id": export.dataset_id,
-            "export_dir": str(export.root),
-            "features": f"{backbone_name} {recipe.key}",
-            "run_dir": str(args.run) if args.run else None,
-            "projection": projection.get("kind") if projection else None,
-        }
-        doc = write_page(out, result, export.samples, export.genres, meta)
-        latest = settings.data_dir / "analysis" / "LATEST"
-        latest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = latest.with_name("LATEST.tmp")
-        tmp.write_text(str(out.resolve()) + "\n", encoding="utf-8")
-        tmp.replace(latest)
         print_summary(doc)
         print(out)  # last line: scripts take the page's folder from here
         return EXIT_OK
