@@ -55,6 +55,16 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return shared_tiny_run(tmp_path_factory)
 
 
+@pytest.fixture(scope="session")
+def tiny_analysis(tmp_path_factory: pytest.TempPathFactory, tiny_run: Path) -> Path:
+    """`sleeve analyze --run` on the tiny run (t-SNE map: no numba compile in the tests)."""
+    from sleeve.training.analysis_cli import run_analysis
+
+    root = tmp_path_factory.mktemp("tiny-analysis")
+    out, _ = run_analysis(None, tiny_run, root / "page", data_dir=root, map_method="tsne")
+    return out
+
+
 @pytest.fixture
 def empty_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
     """The app's environment pointing at an empty data dir (no ./.env read)."""
@@ -67,8 +77,12 @@ def empty_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def full_env(empty_env: Settings, tiny_run: Path, tiny_export: Path) -> Settings:
-    """A data dir with a trained run, a dataset export and a small catalog."""
+def full_env(
+    empty_env: Settings, tiny_run: Path, tiny_export: Path, tiny_analysis: Path
+) -> Settings:
+    """A data dir with a trained run, a dataset export, an analysis and a small catalog."""
+    (empty_env.data_dir / "analysis").mkdir(parents=True)
+    (empty_env.data_dir / "analysis" / "LATEST").write_text(str(tiny_analysis))
     empty_env.runs_dir.mkdir(parents=True)
     (empty_env.runs_dir / "LATEST").write_text(str(tiny_run))
     empty_env.datasets_dir.mkdir(parents=True)
@@ -311,6 +325,8 @@ def test_pages_say_what_to_run_when_nothing_exists(empty_env: Settings) -> None:
     assert not at.exception
     infos = " ".join(i.value for i in at.info)
     assert "`collect`" in infos and "`build-dataset`" in infos
+    at = _page(at, "Analysis")
+    assert not at.exception and "`sleeve analyze`" in at.info[0].value
 
 
 def test_predict_page_upload(full_env: Settings) -> None:
@@ -444,6 +460,22 @@ def test_data_page(full_env: Settings, tiny_export: Path) -> None:
     assert any("1 group of near-duplicate covers" in m.value for m in at.markdown)
 
 
+def test_analysis_page(full_env: Settings, tiny_analysis: Path) -> None:
+    at = _page(_app().run(), "Analysis")
+    assert not at.exception and not at.error
+    doc = json.loads((tiny_analysis / "analysis.json").read_text())
+    text = " ".join(m.value for m in at.markdown)
+    assert "Confusable regions" in text
+    assert all(
+        f"cluster {c['cluster']} · {c['size']} covers" in text for c in doc["clusters"]["items"]
+    )
+    n = len(doc["genres"])
+    assert len(at.dataframe[0].value) == n * (n - 1) // 2  # one row per genre pair
+    assert "Click a point on the map" in at.info[0].value
+    at.multiselect(key="map_genres").set_value(doc["genres"][:1]).run()
+    assert not at.exception
+
+
 # -- one real browser ----------------------------------------------------------------------------
 
 
@@ -542,9 +574,31 @@ def test_browser_smoke_and_screenshots(
                 expect(page.get_by_text(marker)).to_be_visible(timeout=30_000)
                 page.wait_for_timeout(1500)  # thumbnails load
                 page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+
+            page.get_by_text("Analysis", exact=True).click()
+            expect(page.get_by_text("Confusable genres")).to_be_visible(timeout=60_000)
+            scatter = page.locator("[data-testid=stVegaLiteChart]").locator("canvas, svg").first
+            expect(scatter).to_be_visible(timeout=30_000)
+            page.wait_for_timeout(1500)
+            box = scatter.bounding_box()
+            assert box is not None
+            # nearest-point selection: a click anywhere on the plot picks the closest cover
+            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            expect(page.get_by_text("Selected cover:")).to_be_visible(timeout=60_000)
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(shots / "analysis.png"), full_page=True)
         finally:
             browser.close()
-    names = ("predict", "report", "report-cell", "review", "data", "data-export", "data-duplicates")
+    names = (
+        "predict",
+        "report",
+        "report-cell",
+        "review",
+        "data",
+        "data-export",
+        "data-duplicates",
+        "analysis",
+    )
     for name in names:
         assert (shots / f"{name}.png").stat().st_size > 10_000
     from sleeve.catalog.db import open_catalog

@@ -10,7 +10,8 @@
     backbone_state: state dict of the feature extractor (fine-tuned weights for "network")
     preprocess: {size, mean, std, interpolation, crop_pct}
     recipe: FeatureRecipe dict (size, flip_tta, taps)
-    head: see sleeve.training.heads_runtime (linear | knn | svc | forest | oblivious | ensemble)
+    head: see sleeve.training.heads_runtime (linear | knn | svc | forest | oblivious | ensemble
+          | projected: a learned projection as dense-layer arrays, then an inner head)
 
 Version 2 replaced pickled scikit-learn heads by plain arrays; version 1 files still load unless
 their head is a pickle (refused: unpickling runs code).

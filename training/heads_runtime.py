@@ -11,6 +11,9 @@ Head kinds (``head["type"]``):
 - ``forest``: a random forest's node arrays; the mean of its trees' leaf class fractions.
 - ``oblivious``: CatBoost's oblivious trees; softmax of the summed leaf values.
 - ``ensemble``: weighted mean of its members' probabilities.
+- ``projected``: a learned projection of the features (LDA, or a small metric-learning MLP:
+  standardise, dense layers with ReLU between them, optional L2 normalisation), then an inner
+  head applied in the new space.
 
 Every kind is numbers only (see :mod:`sleeve.training.heads_arrays`): loading a model never
 unpickles anything, and predicting needs neither scikit-learn nor catboost. Heads written by
@@ -51,6 +54,7 @@ HEAD_KEYS: dict[str, tuple[str, ...]] = {
         "n_classes",
     ),
     "ensemble": ("members", "weights"),
+    "projected": ("projection", "head"),
 }
 
 
@@ -73,6 +77,13 @@ def check_head(head: object, where: str) -> None:
     if kind == "ensemble":
         for member in head["members"]:  # type: ignore[index]
             check_head(member, where)
+    if kind == "projected":
+        layers = head["projection"].get("layers") if isinstance(head["projection"], dict) else None  # type: ignore[index]
+        if not layers or not all(
+            isinstance(a, dict) and {"weight", "bias"} <= set(a) for a in layers
+        ):
+            raise DataError(f"{where}: projected head has no usable layers; retrain it")
+        check_head(head["head"], where)  # type: ignore[index]
 
 
 def _standardise(head: dict, x: np.ndarray) -> np.ndarray:
@@ -135,6 +146,8 @@ def head_probabilities(head: dict, feats: np.ndarray | torch.Tensor) -> np.ndarr
         return _columns(head, forest_probabilities(head, x))
     if kind == "oblivious":
         return _columns(head, oblivious_probabilities(head, x))
+    if kind == "projected":
+        return head_probabilities(head["head"], project(head["projection"], x))
     if kind == "ensemble":
         total = sum(float(w) for w in head["weights"])
         return (
@@ -146,6 +159,21 @@ def head_probabilities(head: dict, feats: np.ndarray | torch.Tensor) -> np.ndarr
         )
     check_head(head, "model head")  # raises for a pickled or unknown head
     raise ValueError(f"unknown head type {kind!r}")  # pragma: no cover
+
+
+def project(projection: dict, x: np.ndarray) -> np.ndarray:
+    """Features -> the learned space: ``(x - mean) / scale``, then each dense layer (ReLU
+    between layers, none after the last), then L2 normalisation when ``normalise`` is set."""
+    z = _standardise(projection, np.asarray(x, dtype=np.float64))
+    layers = projection["layers"]
+    for i, layer in enumerate(layers):
+        z = z @ _tensor_np(layer["weight"]).astype(np.float64).T
+        z = z + _tensor_np(layer["bias"]).astype(np.float64)
+        if i < len(layers) - 1:
+            z = np.maximum(z, 0.0)
+    if projection.get("normalise", False):
+        z = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+    return z
 
 
 def _columns(head: dict, probs: np.ndarray) -> np.ndarray:

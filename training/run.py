@@ -34,7 +34,12 @@ from sleeve.training.embeddings import FeatureRecipe, cached_embeddings, encode
 from sleeve.training.evaluate import classification_metrics
 from sleeve.training.heads_runtime import head_probabilities
 from sleeve.training.label_issues import write_label_issues
-from sleeve.training.methods import ALL_METHODS, EMBEDDING_METHODS, FittedHead
+from sleeve.training.methods import (
+    ALL_METHODS,
+    EMBEDDING_METHODS,
+    PROJECTED_METHODS,
+    FittedHead,
+)
 from sleeve.training.methods.heads import EMBEDDING_FITTERS, catboost_available, fit_ensemble
 from sleeve.training.methods.knn import fit_knn
 from sleeve.training.outputs import write_run_dir
@@ -190,7 +195,8 @@ def run_embedding_methods(
                 "method catboost needs the optional extra: pip install 'sleeve[catboost]'"
             )
         wanted.remove("catboost")  # the default ladder goes on without the optional extra
-    if not wanted:
+    projected = [m for m in config.methods if m in PROJECTED_METHODS]
+    if not wanted and not projected:
         return []
     backbone = load_backbone(config.backbone, config.weights, device)
     recipe = config.recipe()
@@ -216,6 +222,10 @@ def run_embedding_methods(
             fitted.append(
                 fitter(x["train"], y["train"], x["val"], y["val"], export.genres, seed=config.seed)
             )
+    if projected:
+        from sleeve.training.methods.projected import fit_projected_methods
+
+        fitted += fit_projected_methods(projected, x, y, export.genres, seed=config.seed)
     if "ensemble" in config.methods and len(fitted) > 1:
         ens = fit_ensemble(fitted, y["val"], export.genres)
         members = ens.params["members"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from sleeve.app import data_page, predict_page, report_page, review_page
+from sleeve.app import analysis_page, data_page, predict_page, report_page, review_page
 from sleeve.errors import ConfigError
 from sleeve.settings import load_settings
 
@@ -17,6 +17,7 @@ PAGES = {
     "Report": report_page.render,
     "Data": data_page.render,
     "Review": review_page.render,
+    "Analysis": analysis_page.render,
 }
 
 

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 EMBEDDING_METHODS = ("knn", "logreg", "svc", "rf", "catboost")
-ALL_METHODS = (*EMBEDDING_METHODS, "ensemble", "finetune", "hybrid")
+# kNN / SVC in a learned space (methods/projected.py); asked for by name, like hybrid
+PROJECTED_METHODS = ("lda-knn", "lda-svc", "supcon-knn", "supcon-svc")
+ALL_METHODS = (*EMBEDDING_METHODS, "ensemble", "finetune", "hybrid", *PROJECTED_METHODS)
 
 
 @dataclass
