@@ -123,8 +123,11 @@ def write_run_dir(
     config: TrainConfig,
     resolved: dict,
     total_seconds: float,
+    extra_metrics: dict | None = None,
 ) -> dict:
     metrics = build_metrics(export, outcomes, best, config, total_seconds)
+    # headline / selection / learning_curve blocks (training/headline.py, selection.py, ...)
+    metrics.update(_jsonable(extra_metrics or {}))
     _write(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     # every method's val/test probabilities per cover, keyed by sha256 (training/predictions.py
     # documents the row order), so a run can be re-analysed from a metric back to its covers

@@ -10,6 +10,8 @@ import base64
 import html
 import math
 
+from sleeve.training.headline import headline_sentence
+
 # The study we reproduce (10 genres, ResNet50 embeddings): test weighted F1 per method.
 STUDY_TEST_WEIGHTED_F1 = {"knn": 0.49, "svc": 0.62, "rf": 0.45, "catboost": 0.61, "finetune": 0.60}
 STUDY_GENRES = 10
@@ -132,6 +134,7 @@ def render_markdown(metrics: dict, card: dict, pairs: list[dict]) -> str:
     parts = [
         f"# Genre classifier run — dataset {metrics['dataset_id']}",
         "",
+        *([f"**{headline_sentence(metrics)}**", ""] if headline_sentence(metrics) else []),
         f"**Best method (chosen on val): {best['method']}** — test weighted F1 "
         f"**{best['test_weighted_f1']:.3f}** (val {best['val_weighted_f1']:.3f}), macro F1 "
         f"{bm['macro_f1']:.3f}, accuracy {bm['accuracy']:.3f}. Hardest genre: {worst[0]} "
@@ -204,6 +207,11 @@ def render_html(metrics: dict, card: dict, pairs: list[dict], figures: dict[str,
     title = f"Genre classifier run — dataset {metrics['dataset_id']}"
     body = [
         f"<h1>{html.escape(title)}</h1>",
+        *(
+            [f'<p class="headline"><b>{html.escape(headline_sentence(metrics) or "")}</b></p>']
+            if headline_sentence(metrics)
+            else []
+        ),
         f'<p class="headline">Best method (chosen on val): <b>{html.escape(best["method"])}</b>'
         f" — test weighted F1 <b>{best['test_weighted_f1']:.3f}</b> (val "
         f"{best['val_weighted_f1']:.3f}), macro F1 {bm['macro_f1']:.3f}, accuracy "
@@ -252,6 +260,11 @@ def render_model_card(metrics: dict, card: dict, payload: dict) -> str:
             f"- Trained on dataset `{metrics['dataset_id']}`; seed {metrics['seed']}",
             f"- Test weighted F1 {best['test_weighted_f1']:.3f} "
             f"(val {best['val_weighted_f1']:.3f}); see report.md for per-genre scores",
+            *(
+                [f"- Headline: {headline_sentence(metrics)} How: {metrics['headline']['method']}."]
+                if headline_sentence(metrics)
+                else []
+            ),
             "- Intended use: suggesting a genre for a cover, with its probability; not a ground "
             "truth. Covers do not determine a genre, and the labels come from catalogue tags.",
             "- Limitations: " + " ".join(caveats(metrics, card)),

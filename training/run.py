@@ -298,6 +298,11 @@ def train_and_evaluate(
         "torch_threads": torch.get_num_threads(),
         **(extra_config or {}),
     }
+    extra: dict = {}
+    if "x" in features:  # the headline: grouped CV of the chosen head (training/headline.py)
+        from sleeve.training.headline import compute_headline
+
+        extra["headline"] = compute_headline(export, features["x"], best, outcomes, config.seed)
     metrics = write_run_dir(
         run_dir,
         export,
@@ -306,6 +311,7 @@ def train_and_evaluate(
         config,
         resolved,
         total_seconds=time.perf_counter() - started,
+        extra_metrics={k: v for k, v in extra.items() if v is not None},
     )
     save_model(best.payload, run_dir / "model.pt")
     if config.label_issues and "x" in features:  # the review queue (sleeve review)
