@@ -11,6 +11,7 @@ import html
 import math
 
 from sleeve.training.headline import headline_sentence
+from sleeve.training.selection import chosen_by, selection_lines
 
 # The study we reproduce (10 genres, ResNet50 embeddings): test weighted F1 per method.
 STUDY_TEST_WEIGHTED_F1 = {"knn": 0.49, "svc": 0.62, "rf": 0.45, "catboost": 0.61, "finetune": 0.60}
@@ -94,7 +95,8 @@ def caveats(metrics: dict, card: dict) -> list[str]:
     out = [
         f"One test split of {n_test} covers: differences under about ±{noise:.3f} weighted "
         "F1 are within split-to-split noise; compare methods on several split seeds first.",
-        "The method was chosen on val only; test was evaluated once per method afterwards.",
+        f"The method was chosen {chosen_by(metrics)}; test was evaluated once per method "
+        "afterwards.",
     ]
     if len(metrics["genres"]) != STUDY_GENRES:
         out.append(
@@ -135,7 +137,7 @@ def render_markdown(metrics: dict, card: dict, pairs: list[dict]) -> str:
         f"# Genre classifier run — dataset {metrics['dataset_id']}",
         "",
         *([f"**{headline_sentence(metrics)}**", ""] if headline_sentence(metrics) else []),
-        f"**Best method (chosen on val): {best['method']}** — test weighted F1 "
+        f"**Best method (chosen {chosen_by(metrics)}): {best['method']}** — test weighted F1 "
         f"**{best['test_weighted_f1']:.3f}** (val {best['val_weighted_f1']:.3f}), macro F1 "
         f"{bm['macro_f1']:.3f}, accuracy {bm['accuracy']:.3f}. Hardest genre: {worst[0]} "
         f"(F1 {worst[1]['f1']:.2f}). Backbone: {metrics['backbone']} ({metrics['weights']}).",
@@ -152,6 +154,11 @@ def render_markdown(metrics: dict, card: dict, pairs: list[dict]) -> str:
         "",
         f"![confusion matrix](confusion_{best['method']}.png)",
         "",
+        *(
+            ["## Model selection", "", *selection_lines(metrics), ""]
+            if selection_lines(metrics)
+            else []
+        ),
         "## Most confused genres",
         "",
         *(
@@ -212,7 +219,8 @@ def render_html(metrics: dict, card: dict, pairs: list[dict], figures: dict[str,
             if headline_sentence(metrics)
             else []
         ),
-        f'<p class="headline">Best method (chosen on val): <b>{html.escape(best["method"])}</b>'
+        f'<p class="headline">Best method (chosen {chosen_by(metrics)}): '
+        f"<b>{html.escape(best['method'])}</b>"
         f" — test weighted F1 <b>{best['test_weighted_f1']:.3f}</b> (val "
         f"{best['val_weighted_f1']:.3f}), macro F1 {bm['macro_f1']:.3f}, accuracy "
         f"{bm['accuracy']:.3f}</p>",
@@ -222,6 +230,16 @@ def render_html(metrics: dict, card: dict, pairs: list[dict], figures: dict[str,
         f"<h2>Per genre ({html.escape(best['method'])}, test)</h2>",
         _html_table(["genre", "precision", "recall", "F1", "support"], per_class_rows(bm)),
         _img(figures, f"confusion_{best['method']}.png", "confusion matrix"),
+        *(
+            ["<h2>Model selection</h2><ul>"]
+            + [
+                f"<li>{html.escape(line.lstrip('- ').replace('**', ''))}</li>"
+                for line in selection_lines(metrics)
+            ]
+            + ["</ul>"]
+            if selection_lines(metrics)
+            else []
+        ),
         "<h2>Most confused genres</h2><ul>",
         *[
             f"<li>{html.escape(p['true'])} → {html.escape(p['predicted'])}: {p['count']} covers "

@@ -288,8 +288,10 @@ def train_and_evaluate(
         o.test = classification_metrics(
             _labels(export, "test"), o.test_probs.argmax(1), export.genres
         )
-    # best on val only; ties go to the cheaper method (earlier in the ladder)
-    best = max(outcomes, key=lambda o: o.val["weighted_f1"])
+    # best on val; by grouped CV on train+val when val is small (training/selection.py)
+    from sleeve.training.selection import choose_for_export
+
+    best, selection = choose_for_export(export, features.get("x"), outcomes, config.seed)
     resolved = {
         **asdict(config),
         "taps": list(config.taps),
@@ -298,7 +300,9 @@ def train_and_evaluate(
         "torch_threads": torch.get_num_threads(),
         **(extra_config or {}),
     }
-    extra: dict = {}
+    extra: dict = {"model_selection": selection}
+    if selection["rule"] != "val":
+        extra["selection"] = selection["detail"] + "; test evaluated once per method"
     if "x" in features:  # the headline: grouped CV of the chosen head (training/headline.py)
         from sleeve.training.headline import compute_headline
 
