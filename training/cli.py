@@ -19,6 +19,8 @@ EXAMPLES = """\
   train-and-evaluate
       the whole ladder (kNN, logreg, SVC, RF, CatBoost, ensemble, fine-tune) on the newest
       build-dataset export; the run dir path is the last line printed
+  train-and-evaluate --learning-curve
+      also a learning curve and harvest advice ("about N more covers of pop ...")
   train-and-evaluate --method knn,svc --flip-tta
       only two embedding methods, features averaged over the cover and its mirror image
   train-and-evaluate --backbone efficientnet_lite0+efficientnet_lite1 --style --flip-tta
@@ -125,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="resume fine-tuning from the run dir's last checkpoint (--out, or the newest run)",
     )
     p.add_argument(
+        "--learning-curve",
+        action="store_true",
+        help="refit the chosen head on nested fractions of train, fit a power law per genre "
+        "and overall, and write harvest advice into the report (see README)",
+    )
+    p.add_argument(
         "--no-label-issues",
         action="store_true",
         help="skip label_issues.csv (out-of-fold label-issue scores for `sleeve review`)",
@@ -186,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             train_stages=args.train_stages,
             progress=not args.no_progress,
             label_issues=not args.no_label_issues,
+            learning_curve=args.learning_curve,
         )
         dataset = resolve_dataset(args.dataset, settings.data_dir)
         result = train_and_evaluate(

@@ -149,6 +149,11 @@ def write_run_dir(
     figures["confused_pairs.png"] = confused_pairs_png(pairs, examples)
     _write(run_dir / "confused_pairs.png", figures["confused_pairs.png"])
 
+    if metrics.get("learning_curve"):
+        from sleeve.training.learning_curve import learning_curve_png
+
+        figures["learning_curve.png"] = learning_curve_png(metrics["learning_curve"], export.genres)
+        _write(run_dir / "learning_curve.png", figures["learning_curve.png"])
     _write(run_dir / "report.md", render_markdown(metrics, export.card, pairs))
     _write(run_dir / "report.html", render_html(metrics, export.card, pairs, figures))
     _write(run_dir / "model_card.md", render_model_card(metrics, export.card, best.payload))

@@ -11,6 +11,7 @@ import html
 import math
 
 from sleeve.training.headline import headline_sentence
+from sleeve.training.learning_curve import curve_lines
 from sleeve.training.selection import chosen_by, selection_lines
 
 # The study we reproduce (10 genres, ResNet50 embeddings): test weighted F1 per method.
@@ -171,6 +172,18 @@ def render_markdown(metrics: dict, card: dict, pairs: list[dict]) -> str:
         "",
         "![confused pairs](confused_pairs.png)",
         "",
+        *(
+            [
+                "## Learning curve",
+                "",
+                *curve_lines(metrics),
+                "",
+                "![learning curve](learning_curve.png)",
+                "",
+            ]
+            if curve_lines(metrics)
+            else []
+        ),
         "## Dataset",
         "",
         *[f"- {line}" for line in _card_summary(metrics, card)],
@@ -248,6 +261,13 @@ def render_html(metrics: dict, card: dict, pairs: list[dict], figures: dict[str,
         ],
         "</ul>",
         _img(figures, "confused_pairs.png", "confused pairs"),
+        *(
+            ["<h2>Learning curve</h2>", f"<p>{html.escape(curve_lines(metrics)[0])}</p><ul>"]
+            + [f"<li>{html.escape(line[2:])}</li>" for line in curve_lines(metrics)[2:]]
+            + ["</ul>", _img(figures, "learning_curve.png", "learning curve")]
+            if curve_lines(metrics)
+            else []
+        ),
         "<h2>Dataset</h2><ul>",
         *[f"<li>{html.escape(line)}</li>" for line in _card_summary(metrics, card)],
         "</ul><h2>Caveats</h2><ul>",

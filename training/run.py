@@ -69,6 +69,7 @@ class TrainConfig:
     style: bool = False
     batch_size: int = 32
     label_issues: bool = True  # label_issues.csv: out-of-fold confident learning on train+val
+    learning_curve: bool = False  # nested train fractions + power law + advice (report)
     train_stages: int | None = None  # fine-tune: stages left trainable (None: 3 CPU, all GPU)
     progress: bool = True
 
@@ -307,6 +308,12 @@ def train_and_evaluate(
         from sleeve.training.headline import compute_headline
 
         extra["headline"] = compute_headline(export, features["x"], best, outcomes, config.seed)
+    if config.learning_curve and "x" in features:
+        from sleeve.training.learning_curve import learning_curve_for_run
+
+        extra["learning_curve"] = learning_curve_for_run(
+            export, features["x"], best, outcomes, config.seed
+        )
     metrics = write_run_dir(
         run_dir,
         export,
