@@ -71,6 +71,7 @@ def run_demo(
     from sleeve.collector.harvest_mb import harvest_musicbrainz
     from sleeve.dataset.build import build_dataset
     from sleeve.training.run import TrainConfig, train_and_evaluate
+    from sleeve.training.selection import chosen_by
 
     taxonomy = Taxonomy.load(settings.taxonomy_path)
     genres = genres or taxonomy.genres
@@ -110,7 +111,7 @@ def run_demo(
     result = train_and_evaluate(export_dir, config=config, data_dir=demo_dir)
     best = result.metrics.get("best", {})
     print(
-        f"\n== best method on validation: {best.get('method')} "
+        f"\n== best method (chosen {chosen_by(result.metrics)}): {best.get('method')} "
         f"(test weighted F1 {best.get('test_weighted_f1', float('nan')):.3f}) [{BANNER}]"
     )
     report = result.run_dir / "report.html"

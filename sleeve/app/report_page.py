@@ -27,6 +27,8 @@ from sleeve.app.runs import (
 )
 from sleeve.app.ui import load_or_explain
 from sleeve.settings import Settings
+from sleeve.training.headline import headline_sentence
+from sleeve.training.selection import chosen_by
 
 PAGE_SIZE = 4 * GRID_COLUMNS
 PAIR_EXAMPLES = 4
@@ -52,9 +54,11 @@ def render(settings: Settings) -> None:
     best = m.get("best") or {}
     if report.best_method:
         cols = st.columns(3)
-        cols[0].metric("Best method (chosen on val)", report.best_method)
+        cols[0].metric(f"Best method (chosen {chosen_by(m)})", report.best_method)
         cols[1].metric("Val weighted F1", _fmt(best.get("val_weighted_f1")))
         cols[2].metric("Test weighted F1", _fmt(best.get("test_weighted_f1")))
+    if headline_sentence(m):
+        st.info(headline_sentence(m))
     st.subheader("Methods")
     st.dataframe(report.method_rows(), hide_index=True)
     if not report.methods:
