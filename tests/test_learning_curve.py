@@ -63,6 +63,13 @@ def test_advice_rules_grow_flat_uncertain_and_never_past_twice_today() -> None:
     shaky = advise("rap", 400, noisy, "rap")
     assert shaky["verdict"] in ("uncertain", "no-fit") and "command" not in shaky
     assert advise("disco", 10, None, "disco")["verdict"] == "no-fit"
+    # a gain whose interval still holds today's score: no command
+    at = [
+        {"n": 400, "f1": 0.47, "lo": 0.45, "hi": 0.48},
+        {"n": 800, "f1": 0.49, "lo": 0.46, "hi": 0.51},
+    ]
+    unclear = advise("rock", 400, {"at": at}, "rock")
+    assert unclear["verdict"] == "unclear" and "command" not in unclear
 
 
 @pytest.mark.filterwarnings("ignore")

@@ -10,8 +10,10 @@ from a bootstrap over repeats (whole repeats resampled, the law refitted).
 
 Advice never extrapolates past ``MAX_EXTRAPOLATION`` × today's train size, and says "too
 uncertain" when the bootstrap interval at the target is wider than ``MAX_WIDTH`` or the fit
-fails. The curve grows every genre together; the per-genre advice assumes the others stay as
-they are, which the curve did not measure (it says so).
+fails, "flat" when the predicted gain is under ``MIN_GAIN``, "unclear" when the interval at
+the target still includes today's score; only otherwise does it name a ``collect`` command.
+The curve grows every genre together; the per-genre advice assumes the others stay as they
+are, which the curve did not measure (it says so).
 """
 
 from __future__ import annotations
@@ -163,6 +165,14 @@ def advise(name: str, n_now: int, fit: dict | None, genre: str | None) -> dict:
             "text": f"{name}: the curve is flat: about {more} more covers would be expected to "
             f"move F1 from {now['f1']:.2f} to {then['f1']:.2f} "
             f"({then['lo']:.2f}–{then['hi']:.2f}); harvesting more is unlikely to help much.",
+        }
+        return out
+    if then["lo"] <= now["f1"]:  # the interval at the target still holds today's score
+        out |= {
+            "verdict": "unclear",
+            "text": f"{name}: about {more} more covers might move F1 from {now['f1']:.2f} to "
+            f"{then['f1']:.2f}, but the 95 % interval ({then['lo']:.2f}–{then['hi']:.2f}) "
+            "includes no gain.",
         }
         return out
     what = f"covers of {genre}" if genre else "covers (all genres, in today's proportions)"
