@@ -269,7 +269,7 @@ def learning_curve_png(block: dict, genres: list[str]) -> bytes:
         ax.set_ylim(0, 1)
     axes[0][0].set_ylabel("val F1 (weighted overall)")
     axes[0][0].legend(fontsize=7, loc="lower right")
-    fig.suptitle("Learning curve: val F1 against train covers", fontsize=10)
+    fig.suptitle("Learning curve: val F1 against train covers", fontsize=10, y=1.05)
     return _png(fig)
 
 
