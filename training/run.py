@@ -308,6 +308,8 @@ def train_and_evaluate(
         from sleeve.training.headline import compute_headline
 
         extra["headline"] = compute_headline(export, features["x"], best, outcomes, config.seed)
+    if config.learning_curve and "x" not in features:
+        log.warning("--learning-curve needs an embedding method (e.g. svc): skipped")
     if config.learning_curve and "x" in features:
         from sleeve.training.learning_curve import learning_curve_for_run
 

@@ -33,6 +33,8 @@ BOOTSTRAP = 200
 
 
 def val_bootstrap_std(y_val: np.ndarray, pred: np.ndarray, genres: list[str], seed: int) -> float:
+    if len(y_val) == 0:
+        return 0.0
     rng = np.random.default_rng(seed)
     scores = []
     for _ in range(BOOTSTRAP):
