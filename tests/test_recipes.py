@@ -15,14 +15,15 @@ def test_no_options_runs_the_strongest_measured_recipe() -> None:
     assert name == "best-measured"
     assert config.methods == ("svc",)
     assert config.backbone == "efficientnet_lite0+efficientnet_lite1"
-    assert config.flip_tta and config.style
+    assert config.flip_tta and config.style and config.image_size == 240
 
 
 def test_quick_runs_the_lite0_ladder() -> None:
     config, name = _config("--quick")
     assert name == "quick"
     assert config.methods == DEFAULT_METHODS and config.backbone == "efficientnet_lite0"
-    assert not config.flip_tta and not config.style
+    assert not config.flip_tta and not config.style and config.image_size == 224
+    assert _config("--quick", "--image-size", "64")[0].image_size == 64
 
 
 def test_recipe_options_compose_on_the_quick_defaults() -> None:

@@ -18,9 +18,9 @@ from sleeve.settings import load_settings
 
 EXAMPLES = """\
   train-and-evaluate
-      the strongest recipe measured (SVC on the Lite0+Lite1 stack, --flip-tta --style; about
-      15 min for 4,000 covers on 2 cores) on the newest build-dataset export; the run dir
-      path is the last line printed
+      the strongest recipe measured (SVC on the Lite0+Lite1 stack at 240 px, --flip-tta
+      --style; about 15 min for 4,000 covers on 2 cores) on the newest build-dataset export;
+      the run dir path is the last line printed
   train-and-evaluate --quick
       the fast Lite0 ladder (kNN, logreg, SVC, RF, CatBoost, ensemble, fine-tune)
   train-and-evaluate --learning-curve
@@ -93,8 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--image-size",
         type=int,
-        default=224,
-        help="input size for the embedding methods (default: 224)",
+        help="input size for the embedding methods (default: 240 for the default recipe, else 224)",
     )
     p.add_argument(
         "--finetune-size",
@@ -222,7 +221,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str]:
             weights=args.weights,
             seed=args.seed,
             epochs=args.epochs,
-            image_size=args.image_size,
+            image_size=args.image_size or recipe.image_size,
             finetune_size=args.finetune_size,
             augment=args.augment,
             device=args.device,

@@ -1,8 +1,9 @@
 """What `train-and-evaluate` runs when not told: the strongest recipe measured, or --quick.
 
 Across three splits of the shared covers (README "Measured", benchmarks/results/train_eval*.json)
-the Lite0+Lite1 stack with flip-TTA and texture statistics (``--style``) under an SVC scored
-0.473 / 0.448 / 0.421 test weighted F1, above the Lite0 ladder's chosen model on every split.
+the Lite0+Lite1 stack at 240 px with flip-TTA and texture statistics (``--style``) under an
+SVC scored 0.473 / 0.448 / 0.421 test weighted F1, above the Lite0 ladder's chosen model on
+every split.
 Its cost is the embedding pass: about 4 covers/s on 2 cores (four forward passes per cover),
 so about 15 minutes for 4,000 covers, once (embeddings are cached). ``--quick`` is today's
 Lite0 ladder. Any recipe option given (--method, --backbone, --flip-tta, --style) means the
@@ -22,9 +23,13 @@ class Recipe:
     backbone: str
     flip_tta: bool
     style: bool
+    image_size: int = 224  # the embedding methods' input size (--image-size overrides)
 
 
-BEST = Recipe(("svc",), "efficientnet_lite0+efficientnet_lite1", flip_tta=True, style=True)
+# 240 px: Lite1's native size, as measured (benchmarks/train_eval.py)
+BEST = Recipe(
+    ("svc",), "efficientnet_lite0+efficientnet_lite1", flip_tta=True, style=True, image_size=240
+)
 QUICK = Recipe(None, DEFAULT_BACKBONE, flip_tta=False, style=False)
 
 
