@@ -64,4 +64,4 @@ def test_metrics_lead_with_a_headline_beside_the_test_split(run) -> None:
     first = next(line for line in report.splitlines() if line.startswith("**"))
     assert "Estimated weighted F1" in first and f"{h['estimate']:.3f}" in first
     assert "Estimated weighted F1" in (Path(run.run_dir) / "report.html").read_text()
-    assert "How: repeated grouped" in (Path(run.run_dir) / "model_card.md").read_text()
+    assert "How: grouped stratified 5-fold" in (Path(run.run_dir) / "model_card.md").read_text()
