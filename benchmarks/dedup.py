@@ -46,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+from sleeve.dataset.geometry import Match
 from sleeve.dataset.hashing import hash_files
 from sleeve.dataset.neighbours import hex_to_uint64, near_pairs
 
@@ -247,29 +248,30 @@ def _group_rep(images, hashes, extra_sha: list[tuple[str, str]]) -> dict[str, st
     }
 
 
-def spanning(pairs, rep: dict[str, str], manifest: Path) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def spanning(pairs, rep: dict[str, str], manifest: Path) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """Labelled same-album pairs whose covers both reach the export, in two different splits."""
     with manifest.open(newline="") as fh:
         split = {r["sha256"]: r["split"] for r in csv.DictReader(fh)}
-    both = crossed = 0
+    both, crossed = 0, []
     for a, b, y in pairs:
         if not y:
             continue
         sa, sb = split.get(rep.get(a, "")), split.get(rep.get(b, ""))
         if sa and sb:
             both += 1
-            crossed += sa != sb
-    return {"pairs_exported": both, "in_two_splits": crossed}
+            if sa != sb:
+                crossed.append(f"{a[:12]} {b[:12]}")
+    return {"pairs_exported": both, "in_two_splits": len(crossed), "crossing": crossed}
 
 
-def heldout_check(rows: list[tuple[bool, int, float]], seeds: int = 5) -> list[dict[str, object]]:
+def heldout_check(rows: list[tuple[bool, Match]], seeds: int = 5) -> list[dict[str, object]]:
     """Thresholds chosen on one random half of the labelled pairs, scored on the other."""
     grid = [(i, d / 100) for i in (10, 15, 20, 30) for d in range(30, 61, 5)]
 
-    def score(sub: list[tuple[bool, int, float]], t: tuple[int, float]) -> tuple[float, float]:
-        tp = sum(1 for y, inl, dis in sub if y and inl >= t[0] and dis <= t[1])
-        fp = sum(1 for y, inl, dis in sub if not y and inl >= t[0] and dis <= t[1])
-        return (tp / (tp + fp) if tp + fp else 0.0), tp / max(1, sum(y for y, *_ in sub))
+    def score(sub: list[tuple[bool, Match]], t: tuple[int, float]) -> tuple[float, float]:
+        tp = sum(1 for y, m in sub if y and m.passes(*t))
+        fp = sum(1 for y, m in sub if not y and m.passes(*t))
+        return (tp / (tp + fp) if tp + fp else 0.0), tp / max(1, sum(y for y, _ in sub))
 
     out = []
     for seed in range(seeds):
@@ -372,7 +374,7 @@ def visual_stage(data_dir: Path) -> dict[str, object]:
         }
     result["methods"] = {k: precision_recall(pairs, v) for k, v in methods.items()}
     result["builds"] = builds
-    held = heldout_check([(y, m[(a, b)].inliers, m[(a, b)].disagreement) for a, b, y in pairs])
+    held = heldout_check([(y, m[(a, b)]) for a, b, y in pairs])
     result["heldout_halves"] = {
         "runs": held,
         "precision_mean": round(float(np.mean([h["precision"] for h in held])), 3),
