@@ -38,7 +38,8 @@ import numpy as np
 from sleeve.dataset.geometry import Match, verify_pairs
 from sleeve.dataset.groups import Grouping
 from sleeve.dataset.labels import NEAR_DUPLICATE, Label
-from sleeve.dataset.lookalike import candidate_pairs
+from sleeve.dataset.lookalike import candidate_pairs, normalised
+from sleeve.dataset.neighbours import hex_to_uint64, near_pairs
 from sleeve.dataset.rows import ImageRow
 
 from sleeve.errors import SleeveError
@@ -61,6 +62,9 @@ class VisualDedup:
     min_cosine: float = 0.7  # candidate floor on embedding cosine similarity
     min_inliers: int = 15  # RANSAC homography inliers to confirm
     max_disagreement: float = 0.475  # share of textured blocks that may differ once aligned
+    # pairs within this pHash distance are candidates too (0: none): a photo whose embedding
+    # drifted under the cosine floor can still be near in pHash
+    phash_candidates: int = 14
 
     def describe(self) -> dict[str, object]:
         return asdict(self) | {"backbone": f"{BACKBONE} {IMAGE_SIZE}px", "verify": "ORB+RANSAC"}
@@ -77,7 +81,7 @@ class VisualPair:
 @dataclass
 class VisualReport:
     status: str  # "on", "off", or "skipped: <why>"
-    candidates: int = 0  # candidate pairs from the neighbour search
+    candidates: int = 0  # candidate pairs: embedding neighbours and pHash neighbours
     verified: int = 0  # of those, pairs checked geometrically (not already in one pHash group)
     pairs: list[VisualPair] = field(default_factory=list)  # confirmed
     encoded: int = 0  # covers embedded by this build (not yet in the cache)
@@ -114,9 +118,12 @@ def find_visual_duplicates(
     grouping: Grouping,
     config: VisualDedup,
     *,
+    hashes: Mapping[int, str] | None = None,
     progress: bool = False,
 ) -> VisualReport:
-    """Pairs of ``images`` that are the same artwork and not already in one pHash group."""
+    """Pairs of ``images`` that are the same artwork and not already in one pHash group.
+    Candidates: embedding neighbours, and pairs within ``config.phash_candidates`` bits of
+    ``hashes`` (image id -> pHash hex) when given."""
     if not config.enabled:
         return VisualReport("off")
     rows = [im for im in images if im.id in grouping.group_of]
@@ -135,10 +142,16 @@ def find_visual_duplicates(
     except SleeveError as exc:  # e.g. the backbone's weights cannot be loaded
         return VisualReport(f"skipped: embeddings unavailable ({exc})")
     cands = candidate_pairs(feats, k=config.k, min_cosine=config.min_cosine)
+    cosine = {(int(i), int(j)): float(c) for i, j, c in cands}
+    if hashes is not None and config.phash_candidates > 0:
+        x = normalised(feats)
+        codes = hex_to_uint64([hashes[im.id] for im in rows])
+        for i, j, _ in near_pairs(codes, config.phash_candidates):
+            cosine.setdefault((int(i), int(j)), float(x[i] @ x[j]))
     todo = [
-        (int(i), int(j), float(c))
-        for i, j, c in cands
-        if grouping.group_of[rows[int(i)].id].id != grouping.group_of[rows[int(j)].id].id
+        (i, j, c)
+        for (i, j), c in sorted(cosine.items())
+        if grouping.group_of[rows[i].id].id != grouping.group_of[rows[j].id].id
     ]
     matches = verify_pairs(
         [(i, j) for i, j, _ in todo], lambda i: data_dir / rows[i].path, progress=progress
@@ -152,7 +165,7 @@ def find_visual_duplicates(
     confirmed.sort(key=lambda p: (p.a, p.b))
     return VisualReport(
         "on",
-        candidates=len(cands),
+        candidates=len(cosine),
         verified=len(todo),
         pairs=confirmed,
         encoded=encoded,

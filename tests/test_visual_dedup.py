@@ -194,6 +194,17 @@ def test_build_merges_recapture_and_counts_it(sqlite_catalog, settings, recaptur
     assert result.card["settings"]["visual_dedup"]["min_inliers"] == STAGE.min_inliers
 
 
+@pytest.mark.parametrize("phash_candidates", [14, 0])
+def test_phash_neighbours_are_candidates_too(  # type: ignore[no-untyped-def]
+    sqlite_catalog, settings, recapture_tree, tmp_path, phash_candidates
+):
+    # a photo whose embedding drifted under the cosine floor (the Nashville Sound photo vs its
+    # scan: cosine 0.67) but whose pHash is still within 14 bits is checked all the same
+    stage = VisualDedup(min_cosine=0.9999, phash_candidates=phash_candidates)
+    result = _build(sqlite_catalog, settings, recapture_tree, tmp_path / "ds", visual=stage)
+    assert result.card["duplicates"]["visual"]["pairs"] == (1 if phash_candidates else 0)
+
+
 def test_build_without_the_stage_keeps_them_apart(
     sqlite_catalog, settings, recapture_tree, tmp_path
 ):  # type: ignore[no-untyped-def]
