@@ -321,7 +321,11 @@ def visual_stage(data_dir: Path) -> dict[str, object]:
     cands = candidate_pairs(feats, k=stage.k, min_cosine=stage.min_cosine)
     search_s = time.perf_counter() - t0
     cand = {tuple(sorted((images[int(i)].sha256, images[int(j)].sha256))) for i, j, _ in cands}
-    cand |= {p for p, d in dist.items() if d <= stage.phash_candidates}  # pHash neighbours
+    cand |= {  # pHash neighbours
+        p
+        for p, d in dist.items()
+        if d <= stage.phash_candidates and cos[p] >= stage.phash_min_cosine
+    }
     matches = verify_pairs(
         [(at[a], at[b]) for a, b, _ in pairs], lambda k: data_dir / images[k].path
     )

@@ -62,9 +62,11 @@ class VisualDedup:
     min_cosine: float = 0.7  # candidate floor on embedding cosine similarity
     min_inliers: int = 15  # RANSAC homography inliers to confirm
     max_disagreement: float = 0.475  # share of textured blocks that may differ once aligned
-    # pairs within this pHash distance are candidates too (0: none): a photo whose embedding
-    # drifted under the cosine floor can still be near in pHash
+    # pairs within this pHash distance are candidates too (0: none) when their cosine reaches
+    # phash_min_cosine: a photo whose embedding drifted under the floor can still be near in
+    # pHash (433 more pairs to check on the shared covers without that cosine bound, 32 with)
     phash_candidates: int = 14
+    phash_min_cosine: float = 0.5
 
     def describe(self) -> dict[str, object]:
         return asdict(self) | {"backbone": f"{BACKBONE} {IMAGE_SIZE}px", "verify": "ORB+RANSAC"}
@@ -147,7 +149,9 @@ def find_visual_duplicates(
         x = normalised(feats)
         codes = hex_to_uint64([hashes[im.id] for im in rows])
         for i, j, _ in near_pairs(codes, config.phash_candidates):
-            cosine.setdefault((int(i), int(j)), float(x[i] @ x[j]))
+            c = float(x[i] @ x[j])
+            if c >= config.phash_min_cosine:
+                cosine.setdefault((int(i), int(j)), c)
     todo = [
         (i, j, c)
         for (i, j), c in sorted(cosine.items())
