@@ -169,7 +169,9 @@ def build_dataset(
     )
     grouping = group_duplicates(images, hashes, threshold)
     visual = visual or VisualDedup(enabled=settings.visual_dedup)
-    found = find_visual_duplicates(images, data_dir, grouping, visual, progress=progress)
+    found = find_visual_duplicates(
+        images, data_dir, grouping, visual, hashes=hashes, progress=progress
+    )
     if found.pairs:  # the second stage: re-captures pHash misses join the same groups
         grouping = group_duplicates(images, hashes, threshold, extra_pairs=found.edges)
     rule = rule or LabelRule()
