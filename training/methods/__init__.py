@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 EMBEDDING_METHODS = ("knn", "logreg", "svc", "rf", "catboost")
-ALL_METHODS = (*EMBEDDING_METHODS, "ensemble", "finetune", "hybrid")
+ALL_METHODS = (*EMBEDDING_METHODS, "ensemble", "finetune", "hybrid", "text", "fused")
 
 
 @dataclass
