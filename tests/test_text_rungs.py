@@ -126,3 +126,15 @@ def test_text_rungs_by_name_need_the_text_table(tmp_path) -> None:  # type: igno
         train_and_evaluate(
             export, tmp_path / "run", TrainConfig(methods=("logreg", "fused"), **TINY)
         )
+
+
+def test_covers_without_words_give_a_clear_error_by_name(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    export = _export(tmp_path / "export", per_split=(3, 2, 2))
+    blank = "".join(
+        json.dumps({"sha256": json.loads(line)["sha256"], "words": []}) + "\n"
+        for line in (export / TEXT_TABLE).read_text().splitlines()
+    )
+    (export / TEXT_TABLE).write_text(blank)
+    with pytest.raises(ConfigError, match="nothing to learn"):
+        config = TrainConfig(methods=("logreg", "text"), **TINY)
+        train_and_evaluate(export, tmp_path / "run", config)

@@ -12,6 +12,7 @@ nearly flat on balanced data, so its image evidence decides.
 
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
@@ -24,6 +25,7 @@ from sleeve.training.text_head import choose_weight, fit_text, fuse
 from sleeve.errors import ConfigError
 
 TEXT_METHODS = ("text", "fused")
+log = logging.getLogger(__name__)
 
 
 def export_texts(export: Export) -> dict[str, str] | None:
@@ -74,22 +76,32 @@ def run_text_methods(
         problem = "the text rungs read new covers' words: pip install 'sleeve[ocr]'"
     elif not image_outcomes:
         problem = "the text rungs need an image rung too, e.g. --method svc,text,fused"
+    fitted = None
+    if problem is None:
+        assert texts is not None
+        split_texts = {
+            sp: [texts.get(s.sha256, "") for s in export.split(sp)]
+            for sp in ("train", "val", "test")
+        }
+        y = {sp: np.array([s.label for s in export.split(sp)]) for sp in ("train", "val", "test")}
+        try:
+            fitted = fit_text(
+                split_texts["train"],
+                y["train"],
+                split_texts["val"],
+                y["val"],
+                len(export.genres),
+                seed=seed,
+            )
+        except ValueError as exc:  # e.g. no n-gram on two train covers: nothing to learn
+            problem = f"the train covers' words give the text rung nothing to learn ({exc})"
     if problem is not None:
         if asked:
             raise ConfigError(problem)
+        log.warning("text rungs skipped: %s", problem)
         return []
-    assert texts is not None
-    by_split = {sp: [texts.get(s.sha256, "") for s in export.split(sp)] for sp in ("val", "test")}
-    train = export.split("train")
-    y = {sp: np.array([s.label for s in export.split(sp)]) for sp in ("train", "val", "test")}
-    fitted = fit_text(
-        [texts.get(s.sha256, "") for s in train],
-        y["train"],
-        by_split["val"],
-        y["val"],
-        len(export.genres),
-        seed=seed,
-    )
+    assert fitted is not None and texts is not None
+    by_split = split_texts
     text_test = fitted.head.probabilities(by_split["test"])
     image = max(image_outcomes, key=lambda o: o.val["weighted_f1"])
     read_s = ocr_seconds(export)
