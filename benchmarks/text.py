@@ -187,6 +187,18 @@ def main(argv: list[str] | None = None) -> int:
                 "fused_images_per_second": methods["fused"]["images_per_second"],
             }
         )
+        report = summarise(per_seed, text_cards, started)  # written after every seed
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    report = summarise(per_seed, text_cards, started)
+    report["ocr_probe"] = ocr_probe(exports[seeds[0]], args.probe)
+    print_table(report)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+def summarise(per_seed: list[dict], text_cards: dict, started: float) -> dict:
     summary = {
         rung: {
             sp: {
@@ -199,27 +211,22 @@ def main(argv: list[str] | None = None) -> int:
         }
         for rung in RUNGS
     }
-    fused_wins = summary["fused"]["val"]["mean"] > summary["svc"]["val"]["mean"]
-    report = {
+    return {
         "question": "do the cover's words help, and does fused win on val over three seeds?",
         "image_rung": "svc on efficientnet_lite0+efficientnet_lite1, 240 px, flip-TTA, style",
         "text_rung": "char_wb 3-5-gram TF-IDF (sublinear, min_df 2) + logistic regression",
-        "ocr_probe": ocr_probe(exports[seeds[0]], args.probe),
         "export_text": {
             str(s): {k: v for k, v in c.items() if k != "skipped_examples"}
             for s, c in text_cards.items()
         },
         "seeds": per_seed,
         "summary": summary,
-        "fused_wins_on_val_on_average": fused_wins,
+        "fused_wins_on_val_on_average": summary["fused"]["val"]["mean"]
+        > summary["svc"]["val"]["mean"],
         "caveat": "the text weight is chosen on val, so fused's val figure is optimistic; "
         "test is read once per rung",
         "total_seconds": round(time.perf_counter() - started, 1),
     }
-    print_table(report)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    return 0
 
 
 def print_table(report: dict) -> None:
