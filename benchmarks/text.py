@@ -11,6 +11,8 @@ OCR speed is measured on a fresh probe of covers (not from the cache), with one 
 per core. A proxy for "seen artist" (folder imports carry no artist): a test cover counts as
 "name seen" when one of its words of >= 4 letters also appears on a train cover.
 
+`--image lite0` measures against the default backbone instead (text-lite0.json).
+
 Writes benchmarks/results/text.json; skips (exit 0) when the covers are absent. Re-runs reuse
 the catalog (OCR cache) and the embedding cache under --work.
 """
@@ -31,6 +33,12 @@ _SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "covers-5gen
 COVERS = Path(os.environ.get("SLEEVE_BENCH_COVERS", _SHARED))
 RESULTS = Path(__file__).parent / "results" / "text.json"
 RUNGS = ("svc", "text", "fused")
+IMAGE = {  # the image rung's features: the strongest measured (stack), or the default backbone
+    "stack": dict(
+        backbone="efficientnet_lite0+efficientnet_lite1", image_size=240, flip_tta=True, style=True
+    ),
+    "lite0": dict(backbone="efficientnet_lite0", image_size=224),
+}
 _WORD = re.compile(r"[^\W\d_]{4,}")
 
 
@@ -130,8 +138,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--seeds", default="0,1,2", help="split seeds (default 0,1,2)")
     ap.add_argument("--probe", type=int, default=48, help="covers in the OCR speed probe")
+    ap.add_argument(
+        "--image",
+        choices=sorted(IMAGE),
+        default="stack",
+        help="image rung: stack (Lite0+Lite1, 240 px, flip-TTA, style; default) or lite0 (224 px)",
+    )
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
+    results = RESULTS if args.image == "stack" else RESULTS.with_name(f"text-{args.image}.json")
     if not COVERS.is_dir():
         reason = f"skipped: {COVERS} is absent (set SLEEVE_BENCH_COVERS)"
         print(reason)
@@ -149,21 +164,21 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     exports, text_cards = build_exports(args.work, seeds, not args.no_progress)
-    per_seed = []
+    per_seed: list[dict] = []
     for seed in seeds:
         config = TrainConfig(
             methods=RUNGS,
-            backbone="efficientnet_lite0+efficientnet_lite1",
-            image_size=240,
-            flip_tta=True,
-            style=True,
             seed=seed,
             device="cpu",
             progress=not args.no_progress,
+            **IMAGE[args.image],
         )
         t0 = time.perf_counter()
         result = train_and_evaluate(
-            exports[seed], args.work / "runs" / f"seed{seed}", config, data_dir=args.work / "data"
+            exports[seed],
+            args.work / "runs" / f"{args.image}-seed{seed}",
+            config,
+            data_dir=args.work / "data",
         )
         print(f"[seed {seed}] {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
         methods = result.metrics["methods"]
@@ -187,18 +202,17 @@ def main(argv: list[str] | None = None) -> int:
                 "fused_images_per_second": methods["fused"]["images_per_second"],
             }
         )
-        report = summarise(per_seed, text_cards, started)  # written after every seed
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    report = summarise(per_seed, text_cards, started)
+        report = summarise(per_seed, text_cards, started, args.image)  # after every seed
+        results.parent.mkdir(parents=True, exist_ok=True)
+        results.write_text(json.dumps(report, indent=2) + "\n")
+    report = summarise(per_seed, text_cards, started, args.image)
     report["ocr_probe"] = ocr_probe(exports[seeds[0]], args.probe)
     print_table(report)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    results.write_text(json.dumps(report, indent=2) + "\n")
     return 0
 
 
-def summarise(per_seed: list[dict], text_cards: dict, started: float) -> dict:
+def summarise(per_seed: list[dict], text_cards: dict, started: float, image: str) -> dict:
     summary = {
         rung: {
             sp: {
@@ -213,7 +227,7 @@ def summarise(per_seed: list[dict], text_cards: dict, started: float) -> dict:
     }
     return {
         "question": "do the cover's words help, and does fused win on val over three seeds?",
-        "image_rung": "svc on efficientnet_lite0+efficientnet_lite1, 240 px, flip-TTA, style",
+        "image_rung": {"method": "svc", **IMAGE[image]},
         "text_rung": "char_wb 3-5-gram TF-IDF (sublinear, min_df 2) + logistic regression",
         "export_text": {
             str(s): {k: v for k, v in c.items() if k != "skipped_examples"}

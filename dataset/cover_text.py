@@ -92,7 +92,19 @@ def ensure_text(
     def flush() -> None:
         if pending:
             with catalog.session() as s:
-                s.execute(insert(CoverText), pending)
+                # another process (sleeve text beside build-dataset) may have stored some
+                there = set(
+                    s.execute(
+                        select(CoverText.sha256).where(
+                            CoverText.engine == ENGINE,
+                            CoverText.engine_version == version,
+                            CoverText.sha256.in_([p["sha256"] for p in pending]),
+                        )
+                    ).scalars()
+                )
+                rows = [p for p in pending if p["sha256"] not in there]
+                if rows:
+                    s.execute(insert(CoverText), rows)
             pending.clear()
 
     results = read_files(

@@ -167,3 +167,16 @@ def test_parallel_reading_matches_serial(tmp_path: Path) -> None:
 
 def test_worded_jpeg_is_a_real_jpeg() -> None:
     assert Image.open(io.BytesIO(worded_jpeg("X"))).format == "JPEG"
+
+
+def test_covers_stored_meanwhile_by_another_process_are_not_stored_twice(  # type: ignore[no-untyped-def]
+    worded_catalog: Catalog, settings, monkeypatch
+) -> None:
+    from sleeve.dataset import cover_text
+
+    images = catalog_images(worded_catalog)
+    ensure_text(worded_catalog, settings.data_dir, images[:2], workers=1, progress=False)
+    # a run that listed its work before the other one stored its covers
+    monkeypatch.setattr(cover_text, "cached_shas", lambda *_a: set())
+    report = ensure_text(worded_catalog, settings.data_dir, images, workers=1, progress=False)
+    assert report.read == 4 and _rows(worded_catalog) == 4
