@@ -149,7 +149,12 @@ def read_files(
         # spawn, not fork: a forked copy of a process whose onnxruntime threads already ran can
         # deadlock (measured here: the pool hung)
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
+        pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker)
+        try:
             for result in pool.map(_read_job, jobs, chunksize=_CHUNK):
                 yield result
                 bar.update()
+        finally:
+            # on an interrupt (or the caller stopping early) drop the queued covers instead of
+            # reading them all before returning
+            pool.shutdown(wait=True, cancel_futures=True)
