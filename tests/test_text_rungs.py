@@ -138,3 +138,15 @@ def test_covers_without_words_give_a_clear_error_by_name(tmp_path) -> None:  # t
     with pytest.raises(ConfigError, match="nothing to learn"):
         config = TrainConfig(methods=("logreg", "text"), **TINY)
         train_and_evaluate(export, tmp_path / "run", config)
+
+
+def test_the_default_ladder_skips_the_text_rungs_without_a_text_table(tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
+    from sleeve.training.data import load_export
+    from sleeve.training.methods.text import run_text_methods
+    from sleeve.training.run import DEFAULT_METHODS
+
+    assert {"text", "fused"} <= set(DEFAULT_METHODS)
+    export = _export(tmp_path / "export", per_split=(2, 1, 1))
+    (export / TEXT_TABLE).unlink()
+    assert run_text_methods(load_export(export), ("text", "fused"), [], 0, asked=False) == []
+    assert TEXT_TABLE in caplog.text

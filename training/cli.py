@@ -17,7 +17,8 @@ from sleeve.settings import load_settings
 
 EXAMPLES = """\
   train-and-evaluate
-      the whole ladder (kNN, logreg, SVC, RF, CatBoost, ensemble, fine-tune) on the newest
+      the whole ladder (kNN, logreg, SVC, RF, CatBoost, ensemble, fine-tune, and with the
+      export's text.jsonl the text rung and its fusion with the best image rung) on the newest
       build-dataset export; the run dir path is the last line printed
   train-and-evaluate --method knn,svc --flip-tta
       only two embedding methods, features averaged over the cover and its mirror image

@@ -43,8 +43,19 @@ from sleeve.errors import ConfigError
 
 log = logging.getLogger(__name__)
 # "hybrid" is asked for by name: it measured level with the stack SVC (README) and doubles
-# the network work per cover
-DEFAULT_METHODS = ("knn", "logreg", "svc", "rf", "catboost", "ensemble", "finetune")
+# the network work per cover. "text" and "fused" read the export's text.jsonl (skipped, with a
+# warning, when it is absent): fused won on val on all three split seeds (benchmarks/text.py)
+DEFAULT_METHODS = (
+    "knn",
+    "logreg",
+    "svc",
+    "rf",
+    "catboost",
+    "ensemble",
+    "finetune",
+    "text",
+    "fused",
+)
 
 
 @dataclass
