@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # torch/torchvision are pinned to the builds this workplace serves from local disk; pip would
 # otherwise pick the newest CUDA wheels (several GB).
 TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
-EXTRAS ?= dev,app,catboost,bench,analysis
+EXTRAS ?= dev,app,catboost,bench,analysis,ocr
 
 .PHONY: install demo test lint bench
 

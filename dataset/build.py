@@ -16,6 +16,7 @@ from sleeve.collector.integrity import verify_files
 from sleeve.collector.store import ImageStore
 from sleeve.dataset.balance import BalanceResult, Candidate, balance
 from sleeve.dataset.card import build_card, render_card_md, split_counts
+from sleeve.dataset.cover_text import TEXT_TABLE, ensure_text, load_text, render_text_table
 from sleeve.dataset.export import (
     ManifestRow,
     dataset_id,
@@ -28,6 +29,7 @@ from sleeve.dataset.groups import DEFAULT_THRESHOLD, group_duplicates
 from sleeve.dataset.hashing import ALGOS, HashReport, ensure_hashes
 from sleeve.dataset.labels import LabelRule, resolve_labels
 from sleeve.dataset.neighbours import MAX_THRESHOLD
+from sleeve.dataset.ocr import INSTALL_HINT, engine_available
 from sleeve.dataset.review import apply_decisions
 from sleeve.dataset.rows import CatalogRows, ImageRow, load_rows
 from sleeve.dataset.split import SplitItem, assign_splits, leak_groups
@@ -149,6 +151,7 @@ def build_dataset(
     progress: bool = True,
     rule: LabelRule | None = None,
     visual: VisualDedup | None = None,
+    read_text: bool = True,
 ) -> BuildResult:
     """Build (and unless ``dry_run`` export) a dataset from the catalog."""
     rows = load_rows(catalog)
@@ -332,11 +335,56 @@ def build_dataset(
         result.notes.append(f"would export to {export_dir}")
         return result
     sources = {it.sha256: data_dir / image_by_id[it.key].path for it in kept_items}
+    extra_files, text_card = cover_text_table(
+        catalog, data_dir, manifest_rows, sources, enabled=read_text, progress=progress
+    )
+    card["text"] = text_card
+    result.notes.append(str(text_card["note"]))
     write_export(
-        export_dir, manifest, manifest_rows, sources, card, render_card_md(card), progress=progress
+        export_dir,
+        manifest,
+        manifest_rows,
+        sources,
+        card,
+        render_card_md(card),
+        progress=progress,
+        extra_files=extra_files,
     )
     write_latest(settings.datasets_dir, export_dir)
     return result
+
+
+def cover_text_table(
+    catalog: Catalog,
+    data_dir: Path,
+    rows: list[ManifestRow],
+    sources: dict[str, Path],
+    *,
+    enabled: bool,
+    progress: bool,
+) -> tuple[dict[str, bytes], dict[str, object]]:
+    """Read the exported covers' words (cached) and render text.jsonl; a card entry says how."""
+    if not enabled:
+        return {}, {"note": "cover text: not read (--no-text)"}
+    if not engine_available():
+        note = f"cover text: skipped, the OCR engine is not installed ({INSTALL_HINT})"
+        return {}, {"note": note}
+    shas = [r.sha256 for r in rows]
+    report = ensure_text(
+        catalog,
+        data_dir,
+        [(sha, str(sources[sha].relative_to(data_dir))) for sha in shas],
+        progress=progress,
+    )
+    words = load_text(catalog, shas)
+    with_text = sum(1 for w in words.values() if w)
+    info: dict[str, object] = report.as_dict() | {
+        "file": TEXT_TABLE,
+        "covers": len(words),
+        "covers_with_text": with_text,
+        "note": f"{report.summary()}; {with_text} of {len(shas)} exported covers show words",
+    }
+    return {TEXT_TABLE: render_text_table(words)}, info
 
 
 def balance_items(

@@ -93,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="report what would be built and write no export (hashes are still cached)",
     )
+    p.add_argument(
+        "--no-text",
+        action="store_true",
+        help="do not read the words on the covers (OCR; read by default when installed)",
+    )
     return p
 
 
@@ -126,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                 splits=splits,
                 dry_run=args.dry_run,
                 progress=not args.no_progress,
+                read_text=not args.no_text,
             )
         finally:
             catalog.dispose()

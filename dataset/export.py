@@ -85,6 +85,7 @@ def write_export(
     card_md: str,
     *,
     progress: bool = True,
+    extra_files: dict[str, bytes] | None = None,  # side tables, e.g. text.jsonl
 ) -> dict[str, int]:
     """Write the export at ``export_dir`` (replacing an earlier export there); returns counts."""
     export_dir = Path(export_dir)
@@ -121,6 +122,8 @@ def write_export(
             json.dumps(card_json, indent=2, sort_keys=False) + "\n", encoding="utf-8"
         )
         (tmp / "card.md").write_text(card_md, encoding="utf-8")
+        for name, data in (extra_files or {}).items():
+            (tmp / name).write_bytes(data)
         _replace_dir(tmp, export_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

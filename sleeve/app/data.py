@@ -26,6 +26,7 @@ from sleeve.catalog.models import (
     Release,
     ReleaseImage,
 )
+from sleeve.dataset.cover_text import TEXT_TABLE, read_text_table
 from sleeve.errors import DataError
 from sleeve.settings import Settings, redact_url
 from sleeve.training.predict import read_latest
@@ -121,6 +122,8 @@ class DatasetExport:
     export_dir: Path
     card: dict[str, Any]
     rows: list[dict[str, str]] = field(repr=False)
+    # sha256 -> the words read on the cover (the export's text.jsonl; empty when absent)
+    words: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def dataset_id(self) -> str:
@@ -162,7 +165,22 @@ def load_export(settings: Settings, export_dir: Path | None = None) -> DatasetEx
         ) from None
     except (OSError, ValueError) as exc:
         raise DataError(f"cannot read the export in {export_dir}: {exc}") from None
-    return DatasetExport(export_dir, card if isinstance(card, dict) else {}, rows)
+    try:
+        table = read_text_table(export_dir / TEXT_TABLE)
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"cannot read {export_dir / TEXT_TABLE}: {exc}") from None
+    words = {sha: " ".join(w.text for w in ws) for sha, ws in table.items()}
+    return DatasetExport(export_dir, card if isinstance(card, dict) else {}, rows, words)
+
+
+def search_words(
+    rows: Iterable[dict[str, str]], words: dict[str, str], query: str
+) -> list[dict[str, str]]:
+    """Rows whose cover's words contain every term of ``query`` (case-insensitive)."""
+    terms = query.lower().split()
+    if not terms:
+        return list(rows)
+    return [r for r in rows if all(t in words.get(r["sha256"], "").lower() for t in terms)]
 
 
 def filter_rows(

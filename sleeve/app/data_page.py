@@ -13,6 +13,7 @@ from sleeve.app.data import (
     catalog_duplicate_groups,
     filter_rows,
     load_export,
+    search_words,
     thumbnail_jpeg,
     visual_pairs,
 )
@@ -94,6 +95,9 @@ def render_export(export: DatasetExport) -> None:
     splits = c2.multiselect("Split", export.values("split"), key="f_split")
     sources = c3.multiselect("Source", export.values("source"), key="f_source")
     rows = filter_rows(export.rows, genres=genres, splits=splits, sources=sources)
+    if export.words:  # the export carries the words read on each cover (text.jsonl)
+        query = st.text_input("Words on the cover", key="f_words", placeholder="e.g. nelson")
+        rows = search_words(rows, export.words, query)
     st.write(
         f"{len(rows)} matching images"
         + (f" (showing the first {MAX_THUMBNAILS})" if len(rows) > MAX_THUMBNAILS else "")
@@ -148,6 +152,8 @@ def thumbnail_grid(export: DatasetExport, rows: Sequence[dict[str, str]]) -> Non
         for col, row in zip(cols, rows[start : start + GRID_COLUMNS], strict=False):
             thumb = thumbnail(export.image_path(row))
             caption = f"{row['genre']} · {row['split']} · {row.get('source', '')}"
+            if export.words.get(row["sha256"]):
+                caption += f" · “{export.words[row['sha256']][:40]}”"
             if thumb is None:
                 col.warning(f"missing {row['sha256'][:10]}")
             else:
