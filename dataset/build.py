@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sleeve.collector.integrity import verify_files
 from sleeve.collector.store import ImageStore
+from sleeve.dataset.attributes.export import export_attributes, export_extractors
 from sleeve.dataset.balance import BalanceResult, Candidate, balance
 from sleeve.dataset.card import build_card, render_card_md, split_counts
 from sleeve.dataset.export import (
@@ -149,6 +150,7 @@ def build_dataset(
     progress: bool = True,
     rule: LabelRule | None = None,
     visual: VisualDedup | None = None,
+    attributes: str = "on",
 ) -> BuildResult:
     """Build (and unless ``dry_run`` export) a dataset from the catalog."""
     rows = load_rows(catalog)
@@ -330,8 +332,23 @@ def build_dataset(
         result.notes.append(f"would export to {export_dir}")
         return result
     sources = {it.sha256: data_dir / image_by_id[it.key].path for it in kept_items}
+    extra: dict[str, bytes] = {}
+    wanted_attrs = export_extractors(attributes)
+    if wanted_attrs:  # attributes.csv + the card's per-genre profile (dataset/attributes/)
+        covers = [(it.sha256, it.genre, image_by_id[it.key].path) for it in kept_items]
+        found = export_attributes(catalog, data_dir, covers, wanted_attrs, progress=progress)
+        card["attributes"] = found.card
+        extra["attributes.csv"] = found.csv_bytes
+        result.notes.append(found.summary)
     write_export(
-        export_dir, manifest, manifest_rows, sources, card, render_card_md(card), progress=progress
+        export_dir,
+        manifest,
+        manifest_rows,
+        sources,
+        card,
+        render_card_md(card),
+        progress=progress,
+        extra_files=extra,
     )
     write_latest(settings.datasets_dir, export_dir)
     return result

@@ -263,3 +263,44 @@ def test_sleeve_attributes_command(tmp_path: Path, monkeypatch, capsys) -> None:
     listing = capsys.readouterr().out
     assert "colourfulness" in listing and "Hasler" in listing and "symmetry_lr" in listing
     assert cli.main(["attributes", "--only", "nope"]) == 2
+
+
+# --- build-dataset: attributes.csv and the card's profile ----------------------------------------
+
+
+def test_build_dataset_exports_attributes_and_profile(sqlite_catalog, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import csv
+
+    from sleeve.collector.folder_import import import_folder
+    from sleeve.dataset.build import build_dataset
+
+    from sleeve.taxonomy import Taxonomy
+    from tests.test_dataset_support import cover, jpeg, read_manifest, write_tree
+
+    pop = {f"p{i}.jpg": jpeg(cover(i)) for i in range(2, 8)}
+    rap = {f"h{i}.jpg": jpeg(cover(i)) for i in range(20, 26)}
+    tax = Taxonomy.load()
+    root = write_tree(tmp_path / "covers", {"Pop": pop, "HipHop": rap})
+    import_folder(sqlite_catalog, settings, tax, root, None, progress=False)
+    out = tmp_path / "export"
+    result = build_dataset(sqlite_catalog, settings, tax, out=out, progress=False)
+    manifest = read_manifest(out)
+    with (out / "attributes.csv").open(newline="") as fh:
+        table = list(csv.DictReader(fh))
+    assert sorted(r["sha256"] for r in table) == sorted(r["sha256"] for r in manifest)
+    assert {"colour.saturation", "texture.glcm_contrast", "structure.symmetry_lr"} <= set(table[0])
+    assert not any(k.startswith("faces.") for k in table[0])  # faces: only when asked for
+    assert all(0 <= float(r["colour.saturation"]) <= 1 for r in table)
+    profile = result.card["attributes"]["profile"]
+    assert set(profile) == {r["genre"] for r in manifest}
+    assert sum(p["covers"] for p in profile.values()) == len(manifest)
+    pop_shas = [r["sha256"] for r in manifest if r["genre"] == "pop"]
+    by_sha = {r["sha256"]: r for r in table}
+    mean_sat = sum(float(by_sha[s]["colour.saturation"]) for s in pop_shas) / len(pop_shas)
+    assert profile["pop"]["saturation"] == pytest.approx(mean_sat, abs=1e-3)
+    card_md = (out / "card.md").read_text()
+    assert "## Attributes" in card_md and "| pop |" in card_md
+    again = build_dataset(sqlite_catalog, settings, tax, out=out, progress=False)
+    assert not again.card["attributes"]["computed"]["computed"]  # all cached the second time
+    off = build_dataset(sqlite_catalog, settings, tax, out=out, progress=False, attributes="off")
+    assert "attributes" not in off.card and not (out / "attributes.csv").exists()
