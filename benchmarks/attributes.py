@@ -8,8 +8,17 @@ decoding (load_view: JPEG draft decode to <= 512 px, then 256 px) and each extra
 on the decoded views. Images/s per extractor include the decode (what a run of that extractor
 alone costs); the estimate for all covers divides by the worker count (2).
 
-Run: .venv/bin/python benchmarks/attributes.py [--n 200]
-Writes benchmarks/results/attributes.json.
+--part labels: precision and recall of each face detector on the 100 shared covers labelled
+by eye in tests/data/cover_attribute_labels.csv (sha256 -> face, person, group, style,
+has_text; every 41st shared cover in sorted path order from the 8th). Labelling rules: face =
+a human face visible, drawn or photographed, even small or in profile; person = a human
+figure (a face, or a body seen from behind); group = 3 or more people; style = photo,
+illustration (drawn, painted, graphic design with imagery) or typography (lettering, logo or
+a record label only); has_text = legible title/artist lettering (a parental-advisory logo
+alone does not count). Detector person/group come from its face count.
+
+Run: .venv/bin/python benchmarks/attributes.py [--n 200] [--part speed|labels]
+Writes benchmarks/results/attributes.json (each part its own keys).
 """
 
 from __future__ import annotations
@@ -27,7 +36,10 @@ COVERS = ROOT.parent / "shared" / "data" / "covers-5genre" / "Album_Covers"
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--part", choices=("speed", "labels"), default="speed")
     args = ap.parse_args()
+    if args.part == "labels":
+        return labels()
     import torch
     from sleeve.dataset.attributes.decode import load_view
     from sleeve.dataset.attributes.registry import EXTRACTORS
@@ -66,9 +78,62 @@ def main() -> int:
             )
         print(name, per[name], flush=True)
     out["extractors"] = per
+    _save({"speed": out})
+    return 0
+
+
+def _save(part: dict[str, object]) -> None:
     dest = ROOT / "benchmarks" / "results" / "attributes.json"
-    dest.write_text(json.dumps(out, indent=2) + "\n")
-    print(json.dumps(out, indent=2))
+    doc = json.loads(dest.read_text()) if dest.is_file() else {}
+    doc.update(part)
+    dest.write_text(json.dumps(doc, indent=2) + "\n")
+    print(json.dumps(part, indent=2))
+
+
+def _pr(truth: list[bool], found: list[bool]) -> dict[str, float | int]:
+    tp = sum(t and f for t, f in zip(truth, found, strict=True))
+    fp = sum(f and not t for t, f in zip(truth, found, strict=True))
+    fn = sum(t and not f for t, f in zip(truth, found, strict=True))
+    return {
+        "positives": sum(truth),
+        "found": sum(found),
+        "precision": round(tp / (tp + fp), 3) if tp + fp else float("nan"),
+        "recall": round(tp / (tp + fn), 3) if tp + fn else float("nan"),
+    }
+
+
+def labels() -> int:
+    import csv
+    import hashlib
+
+    from sleeve.dataset.attributes.decode import load_view
+    from sleeve.dataset.attributes.faces import HAAR, MTCNN
+
+    rows = list(csv.DictReader((ROOT / "tests" / "data" / "cover_attribute_labels.csv").open()))
+    wanted = {r["sha256"] for r in rows}
+    path_of = {}
+    for folder in sorted({r["folder"] for r in rows}):
+        for f in sorted((COVERS / folder).glob("*.jpg")):
+            sha = hashlib.sha256(f.read_bytes()).hexdigest()
+            if sha in wanted:
+                path_of.setdefault(sha, f)
+    rows = [r for r in rows if r["sha256"] in path_of]
+    views = [load_view(path_of[r["sha256"]]) for r in rows]
+    result: dict[str, object] = {"covers": len(rows)}
+    for ex in (MTCNN, HAAR):
+        got = [ex.compute(v) for v in views]
+        result[ex.name] = {
+            key: _pr([r[key] == "1" for r in rows], [g[fld] > 0 for g in got])
+            for key, fld in (("face", "face_count"), ("person", "person"), ("group", "group"))
+        }
+        by_style: dict[str, list[bool]] = {}
+        for r, g in zip(rows, got, strict=True):
+            if r["face"] == "1":
+                by_style.setdefault(r["style"], []).append(g["face_count"] > 0)
+        result[ex.name]["face_recall_by_style"] = {  # type: ignore[index]
+            k: round(sum(v) / len(v), 3) for k, v in sorted(by_style.items())
+        }
+    _save({"labelled": result})
     return 0
 
 
