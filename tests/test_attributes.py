@@ -304,3 +304,22 @@ def test_build_dataset_exports_attributes_and_profile(sqlite_catalog, settings, 
     assert not again.card["attributes"]["computed"]["computed"]  # all cached the second time
     off = build_dataset(sqlite_catalog, settings, tax, out=out, progress=False, attributes="off")
     assert "attributes" not in off.card and not (out / "attributes.csv").exists()
+
+
+@pytest.mark.skipif(not HAS_MTCNN or ASTRONAUT is None, reason="facenet-pytorch not installed")
+def test_mtcnn_runs_in_fresh_worker_processes(
+    catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Torch extractors run in forkserver workers (a forked child can hang in libgomp)."""
+    import shutil
+
+    monkeypatch.setattr(compute, "_MIN_PARALLEL", 2)
+    data = tmp_path / "data"
+    data.mkdir()
+    covers = []
+    for i in range(2):
+        shutil.copy(ASTRONAUT, data / f"a{i}.png")
+        covers.append((str(i) * 64, f"a{i}.png"))
+    got, report = ensure_attributes(catalog, data, covers, [faces.MTCNN], workers=2, progress=False)
+    assert report.computed == {"faces-mtcnn": 2}
+    assert [got[sha]["faces-mtcnn"]["face_count"] for sha, _ in covers] == [1, 1]

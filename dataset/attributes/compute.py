@@ -133,7 +133,9 @@ def ensure_attributes(
     parallel = workers > 1 and len(jobs) >= _MIN_PARALLEL
     bar = tqdm(total=len(jobs), desc="attributes", unit="img", disable=not progress,
                file=sys.stderr)  # fmt: skip
-    pool = worker_pool(workers) if parallel else None  # workers die with us, even on kill -9
+    # workers die with us, even on kill -9; torch extractors get fresh (not forked) workers
+    fresh = any(ex.uses_torch for ex in extractors)
+    pool = worker_pool(workers, "forkserver" if fresh else None) if parallel else None
     try:
         with bar:
             for start in range(0, len(jobs), BATCH):

@@ -54,11 +54,10 @@ def _values(boxes: list[tuple[float, float, float, float]], h: int, w: int) -> V
 
 
 def mtcnn_available() -> bool:
-    try:
-        import facenet_pytorch  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Installed? (Found, not imported: importing it loads torch in the parent process.)"""
+    import importlib.util
+
+    return importlib.util.find_spec("facenet_pytorch") is not None
 
 
 @functools.cache
@@ -109,6 +108,7 @@ MTCNN = Extractor(
     fields=_fields(f"MTCNN (facenet-pytorch, p >= {MTCNN_MIN_PROB})"),
     compute=compute_mtcnn,
     requires="facenet-pytorch",
+    uses_torch=True,
     columns=("face_count", "largest_face_share", "person", "group"),
 )
 HAAR = Extractor(
