@@ -17,7 +17,11 @@ illustration (drawn, painted, graphic design with imagery) or typography (letter
 a record label only); has_text = legible title/artist lettering (a parental-advisory logo
 alone does not count). Detector person/group come from its face count.
 
-Run: .venv/bin/python benchmarks/attributes.py [--n 200] [--part speed|labels]
+--part all: the stage itself (ensure_attributes, 2 worker processes, a throwaway SQLite
+catalog) over every shared cover with --only (default: build-dataset's colour, texture,
+structure), then again to show the cache (nothing computed).
+
+Run: .venv/bin/python benchmarks/attributes.py [--n 200] [--part speed|labels|all] [--only A,B]
 Writes benchmarks/results/attributes.json (each part its own keys).
 """
 
@@ -36,10 +40,13 @@ COVERS = ROOT.parent / "shared" / "data" / "covers-5genre" / "Album_Covers"
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=200)
-    ap.add_argument("--part", choices=("speed", "labels"), default="speed")
+    ap.add_argument("--part", choices=("speed", "labels", "all"), default="speed")
+    ap.add_argument("--only", default="colour,texture,structure")
     args = ap.parse_args()
     if args.part == "labels":
         return labels()
+    if args.part == "all":
+        return whole_stage(args.only)
     import torch
     from sleeve.dataset.attributes.decode import load_view
     from sleeve.dataset.attributes.registry import EXTRACTORS
@@ -139,3 +146,30 @@ def labels() -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def whole_stage(only: str) -> int:
+    import hashlib
+    import tempfile
+
+    from sleeve.dataset.attributes.compute import ensure_attributes
+    from sleeve.dataset.attributes.registry import resolve
+
+    from sleeve.catalog.db import open_catalog
+
+    files = sorted(COVERS.glob("*/*.jpg"))
+    t = time.perf_counter()
+    covers = [
+        (hashlib.sha256(f.read_bytes()).hexdigest(), str(f.relative_to(COVERS))) for f in files
+    ]
+    sha_s = time.perf_counter() - t
+    with tempfile.TemporaryDirectory() as tmp:
+        catalog = open_catalog(f"sqlite:///{tmp}/catalog.db")
+        runs = []
+        for _ in range(2):
+            t = time.perf_counter()
+            _, report = ensure_attributes(catalog, COVERS, covers, resolve(only), workers=2)
+            runs.append({"seconds": round(time.perf_counter() - t, 1), **report.as_dict()})
+        catalog.dispose()
+    _save({f"all:{only}": {"covers": len(files), "sha256_seconds": round(sha_s, 1), "runs": runs}})
+    return 0

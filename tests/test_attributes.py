@@ -323,3 +323,34 @@ def test_mtcnn_runs_in_fresh_worker_processes(
     got, report = ensure_attributes(catalog, data, covers, [faces.MTCNN], workers=2, progress=False)
     assert report.computed == {"faces-mtcnn": 2}
     assert [got[sha]["faces-mtcnn"]["face_count"] for sha, _ in covers] == [1, 1]
+
+
+def test_attributes_csv_leaves_unmeasured_covers_empty_and_profile_counts_faces() -> None:
+    from sleeve.dataset.attributes.compute import AttributeReport
+    from sleeve.dataset.attributes.export import build_export_attributes, card_lines
+
+    wanted = [EXTRACTORS["structure"], faces.HAAR]
+    attrs = {
+        "a" * 64: {
+            "structure": {"edge_density": 0.1, "symmetry_lr": 0.9},
+            "faces-haar": faces._values([(0.0, 0.0, 5.0, 5.0)], 10, 10),
+        },
+        "b" * 64: {
+            "structure": {"edge_density": 0.3, "symmetry_lr": 0.5},
+            "faces-haar": faces._values([], 10, 10),
+        },
+    }
+    genre_of = {"a" * 64: "rock", "b" * 64: "rock", "c" * 64: "jazz"}  # c: unreadable
+    out = build_export_attributes(genre_of, attrs, wanted, AttributeReport())
+    lines = out.csv_bytes.decode().splitlines()
+    assert lines[0] == (
+        "sha256,structure.edge_density,structure.symmetry_lr,faces.face_count,"
+        "faces.largest_face_share,faces.person,faces.group"
+    )
+    assert lines[1] == "a" * 64 + ",0.1,0.9,1,0.25,1,0"
+    assert lines[3] == "c" * 64 + ",,,,,,"
+    rock = out.card["profile"]["rock"]
+    assert rock == {"covers": 2, "face": 0.5, "group": 0.0, "edge_density": 0.2, "symmetry_lr": 0.7}
+    assert out.card["profile"]["jazz"] == {"covers": 1}
+    table = card_lines(out.card)
+    assert "| rock | 2 | 0.5 | 0 | 0.2 | 0.7 |" in table
