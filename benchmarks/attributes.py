@@ -144,10 +144,6 @@ def labels() -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
-
 def whole_stage(only: str) -> int:
     import hashlib
     import tempfile
@@ -173,3 +169,7 @@ def whole_stage(only: str) -> int:
         catalog.dispose()
     _save({f"all:{only}": {"covers": len(files), "sha256_seconds": round(sha_s, 1), "runs": runs}})
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
