@@ -73,8 +73,9 @@ def _alive(pid: int) -> bool:
 def worker_pool(workers: int, start_method: str | None = None) -> ProcessPoolExecutor:
     """A process pool whose workers die with this process, even under ``kill -9``.
 
-    ``start_method`` ("forkserver", "spawn"): for workers that run torch or other OpenMP code
-    after this process already did; a forked child can hang in libgomp's inherited state.
+    ``start_method="spawn"``: for workers that run torch or other OpenMP code after this
+    process already did; a forked child can hang in libgomp's inherited state. (Not
+    "forkserver": after a ``kill -9`` of this process the server and its workers stayed up.)
     """
     context = multiprocessing.get_context(start_method) if start_method else None
     return ProcessPoolExecutor(

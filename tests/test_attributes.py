@@ -310,7 +310,7 @@ def test_build_dataset_exports_attributes_and_profile(sqlite_catalog, settings, 
 def test_mtcnn_runs_in_fresh_worker_processes(
     catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Torch extractors run in forkserver workers (a forked child can hang in libgomp)."""
+    """Torch extractors run in spawned workers (a forked child can hang in libgomp)."""
     import shutil
 
     monkeypatch.setattr(compute, "_MIN_PARALLEL", 2)

@@ -31,7 +31,7 @@ class Extractor:
     compute: Callable[[CoverView], Values]
     requires: str = ""  # the pip package to install when the extractor cannot load
     columns: tuple[str, ...] = field(default=())  # scalar fields exported to attributes.csv
-    uses_torch: bool = False  # then workers start fresh (forkserver), not forked
+    uses_torch: bool = False  # then workers are spawned fresh, not forked
 
 
 @dataclass

@@ -133,9 +133,10 @@ def ensure_attributes(
     parallel = workers > 1 and len(jobs) >= _MIN_PARALLEL
     bar = tqdm(total=len(jobs), desc="attributes", unit="img", disable=not progress,
                file=sys.stderr)  # fmt: skip
-    # workers die with us, even on kill -9; torch extractors get fresh (not forked) workers
+    # workers die with us, even on kill -9; torch extractors get fresh (spawned, not forked)
+    # workers: a forked child can hang in the OpenMP state torch left in this process
     fresh = any(ex.uses_torch for ex in extractors)
-    pool = worker_pool(workers, "forkserver" if fresh else None) if parallel else None
+    pool = worker_pool(workers, "spawn" if fresh else None) if parallel else None
     try:
         with bar:
             for start in range(0, len(jobs), BATCH):
