@@ -201,11 +201,16 @@ def test_spawned_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
         spawned = _descendants(proc.pid)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-        left = (
-            lambda: [  # noqa: E731
-                Path(f"/proc/{pid}/cmdline").read_bytes()[:80] for pid in spawned if _alive(pid)
-            ]
-        )
+
+        def left() -> list[str]:  # what still runs, by command line (for the message)
+            found = []
+            for pid in filter(_alive, spawned):
+                try:
+                    found.append(Path(f"/proc/{pid}/cmdline").read_bytes()[:80].decode())
+                except OSError:  # it ended in between
+                    continue
+            return found
+
         assert _wait_for(lambda: not left(), 10), f"orphaned processes: {left()}"
     finally:
         proc.kill()
