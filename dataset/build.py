@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sleeve.collector.integrity import verify_files
 from sleeve.collector.store import ImageStore
+from sleeve.dataset.attributes.export import export_attributes, export_extractors
 from sleeve.dataset.balance import BalanceResult, Candidate, balance
 from sleeve.dataset.card import build_card, render_card_md, split_counts
 from sleeve.dataset.cover_text import TEXT_TABLE, ensure_text, load_text, render_text_table
@@ -152,6 +153,7 @@ def build_dataset(
     rule: LabelRule | None = None,
     visual: VisualDedup | None = None,
     read_text: bool = True,
+    attributes: str = "on",
 ) -> BuildResult:
     """Build (and unless ``dry_run`` export) a dataset from the catalog."""
     rows = load_rows(catalog)
@@ -340,6 +342,13 @@ def build_dataset(
     )
     card["text"] = text_card
     result.notes.append(str(text_card["note"]))
+    wanted_attrs = export_extractors(attributes)
+    if wanted_attrs:  # attributes.csv + the card's per-genre profile (dataset/attributes/)
+        covers = [(it.sha256, it.genre, image_by_id[it.key].path) for it in kept_items]
+        found = export_attributes(catalog, data_dir, covers, wanted_attrs, progress=progress)
+        card["attributes"] = found.card
+        extra_files["attributes.csv"] = found.csv_bytes
+        result.notes.append(found.summary)
     write_export(
         export_dir,
         manifest,

@@ -222,5 +222,9 @@ def render_card_md(card: dict[str, object]) -> str:
     ]
     skipped: dict = card["skipped"]  # type: ignore[assignment]
     lines += [f"- {k}: {v}" for k, v in skipped.items()] or ["- nothing"]
+    if card.get("attributes"):  # build-dataset --attributes: the per-genre profile
+        from sleeve.dataset.attributes.export import card_lines
+
+        lines += card_lines(card["attributes"])  # type: ignore[arg-type]
     lines.append("")
     return "\n".join(lines)

@@ -83,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
         "SLEEVE_VISUAL_DEDUP)",
     )
     p.add_argument(
+        "--attributes",
+        default="on",
+        metavar="on|off|all|A,B",
+        help="cover attributes for the exported covers, cached in the catalog, written to "
+        "attributes.csv with a per-genre profile in the card (default on: colour, texture, "
+        "structure; all: faces too; or a list, e.g. colour,faces; see `sleeve attributes`)",
+    )
+    p.add_argument(
         "--split",
         default="70/15/15",
         metavar="TRAIN/VAL/TEST",
@@ -132,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                 dry_run=args.dry_run,
                 progress=not args.no_progress,
                 read_text=not args.no_text,
+                attributes=args.attributes,
             )
         finally:
             catalog.dispose()

@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("sleeve.demo", "offline demo: fake catalogues -> collect -> build -> train"),
     "fake-services": ("sleeve.collector.fakes.__main__", "serve the loopback catalogue fakes"),
     "db": ("sleeve.catalog.cli", "catalog schema: upgrade, current revision"),
+    "attributes": ("sleeve.dataset.attributes.cli", "colour, texture, structure, faces per cover"),
     "analyze": ("sleeve.training.analysis_cli", "map, cluster and compare confusable genres"),
 }
 

@@ -200,6 +200,52 @@ def filter_rows(
     ]
 
 
+FACE_CHOICES = ("any", "with a face", "without a face")
+
+
+def load_attributes(export: DatasetExport) -> dict[str, dict[str, str]]:
+    """sha256 -> the export's attributes.csv row; {} when it has none (--attributes off)."""
+    path = export.export_dir / "attributes.csv"
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            return {r["sha256"]: r for r in csv.DictReader(fh) if r.get("sha256")}
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from None
+
+
+def _number(row: dict[str, str] | None, column: str) -> float | None:
+    try:
+        return float(row[column]) if row and row.get(column) else None
+    except ValueError:
+        return None
+
+
+def filter_by_attributes(
+    rows: Iterable[dict[str, str]],
+    attrs: dict[str, dict[str, str]],
+    *,
+    face: str = "any",
+    saturation: tuple[float, float] = (0.0, 1.0),
+) -> list[dict[str, str]]:
+    """Manifest rows whose attributes match; a cover without values only passes "any"/full."""
+    out = []
+    full = saturation[0] <= 0.0 and saturation[1] >= 1.0
+    for r in rows:
+        a = attrs.get(r.get("sha256", ""))
+        if face != "any":
+            count = _number(a, "faces.face_count")
+            if count is None or (count > 0) != (face == "with a face"):
+                continue
+        if not full:
+            sat = _number(a, "colour.saturation")
+            if sat is None or not saturation[0] <= sat <= saturation[1]:
+                continue
+        out.append(r)
+    return out
+
+
 def duplicate_groups(rows: Iterable[dict[str, str]]) -> list[list[dict[str, str]]]:
     """Manifest rows sharing a ``group_id``: covers the split had to keep together (same
     duplicate group, artist or release), biggest group first; groups of one are left out."""

@@ -266,3 +266,21 @@ class CoverText(Base):
     words: Mapped[str] = mapped_column(Text, default="[]")
     n_words: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CoverAttribute(Base):
+    """Attribute cache: one extractor's values for one picture, computed once.
+
+    Keyed by the file's sha256 (the picture, whichever row or release links it) and the
+    extractor's name and version: a changed definition bumps the version and is recomputed,
+    older values stay until pruned. Values are a small JSON object in a Text column (portable
+    SQL; ``dataset/attributes`` documents each field and its range).
+    """
+
+    __tablename__ = "cover_attributes"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    extractor: Mapped[str] = mapped_column(String(32), primary_key=True)  # colour | faces-mtcnn...
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value_json: Mapped[str] = mapped_column(Text)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
