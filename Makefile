@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 # torch/torchvision are pinned to the builds this workplace serves from local disk; pip would
 # otherwise pick the newest CUDA wheels (several GB).
 TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
-EXTRAS ?= dev,app,catboost,bench,analysis
+EXTRAS ?= dev,app,catboost,bench,analysis,ocr
+FACES_PKG ?= facenet-pytorch==2.6.0
 
 .PHONY: install demo test lint bench
 
@@ -15,6 +16,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_PINS)
 	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	# MTCNN faces (sleeve attributes): its wheel pins torch<2.3 and numpy<2, which would replace
+	# the pinned torch; it runs fine on the current ones, so no deps (requests, tqdm are ours).
+	$(PY) -m pip install -q --no-deps $(FACES_PKG)
 	touch $@
 
 install: $(VENV)/.installed

@@ -14,8 +14,10 @@ from pathlib import Path
 
 from sleeve.collector.integrity import verify_files
 from sleeve.collector.store import ImageStore
+from sleeve.dataset.attributes.export import export_attributes, export_extractors
 from sleeve.dataset.balance import BalanceResult, Candidate, balance
 from sleeve.dataset.card import build_card, render_card_md, split_counts
+from sleeve.dataset.cover_text import TEXT_TABLE, ensure_text, load_text, render_text_table
 from sleeve.dataset.export import (
     ManifestRow,
     dataset_id,
@@ -28,6 +30,7 @@ from sleeve.dataset.groups import DEFAULT_THRESHOLD, group_duplicates
 from sleeve.dataset.hashing import ALGOS, HashReport, ensure_hashes
 from sleeve.dataset.labels import LabelRule, resolve_labels
 from sleeve.dataset.neighbours import MAX_THRESHOLD
+from sleeve.dataset.ocr import INSTALL_HINT, engine_available
 from sleeve.dataset.review import apply_decisions
 from sleeve.dataset.rows import CatalogRows, ImageRow, load_rows
 from sleeve.dataset.split import SplitItem, assign_splits, leak_groups
@@ -149,6 +152,8 @@ def build_dataset(
     progress: bool = True,
     rule: LabelRule | None = None,
     visual: VisualDedup | None = None,
+    read_text: bool = True,
+    attributes: str = "on",
 ) -> BuildResult:
     """Build (and unless ``dry_run`` export) a dataset from the catalog."""
     rows = load_rows(catalog)
@@ -169,7 +174,9 @@ def build_dataset(
     )
     grouping = group_duplicates(images, hashes, threshold)
     visual = visual or VisualDedup(enabled=settings.visual_dedup)
-    found = find_visual_duplicates(images, data_dir, grouping, visual, progress=progress)
+    found = find_visual_duplicates(
+        images, data_dir, grouping, visual, hashes=hashes, progress=progress
+    )
     if found.pairs:  # the second stage: re-captures pHash misses join the same groups
         grouping = group_duplicates(images, hashes, threshold, extra_pairs=found.edges)
     rule = rule or LabelRule()
@@ -330,11 +337,63 @@ def build_dataset(
         result.notes.append(f"would export to {export_dir}")
         return result
     sources = {it.sha256: data_dir / image_by_id[it.key].path for it in kept_items}
+    extra_files, text_card = cover_text_table(
+        catalog, data_dir, manifest_rows, sources, enabled=read_text, progress=progress
+    )
+    card["text"] = text_card
+    result.notes.append(str(text_card["note"]))
+    wanted_attrs = export_extractors(attributes)
+    if wanted_attrs:  # attributes.csv + the card's per-genre profile (dataset/attributes/)
+        covers = [(it.sha256, it.genre, image_by_id[it.key].path) for it in kept_items]
+        found = export_attributes(catalog, data_dir, covers, wanted_attrs, progress=progress)
+        card["attributes"] = found.card
+        extra_files["attributes.csv"] = found.csv_bytes
+        result.notes.append(found.summary)
     write_export(
-        export_dir, manifest, manifest_rows, sources, card, render_card_md(card), progress=progress
+        export_dir,
+        manifest,
+        manifest_rows,
+        sources,
+        card,
+        render_card_md(card),
+        progress=progress,
+        extra_files=extra_files,
     )
     write_latest(settings.datasets_dir, export_dir)
     return result
+
+
+def cover_text_table(
+    catalog: Catalog,
+    data_dir: Path,
+    rows: list[ManifestRow],
+    sources: dict[str, Path],
+    *,
+    enabled: bool,
+    progress: bool,
+) -> tuple[dict[str, bytes], dict[str, object]]:
+    """Read the exported covers' words (cached) and render text.jsonl; a card entry says how."""
+    if not enabled:
+        return {}, {"note": "cover text: not read (--no-text)"}
+    if not engine_available():
+        note = f"cover text: skipped, the OCR engine is not installed ({INSTALL_HINT})"
+        return {}, {"note": note}
+    shas = [r.sha256 for r in rows]
+    report = ensure_text(
+        catalog,
+        data_dir,
+        [(sha, str(sources[sha].relative_to(data_dir))) for sha in shas],
+        progress=progress,
+    )
+    words = load_text(catalog, shas)
+    with_text = sum(1 for w in words.values() if w)
+    info: dict[str, object] = report.as_dict() | {
+        "file": TEXT_TABLE,
+        "covers": len(words),
+        "covers_with_text": with_text,
+        "note": f"{report.summary()}; {with_text} of {len(shas)} exported covers show words",
+    }
+    return {TEXT_TABLE: render_text_table(words)}, info
 
 
 def balance_items(

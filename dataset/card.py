@@ -79,9 +79,16 @@ def _visual_lines(visual: dict | None) -> list[str]:
     if visual["status"] != "on":
         return [f"- visual duplicate stage (same album, another capture): {visual['status']}"]
     cfg = visual["settings"]
+    phash = (  # cards written before pHash neighbours were candidates have no such setting
+        f" and pHash neighbours within {cfg['phash_candidates']} bits at cosine >= "
+        f"{cfg['phash_min_cosine']}"
+        if cfg.get("phash_candidates")
+        else ""
+    )
     return [
         f"- visual duplicate stage (same album scanned, photographed or reissued differently; "
-        f"{cfg['backbone']} neighbours k={cfg['k']} at cosine >= {cfg['min_cosine']}, confirmed "
+        f"{cfg['backbone']} neighbours k={cfg['k']} at cosine >= {cfg['min_cosine']}{phash}, "
+        f"confirmed "
         f"by {cfg['verify']} with >= {cfg['min_inliers']} inliers and <= "
         f"{cfg['max_disagreement']} disagreeing blocks): {visual['candidates']} candidates, "
         f"{visual['verified']} checked, {visual['pairs']} pairs confirmed, "
@@ -215,5 +222,9 @@ def render_card_md(card: dict[str, object]) -> str:
     ]
     skipped: dict = card["skipped"]  # type: ignore[assignment]
     lines += [f"- {k}: {v}" for k, v in skipped.items()] or ["- nothing"]
+    if card.get("attributes"):  # build-dataset --attributes: the per-genre profile
+        from sleeve.dataset.attributes.export import card_lines
+
+        lines += card_lines(card["attributes"])  # type: ignore[arg-type]
     lines.append("")
     return "\n".join(lines)

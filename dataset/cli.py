@@ -83,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
         "SLEEVE_VISUAL_DEDUP)",
     )
     p.add_argument(
+        "--attributes",
+        default="on",
+        metavar="on|off|all|A,B",
+        help="cover attributes for the exported covers, cached in the catalog, written to "
+        "attributes.csv with a per-genre profile in the card (default on: colour, texture, "
+        "structure; all: faces too; or a list, e.g. colour,faces; see `sleeve attributes`)",
+    )
+    p.add_argument(
         "--split",
         default="70/15/15",
         metavar="TRAIN/VAL/TEST",
@@ -92,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run",
         action="store_true",
         help="report what would be built and write no export (hashes are still cached)",
+    )
+    p.add_argument(
+        "--no-text",
+        action="store_true",
+        help="do not read the words on the covers (OCR; read by default when installed)",
     )
     return p
 
@@ -126,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
                 splits=splits,
                 dry_run=args.dry_run,
                 progress=not args.no_progress,
+                read_text=not args.no_text,
+                attributes=args.attributes,
             )
         finally:
             catalog.dispose()

@@ -85,8 +85,10 @@ def write_export(
     card_md: str,
     *,
     progress: bool = True,
+    extra_files: dict[str, bytes] | None = None,  # side tables: text.jsonl, attributes.csv
 ) -> dict[str, int]:
-    """Write the export at ``export_dir`` (replacing an earlier export there); returns counts."""
+    """Write the export at ``export_dir`` (replacing an earlier export there); returns counts.
+    ``extra_files``: name -> bytes written beside the manifest (e.g. attributes.csv)."""
     export_dir = Path(export_dir)
     is_export = (export_dir / "manifest.csv").is_file()
     if (
@@ -121,6 +123,8 @@ def write_export(
             json.dumps(card_json, indent=2, sort_keys=False) + "\n", encoding="utf-8"
         )
         (tmp / "card.md").write_text(card_md, encoding="utf-8")
+        for name, data in (extra_files or {}).items():
+            _inside(tmp, name).write_bytes(data)
         _replace_dir(tmp, export_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

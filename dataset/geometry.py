@@ -9,6 +9,12 @@ has enough inliers AND, with one cover warped onto the other, few of the texture
 disagree (normalised cross-correlation per block: indifferent to brightness, contrast and
 colour shifts, not to a different title or layout). Thresholds: :mod:`sleeve.dataset.visual`.
 
+A second look, for re-captures that check cannot see:
+* a near-featureless sleeve (a flat colour and a small title) has too few keypoints for a
+  homography at all (< ``FEW_KEYPOINTS``): the two covers, plainly resized to 32 px, must then
+  agree in layout (grey-level correlation >= ``PLAIN_NCC``) and in colour (mean absolute RGB
+  difference <= ``PLAIN_DIFF``).
+
 ORB (binary, patent-free, a few ms per 320 px image) with Lowe's ratio test; OpenCV 4.x,
 imported lazily so that the rest of the builder works without it.
 """
@@ -32,6 +38,10 @@ SIGMA = 1.0  # blur before comparing: tolerates a pixel of misalignment, keeps g
 MIN_NCC = 0.5  # a block agrees when its normalised cross-correlation reaches this
 _TEXTURE = 6.0  # grey-level std of a block worth comparing
 _FLAT = 2.0  # std under which a block is flat (a sticker over texture, a blank band)
+FEW_KEYPOINTS = 50  # under this on either side, a cover is near-featureless
+THUMB = 32  # side of the plain-resized colour thumbnail compared for featureless covers
+PLAIN_NCC = 0.7  # grey-level correlation of two featureless covers' thumbnails
+PLAIN_DIFF = 30.0  # their mean absolute RGB difference (0..255)
 
 
 @dataclass(frozen=True)
@@ -44,8 +54,13 @@ class Match:
     # share of textured blocks that disagree once the second image is warped onto the first
     # (0..1; 1.0 when there is no homography to warp with)
     disagreement: float = 1.0
+    # featureless covers only (fewer than FEW_KEYPOINTS on either side): their thumbnails'
+    # grey-level correlation and mean absolute RGB difference; None otherwise
+    plain: tuple[float, float] | None = None
 
     def passes(self, min_inliers: int, max_disagreement: float) -> bool:
+        if self.plain is not None:
+            return self.plain[0] >= PLAIN_NCC and self.plain[1] <= PLAIN_DIFF
         return self.inliers >= min_inliers and self.disagreement <= max_disagreement
 
 
@@ -58,25 +73,41 @@ class Keypoints:
     descriptors: np.ndarray | None  # (n, 32) uint8
     area: float  # image area in pixels
     gray: np.ndarray  # the image the keypoints were found in
+    thumb: np.ndarray | None = None  # (THUMB, THUMB, 3) float32 RGB, plainly resized
 
 
 def load_gray(path: str | Path, side: int = SIDE) -> np.ndarray:
     """The cover as a uint8 grayscale array, longest side ``side`` (JPEG draft decode)."""
+    return load_cover(path, side)[0]
+
+
+def load_cover(path: str | Path, side: int = SIDE) -> tuple[np.ndarray, np.ndarray]:
+    """The cover as a uint8 grayscale array, longest side ``side`` (JPEG draft decode), and
+    its (THUMB, THUMB, 3) float32 RGB thumbnail, aspect ignored."""
     with Image.open(path) as img:
         if img.format == "JPEG":
-            img.draft("L", (side, side))
-        img = ImageOps.exif_transpose(img).convert("L")
+            img.draft("RGB", (side, side))
+        img = ImageOps.exif_transpose(img).convert("RGB")
         img.thumbnail((side, side), Image.Resampling.BILINEAR)
-        return np.asarray(img, dtype=np.uint8)
+        thumb = img.resize((THUMB, THUMB), Image.Resampling.BOX)
+        return np.asarray(img.convert("L"), dtype=np.uint8), np.asarray(thumb, np.float32)
 
 
-def keypoints(gray: np.ndarray) -> Keypoints:
+def keypoints(gray: np.ndarray, thumb: np.ndarray | None = None) -> Keypoints:
     import cv2
 
     orb = cv2.ORB_create(nfeatures=N_FEATURES, fastThreshold=10)
     kps, desc = orb.detectAndCompute(gray, None)
     pts = np.array([k.pt for k in kps], dtype=np.float32).reshape(-1, 2)
-    return Keypoints(pts, desc, float(gray.shape[0] * gray.shape[1]), gray)
+    return Keypoints(pts, desc, float(gray.shape[0] * gray.shape[1]), gray, thumb)
+
+
+def plain_agreement(ta: np.ndarray, tb: np.ndarray) -> tuple[float, float]:
+    """Grey-level correlation and mean absolute RGB difference of two thumbnails."""
+    ga, gb = ta.mean(axis=2).ravel(), tb.mean(axis=2).ravel()
+    ga, gb = ga - ga.mean(), gb - gb.mean()
+    ncc = float(ga @ gb / np.sqrt(max(float(ga @ ga) * float(gb @ gb), 1e-6)))
+    return round(ncc, 4), round(float(np.abs(ta - tb).mean()), 2)
 
 
 def _hull_fraction(points: np.ndarray, area: float) -> float:
@@ -92,7 +123,12 @@ def match(a: Keypoints, b: Keypoints) -> Match:
     """Ratio-test matches between ``a`` and ``b``, then a RANSAC homography."""
     import cv2
 
-    if a.descriptors is None or b.descriptors is None or len(a.points) < 8 or len(b.points) < 8:
+    if min(len(a.points), len(b.points)) < FEW_KEYPOINTS:
+        # near-featureless: too few keypoints for a homography to mean anything
+        if a.thumb is None or b.thumb is None:
+            return NO_MATCH
+        return Match(0, 0, 0.0, plain=plain_agreement(a.thumb, b.thumb))
+    if a.descriptors is None or b.descriptors is None:
         return NO_MATCH
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
     pairs = matcher.knnMatch(a.descriptors, b.descriptors, k=2)
@@ -101,6 +137,7 @@ def match(a: Keypoints, b: Keypoints) -> Match:
         return Match(0, len(good), 0.0)
     src = a.points[[m.queryIdx for m in good]]
     dst = b.points[[m.trainIdx for m in good]]
+    cv2.setRNGSeed(0)  # RANSAC samples at random: the same pair must get the same verdict
     h, mask = cv2.findHomography(src, dst, cv2.RANSAC, RANSAC_PX, maxIters=2000, confidence=0.995)
     if h is None or mask is None:
         return Match(0, len(good), 0.0)
@@ -165,7 +202,7 @@ def verify_pairs(
     def kp(i: int) -> Keypoints | None:
         if i not in cache:
             try:
-                cache[i] = keypoints(load_gray(path_of(i)))
+                cache[i] = keypoints(*load_cover(path_of(i)))
             except OSError:
                 cache[i] = None
         return cache[i]

@@ -75,7 +75,7 @@ def exit_code(exc: SleeveError) -> int:
 
 def one_line(text: str) -> str:
     """``text`` on one line: line breaks and other control characters cannot forge output."""
-    return printable(" ".join(text.split()))
+    return printable(text.strip())
 
 
 def _fail(message: str, code: int) -> int:

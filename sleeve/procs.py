@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import multiprocessing
 import os
 import signal
 import sys
@@ -69,10 +70,19 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def worker_pool(workers: int) -> ProcessPoolExecutor:
-    """A process pool whose workers die with this process, even under ``kill -9``."""
+def worker_pool(workers: int, start_method: str | None = None) -> ProcessPoolExecutor:
+    """A process pool whose workers die with this process, even under ``kill -9``.
+
+    ``start_method="spawn"``: for workers that run torch or other OpenMP code after this
+    process already did; a forked child can hang in libgomp's inherited state. (Not
+    "forkserver": after a ``kill -9`` of this process the server and its workers stayed up.)
+    """
+    context = multiprocessing.get_context(start_method) if start_method else None
     return ProcessPoolExecutor(
-        max_workers=workers, initializer=die_with_parent, initargs=(os.getpid(),)
+        max_workers=workers,
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
+        mp_context=context,
     )
 
 

@@ -618,3 +618,30 @@ def _busiest_cell(run: Path) -> tuple[int, int, int]:
     cells = [(cm[i][j], i != j, i, j) for i in range(len(cm)) for j in range(len(cm))]
     n, _, i, j = max(cells, key=lambda c: (c[1] and c[0] > 0, c[0]))
     return i, j, n
+
+
+def test_data_page_filters_by_cover_attributes(full_env: Settings, tiny_export: Path) -> None:
+    """build-dataset's attributes.csv: filter the browsed covers by faces and saturation."""
+    import csv
+
+    rows = list(csv.DictReader((tiny_export / "manifest.csv").open()))
+    table = tiny_export / "attributes.csv"
+    with table.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["sha256", "colour.saturation", "faces.face_count"])
+        for i, r in enumerate(rows):  # faces on the first 3; every other cover saturated
+            writer.writerow([r["sha256"], 0.8 if i % 2 == 0 else 0.1, 1 if i < 3 else 0])
+    try:
+        at = _page(_app().run(), "Data")
+        assert not at.exception and not at.error
+        text = lambda: " ".join(m.value for m in at.markdown)  # noqa: E731
+        assert f"{len(rows)} matching images" in text()
+        at.selectbox(key="f_face").set_value("with a face").run()
+        assert "3 matching images" in text()
+        at.slider(key="f_saturation").set_value((0.5, 1.0)).run()
+        assert "2 matching images" in text()  # rows 0 and 2
+        at.selectbox(key="f_face").set_value("without a face").run()
+        saturated_without = sum(1 for i in range(3, len(rows)) if i % 2 == 0)
+        assert f"{saturated_without} matching images" in text()
+    finally:
+        table.unlink()

@@ -25,6 +25,7 @@ TABLES = {
     "harvest_cursors",
     "harvest_items",
     "failures",
+    "cover_text",
 }
 
 
@@ -33,6 +34,23 @@ def test_migrations_build_the_schema_and_are_idempotent(catalog: Catalog, catalo
     assert current_revision(catalog.engine) == head_revision(catalog_url)
     again = open_catalog(catalog_url)  # upgrading an up-to-date schema changes nothing
     assert current_revision(again.engine) == head_revision(catalog_url)
+    again.dispose()
+
+
+def test_cover_text_migration_downgrades_and_upgrades_again(catalog_url: str) -> None:
+    from alembic import command
+
+    from sleeve.catalog.db import alembic_config
+
+    cat = open_catalog(catalog_url)
+    cfg = alembic_config(catalog_url)
+    with cat.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001")
+    assert "cover_text" not in inspect(cat.engine).get_table_names()
+    cat.dispose()
+    again = open_catalog(catalog_url)  # 0001 -> head
+    assert "cover_text" in inspect(again.engine).get_table_names()
     again.dispose()
 
 

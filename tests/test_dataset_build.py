@@ -34,6 +34,7 @@ def _import(catalog, settings, root: Path, mapping=None) -> Taxonomy:  # type: i
 
 
 def _build(catalog, settings, tax, out: Path, **kw):  # type: ignore[no-untyped-def]
+    kw.setdefault("read_text", False)  # OCR has its own tests (test_cover_text.py)
     return build_dataset(catalog, settings, tax, out=out, progress=False, **kw)
 
 

@@ -164,3 +164,56 @@ def test_loader_workers_still_deliver_every_batch(tmp_path: Path) -> None:
         samples.append(Sample(path, "0" * 64, "rap", "train", i))
     loader = make_loader(CoverDataset(samples, transform=lambda img: img.size[0]), 2, workers=2)
     assert sorted(label for _, labels in loader for label in labels.tolist()) == [0, 1, 2, 3]
+
+
+# The attribute stage with a torch extractor spawns fresh workers (a forked child can hang in
+# libgomp). Not a fork server: after a kill -9 of the command it and its workers stayed up.
+FRESH_POOL = """
+import sys
+from sleeve.dataset.attributes.compute import _job
+from sleeve.procs import worker_pool
+with worker_pool(2, "spawn") as pool:
+    list(pool.map(_job, [(p, ("structure",)) for p in sys.argv[1:]]))
+"""
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        kids = _children(todo.pop())
+        found += kids
+        todo += kids
+    return found
+
+
+def test_spawned_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
+    fifos = []
+    for i in range(4):
+        fifo = tmp_path / f"cover-{i}.jpg"
+        os.mkfifo(fifo)
+        fifos.append(str(fifo))
+    proc = subprocess.Popen([sys.executable, "-c", FRESH_POOL, *fifos])
+    spawned: list[int] = []
+    try:
+        # 2 workers (and the resource tracker)
+        assert _wait_for(lambda: len(_descendants(proc.pid)) >= 3, 60), "no workers"
+        time.sleep(0.5)
+        spawned = _descendants(proc.pid)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+        def left() -> list[str]:  # what still runs, by command line (for the message)
+            found = []
+            for pid in filter(_alive, spawned):
+                try:
+                    found.append(Path(f"/proc/{pid}/cmdline").read_bytes()[:80].decode())
+                except OSError:  # it ended in between
+                    continue
+            return found
+
+        assert _wait_for(lambda: not left(), 10), f"orphaned processes: {left()}"
+    finally:
+        proc.kill()
+        proc.wait()
+        for pid in filter(_alive, spawned):
+            os.kill(pid, signal.SIGKILL)

@@ -45,6 +45,8 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         if var.startswith("SLEEVE_"):
             monkeypatch.delenv(var)
     monkeypatch.setenv("SLEEVE_DATA_DIR", str(tmp_path / "data"))
+    # procedural covers of one genre look alike: the visual duplicate stage would merge them
+    monkeypatch.setenv("SLEEVE_VISUAL_DEDUP", "off")
     settings = load_settings()
     catalog = open_catalog(settings.catalog_url)
     tax = Taxonomy.load()
@@ -53,7 +55,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def _build(settings, catalog, tax):  # type: ignore[no-untyped-def]
-    return build_dataset(catalog, settings, tax, progress=False, threshold=0)
+    return build_dataset(catalog, settings, tax, progress=False, threshold=0, read_text=False)
 
 
 def _cli(capsys, *argv: str) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from sleeve.collector.folder_import import import_folder
 from sleeve.dataset.build import build_dataset
-from sleeve.dataset.geometry import keypoints, load_gray, match, verify_pairs
+from sleeve.dataset.geometry import keypoints, load_cover, match, verify_pairs
 from sleeve.dataset.groups import group_duplicates
 from sleeve.dataset.labels import NEAR_DUPLICATE
 from sleeve.dataset.lookalike import candidate_pairs
@@ -23,7 +23,14 @@ from sleeve.dataset.visual import VisualDedup
 
 from sleeve.taxonomy import Taxonomy
 from tests.test_dataset_support import cover, read_manifest
-from tests.visual_images import jpeg_bytes, recaptured, release
+from tests.visual_images import (
+    jpeg_bytes,
+    plain,
+    recaptured,
+    release,
+    rephotographed,
+    stickered,
+)
 
 pytest.importorskip("cv2")
 STAGE = VisualDedup()
@@ -37,7 +44,7 @@ def _write(path: Path, img: Image.Image) -> Path:
 
 
 def _kp(path: Path):  # type: ignore[no-untyped-def]
-    return keypoints(load_gray(path))
+    return keypoints(*load_cover(path))
 
 
 @pytest.mark.parametrize("seed", [3, 4, 5])
@@ -54,6 +61,40 @@ def test_recapture_is_confirmed_and_template_lookalike_is_not(tmp_path: Path, se
     for lookalike in (match(a, n), match(b, n)):
         assert lookalike.inliers > 0  # the template does match...
         assert not lookalike.passes(STAGE.min_inliers, STAGE.max_disagreement), lookalike
+
+
+def test_featureless_cover_and_its_photo_are_confirmed(tmp_path: Path) -> None:
+    # too few corners for a homography: the plain-resized comparison decides
+    grey = plain((70, 80, 70), "untitled unmastered.")
+    a = _kp(_write(tmp_path / "a.jpg", grey))
+    b = _kp(_write(tmp_path / "b.jpg", rephotographed(grey)))
+    m = match(a, b)
+    assert m.inliers < STAGE.min_inliers  # the geometric check alone would miss it
+    assert m.passes(STAGE.min_inliers, STAGE.max_disagreement), m
+
+
+@pytest.mark.parametrize(
+    "other",
+    [((20, 20, 22), "nothing was the same"), ((160, 40, 40), "untitled unmastered.")],
+    ids=["black, other title", "red, same title"],
+)
+def test_plain_covers_of_another_colour_are_not_confirmed(
+    tmp_path: Path, other: tuple[tuple[int, int, int], str]
+) -> None:
+    a = _kp(_write(tmp_path / "a.jpg", plain((70, 80, 70), "untitled unmastered.")))
+    b = _kp(_write(tmp_path / "b.jpg", rephotographed(plain(*other))))
+    m = match(a, b)
+    assert not m.passes(STAGE.min_inliers, STAGE.max_disagreement), m
+
+
+@pytest.mark.parametrize("seed", [3, 5])
+def test_stickered_recapture_is_confirmed(tmp_path: Path, seed: int) -> None:
+    # a large hype sticker over a corner, then re-captured (rotated, cropped, colour-shifted)
+    original = release(seed, 1)
+    a = _kp(_write(tmp_path / "a.jpg", original))
+    b = _kp(_write(tmp_path / "b.jpg", recaptured(stickered(original), sticker=False)))
+    m = match(a, b)
+    assert m.passes(STAGE.min_inliers, STAGE.max_disagreement), m
 
 
 def test_unreadable_image_is_no_match(tmp_path: Path) -> None:
@@ -151,6 +192,17 @@ def test_build_merges_recapture_and_counts_it(sqlite_catalog, settings, recaptur
     assert {m.found_by for m in group} == {"visual"}
     assert data.catalog_duplicate_groups(settings) == []  # pHash alone: no group
     assert result.card["settings"]["visual_dedup"]["min_inliers"] == STAGE.min_inliers
+
+
+@pytest.mark.parametrize("phash_candidates", [14, 0])
+def test_phash_neighbours_are_candidates_too(  # type: ignore[no-untyped-def]
+    sqlite_catalog, settings, recapture_tree, tmp_path, phash_candidates
+):
+    # a photo whose embedding drifted under the cosine floor (the Nashville Sound photo vs its
+    # scan: cosine 0.67) but whose pHash is still within 14 bits is checked all the same
+    stage = VisualDedup(min_cosine=0.9999, phash_candidates=phash_candidates)
+    result = _build(sqlite_catalog, settings, recapture_tree, tmp_path / "ds", visual=stage)
+    assert result.card["duplicates"]["visual"]["pairs"] == (1 if phash_candidates else 0)
 
 
 def test_build_without_the_stage_keeps_them_apart(

@@ -84,3 +84,36 @@ def jpeg_bytes(img: Image.Image, quality: int = 55) -> bytes:
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=quality)
     return buf.getvalue()
+
+
+def plain(colour: tuple[int, int, int], title: str, *, size: int = SIZE) -> Image.Image:
+    """A near-featureless sleeve: one flat colour, a soft vignette, a small title in a corner
+    (a grey *untitled unmastered*, a black *2001*): too few corners for keypoint matching."""
+    img = Image.new("RGB", (size, size), colour)
+    shade = Image.radial_gradient("L").resize((size, size))  # darker towards the corners
+    img = Image.composite(
+        img, Image.new("RGB", (size, size), (0, 0, 0)), shade.point(lambda v: 255 - v // 4)
+    )
+    ImageDraw.Draw(img).text((16, 14), title, fill=(235, 235, 225), font=_font(14))
+    return img
+
+
+def rephotographed(img: Image.Image) -> Image.Image:
+    """A phone photo of a plain sleeve: slightly cropped and smaller, warmer, a bit darker,
+    with a light glare band (then JPEG-recompressed by :func:`jpeg_bytes`)."""
+    w, h = img.size
+    out = img.crop((6, 5, w - 7, h - 6)).resize((300, 298), Image.Resampling.BILINEAR)
+    r, g, b = out.split()
+    out = Image.merge("RGB", (r.point(lambda v: v * 0.95 + 8), g, b.point(lambda v: v * 0.9)))
+    glare = Image.linear_gradient("L").rotate(35).resize(out.size).point(lambda v: v // 16)
+    return Image.composite(Image.new("RGB", out.size, (255, 255, 255)), out, glare)
+
+
+def stickered(img: Image.Image) -> Image.Image:
+    """The same sleeve with a large hype sticker covering a corner (no other change)."""
+    out = img.copy()
+    d = ImageDraw.Draw(out)
+    d.rectangle((250, 20, 385, 150), fill=(250, 230, 40), outline=(0, 0, 0), width=2)
+    for line, text in enumerate(("INCLUDES", "THE HIT", "SINGLE")):
+        d.text((262, 32 + line * 36), text, fill=(0, 0, 0), font=_font(24))
+    return out

@@ -2,7 +2,7 @@
 
 ``model.pt`` (a ``torch.save`` dict, loadable with ``weights_only=True``) is self-contained:
 
-    format: "sleeve-classifier", version: 1
+    format: "sleeve-classifier", version: 2
     method: "svc" | "logreg" | "knn" | "rf" | "catboost" | "finetune" | "ensemble" ...
     kind: "embedding-head" | "network"     (informative: both are backbone + recipe + head)
     genres: [label 0, label 1, ...]        dataset_id: str
@@ -12,6 +12,9 @@
     recipe: FeatureRecipe dict (size, flip_tta, taps)
     head: see sleeve.training.heads_runtime (linear | knn | svc | forest | oblivious | ensemble
           | projected: a learned projection as dense-layer arrays, then an inner head)
+    text (optional, methods "text" and "fused"): {engine, engine_version, weight, image_method,
+        head: sleeve.training.text_head.TextHead as plain arrays}: the cover's words are read
+        (OCR) and fused with the image head, ``weight`` being the text's share
 
 Version 2 replaced pickled scikit-learn heads by plain arrays; version 1 files still load unless
 their head is a pickle (refused: unpickling runs code).
@@ -28,10 +31,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sleeve.dataset.ocr import Word, read_words, words_text
 from sleeve.training.backbones import CROP_PCT, Backbone, eval_transform, load_backbone
 from sleeve.training.embeddings import FeatureExtractor, FeatureRecipe
 from sleeve.training.heads_runtime import check_head, head_probabilities
 from sleeve.training.predict import ImageLoader, ImageSource
+from sleeve.training.text_head import TextHead, fuse
 
 from sleeve.errors import DataError, StorageError
 from sleeve.settings import Settings, load_settings
@@ -113,15 +118,28 @@ class Classifier:
         self.backbone = backbone
         self.recipe = FeatureRecipe.from_dict(payload["recipe"])
         # files are decoded as training decoded them (JPEG draft at the recipe's size)
-        self.loader = ImageLoader(
-            settings if settings is not None else load_settings(), self.recipe.size
-        )
+        settings = settings if settings is not None else load_settings()
+        self.loader = ImageLoader(settings, self.recipe.size)
+        # OCR reads the full-resolution picture through the same intake (checks included)
+        self.full_loader = ImageLoader(settings)
         self.extractor = FeatureExtractor(backbone, self.recipe).eval()
         pre = payload["preprocess"]
         self.transform = eval_transform(
             int(pre["size"]), tuple(pre["mean"]), tuple(pre["std"]), pre["interpolation"]
         )
         self.head: dict = payload["head"]
+        text = payload.get("text")
+        self.text_head = TextHead.from_dict(text["head"]) if text else None
+        self.text_weight = float(text["weight"]) if text else 0.0
+
+    @property
+    def reads_text(self) -> bool:
+        """Whether this model reads the words printed on a cover (needs ``sleeve[ocr]``)."""
+        return self.text_head is not None
+
+    def read_text(self, images: Sequence[ImageInput]) -> list[list[Word]]:
+        """The words on each image (OCR), as the text rung sees them."""
+        return [read_words(self.full_loader.load(im)) for im in images]
 
     @classmethod
     def load(
@@ -169,8 +187,24 @@ class Classifier:
         return self.transform(self.loader.load(image))
 
     @torch.inference_mode()
-    def probabilities(self, images: Sequence[ImageInput], batch_size: int = 32) -> np.ndarray:
-        """(len(images), len(genres)) class probabilities, rows summing to 1."""
+    def probabilities(
+        self,
+        images: Sequence[ImageInput],
+        batch_size: int = 32,
+        words: Sequence[Sequence[Word]] | None = None,
+    ) -> np.ndarray:
+        """(len(images), len(genres)) class probabilities, rows summing to 1.
+
+        ``words``: the covers' words when already read (a text model reads them otherwise)."""
+        probs = self._image_probabilities(images, batch_size)
+        if self.text_head is None or not len(images):
+            return probs
+        if words is None:
+            words = self.read_text(images)
+        p_text = self.text_head.probabilities([words_text(w) for w in words])
+        return fuse(probs, p_text, self.text_weight)
+
+    def _image_probabilities(self, images: Sequence[ImageInput], batch_size: int) -> np.ndarray:
         out = []
         for start in range(0, len(images), batch_size):
             batch = torch.stack([self._tensor(im) for im in images[start : start + batch_size]])
@@ -183,9 +217,13 @@ class Classifier:
         return np.concatenate(out)
 
     def predict_batch(
-        self, images: Sequence[ImageInput], top_k: int = 3, batch_size: int = 32
+        self,
+        images: Sequence[ImageInput],
+        top_k: int = 3,
+        batch_size: int = 32,
+        words: Sequence[Sequence[Word]] | None = None,
     ) -> list[list[Prediction]]:
-        probs = self.probabilities(images, batch_size)
+        probs = self.probabilities(images, batch_size, words)
         k = max(1, min(top_k, len(self._genres)))
         result = []
         for row in probs:

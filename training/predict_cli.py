@@ -35,6 +35,7 @@ EXAMPLES = """\
   predict cover.jpg                          top 3 genres of one cover, as a table
   predict covers/ --top-k 5                  every image in a folder (sorted)
   predict a.jpg https://example.org/b.png --json
+      as JSON; a model with a text rung (text, fused) also lists the words it read on each cover
   predict covers/ --model sleeve-data/runs/20250101-120000-0123456789abcdef
 
 Exit status: 0 all inputs answered, 1 some inputs failed (each failure is reported in the

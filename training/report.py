@@ -21,7 +21,18 @@ STUDY_GENRES = 10
 # 5-genre covers); it shrinks like 1/sqrt(n)
 SPLIT_NOISE, SPLIT_NOISE_N = 0.035, 615
 
-LADDER_ORDER = ("knn", "logreg", "svc", "rf", "catboost", "ensemble", "finetune", "hybrid")
+LADDER_ORDER = (
+    "knn",
+    "logreg",
+    "svc",
+    "rf",
+    "catboost",
+    "ensemble",
+    "finetune",
+    "hybrid",
+    "text",
+    "fused",
+)
 
 
 def _ordered(methods: dict) -> list[str]:
@@ -99,6 +110,17 @@ def caveats(metrics: dict, card: dict) -> list[str]:
         f"The method was chosen {chosen_by(metrics)}; test was evaluated once per method "
         "afterwards.",
     ]
+    fused = metrics["methods"].get("fused") or metrics["methods"].get("text")
+    if fused is not None:  # the text rungs read the words printed on the covers (OCR)
+        p = fused["params"]
+        weight = p.get("text_weight", 1.0)
+        out.append(
+            f"text/fused read the words on the cover (OCR; {p['covers_with_text']:.0%} of "
+            f"covers showed some): character n-gram TF-IDF + logistic regression, fused with "
+            f"{p['image_method']} at text weight {weight} (chosen on val). Covers by an artist "
+            "also in train are the easy case for text: read the README before trusting it on "
+            "new artists."
+        )
     if len(metrics["genres"]) != STUDY_GENRES:
         out.append(
             f"The study used {STUDY_GENRES} genres and ResNet50 features; this run has "

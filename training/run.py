@@ -42,14 +42,27 @@ from sleeve.training.methods import (
 )
 from sleeve.training.methods.heads import EMBEDDING_FITTERS, catboost_available, fit_ensemble
 from sleeve.training.methods.knn import fit_knn
+from sleeve.training.methods.text import TEXT_METHODS, run_text_methods
 from sleeve.training.outputs import write_run_dir
+from sleeve.training.recipes import BEST
 
 from sleeve.errors import ConfigError
 
 log = logging.getLogger(__name__)
 # "hybrid" is asked for by name: it measured level with the stack SVC (README) and doubles
-# the network work per cover
-DEFAULT_METHODS = ("knn", "logreg", "svc", "rf", "catboost", "ensemble", "finetune")
+# the network work per cover. "text" and "fused" read the export's text.jsonl (skipped, with a
+# warning, when it is absent): fused won on val on all three split seeds (benchmarks/text.py)
+DEFAULT_METHODS = (
+    "knn",
+    "logreg",
+    "svc",
+    "rf",
+    "catboost",
+    "ensemble",
+    "finetune",
+    "text",
+    "fused",
+)
 
 
 @dataclass
@@ -283,12 +296,16 @@ def train_and_evaluate(
             outcomes.append(hybrid)
 
     for o in outcomes:
-        o.val = classification_metrics(
-            _labels(export, "val"), o.fitted.val_probs.argmax(1), export.genres
-        )
-        o.test = classification_metrics(
-            _labels(export, "test"), o.test_probs.argmax(1), export.genres
-        )
+        score_outcome(export, o)
+    text_wanted = tuple(m for m in config.methods if m in TEXT_METHODS)
+    if text_wanted:  # after the image rungs: fusion picks the best of them on val
+        # the ladder and the default recipe read the words when the export has them
+        asked = tuple(config.methods) not in (DEFAULT_METHODS, BEST.methods)
+        for o in run_text_methods(export, text_wanted, outcomes, config.seed, asked):
+            score_outcome(export, o)
+            outcomes.append(o)
+    if not outcomes:
+        raise ConfigError("no method could be trained: see the messages above")
     # best on val; by grouped CV on train+val when val is small (training/selection.py)
     from sleeve.training.selection import choose_for_export
 
@@ -336,6 +353,13 @@ def train_and_evaluate(
         tmp.write_text(str(run_dir.resolve()) + "\n", encoding="utf-8")
         tmp.replace(runs_root / "LATEST")
     return RunResult(run_dir, metrics, best.fitted.method)
+
+
+def score_outcome(export: Export, o: MethodOutcome) -> None:
+    o.val = classification_metrics(
+        _labels(export, "val"), o.fitted.val_probs.argmax(1), export.genres
+    )
+    o.test = classification_metrics(_labels(export, "test"), o.test_probs.argmax(1), export.genres)
 
 
 def read_metrics(run_dir: Path) -> dict:

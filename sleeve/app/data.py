@@ -26,6 +26,7 @@ from sleeve.catalog.models import (
     Release,
     ReleaseImage,
 )
+from sleeve.dataset.cover_text import TEXT_TABLE, read_text_table
 from sleeve.errors import DataError
 from sleeve.settings import Settings, redact_url
 from sleeve.training.predict import read_latest
@@ -121,6 +122,8 @@ class DatasetExport:
     export_dir: Path
     card: dict[str, Any]
     rows: list[dict[str, str]] = field(repr=False)
+    # sha256 -> the words read on the cover (the export's text.jsonl; empty when absent)
+    words: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def dataset_id(self) -> str:
@@ -162,7 +165,22 @@ def load_export(settings: Settings, export_dir: Path | None = None) -> DatasetEx
         ) from None
     except (OSError, ValueError) as exc:
         raise DataError(f"cannot read the export in {export_dir}: {exc}") from None
-    return DatasetExport(export_dir, card if isinstance(card, dict) else {}, rows)
+    try:
+        table = read_text_table(export_dir / TEXT_TABLE)
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"cannot read {export_dir / TEXT_TABLE}: {exc}") from None
+    words = {sha: " ".join(w.text for w in ws) for sha, ws in table.items()}
+    return DatasetExport(export_dir, card if isinstance(card, dict) else {}, rows, words)
+
+
+def search_words(
+    rows: Iterable[dict[str, str]], words: dict[str, str], query: str
+) -> list[dict[str, str]]:
+    """Rows whose cover's words contain every term of ``query`` (case-insensitive)."""
+    terms = query.lower().split()
+    if not terms:
+        return list(rows)
+    return [r for r in rows if all(t in words.get(r["sha256"], "").lower() for t in terms)]
 
 
 def filter_rows(
@@ -180,6 +198,52 @@ def filter_rows(
         and (not splits or r.get("split") in splits)
         and (not sources or r.get("source") in sources)
     ]
+
+
+FACE_CHOICES = ("any", "with a face", "without a face")
+
+
+def load_attributes(export: DatasetExport) -> dict[str, dict[str, str]]:
+    """sha256 -> the export's attributes.csv row; {} when it has none (--attributes off)."""
+    path = export.export_dir / "attributes.csv"
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            return {r["sha256"]: r for r in csv.DictReader(fh) if r.get("sha256")}
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from None
+
+
+def _number(row: dict[str, str] | None, column: str) -> float | None:
+    try:
+        return float(row[column]) if row and row.get(column) else None
+    except ValueError:
+        return None
+
+
+def filter_by_attributes(
+    rows: Iterable[dict[str, str]],
+    attrs: dict[str, dict[str, str]],
+    *,
+    face: str = "any",
+    saturation: tuple[float, float] = (0.0, 1.0),
+) -> list[dict[str, str]]:
+    """Manifest rows whose attributes match; a cover without values only passes "any"/full."""
+    out = []
+    full = saturation[0] <= 0.0 and saturation[1] >= 1.0
+    for r in rows:
+        a = attrs.get(r.get("sha256", ""))
+        if face != "any":
+            count = _number(a, "faces.face_count")
+            if count is None or (count > 0) != (face == "with a face"):
+                continue
+        if not full:
+            sat = _number(a, "colour.saturation")
+            if sat is None or not saturation[0] <= sat <= saturation[1]:
+                continue
+        out.append(r)
+    return out
 
 
 def duplicate_groups(rows: Iterable[dict[str, str]]) -> list[list[dict[str, str]]]:

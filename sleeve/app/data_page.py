@@ -8,11 +8,15 @@ from pathlib import Path
 import streamlit as st
 
 from sleeve.app.data import (
+    FACE_CHOICES,
     DatasetExport,
     catalog_counts,
     catalog_duplicate_groups,
+    filter_by_attributes,
     filter_rows,
+    load_attributes,
     load_export,
+    search_words,
     thumbnail_jpeg,
     visual_pairs,
 )
@@ -94,11 +98,38 @@ def render_export(export: DatasetExport) -> None:
     splits = c2.multiselect("Split", export.values("split"), key="f_split")
     sources = c3.multiselect("Source", export.values("source"), key="f_source")
     rows = filter_rows(export.rows, genres=genres, splits=splits, sources=sources)
+    if export.words:  # the export carries the words read on each cover (text.jsonl)
+        query = st.text_input("Words on the cover", key="f_words", placeholder="e.g. nelson")
+        rows = search_words(rows, export.words, query)
+    attrs = load_attributes(export)
+    if attrs:  # build-dataset --attributes: filter by what the covers show
+        rows = attribute_filters(export, attrs, rows)
     st.write(
         f"{len(rows)} matching images"
         + (f" (showing the first {MAX_THUMBNAILS})" if len(rows) > MAX_THUMBNAILS else "")
     )
     thumbnail_grid(export, rows[:MAX_THUMBNAILS])
+
+
+def attribute_filters(
+    export: DatasetExport, attrs: dict[str, dict[str, str]], rows: list[dict[str, str]]
+) -> list[dict[str, str]]:
+    """The per-genre attribute profile, and face / saturation filters over ``rows``."""
+    profile = (export.card.get("attributes") or {}).get("profile") or {}
+    if profile:
+        with st.expander(
+            "Attributes per genre (card.json; definitions: `sleeve attributes --list`)"
+        ):
+            st.dataframe([{"genre": g, **p} for g, p in profile.items()], hide_index=True)
+    columns = next(iter(attrs.values())).keys()
+    c1, c2 = st.columns(2)
+    face = "any"
+    if "faces.face_count" in columns:
+        face = c1.selectbox("Faces", FACE_CHOICES, key="f_face")
+    saturation = (0.0, 1.0)
+    if "colour.saturation" in columns:
+        saturation = c2.slider("Saturation", 0.0, 1.0, (0.0, 1.0), 0.05, key="f_saturation")
+    return filter_by_attributes(rows, attrs, face=face, saturation=saturation)
 
 
 def render_duplicates(settings: Settings, export: DatasetExport | None) -> None:
@@ -148,6 +179,8 @@ def thumbnail_grid(export: DatasetExport, rows: Sequence[dict[str, str]]) -> Non
         for col, row in zip(cols, rows[start : start + GRID_COLUMNS], strict=False):
             thumb = thumbnail(export.image_path(row))
             caption = f"{row['genre']} · {row['split']} · {row.get('source', '')}"
+            if export.words.get(row["sha256"]):
+                caption += f" · “{export.words[row['sha256']][:40]}”"
             if thumb is None:
                 col.warning(f"missing {row['sha256'][:10]}")
             else:

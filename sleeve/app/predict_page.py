@@ -90,3 +90,8 @@ def show_result(result: PredictionResult, shown: bytes | str | None) -> None:
         [{"genre": p.genre, "probability": round(p.probability, 4)} for p in result.predictions],
         hide_index=True,
     )
+    if result.words is not None:  # a model with a text rung read the cover's words
+        if result.words:
+            right.markdown("**Words read on the cover:** " + " · ".join(t for t, _ in result.words))
+        else:
+            right.caption("No words read on the cover: the picture alone decided.")

@@ -248,3 +248,39 @@ class ReviewDecision(Base):
     note: Mapped[str] = mapped_column(Text, default="")  # e.g. the run whose queue it came from
 
     image: Mapped[CoverImage] = relationship()
+
+
+class CoverText(Base):
+    """Words an OCR engine read on a cover: computed once per (image, engine, engine version).
+
+    Keyed by the image's sha256 (not its row id) so the cache survives re-imports. ``words`` is
+    a JSON list of {"text", "confidence", "box": [[x, y] x 4]} in reading order, kept as Text
+    because the schema stays portable (no JSON column type).
+    """
+
+    __tablename__ = "cover_text"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    engine: Mapped[str] = mapped_column(String(64), primary_key=True)
+    engine_version: Mapped[str] = mapped_column(String(32), primary_key=True)
+    words: Mapped[str] = mapped_column(Text, default="[]")
+    n_words: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CoverAttribute(Base):
+    """Attribute cache: one extractor's values for one picture, computed once.
+
+    Keyed by the file's sha256 (the picture, whichever row or release links it) and the
+    extractor's name and version: a changed definition bumps the version and is recomputed,
+    older values stay until pruned. Values are a small JSON object in a Text column (portable
+    SQL; ``dataset/attributes`` documents each field and its range).
+    """
+
+    __tablename__ = "cover_attributes"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    extractor: Mapped[str] = mapped_column(String(32), primary_key=True)  # colour | faces-mtcnn...
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value_json: Mapped[str] = mapped_column(Text)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

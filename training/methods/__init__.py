@@ -14,7 +14,15 @@ import numpy as np
 EMBEDDING_METHODS = ("knn", "logreg", "svc", "rf", "catboost")
 # kNN / SVC in a learned space (methods/projected.py); asked for by name, like hybrid
 PROJECTED_METHODS = ("lda-knn", "lda-svc", "supcon-knn", "supcon-svc")
-ALL_METHODS = (*EMBEDDING_METHODS, "ensemble", "finetune", "hybrid", *PROJECTED_METHODS)
+ALL_METHODS = (
+    *EMBEDDING_METHODS,
+    "ensemble",
+    "finetune",
+    "hybrid",
+    *PROJECTED_METHODS,
+    "text",
+    "fused",
+)
 
 
 @dataclass

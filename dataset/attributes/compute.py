@@ -1,0 +1,161 @@
+"""Compute missing attributes for many covers: worker processes, batches, bad files counted.
+
+Each file is decoded once for all the extractors it lacks (decoding is a large share of the
+cost of the cheap ones). Results are stored every ``BATCH`` files, so a killed run keeps what it
+computed and the next one resumes; a second run over the same covers computes nothing.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import UnidentifiedImageError
+from sleeve.dataset.attributes import store
+from sleeve.dataset.attributes.base import Extractor, Values
+from sleeve.dataset.attributes.decode import load_view
+from sleeve.dataset.attributes.registry import EXTRACTORS
+from tqdm import tqdm
+
+from sleeve.catalog.db import Catalog
+from sleeve.errors import BadImageError, SleeveError
+from sleeve.procs import worker_pool
+
+BATCH = 256  # files per stored batch: a kill loses at most a few seconds of work
+_CHUNK = 8  # files per task sent to a worker
+_MIN_PARALLEL = 64  # below this, starting worker processes costs more than it saves
+
+# sha256 -> extractor name -> values
+Attributes = dict[str, dict[str, Values]]
+
+
+@dataclass
+class AttributeReport:
+    cached: Counter[str] = field(default_factory=Counter)  # extractor -> covers already stored
+    computed: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)  # reason -> files
+    skipped_examples: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "cached": dict(sorted(self.cached.items())),
+            "computed": dict(sorted(self.computed.items())),
+            "skipped": dict(sorted(self.skipped.items())),
+            "skipped_examples": self.skipped_examples,
+        }
+
+    def summary(self) -> str:
+        names = sorted(set(self.cached) | set(self.computed))
+        parts = [f"{n}: {self.computed[n]} computed, {self.cached[n]} cached" for n in names]
+        skipped = sum(self.skipped.values())
+        if skipped:
+            why = ", ".join(f"{k} {v}" for k, v in sorted(self.skipped.items()))
+            parts.append(f"{skipped} skipped ({why})")
+        return "; ".join(parts) or "nothing to do"
+
+
+_threads_limited = False
+
+
+def _one_thread() -> None:
+    """In a worker: one BLAS/OpenMP/torch thread, the pool itself uses the cores."""
+    global _threads_limited
+    if _threads_limited or multiprocessing.parent_process() is None:
+        return
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+    _threads_limited = True
+
+
+def _job(job: tuple[str, tuple[str, ...]]) -> tuple[dict[str, Values], str]:
+    """({extractor: values}, "") or ({}, reason); never raises: one bad file never stops a run."""
+    path, names = job
+    _one_thread()
+    try:
+        view = load_view(path)
+    except FileNotFoundError:
+        return {}, "missing-file"
+    except BadImageError as exc:
+        return {}, exc.reason
+    except (UnidentifiedImageError, SyntaxError, ValueError):
+        return {}, "corrupt"
+    except OSError as exc:
+        return {}, "truncated" if "truncated" in str(exc).lower() else "unreadable"
+    out: dict[str, Values] = {}
+    for name in names:
+        try:
+            out[name] = EXTRACTORS[name].compute(view)
+        except SleeveError:  # cannot load (missing package): the caller's check says which
+            raise
+        except Exception:  # an odd picture one extractor chokes on: counted, the rest stays
+            return out, f"failed:{name}"
+    return out, ""
+
+
+def ensure_attributes(
+    catalog: Catalog,
+    data_dir: Path,
+    images: Iterable[tuple[str, str]],
+    extractors: Sequence[Extractor],
+    *,
+    workers: int | None = None,
+    progress: bool = True,
+) -> tuple[Attributes, AttributeReport]:
+    """Attributes of ``images`` ((sha256, path relative to the data dir)), computing the missing.
+
+    Returns every requested extractor's values per sha256 (cached and new); files that cannot
+    be read are left out and counted in the report by reason.
+    """
+    paths: dict[str, str] = {}
+    for sha, rel in images:
+        paths.setdefault(sha, rel)
+    report = AttributeReport()
+    result: Attributes = {sha: {} for sha in paths}
+    todo: dict[str, list[str]] = {}
+    for ex in extractors:
+        have = store.cached(catalog, ex)
+        for sha in paths:
+            if sha in have:
+                result[sha][ex.name] = have[sha]
+                report.cached[ex.name] += 1
+            else:
+                todo.setdefault(sha, []).append(ex.name)
+    jobs = [(sha, (str(Path(data_dir) / paths[sha]), tuple(names))) for sha, names in todo.items()]
+    workers = workers or os.cpu_count() or 1
+    parallel = workers > 1 and len(jobs) >= _MIN_PARALLEL
+    bar = tqdm(total=len(jobs), desc="attributes", unit="img", disable=not progress,
+               file=sys.stderr)  # fmt: skip
+    # workers die with us, even on kill -9; torch extractors get fresh (spawned, not forked)
+    # workers: a forked child can hang in the OpenMP state torch left in this process
+    fresh = any(ex.uses_torch for ex in extractors)
+    pool = worker_pool(workers, "spawn" if fresh else None) if parallel else None
+    try:
+        with bar:
+            for start in range(0, len(jobs), BATCH):
+                batch = jobs[start : start + BATCH]
+                args = [job for _, job in batch]
+                done = pool.map(_job, args, chunksize=_CHUNK) if pool else map(_job, args)
+                new: dict[str, list[tuple[str, Values]]] = {}
+                for (sha, _job_args), (values, reason) in zip(batch, done, strict=True):
+                    bar.update()
+                    if reason:
+                        report.skipped[reason] += 1
+                        if len(report.skipped_examples) < 5:
+                            report.skipped_examples.append(paths[sha])
+                    for name, doc in values.items():
+                        result[sha][name] = doc
+                        new.setdefault(name, []).append((sha, doc))
+                for name, rows in new.items():
+                    report.computed[name] += store.save(catalog, EXTRACTORS[name], rows)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return {sha: v for sha, v in result.items() if v}, report

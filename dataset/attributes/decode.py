@@ -1,0 +1,25 @@
+"""Decode a cover once for every extractor: RGB at two fixed scales."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from sleeve.collector.images import open_rgb
+from sleeve.dataset.attributes.base import CoverView
+
+WORK_SIDE = 256  # colour, texture, structure: enough for global statistics, fast
+FACE_SIDE = 512  # faces: a face 1/10 of the cover is still ~50 px, MTCNN's comfortable size
+
+
+def load_view(path: str | Path) -> CoverView:
+    """The cover at ``path`` as a CoverView. Raises BadImageError/OSError if unreadable."""
+    with Image.open(path) as img:
+        if img.format == "JPEG":
+            img.draft("RGB", (FACE_SIDE, FACE_SIDE))  # DCT downscaling: a cheap decode
+        large = open_rgb(img)  # the intake's conversions: alpha on white, 16-bit, CMYK, frames
+        large.thumbnail((FACE_SIDE, FACE_SIDE), Image.Resampling.BILINEAR)
+    small = large.copy()
+    small.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BILINEAR)
+    return CoverView(rgb=np.asarray(small, dtype=np.uint8), large=np.asarray(large, np.uint8))

@@ -1,0 +1,160 @@
+"""Attributes in a dataset export: ``attributes.csv`` (one row per cover, keyed by sha256) and
+the card's per-genre attribute profile."""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sleeve.dataset.attributes.base import Extractor
+from sleeve.dataset.attributes.compute import AttributeReport, Attributes, ensure_attributes
+from sleeve.dataset.attributes.registry import GROUPS, resolve
+
+from sleeve.catalog.db import Catalog
+
+# per-genre profile: (card key, extractor group, field, how: "share" of covers with value > 0,
+# or "mean"), in the card's column order
+PROFILE = (
+    ("face", "faces", "person", "share"),
+    ("group", "faces", "group", "share"),
+    ("brightness", "colour", "brightness", "mean"),
+    ("saturation", "colour", "saturation", "mean"),
+    ("colourfulness", "colour", "colourfulness", "mean"),
+    ("warmth", "colour", "warmth", "mean"),
+    ("edge_density", "structure", "edge_density", "mean"),
+    ("symmetry_lr", "structure", "symmetry_lr", "mean"),
+    ("glcm_contrast", "texture", "glcm_contrast", "mean"),
+)
+
+
+# build-dataset --attributes on: the extractors cheap enough to run on every build
+# (benchmarks/attributes.py); faces cost more and are asked for by name or with "all"
+DEFAULT_EXPORT = ("colour", "texture", "structure")
+
+
+def export_extractors(mode: str) -> list[str] | None:
+    """``--attributes`` value -> extractor names, or None for off. ``on``: DEFAULT_EXPORT;
+    ``all``: every group; else a comma list like ``colour,faces``."""
+    mode = mode.strip().lower()
+    if mode in {"off", "no", "none", ""}:
+        return None
+    if mode == "on":
+        return list(DEFAULT_EXPORT)
+    if mode == "all":
+        return list(GROUPS)
+    return [m.strip() for m in mode.split(",") if m.strip()]
+
+
+@dataclass
+class ExportAttributes:
+    csv_bytes: bytes
+    card: dict[str, object]
+    summary: str = ""
+
+
+def group_of(name: str) -> str:
+    """``faces-mtcnn`` -> ``faces``: the profile and the CSV name columns by group."""
+    return name.split("-", 1)[0]
+
+
+def render_csv(shas: Sequence[str], attrs: Attributes, extractors: Sequence[Extractor]) -> bytes:
+    """attributes.csv: sha256, then ``<group>.<field>`` per scalar field, the palette as
+    ``#rrggbb;...``; a cover with no value (unreadable) has empty cells."""
+    header = ["sha256"]
+    for ex in extractors:
+        header += [f"{group_of(ex.name)}.{c}" for c in ex.columns]
+        if ex.name == "colour":
+            header += ["colour.palette", "colour.palette_shares"]
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for sha in sorted(set(shas)):
+        row: list[object] = [sha]
+        for ex in extractors:
+            values = attrs.get(sha, {}).get(ex.name)
+            row += [values[c] if values else "" for c in ex.columns]
+            if ex.name == "colour":
+                row += [";".join(map(str, values[k])) if values else "" for k in
+                        ("palette", "palette_shares")]  # fmt: skip
+        writer.writerow(row)
+    return buf.getvalue().encode("utf-8")
+
+
+def genre_profile(
+    genre_of: dict[str, str], attrs: Attributes, extractors: Sequence[Extractor]
+) -> dict[str, dict[str, float | int]]:
+    """genre -> {covers measured, face share, mean saturation, ...} over the exported covers."""
+    by_group = {group_of(ex.name): ex.name for ex in extractors}
+    out: dict[str, dict[str, float | int]] = {}
+    for genre in sorted(set(genre_of.values())):
+        shas = [s for s, g in genre_of.items() if g == genre]
+        entry: dict[str, float | int] = {"covers": len(shas)}
+        for key, group, fld, how in PROFILE:
+            name = by_group.get(group)
+            if name is None:
+                continue
+            vals = [float(attrs[s][name][fld]) for s in shas if name in attrs.get(s, {})]
+            if not vals:
+                continue
+            if how == "share":
+                entry[key] = round(sum(v > 0 for v in vals) / len(vals), 3)
+            else:
+                entry[key] = round(statistics.fmean(vals), 4)
+        out[genre] = entry
+    return out
+
+
+def build_export_attributes(
+    genre_of: dict[str, str],
+    attrs: Attributes,
+    extractors: Sequence[Extractor],
+    report: AttributeReport,
+) -> ExportAttributes:
+    card = {
+        "file": "attributes.csv",
+        "extractors": {ex.name: ex.version for ex in extractors},
+        "profile": genre_profile(genre_of, attrs, extractors),
+        "computed": report.as_dict(),
+        "note": "face = share of covers with at least one face (person present, from the face "
+        "detector); group = 3 or more faces; other columns are means. Definitions: "
+        "`sleeve attributes --list`.",
+    }
+    summary = f"attributes: {report.summary()}"
+    return ExportAttributes(render_csv(list(genre_of), attrs, extractors), card, summary)
+
+
+def card_lines(entry: dict | None) -> list[str]:
+    """The card.md section: the per-genre attribute profile table."""
+    if not entry:
+        return []
+    profile: dict[str, dict[str, object]] = entry.get("profile", {})
+    keys = [k for k, *_ in PROFILE if any(k in p for p in profile.values())]
+    lines = ["", "## Attributes", "", f"Per cover in `{entry.get('file')}`; " + entry["note"], ""]
+    lines.append("| genre | covers | " + " | ".join(keys) + " |")
+    lines.append("|---" * (len(keys) + 2) + "|")
+    for genre, p in profile.items():
+        cells = [str(p.get("covers", 0))] + [f"{p[k]:.3g}" if k in p else "" for k in keys]
+        lines.append(f"| {genre} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def export_attributes(
+    catalog: Catalog,
+    data_dir: Path,
+    covers: Sequence[tuple[str, str, str]],
+    only: str | Sequence[str] | None,
+    *,
+    progress: bool = True,
+) -> ExportAttributes:
+    """Attributes of exported ``covers`` ((sha256, genre, stored path)), computing the missing
+    ones (cached in the catalog): build-dataset's attribute step."""
+    extractors = resolve(list(only) if only is not None and not isinstance(only, str) else only)
+    attrs, report = ensure_attributes(
+        catalog, data_dir, [(sha, path) for sha, _, path in covers], extractors, progress=progress
+    )
+    genre_of = {sha: genre for sha, genre, _ in covers}
+    return build_export_attributes(genre_of, attrs, extractors, report)
