@@ -30,7 +30,6 @@ class Recipe:
 
 
 BEST = Recipe(("svc", "text", "fused"), DEFAULT_BACKBONE, flip_tta=False, style=False)
-)
 QUICK = Recipe(None, DEFAULT_BACKBONE, flip_tta=False, style=False)
 
 
