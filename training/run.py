@@ -45,6 +45,7 @@ from sleeve.training.methods.knn import fit_knn
 from sleeve.training.methods.text import TEXT_METHODS, run_text_methods
 from sleeve.training.outputs import write_run_dir
 from sleeve.training.recipes import BEST
+from sleeve.training.selection import VAL_MIN_COVERS
 
 from sleeve.errors import ConfigError
 
@@ -83,6 +84,8 @@ class TrainConfig:
     batch_size: int = 32
     label_issues: bool = True  # label_issues.csv: out-of-fold confident learning on train+val
     learning_curve: bool = False  # nested train fractions + power law + advice (report)
+    # below this many val covers the shipped method is chosen by grouped CV (training/selection)
+    select_min_val: int = VAL_MIN_COVERS
     train_stages: int | None = None  # fine-tune: stages left trainable (None: 3 CPU, all GPU)
     progress: bool = True
 
@@ -309,7 +312,9 @@ def train_and_evaluate(
     # best on val; by grouped CV on train+val when val is small (training/selection.py)
     from sleeve.training.selection import choose_for_export
 
-    best, selection = choose_for_export(export, features.get("x"), outcomes, config.seed)
+    best, selection = choose_for_export(
+        export, features.get("x"), outcomes, config.seed, config.select_min_val
+    )
     resolved = {
         **asdict(config),
         "taps": list(config.taps),

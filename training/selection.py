@@ -96,7 +96,11 @@ def choose(
 
 
 def choose_for_export(
-    export: Export, feats: np.ndarray | None, outcomes: list[MethodOutcome], seed: int = 0
+    export: Export,
+    feats: np.ndarray | None,
+    outcomes: list[MethodOutcome],
+    seed: int = 0,
+    min_val: int = VAL_MIN_COVERS,
 ) -> tuple[MethodOutcome, dict]:
     """:func:`choose` with train+val rows, labels and manifest groups taken from the export
     (``feats`` rows follow ``export.samples``; None when no embedding method ran)."""
@@ -106,7 +110,7 @@ def choose_for_export(
     y = np.array([export.samples[i].label for i in keep], dtype=np.int64)
     y_val = np.array([s.label for s in export.split("val")], dtype=np.int64)
     x = feats[keep] if feats is not None else None
-    return choose(outcomes, x, y, groups, y_val, export.genres, seed)
+    return choose(outcomes, x, y, groups, y_val, export.genres, seed, min_val)
 
 
 def chosen_by(metrics: dict) -> str:
