@@ -52,7 +52,8 @@ def temp_prefix(stem: str) -> str:
     return f"{stem}{os.getpid()}-"
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (this one counts as alive)."""
     if pid == os.getpid():
         return True
     try:
@@ -77,7 +78,7 @@ def is_stale(path: Path, marker: str, now: float | None = None) -> bool:
     match = re.match(r"(\d+)(?:-|$)", path.name.rsplit(marker, 1)[-1])
     if match is None:
         return age > STALE_AFTER_S
-    return not _pid_alive(int(match.group(1))) or age > REUSED_PID_AFTER_S
+    return not pid_alive(int(match.group(1))) or age > REUSED_PID_AFTER_S
 
 
 def sweep_stale(paths: list[Path], marker: str) -> int:

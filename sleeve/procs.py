@@ -24,6 +24,8 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 
+from sleeve.fsutil import pid_alive
+
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _POLL_SECONDS = 1.0
 
@@ -37,7 +39,7 @@ def die_with_parent(parent_pid: int, sig: int = signal.SIGKILL) -> None:
     when the creator does; hence the pid is checked as well as the parent.)
     """
     armed = sys.platform == "linux" and _set_pdeathsig(sig)
-    if os.getppid() != parent_pid and not _alive(parent_pid):  # checked after arming: no gap
+    if os.getppid() != parent_pid and not pid_alive(parent_pid):  # checked after arming: no gap
         os._exit(1)
     if armed:
         return
@@ -58,16 +60,6 @@ def _set_pdeathsig(sig: int) -> bool:
         return ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 def worker_pool(workers: int, start_method: str | None = None) -> ProcessPoolExecutor:
