@@ -25,7 +25,7 @@ from sleeve.app.runs import (
     pages,
     predictions,
 )
-from sleeve.app.ui import load_or_explain
+from sleeve.app.ui import load_or_explain, pick_run, run_label
 from sleeve.settings import Settings
 from sleeve.training.headline import headline_sentence
 from sleeve.training.selection import chosen_by
@@ -36,14 +36,10 @@ PAIR_EXAMPLES = 4
 
 def render(settings: Settings) -> None:
     st.header("Evaluation report")
-    runs = load_or_explain(lambda: list_runs(settings))
-    if runs is None:
+    chosen = pick_run(settings, "report_run")
+    if chosen is None:
         return
-    names = [str(p) for p in runs]
-    chosen = st.selectbox(
-        "Run", names, format_func=lambda p: _run_label(p, names), key="report_run"
-    )
-    report = load_or_explain(lambda: load_run_report(settings, Path(chosen)))
+    report = load_or_explain(lambda: load_run_report(settings, chosen))
     if report is None:
         return
     m = report.metrics
@@ -75,11 +71,7 @@ def render(settings: Settings) -> None:
     html = report.run_dir / "report.html"
     if html.is_file():
         st.caption(f"Full report: `{html}`")
-    render_comparison(settings, report, names)
-
-
-def _run_label(path: str, names: list[str]) -> str:
-    return Path(path).name + (" (LATEST)" if path == names[0] else "")
+    render_comparison(settings, report)
 
 
 def _select_cell(i: int, j: int) -> None:
@@ -171,8 +163,9 @@ def render_pairs(report: RunReport, method: str, rows: list[dict[str, str]] | No
             )
 
 
-def render_comparison(settings: Settings, report: RunReport, names: list[str]) -> None:
+def render_comparison(settings: Settings, report: RunReport) -> None:
     st.subheader("Compare with another run")
+    names = [str(p) for p in list_runs(settings)]
     others = [n for n in names if Path(n) != report.run_dir]
     if not others:
         st.info("Only one run so far: train again (other data or settings) to compare.")
@@ -180,7 +173,7 @@ def render_comparison(settings: Settings, report: RunReport, names: list[str]) -
     other = st.selectbox(
         "Compare with",
         ["(none)", *others],
-        format_func=lambda p: p if p == "(none)" else _run_label(p, names),
+        format_func=lambda p: p if p == "(none)" else run_label(p, names),
         key="compare_run",
     )
     if other == "(none)":

@@ -12,8 +12,8 @@ import streamlit as st
 
 from sleeve.app.data import NotReady
 from sleeve.app.data_page import thumbnail
-from sleeve.app.runs import list_runs, page, pages
-from sleeve.app.ui import load_or_explain
+from sleeve.app.runs import page, pages
+from sleeve.app.ui import load_or_explain, pick_run
 from sleeve.errors import SleeveError
 from sleeve.review.decisions import default_who, latest_decisions, record_decision
 from sleeve.review.queue import Suspect, read_suspects, review_queue
@@ -62,17 +62,10 @@ def _taxonomy(settings: Settings):  # type: ignore[no-untyped-def]
 
 def render(settings: Settings) -> None:
     st.header("Review label issues")
-    runs = load_or_explain(lambda: list_runs(settings))
-    if runs is None:
+    run = pick_run(settings, "review_run")
+    if run is None:
         return
-    names = [str(p) for p in runs]
-    run = st.selectbox(
-        "Run",
-        names,
-        format_func=lambda p: Path(p).name + (" (LATEST)" if p == names[0] else ""),
-        key="review_run",
-    )
-    suspects = load_or_explain(lambda: read_suspects(Path(run)))
+    suspects = load_or_explain(lambda: read_suspects(run))
     if suspects is None:
         return
     catalog = load_or_explain(lambda: _catalog(settings))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import streamlit as st
 
 from sleeve.app.data import NotReady
 from sleeve.errors import SleeveError
+from sleeve.settings import Settings
 
 T = TypeVar("T")
 
@@ -23,3 +25,26 @@ def load_or_explain(load: Callable[[], T], where: Any = st) -> T | None:
     except SleeveError as exc:
         where.error(str(exc))
     return None
+
+
+def pick_run(settings: Settings, key: str) -> Path | None:
+    """A selectbox over every run under runs/ (newest, LATEST, first); None when there is none
+    yet (the page then shows what to run)."""
+    from sleeve.app.runs import list_runs
+
+    runs = load_or_explain(lambda: list_runs(settings))
+    if runs is None:
+        return None
+    names = [str(p) for p in runs]
+    chosen = st.selectbox(
+        "Run",
+        names,
+        format_func=lambda p: run_label(p, names),
+        key=key,
+    )
+    return Path(chosen)
+
+
+def run_label(path: str, names: list[str]) -> str:
+    """A run's folder name, marked when it is the newest (``names`` as list_runs orders them)."""
+    return Path(path).name + (" (LATEST)" if path == names[0] else "")
