@@ -14,7 +14,10 @@ model.pt never holds a pickle):
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -25,6 +28,8 @@ from sleeve.training.heads_runtime import (
     l2_normalise,
     project,
 )
+
+T = TypeVar("T")
 
 PROJECTIONS = ("lda", "supcon")
 KNN_K = 10  # neighbours for the out-of-fold confusion and the val checks
@@ -112,6 +117,22 @@ def weighted_supcon_loss(
     return per_anchor[pos.sum(1) > 0].mean()
 
 
+def _on_one_torch_thread(fn: Callable[..., T]) -> Callable[..., T]:
+    """Run ``fn`` with torch on one thread, restoring the caller's setting afterwards."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
+
+    return wrapper
+
+
+@_on_one_torch_thread
 def fit_supcon(
     x_tr: np.ndarray,
     y_tr: np.ndarray,
@@ -133,43 +154,6 @@ def fit_supcon(
     Runs on one thread: the matrices are small, so more threads only spin (measured 14x
     slower with 2 threads on a busy 2-core CPU), and one thread gives the same numbers
     wherever it runs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return _fit_supcon(
-            x_tr,
-            y_tr,
-            x_val,
-            y_val,
-            genres,
-            seed,
-            hidden,
-            dims,
-            steps,
-            check_every,
-            temperature,
-            strength,
-            batch,
-        )
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _fit_supcon(
-    x_tr,
-    y_tr,
-    x_val,
-    y_val,
-    genres,
-    seed,
-    hidden,
-    dims,
-    steps,
-    check_every,
-    temperature,
-    strength,
-    batch,
-) -> dict:  # type: ignore[no-untyped-def]
     start = time.perf_counter()
     n_classes = len(genres)
     confusion = train_confusion(x_tr, y_tr, n_classes, seed=seed)
