@@ -46,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+from sleeve.dataset.export import read_export
 from sleeve.dataset.geometry import Match
 from sleeve.dataset.hashing import hash_files
 from sleeve.dataset.neighbours import hex_to_uint64, near_pairs
@@ -248,10 +249,9 @@ def _group_rep(images, hashes, extra_sha: list[tuple[str, str]]) -> dict[str, st
     }
 
 
-def spanning(pairs, rep: dict[str, str], manifest: Path) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def spanning(pairs, rep: dict[str, str], export_dir: Path) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """Labelled same-album pairs whose covers both reach the export, in two different splits."""
-    with manifest.open(newline="") as fh:
-        split = {r["sha256"]: r["split"] for r in csv.DictReader(fh)}
+    split = {r.sha256: r.split for r in read_export(export_dir).rows}
     both, crossed = 0, []
     for a, b, y in pairs:
         if not y:
@@ -378,7 +378,7 @@ def visual_stage(data_dir: Path) -> dict[str, object]:
             "groups_joined": vis.get("groups_joined"),
             "conflicts_revealed": vis.get("conflicts_revealed"),
             "labelled_pairs_grouped": precision_recall(pairs, grouped),
-            "labelled_same_pairs_split": spanning(pairs, rep, res.export_dir / "manifest.csv"),
+            "labelled_same_pairs_split": spanning(pairs, rep, res.export_dir),
         }
     result["methods"] = {k: precision_recall(pairs, v) for k, v in methods.items()}
     result["builds"] = builds

@@ -29,7 +29,8 @@ from pathlib import Path
 
 import torch
 from sleeve.training.classifier import Classifier
-from sleeve.training.predict import predict_inputs, read_latest
+from sleeve.training.predict import predict_inputs
+from sleeve.training.rundir import latest_run
 
 from sleeve.settings import load_settings
 
@@ -71,9 +72,9 @@ def benchmark_images(n: int, workdir: Path) -> tuple[list[Path], str]:
 def find_run(model: Path | None, workdir: Path) -> tuple[Path, str]:
     if model is not None:
         return model, "given with --model"
-    latest = read_latest(load_settings().runs_dir)
-    if latest is not None and latest.exists():
-        return latest, "<data_dir>/runs/LATEST"
+    latest = latest_run(load_settings().runs_dir)
+    if latest is not None and latest.root.exists():
+        return latest.root, "<data_dir>/runs/LATEST"
     return train_tiny_run(workdir), "tiny run trained here on drawn covers (no run found)"
 
 

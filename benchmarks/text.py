@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"[seed {seed}] {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
         methods = result.metrics["methods"]
-        probs = dict(np.load(result.run_dir / "probabilities.npz"))
+        probs = dict(np.load(result.run.probabilities_path))
         per_seed.append(
             {
                 "seed": seed,

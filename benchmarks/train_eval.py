@@ -222,14 +222,15 @@ def cross_rung_ensemble(runs: Path, export: Path) -> dict:
     import numpy as np
     from sleeve.training.data import load_export
     from sleeve.training.evaluate import classification_metrics
+    from sleeve.training.rundir import Run
 
     ex = load_export(export, check_images=False)
     y = {sp: np.array([s.label for s in ex.split(sp)]) for sp in ("val", "test")}
     pool: dict[str, dict[str, np.ndarray]] = {}
-    for run in sorted(p for p in runs.iterdir() if (p / "probabilities.npz").is_file()):
+    for run in sorted(p for p in runs.iterdir() if Run(p).probabilities_path.is_file()):
         if run.name.startswith("random"):
             continue
-        with np.load(run / "probabilities.npz") as z:
+        with np.load(Run(run).probabilities_path) as z:
             for key in z.files:
                 if key.endswith("_val"):
                     name = f"{run.name}/{key[:-4]}"
@@ -265,6 +266,8 @@ def cross_rung_ensemble(runs: Path, export: Path) -> dict:
 
 
 def summarise(rows: list[dict], split_note: str, export: Path, seconds: float) -> dict:
+    from sleeve.dataset.export import read_export
+
     pretrained = [r for r in rows if r["pretrained"]]
     best = max(pretrained, key=lambda r: r["val_weighted_f1"]) if pretrained else None
     knn = next((r for r in rows if r["rung"] == "pretrained-224/knn"), None)
@@ -275,13 +278,13 @@ def summarise(rows: list[dict], split_note: str, export: Path, seconds: float) -
             best["test_weighted_f1"] >= BAR_ABSOLUTE
             and best["test_weighted_f1"] >= knn["test_weighted_f1"] + BAR_OVER_KNN
         )
-    card = json.loads((export / "card.json").read_text())
+    card = read_export(export).card
     return {
         "question": "best rung (chosen on val) vs the kNN baseline, same split, 2-core CPU",
         "covers": str(COVERS),
         "split": split_note,
-        "dataset_id": card["dataset_id"],
-        "counts": card["counts"],
+        "dataset_id": card.dataset_id,
+        "counts": card.counts,
         "cpu_cores": len(os.sched_getaffinity(0)),
         "rows": rows,
         "best_on_val": best["rung"] if best else None,

@@ -16,12 +16,13 @@ from sleeve.collector.integrity import verify_files
 from sleeve.collector.store import ImageStore
 from sleeve.dataset.attributes.export import export_attributes, export_extractors
 from sleeve.dataset.balance import BalanceResult, Candidate, balance
-from sleeve.dataset.card import build_card, render_card_md, split_counts
+from sleeve.dataset.card import build_card, render_card_md
 from sleeve.dataset.cover_text import TEXT_TABLE, ensure_text, load_text, render_text_table
 from sleeve.dataset.export import (
+    DatasetCard,
     ManifestRow,
-    dataset_id,
-    render_manifest,
+    rows_id,
+    split_counts,
     sweep_stale_exports,
     write_export,
     write_latest,
@@ -56,15 +57,13 @@ class BuildResult:
     dataset_id: str
     export_dir: Path | None  # None for a dry run
     counts: dict[str, dict[str, int]]  # split -> genre -> n
-    card: dict[str, object]
+    card: DatasetCard
     hash_report: HashReport
     dry_run: bool = False
     notes: list[str] = field(default_factory=list)
 
     def summary_lines(self) -> list[str]:
-        genres: list[str] = self.card["genres"]  # type: ignore[assignment]
-        dup: dict = self.card["duplicates"]  # type: ignore[assignment]
-        lab: dict = self.card["labels"]  # type: ignore[assignment]
+        genres, dup, lab = self.card.genres, self.card.duplicates, self.card.labels
         width = max([len(g) for g in genres] + [5])
         lines = [
             f"dataset {self.dataset_id}" + (" (dry run: nothing written)" if self.dry_run else "")
@@ -78,7 +77,7 @@ class BuildResult:
         lines.append(
             f"duplicates removed: {dup['byte_identical_extra_links']} byte-identical files, "
             f"{dup['near_duplicate_images_removed']} near-duplicates "
-            f"({self.card['settings']['hash']} <= {self.card['settings']['threshold']}"
+            f"({self.card.settings['hash']} <= {self.card.settings['threshold']}"
             f"{' + visual stage' if dup.get('pairs_by_stage', {}).get('visual') else ''})"
         )
         lines.append("labels: " + ", ".join(f"{k} {v}" for k, v in lab["status"].items()))
@@ -88,7 +87,7 @@ class BuildResult:
                 f"  conflict, {kind}: {c['groups']} groups -> resolved "
                 f"{resolved or 'none'}; dropped ambiguous {c['ambiguous']}, weak {c['weak']}"
             )
-        skipped = self.card["skipped"]
+        skipped = self.card.skipped
         counted = {k: v for k, v in skipped.items() if not k.endswith("_examples")}
         if counted:
             lines.append("skipped: " + ", ".join(f"{k} {v}" for k, v in counted.items()))
@@ -259,8 +258,7 @@ def build_dataset(
             + ")"
         )
     out_genres = sorted(wanted) if wanted else sorted({r.genre for r in manifest_rows})
-    manifest = render_manifest(manifest_rows)
-    ds_id = dataset_id(manifest)
+    ds_id = rows_id(manifest_rows)
     export_dir = Path(out) if out is not None else settings.datasets_dir / ds_id
 
     multi_link = [im for im in images if len(rows.releases_of(im.id)) > 1]
@@ -318,7 +316,7 @@ def build_dataset(
         version=__version__,
         created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
-    card["review"] = review
+    card.review = review
     result = BuildResult(
         ds_id,
         None if dry_run else export_dir,
@@ -340,22 +338,21 @@ def build_dataset(
     extra_files, text_card = cover_text_table(
         catalog, data_dir, manifest_rows, sources, enabled=read_text, progress=progress
     )
-    card["text"] = text_card
+    card.text = text_card
     result.notes.append(str(text_card["note"]))
     wanted_attrs = export_extractors(attributes)
     if wanted_attrs:  # attributes.csv + the card's per-genre profile (dataset/attributes/)
         covers = [(it.sha256, it.genre, image_by_id[it.key].path) for it in kept_items]
         found = export_attributes(catalog, data_dir, covers, wanted_attrs, progress=progress)
-        card["attributes"] = found.card
+        card.attributes = found.card
         extra_files["attributes.csv"] = found.csv_bytes
         result.notes.append(found.summary)
     write_export(
         export_dir,
-        manifest,
         manifest_rows,
         sources,
         card,
-        render_card_md(card),
+        render_card_md,
         progress=progress,
         extra_files=extra_files,
     )

@@ -1,18 +1,16 @@
-"""The dataset card: card.json (machine-readable, contract keys) and card.md (for people)."""
+"""The dataset card: card.json (machine-readable, contract keys) and card.md (for people).
+
+:class:`~sleeve.dataset.export.DatasetCard` is the card's type; this module fills it and
+renders it for people.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sleeve.dataset.export import ManifestRow
-from sleeve.dataset.split import SPLITS
-
-
-def split_counts(rows: Sequence[ManifestRow], genres: Sequence[str]) -> dict[str, dict[str, int]]:
-    counts = {s: dict.fromkeys(genres, 0) for s in SPLITS}
-    for row in rows:
-        counts[row.split][row.genre] += 1
-    return counts
+from sleeve.dataset.attributes.export import card_lines
+from sleeve.dataset.export import DatasetCard, ManifestRow, split_counts
 
 
 def class_weights(train_counts: dict[str, int]) -> dict[str, float]:
@@ -31,31 +29,29 @@ def build_card(
     genres: Sequence[str],
     rows: Sequence[ManifestRow],
     oversample: dict[str, float],
-    settings: dict[str, object],
-    duplicates: dict[str, object],
-    labels: dict[str, object],
-    balance: dict[str, object],
-    skipped: dict[str, object],
+    settings: dict[str, Any],
+    duplicates: dict[str, Any],
+    labels: dict[str, Any],
+    balance: dict[str, Any],
+    skipped: dict[str, Any],
     version: str,
     created_at: str,
-) -> dict[str, object]:
+) -> DatasetCard:
     counts = split_counts(rows, genres)
-    return {
-        "dataset_id": dataset_id,
-        "genres": sorted(genres),
-        "counts": counts,
-        "class_weights": class_weights(counts["train"]),
-        "oversample": {g: oversample.get(g, 1.0) for g in sorted(genres)},
-        "settings": settings,
-        "duplicates": duplicates,
-        "labels": labels,
-        "balance": balance,
-        "skipped": skipped,
-        "group_id": "leak group: connected component of duplicate group, artist and release; "
-        "never spans two splits",
-        "created_with": f"sleeve {version}",
-        "created_at": created_at,  # not part of the dataset id (that is the manifest's hash)
-    }
+    return DatasetCard(
+        dataset_id=dataset_id,
+        genres=sorted(genres),
+        counts=counts,
+        class_weights=class_weights(counts["train"]),
+        oversample={g: oversample.get(g, 1.0) for g in sorted(genres)},
+        settings=settings,
+        duplicates=duplicates,
+        labels=labels,
+        balance=balance,
+        skipped=skipped,
+        created_with=f"sleeve {version}",
+        created_at=created_at,
+    )
 
 
 def _table(header: Sequence[str], body: Sequence[Sequence[object]]) -> list[str]:
@@ -97,20 +93,14 @@ def _visual_lines(visual: dict | None) -> list[str]:
     ]
 
 
-def render_card_md(card: dict[str, object]) -> str:
-    genres: list[str] = card["genres"]  # type: ignore[assignment]
-    counts: dict[str, dict[str, int]] = card["counts"]  # type: ignore[assignment]
-    dup: dict = card["duplicates"]  # type: ignore[assignment]
-    lab: dict = card["labels"]  # type: ignore[assignment]
-    bal: dict = card["balance"]  # type: ignore[assignment]
-    settings: dict = card["settings"]  # type: ignore[assignment]
-    weights: dict = card["class_weights"]  # type: ignore[assignment]
-    over: dict = card["oversample"]  # type: ignore[assignment]
+def render_card_md(card: DatasetCard) -> str:
+    genres, counts, dup, lab = card.genres, card.counts, card.duplicates, card.labels
+    bal, settings, weights, over = card.balance, card.settings, card.class_weights, card.oversample
     lines = [
-        f"# Dataset card: {card['dataset_id']}",
+        f"# Dataset card: {card.dataset_id}",
         "",
         f"Album covers labelled with one of {len(genres)} genres, built by "
-        f"`build-dataset` ({card['created_with']}, {card['created_at']}). Files: "
+        f"`build-dataset` ({card.created_with}, {card.created_at}). Files: "
         "`manifest.csv` (one row per image), `images/<split>/<genre>/<sha256>.<ext>`.",
         "",
         "## Counts",
@@ -177,7 +167,7 @@ def render_card_md(card: dict[str, object]) -> str:
             "Resolved to genres outside the requested set (left out): "
             + ", ".join(f"{g} {n}" for g, n in excluded.items()),
         ]
-    review = card.get("review") or {}
+    review = card.review or {}
     if review.get("decisions_in_catalog"):
         to = ", ".join(f"{g} {n}" for g, n in (review.get("relabelled_to") or {}).items())
         lines += [
@@ -220,11 +210,8 @@ def render_card_md(card: dict[str, object]) -> str:
         "## Skipped",
         "",
     ]
-    skipped: dict = card["skipped"]  # type: ignore[assignment]
-    lines += [f"- {k}: {v}" for k, v in skipped.items()] or ["- nothing"]
-    if card.get("attributes"):  # build-dataset --attributes: the per-genre profile
-        from sleeve.dataset.attributes.export import card_lines
-
-        lines += card_lines(card["attributes"])  # type: ignore[arg-type]
+    lines += [f"- {k}: {v}" for k, v in card.skipped.items()] or ["- nothing"]
+    if card.attributes:  # build-dataset --attributes: the per-genre profile
+        lines += card_lines(card.attributes)
     lines.append("")
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -93,3 +94,31 @@ def sweep_stale(paths: list[Path], marker: str) -> int:
             path.unlink(missing_ok=True)
         removed += 1
     return removed
+
+
+def write_pointer(pointer_dir: Path, target: Path) -> Path:
+    """Point ``<pointer_dir>/LATEST`` at ``target`` (its absolute path), written atomically."""
+    pointer_dir.mkdir(parents=True, exist_ok=True)
+    latest = pointer_dir / "LATEST"
+    fd, tmp = tempfile.mkstemp(dir=pointer_dir, prefix=temp_prefix(".LATEST-"))
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        widen_to_umask(fh.fileno())
+        fh.write(str(Path(target).resolve()) + "\n")
+    os.replace(tmp, latest)
+    return latest
+
+
+def read_pointer(pointer_dir: Path) -> Path | None:
+    """The path a ``<pointer_dir>/LATEST`` file names (relative paths are tried against the
+    pointer's folder, then the working directory), or None when there is no pointer."""
+    pointer = pointer_dir / "LATEST"
+    try:
+        text = pointer.read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if not text:
+        return None
+    target = Path(text).expanduser()
+    if not target.is_absolute() and not target.exists() and (pointer_dir / target).exists():
+        target = pointer_dir / target
+    return target

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sleeve.dataset.export import read_export
+from sleeve.training.rundir import Run, latest_run
 from streamlit.testing.v1 import AppTest
 
 from sleeve.app import data, runs
@@ -202,16 +204,16 @@ def test_run_report_reads_metrics_and_pngs(tiny_run: Path, empty_env: Settings) 
 def test_export_counts_filters_and_duplicate_groups(tiny_export: Path, empty_env: Settings) -> None:
     export = data.load_export(empty_env, tiny_export)
     card = json.loads((tiny_export / "card.json").read_text())
-    counts = {r["genre"]: r for r in export.split_genre_counts()}
+    counts = {r["genre"]: r for r in data.split_genre_counts(export)}
     for split, per_genre in card["counts"].items():
         for genre, n in per_genre.items():
             assert counts[genre][split] == n
     jazz_test = data.filter_rows(export.rows, genres=["jazz"], splits=["test"])
     assert len(jazz_test) == card["counts"]["test"]["jazz"]
-    assert data.filter_rows(export.rows) == export.rows
+    assert data.filter_rows(export.rows) == list(export.rows)
     groups = data.duplicate_groups(export.rows)
     assert len(groups) == len(GENRES)  # one recompressed twin per genre in the tiny export
-    assert all(len(g) == 2 and g[0]["group_id"] == g[1]["group_id"] for g in groups)
+    assert all(len(g) == 2 and g[0].group_id == g[1].group_id for g in groups)
     assert data.thumbnail_jpeg(export.image_path(groups[0][0]))[:2] == b"\xff\xd8"
     assert data.thumbnail_jpeg(tiny_export / "images" / "gone.jpg") is None
 
@@ -251,7 +253,8 @@ def test_catalog_counts(tmp_path: Path) -> None:
 def test_relative_latest_pointer(tmp_path: Path) -> None:
     (tmp_path / "runs" / "r1").mkdir(parents=True)
     (tmp_path / "runs" / "LATEST").write_text("r1\n")
-    assert data.read_latest(tmp_path / "runs") == tmp_path / "runs" / "r1"
+    latest = latest_run(tmp_path / "runs")
+    assert latest is not None and latest.root == tmp_path / "runs" / "r1"
 
 
 def test_cell_covers_add_up_to_every_confusion_cell(tiny_run: Path) -> None:
@@ -421,12 +424,11 @@ def test_report_page_run_picker_and_comparison(full_env: Settings, two_runs) -> 
 
 
 def test_review_page_decisions_reach_the_catalog(review_env: Settings, tiny_run: Path) -> None:
-    from sleeve.training.label_issues import read_label_issues
 
     from sleeve.catalog.db import open_catalog
     from sleeve.review.decisions import latest_decisions
 
-    flagged = [r for r in read_label_issues(tiny_run) if r["is_label_issue"] == "1"]
+    flagged = [r for r in Run(tiny_run).label_issues() if r["is_label_issue"] == "1"]
     at = _page(_app().run(), "Review")
     assert not at.exception and not at.error
     assert f"**{len(flagged)} covers to review**" in " ".join(m.value for m in at.markdown)
@@ -452,7 +454,7 @@ def test_data_page(full_env: Settings, tiny_export: Path) -> None:
     at = _page(_app().run(), "Data")
     assert not at.exception and not at.error
     assert [m.value for m in at.metric[:2]] == ["5", "4"]  # releases, covers (+ the twin)
-    n_rows = sum(1 for _ in (tiny_export / "manifest.csv").open()) - 1
+    n_rows = len(read_export(tiny_export).rows)
     assert f"{n_rows} matching images" in " ".join(m.value for m in at.markdown)
     at.multiselect(key="f_genre").set_value(["jazz"])
     at.multiselect(key="f_split").set_value(["test"]).run()
@@ -624,13 +626,13 @@ def test_data_page_filters_by_cover_attributes(full_env: Settings, tiny_export: 
     """build-dataset's attributes.csv: filter the browsed covers by faces and saturation."""
     import csv
 
-    rows = list(csv.DictReader((tiny_export / "manifest.csv").open()))
+    rows = read_export(tiny_export).rows
     table = tiny_export / "attributes.csv"
     with table.open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["sha256", "colour.saturation", "faces.face_count"])
         for i, r in enumerate(rows):  # faces on the first 3; every other cover saturated
-            writer.writerow([r["sha256"], 0.8 if i % 2 == 0 else 0.1, 1 if i < 3 else 0])
+            writer.writerow([r.sha256, 0.8 if i % 2 == 0 else 0.1, 1 if i < 3 else 0])
     try:
         at = _page(_app().run(), "Data")
         assert not at.exception and not at.error

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from sleeve.dataset.cover_text import TEXT_TABLE, render_text_table
+from sleeve.dataset.export import read_export, write_latest
 from sleeve.dataset.ocr import Word
 from sleeve.training.synthetic import write_synthetic_export
 from streamlit.testing.v1 import AppTest
@@ -21,7 +22,7 @@ BOX = ((0, 0), (9, 0), (9, 9), (0, 9))
 @pytest.fixture
 def worded_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     export = write_synthetic_export(tmp_path / "export", per_split=(2, 1, 1), size=32)
-    shas = [line.split(",")[1] for line in (export / "manifest.csv").read_text().splitlines()[1:]]
+    shas = [r.sha256 for r in read_export(export).rows]
     words = {sha: [] for sha in shas}
     words[shas[0]] = [Word("WILLIE NELSON", 0.98, BOX), Word("Stardust", 0.9, BOX)]
     words[shas[1]] = [Word("Nelly", 0.97, BOX)]
@@ -31,9 +32,7 @@ def worded_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         if var.startswith("SLEEVE_"):
             monkeypatch.delenv(var)
     monkeypatch.setenv("SLEEVE_DATA_DIR", str(tmp_path / "data"))
-    datasets = tmp_path / "data" / "datasets"
-    datasets.mkdir(parents=True)
-    (datasets / "LATEST").write_text(str(export))
+    write_latest(tmp_path / "data" / "datasets", export)
     return export
 
 

@@ -291,7 +291,7 @@ def test_build_dataset_exports_attributes_and_profile(sqlite_catalog, settings, 
     assert {"colour.saturation", "texture.glcm_contrast", "structure.symmetry_lr"} <= set(table[0])
     assert not any(k.startswith("faces.") for k in table[0])  # faces: only when asked for
     assert all(0 <= float(r["colour.saturation"]) <= 1 for r in table)
-    profile = result.card["attributes"]["profile"]
+    profile = result.card.attributes["profile"]
     assert set(profile) == {r["genre"] for r in manifest}
     assert sum(p["covers"] for p in profile.values()) == len(manifest)
     pop_shas = [r["sha256"] for r in manifest if r["genre"] == "pop"]
@@ -301,7 +301,7 @@ def test_build_dataset_exports_attributes_and_profile(sqlite_catalog, settings, 
     card_md = (out / "card.md").read_text()
     assert "## Attributes" in card_md and "| pop |" in card_md
     again = build_dataset(sqlite_catalog, settings, tax, out=out, progress=False)
-    assert not again.card["attributes"]["computed"]["computed"]  # all cached the second time
+    assert not again.card.attributes["computed"]["computed"]  # all cached the second time
     off = build_dataset(sqlite_catalog, settings, tax, out=out, progress=False, attributes="off")
     assert "attributes" not in off.card and not (out / "attributes.csv").exists()
 

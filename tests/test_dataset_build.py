@@ -69,11 +69,11 @@ def test_copies_collapse_and_conflicts_are_counted(
     assert kept["genre"] == "pop"  # 2 pop folders : 1 rap folder >= margin 1.5
     assert int(kept["width"]) == 160  # the largest resolution of the group is kept
 
-    dup = result.card["duplicates"]
+    dup = result.card.duplicates
     assert dup["byte_identical_images"] == 2  # cover 40 (same folder) and cover 50 (two)
     assert dup["byte_identical_extra_links"] == 2
     assert dup["near_duplicate_images_removed"] == 4  # 2 variants of cover 1, 2 of cover 60
-    conflicts = result.card["labels"]["conflicts"]
+    conflicts = result.card.labels["conflicts"]
     assert conflicts[BYTE_IDENTICAL] == {"groups": 1, "ambiguous": 1, "weak": 0, "resolved": {}}
     assert conflicts[NEAR_DUPLICATE] == {
         "groups": 1,
@@ -142,8 +142,8 @@ def test_missing_image_file_is_reported_not_fatal(
     gone = next((settings.data_dir / "images").glob("*/*.jpg"))
     gone.unlink()
     result = _build(sqlite_catalog, settings, tax, tmp_path / "ds")
-    assert result.card["skipped"]["missing-file"] == 1
-    assert any(gone.name in p for p in result.card["skipped"]["missing_examples"])
+    assert result.card.skipped["missing-file"] == 1
+    assert any(gone.name in p for p in result.card.skipped["missing_examples"])
     assert gone.stem not in {r["sha256"] for r in read_manifest(tmp_path / "ds")}
     assert any("missing-file 1" in line for line in result.summary_lines())
 
@@ -164,7 +164,7 @@ def test_genre_filter_and_errors(sqlite_catalog, settings, folder_tree, tmp_path
         _build(sqlite_catalog, settings, tax, tmp_path / "x", genres=["metal"])
     result = _build(sqlite_catalog, settings, tax, tmp_path / "rap", genres=["rap"])
     assert {r["genre"] for r in read_manifest(tmp_path / "rap")} == {"rap"}
-    assert result.card["labels"]["excluded_genres"] == {"pop": 11}
+    assert result.card.labels["excluded_genres"] == {"pop": 11}
 
 
 def _artist_catalog(catalog, settings) -> Taxonomy:  # type: ignore[no-untyped-def]
@@ -259,11 +259,11 @@ def test_balance_keeps_diversity_and_respects_target(sqlite_catalog, settings, t
     rows = read_manifest(tmp_path / "ds")
     pop_artists = [r["artist"] for r in rows if r["genre"] == "pop"]
     assert len(pop_artists) == 4 and len(set(pop_artists)) == 4  # not 4 x Prolific
-    bal = result.card["balance"]
+    bal = result.card.balance
     assert bal["before"] == {"pop": 12, "rap": 4} and bal["after"] == {"pop": 4, "rap": 4}
     median = _build(sqlite_catalog, settings, tax, tmp_path / "m", balance=True)
-    assert median.card["balance"]["target_per_class"] == 8
-    assert median.card["oversample"] == {"pop": 1.0, "rap": 2.0}
+    assert median.card.balance["target_per_class"] == 8
+    assert median.card.oversample == {"pop": 1.0, "rap": 2.0}
     assert len({r["sha256"] for r in read_manifest(tmp_path / "m")}) == 12  # no copies
 
 
@@ -277,10 +277,10 @@ def test_shared_covers_cross_genre_byte_identical_groups_reported(
         sqlite_catalog, settings, tmp_path / "subset", {"Electronic": "electronic", "Rock": "rock"}
     )
     result = _build(sqlite_catalog, settings, tax, tmp_path / "ds")
-    c = result.card["labels"]["conflicts"][BYTE_IDENTICAL]
+    c = result.card.labels["conflicts"][BYTE_IDENTICAL]
     assert 25 <= c["groups"] <= 30
     assert c["ambiguous"] + c["weak"] + sum(c["resolved"].values()) == c["groups"]
-    assert result.card["duplicates"]["byte_identical_images"] == 30
+    assert result.card.duplicates["byte_identical_images"] == 30
 
 
 def test_multi_genre_evidence_on_one_release_is_a_counted_conflict(
@@ -306,7 +306,7 @@ def test_multi_genre_evidence_on_one_release_is_a_counted_conflict(
         evidence=[Evidence("rg-genre", "pop"), Evidence("rg-tag", "hip hop")],
     )
     result = _build(sqlite_catalog, settings, tax, tmp_path / "ds")
-    assert result.card["labels"]["conflicts"][MULTI_GENRE] == {
+    assert result.card.labels["conflicts"][MULTI_GENRE] == {
         "groups": 2,
         "ambiguous": 1,
         "weak": 0,

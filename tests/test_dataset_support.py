@@ -6,7 +6,6 @@ Covers are random 8x8 colour blocks scaled up: unrelated covers sit ~32 bits apa
 
 from __future__ import annotations
 
-import csv
 import io
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from PIL import Image
 from sleeve.collector import records
 from sleeve.collector.images import inspect_image
 from sleeve.collector.store import ImageStore
+from sleeve.dataset.export import read_export
 
 from sleeve.catalog.db import Catalog
 from sleeve.settings import Settings
@@ -87,5 +87,5 @@ def add_release(
 
 
 def read_manifest(export_dir: Path) -> list[dict[str, str]]:
-    with (export_dir / "manifest.csv").open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+    """The manifest's rows as text cells, read by the export's owner."""
+    return read_export(export_dir).row_dicts()

@@ -11,9 +11,9 @@ import pytest
 from sleeve.training.label_issues import (
     fold_of,
     out_of_fold_probabilities,
-    read_label_issues,
 )
 from sleeve.training.run import TrainConfig, train_and_evaluate
+from sleeve.training.rundir import Run
 from sleeve.training.synthetic import write_synthetic_export
 
 TINY = dict(epochs=1, image_size=64, batch_size=16, progress=False)
@@ -47,7 +47,7 @@ def run(tmp_path_factory) -> tuple[Path, Path, list[str]]:
 
 def test_planted_mislabels_lead_the_queue_and_test_covers_never_enter(run) -> None:
     export, run_dir, planted = run
-    rows = read_label_issues(run_dir)
+    rows = Run(run_dir).label_issues()
     manifest = list(csv.DictReader((export / "manifest.csv").open(newline="")))
     train_val = {r["sha256"] for r in manifest if r["split"] != "test"}
     assert {r["sha256"] for r in rows} == train_val  # every train/val cover, no test cover

@@ -6,13 +6,10 @@ image files made with Pillow, a tiny catalog, and a loopback HTTP server for URL
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
-import json
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,72 +18,63 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from sleeve.collector.fakes.covers import cover_jpeg, render_cover
+from sleeve.dataset.export import (
+    DatasetCard,
+    ManifestRow,
+    split_counts,
+    write_export,
+    write_latest,
+)
 
 from sleeve.settings import Settings
 from tests.images import bomb_png
 
 GENRES = ("jazz", "metal", "rap")
 PER_SPLIT = {"train": 8, "val": 3, "test": 3}
-COLUMNS = ["path", "sha256", "phash", "genre", "split", "artist", "source", "group_id"]
-COLUMNS += ["width", "height"]
 
 
 def write_tiny_export(root: Path, size: int = 96) -> Path:
-    """A contract-shaped export of drawn covers; one near-duplicate pair shares a group_id."""
+    """A contract-shaped export of drawn covers (written by the export's owner, as
+    build-dataset writes one); one near-duplicate pair shares a group_id."""
     export = root / "datasets" / "tiny"
-    rows: list[dict[str, object]] = []
+    rows: list[ManifestRow] = []
+    blobs: dict[str, bytes] = {}
     seed = 0
     for split, n in PER_SPLIT.items():
         for genre in GENRES:
             for i in range(n):
                 seed += 1
-                blobs = [cover_jpeg(genre, seed, size)]
+                covers = [cover_jpeg(genre, seed, size)]
                 if split == "train" and i == 0:  # a recompressed twin in the same group
-                    blobs.append(render_cover(genre, seed, "recompressed", size))
-                for blob in blobs:
+                    covers.append(render_cover(genre, seed, "recompressed", size))
+                for blob in covers:
                     sha = hashlib.sha256(blob).hexdigest()
-                    rel = f"images/{split}/{genre}/{sha}.jpg"
-                    (export / rel).parent.mkdir(parents=True, exist_ok=True)
-                    (export / rel).write_bytes(blob)
+                    blobs[sha] = blob
                     rows.append(
-                        {
-                            "path": rel,
-                            "sha256": sha,
-                            "phash": "0" * 16,
-                            "genre": genre,
-                            "split": split,
-                            "artist": f"artist {seed % 5}",
-                            "source": "musicbrainz" if seed % 2 else "spotify",
-                            "group_id": f"g{seed:04d}",
-                            "width": size,
-                            "height": size,
-                        }
+                        ManifestRow(
+                            path=f"images/{split}/{genre}/{sha}.jpg",
+                            sha256=sha,
+                            phash="0" * 16,
+                            genre=genre,
+                            split=split,
+                            artist=f"artist {seed % 5}",
+                            source="musicbrainz" if seed % 2 else "spotify",
+                            group_id=f"g{seed:04d}",
+                            width=size,
+                            height=size,
+                        )
                     )
-    rows.sort(key=lambda r: (r["split"], r["genre"], r["sha256"]))
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    manifest = buf.getvalue().encode("utf-8")
-    (export / "manifest.csv").write_bytes(manifest)
-    counts: dict[str, Counter[str]] = {s: Counter() for s in PER_SPLIT}
-    for r in rows:
-        counts[str(r["split"])][str(r["genre"])] += 1
-    card = {
-        "dataset_id": hashlib.sha256(manifest).hexdigest()[:16],
-        "genres": sorted(GENRES),
-        "counts": {s: dict(c) for s, c in counts.items()},
-        "class_weights": dict.fromkeys(GENRES, 1.0),
-        "oversample": dict.fromkeys(GENRES, 1.0),
-        "settings": {},
-        "duplicates": {"groups": len(GENRES), "images_in_groups": 2 * len(GENRES)},
-        "labels": {},
-        "balance": {},
-        "created_with": "sleeve tests",
-    }
-    (export / "card.json").write_text(json.dumps(card, indent=2), encoding="utf-8")
-    (export / "card.md").write_text("# tiny test export\n", encoding="utf-8")
-    (root / "datasets" / "LATEST").write_text(str(export), encoding="utf-8")
+    card = DatasetCard(
+        dataset_id="",  # set from the manifest by write_export
+        genres=sorted(GENRES),
+        counts=split_counts(rows, sorted(GENRES)),
+        class_weights=dict.fromkeys(GENRES, 1.0),
+        oversample=dict.fromkeys(GENRES, 1.0),
+        duplicates={"groups": len(GENRES), "images_in_groups": 2 * len(GENRES)},
+        created_with="sleeve tests",
+    )
+    write_export(export, rows, blobs, card, lambda _card: "# tiny test export\n", progress=False)
+    write_latest(root / "datasets", export)
     return export
 
 

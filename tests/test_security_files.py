@@ -12,7 +12,7 @@ import pytest
 from sleeve.collector.images import inspect_image
 from sleeve.collector.store import ImageStore
 from sleeve.dataset.build import build_dataset
-from sleeve.dataset.export import ManifestRow, render_manifest, write_export
+from sleeve.dataset.export import DatasetCard, ManifestRow, write_export
 
 from sleeve.errors import DataError, UsageError
 from sleeve.taxonomy import Taxonomy
@@ -121,7 +121,8 @@ def test_security_exporter_refuses_paths_outside_its_directory(tmp_path: Path) -
     )
     out = tmp_path / "datasets" / "ds"
     with pytest.raises(DataError, match="outside the export directory"):
-        write_export(out, render_manifest([row]), [row], {sha: src}, {}, "", progress=False)
+        card = DatasetCard("", ["../../ESCAPED"], {}, {}, {})
+        write_export(out, [row], {sha: src}, card, lambda _card: "", progress=False)
     assert not list(tmp_path.rglob("ESCAPED*")) and not out.exists()
     assert not [p for p in out.parent.iterdir() if ".tmp-" in p.name]  # its temporary is gone
 
@@ -164,7 +165,7 @@ def test_tampered_files_are_skipped_and_counted_not_exported(
     result = build_dataset(sqlite_catalog, settings, tax, out=out, progress=False)
     exported = {p.stem for p in (out / "images").rglob("*.jpg")}
     assert exported and not exported & {emptied.stem, changed.stem}
-    assert result.card["skipped"]["changed-file"] == 2
+    assert result.card.skipped["changed-file"] == 2
     assert any("changed-file 2" in line for line in result.summary_lines())
     assert "changed-file: 2" in (out / "card.md").read_text()
     manifest = (out / "manifest.csv").read_text()

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from sleeve.training.data import load_export
 from sleeve.training.evaluate import classification_metrics
-from sleeve.training.predictions import methods_in, read_predictions
+from sleeve.training.predictions import methods_in
 from sleeve.training.run import TrainConfig, train_and_evaluate
+from sleeve.training.rundir import Run
 from sleeve.training.synthetic import write_synthetic_export
 
 TINY = dict(epochs=1, image_size=64, batch_size=16, progress=False)
@@ -28,7 +29,7 @@ def run(tmp_path_factory) -> tuple[Path, Path]:
 def test_predictions_rows_are_the_val_and_test_covers(run) -> None:
     export_dir, run_dir = run
     export = load_export(export_dir)
-    rows = read_predictions(run_dir)
+    rows = Run(run_dir).predictions()
     for split in ("val", "test"):
         got = [(r["sha256"], r["true_genre"]) for r in rows if r["split"] == split]
         assert got == [(s.sha256, s.genre) for s in export.split(split)]
@@ -40,7 +41,7 @@ def test_metrics_recomputed_from_predictions_equal_metrics_json(run) -> None:
     _, run_dir = run
     metrics = json.loads((run_dir / "metrics.json").read_text())
     genres = metrics["genres"]
-    rows = read_predictions(run_dir)
+    rows = Run(run_dir).predictions()
     for method in METHODS:
         for split in ("val", "test"):
             part = [r for r in rows if r["split"] == split]
@@ -54,7 +55,7 @@ def test_metrics_recomputed_from_predictions_equal_metrics_json(run) -> None:
 
 def test_probabilities_npz_is_keyed_by_sha256(run) -> None:
     _, run_dir = run
-    rows = read_predictions(run_dir)
+    rows = Run(run_dir).predictions()
     with np.load(run_dir / "probabilities.npz") as npz:
         genres = list(npz["genres"])
         for split in ("val", "test"):

@@ -163,7 +163,7 @@ def _build(catalog, settings, root: Path, out: Path, **kw):  # type: ignore[no-u
 
 def test_build_merges_recapture_and_counts_it(sqlite_catalog, settings, recapture_tree, tmp_path):  # type: ignore[no-untyped-def]
     result = _build(sqlite_catalog, settings, recapture_tree, tmp_path / "ds", visual=STAGE)
-    dup = result.card["duplicates"]
+    dup = result.card.duplicates
     assert dup["near_pairs"] == 0  # pHash alone sees no pair here
     visual = dup["visual"]
     assert visual["status"] == "on"
@@ -172,7 +172,7 @@ def test_build_merges_recapture_and_counts_it(sqlite_catalog, settings, recaptur
     assert visual["conflicts_revealed"] == 1
     # the album (Pop) and its photo (HipHop) are one group: pop 1 : rap 1 is ambiguous, so the
     # label rule drops it as ambiguous
-    assert result.card["labels"]["conflicts"][NEAR_DUPLICATE]["groups"] == 1
+    assert result.card.labels["conflicts"][NEAR_DUPLICATE]["groups"] == 1
     rows = read_manifest(result.export_dir)
     assert len(rows) == 6
     files = recapture_tree.rglob("*.jpg")
@@ -191,7 +191,7 @@ def test_build_merges_recapture_and_counts_it(sqlite_catalog, settings, recaptur
     assert {m.sha256 for m in group} == {sha["album.jpg"], sha["album-photo.jpg"]}
     assert {m.found_by for m in group} == {"visual"}
     assert data.catalog_duplicate_groups(settings) == []  # pHash alone: no group
-    assert result.card["settings"]["visual_dedup"]["min_inliers"] == STAGE.min_inliers
+    assert result.card.settings["visual_dedup"]["min_inliers"] == STAGE.min_inliers
 
 
 @pytest.mark.parametrize("phash_candidates", [14, 0])
@@ -202,7 +202,7 @@ def test_phash_neighbours_are_candidates_too(  # type: ignore[no-untyped-def]
     # scan: cosine 0.67) but whose pHash is still within 14 bits is checked all the same
     stage = VisualDedup(min_cosine=0.9999, phash_candidates=phash_candidates)
     result = _build(sqlite_catalog, settings, recapture_tree, tmp_path / "ds", visual=stage)
-    assert result.card["duplicates"]["visual"]["pairs"] == (1 if phash_candidates else 0)
+    assert result.card.duplicates["visual"]["pairs"] == (1 if phash_candidates else 0)
 
 
 def test_build_without_the_stage_keeps_them_apart(
@@ -211,7 +211,7 @@ def test_build_without_the_stage_keeps_them_apart(
     result = _build(
         sqlite_catalog, settings, recapture_tree, tmp_path / "ds", visual=VisualDedup(False)
     )
-    assert result.card["duplicates"]["visual"]["status"] == "off"
+    assert result.card.duplicates["visual"]["status"] == "off"
     assert len(read_manifest(result.export_dir)) == 8
 
 
@@ -221,7 +221,7 @@ def test_build_skips_the_stage_without_embeddings(
     # the training package (torch) not importable: as on an install without torch
     monkeypatch.setitem(sys.modules, "sleeve.training.embeddings", None)
     result = _build(sqlite_catalog, settings, recapture_tree, tmp_path / "ds", visual=STAGE)
-    status = result.card["duplicates"]["visual"]["status"]
+    status = result.card.duplicates["visual"]["status"]
     assert status.startswith("skipped: embeddings unavailable")
     assert any("visual duplicate stage skipped" in line for line in result.summary_lines())
     assert len(read_manifest(result.export_dir)) == 8

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
+from sleeve.training.rundir import Run
 
 from sleeve.cliutil import EXIT_OK, parser, run_command, setup_logging
 from sleeve.errors import ConfigError, DataError
+from sleeve.fsutil import write_pointer
 from sleeve.settings import load_settings
 
 EXAMPLES = """\
@@ -44,32 +45,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path} cannot be read ({exc}); pass another --run") from None
-
-
 def run_inputs(run: Path | None) -> tuple[dict, dict | None, dict | None]:
     """(resolved training config, best method's test confusion info, projection) of a run."""
     if run is None:
         return {}, None, None
-    if not (run / "metrics.json").is_file():
+    if not Run(run).finished:
         raise ConfigError(f"--run {run}: no metrics.json there; pass a train-and-evaluate run")
-    metrics = _read_json(run / "metrics.json")
-    config = (
-        _read_json(run / "config.json").get("resolved", {})
-        if (run / "config.json").is_file()
-        else {}
-    )
+    try:
+        metrics = Run(run).metrics()
+    except DataError as exc:
+        raise DataError(f"{exc}; pass another --run") from None
+    config = Run(run).config().get("resolved", {})
     best = metrics.get("best", {}).get("method")
     cm = metrics.get("methods", {}).get(best, {}).get("test", {}).get("confusion")
     confusion = (
         {"matrix": cm, "source": f"the run's best method ({best}), test covers"} if cm else None
     )
     projection = None
-    if (run / "model.pt").is_file():
+    if Run(run).model_path.is_file():
         from sleeve.training.classifier import Classifier
 
         head = Classifier.load(run).head  # refuses pickles; builds no files
@@ -139,11 +132,7 @@ def run_analysis(
         "projection": projection.get("kind") if projection else None,
     }
     doc = write_page(out, result, export.samples, export.genres, meta)
-    latest = data_dir / "analysis" / "LATEST"
-    latest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = latest.with_name("LATEST.tmp")
-    tmp.write_text(str(out.resolve()) + "\n", encoding="utf-8")
-    tmp.replace(latest)
+    write_pointer(data_dir / "analysis", out)
     return out, doc
 
 

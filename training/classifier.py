@@ -36,6 +36,7 @@ from sleeve.training.backbones import CROP_PCT, Backbone, eval_transform, load_b
 from sleeve.training.embeddings import FeatureExtractor, FeatureRecipe
 from sleeve.training.heads_runtime import check_head, head_probabilities
 from sleeve.training.predict import ImageLoader, ImageSource
+from sleeve.training.rundir import Run
 from sleeve.training.text_head import TextHead, fuse
 
 from sleeve.errors import DataError, StorageError
@@ -147,7 +148,7 @@ class Classifier:
     ) -> Classifier:
         path = Path(run_dir_or_model_pt)
         if path.is_dir():
-            path = path / "model.pt"
+            path = Run(path).model_path
         if not path.is_file():
             raise DataError(
                 f"{path} not found: pass a run directory from train-and-evaluate or its model.pt"

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from sleeve.dataset.export import latest_export
 from sleeve.training.augment import POLICIES
 from sleeve.training.backbones import BACKBONES, DEFAULT_BACKBONE
 from sleeve.training.methods import ALL_METHODS
@@ -14,6 +15,7 @@ from sleeve.training.run import DEFAULT_METHODS, TrainConfig, train_and_evaluate
 
 from sleeve.cliutil import EXIT_OK, parser, run_command, setup_logging
 from sleeve.errors import ConfigError, NothingYetError
+from sleeve.fsutil import read_pointer
 from sleeve.settings import load_settings
 
 EXAMPLES = """\
@@ -166,22 +168,24 @@ def parse_methods(text: str) -> tuple[str, ...]:
 def resolve_dataset(arg: Path | None, data_dir: Path) -> Path:
     if arg is not None:
         return arg
-    latest = data_dir / "datasets" / "LATEST"
-    if not latest.is_file():
+    latest = latest_export(data_dir / "datasets")
+    if latest is None:
         raise NothingYetError(
-            f"no dataset given and {latest} does not exist: run build-dataset first "
-            "or pass --dataset DIR"
+            f"no dataset given and {data_dir / 'datasets' / 'LATEST'} does not exist: run "
+            "build-dataset first or pass --dataset DIR"
         )
-    return Path(latest.read_text(encoding="utf-8").strip())
+    return latest
 
 
 def resolve_out(args: argparse.Namespace, data_dir: Path) -> Path | None:
     if args.out is not None or not args.resume:
         return args.out
-    latest = data_dir / "runs" / "LATEST"
-    if not latest.is_file():
-        raise ConfigError(f"--resume without --out needs {latest}; pass --out RUN_DIR")
-    return Path(latest.read_text(encoding="utf-8").strip())
+    latest = read_pointer(data_dir / "runs")
+    if latest is None:
+        raise ConfigError(
+            f"--resume without --out needs {data_dir / 'runs' / 'LATEST'}; pass --out RUN_DIR"
+        )
+    return latest
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,9 +7,6 @@ CPU hour is spent, and every message names the sizes involved and what to do.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,13 +15,11 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageFile
 from sleeve.collector.images import open_rgb
-from sleeve.dataset.export import MANIFEST_COLUMNS
+from sleeve.dataset.export import SPLITS, DatasetCard, DatasetExport, read_export
 from torch.utils.data import DataLoader, Dataset
 
 from sleeve.errors import BadImageError, DataError
 from sleeve.procs import loader_worker_init_fn
-
-SPLITS = ("train", "val", "test")
 
 
 @dataclass(frozen=True)
@@ -38,12 +33,28 @@ class Sample:
 
 @dataclass
 class Export:
-    root: Path
-    dataset_id: str
-    genres: list[str]
+    """Training's view of a :class:`DatasetExport`: its decodable covers as labelled samples
+    (sorted, explicit class map); unreadable files are left out and counted by reason."""
+
+    dataset: DatasetExport
     samples: list[Sample]
-    card: dict
     skipped: Counter = field(default_factory=Counter)  # reason -> count of unreadable images
+
+    @property
+    def root(self) -> Path:
+        return self.dataset.root
+
+    @property
+    def dataset_id(self) -> str:
+        return self.dataset.dataset_id
+
+    @property
+    def genres(self) -> list[str]:
+        return self.dataset.genres
+
+    @property
+    def card(self) -> DatasetCard:
+        return self.dataset.card
 
     def split(self, name: str) -> list[Sample]:
         return [s for s in self.samples if s.split == name]
@@ -56,7 +67,7 @@ class Export:
 
     def class_weights(self) -> list[float]:
         """Per-label loss weights: the card's, else inverse frequency on train (mean 1.0)."""
-        card_w = self.card.get("class_weights") or {}
+        card_w = self.card.class_weights
         if all(g in card_w for g in self.genres):
             return [float(card_w[g]) for g in self.genres]
         train = self.counts()["train"]
@@ -66,63 +77,18 @@ class Export:
 
 
 def load_export(export_dir: Path | str, *, check_images: bool = True) -> Export:
-    root = Path(export_dir)
-    manifest, card_path = root / "manifest.csv", root / "card.json"
-    if not root.is_dir():
-        raise DataError(
-            f"dataset export {root} does not exist; run build-dataset first or pass --dataset DIR"
-        )
-    if not manifest.is_file():
-        raise DataError(f"{manifest} is missing: {root} is not a dataset export")
-    card: dict = {}
-    if card_path.is_file():
-        try:
-            card = json.loads(card_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{card_path} is not valid JSON: {exc}") from None
-    raw = manifest.read_bytes()
-    rows = _read_rows(manifest, raw)
-    dataset_id = card.get("dataset_id") or hashlib.sha256(raw).hexdigest()[:16]
-    genres = sorted({r["genre"] for r in rows})
-    if card.get("genres"):
-        genres = sorted(set(card["genres"]) | set(genres))
-    label = {g: i for i, g in enumerate(genres)}
+    dataset = read_export(export_dir)
+    label = {g: i for i, g in enumerate(dataset.genres)}
     samples = [
-        Sample(root / r["path"], r["sha256"], r["genre"], r["split"], label[r["genre"]])
-        for r in sorted(rows, key=lambda r: (r["split"], r["genre"], r["sha256"]))
+        Sample(dataset.image_path(r), r.sha256, r.genre, r.split, label[r.genre])
+        for r in sorted(dataset.rows, key=lambda r: (r.split, r.genre, r.sha256))
     ]
     skipped: Counter = Counter()
     if check_images:
         samples, skipped = drop_unreadable(samples)
-    export = Export(root, dataset_id, genres, samples, card, skipped)
+    export = Export(dataset, samples, skipped)
     validate(export)
     return export
-
-
-def _read_rows(manifest: Path, raw: bytes) -> list[dict[str, str]]:
-    text = raw.decode("utf-8")
-    reader = csv.DictReader(text.splitlines())
-    have = reader.fieldnames or []
-    missing = [c for c in ("path", "sha256", "genre", "split") if c not in have]
-    if reader.fieldnames is None:
-        raise DataError(
-            f"{manifest} is empty: the dataset has no images; collect covers and "
-            "run build-dataset again"
-        )
-    if missing:
-        raise DataError(
-            f"{manifest} lacks columns {missing}; expected {','.join(MANIFEST_COLUMNS)}"
-        )
-    rows = list(reader)
-    if not rows:
-        raise DataError(
-            f"{manifest} lists no images: the dataset is empty; collect covers and "
-            "run build-dataset again"
-        )
-    bad = sorted({r["split"] for r in rows} - set(SPLITS))
-    if bad:
-        raise DataError(f"{manifest}: unknown split(s) {bad}; valid: {', '.join(SPLITS)}")
-    return rows
 
 
 def validate(export: Export) -> None:

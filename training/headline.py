@@ -24,7 +24,7 @@ from sleeve.training.label_issues import manifest_groups
 
 if TYPE_CHECKING:
     from sleeve.training.data import Export
-    from sleeve.training.run import MethodOutcome
+    from sleeve.training.methods import MethodOutcome
 
 log = logging.getLogger(__name__)
 REPEATS = 1  # 5 refits: on the 3,808-d default stack features one SVC refit takes ~1 min

@@ -33,12 +33,12 @@ from pathlib import Path
 
 import numpy as np
 from sleeve.training.data import Export
+from sleeve.training.rundir import LABEL_ISSUES, Run
 
 log = logging.getLogger(__name__)
 
 FOLDS = 5
 C_GRID = (0.0001, 0.0005, 0.002, 0.01, 0.05)  # ascending: stronger regularisation first
-FILENAME = "label_issues.csv"
 
 
 @dataclass
@@ -66,8 +66,7 @@ class LabelIssues:
 
 def manifest_groups(export: Export) -> dict[str, str]:
     """sha256 -> group_id from the export's manifest (a cover is its own group without one)."""
-    with (export.root / "manifest.csv").open(newline="", encoding="utf-8") as f:
-        return {r["sha256"]: r.get("group_id") or r["sha256"] for r in csv.DictReader(f)}
+    return {r.sha256: r.group_id or r.sha256 for r in export.dataset.rows}
 
 
 def fold_of(y: np.ndarray, groups: list[str], n_classes: int, seed: int = 0) -> np.ndarray:
@@ -190,10 +189,7 @@ def render_label_issues(issues: LabelIssues, genres: list[str]) -> str:
 def write_label_issues(run_dir: Path, export: Export, feats: np.ndarray, seed: int = 0) -> dict:
     """Write ``label_issues.csv`` into the run; returns a summary for metrics/logs."""
     issues = find_label_issues(export, feats, seed)
-    path = Path(run_dir) / FILENAME
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_label_issues(issues, export.genres), encoding="utf-8")
-    tmp.replace(path)
+    Run(Path(run_dir)).write(LABEL_ISSUES, render_label_issues(issues, export.genres))
     summary = {
         "covers_scored": len(issues.shas),
         "flagged": int(issues.is_issue.sum()),
@@ -205,8 +201,3 @@ def write_label_issues(run_dir: Path, export: Export, feats: np.ndarray, seed: i
     }
     log.info("label issues: %(flagged)d of %(covers_scored)d train/val covers flagged", summary)
     return summary
-
-
-def read_label_issues(run_dir: Path) -> list[dict[str, str]]:
-    with (Path(run_dir) / FILENAME).open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))

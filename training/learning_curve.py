@@ -24,6 +24,8 @@ import math
 import numpy as np
 from sleeve.training.evaluate import classification_metrics
 from sleeve.training.grouped_cv import refit_predict
+from sleeve.training.headline import head_params, representative
+from sleeve.training.methods.embedding import split_arrays
 
 log = logging.getLogger(__name__)
 
@@ -299,9 +301,6 @@ def compute_learning_curve(
 
 def learning_curve_for_run(export, feats: np.ndarray, best, outcomes, seed: int = 0) -> dict | None:  # type: ignore[no-untyped-def]
     """The run's curve: the head the headline refits (the chosen one, or its stand-in)."""
-    from sleeve.training.headline import head_params, representative
-    from sleeve.training.run import split_arrays
-
     rep = representative(best, outcomes)
     if rep is None:
         return None

@@ -15,25 +15,30 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 from sleeve.training.evaluate import confused_pairs_png, confusion_png, top_confused_pairs
+from sleeve.training.learning_curve import learning_curve_png
 from sleeve.training.predictions import (
     probability_arrays,
     render_predictions,
     write_probabilities,
 )
 from sleeve.training.report import render_html, render_markdown, render_model_card
+from sleeve.training.rundir import (
+    CONFIG,
+    CONFUSED_PAIRS,
+    LEARNING_CURVE,
+    METRICS,
+    MODEL_CARD,
+    PREDICTIONS,
+    REPORT_HTML,
+    REPORT_MD,
+    Run,
+    confusion_name,
+)
 
 if TYPE_CHECKING:
+    from sleeve.training.config import TrainConfig
     from sleeve.training.data import Export
-    from sleeve.training.run import MethodOutcome, TrainConfig
-
-
-def _write(path: Path, data: bytes | str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    if isinstance(data, str):
-        tmp.write_text(data, encoding="utf-8")
-    else:
-        tmp.write_bytes(data)
-    tmp.replace(path)
+    from sleeve.training.methods import MethodOutcome
 
 
 def code_version() -> str:
@@ -116,7 +121,7 @@ def _jsonable(value):
 
 
 def write_run_dir(
-    run_dir: Path,
+    run: Run,
     export: Export,
     outcomes: list[MethodOutcome],
     best: MethodOutcome,
@@ -128,35 +133,33 @@ def write_run_dir(
     metrics = build_metrics(export, outcomes, best, config, total_seconds)
     # headline / selection / learning_curve blocks (training/headline.py, selection.py, ...)
     metrics.update(_jsonable(extra_metrics or {}))
-    _write(run_dir / "metrics.json", json.dumps(metrics, indent=2))
+    run.write(METRICS, json.dumps(metrics, indent=2))
     # every method's val/test probabilities per cover, keyed by sha256 (training/predictions.py
     # documents the row order), so a run can be re-analysed from a metric back to its covers
-    write_probabilities(run_dir / "probabilities.npz", probability_arrays(export, outcomes))
-    _write(run_dir / "predictions.csv", render_predictions(export, outcomes))
+    write_probabilities(run.probabilities_path, probability_arrays(export, outcomes))
+    run.write(PREDICTIONS, render_predictions(export, outcomes))
 
     figures: dict[str, bytes] = {}
     for o in outcomes:
-        name = f"confusion_{o.fitted.method}.png"
+        name = confusion_name(o.fitted.method)
         png = confusion_png(
             o.test["confusion"],
             export.genres,
             f"{o.fitted.method}: test weighted F1 {o.test['weighted_f1']:.3f}",
         )
-        _write(run_dir / name, png)
+        run.write(name, png)
         figures[name] = png
     pairs = top_confused_pairs(best.test["confusion"], export.genres, n=3)
     examples = confused_examples(export, best.test_probs.argmax(1), pairs)
-    figures["confused_pairs.png"] = confused_pairs_png(pairs, examples)
-    _write(run_dir / "confused_pairs.png", figures["confused_pairs.png"])
+    figures[CONFUSED_PAIRS] = confused_pairs_png(pairs, examples)
+    run.write(CONFUSED_PAIRS, figures[CONFUSED_PAIRS])
 
     if metrics.get("learning_curve"):
-        from sleeve.training.learning_curve import learning_curve_png
-
-        figures["learning_curve.png"] = learning_curve_png(metrics["learning_curve"], export.genres)
-        _write(run_dir / "learning_curve.png", figures["learning_curve.png"])
-    _write(run_dir / "report.md", render_markdown(metrics, export.card, pairs))
-    _write(run_dir / "report.html", render_html(metrics, export.card, pairs, figures))
-    _write(run_dir / "model_card.md", render_model_card(metrics, export.card, best.payload))
+        figures[LEARNING_CURVE] = learning_curve_png(metrics["learning_curve"], export.genres)
+        run.write(LEARNING_CURVE, figures[LEARNING_CURVE])
+    run.write(REPORT_MD, render_markdown(metrics, export.card, pairs))
+    run.write(REPORT_HTML, render_html(metrics, export.card, pairs, figures))
+    run.write(MODEL_CARD, render_model_card(metrics, export.card, best.payload))
     config_doc = {
         "resolved": resolved,
         "seed": config.seed,
@@ -166,5 +169,5 @@ def write_run_dir(
         "dataset_id": export.dataset_id,
         "backbone": best.payload["backbone"],
     }
-    _write(run_dir / "config.json", json.dumps(_jsonable(config_doc), indent=2, default=str))
+    run.write(CONFIG, json.dumps(_jsonable(config_doc), indent=2, default=str))
     return metrics

@@ -30,6 +30,7 @@ from sleeve.collector.images import (
     open_rgb,
     read_image_bytes,
 )
+from sleeve.training.rundir import latest_run
 
 from sleeve.errors import BadImageError, NothingYetError, SleeveError, UsageError
 from sleeve.settings import Settings
@@ -96,34 +97,19 @@ class PredictionResult:
 # -- which model -------------------------------------------------------------------------------
 
 
-def read_latest(pointer_dir: Path) -> Path | None:
-    """The path a ``<dir>/LATEST`` pointer file names (relative paths are tried against the
-    pointer's folder, then the working directory), or None when there is no pointer."""
-    pointer = pointer_dir / "LATEST"
-    try:
-        text = pointer.read_text(encoding="utf-8").strip()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    if not text:
-        return None
-    target = Path(text).expanduser()
-    if not target.is_absolute() and not target.exists() and (pointer_dir / target).exists():
-        target = pointer_dir / target
-    return target
-
-
 def resolve_run_dir(model: Path | None, settings: Settings) -> Path:
     """``--model`` if given, else ``<data_dir>/runs/LATEST``; a ``UsageError`` says what to run."""
     if model is not None:
         if not model.exists():
             raise UsageError(f"--model {model} does not exist (give a run directory or model.pt)")
         return model
-    run = read_latest(settings.runs_dir)
-    if run is None:
+    latest = latest_run(settings.runs_dir)
+    if latest is None:
         raise NothingYetError(
             f"no trained model found (no {settings.runs_dir / 'LATEST'}): run "
             "`train-and-evaluate` first, or pass --model RUN_DIR"
         )
+    run = latest.root
     if not run.exists():
         raise UsageError(
             f"{settings.runs_dir / 'LATEST'} names {run}, which does not exist: run "

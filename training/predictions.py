@@ -31,7 +31,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from sleeve.training.data import Export
-    from sleeve.training.run import MethodOutcome
+    from sleeve.training.methods import MethodOutcome
 
 SPLITS = ("val", "test")
 BASE_COLUMNS = ("sha256", "path", "split", "true_genre")
@@ -86,13 +86,7 @@ def write_probabilities(path: Path, arrays: dict[str, np.ndarray]) -> None:
     tmp.replace(path)
 
 
-# -- reading back (the app, tests, scripts) ------------------------------------------------------
-
-
-def read_predictions(run_dir: Path) -> list[dict[str, str]]:
-    path = Path(run_dir) / "predictions.csv"
-    with path.open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+# -- reading back (rows from rundir.Run.predictions()) ------------------------------------------
 
 
 def methods_in(columns: Sequence[str]) -> list[str]:

@@ -10,6 +10,7 @@ import base64
 import html
 import math
 
+from sleeve.dataset.export import DatasetCard
 from sleeve.training.headline import headline_sentence
 from sleeve.training.learning_curve import curve_lines
 from sleeve.training.selection import chosen_by, selection_lines
@@ -101,7 +102,7 @@ def per_class_rows(block: dict) -> list[list[str]]:
     return rows
 
 
-def caveats(metrics: dict, card: dict) -> list[str]:
+def caveats(metrics: dict, card: DatasetCard) -> list[str]:
     n_test = max(1, sum(metrics["counts"]["test"].values()))
     noise = SPLIT_NOISE * math.sqrt(SPLIT_NOISE_N / n_test)
     out = [
@@ -133,15 +134,15 @@ def caveats(metrics: dict, card: dict) -> list[str]:
         )
     if metrics.get("skipped_images"):
         out.append(f"Unreadable images skipped: {metrics['skipped_images']}.")
-    if card.get("settings", {}).get("synthetic"):
+    if card.settings.get("synthetic"):
         out.append("This dataset is synthetic (drawn shapes): its numbers say nothing of covers.")
     return out
 
 
-def _card_summary(metrics: dict, card: dict) -> list[str]:
+def _card_summary(metrics: dict, card: DatasetCard) -> list[str]:
     counts = metrics["counts"]
     return [
-        f"dataset `{metrics['dataset_id']}` ({card.get('created_with', 'unknown builder')})",
+        f"dataset `{metrics['dataset_id']}` ({card.created_with})",
         "images train/val/test: "
         + " / ".join(str(sum(counts[s].values())) for s in ("train", "val", "test")),
         "per genre (train/val/test): "
@@ -152,7 +153,7 @@ def _card_summary(metrics: dict, card: dict) -> list[str]:
     ]
 
 
-def render_markdown(metrics: dict, card: dict, pairs: list[dict]) -> str:
+def render_markdown(metrics: dict, card: DatasetCard, pairs: list[dict]) -> str:
     best = metrics["best"]
     bm = metrics["methods"][best["method"]]["test"]
     worst = min(bm["per_class"].items(), key=lambda kv: kv[1]["f1"])
@@ -243,7 +244,9 @@ text-align:right}td:first-child,th:first-child{text-align:left}th{background:#f3
 .caveat{color:#7a4b00}"""
 
 
-def render_html(metrics: dict, card: dict, pairs: list[dict], figures: dict[str, bytes]) -> str:
+def render_html(
+    metrics: dict, card: DatasetCard, pairs: list[dict], figures: dict[str, bytes]
+) -> str:
     best = metrics["best"]
     bm = metrics["methods"][best["method"]]["test"]
     title = f"Genre classifier run — dataset {metrics['dataset_id']}"
@@ -303,7 +306,7 @@ def render_html(metrics: dict, card: dict, pairs: list[dict], figures: dict[str,
     )
 
 
-def render_model_card(metrics: dict, card: dict, payload: dict) -> str:
+def render_model_card(metrics: dict, card: DatasetCard, payload: dict) -> str:
     best = metrics["best"]
     pre = payload["preprocess"]
     return "\n".join(

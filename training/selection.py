@@ -24,7 +24,7 @@ from sleeve.training.label_issues import manifest_groups
 
 if TYPE_CHECKING:
     from sleeve.training.data import Export
-    from sleeve.training.run import MethodOutcome
+    from sleeve.training.methods import MethodOutcome
 
 # ~±0.05 weighted F1 of bootstrap noise at 300 covers (0.035 at 615, shrinking as 1/sqrt(n)):
 # below it, gaps between rungs are mostly val noise

@@ -7,15 +7,19 @@ classifier learns something in one epoch but the task is not trivial. Determinis
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
-import json
 import random
 from pathlib import Path
 
 from PIL import Image, ImageDraw
-from sleeve.dataset.export import MANIFEST_COLUMNS as COLUMNS
+from sleeve.dataset.export import (
+    SPLITS,
+    DatasetCard,
+    ManifestRow,
+    split_counts,
+    write_export,
+)
 
 _STYLES = {  # genre -> (base colour, shape)
     "disco": ((230, 60, 180), "circle"),
@@ -58,55 +62,43 @@ def write_synthetic_export(
 ) -> Path:
     """``per_split`` = images per genre in (train, val, test). Returns ``out``."""
     rng = random.Random(seed)
-    rows = []
-    for split, n in zip(("train", "val", "test"), per_split, strict=True):
+    rows: list[ManifestRow] = []
+    blobs: dict[str, bytes] = {}
+    for split, n in zip(SPLITS, per_split, strict=True):
         for genre in genres:
             for _ in range(n):
                 buf = io.BytesIO()
                 draw(genre, rng, size).save(buf, format="JPEG", quality=90)
                 data = buf.getvalue()
                 sha = hashlib.sha256(data).hexdigest()
-                rel = f"images/{split}/{genre}/{sha}.jpg"
-                (out / rel).parent.mkdir(parents=True, exist_ok=True)
-                (out / rel).write_bytes(data)
+                blobs[sha] = data
                 rows.append(
-                    [
-                        rel,
-                        sha,
-                        "0" * 16,
-                        genre,
-                        split,
-                        f"artist-{rng.randrange(99)}",
-                        "synthetic",
-                        sha[:12],
-                        size,
-                        size,
-                    ]
+                    ManifestRow(
+                        path=f"images/{split}/{genre}/{sha}.jpg",
+                        sha256=sha,
+                        phash="0" * 16,
+                        genre=genre,
+                        split=split,
+                        artist=f"artist-{rng.randrange(99)}",
+                        source="synthetic",
+                        group_id=sha[:12],
+                        width=size,
+                        height=size,
+                    )
                 )
-    rows.sort(key=lambda r: (r[4], r[3], r[1]))
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    writer.writerows(rows)
-    raw = buf.getvalue().encode("utf-8")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "manifest.csv").write_bytes(raw)
     names = sorted(genres)
-    counts = {
-        sp: {g: n for g in names} for sp, n in zip(("train", "val", "test"), per_split, strict=True)
-    }
-    card = {
-        "dataset_id": hashlib.sha256(raw).hexdigest()[:16],
-        "genres": names,
-        "counts": counts,
-        "class_weights": dict.fromkeys(names, 1.0),
-        "oversample": dict.fromkeys(names, 1.0),
-        "settings": {"synthetic": True, "seed": seed, "size": size},
-        "duplicates": {},
-        "labels": {},
-        "balance": {},
-        "created_with": "sleeve.training.synthetic",
-    }
-    (out / "card.json").write_text(json.dumps(card, indent=2), encoding="utf-8")
-    (out / "card.md").write_text(f"# Synthetic dataset {card['dataset_id']}\n", encoding="utf-8")
+    card = DatasetCard(
+        dataset_id="",  # write_export sets it from the manifest
+        genres=names,
+        counts=split_counts(rows, names),
+        class_weights=dict.fromkeys(names, 1.0),
+        oversample=dict.fromkeys(names, 1.0),
+        settings={"synthetic": True, "seed": seed, "size": size},
+        created_with="sleeve.training.synthetic",
+    )
+    write_export(out, rows, blobs, card, _card_md, progress=False)
     return out
+
+
+def _card_md(card: DatasetCard) -> str:
+    return f"# Synthetic dataset {card.dataset_id}\n"

@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from PIL import Image, ImageDraw
-from sleeve.training.label_issues import read_label_issues
+from sleeve.training.rundir import Run
 
 TILE, TEXT = 200, 44
 
@@ -54,7 +54,7 @@ def main() -> None:
     p.add_argument("--top", type=int, default=100)
     p.add_argument("--per-sheet", type=int, default=20)
     args = p.parse_args()
-    rows = read_label_issues(args.run)[: args.top]
+    rows = Run(args.run).label_issues()[: args.top]
     args.out.mkdir(parents=True, exist_ok=True)
     for start in range(0, len(rows), args.per_sheet):
         part = rows[start : start + args.per_sheet]

@@ -9,8 +9,8 @@ from typing import Any
 
 from sleeve.app.data import NotReady
 from sleeve.errors import DataError
+from sleeve.fsutil import read_pointer
 from sleeve.settings import Settings
-from sleeve.training.predict import read_latest
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Analysis:
 
 
 def load_analysis(settings: Settings, folder: Path | None = None) -> Analysis:
-    folder = folder or read_latest(settings.data_dir / "analysis")
+    folder = folder or read_pointer(settings.data_dir / "analysis")
     if folder is None or not (folder / "analysis.json").is_file():
         raise NotReady(
             "No analysis yet. Run `sleeve analyze` (after `build-dataset`; "

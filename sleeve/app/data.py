@@ -8,10 +8,9 @@ not exist yet, the functions raise :class:`NotReady` whose message names the com
 from __future__ import annotations
 
 import csv
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +25,18 @@ from sleeve.catalog.models import (
     Release,
     ReleaseImage,
 )
-from sleeve.dataset.cover_text import TEXT_TABLE, read_text_table
+from sleeve.dataset.export import (
+    ATTRIBUTES_TABLE,
+    MANIFEST,
+    DatasetCard,
+    DatasetExport,
+    ManifestRow,
+    latest_export,
+    read_export,
+)
 from sleeve.errors import DataError
 from sleeve.settings import Settings, redact_url
-from sleeve.training.predict import read_latest
+from sleeve.training.rundir import CONFUSED_PAIRS, Run, latest_run
 
 METRIC_KEYS = ("weighted_f1", "macro_f1", "accuracy")
 
@@ -78,125 +85,99 @@ class RunReport:
 
     def confusion_png(self, method: str | None = None) -> Path | None:
         method = method or self.best_method
-        path = self.run_dir / f"confusion_{method}.png"
-        return path if method and path.is_file() else None
+        path = Run(self.run_dir).confusion_png(method) if method else None
+        return path if path and path.is_file() else None
 
     @property
     def confused_pairs_png(self) -> Path | None:
-        path = self.run_dir / "confused_pairs.png"
+        path = Run(self.run_dir).path(CONFUSED_PAIRS)
         return path if path.is_file() else None
 
 
 def latest_run_dir(settings: Settings) -> Path:
-    run = read_latest(settings.runs_dir)
-    if run is None or not run.is_dir():
+    latest = latest_run(settings.runs_dir)
+    if latest is None or not latest.root.is_dir():
         raise NotReady(
             f"No trained run yet (no {settings.runs_dir / 'LATEST'}). "
             "Run `train-and-evaluate` (or `sleeve demo`) first."
         )
-    return run
+    return latest.root
 
 
 def load_run_report(settings: Settings, run_dir: Path | None = None) -> RunReport:
     run_dir = run_dir or latest_run_dir(settings)
-    path = run_dir / "metrics.json"
     try:
-        metrics = json.loads(path.read_text(encoding="utf-8"))
+        metrics = Run(run_dir).metrics()
     except FileNotFoundError:
         raise NotReady(
             f"{run_dir} has no metrics.json (the run did not finish): "
             "run `train-and-evaluate` again."
         ) from None
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read {path}: {exc}") from None
-    if not isinstance(metrics, dict):
-        raise DataError(f"{path} is not a JSON object")
     return RunReport(run_dir, metrics)
 
 
 # -- dataset export ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class DatasetExport:
-    export_dir: Path
-    card: dict[str, Any]
-    rows: list[dict[str, str]] = field(repr=False)
-    # sha256 -> the words read on the cover (the export's text.jsonl; empty when absent)
-    words: dict[str, str] = field(default_factory=dict, repr=False)
+def split_genre_counts(export: DatasetExport) -> list[dict[str, Any]]:
+    """Rows of genre x split counts (from the manifest, so they match what is listed)."""
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in export.rows:
+        counts[r.genre][r.split] += 1
+    splits = [s for s in ("train", "val", "test") if any(c[s] for c in counts.values())]
+    return [
+        {"genre": g, **{s: counts[g][s] for s in splits}, "total": sum(counts[g].values())}
+        for g in sorted(counts)
+    ]
 
-    @property
-    def dataset_id(self) -> str:
-        return str(self.card.get("dataset_id", self.export_dir.name))
 
-    def image_path(self, row: dict[str, str]) -> Path:
-        return self.export_dir / row["path"]
-
-    def values(self, column: str) -> list[str]:
-        return sorted({r[column] for r in self.rows if r.get(column)})
-
-    def split_genre_counts(self) -> list[dict[str, Any]]:
-        """Rows of genre x split counts (from the manifest, so they match what is listed)."""
-        counts: dict[str, Counter[str]] = defaultdict(Counter)
-        for r in self.rows:
-            counts[r["genre"]][r["split"]] += 1
-        splits = [s for s in ("train", "val", "test") if any(c[s] for c in counts.values())]
-        return [
-            {"genre": g, **{s: counts[g][s] for s in splits}, "total": sum(counts[g].values())}
-            for g in sorted(counts)
-        ]
+def column_values(rows: Iterable[ManifestRow], column: str) -> list[str]:
+    """The distinct non-empty values of a manifest column, sorted (the browse filters)."""
+    return sorted({str(getattr(r, column)) for r in rows if getattr(r, column)})
 
 
 def load_export(settings: Settings, export_dir: Path | None = None) -> DatasetExport:
-    export_dir = export_dir or read_latest(settings.datasets_dir)
+    """The export ``export_dir`` (default: datasets/LATEST), read by the export's owner."""
+    export_dir = export_dir or latest_export(settings.datasets_dir)
     if export_dir is None or not export_dir.is_dir():
         raise NotReady(
             f"No dataset export yet (no {settings.datasets_dir / 'LATEST'}). "
             "Run `build-dataset` (after `collect`) first."
         )
-    try:
-        card = json.loads((export_dir / "card.json").read_text(encoding="utf-8"))
-        with (export_dir / "manifest.csv").open(encoding="utf-8", newline="") as fh:
-            rows = list(csv.DictReader(fh))
-    except FileNotFoundError as exc:
+    if not (export_dir / MANIFEST).is_file():
         raise NotReady(
-            f"{export_dir} is incomplete ({Path(exc.filename or '').name} missing): "
-            "run `build-dataset` again."
-        ) from None
+            f"{export_dir} is incomplete ({MANIFEST} missing): run `build-dataset` again."
+        )
+    try:
+        return read_export(export_dir)
     except (OSError, ValueError) as exc:
         raise DataError(f"cannot read the export in {export_dir}: {exc}") from None
-    try:
-        table = read_text_table(export_dir / TEXT_TABLE)
-    except (OSError, ValueError, KeyError) as exc:
-        raise DataError(f"cannot read {export_dir / TEXT_TABLE}: {exc}") from None
-    words = {sha: " ".join(w.text for w in ws) for sha, ws in table.items()}
-    return DatasetExport(export_dir, card if isinstance(card, dict) else {}, rows, words)
 
 
 def search_words(
-    rows: Iterable[dict[str, str]], words: dict[str, str], query: str
-) -> list[dict[str, str]]:
+    rows: Iterable[ManifestRow], words: dict[str, str], query: str
+) -> list[ManifestRow]:
     """Rows whose cover's words contain every term of ``query`` (case-insensitive)."""
     terms = query.lower().split()
     if not terms:
         return list(rows)
-    return [r for r in rows if all(t in words.get(r["sha256"], "").lower() for t in terms)]
+    return [r for r in rows if all(t in words.get(r.sha256, "").lower() for t in terms)]
 
 
 def filter_rows(
-    rows: Iterable[dict[str, str]],
+    rows: Iterable[ManifestRow],
     *,
     genres: Sequence[str] = (),
     splits: Sequence[str] = (),
     sources: Sequence[str] = (),
-) -> list[dict[str, str]]:
+) -> list[ManifestRow]:
     """Manifest rows matching every non-empty filter (an empty filter matches all)."""
     return [
         r
         for r in rows
-        if (not genres or r.get("genre") in genres)
-        and (not splits or r.get("split") in splits)
-        and (not sources or r.get("source") in sources)
+        if (not genres or r.genre in genres)
+        and (not splits or r.split in splits)
+        and (not sources or r.source in sources)
     ]
 
 
@@ -205,7 +186,7 @@ FACE_CHOICES = ("any", "with a face", "without a face")
 
 def load_attributes(export: DatasetExport) -> dict[str, dict[str, str]]:
     """sha256 -> the export's attributes.csv row; {} when it has none (--attributes off)."""
-    path = export.export_dir / "attributes.csv"
+    path = export.side_file(ATTRIBUTES_TABLE)
     try:
         with path.open(encoding="utf-8", newline="") as fh:
             return {r["sha256"]: r for r in csv.DictReader(fh) if r.get("sha256")}
@@ -223,17 +204,17 @@ def _number(row: dict[str, str] | None, column: str) -> float | None:
 
 
 def filter_by_attributes(
-    rows: Iterable[dict[str, str]],
+    rows: Iterable[ManifestRow],
     attrs: dict[str, dict[str, str]],
     *,
     face: str = "any",
     saturation: tuple[float, float] = (0.0, 1.0),
-) -> list[dict[str, str]]:
+) -> list[ManifestRow]:
     """Manifest rows whose attributes match; a cover without values only passes "any"/full."""
     out = []
     full = saturation[0] <= 0.0 and saturation[1] >= 1.0
     for r in rows:
-        a = attrs.get(r.get("sha256", ""))
+        a = attrs.get(r.sha256)
         if face != "any":
             count = _number(a, "faces.face_count")
             if count is None or (count > 0) != (face == "with a face"):
@@ -246,15 +227,15 @@ def filter_by_attributes(
     return out
 
 
-def duplicate_groups(rows: Iterable[dict[str, str]]) -> list[list[dict[str, str]]]:
+def duplicate_groups(rows: Iterable[ManifestRow]) -> list[list[ManifestRow]]:
     """Manifest rows sharing a ``group_id``: covers the split had to keep together (same
     duplicate group, artist or release), biggest group first; groups of one are left out."""
-    groups: dict[str, list[dict[str, str]]] = defaultdict(list)
+    groups: dict[str, list[ManifestRow]] = defaultdict(list)
     for r in rows:
-        if r.get("group_id"):
-            groups[r["group_id"]].append(r)
+        if r.group_id:
+            groups[r.group_id].append(r)
     multi = [g for g in groups.values() if len(g) > 1]
-    return sorted(multi, key=lambda g: (-len(g), g[0]["group_id"]))
+    return sorted(multi, key=lambda g: (-len(g), g[0].group_id))
 
 
 # -- catalog counts ------------------------------------------------------------------------------
@@ -372,9 +353,9 @@ class DuplicateMember:
     found_by: str = "pHash"  # the stages that joined its group: pHash, visual, pHash + visual
 
 
-def visual_pairs(card: dict[str, Any] | None) -> list[tuple[str, str]]:
+def visual_pairs(card: DatasetCard | None) -> list[tuple[str, str]]:
     """The sha256 pairs build-dataset's visual stage confirmed, from an export's card."""
-    visual = ((card or {}).get("duplicates") or {}).get("visual") or {}
+    visual = (card.duplicates if card else {}).get("visual") or {}
     return [(p["sha256_a"], p["sha256_b"]) for p in visual.get("pair_list", [])]
 
 

@@ -9,18 +9,20 @@ import streamlit as st
 
 from sleeve.app.data import (
     FACE_CHOICES,
-    DatasetExport,
     catalog_counts,
     catalog_duplicate_groups,
+    column_values,
     filter_by_attributes,
     filter_rows,
     load_attributes,
     load_export,
     search_words,
+    split_genre_counts,
     thumbnail_jpeg,
     visual_pairs,
 )
 from sleeve.app.ui import load_or_explain
+from sleeve.dataset.export import DatasetExport, ManifestRow
 from sleeve.settings import Settings
 
 GRID_COLUMNS = 6
@@ -74,11 +76,11 @@ def render_catalog(settings: Settings) -> None:
 
 def render_export(export: DatasetExport) -> None:
     st.caption(
-        f"Export `{export.export_dir}` · dataset `{export.dataset_id}` · {len(export.rows)} images"
+        f"Export `{export.root}` · dataset `{export.dataset_id}` · {len(export.rows)} images"
     )
     st.subheader("Images per genre and split")
-    st.dataframe(export.split_genre_counts(), hide_index=True)
-    weights = export.card.get("class_weights") or {}
+    st.dataframe(split_genre_counts(export), hide_index=True)
+    weights = export.card.class_weights
     if weights:
         with st.expander("Class weights and oversampling (card.json)"):
             st.dataframe(
@@ -86,7 +88,7 @@ def render_export(export: DatasetExport) -> None:
                     {
                         "genre": g,
                         "class weight": w,
-                        "oversample": (export.card.get("oversample") or {}).get(g),
+                        "oversample": export.card.oversample.get(g),
                     }
                     for g, w in sorted(weights.items())
                 ],
@@ -94,9 +96,9 @@ def render_export(export: DatasetExport) -> None:
             )
     st.subheader("Browse")
     c1, c2, c3 = st.columns(3)
-    genres = c1.multiselect("Genre", export.values("genre"), key="f_genre")
-    splits = c2.multiselect("Split", export.values("split"), key="f_split")
-    sources = c3.multiselect("Source", export.values("source"), key="f_source")
+    genres = c1.multiselect("Genre", column_values(export.rows, "genre"), key="f_genre")
+    splits = c2.multiselect("Split", column_values(export.rows, "split"), key="f_split")
+    sources = c3.multiselect("Source", column_values(export.rows, "source"), key="f_source")
     rows = filter_rows(export.rows, genres=genres, splits=splits, sources=sources)
     if export.words:  # the export carries the words read on each cover (text.jsonl)
         query = st.text_input("Words on the cover", key="f_words", placeholder="e.g. nelson")
@@ -112,10 +114,10 @@ def render_export(export: DatasetExport) -> None:
 
 
 def attribute_filters(
-    export: DatasetExport, attrs: dict[str, dict[str, str]], rows: list[dict[str, str]]
-) -> list[dict[str, str]]:
+    export: DatasetExport, attrs: dict[str, dict[str, str]], rows: list[ManifestRow]
+) -> list[ManifestRow]:
     """The per-genre attribute profile, and face / saturation filters over ``rows``."""
-    profile = (export.card.get("attributes") or {}).get("profile") or {}
+    profile = (export.card.attributes or {}).get("profile") or {}
     if profile:
         with st.expander(
             "Attributes per genre (card.json; definitions: `sleeve attributes --list`)"
@@ -133,7 +135,7 @@ def attribute_filters(
 
 
 def render_duplicates(settings: Settings, export: DatasetExport | None) -> None:
-    summary = export.card.get("duplicates") if export is not None else None
+    summary = export.card.duplicates if export is not None else None
     if summary:
         with st.expander("Duplicate summary of the latest export (card.json)"):
             st.json(summary)
@@ -173,15 +175,15 @@ def render_duplicates(settings: Settings, export: DatasetExport | None) -> None:
                 col.image(thumb, caption=caption, width="stretch")
 
 
-def thumbnail_grid(export: DatasetExport, rows: Sequence[dict[str, str]]) -> None:
+def thumbnail_grid(export: DatasetExport, rows: Sequence[ManifestRow]) -> None:
     for start in range(0, len(rows), GRID_COLUMNS):
         cols = st.columns(GRID_COLUMNS)
         for col, row in zip(cols, rows[start : start + GRID_COLUMNS], strict=False):
             thumb = thumbnail(export.image_path(row))
-            caption = f"{row['genre']} · {row['split']} · {row.get('source', '')}"
-            if export.words.get(row["sha256"]):
-                caption += f" · “{export.words[row['sha256']][:40]}”"
+            caption = f"{row.genre} · {row.split} · {row.source}"
+            if export.words.get(row.sha256):
+                caption += f" · “{export.words[row.sha256][:40]}”"
             if thumb is None:
-                col.warning(f"missing {row['sha256'][:10]}")
+                col.warning(f"missing {row.sha256[:10]}")
             else:
                 col.image(thumb, caption=caption, width="stretch")

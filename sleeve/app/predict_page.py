@@ -17,6 +17,7 @@ from sleeve.training.predict import (
     predict_bytes,
     predict_source,
 )
+from sleeve.training.rundir import Run
 
 
 @st.cache_resource(show_spinner="Loading the model…")
@@ -28,7 +29,7 @@ def cached_classifier(run_dir: str, model_mtime: float) -> Any:
 
 
 def _model_mtime(run_dir: Path) -> float:
-    model = run_dir / "model.pt" if run_dir.is_dir() else run_dir
+    model = Run(run_dir).model_path if run_dir.is_dir() else run_dir
     return model.stat().st_mtime if model.exists() else 0.0
 
 

@@ -28,6 +28,7 @@ from sleeve.app.runs import (
 from sleeve.app.ui import load_or_explain, pick_run, run_label
 from sleeve.settings import Settings
 from sleeve.training.headline import headline_sentence
+from sleeve.training.rundir import Run
 from sleeve.training.selection import chosen_by
 
 PAGE_SIZE = 4 * GRID_COLUMNS
@@ -68,7 +69,7 @@ def render(settings: Settings) -> None:
     render_pairs(report, method, rows)
     st.subheader(f"Per genre ({method}, test)")
     st.dataframe(report.per_class_rows(method), hide_index=True)
-    html = report.run_dir / "report.html"
+    html = Run(report.run_dir).report_html
     if html.is_file():
         st.caption(f"Full report: `{html}`")
     render_comparison(settings, report)

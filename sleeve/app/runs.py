@@ -12,8 +12,7 @@ from sleeve.app.data import NotReady, RunReport
 from sleeve.errors import DataError
 from sleeve.settings import Settings
 from sleeve.training.evaluate import top_confused_pairs
-from sleeve.training.predict import read_latest
-from sleeve.training.predictions import read_predictions
+from sleeve.training.rundir import PREDICTIONS, Run, finished_runs
 
 # config keys that differ between any two runs and say nothing about the recipe
 _NOISE_KEYS = {"argv", "export_dir", "progress", "settings", "torch_threads"}
@@ -21,35 +20,26 @@ _NOISE_KEYS = {"argv", "export_dir", "progress", "settings", "torch_threads"}
 
 def list_runs(settings: Settings) -> list[Path]:
     """Finished runs (a metrics.json) under runs/, newest first; LATEST's target leads."""
-    root = settings.runs_dir
-    found = (
-        [p for p in root.iterdir() if p.is_dir() and (p / "metrics.json").is_file()]
-        if root.is_dir()
-        else []
-    )
-    found.sort(key=lambda p: ((p / "metrics.json").stat().st_mtime, p.name), reverse=True)
-    latest = read_latest(root)
-    if latest is not None and latest.is_dir() and (latest / "metrics.json").is_file():
-        found = [latest.resolve()] + [p for p in found if p.resolve() != latest.resolve()]
+    found = [run.root for run in finished_runs(settings.runs_dir)]
     if not found:
         raise NotReady(
-            f"No trained run yet (nothing under {root}). Run `train-and-evaluate` "
+            f"No trained run yet (nothing under {settings.runs_dir}). Run `train-and-evaluate` "
             "(or `sleeve demo`) first."
         )
     return found
 
 
 def predictions(run_dir: Path) -> list[dict[str, str]]:
-    path = Path(run_dir) / "predictions.csv"
-    if not path.is_file():
+    run = Run(Path(run_dir))
+    if not run.predictions_path.is_file():
         raise NotReady(
-            f"{run_dir} has no predictions.csv (an older run): run `train-and-evaluate` again "
+            f"{run_dir} has no {PREDICTIONS} (an older run): run `train-and-evaluate` again "
             "to see the covers behind each cell."
         )
     try:
-        return read_predictions(run_dir)
+        return run.predictions()
     except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read {path}: {exc}") from None
+        raise DataError(f"cannot read {run.predictions_path}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -114,11 +104,7 @@ def confusion_counts(report: RunReport, method: str) -> list[list[int]]:
 
 
 def _config(run_dir: Path) -> dict[str, Any]:
-    try:
-        doc = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return doc.get("resolved") or {} if isinstance(doc, dict) else {}
+    return Run(run_dir).config().get("resolved") or {}
 
 
 def _wf1(report: RunReport, method: str) -> float | None:

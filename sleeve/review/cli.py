@@ -15,6 +15,7 @@ from sleeve.errors import DataError
 from sleeve.review.decisions import DECISIONS, default_who, latest_decisions, record_decision
 from sleeve.review.queue import read_suspects, review_queue
 from sleeve.settings import load_settings
+from sleeve.training.rundir import latest_run
 
 LIST_EXAMPLES = """\
   sleeve review                      # the newest run's suspects nobody has decided on yet
@@ -68,9 +69,8 @@ def decide_parser() -> argparse.ArgumentParser:
 
 
 def _run_dir(arg: Path | None, runs_dir: Path) -> Path:
-    from sleeve.training.predict import read_latest
-
-    run = arg or read_latest(runs_dir)
+    latest = latest_run(runs_dir)
+    run = arg or (latest.root if latest else None)
     if run is None or not run.is_dir():
         raise DataError(
             f"no run to review (no {runs_dir / 'LATEST'}): run `train-and-evaluate` first "

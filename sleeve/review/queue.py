@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sleeve.errors import DataError
-from sleeve.training.label_issues import FILENAME, read_label_issues
+from sleeve.training.rundir import LABEL_ISSUES, Run
 
 
 @dataclass(frozen=True)
@@ -36,14 +36,14 @@ class Suspect:
 
 
 def read_suspects(run_dir: Path) -> list[Suspect]:
-    path = Path(run_dir) / FILENAME
-    if not path.is_file():
+    run = Run(Path(run_dir))
+    if not run.label_issues_path.is_file():
         raise DataError(
-            f"{run_dir} has no {FILENAME}: run `train-and-evaluate` (a run with embedding "
+            f"{run_dir} has no {LABEL_ISSUES}: run `train-and-evaluate` (a run with embedding "
             "methods and without --no-label-issues writes it)"
         )
     out = []
-    for r in read_label_issues(run_dir):
+    for r in run.label_issues():
         probs = {k[2:]: float(v) for k, v in r.items() if k.startswith("p.")}
         out.append(
             Suspect(

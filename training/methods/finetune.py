@@ -27,14 +27,14 @@ from sleeve.training.data import CoverDataset, Export, default_workers, make_loa
 from sleeve.training.embeddings import FeatureRecipe, encode
 from sleeve.training.evaluate import classification_metrics
 from sleeve.training.heads_runtime import head_probabilities
-from sleeve.training.methods import FittedHead
+from sleeve.training.methods import FittedHead, MethodOutcome
 from torch import nn
 from tqdm import tqdm
 
 from sleeve.errors import DataError
 
 if TYPE_CHECKING:
-    from sleeve.training.run import MethodOutcome, TrainConfig
+    from sleeve.training.config import TrainConfig
 
 PATIENCE = 2  # epochs without a better val weighted F1 before stopping
 
@@ -135,8 +135,6 @@ def evaluate(net, backbone, samples, recipe, device, config) -> tuple[np.ndarray
 def run_finetune(
     export: Export, config: TrainConfig, device: torch.device, ckpt_dir: Path
 ) -> MethodOutcome:
-    from sleeve.training.run import MethodOutcome
-
     start = time.perf_counter()
     torch.manual_seed(config.seed)
     # a stack's first member is the one fine-tuned (one network trains; the rest stay frozen

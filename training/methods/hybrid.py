@@ -25,10 +25,12 @@ from sleeve.training.embeddings import (
     views,
 )
 from sleeve.training.heads_runtime import l2_normalise
+from sleeve.training.methods import MethodOutcome
+from sleeve.training.methods.embedding import backbone_seconds, embedding_outcome, split_arrays
 from sleeve.training.methods.heads import fit_svc
 
 if TYPE_CHECKING:
-    from sleeve.training.run import MethodOutcome, TrainConfig
+    from sleeve.training.config import TrainConfig
 
 
 def hybrid_features(
@@ -80,8 +82,6 @@ def run_hybrid(
     cache_root: Path | None,
     tuned: Backbone,
 ) -> MethodOutcome:
-    from sleeve.training.run import backbone_seconds, embedding_outcome, split_arrays
-
     start = time.perf_counter()
     pretrained = load_backbone(config.backbone, config.weights, device)
     recipe = config.recipe()

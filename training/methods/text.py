@@ -16,10 +16,10 @@ import logging
 import time
 
 import numpy as np
-from sleeve.dataset.cover_text import TEXT_TABLE, read_text_table
+from sleeve.dataset.cover_text import TEXT_TABLE
 from sleeve.dataset.ocr import ENGINE, engine_version, read_words, words_text
 from sleeve.training.data import Export, decode
-from sleeve.training.methods import FittedHead
+from sleeve.training.methods import FittedHead, MethodOutcome
 from sleeve.training.text_head import choose_weight, fit_text, fuse
 
 from sleeve.errors import ConfigError
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 def export_texts(export: Export) -> dict[str, str] | None:
     """sha256 -> the cover's words as one string, or None when the export has no text table."""
-    table = read_text_table(export.root / TEXT_TABLE)
+    table = export.dataset.word_table  # the export's text.jsonl, read by its owner
     if not table:
         return None
     return {sha: words_text(words) for sha, words in table.items()}
@@ -65,8 +65,6 @@ def run_text_methods(
 
     ``asked``: the rungs were named on the command line, so a missing prerequisite is an
     error; in the default ladder they are skipped quietly instead."""
-    from sleeve.training.run import MethodOutcome
-
     texts = export_texts(export)
     problem = None
     if texts is None:
