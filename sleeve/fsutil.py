@@ -122,3 +122,15 @@ def read_pointer(pointer_dir: Path) -> Path | None:
     if not target.is_absolute() and not target.exists() and (pointer_dir / target).exists():
         target = pointer_dir / target
     return target
+
+
+def write_atomic(path: Path, data: bytes | str) -> Path:
+    """Write ``path`` through a temporary beside it, renamed into place: a reader never sees a
+    half-written file."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    if isinstance(data, str):
+        tmp.write_text(data, encoding="utf-8")
+    else:
+        tmp.write_bytes(data)
+    tmp.replace(path)
+    return path

@@ -14,35 +14,19 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from sleeve.training.backbones import configure_threads, load_backbone, resolve_device
+from sleeve.training.backbones import configure_threads, resolve_device
 from sleeve.training.classifier import save_model
 from sleeve.training.config import DEFAULT_METHODS, TrainConfig, seed_everything
 from sleeve.training.data import Export, load_export
-from sleeve.training.embeddings import cached_embeddings
 from sleeve.training.evaluate import classification_metrics
 from sleeve.training.headline import compute_headline
 from sleeve.training.label_issues import write_label_issues
 from sleeve.training.learning_curve import learning_curve_for_run
-from sleeve.training.methods import (
-    EMBEDDING_METHODS,
-    PROJECTED_METHODS,
-    FittedHead,
-    MethodOutcome,
-)
-from sleeve.training.methods.embedding import (
-    backbone_seconds,
-    embedding_outcome,
-    split_arrays,
-    split_labels,
-)
-from sleeve.training.methods.finetune import run_finetune
-from sleeve.training.methods.heads import EMBEDDING_FITTERS, catboost_available, fit_ensemble
-from sleeve.training.methods.hybrid import run_hybrid
-from sleeve.training.methods.knn import fit_knn
-from sleeve.training.methods.projected import fit_projected_methods
-from sleeve.training.methods.text import TEXT_METHODS, run_text_methods
+from sleeve.training.methods import Method, MethodOutcome, RungContext
+from sleeve.training.methods.embedding import EmbeddingRung, split_arrays, split_labels
+from sleeve.training.methods.finetune import FineTuneRung
+from sleeve.training.methods.text import TextRung
 from sleeve.training.outputs import write_run_dir
-from sleeve.training.recipes import BEST
 from sleeve.training.rundir import Run, RunResult, default_run_dir, write_latest_run
 from sleeve.training.selection import choose_for_export
 
@@ -60,65 +44,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-def run_embedding_methods(
-    export: Export,
-    config: TrainConfig,
-    device: torch.device,
-    cache_root: Path | None,
-    features_out: dict | None = None,
-) -> list[MethodOutcome]:
-    """``features_out`` (optional) receives the features under "x" (rows follow
-    ``export.samples``), for the label-issue scores."""
-    wanted = [m for m in config.methods if m in EMBEDDING_METHODS]
-    if "ensemble" in config.methods and not wanted:
-        wanted = ["logreg", "svc"]
-    if "catboost" in wanted and not catboost_available():
-        if tuple(config.methods) != DEFAULT_METHODS:  # asked for by name: say what is missing
-            raise ConfigError(
-                "method catboost needs the optional extra: pip install 'sleeve[catboost]'"
-            )
-        wanted.remove("catboost")  # the default ladder goes on without the optional extra
-    projected = [m for m in config.methods if m in PROJECTED_METHODS]
-    if not wanted and not projected:
-        return []
-    backbone = load_backbone(config.backbone, config.weights, device)
-    recipe = config.recipe()
-    feats = cached_embeddings(
-        export.samples,
-        backbone,
-        recipe,
-        device,
-        cache_root,
-        batch_size=config.batch_size,
-        progress=config.progress,
-    )
-    if features_out is not None:
-        features_out["x"] = feats
-    x, y = split_arrays(export, feats)
-    per_image = backbone_seconds(export, backbone, recipe, device)
-    fitted: list[FittedHead] = []
-    for method in wanted:
-        if method == "knn":
-            fitted.append(fit_knn(x["train"], y["train"], x["val"], y["val"], export.genres))
-        else:
-            fitter = EMBEDDING_FITTERS[method]
-            fitted.append(
-                fitter(x["train"], y["train"], x["val"], y["val"], export.genres, seed=config.seed)
-            )
-    if projected:
-        fitted += fit_projected_methods(projected, x, y, export.genres, seed=config.seed)
-    if "ensemble" in config.methods and len(fitted) > 1:
-        ens = fit_ensemble(fitted, y["val"], export.genres)
-        members = ens.params["members"]
-        ens.train_seconds += sum(f.train_seconds for f in fitted if f.method in members)
-        fitted.append(ens)
-    return [
-        embedding_outcome(export, config, f, backbone, recipe, x["test"], per_image)
-        for f in fitted
-        if f.method in config.methods  # others were fitted only as ensemble members
-    ]
+# the ladder, in order: embedding heads (kNN ... ensemble, projected), fine-tune + hybrid, then
+# the text rung and its fusion with the best image rung on val
+RUNGS: tuple[Method, ...] = (EmbeddingRung(), FineTuneRung(), TextRung())
 
 
 def train_and_evaluate(
@@ -149,27 +77,13 @@ def train_and_evaluate(
     run = Run(run_dir)
     cache_root = Path(data_dir) / "cache" / "embeddings" if data_dir else None
 
-    features: dict = {}
-    outcomes = run_embedding_methods(export, config, device, cache_root, features)
-    if "finetune" in config.methods or "hybrid" in config.methods:
-        tuned = run_finetune(export, config, device, run.checkpoints_dir)
-        if "finetune" in config.methods:
-            outcomes.append(tuned)
-        if "hybrid" in config.methods:
-            assert tuned.network is not None
-            hybrid = run_hybrid(export, config, device, cache_root, tuned.network)
-            hybrid.fitted.train_seconds += tuned.fitted.train_seconds  # its fine-tune counts
-            outcomes.append(hybrid)
-
-    for o in outcomes:
-        score_outcome(export, o)
-    text_wanted = tuple(m for m in config.methods if m in TEXT_METHODS)
-    if text_wanted:  # after the image rungs: fusion picks the best of them on val
-        # the ladder and the default recipe read the words when the export has them
-        asked = tuple(config.methods) not in (DEFAULT_METHODS, BEST.methods)
-        for o in run_text_methods(export, text_wanted, outcomes, config.seed, asked):
-            score_outcome(export, o)
-            outcomes.append(o)
+    ctx = RungContext(export, config, device, cache_root, run)
+    for rung in RUNGS:  # ladder order: fusion (text rung) reads the image rungs' scores
+        if rung.wanted(config):
+            for outcome in rung.fit(ctx):
+                score_outcome(export, outcome)
+                ctx.outcomes.append(outcome)
+    outcomes, features = ctx.outcomes, ctx.features
     if not outcomes:
         raise ConfigError("no method could be trained: see the messages above")
     # best on val; by grouped CV on train+val when val is small (training/selection.py)

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sleeve.errors import DataError
-from sleeve.fsutil import read_pointer, write_pointer
+from sleeve.fsutil import read_pointer, write_atomic, write_pointer
 
 METRICS = "metrics.json"
 CONFIG = "config.json"
@@ -119,14 +118,7 @@ class Run:
 
     def write(self, name: str, data: bytes | str) -> Path:
         """Write one file of the run atomically (temporary beside it, then renamed)."""
-        path = self.root / name
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        if isinstance(data, str):
-            tmp.write_text(data, encoding="utf-8")
-        else:
-            tmp.write_bytes(data)
-        tmp.replace(path)
-        return path
+        return write_atomic(self.root / name, data)
 
 
 def _csv_rows(path: Path) -> list[dict[str, str]]:

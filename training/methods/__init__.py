@@ -1,19 +1,27 @@
-"""Training methods, from the study's baseline up.
+"""Training methods, from the study's baseline up, behind one :class:`Method` protocol.
 
-Every embedding method takes cached features of train and val, picks its few hyper-parameters
-on val only, and returns a :class:`FittedHead` whose ``head`` is stored in model.pt and
-applied by :func:`sleeve.training.heads_runtime.head_probabilities`. Test is never seen here.
+A rung (embedding heads, fine-tune + hybrid, text + fused) is a :class:`Method`: given a
+:class:`RungContext` it fits its methods on train, chooses their settings on val only and
+returns one :class:`MethodOutcome` per method: the same predictor type for every rung (the
+fitted head with its val probabilities, the test probabilities computed once after every
+choice, throughput and the model.pt payload). run.py calls the rungs in ladder order and
+scores each outcome; later rungs (fused) see the earlier rungs' scored outcomes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 if TYPE_CHECKING:
+    import torch
     from sleeve.training.backbones import Backbone
+    from sleeve.training.config import TrainConfig
+    from sleeve.training.data import Export
+    from sleeve.training.rundir import Run
 
 EMBEDDING_METHODS = ("knn", "logreg", "svc", "rf", "catboost")
 # kNN / SVC in a learned space (methods/projected.py); asked for by name, like hybrid
@@ -50,3 +58,31 @@ class MethodOutcome:
     network: Backbone | None = None  # the fine-tuned backbone (finetune), for the hybrid
     val: dict = field(default_factory=dict)
     test: dict = field(default_factory=dict)
+
+
+@dataclass
+class RungContext:
+    """What a rung may read: the export, the settings, where to cache and write, and what
+    the rungs before it produced."""
+
+    export: Export
+    config: TrainConfig
+    device: torch.device
+    cache_root: Path | None  # <data_dir>/cache/embeddings (None: no cache)
+    run: Run
+    outcomes: list[MethodOutcome] = field(default_factory=list)  # earlier rungs', scored
+    # "x": the embedding rung's features, rows following export.samples (label issues,
+    # headline, learning curve and small-val selection reuse them)
+    features: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class Method(Protocol):
+    """A rung of the ladder."""
+
+    names: tuple[str, ...]  # the --method names it answers
+
+    def wanted(self, config: TrainConfig) -> bool: ...
+
+    def fit(self, ctx: RungContext) -> list[MethodOutcome]:
+        """Fit on train, choose on val, return finished predictors (test scored by run.py)."""
+        ...

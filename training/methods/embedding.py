@@ -1,21 +1,37 @@
-"""What every rung on backbone features shares: features and labels per split, and turning a
-fitted head into the common :class:`~sleeve.training.methods.MethodOutcome` (test
-probabilities, throughput, model.pt payload). Used by run.py and the hybrid rung."""
+"""The embedding rung (kNN, logreg, SVC, RF, CatBoost, ensemble, projected kNN/SVC on cached
+backbone features), and what every rung on backbone features shares: features and labels per
+split, and turning a fitted head into the common
+:class:`~sleeve.training.methods.MethodOutcome` (test probabilities, throughput, model.pt
+payload). The hybrid rung reuses the helpers."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
+from sleeve.training.backbones import load_backbone
 from sleeve.training.classifier import package
-from sleeve.training.embeddings import FeatureRecipe, encode
+from sleeve.training.config import DEFAULT_METHODS, TrainConfig
+from sleeve.training.embeddings import FeatureRecipe, cached_embeddings, encode
 from sleeve.training.heads_runtime import head_probabilities
-from sleeve.training.methods import FittedHead, MethodOutcome
+from sleeve.training.methods import (
+    EMBEDDING_METHODS,
+    PROJECTED_METHODS,
+    FittedHead,
+    MethodOutcome,
+    RungContext,
+)
+from sleeve.training.methods.heads import EMBEDDING_FITTERS, catboost_available, fit_ensemble
+from sleeve.training.methods.knn import fit_knn
+from sleeve.training.methods.projected import fit_projected_methods
+
+from sleeve.errors import ConfigError
 
 if TYPE_CHECKING:
     from sleeve.training.backbones import Backbone
-    from sleeve.training.config import TrainConfig
     from sleeve.training.data import Export
 
 
@@ -71,3 +87,76 @@ def head_seconds(head: dict, x: np.ndarray) -> float:
     start = time.perf_counter()
     head_probabilities(head, x)
     return (time.perf_counter() - start) / max(1, len(x))
+
+
+class EmbeddingRung:
+    """Heads on the (cached) frozen backbone's features; shares the features with run.py."""
+
+    names = (*EMBEDDING_METHODS, "ensemble", *PROJECTED_METHODS)
+
+    def wanted(self, config: TrainConfig) -> bool:
+        return any(m in self.names for m in config.methods)
+
+    def fit(self, ctx: RungContext) -> list[MethodOutcome]:
+        return run_embedding_methods(
+            ctx.export, ctx.config, ctx.device, ctx.cache_root, ctx.features
+        )
+
+
+def run_embedding_methods(
+    export: Export,
+    config: TrainConfig,
+    device: torch.device,
+    cache_root: Path | None,
+    features_out: dict | None = None,
+) -> list[MethodOutcome]:
+    """The heads on backbone features; ``features_out`` (optional) receives the features
+    under "x" (rows follow ``export.samples``), for the label-issue scores."""
+    wanted = [m for m in config.methods if m in EMBEDDING_METHODS]
+    if "ensemble" in config.methods and not wanted:
+        wanted = ["logreg", "svc"]
+    if "catboost" in wanted and not catboost_available():
+        if tuple(config.methods) != DEFAULT_METHODS:  # asked for by name: say what is missing
+            raise ConfigError(
+                "method catboost needs the optional extra: pip install 'sleeve[catboost]'"
+            )
+        wanted.remove("catboost")  # the default ladder goes on without the optional extra
+    projected = [m for m in config.methods if m in PROJECTED_METHODS]
+    if not wanted and not projected:
+        return []
+    backbone = load_backbone(config.backbone, config.weights, device)
+    recipe = config.recipe()
+    feats = cached_embeddings(
+        export.samples,
+        backbone,
+        recipe,
+        device,
+        cache_root,
+        batch_size=config.batch_size,
+        progress=config.progress,
+    )
+    if features_out is not None:
+        features_out["x"] = feats
+    x, y = split_arrays(export, feats)
+    per_image = backbone_seconds(export, backbone, recipe, device)
+    fitted: list[FittedHead] = []
+    for method in wanted:
+        if method == "knn":
+            fitted.append(fit_knn(x["train"], y["train"], x["val"], y["val"], export.genres))
+        else:
+            fitter = EMBEDDING_FITTERS[method]
+            fitted.append(
+                fitter(x["train"], y["train"], x["val"], y["val"], export.genres, seed=config.seed)
+            )
+    if projected:
+        fitted += fit_projected_methods(projected, x, y, export.genres, seed=config.seed)
+    if "ensemble" in config.methods and len(fitted) > 1:
+        ens = fit_ensemble(fitted, y["val"], export.genres)
+        members = ens.params["members"]
+        ens.train_seconds += sum(f.train_seconds for f in fitted if f.method in members)
+        fitted.append(ens)
+    return [
+        embedding_outcome(export, config, f, backbone, recipe, x["test"], per_image)
+        for f in fitted
+        if f.method in config.methods  # others were fitted only as ensemble members
+    ]

@@ -27,7 +27,8 @@ from sleeve.training.data import CoverDataset, Export, default_workers, make_loa
 from sleeve.training.embeddings import FeatureRecipe, encode
 from sleeve.training.evaluate import classification_metrics
 from sleeve.training.heads_runtime import head_probabilities
-from sleeve.training.methods import FittedHead, MethodOutcome
+from sleeve.training.methods import FittedHead, MethodOutcome, RungContext
+from sleeve.training.methods.hybrid import run_hybrid
 from torch import nn
 from tqdm import tqdm
 
@@ -258,3 +259,24 @@ def _summary_csv(path: Path, history: list[dict]) -> None:
         writer = csv.DictWriter(fh, fieldnames=list(history[0]))
         writer.writeheader()
         writer.writerows(history)
+
+
+class FineTuneRung:
+    """Fine-tune the backbone ("finetune"), and/or an SVC on its features joined with the
+    frozen stack's ("hybrid"; its time includes the fine-tune it needs)."""
+
+    names = ("finetune", "hybrid")
+
+    def wanted(self, config: TrainConfig) -> bool:
+        return any(m in self.names for m in config.methods)
+
+    def fit(self, ctx: RungContext) -> list[MethodOutcome]:
+        methods = ctx.config.methods
+        tuned = run_finetune(ctx.export, ctx.config, ctx.device, ctx.run.checkpoints_dir)
+        out = [tuned] if "finetune" in methods else []
+        if "hybrid" in methods:
+            assert tuned.network is not None
+            hybrid = run_hybrid(ctx.export, ctx.config, ctx.device, ctx.cache_root, tuned.network)
+            hybrid.fitted.train_seconds += tuned.fitted.train_seconds  # its fine-tune counts
+            out.append(hybrid)
+        return out

@@ -18,8 +18,10 @@ import time
 import numpy as np
 from sleeve.dataset.cover_text import TEXT_TABLE
 from sleeve.dataset.ocr import ENGINE, engine_version, read_words, words_text
+from sleeve.training.config import DEFAULT_METHODS, TrainConfig
 from sleeve.training.data import Export, decode
-from sleeve.training.methods import FittedHead, MethodOutcome
+from sleeve.training.methods import FittedHead, MethodOutcome, RungContext
+from sleeve.training.recipes import BEST
 from sleeve.training.text_head import choose_weight, fit_text, fuse
 
 from sleeve.errors import ConfigError
@@ -148,3 +150,19 @@ def run_text_methods(
 
 def _with_text(payload: dict, method: str, head: dict, weight: float, image_method: str) -> dict:
     return {**payload, "method": method, "text": text_block(head, weight, image_method)}
+
+
+class TextRung:
+    """The words on the cover (text) and their late fusion with the best image rung (fused)."""
+
+    names = TEXT_METHODS
+
+    def wanted(self, config: TrainConfig) -> bool:
+        return any(m in self.names for m in config.methods)
+
+    def fit(self, ctx: RungContext) -> list[MethodOutcome]:
+        methods = tuple(ctx.config.methods)
+        wanted = tuple(m for m in methods if m in TEXT_METHODS)
+        # the ladder and the default recipe read the words when the export has them
+        asked = methods not in (DEFAULT_METHODS, BEST.methods)
+        return run_text_methods(ctx.export, wanted, ctx.outcomes, ctx.config.seed, asked)
