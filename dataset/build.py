@@ -8,9 +8,10 @@ load rows -> drop covers whose file is missing -> perceptual hashes (cached) -> 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sleeve.collector.integrity import verify_files
 from sleeve.collector.store import ImageStore
@@ -19,6 +20,7 @@ from sleeve.dataset.balance import BalanceResult, Candidate, balance
 from sleeve.dataset.card import build_card, render_card_md
 from sleeve.dataset.cover_text import TEXT_TABLE, ensure_text, load_text, render_text_table
 from sleeve.dataset.export import (
+    ATTRIBUTES_TABLE,
     DatasetCard,
     ManifestRow,
     rows_id,
@@ -27,15 +29,21 @@ from sleeve.dataset.export import (
     write_export,
     write_latest,
 )
-from sleeve.dataset.groups import DEFAULT_THRESHOLD, group_duplicates
+from sleeve.dataset.groups import DEFAULT_THRESHOLD, Grouping, group_duplicates
 from sleeve.dataset.hashing import ALGOS, HashReport, ensure_hashes
-from sleeve.dataset.labels import LabelRule, resolve_labels
+from sleeve.dataset.labels import Label, LabelReport, LabelRule, resolve_labels
 from sleeve.dataset.neighbours import MAX_THRESHOLD
 from sleeve.dataset.ocr import INSTALL_HINT, engine_available
 from sleeve.dataset.review import apply_decisions
 from sleeve.dataset.rows import CatalogRows, ImageRow, load_rows
 from sleeve.dataset.split import SplitItem, assign_splits, leak_groups
-from sleeve.dataset.visual import VisualDedup, card_entry, find_visual_duplicates, summary_line
+from sleeve.dataset.visual import (
+    VisualDedup,
+    VisualReport,
+    card_entry,
+    find_visual_duplicates,
+    summary_line,
+)
 
 from sleeve import __version__
 from sleeve.catalog.db import Catalog
@@ -134,58 +142,136 @@ def _present(rows: CatalogRows, data_dir: Path) -> tuple[list[ImageRow], list[st
     return present, [by_sha[s] for s in report.missing], [by_sha[s] for s in report.mismatched]
 
 
+@dataclass(frozen=True)
+class BuildOptions:
+    """build-dataset's choices (the CLI's flags); defaults are the CLI's defaults."""
+
+    genres: list[str] | None = None  # None: every genre with labelled covers
+    balance: bool = False  # undersample large classes to the median class size
+    per_class: int | None = None  # undersample to at most N per class (implies balance)
+    out: Path | None = None  # None: <data_dir>/datasets/<dataset_id>
+    seed: int = 0
+    hash_algo: str = "phash"
+    threshold: int = DEFAULT_THRESHOLD
+    splits: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    dry_run: bool = False
+    progress: bool = True
+    rule: LabelRule | None = None  # None: the default LabelRule()
+    visual: VisualDedup | None = None  # None: on or off as settings.visual_dedup says
+    read_text: bool = True
+    attributes: str = "on"
+
+
+@dataclass
+class Selection:
+    """The balanced, split covers (the representative of each kept duplicate group)."""
+
+    kept: list[SplitItem]
+    split_of: dict[int, str]
+    leak_of: dict[int, str]
+    balanced: BalanceResult
+    excluded: Counter[str]
+
+
 def build_dataset(
     catalog: Catalog,
     settings: Settings,
     taxonomy: Taxonomy,
-    *,
-    genres: list[str] | None = None,
-    balance: bool = False,
-    per_class: int | None = None,
-    out: Path | None = None,
-    seed: int = 0,
-    hash_algo: str = "phash",
-    threshold: int = DEFAULT_THRESHOLD,
-    splits: tuple[float, float, float] = (0.7, 0.15, 0.15),
-    dry_run: bool = False,
-    progress: bool = True,
-    rule: LabelRule | None = None,
-    visual: VisualDedup | None = None,
-    read_text: bool = True,
-    attributes: str = "on",
+    options: BuildOptions | None = None,
+    **overrides: Any,  # BuildOptions fields by name (genres=..., balance=True, ...)
 ) -> BuildResult:
     """Build (and unless ``dry_run`` export) a dataset from the catalog."""
+    opts = replace(options or BuildOptions(), **overrides)
+    visual = opts.visual or VisualDedup(enabled=settings.visual_dedup)
+    opts = replace(opts, rule=opts.rule or LabelRule(), visual=visual)
+    data_dir = Path(settings.data_dir)
+    rows = _load(catalog, taxonomy, opts)
+    if not opts.dry_run:
+        # what killed runs left, never a live concurrent writer's (fsutil.is_stale)
+        ImageStore(data_dir).sweep_temporaries()
+        sweep_stale_exports(settings.datasets_dir)
+    images, missing, changed = _present(rows, data_dir)
+    hashes, hash_report = ensure_hashes(
+        catalog,
+        data_dir,
+        [(im.id, im.path) for im in images],
+        opts.hash_algo,
+        progress=opts.progress,
+    )
+    grouping, found = _group(images, hashes, data_dir, visual, opts)
+    labels, label_report = resolve_labels(grouping.groups, rows, taxonomy, opts.rule)
+    # people's verdicts from `sleeve review` override the rule (dataset/review.py)
+    labels, review = apply_decisions(grouping.groups, labels, latest_decisions(catalog))
+    image_by_id = {im.id: im for im in images}
+    chosen = _select(grouping, labels, rows, image_by_id, opts)
+    manifest_rows = _manifest_rows(chosen, grouping, rows, image_by_id, hashes, label_report, opts)
+    ds_id = rows_id(manifest_rows)
+    export_dir = Path(opts.out) if opts.out is not None else settings.datasets_dir / ds_id
+    card = _card(
+        ds_id, manifest_rows, chosen, rows, images, grouping, found, labels, label_report,
+        (missing, changed, hash_report), visual, catalog, opts,
+    )  # fmt: skip
+    card.review = review
+    result = BuildResult(
+        ds_id,
+        None if opts.dry_run else export_dir,
+        split_counts(manifest_rows, card.genres),
+        card,
+        hash_report,
+        opts.dry_run,
+    )
+    result.notes.append(summary_line(found))
+    if review["decisions_in_catalog"]:
+        result.notes.append(
+            f"review decisions applied: excluded {review['excluded']}, relabelled "
+            f"{review['relabelled']}, kept {review['kept']}"
+        )
+    if opts.dry_run:
+        result.notes.append(f"would export to {export_dir}")
+        return result
+    _export(catalog, settings, export_dir, manifest_rows, chosen, image_by_id, result, opts)
+    return result
+
+
+def _load(catalog: Catalog, taxonomy: Taxonomy, opts: BuildOptions) -> CatalogRows:
     rows = load_rows(catalog)
     known = set(taxonomy.genres) | rows.evidence_genres()
-    _validate(genres, known, per_class, hash_algo, threshold, splits)
+    _validate(opts.genres, known, opts.per_class, opts.hash_algo, opts.threshold, opts.splits)
     if not rows.images:
         raise NothingYetError(
             "the catalog has no covers yet: run `collect` first (e.g. "
             "`collect --genre rap --limit 500` or `collect --from-folder DIR`)"
         )
-    data_dir = Path(settings.data_dir)
-    if not dry_run:  # what killed runs left: never a live concurrent writer's (fsutil.is_stale)
-        ImageStore(data_dir).sweep_temporaries()
-        sweep_stale_exports(settings.datasets_dir)
-    images, missing, changed = _present(rows, data_dir)
-    hashes, hash_report = ensure_hashes(
-        catalog, data_dir, [(im.id, im.path) for im in images], hash_algo, progress=progress
-    )
-    grouping = group_duplicates(images, hashes, threshold)
-    visual = visual or VisualDedup(enabled=settings.visual_dedup)
+    return rows
+
+
+def _group(
+    images: list[ImageRow],
+    hashes: dict[int, str],
+    data_dir: Path,
+    visual: VisualDedup,
+    opts: BuildOptions,
+) -> tuple[Grouping, VisualReport]:
+    """Duplicate groups: byte-identical and pHash near-duplicates, then the visual stage."""
+    grouping = group_duplicates(images, hashes, opts.threshold)
     found = find_visual_duplicates(
-        images, data_dir, grouping, visual, hashes=hashes, progress=progress
+        images, data_dir, grouping, visual, hashes=hashes, progress=opts.progress
     )
     if found.pairs:  # the second stage: re-captures pHash misses join the same groups
-        grouping = group_duplicates(images, hashes, threshold, extra_pairs=found.edges)
-    rule = rule or LabelRule()
-    labels, label_report = resolve_labels(grouping.groups, rows, taxonomy, rule)
-    # people's verdicts from `sleeve review` override the rule (dataset/review.py)
-    labels, review = apply_decisions(grouping.groups, labels, latest_decisions(catalog))
-    image_by_id = {im.id: im for im in images}
+        grouping = group_duplicates(images, hashes, opts.threshold, extra_pairs=found.edges)
+    return grouping, found
 
-    wanted = set(genres) if genres else None
-    candidates: list[Candidate] = []
+
+def _select(
+    grouping: Grouping,
+    labels: dict[int, Label],
+    rows: CatalogRows,
+    image_by_id: dict[int, ImageRow],
+    opts: BuildOptions,
+) -> Selection:
+    """One labelled representative per group, the requested genres, balanced, then split
+    without a leak group spanning two splits."""
+    wanted = set(opts.genres) if opts.genres else None
     excluded: Counter[str] = Counter()
     split_items: list[SplitItem] = []
     for group in grouping.groups:
@@ -212,18 +298,30 @@ def build_dataset(
         split_items.append(SplitItem(rep.id, rep.sha256, label.genre, links))
     leak_of = leak_groups(split_items)
     item_by_key = {it.key: it for it in split_items}
+    candidates: list[Candidate] = []
     for it in split_items:
         artist_links = sorted(link for link in it.links if link.startswith("artist:"))
         cluster = artist_links[0] if artist_links else f"leak:{leak_of[it.key]}"
         candidates.append(Candidate(it.key, it.sha256, it.genre, cluster))
-    balanced: BalanceResult = balance_items(candidates, balance, per_class, seed)
-    kept_items = [item_by_key[c.image_id] for c in balanced.kept]
-    split_of = assign_splits(kept_items, leak_of, splits, seed)
+    balanced = balance_items(candidates, opts.balance, opts.per_class, opts.seed)
+    kept = [item_by_key[c.image_id] for c in balanced.kept]
+    split_of = assign_splits(kept, leak_of, opts.splits, opts.seed)
+    return Selection(kept, split_of, leak_of, balanced, excluded)
 
-    for genre in sorted({it.genre for it in kept_items}):  # a catalog from an older sleeve
+
+def _manifest_rows(
+    chosen: Selection,
+    grouping: Grouping,
+    rows: CatalogRows,
+    image_by_id: dict[int, ImageRow],
+    hashes: dict[int, str],
+    label_report: LabelReport,
+    opts: BuildOptions,
+) -> list[ManifestRow]:
+    for genre in sorted({it.genre for it in chosen.kept}):  # a catalog from an older sleeve
         check_genre_name(genre, "a genre in the catalog")
     manifest_rows = []
-    for it in kept_items:
+    for it in chosen.kept:
         rep = image_by_id[it.key]
         group = grouping.group_of[rep.id]
         release_ids = sorted({r for m in group.members for r in rows.releases_of(m)})
@@ -235,7 +333,7 @@ def build_dataset(
             }
         )
         sources = sorted({s for m in group.members for s in rows.sources_of(m)})
-        split = split_of[it.key]
+        split = chosen.split_of[it.key]
         manifest_rows.append(
             ManifestRow(
                 path=f"images/{split}/{it.genre}/{rep.sha256}.{rep.ext}",
@@ -245,7 +343,7 @@ def build_dataset(
                 split=split,
                 artist="; ".join(names),
                 source="+".join(sources),
-                group_id=leak_of[it.key],
+                group_id=chosen.leak_of[it.key],
                 width=rep.width,
                 height=rep.height,
             )
@@ -254,13 +352,30 @@ def build_dataset(
         raise DataError(
             "no labelled covers left to export (labels: "
             + ", ".join(f"{k} {v}" for k, v in label_report.status.items())
-            + (f"; requested genres {sorted(wanted)}" if wanted else "")
+            + (f"; requested genres {sorted(set(opts.genres))}" if opts.genres else "")
             + ")"
         )
-    out_genres = sorted(wanted) if wanted else sorted({r.genre for r in manifest_rows})
-    ds_id = rows_id(manifest_rows)
-    export_dir = Path(out) if out is not None else settings.datasets_dir / ds_id
+    return manifest_rows
 
+
+def _card(
+    ds_id: str,
+    manifest_rows: list[ManifestRow],
+    chosen: Selection,
+    rows: CatalogRows,
+    images: list[ImageRow],
+    grouping: Grouping,
+    found: VisualReport,
+    labels: dict[int, Label],
+    label_report: LabelReport,
+    skips: tuple[list[str], list[str], HashReport],
+    visual: VisualDedup,
+    catalog: Catalog,
+    opts: BuildOptions,
+) -> DatasetCard:
+    """The dataset card (review, text and attributes sections are added by later stages)."""
+    wanted = sorted(set(opts.genres)) if opts.genres else None
+    out_genres = wanted or sorted({r.genre for r in manifest_rows})
     multi_link = [im for im in images if len(rows.releases_of(im.id)) > 1]
     near_groups = grouping.near_duplicate_groups
     duplicates = {
@@ -278,6 +393,8 @@ def build_dataset(
         },
         "visual": card_entry(found, visual, grouping, labels, {im.id: im.sha256 for im in images}),
     }
+    missing, changed, hash_report = skips
+    rule = opts.rule or LabelRule()
     skipped: dict[str, object] = {}
     if missing:
         skipped["missing-file"] = len(missing)
@@ -288,64 +405,61 @@ def build_dataset(
     for reason, n in sorted(hash_report.skipped.items()):
         skipped[f"unhashable:{reason}"] = n
     settings_out = {
-        "genres": sorted(wanted) if wanted else None,
-        "balance": balance,
-        "per_class": per_class,
-        "seed": seed,
-        "hash": hash_algo,
-        "threshold": threshold,
-        "split": "/".join(f"{round(f * 100, 2):g}" for f in splits),
+        "genres": wanted,
+        "balance": opts.balance,
+        "per_class": opts.per_class,
+        "seed": opts.seed,
+        "hash": opts.hash_algo,
+        "threshold": opts.threshold,
+        "split": "/".join(f"{round(f * 100, 2):g}" for f in opts.splits),
         "label_rule": rule.describe(),
         "visual_dedup": visual.describe(),
         "catalog": _redacted(catalog),
     }
     label_dict = label_report.as_dict() | {
         "rule": rule.describe(),
-        "excluded_genres": dict(sorted(excluded.items())),
+        "excluded_genres": dict(sorted(chosen.excluded.items())),
     }
-    card = build_card(
+    return build_card(
         dataset_id=ds_id,
         genres=out_genres,
         rows=manifest_rows,
-        oversample=balanced.oversample,
+        oversample=chosen.balanced.oversample,
         settings=settings_out,
         duplicates=duplicates,
         labels=label_dict,
-        balance=balanced.as_dict(),
+        balance=chosen.balanced.as_dict(),
         skipped=skipped,
         version=__version__,
         created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
-    card.review = review
-    result = BuildResult(
-        ds_id,
-        None if dry_run else export_dir,
-        split_counts(manifest_rows, out_genres),
-        card,
-        hash_report,
-        dry_run,
-    )
-    result.notes.append(summary_line(found))
-    if review["decisions_in_catalog"]:
-        result.notes.append(
-            f"review decisions applied: excluded {review['excluded']}, relabelled "
-            f"{review['relabelled']}, kept {review['kept']}"
-        )
-    if dry_run:
-        result.notes.append(f"would export to {export_dir}")
-        return result
-    sources = {it.sha256: data_dir / image_by_id[it.key].path for it in kept_items}
+
+
+def _export(
+    catalog: Catalog,
+    settings: Settings,
+    export_dir: Path,
+    manifest_rows: list[ManifestRow],
+    chosen: Selection,
+    image_by_id: dict[int, ImageRow],
+    result: BuildResult,
+    opts: BuildOptions,
+) -> None:
+    """Side tables (text.jsonl, attributes.csv), then the export and LATEST."""
+    data_dir = Path(settings.data_dir)
+    card = result.card
+    sources = {it.sha256: data_dir / image_by_id[it.key].path for it in chosen.kept}
     extra_files, text_card = cover_text_table(
-        catalog, data_dir, manifest_rows, sources, enabled=read_text, progress=progress
+        catalog, data_dir, manifest_rows, sources, enabled=opts.read_text, progress=opts.progress
     )
     card.text = text_card
     result.notes.append(str(text_card["note"]))
-    wanted_attrs = export_extractors(attributes)
+    wanted_attrs = export_extractors(opts.attributes)
     if wanted_attrs:  # attributes.csv + the card's per-genre profile (dataset/attributes/)
-        covers = [(it.sha256, it.genre, image_by_id[it.key].path) for it in kept_items]
-        found = export_attributes(catalog, data_dir, covers, wanted_attrs, progress=progress)
+        covers = [(it.sha256, it.genre, image_by_id[it.key].path) for it in chosen.kept]
+        found = export_attributes(catalog, data_dir, covers, wanted_attrs, progress=opts.progress)
         card.attributes = found.card
-        extra_files["attributes.csv"] = found.csv_bytes
+        extra_files[ATTRIBUTES_TABLE] = found.csv_bytes
         result.notes.append(found.summary)
     write_export(
         export_dir,
@@ -353,11 +467,10 @@ def build_dataset(
         sources,
         card,
         render_card_md,
-        progress=progress,
+        progress=opts.progress,
         extra_files=extra_files,
     )
     write_latest(settings.datasets_dir, export_dir)
-    return result
 
 
 def cover_text_table(

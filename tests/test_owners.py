@@ -123,3 +123,84 @@ def test_the_checks_see_what_they_look_for() -> None:
     assert constants(pointer, "LATEST")
     message = ast.parse("x = f\"no {d / 'manifest.csv'}\"")
     assert constants(message, "manifest.csv") == []
+
+
+# -- imports: no function-level import of a project module except lazy heavy ones -------------
+
+LAYERS = ("training", "dataset")
+# (module file, imported module) -> why it is imported inside a function. Only optional or
+# heavy dependencies (torch, the HTTP stack) and CLI start-up time qualify; never a cycle.
+LAZY_IMPORTS = {
+    # `sleeve analyze --help` answers without importing torch
+    ("training/analysis_cli.py", "sleeve.training.analysis"): "CLI start-up (torch)",
+    ("training/analysis_cli.py", "sleeve.training.analysis_page"): "CLI start-up (torch)",
+    ("training/analysis_cli.py", "sleeve.training.backbones"): "CLI start-up (torch)",
+    ("training/analysis_cli.py", "sleeve.training.cli"): "CLI start-up (torch)",
+    ("training/analysis_cli.py", "sleeve.training.data"): "CLI start-up (torch)",
+    ("training/analysis_cli.py", "sleeve.training.embeddings"): "CLI start-up (torch)",
+    ("training/analysis_cli.py", "sleeve.training.classifier"): "CLI start-up (torch)",
+    # the app's pages import evaluate's confusion helpers; decoding covers needs torch
+    ("training/evaluate.py", "sleeve.training.data"): "heavy (torch) for one figure",
+    ("training/predict.py", "sleeve.training.classifier"): "heavy (torch) only to predict",
+    ("training/predict.py", "sleeve.collector.http"): "only URL inputs need the HTTP stack",
+    # build-dataset's visual stage embeds covers only when it is on
+    ("dataset/visual.py", "sleeve.training.backbones"): "heavy (torch), visual stage only",
+    ("dataset/visual.py", "sleeve.training.data"): "heavy (torch), visual stage only",
+    ("dataset/visual.py", "sleeve.training.embeddings"): "heavy (torch), visual stage only",
+    ("dataset/attributes/cli.py", "sleeve.dataset.attributes.registry"): "CLI start-up",
+    ("dataset/attributes/cli.py", "sleeve.dataset.attributes.compute"): "CLI start-up",
+    ("dataset/attributes/cli.py", "sleeve.catalog.db"): "CLI start-up (SQLAlchemy)",
+    ("dataset/attributes/cli.py", "sleeve.catalog.models"): "CLI start-up (SQLAlchemy)",
+}
+
+
+def function_level_imports() -> set[tuple[str, str]]:
+    found = set()
+    for d in LAYERS:
+        for path in sorted((ROOT / d).rglob("*.py")):
+            rel = path.relative_to(ROOT).as_posix()
+            tree = ast.parse(path.read_text(encoding="utf-8"), rel)
+            for fn in ast.walk(tree):
+                if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                    continue
+                for node in ast.walk(fn):
+                    if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                        "sleeve"
+                    ):
+                        found.add((rel, str(node.module)))
+                    elif isinstance(node, ast.Import):
+                        found |= {(rel, a.name) for a in node.names if a.name.startswith("sleeve")}
+    return found
+
+
+def test_no_function_level_import_of_a_project_module_outside_the_allow_list() -> None:
+    found = function_level_imports()
+    assert found - set(LAZY_IMPORTS) == set(), "import at module level (a cycle? fix the layers)"
+    assert set(LAZY_IMPORTS) - found == set(), "stale allow-list entries: remove them"
+
+
+def test_one_writer_and_one_reader_per_hand_off() -> None:
+    """The export's and the run's writers/readers are defined once, in their owners, and the
+    LATEST pointer helpers are called only by the owners (and the analysis folder's CLI)."""
+    defined: dict[str, list[str]] = {}
+    pointer_callers = set()
+    for rel, tree in sources():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.ClassDef):
+                defined.setdefault(node.name, []).append(rel)
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+                if name in ("write_pointer", "read_pointer"):
+                    pointer_callers.add(rel)
+    for name in ("DatasetExport", "DatasetCard", "write_export", "read_export", "rows_id"):
+        assert defined[name] == [EXPORT_OWNER], name
+    for name in ("write_latest", "latest_export"):
+        assert defined[name] == [EXPORT_OWNER], name
+    for name in ("Run", "RunResult", "write_latest_run", "latest_run"):
+        assert defined[name] == [RUN_OWNER], name
+    assert pointer_callers == {
+        EXPORT_OWNER,
+        RUN_OWNER,
+        "training/analysis_cli.py",  # <data_dir>/analysis/LATEST (written)
+        "sleeve/app/analysis_data.py",  # ... and read by the app
+    }

@@ -18,7 +18,8 @@ images except the thumbnail strips (analysis_page.py). Deterministic for a seed.
 from __future__ import annotations
 
 import numpy as np
-from sleeve.training.heads_runtime import l2_normalise
+from sleeve.training.heads_runtime import l2_normalise, project
+from sleeve.training.projection import knn_predict
 from sleeve.training.separation import pair_separation
 
 PCA_DIMS = 50
@@ -160,8 +161,6 @@ def linkage(distances: np.ndarray) -> np.ndarray:
 
 def knn_confusion(feats: dict[str, np.ndarray], y: dict[str, np.ndarray], n: int) -> np.ndarray:
     """Test confusion of the baseline (cosine kNN, k = 10, train as reference)."""
-    from sleeve.training.projection import knn_predict
-
     pred = knn_predict(feats["train"], y["train"], feats["test"], n)
     cm = np.zeros((n, n), dtype=np.int64)
     np.add.at(cm, (y["test"], pred), 1)
@@ -208,8 +207,6 @@ def _analyse(
         confusion_source = "cosine kNN (k = 10) on these features, train -> test"
     separation = {"features": pair_separation(by["test"], y["test"], genres)}
     if projection is not None:
-        from sleeve.training.heads_runtime import project
-
         separation["projected"] = pair_separation(
             project(projection, by["test"]), y["test"], genres
         )

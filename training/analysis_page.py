@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from sleeve.training.analysis import linkage
 from sleeve.training.data import Sample, decode
 from sleeve.training.evaluate import _png, _pyplot
 
@@ -39,7 +40,6 @@ def map_png(coords: np.ndarray, labels: np.ndarray, genres: list[str], method: s
 
 def trees_png(trees: dict, genres: list[str]) -> bytes:
     from scipy.cluster.hierarchy import dendrogram
-    from sleeve.training.analysis import linkage
 
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from sleeve.training import augment
 from torch import nn
 from torchvision import transforms as T
 
@@ -101,9 +102,7 @@ class Backbone:
         return eval_transform(size or self.input_size, self.mean, self.std, self.interpolation)
 
     def train_transform(self, policy: str = "simple", size: int | None = None) -> Callable:
-        from sleeve.training.augment import train_transform
-
-        return train_transform(
+        return augment.train_transform(
             policy, size or self.input_size, self.mean, self.std, self.interpolation
         )
 

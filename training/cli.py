@@ -9,13 +9,14 @@ from pathlib import Path
 from sleeve.dataset.export import latest_export
 from sleeve.training.augment import POLICIES
 from sleeve.training.backbones import BACKBONES, DEFAULT_BACKBONE
+from sleeve.training.config import DEFAULT_METHODS, TrainConfig
 from sleeve.training.methods import ALL_METHODS
 from sleeve.training.recipes import BEST, resolve_recipe
-from sleeve.training.run import DEFAULT_METHODS, TrainConfig, train_and_evaluate
+from sleeve.training.run import train_and_evaluate
+from sleeve.training.rundir import latest_run
 
 from sleeve.cliutil import EXIT_OK, parser, run_command, setup_logging
 from sleeve.errors import ConfigError, NothingYetError
-from sleeve.fsutil import read_pointer
 from sleeve.settings import load_settings
 
 EXAMPLES = """\
@@ -180,12 +181,12 @@ def resolve_dataset(arg: Path | None, data_dir: Path) -> Path:
 def resolve_out(args: argparse.Namespace, data_dir: Path) -> Path | None:
     if args.out is not None or not args.resume:
         return args.out
-    latest = read_pointer(data_dir / "runs")
+    latest = latest_run(data_dir / "runs")
     if latest is None:
         raise ConfigError(
             f"--resume without --out needs {data_dir / 'runs' / 'LATEST'}; pass --out RUN_DIR"
         )
-    return latest
+    return latest.root
 
 
 def main(argv: list[str] | None = None) -> int:

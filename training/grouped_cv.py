@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 from sleeve.training.evaluate import classification_metrics
-from sleeve.training.heads_runtime import head_probabilities
+from sleeve.training.heads_runtime import head_probabilities, l2_normalise
 from sleeve.training.label_issues import fold_of
 
 # heads that can be refitted per fold from their chosen params, without a val split
@@ -36,7 +36,6 @@ def refit_predict(
     """Predicted class per held-out row from ``method`` fitted on ``x_fit`` with ``params``."""
     if method == "knn":
         import torch
-        from sleeve.training.heads_runtime import l2_normalise
 
         head = {
             "type": "knn",

@@ -22,7 +22,7 @@ import logging
 import math
 
 import numpy as np
-from sleeve.training.evaluate import classification_metrics
+from sleeve.training.evaluate import _png, _pyplot, classification_metrics
 from sleeve.training.grouped_cv import refit_predict
 from sleeve.training.headline import head_params, representative
 from sleeve.training.methods.embedding import split_arrays
@@ -237,8 +237,6 @@ def curve_lines(metrics: dict) -> list[str]:
 
 
 def learning_curve_png(block: dict, genres: list[str]) -> bytes:
-    from sleeve.training.evaluate import _png, _pyplot
-
     plt = _pyplot()
     names = ["overall", *[g for g in genres if block["fits"].get(g) is not None]]
     fig, axes = plt.subplots(1, len(names), figsize=(3.0 * len(names), 3.0), squeeze=False)

@@ -35,6 +35,8 @@ from sleeve.training.rundir import (
     confusion_name,
 )
 
+from sleeve import __version__
+
 if TYPE_CHECKING:
     from sleeve.training.config import TrainConfig
     from sleeve.training.data import Export
@@ -45,10 +47,6 @@ def code_version() -> str:
     """``sleeve <version>``, plus the git commit when running from a checkout."""
     import subprocess
 
-    try:
-        from sleeve import __version__
-    except ImportError:  # pragma: no cover
-        __version__ = "unknown"
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
