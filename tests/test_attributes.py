@@ -303,7 +303,7 @@ def test_build_dataset_exports_attributes_and_profile(sqlite_catalog, settings, 
     again = build_dataset(sqlite_catalog, settings, tax, out=out, progress=False)
     assert not again.card.attributes["computed"]["computed"]  # all cached the second time
     off = build_dataset(sqlite_catalog, settings, tax, out=out, progress=False, attributes="off")
-    assert "attributes" not in off.card and not (out / "attributes.csv").exists()
+    assert off.card.attributes is None and not (out / "attributes.csv").exists()
 
 
 @pytest.mark.skipif(not HAS_MTCNN or ASTRONAUT is None, reason="facenet-pytorch not installed")
