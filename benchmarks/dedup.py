@@ -366,7 +366,7 @@ def visual_stage(data_dir: Path) -> dict[str, object]:
             visual=VisualDedup(enabled=on),
         )
         wall = time.perf_counter() - t0
-        vis = res.card["duplicates"]["visual"]
+        vis = res.card.duplicates["visual"]
         extra = [(p["sha256_a"], p["sha256_b"]) for p in vis.get("pair_list", [])]
         rep = _group_rep(images, hashes, extra)
         grouped = {(a, b) for a, b, _ in pairs if rep.get(a) == rep.get(b)}
@@ -374,7 +374,7 @@ def visual_stage(data_dir: Path) -> dict[str, object]:
             "build_wall_s": round(wall, 1),
             "stage_s": vis.get("seconds"),
             "exported": sum(sum(c.values()) for c in res.counts.values()),
-            "pairs_by_stage": res.card["duplicates"]["pairs_by_stage"],
+            "pairs_by_stage": res.card.duplicates["pairs_by_stage"],
             "groups_joined": vis.get("groups_joined"),
             "conflicts_revealed": vis.get("conflicts_revealed"),
             "labelled_pairs_grouped": precision_recall(pairs, grouped),

@@ -69,7 +69,7 @@ def build_exports(work: Path, seeds: list[int], progress: bool) -> tuple[dict[in
             progress=progress,
         )
         exports[seed] = Path(built.export_dir)  # type: ignore[arg-type]
-        text_cards[seed] = built.card.get("text", {})
+        text_cards[seed] = built.card.text or {}
     catalog.dispose()
     return exports, text_cards
 
