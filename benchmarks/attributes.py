@@ -47,15 +47,17 @@ COVERS = ROOT.parent / "shared" / "data" / "covers-5genre" / "Album_Covers"
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=200)
-    ap.add_argument("--part", choices=("speed", "labels", "all", "style"), default="speed")
+    ap.add_argument(
+        "--part", choices=("speed", "labels", "all", "style", "style-fit"), default="speed"
+    )
     ap.add_argument("--only", default="colour,texture,structure")
     args = ap.parse_args()
     if args.part == "labels":
         return labels()
     if args.part == "all":
         return whole_stage(args.only)
-    if args.part == "style":
-        return style()
+    if args.part in ("style", "style-fit"):
+        return style(fit=args.part == "style-fit")
     import torch
     from sleeve.dataset.attributes.decode import load_view
     from sleeve.dataset.attributes.registry import EXTRACTORS
@@ -133,20 +135,57 @@ def _labelled() -> tuple[list[dict[str, str]], dict[str, Path]]:
     return [r for r in rows if r["sha256"] in path_of], path_of
 
 
-def style() -> int:
+def _cv_scores(x, y, seeds: int = 5, balanced: bool = False) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """Stratified 5-fold predictions repeated over seeds; C chosen inside each training fold
+    (LogisticRegressionCV), so the held-out fold never picks its own regularisation."""
     import numpy as np
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.metrics import precision_recall_fscore_support
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+
+    classes = sorted(set(y))
+    accs, prec, rec = [], {c: [] for c in classes}, {c: [] for c in classes}
+    for seed in range(seeds):
+        weight = "balanced" if balanced else None
+        inner = LogisticRegressionCV(Cs=STYLE_CS, cv=4, max_iter=5000, class_weight=weight)
+        model = make_pipeline(StandardScaler(), inner)
+        folds = StratifiedKFold(5, shuffle=True, random_state=seed)
+        pred = cross_val_predict(model, x, y, cv=folds)
+        accs.append(float((pred == y).mean()))
+        p, r, _, _ = precision_recall_fscore_support(y, pred, labels=classes, zero_division=0)
+        for c, pc, rc in zip(classes, p, r, strict=True):
+            prec[c].append(float(pc))
+            rec[c].append(float(rc))
+    return {
+        "cv_accuracy_mean": round(float(np.mean(accs)), 3),
+        "cv_accuracy_sd": round(float(np.std(accs)), 3),
+        "precision_by_class": {c: round(float(np.mean(v)), 3) for c, v in prec.items()},
+        "recall_by_class": {c: round(float(np.mean(v)), 3) for c, v in rec.items()},
+    }
+
+
+STYLE_CS = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
+
+
+def style(fit: bool) -> int:
+    """The style model: Lite0 features vs the measured attributes, same folds; with ``fit``,
+    the Lite0 model refitted on every labelled cover is written into the package."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.preprocessing import StandardScaler
+    from sleeve.dataset.attributes import style as style_mod
     from sleeve.dataset.attributes.decode import load_view
     from sleeve.dataset.attributes.registry import EXTRACTORS
 
     rows, path_of = _labelled()
     names = ("colour", "texture", "structure", "faces-mtcnn")
-    feats = []
+    lite, attrs = [], []
+    t = time.perf_counter()
     for r in rows:
         view = load_view(path_of[r["sha256"]])
+        lite.append(style_mod.features(view))
         vec: list[float] = []
         for name in names:
             ex = EXTRACTORS[name]
@@ -154,31 +193,38 @@ def style() -> int:
             vec += [float(values[c]) for c in ex.columns]
             if name == "colour":
                 vec.append(float(values["palette_shares"][0]))  # how flat the colouring is
-        feats.append(vec)
-    x = np.array(feats)
+        attrs.append(vec)
+    print(f"features of {len(rows)} covers in {time.perf_counter() - t:.0f} s", flush=True)
     y = np.array([r["style"] for r in rows])
     classes = sorted(set(y))
-    accs, recalls = [], {c: [] for c in classes}
-    for seed in range(5):
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
-        folds = StratifiedKFold(5, shuffle=True, random_state=seed)
-        pred = cross_val_predict(model, x, y, cv=folds)
-        accs.append(float((pred == y).mean()))
-        for c in classes:
-            recalls[c].append(float((pred[y == c] == c).mean()))
     majority = max(classes, key=lambda c: (y == c).sum())
-    _save(
-        {
-            "style": {
-                "covers": len(rows),
-                "counts": {c: int((y == c).sum()) for c in classes},
-                "cv_accuracy_mean": round(float(np.mean(accs)), 3),
-                "cv_accuracy_sd": round(float(np.std(accs)), 3),
-                "recall_by_class": {c: round(float(np.mean(v)), 3) for c, v in recalls.items()},
-                "majority_baseline": round(float((y == majority).mean()), 3),
-            }
-        }
-    )
+    result: dict[str, object] = {
+        "covers": len(rows),
+        "counts": {c: int((y == c).sum()) for c in classes},
+        "majority_baseline": round(float((y == majority).mean()), 3),
+        "majority_class": majority,
+        "lite0_logreg": _cv_scores(np.array(lite), y),
+        "lite0_logreg_balanced": _cv_scores(np.array(lite), y, balanced=True),
+        "attributes_logreg": _cv_scores(np.array(attrs), y),
+    }
+    if fit:
+        x = np.array(lite)
+        scaler = StandardScaler().fit(x)
+        model = LogisticRegressionCV(Cs=STYLE_CS, cv=5, max_iter=5000).fit(scaler.transform(x), y)
+        np.savez(
+            style_mod.WEIGHTS,
+            version=np.array(style_mod.VERSION),
+            classes=np.array([str(c) for c in model.classes_]),
+            mean=scaler.mean_,
+            scale=scaler.scale_,
+            coef=model.coef_,
+            intercept=model.intercept_,
+            C=np.array(float(model.C_[0])),
+            fitted_on=np.array(len(rows)),
+        )
+        result["shipped"] = {"C": float(model.C_[0]), "weights": style_mod.WEIGHTS.name,
+                             "version": style_mod.VERSION}  # fmt: skip
+    _save({"style": result})
     return 0
 
 

@@ -347,7 +347,7 @@ def build_dataset(
         covers = [(it.sha256, it.genre, image_by_id[it.key].path) for it in kept_items]
         found = export_attributes(catalog, data_dir, covers, wanted_attrs, progress=progress)
         card["attributes"] = found.card
-        extra_files["attributes.csv"] = found.csv_bytes
+        extra_files.update(found.files)  # attributes.csv, attributes_profile.png
         result.notes.append(found.summary)
     write_export(
         export_dir,
