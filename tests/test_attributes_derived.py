@@ -158,3 +158,30 @@ def test_export_carries_text_share_style_and_a_profile_figure() -> None:
     assert set(out.files) == {"attributes.csv", "attributes_profile.png"}
     assert out.files["attributes_profile.png"].startswith(b"\x89PNG")
     assert "![per-genre attribute profile](attributes_profile.png)" in card_lines(out.card)
+
+
+# --- worker threads ------------------------------------------------------------------------------
+
+
+def _torch_threads_after_a_job(path: str) -> int:
+    """In a worker: one job (no extractor), then torch imported as a torch extractor would."""
+    from sleeve.dataset.attributes import compute
+
+    compute._job((path, ()))
+    import torch
+
+    return torch.get_num_threads()
+
+
+def test_torch_imported_after_the_first_job_runs_one_thread(tmp_path: Path) -> None:
+    """Workers use the cores, one thread each: torch (loaded by the first torch extractor, after
+    the worker limited its threads) must not start one thread per core in every worker."""
+    from sleeve.procs import worker_pool
+
+    path = tmp_path / "c.png"
+    Image.new("RGB", (32, 32), "red").save(path)
+    pool = worker_pool(2, "spawn")
+    try:
+        assert list(pool.map(_torch_threads_after_a_job, [str(path)] * 2)) == [1, 1]
+    finally:
+        pool.shutdown()

@@ -69,6 +69,9 @@ def _one_thread() -> None:
         return
     from threadpoolctl import threadpool_limits
 
+    # torch reads this when it is first imported (by the first torch extractor, later than
+    # now): without it every worker would run one torch thread per core, fighting the others
+    os.environ["OMP_NUM_THREADS"] = "1"
     threadpool_limits(1)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)

@@ -201,6 +201,7 @@ def filter_rows(
 
 
 FACE_CHOICES = ("any", "with a face", "without a face")
+STYLE_CHOICES = ("any", "photo", "illustration", "typography")
 
 
 def load_attributes(export: DatasetExport) -> dict[str, dict[str, str]]:
@@ -228,12 +229,15 @@ def filter_by_attributes(
     *,
     face: str = "any",
     saturation: tuple[float, float] = (0.0, 1.0),
+    style: str = "any",
 ) -> list[dict[str, str]]:
     """Manifest rows whose attributes match; a cover without values only passes "any"/full."""
     out = []
     full = saturation[0] <= 0.0 and saturation[1] >= 1.0
     for r in rows:
         a = attrs.get(r.get("sha256", ""))
+        if style != "any" and (a or {}).get("style.style") != style:
+            continue
         if face != "any":
             count = _number(a, "faces.face_count")
             if count is None or (count > 0) != (face == "with a face"):
