@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -51,11 +52,12 @@ def main() -> int:
         "--part", choices=("speed", "labels", "all", "style", "style-fit"), default="speed"
     )
     ap.add_argument("--only", default="colour,texture,structure")
+    ap.add_argument("--sample", action="store_true", help="--part all: only an even --n sample")
     args = ap.parse_args()
     if args.part == "labels":
         return labels()
     if args.part == "all":
-        return whole_stage(args.only)
+        return whole_stage(args.only, args.n if args.sample else None)
     if args.part in ("style", "style-fit"):
         return style(fit=args.part == "style-fit")
     import torch
@@ -71,24 +73,33 @@ def main() -> int:
         return 3
     step = max(1, len(files) // args.n)
     sample = files[::step][: args.n]
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     views = [load_view(f) for f in sample]
     decode_s = (time.perf_counter() - t) / len(sample)
+    decode_cpu = (time.process_time() - c) / len(sample)
     out: dict[str, object] = {
         "covers": len(sample),
         "all_shared_covers": len(files),
+        "load_average_before": os.getloadavg()[0],
         "decode_ms": round(decode_s * 1000, 2),
+        "decode_cpu_ms": round(decode_cpu * 1000, 2),
     }
     per: dict[str, dict[str, float]] = {}
     for name, ex in EXTRACTORS.items():
         ex.compute(views[0])  # load models outside the timing
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         values = [ex.compute(v) for v in views]
         s = (time.perf_counter() - t) / len(views)
+        cpu = (time.process_time() - c) / len(views)
         per[name] = {
             "ms_per_cover": round(s * 1000, 2),
+            "cpu_ms_per_cover": round(cpu * 1000, 2),
             "images_per_s_with_decode_1_process": round(1.0 / (s + decode_s), 1),
-            "est_minutes_all_covers_2_workers": round(len(files) * (s + decode_s) / 2 / 60, 2),
+            # one thread per worker, so CPU time is what a dedicated core would take
+            "images_per_s_with_decode_1_idle_core": round(1.0 / (cpu + decode_cpu), 1),
+            "est_minutes_all_covers_2_idle_cores": round(
+                len(files) * (cpu + decode_cpu) / 2 / 60, 2
+            ),
         }
         if name.startswith("faces"):
             per[name]["share_with_face"] = round(
@@ -96,8 +107,57 @@ def main() -> int:
             )
         print(name, per[name], flush=True)
     out["extractors"] = per
+    out["text_share"] = text_share_speed()
+    out["load_average_after"] = os.getloadavg()[0]
     _save({"speed": out})
     return 0
+
+
+def text_share_speed() -> dict[str, object]:
+    """The text share costs no detection: time it from the cached boxes of a copied catalog."""
+    from sleeve.dataset.attributes.text_share import values_of
+
+    boxes = _ocr_cache()
+    if not boxes:
+        return {"note": f"no OCR cache at {OCR_CATALOG}"}
+    t, c = time.perf_counter(), time.process_time()
+    for words, w, h in boxes.values():
+        values_of(words, w, h)
+    n = len(boxes)
+    return {
+        "covers": n,
+        "ms_per_cover": round((time.perf_counter() - t) / n * 1000, 3),
+        "cpu_ms_per_cover": round((time.process_time() - c) / n * 1000, 3),
+    }
+
+
+# a copy of a catalog whose covers' words were read (benchmarks/text.py's work dir)
+OCR_CATALOG = Path(os.environ.get("SLEEVE_BENCH_OCR_CATALOG", "/tmp/attr-data/catalog.db"))
+
+
+def _ocr_cache() -> dict[str, tuple[list, int, int]]:
+    """sha256 -> (words, width, height) from the copied catalog's cover_text cache."""
+    import sqlite3
+
+    from sleeve.dataset.ocr import loads
+
+    if not OCR_CATALOG.is_file():
+        return {}
+    con = sqlite3.connect(f"file:{OCR_CATALOG}?mode=ro", uri=True)
+    try:
+        rows = con.execute(
+            "SELECT t.sha256, t.words, i.width, i.height FROM cover_text t "
+            "JOIN cover_images i ON i.sha256 = t.sha256"
+        ).fetchall()
+    finally:
+        con.close()
+    return {sha: (loads(words), w, h) for sha, words, w, h in rows}
+
+
+def _cpu_seconds(resource) -> float:  # type: ignore[no-untyped-def]
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _save(part: dict[str, object]) -> None:
@@ -248,12 +308,42 @@ def labels() -> int:
         result[ex.name]["face_recall_by_style"] = {  # type: ignore[index]
             k: round(sum(v) / len(v), 3) for k, v in sorted(by_style.items())
         }
+    result["text"] = has_text_check(rows, path_of)
     _save({"labelled": result})
     return 0
 
 
-def whole_stage(only: str) -> int:
+def has_text_check(rows: list[dict[str, str]], path_of: dict[str, Path]) -> dict[str, object]:
+    """OCR's words (cached, else read now) against the has_text labels, and the text share."""
+    from PIL import Image
+    from sleeve.dataset.attributes.text_share import values_of
+    from sleeve.dataset.ocr import read_words
+
+    cache = _ocr_cache()
+    got, read_now = [], 0
+    for r in rows:
+        if r["sha256"] in cache:
+            words, w, h = cache[r["sha256"]]
+        else:
+            words = read_words(path_of[r["sha256"]])
+            with Image.open(path_of[r["sha256"]]) as img:
+                w, h = img.size
+            read_now += 1
+        got.append(values_of(words, w, h))
+    truth = [r["has_text"] == "1" for r in rows]
+    out: dict[str, object] = {"words_from_cache": len(rows) - read_now, "read_now": read_now}
+    out["has_text_any_word"] = _pr(truth, [g["has_text"] == 1 for g in got])
+    for cut in (0.005, 0.01, 0.02):
+        out[f"has_text_share_ge_{cut}"] = _pr(truth, [g["share"] >= cut for g in got])
+    for label, want in (("labelled_with_text", True), ("labelled_without", False)):
+        shares = [g["share"] for g, t in zip(got, truth, strict=True) if t == want]
+        out[f"mean_share_{label}"] = round(sum(shares) / max(1, len(shares)), 4)
+    return out
+
+
+def whole_stage(only: str, n: int | None = None) -> int:
     import hashlib
+    import resource
     import tempfile
 
     from sleeve.dataset.attributes.compute import ensure_attributes
@@ -263,6 +353,8 @@ def whole_stage(only: str) -> int:
     from sleeve.catalog.db import open_catalog
 
     files = sorted(COVERS.glob("*/*.jpg"))
+    if n:  # an even sample: on a machine too busy for the whole set, CPU time extrapolates
+        files = files[:: max(1, len(files) // n)][:n]
     t = time.perf_counter()
     covers = [
         (hashlib.sha256(f.read_bytes()).hexdigest(), str(f.relative_to(COVERS))) for f in files
@@ -272,16 +364,24 @@ def whole_stage(only: str) -> int:
         catalog = open_catalog(f"sqlite:///{tmp}/catalog.db")
         runs = []
         for _ in range(2):
-            t = time.perf_counter()
+            t, load = time.perf_counter(), os.getloadavg()[0]
+            cpu0 = _cpu_seconds(resource)
             attrs, report = ensure_attributes(catalog, COVERS, covers, resolve(only), workers=2)
-            runs.append({"seconds": round(time.perf_counter() - t, 1), **report.as_dict()})
+            cpu = _cpu_seconds(resource) - cpu0  # this process and its (joined) workers
+            runs.append({"seconds": round(time.perf_counter() - t, 1),
+                         "cpu_seconds": round(cpu, 1), "load_average_before": load,
+                         **report.as_dict()})  # fmt: skip
+        distinct = len({sha for sha, _ in covers})
+        runs[0]["est_minutes_3817_distinct_2_idle_cores"] = round(
+            runs[0]["cpu_seconds"] / max(1, distinct) * 3817 / 2 / 60, 2
+        )
         catalog.dispose()
     # the per-genre profile the dataset card shows, over every shared cover (folder = genre)
     genre_of = {sha: rel.split("/", 1)[0] for sha, rel in covers}
     profile = genre_profile(genre_of, attrs, resolve(only))
     _save(
         {
-            f"all:{only}": {
+            f"all:{only}" + (f":n={n}" if n else ""): {
                 "covers": len(files),
                 "sha256_seconds": round(sha_s, 1),
                 "runs": runs,
