@@ -300,6 +300,9 @@ def test_build_dataset_exports_attributes_and_profile(sqlite_catalog, settings, 
     assert profile["pop"]["saturation"] == pytest.approx(mean_sat, abs=1e-3)
     card_md = (out / "card.md").read_text()
     assert "## Attributes" in card_md and "| pop |" in card_md
+    # the small-multiples figure is written beside the table and linked from the card
+    assert (out / "attributes_profile.png").read_bytes().startswith(b"\x89PNG")
+    assert "](attributes_profile.png)" in card_md
     again = build_dataset(sqlite_catalog, settings, tax, out=out, progress=False)
     assert not again.card["attributes"]["computed"]["computed"]  # all cached the second time
     off = build_dataset(sqlite_catalog, settings, tax, out=out, progress=False, attributes="off")
