@@ -590,7 +590,7 @@ def test_browser_smoke_and_screenshots(
             words.fill("")
             words.press("Enter")
             expect(matching(len(annotated_export))).to_be_visible(timeout=30_000)
-            page.locator(".st-key-f_face [data-baseweb=select]").click()
+            page.get_by_role("combobox", name="Faces").click()
             page.get_by_role("option", name="with a face", exact=True).click()
             expect(matching(3)).to_be_visible(timeout=30_000)
             page.wait_for_timeout(1500)  # thumbnails load
