@@ -21,14 +21,25 @@ alone does not count). Detector person/group come from its face count.
 catalog) over every shared cover with --only (default: build-dataset's colour, texture,
 structure), then again to show the cache (nothing computed).
 
---part style: how far the measured attributes go towards the style label (photo /
-illustration / typography) on the 100 labelled covers: a standardised logistic regression on
-colour + texture + structure + MTCNN face values, stratified 5-fold cross-validation repeated
-over 5 seeds, against always answering the majority class. A starting point for a style
-attribute, not one.
+--part style: the style model (photo / illustration / typography) on the labelled covers: a
+logistic regression on Lite0's pooled features (what dataset/attributes/style.py computes),
+stratified 5-fold cross-validation repeated over 5 seeds with C chosen inside each training
+fold, per-class precision and recall, against always answering the majority class and against
+the same model on the colour + texture + structure + MTCNN values. --part style-fit also
+refits on every labelled cover and writes dataset/attributes/style_weights.npz (plain arrays).
 
-Run: .venv/bin/python benchmarks/attributes.py [--n 200] [--part speed|labels|all|style]
-     [--only A,B]
+--part labels also checks the text share's "has text" (OCR found a word; or share above a
+cut) against the has_text labels, words from a copied OCR catalog (SLEEVE_BENCH_OCR_CATALOG,
+default /tmp/attr-data/catalog.db, e.g. a copy of benchmarks/text.py's work catalog) or read
+now. --part text: the text share's speed and per-folder profile over that cache.
+
+Timing on a shared machine: each extractor runs on one thread, so its CPU time per cover
+(time.process_time) is what a dedicated core would take; the 2-idle-core estimates divide the
+CPU time by 2. --part all --sample --n N runs the stage on an even sample (CPU of the workers
+counted through RUSAGE_CHILDREN) when the machine is too busy for all covers.
+
+Run: .venv/bin/python benchmarks/attributes.py [--n 200]
+     [--part speed|labels|all|style|style-fit|text] [--only A,B] [--sample]
 Writes benchmarks/results/attributes.json (each part its own keys).
 """
 
@@ -49,13 +60,18 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument(
-        "--part", choices=("speed", "labels", "all", "style", "style-fit"), default="speed"
+        "--part",
+        choices=("speed", "labels", "all", "style", "style-fit", "text"),
+        default="speed",
     )
     ap.add_argument("--only", default="colour,texture,structure")
     ap.add_argument("--sample", action="store_true", help="--part all: only an even --n sample")
     args = ap.parse_args()
     if args.part == "labels":
         return labels()
+    if args.part == "text":
+        _save({"text_share": text_share_speed()})
+        return 0
     if args.part == "all":
         return whole_stage(args.only, args.n if args.sample else None)
     if args.part in ("style", "style-fit"):
@@ -124,11 +140,23 @@ def text_share_speed() -> dict[str, object]:
     for words, w, h in boxes.values():
         values_of(words, w, h)
     n = len(boxes)
-    return {
+    out: dict[str, object] = {
         "covers": n,
         "ms_per_cover": round((time.perf_counter() - t) / n * 1000, 3),
         "cpu_ms_per_cover": round((time.process_time() - c) / n * 1000, 3),
     }
+    # per folder (genre): the card's has_text and text_share columns over the read covers
+    import hashlib
+
+    from sleeve.dataset.attributes.export import genre_profile
+
+    folder = {}
+    for f in sorted(COVERS.glob("*/*.jpg")):
+        folder.setdefault(hashlib.sha256(f.read_bytes()).hexdigest(), f.parent.name)
+    attrs = {sha: {"text": values_of(*boxes[sha])} for sha in boxes if sha in folder}
+    profile = genre_profile({sha: folder[sha] for sha in attrs}, attrs, [])
+    out["profile"] = profile
+    return out
 
 
 # a copy of a catalog whose covers' words were read (benchmarks/text.py's work dir)
