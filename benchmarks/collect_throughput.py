@@ -26,9 +26,9 @@ import requests
 from sleeve.collector.fakes.catalogue import FakeCatalogue
 from sleeve.collector.fakes.server import FakeServices
 from sleeve.collector.harvest_mb import harvest_musicbrainz
-from sleeve.collector.images import inspect_image
 
 from sleeve.catalog.db import open_catalog
+from sleeve.images.intake import inspect_image
 from sleeve.settings import load_settings
 from sleeve.taxonomy import Taxonomy
 

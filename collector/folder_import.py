@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sleeve.collector import records
-from sleeve.collector.images import ImageInfo, inspect_image, read_image_bytes
-from sleeve.collector.store import ImageStore
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
@@ -31,6 +29,8 @@ from sleeve.catalog.db import Catalog
 from sleeve.catalog.models import GenreEvidence, ReleaseSource
 from sleeve.cliutil import printable
 from sleeve.errors import BadImageError, UsageError
+from sleeve.images.intake import ImageInfo, inspect_image, read_image_bytes
+from sleeve.images.store import ImageStore
 from sleeve.settings import Settings
 from sleeve.taxonomy import Taxonomy, check_genre_name
 

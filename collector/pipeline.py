@@ -16,14 +16,14 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from sleeve.collector import records, runs
-from sleeve.collector.images import ImageInfo, inspect_image
-from sleeve.collector.store import ImageStore
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from sleeve.catalog.db import Catalog
 from sleeve.catalog.models import Release
 from sleeve.errors import BadImageError, RemoteError, TransientRemoteError
+from sleeve.images.intake import ImageInfo, inspect_image
+from sleeve.images.store import ImageStore
 from sleeve.settings import Settings
 
 log = logging.getLogger("sleeve.harvest")

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sleeve.collector.integrity import verify_files
-from sleeve.collector.store import ImageStore
 from sleeve.dataset.attributes.export import export_attributes, export_extractors
 from sleeve.dataset.balance import BalanceResult, Candidate, balance
 from sleeve.dataset.card import build_card, render_card_md, split_counts
@@ -39,6 +37,8 @@ from sleeve.dataset.visual import VisualDedup, card_entry, find_visual_duplicate
 from sleeve import __version__
 from sleeve.catalog.db import Catalog
 from sleeve.errors import DataError, NothingYetError, UnknownGenreError, UsageError
+from sleeve.images.integrity import verify_files
+from sleeve.images.store import ImageStore
 from sleeve.review.decisions import latest_decisions
 from sleeve.settings import Settings, redact_url
 from sleeve.taxonomy import Taxonomy, check_genre_name

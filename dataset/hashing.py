@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import imagehash
-from PIL import Image, UnidentifiedImageError
-from sleeve.collector.images import to_8bit
+from PIL import Image
 from sqlalchemy import insert, select
 from tqdm import tqdm
 
 from sleeve.catalog.db import Catalog
 from sleeve.catalog.models import ImageHash
+from sleeve.images.intake import UNREADABLE, failure_reason, to_8bit
 from sleeve.procs import worker_pool
 
 ALGOS = {"phash": imagehash.phash, "dhash": imagehash.dhash, "whash": imagehash.whash}
@@ -71,12 +71,8 @@ def _hash_job(job: tuple[str, str]) -> tuple[str | None, str]:
     path, algo = job
     try:
         return hash_image(path, algo), ""
-    except FileNotFoundError:
-        return None, "missing-file"
-    except (UnidentifiedImageError, SyntaxError, ValueError):
-        return None, "corrupt"
-    except OSError as exc:
-        return None, "truncated" if "truncated" in str(exc).lower() else "unreadable"
+    except UNREADABLE as exc:
+        return None, failure_reason(exc, path)
 
 
 def hash_files(

@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from sleeve.collector.images import open_rgb
 from tqdm import tqdm
 
-from sleeve.errors import BadImageError, UsageError
+from sleeve.errors import UsageError
+from sleeve.images.intake import UNREADABLE, failure_reason, open_rgb
 
 ENGINE = "rapidocr-onnxruntime"
 INSTALL_HINT = "pip install 'sleeve[ocr]'"
@@ -117,10 +117,8 @@ def _read_job(path: str) -> tuple[str | None, str]:
     """(words as JSON, "") or (None, reason); never raises, so one bad file never stops a run."""
     try:
         return dumps(read_words(path)), ""
-    except BadImageError as exc:
-        return None, exc.reason
-    except (OSError, ValueError, SyntaxError):
-        return None, "unreadable"
+    except UNREADABLE as exc:
+        return None, failure_reason(exc, path)
 
 
 def _init_worker() -> None:

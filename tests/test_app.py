@@ -133,12 +133,12 @@ def _add_resized_twin_and_hash(settings: Settings) -> None:
 
     from PIL import Image
     from sleeve.collector import records
-    from sleeve.collector.images import inspect_image
-    from sleeve.collector.store import ImageStore
     from sleeve.dataset.hashing import ensure_hashes
 
     from sleeve.catalog.db import open_catalog
     from sleeve.catalog.models import CoverImage
+    from sleeve.images.intake import inspect_image
+    from sleeve.images.store import ImageStore
 
     catalog = open_catalog(settings.catalog_url)
     store = ImageStore(settings.data_dir)

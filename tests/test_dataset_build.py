@@ -59,7 +59,7 @@ def test_copies_collapse_and_conflicts_are_counted(
     result = _build(sqlite_catalog, settings, tax, tmp_path / "ds")
     rows = read_manifest(tmp_path / "ds")
     shas = {r["sha256"] for r in rows}
-    from sleeve.collector.images import inspect_image
+    from sleeve.images.intake import inspect_image
 
     variants = {inspect_image(b).sha256 for b in (jpeg(cover(1)), reencoded(1), resized(1))}
     assert len(variants & shas) == 1  # original, q60 and 0.8x resize: one group, one kept

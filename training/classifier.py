@@ -39,6 +39,7 @@ from sleeve.training.predict import ImageLoader, ImageSource
 from sleeve.training.text_head import TextHead, fuse
 
 from sleeve.errors import DataError, StorageError
+from sleeve.fsutil import atomic_path
 from sleeve.settings import Settings, load_settings
 
 FORMAT, VERSION = "sleeve-classifier", 2
@@ -89,9 +90,8 @@ def package(
 
 
 def save_model(payload: dict, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
 
 
 class Classifier:

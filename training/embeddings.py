@@ -8,7 +8,6 @@ the covers it has not seen.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -19,6 +18,8 @@ from sleeve.training.backbones import Backbone, eval_transform
 from sleeve.training.data import CoverDataset, Sample, make_loader
 from torch import nn
 from tqdm import tqdm
+
+from sleeve.fsutil import atomic_path, atomic_write
 
 
 @dataclass(frozen=True)
@@ -225,9 +226,6 @@ def _write_cache(folder: Path, shas: list[str], feats: np.ndarray) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     # features first, then the index that makes them visible: a crash in between leaves a
     # length mismatch, which _read_cache treats as "no cache"
-    tmp = folder / f"features.{os.getpid()}.tmp.npy"
-    np.save(tmp, feats.astype(np.float32))
-    os.replace(tmp, folder / "features.npy")
-    tmp_txt = folder / f"sha256.{os.getpid()}.tmp"
-    tmp_txt.write_text("\n".join(shas) + "\n", encoding="ascii")
-    os.replace(tmp_txt, folder / "sha256.txt")
+    with atomic_path(folder / "features.npy", suffix=".npy") as tmp:
+        np.save(tmp, feats.astype(np.float32))
+    atomic_write(folder / "sha256.txt", "\n".join(shas) + "\n")

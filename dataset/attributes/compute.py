@@ -15,7 +15,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import UnidentifiedImageError
 from sleeve.dataset.attributes import store
 from sleeve.dataset.attributes.base import Extractor, Values
 from sleeve.dataset.attributes.decode import load_view
@@ -23,7 +22,8 @@ from sleeve.dataset.attributes.registry import EXTRACTORS
 from tqdm import tqdm
 
 from sleeve.catalog.db import Catalog
-from sleeve.errors import BadImageError, SleeveError
+from sleeve.errors import SleeveError
+from sleeve.images.intake import UNREADABLE, failure_reason
 from sleeve.procs import worker_pool
 
 BATCH = 256  # files per stored batch: a kill loses at most a few seconds of work
@@ -81,14 +81,8 @@ def _job(job: tuple[str, tuple[str, ...]]) -> tuple[dict[str, Values], str]:
     _one_thread()
     try:
         view = load_view(path)
-    except FileNotFoundError:
-        return {}, "missing-file"
-    except BadImageError as exc:
-        return {}, exc.reason
-    except (UnidentifiedImageError, SyntaxError, ValueError):
-        return {}, "corrupt"
-    except OSError as exc:
-        return {}, "truncated" if "truncated" in str(exc).lower() else "unreadable"
+    except UNREADABLE as exc:
+        return {}, failure_reason(exc, path)
     out: dict[str, Values] = {}
     for name in names:
         try:

@@ -346,8 +346,8 @@ def thumbnail_jpeg(path: Path, size: int = 160) -> bytes | None:
     """A small JPEG of a stored cover for grids (None when the file is missing or unusable)."""
     import io
 
-    from sleeve.collector.images import open_rgb
     from sleeve.errors import BadImageError
+    from sleeve.images.intake import open_rgb
 
     try:
         img = open_rgb(path)

@@ -32,6 +32,7 @@ from torch import nn
 from tqdm import tqdm
 
 from sleeve.errors import DataError
+from sleeve.fsutil import atomic_path
 
 if TYPE_CHECKING:
     from sleeve.training.run import MethodOutcome, TrainConfig
@@ -225,18 +226,17 @@ def run_finetune(
 
 
 def _checkpoint(path: Path, net, optimizer, scheduler, config, state: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(
-        {
-            "model": net.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "config": {**asdict(config)},
-            "state": state,
-        },
-        tmp,
-    )
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save(
+            {
+                "model": net.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "config": {**asdict(config)},
+                "state": state,
+            },
+            tmp,
+        )
 
 
 def _resume(path: Path, net, optimizer, scheduler, config) -> dict:
