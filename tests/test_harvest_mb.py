@@ -14,8 +14,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sleeve.collector.fakes.catalogue import FakeCatalogue
-from sleeve.collector.fakes.server import FakeServices
 from sleeve.collector.harvest_mb import harvest_musicbrainz
 from sqlalchemy import func, select
 
@@ -29,6 +27,8 @@ from sleeve.catalog.models import (
     Release,
     ReleaseSource,
 )
+from sleeve.fakes.catalogue import FakeCatalogue
+from sleeve.fakes.server import FakeServices
 from sleeve.images.store import ImageStore
 from sleeve.settings import Settings
 from sleeve.taxonomy import Taxonomy

@@ -14,7 +14,8 @@ from sleeve.training.label_issues import (
     read_label_issues,
 )
 from sleeve.training.run import TrainConfig, train_and_evaluate
-from sleeve.training.synthetic import write_synthetic_export
+
+from tests.synthetic import write_synthetic_export
 
 TINY = dict(epochs=1, image_size=64, batch_size=16, progress=False)
 

@@ -16,7 +16,8 @@ from sleeve.training.learning_curve import (
     power_law,
 )
 from sleeve.training.run import TrainConfig, train_and_evaluate
-from sleeve.training.synthetic import write_synthetic_export
+
+from tests.synthetic import write_synthetic_export
 
 
 def test_fractions_are_nested_and_stratified() -> None:

@@ -22,12 +22,12 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pytest
 from PIL import Image
-from sleeve.collector.fakes import FakeCatalogue, FakeServices
 from sleeve.collector.http import HttpClient, http_client
 from sleeve.training import predict_cli
 from sleeve.training.predict import load_classifier, predict_inputs
 
 from sleeve.errors import BadImageError, ConfigError, RemoteError, SleeveError
+from sleeve.fakes import FakeCatalogue, FakeServices
 from sleeve.settings import load_settings
 from tests.conftest import fast_settings
 from tests.images import bomb_png

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from sleeve.collector.fakes.covers import cover_jpeg, render_cover
 
+from sleeve.fakes.covers import cover_jpeg, render_cover
 from sleeve.settings import Settings
 from tests.images import bomb_png
 

@@ -22,9 +22,9 @@ from sleeve.training.projection import (
 )
 from sleeve.training.run import TrainConfig, train_and_evaluate
 from sleeve.training.separation import find_pair, pair_separation
-from sleeve.training.synthetic import write_synthetic_export
 
 from sleeve.errors import DataError
+from tests.synthetic import write_synthetic_export
 
 GENRES = ["a", "b", "c"]
 

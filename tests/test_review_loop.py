@@ -1,6 +1,6 @@
 """The review loop end to end: build -> train -> `sleeve review` -> decide -> rebuild.
 
-Covers are drawn procedurally (training/synthetic.py), one metal cover filed under Disco: the
+Covers are drawn procedurally (tests/synthetic.py), one metal cover filed under Disco: the
 kind of mistake the queue exists to catch."""
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import pytest
 from sleeve.collector.folder_import import import_folder
 from sleeve.dataset.build import build_dataset
 from sleeve.training.run import TrainConfig, train_and_evaluate
-from sleeve.training.synthetic import draw
 
 from sleeve.catalog.db import open_catalog
 from sleeve.catalog.models import CoverImage, ReviewDecision
@@ -23,6 +22,7 @@ from sleeve.review import cli
 from sleeve.review.decisions import latest_decisions, record_decision
 from sleeve.settings import load_settings
 from sleeve.taxonomy import Taxonomy
+from tests.synthetic import draw
 from tests.test_dataset_support import read_manifest
 
 MAPPING = {"Disco": "disco", "Jazz": "jazz", "Metal": "metal"}

@@ -11,8 +11,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from sleeve.collector.collect import collect
-from sleeve.collector.fakes.catalogue import FakeCatalogue
-from sleeve.collector.fakes.spotify import CLIENT_ID, CLIENT_SECRET, FakeSpotify
 from sleeve.collector.harvest_spotify import harvest_spotify, spotify_client
 from sleeve.collector.http import http_client
 from sleeve.collector.spotify_auth import SpotifyToken
@@ -27,6 +25,8 @@ from sleeve.catalog.models import (
     ReleaseSource,
 )
 from sleeve.errors import ConfigError, ForbiddenError
+from sleeve.fakes.catalogue import FakeCatalogue
+from sleeve.fakes.spotify import CLIENT_ID, CLIENT_SECRET, FakeSpotify
 from sleeve.settings import Secret, Settings
 from sleeve.taxonomy import Taxonomy
 from tests.conftest import fast_settings

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from sleeve.training.data import MANIFEST_COLUMNS, CoverDataset, load_export
-from sleeve.training.synthetic import write_synthetic_export
 
 from sleeve.errors import DataError
+from tests.synthetic import write_synthetic_export
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from PIL import Image
 from sleeve.training.classifier import Classifier, Prediction
 from sleeve.training.cli import build_parser, main
 from sleeve.training.run import TrainConfig, train_and_evaluate
-from sleeve.training.synthetic import write_synthetic_export
+
+from tests.synthetic import write_synthetic_export
 
 METRIC_KEYS = {"weighted_f1", "macro_f1", "accuracy", "per_class", "confusion"}
 RUN_FILES = [
