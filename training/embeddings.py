@@ -17,9 +17,10 @@ import torch
 from sleeve.training.backbones import Backbone, eval_transform
 from sleeve.training.data import CoverDataset, Sample, make_loader
 from torch import nn
-from tqdm import tqdm
 
 from sleeve.fsutil import atomic_path, atomic_write
+from sleeve.progress import Progress
+from sleeve.progress import bar as progress_bar
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def encode(
     *,
     batch_size: int = 32,
     workers: int = 0,
-    progress: bool = True,
+    progress: Progress = True,
     desc: str = "embedding",
 ) -> np.ndarray:
     extractor = FeatureExtractor(backbone, recipe).eval().to(device)
@@ -143,7 +144,7 @@ def encode(
         CoverDataset(samples, transform, min_size=recipe.size), batch_size, workers=workers
     )
     out = []
-    bar = tqdm(total=len(samples), desc=desc, unit="img", disable=not progress, leave=False)
+    bar = progress_bar(len(samples), desc, progress=progress, leave=False)
     for x, _ in loader:
         x = x.to(device)
         if device.type == "cpu":
@@ -163,7 +164,7 @@ def cached_embeddings(
     cache_root: Path | None,
     *,
     batch_size: int = 32,
-    progress: bool = True,
+    progress: Progress = True,
 ) -> np.ndarray:
     """Features for ``samples`` (in order), encoding only covers missing from the cache.
 

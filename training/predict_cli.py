@@ -117,9 +117,9 @@ def _progress(total: int, *, disabled: bool) -> Any:
     """A tqdm bar on stderr for several inputs (tqdm hides it when stderr is not a terminal)."""
     if disabled or total < 2:
         return None
-    from tqdm import tqdm
+    from sleeve.progress import bar
 
-    return tqdm(total=total, unit="img", desc="predict", file=sys.stderr, disable=None, leave=False)
+    return bar(total, "predict", leave=False)
 
 
 if __name__ == "__main__":
