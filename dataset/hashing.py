@@ -25,7 +25,6 @@ from sleeve.progress import Progress
 from sleeve.progress import bar as progress_bar
 
 ALGOS = {"phash": imagehash.phash, "dhash": imagehash.dhash, "whash": imagehash.whash}
-HASH_BITS = 64  # hash_size 8 for every algorithm
 _DRAFT_SIZE = (64, 64)  # >= 2x the 32x32 pHash input; whash scales to the largest power of 2
 _CHUNK = 64  # files per task sent to a worker process
 _MIN_PARALLEL = 200  # below this, starting worker processes costs more than it saves

@@ -199,7 +199,7 @@ def test_run_report_reads_metrics_and_pngs(tiny_run: Path, empty_env: Settings) 
     assert {r["genre"] for r in report.per_class_rows(report.best_method)} == set(GENRES)
 
 
-def test_export_counts_filters_and_duplicate_groups(tiny_export: Path, empty_env: Settings) -> None:
+def test_export_counts_and_filters(tiny_export: Path, empty_env: Settings) -> None:
     export = data.load_export(empty_env, tiny_export)
     card = json.loads((tiny_export / "card.json").read_text())
     counts = {r["genre"]: r for r in export.split_genre_counts()}
@@ -209,10 +209,7 @@ def test_export_counts_filters_and_duplicate_groups(tiny_export: Path, empty_env
     jazz_test = data.filter_rows(export.rows, genres=["jazz"], splits=["test"])
     assert len(jazz_test) == card["counts"]["test"]["jazz"]
     assert data.filter_rows(export.rows) == export.rows
-    groups = data.duplicate_groups(export.rows)
-    assert len(groups) == len(GENRES)  # one recompressed twin per genre in the tiny export
-    assert all(len(g) == 2 and g[0]["group_id"] == g[1]["group_id"] for g in groups)
-    assert data.thumbnail_jpeg(export.image_path(groups[0][0]))[:2] == b"\xff\xd8"
+    assert data.thumbnail_jpeg(export.image_path(export.rows[0]))[:2] == b"\xff\xd8"
     assert data.thumbnail_jpeg(tiny_export / "images" / "gone.jpg") is None
 
 

@@ -8,7 +8,6 @@ Test images are only ever passed through finished predictors, after all choices 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
@@ -365,7 +364,3 @@ def score_outcome(export: Export, o: MethodOutcome) -> None:
         _labels(export, "val"), o.fitted.val_probs.argmax(1), export.genres
     )
     o.test = classification_metrics(_labels(export, "test"), o.test_probs.argmax(1), export.genres)
-
-
-def read_metrics(run_dir: Path) -> dict:
-    return json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))

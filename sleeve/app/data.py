@@ -246,17 +246,6 @@ def filter_by_attributes(
     return out
 
 
-def duplicate_groups(rows: Iterable[dict[str, str]]) -> list[list[dict[str, str]]]:
-    """Manifest rows sharing a ``group_id``: covers the split had to keep together (same
-    duplicate group, artist or release), biggest group first; groups of one are left out."""
-    groups: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for r in rows:
-        if r.get("group_id"):
-            groups[r["group_id"]].append(r)
-    multi = [g for g in groups.values() if len(g) > 1]
-    return sorted(multi, key=lambda g: (-len(g), g[0]["group_id"]))
-
-
 # -- catalog counts ------------------------------------------------------------------------------
 
 
