@@ -57,9 +57,10 @@ def main() -> int:
     if args.part == "style":
         return style()
     import torch
+    from threadpoolctl import threadpool_limits
+
     from sleeve.dataset.attributes.decode import load_view
     from sleeve.dataset.attributes.registry import EXTRACTORS
-    from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
     torch.set_num_threads(1)
@@ -139,6 +140,7 @@ def style() -> int:
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+
     from sleeve.dataset.attributes.decode import load_view
     from sleeve.dataset.attributes.registry import EXTRACTORS
 
@@ -210,11 +212,10 @@ def whole_stage(only: str) -> int:
     import hashlib
     import tempfile
 
+    from sleeve.catalog.db import open_catalog
     from sleeve.dataset.attributes.compute import ensure_attributes
     from sleeve.dataset.attributes.export import genre_profile
     from sleeve.dataset.attributes.registry import resolve
-
-    from sleeve.catalog.db import open_catalog
 
     files = sorted(COVERS.glob("*/*.jpg"))
     t = time.perf_counter()

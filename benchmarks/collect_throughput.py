@@ -23,9 +23,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import requests
-from sleeve.collector.harvest_mb import harvest_musicbrainz
 
 from sleeve.catalog.db import open_catalog
+from sleeve.collector.harvest_mb import harvest_musicbrainz
 from sleeve.fakes.catalogue import FakeCatalogue
 from sleeve.fakes.server import FakeServices
 from sleeve.images.intake import inspect_image

@@ -46,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+
 from sleeve.dataset.geometry import Match
 from sleeve.dataset.hashing import hash_files
 from sleeve.dataset.neighbours import hex_to_uint64, near_pairs
@@ -218,9 +219,8 @@ def precision_recall(pairs: list[tuple[str, str, bool]], found: set[tuple[str, s
 
 def _catalog(data_dir: Path):  # type: ignore[no-untyped-def]
     """The shared covers imported into a catalog under ``data_dir`` (once; reused after)."""
-    from sleeve.collector.folder_import import import_folder
-
     from sleeve.catalog.db import open_catalog
+    from sleeve.collector.folder_import import import_folder
     from sleeve.settings import load_settings
     from sleeve.taxonomy import Taxonomy
 
@@ -440,6 +440,7 @@ def embedding_scaling(sizes: list[int], d: int = 1280, queries: int = 10_000) ->
     search of every vector's k = 8 neighbours (timed on ``queries`` queries and scaled to n
     above that), and whether 500 planted near copies (cosine ~0.95) come back as neighbours."""
     import faiss
+
     from sleeve.dataset.lookalike import EXACT_UP_TO, PCA_DIMS, new_index
 
     faiss.omp_set_num_threads(WORKERS)

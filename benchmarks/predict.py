@@ -28,10 +28,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from sleeve.training.classifier import Classifier
-from sleeve.training.predict import predict_inputs, read_latest
 
 from sleeve.settings import load_settings
+from sleeve.training.classifier import Classifier
+from sleeve.training.predict import predict_inputs, read_latest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data" / "covers-5genre" / "Album_Covers"

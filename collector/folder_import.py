@@ -19,13 +19,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sleeve.collector import records
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sleeve.catalog.db import Catalog
 from sleeve.catalog.models import GenreEvidence, ReleaseSource
 from sleeve.cliutil import printable
+from sleeve.collector import records
 from sleeve.errors import BadImageError, UsageError
 from sleeve.images.intake import ImageInfo, inspect_image, read_image_bytes
 from sleeve.images.store import ImageStore

@@ -27,15 +27,15 @@ import logging
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
+from sqlalchemy.orm import Session
+
+from sleeve.catalog.db import Catalog
+from sleeve.catalog.models import Release, utcnow
 from sleeve.collector import records, runs
 from sleeve.collector.http import HttpClient, http_client
 from sleeve.collector.pipeline import Candidate, Download, Page, open_harvest
 from sleeve.collector.spotify import SpotifyAlbum, SpotifyArtist, SpotifyClient
 from sleeve.collector.spotify_auth import SpotifyToken, check_credentials
-from sqlalchemy.orm import Session
-
-from sleeve.catalog.db import Catalog
-from sleeve.catalog.models import Release, utcnow
 from sleeve.errors import (
     ConfigError,
     ForbiddenError,

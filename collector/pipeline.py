@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from sleeve.collector import records, runs
 from sqlalchemy.orm import Session
 
 from sleeve.catalog.db import Catalog
 from sleeve.catalog.models import Release
+from sleeve.collector import records, runs
 from sleeve.errors import BadImageError, RemoteError, TransientRemoteError
 from sleeve.images.intake import ImageInfo, inspect_image
 from sleeve.images.store import ImageStore

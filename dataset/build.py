@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sleeve import __version__
+from sleeve.catalog.db import Catalog
 from sleeve.dataset.attributes.export import export_attributes, export_extractors
 from sleeve.dataset.balance import BalanceResult, Candidate, balance
 from sleeve.dataset.card import build_card, render_card_md, split_counts
@@ -33,9 +35,6 @@ from sleeve.dataset.review import apply_decisions
 from sleeve.dataset.rows import CatalogRows, ImageRow, load_rows
 from sleeve.dataset.split import SplitItem, assign_splits, leak_groups
 from sleeve.dataset.visual import VisualDedup, card_entry, find_visual_duplicates, summary_line
-
-from sleeve import __version__
-from sleeve.catalog.db import Catalog
 from sleeve.errors import DataError, NothingYetError, UnknownGenreError, UsageError
 from sleeve.images.integrity import verify_files
 from sleeve.images.store import ImageStore

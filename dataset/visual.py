@@ -41,13 +41,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from sleeve.dataset.geometry import Match, verify_pairs
 from sleeve.dataset.groups import Grouping
 from sleeve.dataset.labels import NEAR_DUPLICATE, Label
 from sleeve.dataset.lookalike import candidate_pairs, normalised
 from sleeve.dataset.neighbours import hex_to_uint64, near_pairs
 from sleeve.dataset.rows import ImageRow
-
 from sleeve.errors import SleeveError
 
 THRESHOLD_NOTE = (

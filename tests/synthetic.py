@@ -15,6 +15,7 @@ import random
 from pathlib import Path
 
 from PIL import Image, ImageDraw
+
 from sleeve.dataset.export import MANIFEST_COLUMNS as COLUMNS
 
 _STYLES = {  # genre -> (base colour, shape)

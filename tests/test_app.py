@@ -20,7 +20,7 @@ from sleeve.app.launcher import APP_FILE, app_command, app_environment, run_app
 from sleeve.errors import UsageError
 from sleeve.settings import Settings
 from tests.conftest import fast_settings
-from tests.test_predict_support import (
+from tests.predict_support import (
     GENRES,
     HTML_PAGE,
     jpeg_bytes,
@@ -96,9 +96,8 @@ def full_env(
 def review_env(full_env: Settings, tiny_export: Path) -> Settings:
     """full_env whose catalog also holds the export's train and val covers (the ones a
     review queue lists), imported as folders the way a user would."""
-    from sleeve.collector.folder_import import import_folder
-
     from sleeve.catalog.db import open_catalog
+    from sleeve.collector.folder_import import import_folder
     from sleeve.taxonomy import Taxonomy
 
     catalog = open_catalog(full_env.catalog_url)
@@ -132,11 +131,11 @@ def _add_resized_twin_and_hash(settings: Settings) -> None:
     import io
 
     from PIL import Image
-    from sleeve.collector import records
-    from sleeve.dataset.hashing import ensure_hashes
 
     from sleeve.catalog.db import open_catalog
     from sleeve.catalog.models import CoverImage
+    from sleeve.collector import records
+    from sleeve.dataset.hashing import ensure_hashes
     from sleeve.images.intake import inspect_image
     from sleeve.images.store import ImageStore
 
@@ -418,10 +417,9 @@ def test_report_page_run_picker_and_comparison(full_env: Settings, two_runs) -> 
 
 
 def test_review_page_decisions_reach_the_catalog(review_env: Settings, tiny_run: Path) -> None:
-    from sleeve.training.label_issues import read_label_issues
-
     from sleeve.catalog.db import open_catalog
     from sleeve.review.decisions import latest_decisions
+    from sleeve.training.label_issues import read_label_issues
 
     flagged = [r for r in read_label_issues(tiny_run) if r["is_label_issue"] == "1"]
     at = _page(_app().run(), "Review")

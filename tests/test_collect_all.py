@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sleeve.collector.cli import main as collect_main
-from sleeve.collector.collect import collect, preflight
 from sqlalchemy import func, select
 
 from sleeve.catalog.db import open_catalog
 from sleeve.catalog.models import CoverImage, HarvestRun, ReleaseSource
+from sleeve.collector.cli import main as collect_main
+from sleeve.collector.collect import collect, preflight
 from sleeve.errors import ConfigError
 from sleeve.fakes.catalogue import FakeCatalogue
 from sleeve.fakes.server import FakeServices

@@ -7,15 +7,15 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+
 from sleeve.collector.folder_import import import_folder
 from sleeve.collector.records import Evidence
 from sleeve.dataset.build import build_dataset
 from sleeve.dataset.labels import BYTE_IDENTICAL, MULTI_GENRE, NEAR_DUPLICATE
-
 from sleeve.errors import DataError, UnknownGenreError
 from sleeve.taxonomy import Taxonomy
 from tests.conftest import shared_covers_or_skip
-from tests.test_dataset_support import (
+from tests.dataset_support import (
     add_release,
     cover,
     jpeg,

@@ -14,7 +14,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sleeve.collector.harvest_mb import harvest_musicbrainz
 from sqlalchemy import func, select
 
 from sleeve.catalog.db import Catalog, open_catalog
@@ -27,6 +26,7 @@ from sleeve.catalog.models import (
     Release,
     ReleaseSource,
 )
+from sleeve.collector.harvest_mb import harvest_musicbrainz
 from sleeve.fakes.catalogue import FakeCatalogue
 from sleeve.fakes.server import FakeServices
 from sleeve.images.store import ImageStore

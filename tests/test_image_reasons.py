@@ -7,13 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from sleeve.dataset.attributes.compute import _job as attributes_job
 from sleeve.dataset.hashing import _hash_job
 from sleeve.dataset.ocr import _read_job
-from sleeve.training.data import Sample, drop_unreadable
-
 from sleeve.errors import BadImageError
 from sleeve.images.intake import open_rgb
+from sleeve.training.data import Sample, drop_unreadable
 from tests.images import jpeg
 
 

@@ -11,17 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from sleeve.collector.folder_import import import_folder
-from sleeve.dataset.hashing import hash_image
-from sleeve.training.predict import read_image_file
 from sqlalchemy import select
 
 from sleeve.catalog.models import Failure, ReleaseSource
 from sleeve.cliutil import print_table, printable
+from sleeve.collector.folder_import import import_folder
+from sleeve.dataset.hashing import hash_image
 from sleeve.errors import BadImageError
 from sleeve.images.intake import open_rgb
 from sleeve.taxonomy import Taxonomy
-from tests.test_dataset_support import cover, jpeg, write_tree
+from sleeve.training.predict import read_image_file
+from tests.dataset_support import cover, jpeg, write_tree
 
 SECRET = b"SECRET-CONTENT-0123456789 root:x:0:0\n"
 

@@ -126,3 +126,18 @@ def test_the_image_code_does_not_reach_into_the_catalog() -> None:
         if target.startswith("sleeve.catalog")
     }
     assert bad == set()
+
+
+def test_every_test_module_holds_tests() -> None:
+    """Helpers shared by tests live in modules not named ``test_*.py`` (tests/images.py,
+    tests/dataset_support.py): pytest collects what is named like a test."""
+    empty = [
+        path.name
+        for path in sorted((ROOT / "tests").glob("test_*.py"))
+        if not any(
+            isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.name.startswith("test_")
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        )
+    ]
+    assert empty == []

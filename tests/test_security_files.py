@@ -9,16 +9,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from sleeve.dataset.build import build_dataset
 from sleeve.dataset.export import ManifestRow, render_manifest, write_export
-
 from sleeve.errors import DataError, UsageError
 from sleeve.images.intake import inspect_image
 from sleeve.images.store import ImageStore
 from sleeve.taxonomy import Taxonomy
+from tests.dataset_support import cover, jpeg, write_tree
 from tests.images import dead_pid
 from tests.test_dataset_build import _import
-from tests.test_dataset_support import cover, jpeg, write_tree
 
 
 @pytest.fixture

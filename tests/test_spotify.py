@@ -10,10 +10,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from sleeve.collector.collect import collect
-from sleeve.collector.harvest_spotify import harvest_spotify, spotify_client
-from sleeve.collector.http import http_client
-from sleeve.collector.spotify_auth import SpotifyToken
 from sqlalchemy import func, select
 
 from sleeve.catalog.db import Catalog, open_catalog
@@ -24,6 +20,10 @@ from sleeve.catalog.models import (
     HarvestRun,
     ReleaseSource,
 )
+from sleeve.collector.collect import collect
+from sleeve.collector.harvest_spotify import harvest_spotify, spotify_client
+from sleeve.collector.http import http_client
+from sleeve.collector.spotify_auth import SpotifyToken
 from sleeve.errors import ConfigError
 from sleeve.fakes.catalogue import FakeCatalogue
 from sleeve.fakes.spotify import CLIENT_ID, CLIENT_SECRET, FakeSpotify

@@ -7,9 +7,9 @@ import io
 from pathlib import Path
 
 import pytest
-from sleeve.training.data import MANIFEST_COLUMNS, CoverDataset, load_export
 
 from sleeve.errors import DataError
+from sleeve.training.data import MANIFEST_COLUMNS, CoverDataset, load_export
 from tests.synthetic import write_synthetic_export
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
 from sleeve.collector.folder_import import import_folder
 from sleeve.dataset.build import build_dataset
 from sleeve.dataset.geometry import keypoints, load_cover, match, verify_pairs
@@ -20,9 +21,8 @@ from sleeve.dataset.labels import NEAR_DUPLICATE
 from sleeve.dataset.lookalike import candidate_pairs
 from sleeve.dataset.rows import ImageRow
 from sleeve.dataset.visual import VisualDedup
-
 from sleeve.taxonomy import Taxonomy
-from tests.test_dataset_support import cover, read_manifest
+from tests.dataset_support import cover, read_manifest
 from tests.visual_images import (
     jpeg_bytes,
     plain,
@@ -240,7 +240,6 @@ def test_recaptured_image_is_far_in_phash(tmp_path: Path) -> None:
 
 def test_stage_is_on_by_default_and_can_be_turned_off() -> None:
     from sleeve.dataset.cli import build_parser
-
     from sleeve.settings import load_settings
 
     assert load_settings({}, env_file=None).visual_dedup is True

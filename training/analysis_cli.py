@@ -93,6 +93,7 @@ def run_analysis(
     """Analyse a dataset (or a run's) on cached features and write the page; returns its
     folder and analysis.json's content. <data_dir>/analysis/LATEST names the folder."""
     import torch
+
     from sleeve.training.analysis import analyse
     from sleeve.training.analysis_page import write_page
     from sleeve.training.backbones import DEFAULT_BACKBONE, configure_threads, load_backbone

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from sleeve.training.data import Sample, decode
-from sleeve.training.evaluate import _png, _pyplot
 
 from sleeve.fsutil import atomic_write
+from sleeve.training.data import Sample, decode
+from sleeve.training.evaluate import _png, _pyplot
 
 THUMB = 96
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
@@ -39,6 +39,7 @@ def map_png(coords: np.ndarray, labels: np.ndarray, genres: list[str], method: s
 
 def trees_png(trees: dict, genres: list[str]) -> bytes:
     from scipy.cluster.hierarchy import dendrogram
+
     from sleeve.training.analysis import linkage
 
     plt = _pyplot()

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import torch
 from PIL import Image, ImageFile
-from sleeve.dataset.export import MANIFEST_COLUMNS
 from torch.utils.data import DataLoader, Dataset
 
+from sleeve.dataset.export import MANIFEST_COLUMNS
 from sleeve.errors import BadImageError, DataError
 from sleeve.images.intake import UNREADABLE, failure_reason, open_rgb
 from sleeve.procs import loader_worker_init_fn

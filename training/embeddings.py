@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sleeve.training.backbones import Backbone, eval_transform
-from sleeve.training.data import CoverDataset, Sample, make_loader
 from torch import nn
 
 from sleeve.fsutil import atomic_path, atomic_write
 from sleeve.progress import Progress
 from sleeve.progress import bar as progress_bar
+from sleeve.training.backbones import Backbone, eval_transform
+from sleeve.training.data import CoverDataset, Sample, make_loader
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sleeve.training.data import Export
 
 from sleeve.fsutil import atomic_write
+from sleeve.training.data import Export
 
 log = logging.getLogger(__name__)
 

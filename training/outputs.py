@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
+from sleeve.fsutil import atomic_write
 from sleeve.training.evaluate import confused_pairs_png, confusion_png, top_confused_pairs
 from sleeve.training.predictions import (
     probability_arrays,
@@ -21,8 +23,6 @@ from sleeve.training.predictions import (
     write_probabilities,
 )
 from sleeve.training.report import render_html, render_markdown, render_model_card
-
-from sleeve.fsutil import atomic_write
 
 if TYPE_CHECKING:
     from sleeve.training.data import Export

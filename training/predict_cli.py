@@ -13,14 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sleeve.training.predict import (
-    DEFAULT_BATCH_SIZE,
-    PredictionResult,
-    load_classifier,
-    predict_inputs,
-    resolve_inputs,
-)
-
 from sleeve.cliutil import (
     EXIT_FAILED,
     EXIT_OK,
@@ -30,6 +22,13 @@ from sleeve.cliutil import (
     setup_logging,
 )
 from sleeve.settings import load_settings
+from sleeve.training.predict import (
+    DEFAULT_BATCH_SIZE,
+    PredictionResult,
+    load_classifier,
+    predict_inputs,
+    resolve_inputs,
+)
 
 EXAMPLES = """\
   predict cover.jpg                          top 3 genres of one cover, as a table

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from sleeve.errors import ConfigError
 from sleeve.training.backbones import (
     DEFAULT_BACKBONE,
     STACK_SEP,
@@ -45,8 +47,6 @@ from sleeve.training.methods.text import TEXT_METHODS, run_text_methods
 from sleeve.training.outputs import write_run_dir
 from sleeve.training.recipes import BEST
 from sleeve.training.selection import VAL_MIN_COVERS
-
-from sleeve.errors import ConfigError
 
 log = logging.getLogger(__name__)
 # "hybrid" is asked for by name: it measured level with the stack SVC (README) and doubles

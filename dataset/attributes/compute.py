@@ -15,12 +15,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sleeve.catalog.db import Catalog
 from sleeve.dataset.attributes import store
 from sleeve.dataset.attributes.base import Extractor, Values
 from sleeve.dataset.attributes.decode import load_view
 from sleeve.dataset.attributes.registry import EXTRACTORS
-
-from sleeve.catalog.db import Catalog
 from sleeve.errors import SleeveError
 from sleeve.images.intake import UNREADABLE, failure_reason
 from sleeve.procs import worker_pool

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from sleeve.dataset.attributes.base import CoverView
 
+from sleeve.dataset.attributes.base import CoverView
 from sleeve.images.intake import open_rgb
 
 WORK_SIDE = 256  # colour, texture, structure: enough for global statistics, fast

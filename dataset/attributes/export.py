@@ -10,11 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sleeve.catalog.db import Catalog
 from sleeve.dataset.attributes.base import Extractor
 from sleeve.dataset.attributes.compute import AttributeReport, Attributes, ensure_attributes
 from sleeve.dataset.attributes.registry import GROUPS, resolve
-
-from sleeve.catalog.db import Catalog
 
 # per-genre profile: (card key, extractor group, field, how: "share" of covers with value > 0,
 # or "mean"), in the card's column order

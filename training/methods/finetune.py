@@ -21,6 +21,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from torch import nn
+
+from sleeve.errors import DataError
+from sleeve.fsutil import atomic_path
+from sleeve.progress import Progress
+from sleeve.progress import bar as progress_bar
 from sleeve.training.backbones import STACK_SEP, Backbone, load_backbone
 from sleeve.training.classifier import package
 from sleeve.training.data import CoverDataset, Export, default_workers, make_loader
@@ -28,12 +34,6 @@ from sleeve.training.embeddings import FeatureRecipe, encode
 from sleeve.training.evaluate import classification_metrics
 from sleeve.training.heads_runtime import head_probabilities
 from sleeve.training.methods import FittedHead
-from torch import nn
-
-from sleeve.errors import DataError
-from sleeve.fsutil import atomic_path
-from sleeve.progress import Progress
-from sleeve.progress import bar as progress_bar
 
 if TYPE_CHECKING:
     from sleeve.training.run import MethodOutcome, TrainConfig

@@ -170,9 +170,8 @@ def serve_covers() -> Iterator[str]:
 
 def write_tiny_catalog(settings: Settings) -> dict[str, int]:
     """A catalog written with the real record writers: 4 releases, 3 covers, 1 failure."""
-    from sleeve.collector import records
-
     from sleeve.catalog.db import open_catalog
+    from sleeve.collector import records
     from sleeve.images.intake import inspect_image
     from sleeve.images.store import ImageStore
     from sleeve.taxonomy import Taxonomy

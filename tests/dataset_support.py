@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from sleeve.collector import records
 
 from sleeve.catalog.db import Catalog
+from sleeve.collector import records
 from sleeve.images.intake import inspect_image
 from sleeve.images.store import ImageStore
 from sleeve.settings import Settings
