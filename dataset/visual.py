@@ -47,6 +47,7 @@ from sleeve.dataset.labels import NEAR_DUPLICATE, Label
 from sleeve.dataset.lookalike import candidate_pairs, normalised
 from sleeve.dataset.neighbours import hex_to_uint64, near_pairs
 from sleeve.dataset.rows import ImageRow
+from sleeve.dataset.visual_text import TEXT, TextCheckReport, WordSource, run_text_check
 
 from sleeve.errors import SleeveError
 
@@ -74,6 +75,16 @@ class VisualDedup:
     # pHash (433 more pairs to check on the shared covers without that cosine bound, 32 with)
     phash_candidates: int = 14
     phash_min_cosine: float = 0.5
+    # the words on the covers as a second verdict (sleeve.dataset.visual_text): pairs with
+    # enough inliers and disagreement up to text_max_disagreement are confirmed when both
+    # covers print the same prominent words (containment >= text_same_at both ways); pairs the
+    # geometry confirmed are dropped when neither cover's confident (>= text_veto_confidence)
+    # prominent words are found on the other (containment <= text_different_at)
+    text_check: bool = True
+    text_max_disagreement: float = 0.75
+    text_same_at: float = 1.0
+    text_different_at: float = 0.2
+    text_veto_confidence: float = 0.9
 
     def describe(self) -> dict[str, object]:
         return asdict(self) | {"backbone": f"{BACKBONE} {IMAGE_SIZE}px", "verify": VERIFY}
@@ -85,6 +96,8 @@ class VisualPair:
     b: int
     cosine: float
     match: Match
+    by: str = "geometry"  # what confirmed it: "geometry", or "text" (the words, in the band)
+    words: float | None = None  # the word score when the words were compared
 
 
 @dataclass
@@ -95,6 +108,7 @@ class VisualReport:
     pairs: list[VisualPair] = field(default_factory=list)  # confirmed
     encoded: int = 0  # covers embedded by this build (not yet in the cache)
     seconds: float = 0.0
+    text: TextCheckReport | None = None  # the words' verdicts (None: the stage did not run)
 
     @property
     def edges(self) -> list[tuple[int, int]]:
@@ -128,11 +142,13 @@ def find_visual_duplicates(
     config: VisualDedup,
     *,
     hashes: Mapping[int, str] | None = None,
+    words: WordSource | None = None,
     progress: bool = False,
 ) -> VisualReport:
     """Pairs of ``images`` that are the same artwork and not already in one pHash group.
     Candidates: embedding neighbours, and pairs within ``config.phash_candidates`` bits of
-    ``hashes`` (image id -> pHash hex) when given."""
+    ``hashes`` (image id -> pHash hex) when given; ``words`` (the catalog's OCR cache,
+    :func:`sleeve.dataset.visual_text.catalog_words`) gives the text check its words."""
     if not config.enabled:
         return VisualReport("off")
     rows = [im for im in images if im.id in grouping.group_of]
@@ -167,12 +183,16 @@ def find_visual_duplicates(
     matches = verify_pairs(
         [(i, j) for i, j, _ in todo], lambda i: data_dir / rows[i].path, progress=progress
     )
+    covers = [(im.sha256, im.path) for im in rows]
+    verdicts, text = run_text_check(matches, covers, words, config)
     confirmed = []
     for i, j, cos in todo:
-        m = matches[(i, j)]
-        if m.passes(config.min_inliers, config.max_disagreement):
+        if (i, j) in verdicts:
             a, b = sorted((rows[i].id, rows[j].id))
-            confirmed.append(VisualPair(a, b, round(cos, 4), m))
+            score = text.scores.get((i, j))
+            confirmed.append(
+                VisualPair(a, b, round(cos, 4), matches[(i, j)], verdicts[(i, j)], score)
+            )
     confirmed.sort(key=lambda p: (p.a, p.b))
     return VisualReport(
         "on",
@@ -181,6 +201,7 @@ def find_visual_duplicates(
         pairs=confirmed,
         encoded=encoded,
         seconds=round(time.perf_counter() - started, 2),
+        text=text,
     )
 
 
@@ -204,6 +225,7 @@ def card_entry(
         "conflicts_revealed": sum(1 for g in joined if labels[g].conflict == NEAR_DUPLICATE),
         "covers_embedded": report.encoded,
         "seconds": report.seconds,
+        "text": report.text.as_dict() if report.text is not None else {"status": report.status},
         "note": THRESHOLD_NOTE,
         "pair_list": [
             {
@@ -212,6 +234,8 @@ def card_entry(
                 "cosine": p.cosine,
                 "inliers": p.match.inliers,
                 "disagreement": p.match.disagreement,
+                "by": p.by,
+                "words": p.words,
             }
             for p in report.pairs
         ],
@@ -220,10 +244,13 @@ def card_entry(
 
 def summary_line(report: VisualReport) -> str:
     if report.status == "on":
+        by_text = sum(1 for p in report.pairs if p.by == TEXT)
+        vetoed = report.text.vetoed if report.text is not None else 0
         return (
             f"visual duplicate stage: {len(report.pairs)} pairs confirmed of "
             f"{report.verified} checked ({report.candidates} embedding candidates, "
-            f"{report.encoded} covers embedded, {report.seconds:.1f} s)"
+            f"{report.encoded} covers embedded, {report.seconds:.1f} s); "
+            f"by their words: {by_text} confirmed, {vetoed} dropped"
         )
     if report.status == "off":
         return "visual duplicate stage: off (--visual-dedup off)"
