@@ -109,7 +109,7 @@ def containment(a: CoverWords, b: CoverWords) -> tuple[float, float] | None:
     return round(min(ab, ba), 4), round(max(ab, ba), 4)
 
 
-def _confident(words: Sequence[Word], floor: float) -> CoverWords:
+def confident_words(words: Sequence[Word], floor: float) -> CoverWords:
     """Prominent lines among the words read with confidence >= ``floor``; every line still
     counts as the cover's text (a misread word can match the other cover's clean read)."""
     every = cover_words(words)
@@ -140,7 +140,7 @@ def text_verdict(
         return None, None
     if both[0] >= t.same_at:
         return SAME, both[0]
-    sure = containment(_confident(a, t.veto_confidence), _confident(b, t.veto_confidence))
+    sure = containment(confident_words(a, t.veto_confidence), confident_words(b, t.veto_confidence))
     if sure is not None and sure[1] <= t.different_at:
         return DIFFERENT, both[0]
     return None, both[0]
