@@ -107,9 +107,10 @@ def _text_sentence(text: dict | None) -> str:
     return (
         f" Text check (the words on the covers, OCR): {text['confirmed']} ambiguous pairs "
         f"confirmed by their words, {text['vetoed']} geometric pairs dropped for printing other "
-        f"titles; {text['pairs_without_words']} of {text['pairs_asked']} pairs asked had too "
-        f"few words to judge ({text['covers_read']} of {text['covers']} covers read now, the "
-        "rest cached)."
+        f"titles; of {text['pairs_asked']} pairs asked, {text['pairs_without_words']} had too "
+        f"few words to judge and {text.get('pairs_undecided', 0)} words neither matching nor "
+        f"contradicting ({text['covers_read']} of {text['covers']} covers read now, the rest "
+        "cached)."
     )
 
 

@@ -47,6 +47,7 @@ class TextCheckReport:
     covers_read: int = 0  # of those, read by OCR during this build (the rest were cached)
     pairs_asked: int = 0  # pairs whose verdict the words could change
     pairs_without_words: int = 0  # of those, pairs where either cover shows too little text
+    pairs_undecided: int = 0  # of those, pairs whose words neither match nor contradict
     confirmed: int = 0  # text-band pairs confirmed by their words
     vetoed: int = 0  # geometric pairs dropped: the two covers print other titles
     seconds: float = 0.0
@@ -105,8 +106,10 @@ def check_pairs(
             continue
         report.pairs_asked += 1
         verdict, report.scores[pair] = text_verdict(words_of(pair[0]), words_of(pair[1]), t)
-        if verdict is None:
+        if verdict is None and report.scores[pair] is None:
             report.pairs_without_words += 1
+        elif verdict is None:
+            report.pairs_undecided += 1
         if geometric and verdict != DIFFERENT:
             out[pair] = GEOMETRY
         elif geometric:

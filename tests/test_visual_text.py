@@ -81,6 +81,7 @@ def test_check_pairs_confirms_ambiguous_pairs_by_words_and_vetoes_other_titles()
     assert verdicts == {(0, 1): "text", (0, 3): "geometry"}
     assert report.confirmed == 1 and report.vetoed == 1
     assert report.pairs_without_words == 2  # (1, 3) and (0, 3)
+    assert report.pairs_asked == 4 and report.pairs_undecided == 0
     off = VisualDedup(text_check=False)
     plain, _ = check_pairs(matches, words.__getitem__, off)
     assert plain == {(0, 2): "geometry", (0, 3): "geometry"}
