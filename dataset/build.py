@@ -35,6 +35,7 @@ from sleeve.dataset.review import apply_decisions
 from sleeve.dataset.rows import CatalogRows, ImageRow, load_rows
 from sleeve.dataset.split import SplitItem, assign_splits, leak_groups
 from sleeve.dataset.visual import VisualDedup, card_entry, find_visual_duplicates, summary_line
+from sleeve.dataset.visual_text import TEXT, catalog_words
 from sleeve.errors import DataError, NothingYetError, UnknownGenreError, UsageError
 from sleeve.images.integrity import verify_files
 from sleeve.images.store import ImageStore
@@ -78,7 +79,7 @@ class BuildResult:
             f"duplicates removed: {dup['byte_identical_extra_links']} byte-identical files, "
             f"{dup['near_duplicate_images_removed']} near-duplicates "
             f"({self.card['settings']['hash']} <= {self.card['settings']['threshold']}"
-            f"{' + visual stage' if dup.get('pairs_by_stage', {}).get('visual') else ''})"
+            f"{' + visual stage' if _visual_pairs(dup) else ''})"
         )
         lines.append("labels: " + ", ".join(f"{k} {v}" for k, v in lab["status"].items()))
         for kind, c in lab["conflicts"].items():
@@ -99,6 +100,11 @@ class BuildResult:
                 lines.append("  changed files differ from the catalog: see `sleeve db check`")
         lines += self.notes
         return lines
+
+
+def _visual_pairs(duplicates: dict) -> int:
+    by_stage = duplicates.get("pairs_by_stage", {})
+    return int(by_stage.get("visual", 0)) + int(by_stage.get("text", 0))
 
 
 def _validate(
@@ -173,8 +179,9 @@ def build_dataset(
     )
     grouping = group_duplicates(images, hashes, threshold)
     visual = visual or VisualDedup(enabled=settings.visual_dedup)
+    words = catalog_words(catalog, data_dir, read=read_text, progress=progress)
     found = find_visual_duplicates(
-        images, data_dir, grouping, visual, hashes=hashes, progress=progress
+        images, data_dir, grouping, visual, hashes=hashes, words=words, progress=progress
     )
     if found.pairs:  # the second stage: re-captures pHash misses join the same groups
         grouping = group_duplicates(images, hashes, threshold, extra_pairs=found.edges)
@@ -275,7 +282,8 @@ def build_dataset(
         "pairs_by_stage": {
             "sha256": sum(len(rows.releases_of(im.id)) - 1 for im in multi_link),
             "phash": grouping.near_pairs,
-            "visual": len(found.pairs),
+            "visual": sum(1 for p in found.pairs if p.by != TEXT),
+            "text": sum(1 for p in found.pairs if p.by == TEXT),
         },
         "visual": card_entry(found, visual, grouping, labels, {im.id: im.sha256 for im in images}),
     }

@@ -168,7 +168,7 @@ def test_build_merges_recapture_and_counts_it(sqlite_catalog, settings, recaptur
     visual = dup["visual"]
     assert visual["status"] == "on"
     assert visual["pairs"] == 1
-    assert dup["pairs_by_stage"] == {"sha256": 0, "phash": 0, "visual": 1}
+    assert dup["pairs_by_stage"] == {"sha256": 0, "phash": 0, "visual": 1, "text": 0}
     assert visual["conflicts_revealed"] == 1
     # the album (Pop) and its photo (HipHop) are one group: pop 1 : rap 1 is ambiguous, so the
     # label rule drops it as ambiguous
