@@ -7,7 +7,7 @@ load rows -> drop covers whose file is missing -> perceptual hashes (cached) -> 
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +26,7 @@ from sleeve.dataset.export import (
     write_export,
     write_latest,
 )
-from sleeve.dataset.groups import DEFAULT_THRESHOLD, group_duplicates
+from sleeve.dataset.groups import DEFAULT_THRESHOLD, Grouping, group_duplicates
 from sleeve.dataset.hashing import ALGOS, HashReport, ensure_hashes
 from sleeve.dataset.labels import LabelRule, resolve_labels
 from sleeve.dataset.neighbours import MAX_THRESHOLD
@@ -140,6 +140,16 @@ def _present(rows: CatalogRows, data_dir: Path) -> tuple[list[ImageRow], list[st
     return present, [by_sha[s] for s in report.missing], [by_sha[s] for s in report.mismatched]
 
 
+def _held_links(held: list[tuple[int, int]], grouping: Grouping) -> dict[str, list[str]]:
+    """Split links for the look-alike pairs the visual stage keeps in one split unmerged."""
+    links: dict[str, list[str]] = defaultdict(list)
+    for a, b in held:
+        if a in grouping.group_of and b in grouping.group_of:
+            for image in (a, b):
+                links[grouping.group_of[image].id].append(f"held:{a}-{b}")
+    return links
+
+
 def build_dataset(
     catalog: Catalog,
     settings: Settings,
@@ -190,6 +200,7 @@ def build_dataset(
     # people's verdicts from `sleeve review` override the rule (dataset/review.py)
     labels, review = apply_decisions(grouping.groups, labels, latest_decisions(catalog))
     image_by_id = {im.id: im for im in images}
+    held_links = _held_links(found.held, grouping)
 
     wanted = set(genres) if genres else None
     candidates: list[Candidate] = []
@@ -213,6 +224,7 @@ def build_dataset(
         )
         links = (
             f"dup:{group.id}",
+            *held_links.get(group.id, ()),
             *(f"artist:{a}" for a in artists),
             *(f"release:{r}" for r in release_ids),
         )

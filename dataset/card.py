@@ -94,7 +94,9 @@ def _visual_lines(visual: dict | None) -> list[str]:
         f"{visual['verified']} checked, {visual['pairs']} pairs confirmed, "
         f"{visual['groups_joined']} groups joined, {visual['conflicts_revealed']} of them with "
         f"members filed under different genres.{_text_sentence(visual.get('text'))} "
-        f"{visual['note']}",
+        f"{visual.get('pairs_held_in_one_split', 0)} look-alike pairs that align but are not "
+        "confirmed (a stickered copy, another printing, the same photo on another release) "
+        f"are kept in one split, both covers and labels kept. {visual['note']}",
     ]
 
 

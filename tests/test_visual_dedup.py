@@ -246,3 +246,34 @@ def test_stage_is_on_by_default_and_can_be_turned_off() -> None:
     assert load_settings({"SLEEVE_VISUAL_DEDUP": "off"}, env_file=None).visual_dedup is False
     assert build_parser().parse_args(["--visual-dedup", "off"]).visual_dedup == "off"
     assert build_parser().parse_args([]).visual_dedup is None  # None: the setting decides
+
+
+def test_unconfirmed_lookalike_is_kept_in_one_split_not_merged(  # type: ignore[no-untyped-def]
+    sqlite_catalog, settings, recapture_tree, tmp_path
+):
+    # geometry aligns the photo but (made strict here) does not confirm it: a stickered copy or
+    # another printing of the real covers. Both covers stay, with their own labels, in ONE split.
+    strict = dict(max_disagreement=0.0, text_check=False)
+    tax = Taxonomy.load()
+    import_folder(sqlite_catalog, settings, tax, recapture_tree, {"HipHop": "rap"}, progress=False)
+    files = {
+        f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in recapture_tree.rglob("*.jpg")
+    }
+    album, photo = files["album.jpg"], files["album-photo.jpg"]
+
+    def splits(stage: VisualDedup, seed: int) -> tuple[str, str]:
+        out = tmp_path / f"ds-{stage.hold_min_inliers}-{seed}"
+        result = build_dataset(
+            sqlite_catalog, settings, tax, out=out, progress=False, visual=stage, seed=seed
+        )
+        rows = {r["sha256"]: r for r in read_manifest(result.export_dir)}
+        assert len(rows) == 8  # nothing merged
+        assert result.card["duplicates"]["visual"]["pairs"] == 0
+        held = result.card["duplicates"]["visual"]["pairs_held_in_one_split"]
+        assert held == (1 if stage.hold_min_inliers <= STAGE.min_inliers else 0)
+        return rows[album]["split"], rows[photo]["split"]
+
+    held, unheld = VisualDedup(**strict), VisualDedup(**strict, hold_min_inliers=10**6)
+    seeds = range(6)
+    assert all(a == b for a, b in (splits(held, s) for s in seeds))
+    assert any(a != b for a, b in (splits(unheld, s) for s in seeds))  # what it guards against
