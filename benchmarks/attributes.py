@@ -77,9 +77,10 @@ def main() -> int:
     if args.part in ("style", "style-fit"):
         return style(fit=args.part == "style-fit")
     import torch
+    from threadpoolctl import threadpool_limits
+
     from sleeve.dataset.attributes.decode import load_view
     from sleeve.dataset.attributes.registry import EXTRACTORS
-    from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
     torch.set_num_threads(1)
@@ -263,6 +264,7 @@ def style(fit: bool) -> int:
     import numpy as np
     from sklearn.linear_model import LogisticRegressionCV
     from sklearn.preprocessing import StandardScaler
+
     from sleeve.dataset.attributes import style as style_mod
     from sleeve.dataset.attributes.decode import load_view
     from sleeve.dataset.attributes.registry import EXTRACTORS
@@ -344,6 +346,7 @@ def labels() -> int:
 def has_text_check(rows: list[dict[str, str]], path_of: dict[str, Path]) -> dict[str, object]:
     """OCR's words (cached, else read now) against the has_text labels, and the text share."""
     from PIL import Image
+
     from sleeve.dataset.attributes.text_share import values_of
     from sleeve.dataset.ocr import read_words
 
@@ -374,11 +377,10 @@ def whole_stage(only: str, n: int | None = None) -> int:
     import resource
     import tempfile
 
+    from sleeve.catalog.db import open_catalog
     from sleeve.dataset.attributes.compute import ensure_attributes
     from sleeve.dataset.attributes.export import genre_profile
     from sleeve.dataset.attributes.registry import resolve
-
-    from sleeve.catalog.db import open_catalog
 
     files = sorted(COVERS.glob("*/*.jpg"))
     if n:  # an even sample: on a machine too busy for the whole set, CPU time extrapolates

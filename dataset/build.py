@@ -7,13 +7,13 @@ load rows -> drop covers whose file is missing -> perceptual hashes (cached) -> 
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sleeve.collector.integrity import verify_files
-from sleeve.collector.store import ImageStore
+from sleeve import __version__
+from sleeve.catalog.db import Catalog
 from sleeve.dataset.attributes.export import export_attributes, export_extractors
 from sleeve.dataset.balance import BalanceResult, Candidate, balance
 from sleeve.dataset.card import build_card, render_card_md, split_counts
@@ -26,7 +26,7 @@ from sleeve.dataset.export import (
     write_export,
     write_latest,
 )
-from sleeve.dataset.groups import DEFAULT_THRESHOLD, group_duplicates
+from sleeve.dataset.groups import DEFAULT_THRESHOLD, Grouping, group_duplicates
 from sleeve.dataset.hashing import ALGOS, HashReport, ensure_hashes
 from sleeve.dataset.labels import LabelRule, resolve_labels
 from sleeve.dataset.neighbours import MAX_THRESHOLD
@@ -35,10 +35,10 @@ from sleeve.dataset.review import apply_decisions
 from sleeve.dataset.rows import CatalogRows, ImageRow, load_rows
 from sleeve.dataset.split import SplitItem, assign_splits, leak_groups
 from sleeve.dataset.visual import VisualDedup, card_entry, find_visual_duplicates, summary_line
-
-from sleeve import __version__
-from sleeve.catalog.db import Catalog
+from sleeve.dataset.visual_text import TEXT, catalog_words
 from sleeve.errors import DataError, NothingYetError, UnknownGenreError, UsageError
+from sleeve.images.integrity import verify_files
+from sleeve.images.store import ImageStore
 from sleeve.review.decisions import latest_decisions
 from sleeve.settings import Settings, redact_url
 from sleeve.taxonomy import Taxonomy, check_genre_name
@@ -79,7 +79,7 @@ class BuildResult:
             f"duplicates removed: {dup['byte_identical_extra_links']} byte-identical files, "
             f"{dup['near_duplicate_images_removed']} near-duplicates "
             f"({self.card['settings']['hash']} <= {self.card['settings']['threshold']}"
-            f"{' + visual stage' if dup.get('pairs_by_stage', {}).get('visual') else ''})"
+            f"{' + visual stage' if _visual_pairs(dup) else ''})"
         )
         lines.append("labels: " + ", ".join(f"{k} {v}" for k, v in lab["status"].items()))
         for kind, c in lab["conflicts"].items():
@@ -100,6 +100,11 @@ class BuildResult:
                 lines.append("  changed files differ from the catalog: see `sleeve db check`")
         lines += self.notes
         return lines
+
+
+def _visual_pairs(duplicates: dict) -> int:
+    by_stage = duplicates.get("pairs_by_stage", {})
+    return int(by_stage.get("visual", 0)) + int(by_stage.get("text", 0))
 
 
 def _validate(
@@ -133,6 +138,16 @@ def _present(rows: CatalogRows, data_dir: Path) -> tuple[list[ImageRow], list[st
     present = [im for im in rows.images if im.sha256 not in missing | changed]
     by_sha = {im.sha256: im.path for im in rows.images}
     return present, [by_sha[s] for s in report.missing], [by_sha[s] for s in report.mismatched]
+
+
+def _held_links(held: list[tuple[int, int]], grouping: Grouping) -> dict[str, list[str]]:
+    """Split links for the look-alike pairs the visual stage keeps in one split unmerged."""
+    links: dict[str, list[str]] = defaultdict(list)
+    for a, b in held:
+        if a in grouping.group_of and b in grouping.group_of:
+            for image in (a, b):
+                links[grouping.group_of[image].id].append(f"held:{a}-{b}")
+    return links
 
 
 def build_dataset(
@@ -174,8 +189,9 @@ def build_dataset(
     )
     grouping = group_duplicates(images, hashes, threshold)
     visual = visual or VisualDedup(enabled=settings.visual_dedup)
+    words = catalog_words(catalog, data_dir, read=read_text, progress=progress)
     found = find_visual_duplicates(
-        images, data_dir, grouping, visual, hashes=hashes, progress=progress
+        images, data_dir, grouping, visual, hashes=hashes, words=words, progress=progress
     )
     if found.pairs:  # the second stage: re-captures pHash misses join the same groups
         grouping = group_duplicates(images, hashes, threshold, extra_pairs=found.edges)
@@ -184,6 +200,7 @@ def build_dataset(
     # people's verdicts from `sleeve review` override the rule (dataset/review.py)
     labels, review = apply_decisions(grouping.groups, labels, latest_decisions(catalog))
     image_by_id = {im.id: im for im in images}
+    held_links = _held_links(found.held, grouping)
 
     wanted = set(genres) if genres else None
     candidates: list[Candidate] = []
@@ -207,6 +224,7 @@ def build_dataset(
         )
         links = (
             f"dup:{group.id}",
+            *held_links.get(group.id, ()),
             *(f"artist:{a}" for a in artists),
             *(f"release:{r}" for r in release_ids),
         )
@@ -276,7 +294,8 @@ def build_dataset(
         "pairs_by_stage": {
             "sha256": sum(len(rows.releases_of(im.id)) - 1 for im in multi_link),
             "phash": grouping.near_pairs,
-            "visual": len(found.pairs),
+            "visual": sum(1 for p in found.pairs if p.by != TEXT),
+            "text": sum(1 for p in found.pairs if p.by == TEXT),
         },
         "visual": card_entry(found, visual, grouping, labels, {im.id: im.sha256 for im in images}),
     }

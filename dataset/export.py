@@ -13,16 +13,14 @@ import io
 import json
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
 from sleeve.errors import DataError
 from sleeve.fsutil import sweep_stale, temp_prefix, widen_to_umask
+from sleeve.progress import bar as progress_bar
 
 MANIFEST_COLUMNS = (
     "path",
@@ -108,9 +106,7 @@ def write_export(
     widen_to_umask(tmp, directory=True)  # mkdtemp's 0700 would stay on the export
     counts = {"hardlinked": 0, "copied": 0}
     try:
-        bar = tqdm(
-            total=len(rows), desc="export", unit="img", disable=not progress, file=sys.stderr
-        )
+        bar = progress_bar(len(rows), "export", progress=progress)
         with bar:
             for row in rows:
                 dst = _inside(tmp, row.path)

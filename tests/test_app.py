@@ -20,7 +20,7 @@ from sleeve.app.launcher import APP_FILE, app_command, app_environment, run_app
 from sleeve.errors import UsageError
 from sleeve.settings import Settings
 from tests.conftest import fast_settings
-from tests.test_predict_support import (
+from tests.predict_support import (
     GENRES,
     HTML_PAGE,
     jpeg_bytes,
@@ -96,9 +96,8 @@ def full_env(
 def review_env(full_env: Settings, tiny_export: Path) -> Settings:
     """full_env whose catalog also holds the export's train and val covers (the ones a
     review queue lists), imported as folders the way a user would."""
-    from sleeve.collector.folder_import import import_folder
-
     from sleeve.catalog.db import open_catalog
+    from sleeve.collector.folder_import import import_folder
     from sleeve.taxonomy import Taxonomy
 
     catalog = open_catalog(full_env.catalog_url)
@@ -132,13 +131,13 @@ def _add_resized_twin_and_hash(settings: Settings) -> None:
     import io
 
     from PIL import Image
-    from sleeve.collector import records
-    from sleeve.collector.images import inspect_image
-    from sleeve.collector.store import ImageStore
-    from sleeve.dataset.hashing import ensure_hashes
 
     from sleeve.catalog.db import open_catalog
     from sleeve.catalog.models import CoverImage
+    from sleeve.collector import records
+    from sleeve.dataset.hashing import ensure_hashes
+    from sleeve.images.intake import inspect_image
+    from sleeve.images.store import ImageStore
 
     catalog = open_catalog(settings.catalog_url)
     store = ImageStore(settings.data_dir)
@@ -199,7 +198,7 @@ def test_run_report_reads_metrics_and_pngs(tiny_run: Path, empty_env: Settings) 
     assert {r["genre"] for r in report.per_class_rows(report.best_method)} == set(GENRES)
 
 
-def test_export_counts_filters_and_duplicate_groups(tiny_export: Path, empty_env: Settings) -> None:
+def test_export_counts_and_filters(tiny_export: Path, empty_env: Settings) -> None:
     export = data.load_export(empty_env, tiny_export)
     card = json.loads((tiny_export / "card.json").read_text())
     counts = {r["genre"]: r for r in export.split_genre_counts()}
@@ -209,10 +208,7 @@ def test_export_counts_filters_and_duplicate_groups(tiny_export: Path, empty_env
     jazz_test = data.filter_rows(export.rows, genres=["jazz"], splits=["test"])
     assert len(jazz_test) == card["counts"]["test"]["jazz"]
     assert data.filter_rows(export.rows) == export.rows
-    groups = data.duplicate_groups(export.rows)
-    assert len(groups) == len(GENRES)  # one recompressed twin per genre in the tiny export
-    assert all(len(g) == 2 and g[0]["group_id"] == g[1]["group_id"] for g in groups)
-    assert data.thumbnail_jpeg(export.image_path(groups[0][0]))[:2] == b"\xff\xd8"
+    assert data.thumbnail_jpeg(export.image_path(export.rows[0]))[:2] == b"\xff\xd8"
     assert data.thumbnail_jpeg(tiny_export / "images" / "gone.jpg") is None
 
 
@@ -421,10 +417,9 @@ def test_report_page_run_picker_and_comparison(full_env: Settings, two_runs) -> 
 
 
 def test_review_page_decisions_reach_the_catalog(review_env: Settings, tiny_run: Path) -> None:
-    from sleeve.training.label_issues import read_label_issues
-
     from sleeve.catalog.db import open_catalog
     from sleeve.review.decisions import latest_decisions
+    from sleeve.training.label_issues import read_label_issues
 
     flagged = [r for r in read_label_issues(tiny_run) if r["is_label_issue"] == "1"]
     at = _page(_app().run(), "Review")

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
+from sleeve.catalog.db import Catalog
 from sleeve.dataset.attributes import style, text_share
 from sleeve.dataset.attributes.compute import AttributeReport
 from sleeve.dataset.attributes.decode import load_view
 from sleeve.dataset.attributes.export import build_export_attributes, card_lines
 from sleeve.dataset.attributes.registry import EXTRACTORS, resolve
 from sleeve.dataset.ocr import Word
-
-from sleeve.catalog.db import Catalog
 
 ASTRONAUT = (
     Path(importlib.util.find_spec("skimage").origin).parent / "data" / "astronaut.png"  # type: ignore[union-attr,arg-type]
@@ -53,9 +53,8 @@ def test_text_share_is_the_union_of_the_word_boxes() -> None:
     importlib.util.find_spec("rapidocr_onnxruntime") is None, reason="ocr extra not installed"
 )
 def test_text_values_come_from_the_ocr_cache_only(catalog: Catalog) -> None:
-    from sleeve.dataset.ocr import ENGINE, dumps, engine_version
-
     from sleeve.catalog.models import CoverImage, CoverText
+    from sleeve.dataset.ocr import ENGINE, dumps, engine_version
 
     with catalog.session() as s:
         for sha in ("a" * 64, "b" * 64):

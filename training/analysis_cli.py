@@ -11,6 +11,7 @@ import numpy as np
 
 from sleeve.cliutil import EXIT_OK, parser, run_command, setup_logging
 from sleeve.errors import ConfigError, DataError
+from sleeve.fsutil import atomic_write
 from sleeve.settings import load_settings
 
 EXAMPLES = """\
@@ -92,6 +93,7 @@ def run_analysis(
     """Analyse a dataset (or a run's) on cached features and write the page; returns its
     folder and analysis.json's content. <data_dir>/analysis/LATEST names the folder."""
     import torch
+
     from sleeve.training.analysis import analyse
     from sleeve.training.analysis_page import write_page
     from sleeve.training.backbones import DEFAULT_BACKBONE, configure_threads, load_backbone
@@ -141,9 +143,7 @@ def run_analysis(
     doc = write_page(out, result, export.samples, export.genres, meta)
     latest = data_dir / "analysis" / "LATEST"
     latest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = latest.with_name("LATEST.tmp")
-    tmp.write_text(str(out.resolve()) + "\n", encoding="utf-8")
-    tmp.replace(latest)
+    atomic_write(latest, str(out.resolve()) + "\n")
     return out, doc
 
 

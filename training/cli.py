@@ -6,15 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from sleeve.cliutil import EXIT_OK, parser, run_command, setup_logging
+from sleeve.errors import ConfigError, NothingYetError
+from sleeve.settings import load_settings
 from sleeve.training.augment import POLICIES
 from sleeve.training.backbones import BACKBONES, DEFAULT_BACKBONE
 from sleeve.training.methods import ALL_METHODS
 from sleeve.training.recipes import BEST, resolve_recipe
 from sleeve.training.run import DEFAULT_METHODS, TrainConfig, train_and_evaluate
-
-from sleeve.cliutil import EXIT_OK, parser, run_command, setup_logging
-from sleeve.errors import ConfigError, NothingYetError
-from sleeve.settings import load_settings
 
 EXAMPLES = """\
   train-and-evaluate

@@ -11,6 +11,7 @@ run chose on val (no inner search: cheap, and the estimate is of the recipe as s
 from __future__ import annotations
 
 import numpy as np
+
 from sleeve.training.evaluate import classification_metrics
 from sleeve.training.heads_runtime import head_probabilities
 from sleeve.training.label_issues import fold_of
@@ -36,6 +37,7 @@ def refit_predict(
     """Predicted class per held-out row from ``method`` fitted on ``x_fit`` with ``params``."""
     if method == "knn":
         import torch
+
         from sleeve.training.heads_runtime import l2_normalise
 
         head = {

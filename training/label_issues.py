@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from sleeve.fsutil import atomic_write
 from sleeve.training.data import Export
 
 log = logging.getLogger(__name__)
@@ -191,9 +193,7 @@ def write_label_issues(run_dir: Path, export: Export, feats: np.ndarray, seed: i
     """Write ``label_issues.csv`` into the run; returns a summary for metrics/logs."""
     issues = find_label_issues(export, feats, seed)
     path = Path(run_dir) / FILENAME
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_label_issues(issues, export.genres), encoding="utf-8")
-    tmp.replace(path)
+    atomic_write(path, render_label_issues(issues, export.genres))
     summary = {
         "covers_scored": len(issues.shas),
         "flagged": int(issues.is_issue.sum()),

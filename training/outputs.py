@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
+from sleeve.fsutil import atomic_write
 from sleeve.training.evaluate import confused_pairs_png, confusion_png, top_confused_pairs
 from sleeve.training.predictions import (
     probability_arrays,
@@ -25,15 +27,6 @@ from sleeve.training.report import render_html, render_markdown, render_model_ca
 if TYPE_CHECKING:
     from sleeve.training.data import Export
     from sleeve.training.run import MethodOutcome, TrainConfig
-
-
-def _write(path: Path, data: bytes | str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    if isinstance(data, str):
-        tmp.write_text(data, encoding="utf-8")
-    else:
-        tmp.write_bytes(data)
-    tmp.replace(path)
 
 
 def code_version() -> str:
@@ -128,11 +121,11 @@ def write_run_dir(
     metrics = build_metrics(export, outcomes, best, config, total_seconds)
     # headline / selection / learning_curve blocks (training/headline.py, selection.py, ...)
     metrics.update(_jsonable(extra_metrics or {}))
-    _write(run_dir / "metrics.json", json.dumps(metrics, indent=2))
+    atomic_write(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     # every method's val/test probabilities per cover, keyed by sha256 (training/predictions.py
     # documents the row order), so a run can be re-analysed from a metric back to its covers
     write_probabilities(run_dir / "probabilities.npz", probability_arrays(export, outcomes))
-    _write(run_dir / "predictions.csv", render_predictions(export, outcomes))
+    atomic_write(run_dir / "predictions.csv", render_predictions(export, outcomes))
 
     figures: dict[str, bytes] = {}
     for o in outcomes:
@@ -142,21 +135,21 @@ def write_run_dir(
             export.genres,
             f"{o.fitted.method}: test weighted F1 {o.test['weighted_f1']:.3f}",
         )
-        _write(run_dir / name, png)
+        atomic_write(run_dir / name, png)
         figures[name] = png
     pairs = top_confused_pairs(best.test["confusion"], export.genres, n=3)
     examples = confused_examples(export, best.test_probs.argmax(1), pairs)
     figures["confused_pairs.png"] = confused_pairs_png(pairs, examples)
-    _write(run_dir / "confused_pairs.png", figures["confused_pairs.png"])
+    atomic_write(run_dir / "confused_pairs.png", figures["confused_pairs.png"])
 
     if metrics.get("learning_curve"):
         from sleeve.training.learning_curve import learning_curve_png
 
         figures["learning_curve.png"] = learning_curve_png(metrics["learning_curve"], export.genres)
-        _write(run_dir / "learning_curve.png", figures["learning_curve.png"])
-    _write(run_dir / "report.md", render_markdown(metrics, export.card, pairs))
-    _write(run_dir / "report.html", render_html(metrics, export.card, pairs, figures))
-    _write(run_dir / "model_card.md", render_model_card(metrics, export.card, best.payload))
+        atomic_write(run_dir / "learning_curve.png", figures["learning_curve.png"])
+    atomic_write(run_dir / "report.md", render_markdown(metrics, export.card, pairs))
+    atomic_write(run_dir / "report.html", render_html(metrics, export.card, pairs, figures))
+    atomic_write(run_dir / "model_card.md", render_model_card(metrics, export.card, best.payload))
     config_doc = {
         "resolved": resolved,
         "seed": config.seed,
@@ -166,5 +159,5 @@ def write_run_dir(
         "dataset_id": export.dataset_id,
         "backbone": best.payload["backbone"],
     }
-    _write(run_dir / "config.json", json.dumps(_jsonable(config_doc), indent=2, default=str))
+    atomic_write(run_dir / "config.json", json.dumps(_jsonable(config_doc), indent=2, default=str))
     return metrics

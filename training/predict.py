@@ -24,14 +24,14 @@ from urllib.parse import urlparse
 
 import numpy as np
 from PIL import Image
-from sleeve.collector.images import (
+
+from sleeve.errors import BadImageError, NothingYetError, SleeveError, UsageError
+from sleeve.images.intake import (
     DEFAULT_MAX_PIXELS,
     inspect_image,
     open_rgb,
     read_image_bytes,
 )
-
-from sleeve.errors import BadImageError, NothingYetError, SleeveError, UsageError
 from sleeve.settings import Settings
 
 # Extensions a folder input is scanned for (case-insensitive); other files are ignored.

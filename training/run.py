@@ -8,7 +8,6 @@ Test images are only ever passed through finished predictors, after all choices 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from sleeve.errors import ConfigError
 from sleeve.training.backbones import (
     DEFAULT_BACKBONE,
     STACK_SEP,
@@ -46,8 +47,6 @@ from sleeve.training.methods.text import TEXT_METHODS, run_text_methods
 from sleeve.training.outputs import write_run_dir
 from sleeve.training.recipes import BEST
 from sleeve.training.selection import VAL_MIN_COVERS
-
-from sleeve.errors import ConfigError
 
 log = logging.getLogger(__name__)
 # "hybrid" is asked for by name: it measured level with the stack SVC (README) and doubles
@@ -365,7 +364,3 @@ def score_outcome(export: Export, o: MethodOutcome) -> None:
         _labels(export, "val"), o.fitted.val_probs.argmax(1), export.genres
     )
     o.test = classification_metrics(_labels(export, "test"), o.test_probs.argmax(1), export.genres)
-
-
-def read_metrics(run_dir: Path) -> dict:
-    return json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))

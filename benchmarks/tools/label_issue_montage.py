@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 
 from PIL import Image, ImageDraw
+
 from sleeve.training.label_issues import read_label_issues
 
 TILE, TEXT = 200, 44

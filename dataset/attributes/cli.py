@@ -69,10 +69,9 @@ def _run(args: argparse.Namespace) -> int:
         print_table([(f.name, f"{f.definition}; range {f.range}") for f in text_share.FIELDS])
         return EXIT_OK
     extractors = resolve(args.only)
-    from sleeve.dataset.attributes.compute import ensure_attributes
-
     from sleeve.catalog.db import open_catalog
     from sleeve.catalog.models import CoverImage
+    from sleeve.dataset.attributes.compute import ensure_attributes
 
     settings = load_settings()
     catalog = open_catalog(settings.catalog_url)

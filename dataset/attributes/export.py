@@ -10,14 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sleeve.catalog.db import Catalog
 from sleeve.dataset.attributes.base import Extractor
 from sleeve.dataset.attributes.compute import AttributeReport, Attributes, ensure_attributes
 from sleeve.dataset.attributes.registry import GROUPS, resolve
 from sleeve.dataset.attributes.text_share import COLUMNS as TEXT_COLUMNS
 from sleeve.dataset.attributes.text_share import GROUP as TEXT_GROUP
 from sleeve.dataset.attributes.text_share import text_values
-
-from sleeve.catalog.db import Catalog
 
 # per-genre profile: (card key, extractor group, field, how: "share" of covers with value > 0,
 # "mean", or "is:<value>" share of covers with that value), in the card's column order

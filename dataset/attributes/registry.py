@@ -6,7 +6,6 @@ import logging
 
 from sleeve.dataset.attributes import colour, faces, structure, style, texture
 from sleeve.dataset.attributes.base import Extractor
-
 from sleeve.errors import ConfigError, UsageError
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ import functools
 from pathlib import Path
 
 import numpy as np
-from sleeve.dataset.attributes.base import CoverView, Extractor, Field, Values
 
+from sleeve.dataset.attributes.base import CoverView, Extractor, Field, Values
 from sleeve.errors import ConfigError
 
 VERSION = 1

@@ -14,10 +14,10 @@ from collections.abc import Iterable, Sequence
 
 import cv2
 import numpy as np
-from sleeve.dataset.attributes.base import Field, Values
-from sleeve.dataset.ocr import Word
 
 from sleeve.catalog.db import Catalog
+from sleeve.dataset.attributes.base import Field, Values
+from sleeve.dataset.ocr import Word
 
 GROUP = "text"  # the export's column prefix: text.share, text.has_text, text.words
 MASK_SIDE = 256  # the union is measured on a mask this long on its longest side
@@ -57,10 +57,10 @@ def values_of(words: Sequence[Word], width: int, height: int) -> Values:
 
 def text_values(catalog: Catalog, shas: Iterable[str]) -> dict[str, Values]:
     """sha256 -> text values, for the covers among ``shas`` whose words are cached."""
-    from sleeve.dataset.cover_text import load_text
     from sqlalchemy import select
 
     from sleeve.catalog.models import CoverImage
+    from sleeve.dataset.cover_text import load_text
 
     wanted = set(shas)
     words = load_text(catalog, wanted)

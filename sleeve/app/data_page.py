@@ -20,6 +20,7 @@ from sleeve.app.data import (
     search_words,
     thumbnail_jpeg,
     visual_pairs,
+    word_pairs,
 )
 from sleeve.app.ui import load_or_explain
 from sleeve.settings import Settings
@@ -141,8 +142,11 @@ def render_duplicates(settings: Settings, export: DatasetExport | None) -> None:
     if summary:
         with st.expander("Duplicate summary of the latest export (card.json)"):
             st.json(summary)
-    pairs = visual_pairs(export.card if export is not None else None)
-    groups = load_or_explain(lambda: catalog_duplicate_groups(settings, extra_pairs=pairs))
+    card = export.card if export is not None else None
+    pairs, by_words = visual_pairs(card), word_pairs(card)
+    groups = load_or_explain(
+        lambda: catalog_duplicate_groups(settings, extra_pairs=pairs, word_pairs=by_words)
+    )
     if groups is None:
         return
     if not groups:
@@ -155,7 +159,7 @@ def render_duplicates(settings: Settings, export: DatasetExport | None) -> None:
         "marked one (largest resolution) of each"
         + (
             f"; {by_visual} joined by the visual stage (same album, another scan or photo; "
-            "listed first)"
+            "'visual + words': confirmed by the words printed on the covers; listed first)"
             if by_visual
             else ""
         )

@@ -16,13 +16,13 @@ import logging
 import time
 
 import numpy as np
+
 from sleeve.dataset.cover_text import TEXT_TABLE, read_text_table
 from sleeve.dataset.ocr import ENGINE, engine_version, read_words, words_text
+from sleeve.errors import ConfigError
 from sleeve.training.data import Export, decode
 from sleeve.training.methods import FittedHead
 from sleeve.training.text_head import choose_weight, fit_text, fuse
-
-from sleeve.errors import ConfigError
 
 TEXT_METHODS = ("text", "fused")
 log = logging.getLogger(__name__)

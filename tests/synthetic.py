@@ -1,8 +1,8 @@
 """A tiny dataset export in the build-dataset contract's format, drawn with Pillow.
 
-For tests and demos: each genre has its own colour and shape, with jitter and noise, so a
-classifier learns something in one epoch but the task is not trivial. Deterministic in
-``seed``. Not a substitute for real covers.
+For tests and benchmarks/predict.py: each genre has its own colour and shape, with jitter and
+noise, so a classifier learns something in one epoch but the task is not trivial.
+Deterministic in ``seed``. Not a substitute for real covers.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import random
 from pathlib import Path
 
 from PIL import Image, ImageDraw
+
 from sleeve.dataset.export import MANIFEST_COLUMNS as COLUMNS
 
 _STYLES = {  # genre -> (base colour, shape)
@@ -105,7 +106,7 @@ def write_synthetic_export(
         "duplicates": {},
         "labels": {},
         "balance": {},
-        "created_with": "sleeve.training.synthetic",
+        "created_with": "tests.synthetic",
     }
     (out / "card.json").write_text(json.dumps(card, indent=2), encoding="utf-8")
     (out / "card.md").write_text(f"# Synthetic dataset {card['dataset_id']}\n", encoding="utf-8")
