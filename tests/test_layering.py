@@ -49,6 +49,8 @@ ALLOWED: set[tuple[str, str]] = {
     ("sleeve.dataset.visual", "sleeve.training.backbones"),
     ("sleeve.dataset.visual", "sleeve.training.data"),
     ("sleeve.dataset.visual", "sleeve.training.embeddings"),
+    # the style attribute reads Lite0's pooled features the same way (same fix)
+    ("sleeve.dataset.attributes.style", "sleeve.training.backbones"),
 }
 
 
