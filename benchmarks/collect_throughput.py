@@ -23,12 +23,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import requests
-from sleeve.collector.fakes.catalogue import FakeCatalogue
-from sleeve.collector.fakes.server import FakeServices
-from sleeve.collector.harvest_mb import harvest_musicbrainz
-from sleeve.collector.images import inspect_image
 
 from sleeve.catalog.db import open_catalog
+from sleeve.collector.harvest_mb import harvest_musicbrainz
+from sleeve.fakes.catalogue import FakeCatalogue
+from sleeve.fakes.server import FakeServices
+from sleeve.images.intake import inspect_image
 from sleeve.settings import load_settings
 from sleeve.taxonomy import Taxonomy
 

@@ -54,6 +54,7 @@ def val_confused_pairs(y: np.ndarray, pred: np.ndarray, genres: list[str], n: in
 
 def one_seed(seed: int, work: Path, progress: bool) -> dict:
     import torch
+
     from sleeve.training.backbones import load_backbone
     from sleeve.training.config import seed_everything
     from sleeve.training.data import load_export

@@ -18,10 +18,17 @@ The visual stage (--part visual; needs torch and OpenCV), on the 289 cover pairs
 eye in tests/data/cover_pairs.csv (sha256 pairs: same album / different release):
   * precision and recall of the stage, of its geometric check alone, of pHash at 10/12/14 and
     of embedding cosine thresholds (imagededup's CNN rule; its own CNN downloads weights);
-  * the thresholds picked on random halves of the pairs and scored on the other halves;
-  * build-dataset on all shared covers with the stage off and on: wall time, pairs per stage,
-    labelled pairs grouped, labelled same-album pairs that land in two splits;
-  * the FAISS neighbour search alone on random 1280-d vectors at 10^4, 10^5, 10^6.
+  * the same with the text check (the words on the covers, OCR cached in the catalog; covers
+    not yet read are read first): text-band pairs confirmed by their words, geometric pairs
+    printing other titles dropped;
+  * the thresholds picked on random halves of the pairs and scored on the other halves
+    (geometry; then the text check's thresholds with the geometry fixed, against geometry
+    alone on the same halves);
+  * build-dataset on all shared covers with the stage off, on without and on with the text
+    check, split seeds 0/1/2: wall time, pairs per stage, labelled pairs grouped, labelled
+    same-album pairs that land in two splits;
+  * the FAISS neighbour search alone on random 1280-d vectors at 10^4, 10^5, 10^6 (with
+    --skip-1e6 the 10^6 row of the previous run is kept, marked as such).
 --part f1 (~10 min): test weighted F1 of kNN and SVC over split seeds 0/1/2, stage off vs on.
 
 Run: .venv/bin/python benchmarks/dedup.py [--threshold 10] [--skip-1e6] [--part ...]
@@ -46,6 +53,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+
 from sleeve.dataset.export import read_export
 from sleeve.dataset.geometry import Match
 from sleeve.dataset.hashing import hash_files
@@ -219,9 +227,8 @@ def precision_recall(pairs: list[tuple[str, str, bool]], found: set[tuple[str, s
 
 def _catalog(data_dir: Path):  # type: ignore[no-untyped-def]
     """The shared covers imported into a catalog under ``data_dir`` (once; reused after)."""
-    from sleeve.collector.folder_import import import_folder
-
     from sleeve.catalog.db import open_catalog
+    from sleeve.collector.folder_import import import_folder
     from sleeve.settings import load_settings
     from sleeve.taxonomy import Taxonomy
 
@@ -296,13 +303,76 @@ def heldout_check(rows: list[tuple[bool, Match]], seeds: int = 5) -> list[dict[s
     return out
 
 
+def heldout_text_check(
+    rows: list[tuple[bool, Match, tuple[float, float] | None, tuple[float, float] | None]],
+    seeds: int = 5,
+) -> list[dict[str, object]]:
+    """The text check's thresholds chosen on one random half, scored on the other, with the
+    geometric thresholds fixed (the stage's); against geometry alone on the same halves. Rows:
+    (same album?, match, containment over all words, containment over confident words).
+    Ties on the fitting half go to the stricter thresholds."""
+    from sleeve.dataset.visual import VisualDedup
+
+    stage = VisualDedup()
+    grid = [
+        (band, same, diff)
+        for band in (0.55, 0.65, 0.75, 0.85)
+        for same in (0.8, 0.9, 0.95, 1.0)
+        for diff in (-1.0, 0.0, 0.1, 0.2, 0.3)  # -1: no veto
+    ]
+
+    def decide(row, t) -> bool:  # type: ignore[no-untyped-def]
+        _, m, every, sure = row
+        if t is None:
+            return m.passes(stage.min_inliers, stage.max_disagreement)
+        band, same, diff = t
+        if m.passes(stage.min_inliers, stage.max_disagreement):
+            return not (
+                every is not None and every[0] < same and sure is not None and sure[1] <= diff
+            )
+        in_band = m.plain is None and m.inliers >= stage.min_inliers and m.disagreement <= band
+        return in_band and every is not None and every[0] >= same
+
+    def score(sub, t) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+        tp = sum(1 for r in sub if r[0] and decide(r, t))
+        fp = sum(1 for r in sub if not r[0] and decide(r, t))
+        return (tp / (tp + fp) if tp + fp else 0.0), tp / max(1, sum(r[0] for r in sub))
+
+    out = []
+    for seed in range(seeds):
+        idx = list(range(len(rows)))
+        random.Random(seed).shuffle(idx)
+        half = len(idx) // 2
+        for fit, held in ((idx[:half], idx[half:]), (idx[half:], idx[:half])):
+            fit_rows, held_rows = [rows[i] for i in fit], [rows[i] for i in held]
+
+            def rank(t, fit_rows=fit_rows):  # type: ignore[no-untyped-def]
+                p, r = score(fit_rows, t)
+                return (p >= 0.95 and r >= 0.9, round(p + r, 9), t[1], -t[0], -t[2])
+
+            best = max(grid, key=rank)
+            p0, r0 = score(held_rows, None)
+            p1, r1 = score(held_rows, best)
+            out.append(
+                {
+                    "seed": seed,
+                    "text_thresholds": best,
+                    "geometry": [round(p0, 3), round(r0, 3)],
+                    "with_text": [round(p1, 3), round(r1, 3)],
+                }
+            )
+    return out
+
+
 def visual_stage(data_dir: Path) -> dict[str, object]:
     from sleeve.dataset.build import build_dataset
+    from sleeve.dataset.cover_words import confident_words, containment, cover_words
     from sleeve.dataset.geometry import verify_pairs
     from sleeve.dataset.hashing import ensure_hashes
     from sleeve.dataset.lookalike import candidate_pairs
     from sleeve.dataset.rows import load_rows
     from sleeve.dataset.visual import VisualDedup, _embeddings
+    from sleeve.dataset.visual_text import catalog_words, check_pairs
 
     stage = VisualDedup()
     pairs = labelled_pairs()
@@ -339,6 +409,17 @@ def visual_stage(data_dir: Path) -> dict[str, object]:
         methods[f"cosine >= {t} (Lite0)"] = {p for p, c in cos.items() if c >= t}
     methods["geometric check alone"] = verified
     methods["visual stage (candidates + check)"] = verified & cand
+    # the text check: the labelled covers' words (read now where the catalog lacks them)
+    t0 = time.perf_counter()
+    covers = sorted({c for a, b, _ in pairs for c in (a, b)})
+    words, read_now = catalog_words(catalog, data_dir, read=True)(
+        [(sha, images[at[sha]].path) for sha in covers]
+    )
+    words_s = time.perf_counter() - t0
+    keyed = {(at[a], at[b]): m[(a, b)] for a, b, _ in pairs}
+    by, _ = check_pairs(keyed, lambda k: words.get(images[k].sha256), stage)
+    with_text = {(images[i].sha256, images[j].sha256) for i, j in by}
+    methods["visual stage + text check"] = with_text & cand
     result: dict[str, object] = {
         "labelled_pairs": {
             "same": sum(y for *_, y in pairs),
@@ -348,41 +429,102 @@ def visual_stage(data_dir: Path) -> dict[str, object]:
         "imagededup_cnn": "not run: imagededup's CNN downloads MobileNetV3 weights from "
         "download.pytorch.org at first use (URLError offline); its rule, cosine >= 0.9 on CNN "
         "embeddings, is measured on our Lite0 embeddings instead (rows 'cosine >= t')",
+        "text_check": {
+            "covers": len(covers),
+            "covers_with_words": sum(1 for c in covers if words.get(c)),
+            "covers_read_now": read_now,
+            "seconds": round(words_s, 2),
+            "confirmed_by_words": sorted(f"{a[:12]} {b[:12]}" for a, b in with_text - verified),
+            "dropped_by_words": sorted(f"{a[:12]} {b[:12]}" for a, b in verified - with_text),
+        },
         "embedding_s": round(embed_s, 2),
         "covers_embedded": encoded,
         "candidate_search_s": round(search_s, 3),
     }
-    # builds: without and with the stage (embeddings cached by now)
+    # builds: without the stage, with it, with it and its text check (embeddings cached by now),
+    # over split seeds 0/1/2 (seed 0 in full, the others for the labelled pairs' splits)
     out = Path(tempfile.mkdtemp(prefix="sleeve-dedup-"))
+    # untimed warm-up: the export's own steps read what they cache once (OCR of exported
+    # covers), so that the timed builds differ only by the duplicate stages
+    build_dataset(
+        catalog,
+        settings,
+        tax,
+        out=out / "warm-up",
+        progress=False,
+        visual=VisualDedup(False),
+        attributes="off",
+    )
     builds = {}
-    for name, on in (("phash only", False), ("phash + visual", True)):
-        t0 = time.perf_counter()
-        res = build_dataset(
-            catalog,
-            settings,
-            tax,
-            out=out / name.replace(" ", ""),
-            progress=False,
-            visual=VisualDedup(enabled=on),
-        )
-        wall = time.perf_counter() - t0
-        vis = res.card.duplicates["visual"]
-        extra = [(p["sha256_a"], p["sha256_b"]) for p in vis.get("pair_list", [])]
-        rep = _group_rep(images, hashes, extra)
-        grouped = {(a, b) for a, b, _ in pairs if rep.get(a) == rep.get(b)}
-        builds[name] = {
-            "build_wall_s": round(wall, 1),
-            "stage_s": vis.get("seconds"),
-            "exported": sum(sum(c.values()) for c in res.counts.values()),
-            "pairs_by_stage": res.card.duplicates["pairs_by_stage"],
-            "groups_joined": vis.get("groups_joined"),
-            "conflicts_revealed": vis.get("conflicts_revealed"),
-            "labelled_pairs_grouped": precision_recall(pairs, grouped),
-            "labelled_same_pairs_split": spanning(pairs, rep, res.export_dir),
-        }
+    variants = (
+        ("phash only", VisualDedup(enabled=False)),
+        ("phash + visual", VisualDedup(text_check=False)),
+        ("phash + visual + text", VisualDedup()),
+    )
+    for name, config in variants:
+        per_seed = []
+        for seed in (0, 1, 2):
+            t0 = time.perf_counter()
+            res = build_dataset(
+                catalog,
+                settings,
+                tax,
+                seed=seed,
+                out=out / f"{name.replace(' ', '').replace('+', '-')}-{seed}",
+                progress=False,
+                visual=config,
+                attributes="off",  # cover attributes: another stage, not timed here
+            )
+            wall = time.perf_counter() - t0
+            vis = res.card.duplicates["visual"]
+            extra = [(p["sha256_a"], p["sha256_b"]) for p in vis.get("pair_list", [])]
+            rep = _group_rep(images, hashes, extra)
+            split = spanning(pairs, rep, res.export_dir)
+            per_seed.append(split | {"seed": seed})
+            if seed:
+                continue
+            grouped = {(a, b) for a, b, _ in pairs if rep.get(a) == rep.get(b)}
+            builds[name] = {
+                "build_wall_s": round(wall, 1),
+                "stage_s": vis.get("seconds"),
+                "text_check": vis.get("text"),
+                "exported": sum(sum(c.values()) for c in res.counts.values()),
+                "pairs_by_stage": res.card.duplicates["pairs_by_stage"],
+                "groups_joined": vis.get("groups_joined"),
+                "conflicts_revealed": vis.get("conflicts_revealed"),
+                "labelled_pairs_grouped": precision_recall(pairs, grouped),
+            }
+        builds[name]["labelled_same_pairs_split"] = per_seed[0]
+        builds[name]["labelled_same_pairs_in_two_splits_by_seed"] = [
+            s["in_two_splits"] for s in per_seed
+        ]
+        builds[name]["crossing_by_seed"] = {str(s["seed"]): s["crossing"] for s in per_seed}
     result["methods"] = {k: precision_recall(pairs, v) for k, v in methods.items()}
     result["builds"] = builds
     held = heldout_check([(y, m[(a, b)]) for a, b, y in pairs])
+    floor = stage.text_veto_confidence
+    text_rows = []
+    for a, b, y in pairs:
+        wa, wb = words.get(a), words.get(b)
+        every = sure = None
+        if wa is not None and wb is not None:
+            every = containment(cover_words(wa), cover_words(wb))
+            sure = containment(confident_words(wa, floor), confident_words(wb, floor))
+        text_rows.append((y, m[(a, b)], every, sure))
+    held_text = heldout_text_check(text_rows)
+    result["heldout_halves_text_check"] = {
+        "runs": held_text,
+        **{
+            f"{k}_{stat}": round(float(f([h[k][n] for h in held_text])), 3)
+            for k in ("geometry", "with_text")
+            for stat, n, f in (
+                ("precision_mean", 0, np.mean),
+                ("recall_mean", 1, np.mean),
+                ("precision_min", 0, np.min),
+                ("recall_min", 1, np.min),
+            )
+        },
+    }
     result["heldout_halves"] = {
         "runs": held,
         "precision_mean": round(float(np.mean([h["precision"] for h in held])), 3),
@@ -440,6 +582,7 @@ def embedding_scaling(sizes: list[int], d: int = 1280, queries: int = 10_000) ->
     search of every vector's k = 8 neighbours (timed on ``queries`` queries and scaled to n
     above that), and whether 500 planted near copies (cosine ~0.95) come back as neighbours."""
     import faiss
+
     from sleeve.dataset.lookalike import EXACT_UP_TO, PCA_DIMS, new_index
 
     faiss.omp_set_num_threads(WORKERS)
@@ -595,13 +738,23 @@ def print_visual(v: dict) -> None:
         f"embeddings: {v['covers_embedded']} covers encoded in {v['embedding_s']} s "
         f"(0 when cached); candidate search {v['candidate_search_s']} s"
     )
+    ht = v["heldout_halves_text_check"]
+    print(
+        f"  text check, thresholds picked on one half (geometry fixed), on the other: precision "
+        f"{ht['with_text_precision_mean']:.3f} (min {ht['with_text_precision_min']:.3f}), "
+        f"recall {ht['with_text_recall_mean']:.3f} (min {ht['with_text_recall_min']:.3f}); "
+        f"geometry alone on the same halves {ht['geometry_precision_mean']:.3f} / "
+        f"{ht['geometry_recall_mean']:.3f}"
+    )
+    print("  text check on the labelled pairs: " + json.dumps(v["text_check"]))
     for name, b in v["builds"].items():
         g, s = b["labelled_pairs_grouped"], b["labelled_same_pairs_split"]
         print(
-            f"  build, {name:<15} wall {b['build_wall_s']:6.1f} s (stage {b['stage_s']} s), "
+            f"  build, {name:<21} wall {b['build_wall_s']:6.1f} s (stage {b['stage_s']} s), "
             f"{b['exported']} covers exported, pairs by stage {json.dumps(b['pairs_by_stage'])}; "
             f"labelled pairs grouped: precision {g['precision']}, recall {g['recall']}; "
-            f"same-album pairs in two splits: {s['in_two_splits']} of {s['pairs_exported']}"
+            f"same-album pairs in two splits (seeds 0/1/2): "
+            f"{b['labelled_same_pairs_in_two_splits_by_seed']} of {s['pairs_exported']}"
         )
 
 
@@ -638,6 +791,10 @@ def main() -> int:
         print("embedding search alone, random 1280-d unit vectors, k = 8:")
         sizes = [10**4, 10**5] if args.skip_1e6 else [10**4, 10**5, 10**6]
         visual["search_scaling"] = embedding_scaling(sizes)
+        measured = {r["n"] for r in visual["search_scaling"]}
+        for row in result.get("visual", {}).get("search_scaling", []):
+            if row["n"] not in measured:  # --skip-1e6: keep the previous run's 10^6 row
+                visual["search_scaling"].append(row | {"from_previous_run": True})
         result["visual"] = visual | {
             k: v for k, v in result.get("visual", {}).items() if k == "split_seeds_f1"
         }

@@ -28,11 +28,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+
+from sleeve.settings import load_settings
 from sleeve.training.classifier import Classifier
 from sleeve.training.predict import predict_inputs
 from sleeve.training.rundir import latest_run
-
-from sleeve.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data" / "covers-5genre" / "Album_Covers"
@@ -57,7 +57,7 @@ def benchmark_images(n: int, workdir: Path) -> tuple[list[Path], str]:
         if len(files) >= n:
             step = len(files) // n
             return files[::step][:n], f"real covers from {SHARED}"
-    from sleeve.collector.fakes.covers import cover_jpeg
+    from sleeve.fakes.covers import cover_jpeg
 
     folder = workdir / "covers"
     folder.mkdir(parents=True, exist_ok=True)
@@ -82,7 +82,9 @@ def train_tiny_run(workdir: Path) -> Path:
     """A logreg run on a small synthetic export: the backbone (what dominates predict time)
     is the same Lite0 a real run uses; only the head is small."""
     from sleeve.training.run import TrainConfig, train_and_evaluate
-    from sleeve.training.synthetic import write_synthetic_export
+
+    sys.path.insert(0, str(REPO))  # the drawn-cover export writer is a test helper
+    from tests.synthetic import write_synthetic_export
 
     export = write_synthetic_export(workdir / "export")
     config = TrainConfig(methods=("logreg",), device="cpu", progress=False)

@@ -45,10 +45,9 @@ _WORD = re.compile(r"[^\W\d_]{4,}")
 def build_exports(work: Path, seeds: list[int], progress: bool) -> tuple[dict[int, Path], dict]:
     from dataclasses import replace
 
+    from sleeve.catalog.db import open_catalog
     from sleeve.collector.folder_import import import_folder
     from sleeve.dataset.build import build_dataset
-
-    from sleeve.catalog.db import open_catalog
     from sleeve.settings import load_settings
     from sleeve.taxonomy import Taxonomy
 
@@ -98,6 +97,7 @@ def ocr_probe(export: Path, n: int) -> dict:
 def name_seen_split(export: Path, probs: dict[str, object]) -> dict:
     """Test weighted F1 per rung for covers whose words (>= 4 letters) also appear in train."""
     import numpy as np
+
     from sleeve.training.data import load_export
     from sleeve.training.methods.text import export_texts
     from sleeve.training.text_head import weighted_f1
@@ -159,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         print("skipped: the OCR engine is not installed (pip install 'sleeve[ocr]')")
         return 0
     import numpy as np
+
     from sleeve.training.run import TrainConfig, train_and_evaluate
 
     started = time.perf_counter()

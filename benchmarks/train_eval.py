@@ -46,10 +46,9 @@ def build_export(work: Path, seed: int) -> tuple[Path, str]:
     """The covers through the product's own path: collect --from-folder, then build-dataset."""
     from dataclasses import replace
 
+    from sleeve.catalog.db import open_catalog
     from sleeve.collector.folder_import import import_folder
     from sleeve.dataset.build import build_dataset
-
-    from sleeve.catalog.db import open_catalog
     from sleeve.settings import load_settings
     from sleeve.taxonomy import Taxonomy
 
@@ -220,6 +219,7 @@ def cross_rung_ensemble(runs: Path, export: Path) -> dict:
     probabilities; test read once for the chosen mix. A benchmark measurement: the shipped
     model.pt holds one rung."""
     import numpy as np
+
     from sleeve.training.data import load_export
     from sleeve.training.evaluate import classification_metrics
     from sleeve.training.rundir import Run

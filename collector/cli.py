@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sleeve.collector.collect import SOURCES, check_data_dir, collect, preflight, resume_plan
-from sleeve.collector.runs import resume_note
-
 from sleeve.catalog.db import open_catalog
 from sleeve.cliutil import (
     EXIT_FAILED,
@@ -18,6 +15,8 @@ from sleeve.cliutil import (
     run_command,
     setup_logging,
 )
+from sleeve.collector.collect import SOURCES, check_data_dir, collect, preflight, resume_plan
+from sleeve.collector.runs import resume_note
 from sleeve.errors import UsageError
 from sleeve.settings import load_settings
 from sleeve.taxonomy import Taxonomy

@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass
 
 from sleeve.collector.http import HttpClient
-
 from sleeve.errors import PermanentRemoteError
 
 SIZES = (250, 500, 1200)

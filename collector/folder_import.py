@@ -13,24 +13,24 @@ dataset's meaning without anyone noticing.
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sleeve.collector import records
-from sleeve.collector.images import ImageInfo, inspect_image, read_image_bytes
-from sleeve.collector.store import ImageStore
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from tqdm import tqdm
 
 from sleeve.catalog.db import Catalog
 from sleeve.catalog.models import GenreEvidence, ReleaseSource
 from sleeve.cliutil import printable
+from sleeve.collector import records
 from sleeve.errors import BadImageError, UsageError
+from sleeve.images.intake import ImageInfo, inspect_image, read_image_bytes
+from sleeve.images.store import ImageStore
+from sleeve.progress import Progress
+from sleeve.progress import bar as progress_bar
 from sleeve.settings import Settings
 from sleeve.taxonomy import Taxonomy, check_genre_name
 
@@ -150,7 +150,7 @@ def import_folder(
     taxonomy: Taxonomy,
     folder: Path,
     mapping: dict[str, str] | None = None,
-    progress: bool = True,
+    progress: Progress = True,
 ) -> ImportSummary:
     """Import ``folder/<Class>/*`` as releases with folder evidence; idempotent."""
     root = Path(folder)
@@ -185,7 +185,7 @@ def import_folder(
         else:
             todo.append((name, path, rel, real))
 
-    bar = tqdm(total=len(todo), desc="import", unit="file", disable=not progress, file=sys.stderr)
+    bar = progress_bar(len(todo), "import", "file", progress=progress)
     batches = [todo[i : i + BATCH] for i in range(0, len(todo), BATCH)]
     # Reading, validating and storing files (full decode + fsync) runs in threads, one batch
     # ahead of the catalog writes: both release the GIL, and the writes stay in one thread.

@@ -12,8 +12,8 @@ value that found the artist is recorded instead as ``search-filter``, weaker evi
 Cross-source identity: ``records.upsert_release`` merges by barcode, else artist+title+year.
 MusicBrainz search results carry no barcode, so the UPC from ``GET /albums/{id}`` (one extra
 request per album, ~11x the API calls of paging alone under an unpublished rate limit) would buy
-nothing today; it is off by default (``lookup_upc``). An album already stored with a cover from
-another source is not downloaded again: its Spotify id and evidence join the existing release.
+nothing today and is not asked for. An album already stored with a cover from another source is
+not downloaded again: its Spotify id and evidence join the existing release.
 
 Resume: per filter value a cursor holds the ``next`` URL of the artist-search page being worked
 on; artists are marked done once all their album pages are settled, albums by the pipeline.
@@ -27,15 +27,15 @@ import logging
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
+from sqlalchemy.orm import Session
+
+from sleeve.catalog.db import Catalog
+from sleeve.catalog.models import Release, utcnow
 from sleeve.collector import records, runs
 from sleeve.collector.http import HttpClient, http_client
 from sleeve.collector.pipeline import Candidate, Download, Page, open_harvest
 from sleeve.collector.spotify import SpotifyAlbum, SpotifyArtist, SpotifyClient
 from sleeve.collector.spotify_auth import SpotifyToken, check_credentials
-from sqlalchemy.orm import Session
-
-from sleeve.catalog.db import Catalog
-from sleeve.catalog.models import Release, utcnow
 from sleeve.errors import (
     ConfigError,
     ForbiddenError,
@@ -80,7 +80,6 @@ def harvest_spotify(
     *,
     client: SpotifyClient | None = None,
     progress: bool = True,
-    lookup_upc: bool = False,
 ) -> runs.HarvestSummary:
     """Add ``limit`` new distinct covers of ``genre`` from Spotify (or resume the open run)."""
     filters = taxonomy.get(genre).spotify_search
@@ -92,7 +91,6 @@ def harvest_spotify(
         catalog, settings, source=SOURCE, genre=genre, limit=limit, progress=progress
     )
     walk = _Walk(catalog, settings, taxonomy, client, http_client(settings, "web"), summary)
-    walk.lookup_upc = lookup_upc
     try:
         met = pipeline.run(walk.pages(genre, filters))
     except RateLimitedError as exc:
@@ -131,7 +129,6 @@ class _Walk:
         self.client = client
         self.cdn = cdn
         self.summary = summary
-        self.lookup_upc = False
 
     def pages(self, genre: str, filters: list[str]) -> Iterator[Page]:
         for value in filters:
@@ -215,11 +212,7 @@ class _Walk:
         return out, merged
 
     def _candidate(self, album: SpotifyAlbum, evidence: list[records.Evidence]) -> Candidate:
-        found: dict[str, str] = {}
-
         def fetch() -> Download | None:  # worker thread
-            if self.lookup_upc:
-                found["upc"] = self.client.album(album.id).upc
             image = album.best_image(self.settings.spotify_image_max)
             if image is None:
                 return None
@@ -227,7 +220,7 @@ class _Walk:
             return Download(got.url, got.content)
 
         def record(session: Session, download: Download) -> Release:
-            return record_album(session, self.taxonomy, album, evidence, upc=found.get("upc", ""))
+            return record_album(session, self.taxonomy, album, evidence)
 
         return Candidate(ALBUM, album.id, fetch, record)
 
@@ -244,8 +237,6 @@ def record_album(
     taxonomy: Taxonomy,
     album: SpotifyAlbum,
     evidence: list[records.Evidence],
-    *,
-    upc: str = "",
 ) -> Release:
     """The album as a catalog release (merged with the same album from another source)."""
     artist = None
@@ -259,7 +250,6 @@ def record_album(
         title=album.name,
         artist=artist,
         date=album.release_date,
-        barcode=upc,
         url=album.url,
     )
     records.add_evidence(session, release, SOURCE, evidence, taxonomy)

@@ -22,11 +22,11 @@ from typing import Any
 
 import requests
 import urllib3
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
+
 from sleeve.collector.netguard import BlockedAddressError, PublicOnlyAdapter, Refusal, refusal
 from sleeve.collector.ratelimit import RateLimiter
 from sleeve.collector.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
-from tenacity import RetryCallState, Retrying, retry_if_exception_type
-
 from sleeve.errors import (
     ForbiddenError,
     PermanentRemoteError,

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sleeve.collector.http import HttpClient
-
 from sleeve.errors import PermanentRemoteError
 
 log = logging.getLogger("sleeve.musicbrainz")

@@ -15,15 +15,16 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from sleeve.collector import records, runs
-from sleeve.collector.images import ImageInfo, inspect_image
-from sleeve.collector.store import ImageStore
 from sqlalchemy.orm import Session
-from tqdm import tqdm
 
 from sleeve.catalog.db import Catalog
 from sleeve.catalog.models import Release
+from sleeve.collector import records, runs
 from sleeve.errors import BadImageError, RemoteError, TransientRemoteError
+from sleeve.images.intake import ImageInfo, inspect_image
+from sleeve.images.store import ImageStore
+from sleeve.progress import Bar, Progress
+from sleeve.progress import bar as progress_bar
 from sleeve.settings import Settings
 
 log = logging.getLogger("sleeve.harvest")
@@ -73,7 +74,7 @@ class CoverPipeline:
         source: str,
         workers: int = 4,
         max_image_bytes: int = 15 * 1024 * 1024,
-        progress: bool = True,
+        progress: Progress = True,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -91,12 +92,12 @@ class CoverPipeline:
         """Process pages until the target is met (True) or the pages run out (False)."""
         if self.remaining <= 0:  # a resumed run whose new target is already met: ask nothing
             return True
-        bar = tqdm(
-            total=self.summary.target,
+        bar = progress_bar(
+            self.summary.target,
+            f"{self.source} {self.summary.genre}",
+            "cover",
+            progress=self.progress,
             initial=self.summary.new,
-            desc=f"{self.source} {self.summary.genre}",
-            unit="cover",
-            disable=not self.progress,
             dynamic_ncols=True,
         )
         try:
@@ -118,7 +119,7 @@ class CoverPipeline:
         for reason, n in (skipped or {}).items():
             self.summary.skipped[reason] += n
 
-    def _run_page(self, pool: ThreadPoolExecutor, page: Page, bar: tqdm) -> bool:
+    def _run_page(self, pool: ThreadPoolExecutor, page: Page, bar: Bar) -> bool:
         """True when every candidate of the page was settled; False when the target came first."""
         queue: Iterator[Candidate] = iter(page.candidates)
         in_flight: dict[Future[_Vetted], Candidate] = {}
@@ -228,7 +229,7 @@ def open_harvest(
     source: str,
     genre: str,
     limit: int,
-    progress: bool = True,
+    progress: Progress = True,
 ) -> tuple[runs.HarvestSummary, CoverPipeline]:
     """Start (or resume) the run for (source, genre) and the pipeline that will fill it.
 

@@ -11,8 +11,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from sleeve.collector.images import ImageInfo
-from sleeve.collector.store import ImageStore
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,6 +24,8 @@ from sleeve.catalog.models import (
     ReleaseSource,
     utcnow,
 )
+from sleeve.images.intake import ImageInfo
+from sleeve.images.store import ImageStore
 from sleeve.taxonomy import Taxonomy
 
 _MAX_URL = 1000

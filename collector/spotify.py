@@ -31,7 +31,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from sleeve.collector.http import HttpClient
 from sleeve.collector.spotify_auth import SpotifyToken
-
 from sleeve.errors import ForbiddenError, PermanentRemoteError
 
 log = logging.getLogger("sleeve.spotify")
@@ -130,21 +129,6 @@ class SpotifyClient:
             params = {"include_groups": ALBUM_GROUPS, "limit": min(limit, PAGE_LIMIT), "offset": 0}
             payload = self._get(f"{self.api_url}/artists/{artist_id}/albums", params)
         return _page(payload, parse_album, self.rebase)
-
-    def album(self, album_id: str) -> SpotifyAlbum:
-        """``GET /albums/{id}``: the full album, with ``external_ids.upc`` (one request)."""
-        album = parse_album(self._get(f"{self.api_url}/albums/{album_id}", None))
-        if album is None:
-            raise PermanentRemoteError(
-                f"Spotify album {album_id}: response lacks id/name", reason="bad-shape"
-            )
-        return album
-
-    def artists(self, ids: list[str]) -> list[SpotifyArtist | None]:
-        """``GET /artists?ids=``: removed for Development-Mode apps (403), kept to say so."""
-        payload = self._get(f"{self.api_url}/artists", {"ids": ",".join(ids)})
-        raw = payload.get("artists") if isinstance(payload, dict) else None
-        return [parse_artist(a) for a in raw or []]
 
     # -- plumbing ---------------------------------------------------------------------------
     def rebase(self, url: str) -> str:

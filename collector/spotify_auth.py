@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 
 from sleeve.collector.http import HttpClient
-
 from sleeve.errors import ConfigError, PermanentRemoteError, RemoteError
 from sleeve.settings import Secret, Settings
 

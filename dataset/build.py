@@ -7,20 +7,19 @@ load rows -> drop covers whose file is missing -> perceptual hashes (cached) -> 
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sleeve.collector.integrity import verify_files
-from sleeve.collector.store import ImageStore
+from sleeve import __version__
+from sleeve.catalog.db import Catalog
 from sleeve.dataset.attributes.export import export_attributes, export_extractors
 from sleeve.dataset.balance import BalanceResult, Candidate, balance
 from sleeve.dataset.card import build_card, render_card_md
 from sleeve.dataset.cover_text import TEXT_TABLE, ensure_text, load_text, render_text_table
 from sleeve.dataset.export import (
-    ATTRIBUTES_TABLE,
     DatasetCard,
     ManifestRow,
     rows_id,
@@ -44,10 +43,10 @@ from sleeve.dataset.visual import (
     find_visual_duplicates,
     summary_line,
 )
-
-from sleeve import __version__
-from sleeve.catalog.db import Catalog
+from sleeve.dataset.visual_text import TEXT, catalog_words
 from sleeve.errors import DataError, NothingYetError, UnknownGenreError, UsageError
+from sleeve.images.integrity import verify_files
+from sleeve.images.store import ImageStore
 from sleeve.review.decisions import latest_decisions
 from sleeve.settings import Settings, redact_url
 from sleeve.taxonomy import Taxonomy, check_genre_name
@@ -86,7 +85,7 @@ class BuildResult:
             f"duplicates removed: {dup['byte_identical_extra_links']} byte-identical files, "
             f"{dup['near_duplicate_images_removed']} near-duplicates "
             f"({self.card.settings['hash']} <= {self.card.settings['threshold']}"
-            f"{' + visual stage' if dup.get('pairs_by_stage', {}).get('visual') else ''})"
+            f"{' + visual stage' if _visual_pairs(dup) else ''})"
         )
         lines.append("labels: " + ", ".join(f"{k} {v}" for k, v in lab["status"].items()))
         for kind, c in lab["conflicts"].items():
@@ -107,6 +106,11 @@ class BuildResult:
                 lines.append("  changed files differ from the catalog: see `sleeve db check`")
         lines += self.notes
         return lines
+
+
+def _visual_pairs(duplicates: dict) -> int:
+    by_stage = duplicates.get("pairs_by_stage", {})
+    return int(by_stage.get("visual", 0)) + int(by_stage.get("text", 0))
 
 
 def _validate(
@@ -198,12 +202,12 @@ def build_dataset(
         opts.hash_algo,
         progress=opts.progress,
     )
-    grouping, found = _group(images, hashes, data_dir, visual, opts)
+    grouping, found = _group(catalog, images, hashes, data_dir, visual, opts)
     labels, label_report = resolve_labels(grouping.groups, rows, taxonomy, opts.rule)
     # people's verdicts from `sleeve review` override the rule (dataset/review.py)
     labels, review = apply_decisions(grouping.groups, labels, latest_decisions(catalog))
     image_by_id = {im.id: im for im in images}
-    chosen = _select(grouping, labels, rows, image_by_id, opts)
+    chosen = _select(grouping, labels, rows, image_by_id, found.held, opts)
     manifest_rows = _manifest_rows(chosen, grouping, rows, image_by_id, hashes, label_report, opts)
     ds_id = rows_id(manifest_rows)
     export_dir = Path(opts.out) if opts.out is not None else settings.datasets_dir / ds_id
@@ -246,20 +250,33 @@ def _load(catalog: Catalog, taxonomy: Taxonomy, opts: BuildOptions) -> CatalogRo
 
 
 def _group(
+    catalog: Catalog,
     images: list[ImageRow],
     hashes: dict[int, str],
     data_dir: Path,
     visual: VisualDedup,
     opts: BuildOptions,
 ) -> tuple[Grouping, VisualReport]:
-    """Duplicate groups: byte-identical and pHash near-duplicates, then the visual stage."""
+    """Duplicate groups: byte-identical and pHash near-duplicates, then the visual stage
+    (with the words on the covers as its second verdict)."""
     grouping = group_duplicates(images, hashes, opts.threshold)
+    words = catalog_words(catalog, data_dir, read=opts.read_text, progress=opts.progress)
     found = find_visual_duplicates(
-        images, data_dir, grouping, visual, hashes=hashes, progress=opts.progress
+        images, data_dir, grouping, visual, hashes=hashes, words=words, progress=opts.progress
     )
     if found.pairs:  # the second stage: re-captures pHash misses join the same groups
         grouping = group_duplicates(images, hashes, opts.threshold, extra_pairs=found.edges)
     return grouping, found
+
+
+def _held_links(held: list[tuple[int, int]], grouping: Grouping) -> dict[str, list[str]]:
+    """Split links for the look-alike pairs the visual stage keeps in one split unmerged."""
+    links: dict[str, list[str]] = defaultdict(list)
+    for a, b in held:
+        if a in grouping.group_of and b in grouping.group_of:
+            for image in (a, b):
+                links[grouping.group_of[image].id].append(f"held:{a}-{b}")
+    return links
 
 
 def _select(
@@ -267,6 +284,7 @@ def _select(
     labels: dict[int, Label],
     rows: CatalogRows,
     image_by_id: dict[int, ImageRow],
+    held: list[tuple[int, int]],
     opts: BuildOptions,
 ) -> Selection:
     """One labelled representative per group, the requested genres, balanced, then split
@@ -274,6 +292,7 @@ def _select(
     wanted = set(opts.genres) if opts.genres else None
     excluded: Counter[str] = Counter()
     split_items: list[SplitItem] = []
+    held_links = _held_links(held, grouping)
     for group in grouping.groups:
         label = labels[group.id]
         if label.genre is None:
@@ -292,6 +311,7 @@ def _select(
         )
         links = (
             f"dup:{group.id}",
+            *held_links.get(group.id, ()),
             *(f"artist:{a}" for a in artists),
             *(f"release:{r}" for r in release_ids),
         )
@@ -389,7 +409,8 @@ def _card(
         "pairs_by_stage": {
             "sha256": sum(len(rows.releases_of(im.id)) - 1 for im in multi_link),
             "phash": grouping.near_pairs,
-            "visual": len(found.pairs),
+            "visual": sum(1 for p in found.pairs if p.by != TEXT),
+            "text": sum(1 for p in found.pairs if p.by == TEXT),
         },
         "visual": card_entry(found, visual, grouping, labels, {im.id: im.sha256 for im in images}),
     }
@@ -459,7 +480,7 @@ def _export(
         covers = [(it.sha256, it.genre, image_by_id[it.key].path) for it in chosen.kept]
         found = export_attributes(catalog, data_dir, covers, wanted_attrs, progress=opts.progress)
         card.attributes = found.card
-        extra_files[ATTRIBUTES_TABLE] = found.csv_bytes
+        extra_files.update(found.files)  # attributes.csv, attributes_profile.png
         result.notes.append(found.summary)
     write_export(
         export_dir,

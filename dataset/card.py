@@ -89,8 +89,27 @@ def _visual_lines(visual: dict | None) -> list[str]:
         f"{cfg['max_disagreement']} disagreeing blocks): {visual['candidates']} candidates, "
         f"{visual['verified']} checked, {visual['pairs']} pairs confirmed, "
         f"{visual['groups_joined']} groups joined, {visual['conflicts_revealed']} of them with "
-        f"members filed under different genres. {visual['note']}",
+        f"members filed under different genres.{_text_sentence(visual.get('text'))} "
+        f"{visual.get('pairs_held_in_one_split', 0)} look-alike pairs that align but are not "
+        "confirmed (a stickered copy, another printing, the same photo on another release) "
+        f"are kept in one split, both covers and labels kept. {visual['note']}",
     ]
+
+
+def _text_sentence(text: dict | None) -> str:
+    """The text check's part of the visual stage's bullet (older cards have none)."""
+    if not text:
+        return ""
+    if text.get("status") != "on":
+        return f" Text check: {text.get('status')}."
+    return (
+        f" Text check (the words on the covers, OCR): {text['confirmed']} ambiguous pairs "
+        f"confirmed by their words, {text['vetoed']} geometric pairs dropped for printing other "
+        f"titles; of {text['pairs_asked']} pairs asked, {text['pairs_without_words']} had too "
+        f"few words to judge and {text.get('pairs_undecided', 0)} words neither matching nor "
+        f"contradicting ({text['covers_read']} of {text['covers']} covers read now, the rest "
+        "cached)."
+    )
 
 
 def render_card_md(card: DatasetCard) -> str:

@@ -18,7 +18,6 @@ import io
 import json
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -27,10 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from sleeve.dataset.cover_text import TEXT_TABLE, read_text_table
-from tqdm import tqdm
-
 from sleeve.errors import DataError
 from sleeve.fsutil import read_pointer, sweep_stale, temp_prefix, widen_to_umask, write_pointer
+from sleeve.progress import bar as progress_bar
 
 MANIFEST = "manifest.csv"
 CARD_JSON = "card.json"
@@ -295,9 +293,7 @@ def write_export(
     )
     widen_to_umask(tmp, directory=True)  # mkdtemp's 0700 would stay on the export
     try:
-        bar = tqdm(
-            total=len(rows), desc="export", unit="img", disable=not progress, file=sys.stderr
-        )
+        bar = progress_bar(len(rows), "export", progress=progress)
         with bar:
             for row in rows:
                 dst = _inside(tmp, row.path)

@@ -27,7 +27,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
-from tqdm import tqdm
+
+from sleeve.progress import Progress
+from sleeve.progress import bar as progress_bar
 
 SIDE = 320  # longest side the covers are reduced to before keypoint detection
 N_FEATURES = 1000
@@ -194,7 +196,7 @@ def verify_pairs(
     pairs: Sequence[tuple[int, int]],
     path_of: Callable[[int], str | Path],
     *,
-    progress: bool = False,
+    progress: Progress = False,
 ) -> dict[tuple[int, int], Match]:
     """Match every pair; each image is decoded and described once. Unreadable images: NO_MATCH."""
     cache: dict[int, Keypoints | None] = {}
@@ -208,7 +210,9 @@ def verify_pairs(
         return cache[i]
 
     out: dict[tuple[int, int], Match] = {}
-    for i, j in tqdm(pairs, desc="checking look-alikes", unit="pair", disable=not progress):
-        ka, kb = kp(i), kp(j)
-        out[(i, j)] = NO_MATCH if ka is None or kb is None else match(ka, kb)
+    with progress_bar(len(pairs), "checking look-alikes", "pair", progress=progress) as bar:
+        for i, j in pairs:
+            ka, kb = kp(i), kp(j)
+            out[(i, j)] = NO_MATCH if ka is None or kb is None else match(ka, kb)
+            bar.update()
     return out

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+
 from sleeve.dataset.neighbours import hex_to_uint64, near_pairs
 from sleeve.dataset.rows import ImageRow
 

@@ -8,24 +8,23 @@ several times cheaper than a full decode. Files are hashed in worker processes i
 from __future__ import annotations
 
 import os
-import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import imagehash
-from PIL import Image, UnidentifiedImageError
-from sleeve.collector.images import to_8bit
+from PIL import Image
 from sqlalchemy import insert, select
-from tqdm import tqdm
 
 from sleeve.catalog.db import Catalog
 from sleeve.catalog.models import ImageHash
+from sleeve.images.intake import UNREADABLE, failure_reason, to_8bit
 from sleeve.procs import worker_pool
+from sleeve.progress import Progress
+from sleeve.progress import bar as progress_bar
 
 ALGOS = {"phash": imagehash.phash, "dhash": imagehash.dhash, "whash": imagehash.whash}
-HASH_BITS = 64  # hash_size 8 for every algorithm
 _DRAFT_SIZE = (64, 64)  # >= 2x the 32x32 pHash input; whash scales to the largest power of 2
 _CHUNK = 64  # files per task sent to a worker process
 _MIN_PARALLEL = 200  # below this, starting worker processes costs more than it saves
@@ -71,12 +70,8 @@ def _hash_job(job: tuple[str, str]) -> tuple[str | None, str]:
     path, algo = job
     try:
         return hash_image(path, algo), ""
-    except FileNotFoundError:
-        return None, "missing-file"
-    except (UnidentifiedImageError, SyntaxError, ValueError):
-        return None, "corrupt"
-    except OSError as exc:
-        return None, "truncated" if "truncated" in str(exc).lower() else "unreadable"
+    except UNREADABLE as exc:
+        return None, failure_reason(exc, path)
 
 
 def hash_files(
@@ -84,14 +79,14 @@ def hash_files(
     algo: str = "phash",
     *,
     workers: int | None = None,
-    progress: bool = True,
+    progress: Progress = True,
 ) -> list[tuple[str | None, str]]:
     """Hash ``paths`` in parallel; one (hex or None, skip reason) per path, in order."""
     if algo not in ALGOS:
         raise ValueError(f"unknown hash algorithm {algo!r}; choose one of {sorted(ALGOS)}")
     jobs = [(str(p), algo) for p in paths]
     workers = workers or os.cpu_count() or 1
-    bar = tqdm(total=len(jobs), desc=f"{algo}", unit="img", disable=not progress, file=sys.stderr)
+    bar = progress_bar(len(jobs), algo, progress=progress)
     out: list[tuple[str | None, str]] = []
     with bar:
         if workers == 1 or len(jobs) < _MIN_PARALLEL:
@@ -113,7 +108,7 @@ def ensure_hashes(
     algo: str = "phash",
     *,
     workers: int | None = None,
-    progress: bool = True,
+    progress: Progress = True,
 ) -> tuple[dict[int, str], HashReport]:
     """Hashes for ``images`` ((image id, path relative to data dir)), computing only the missing.
 
@@ -135,9 +130,7 @@ def ensure_hashes(
         else:
             todo.append((image_id, rel))
     one_batch = len(todo) <= HASH_BATCH  # then hash_files' own bar; else one bar per batch step
-    bar = tqdm(
-        total=len(todo), desc=algo, unit="img", disable=not progress or one_batch, file=sys.stderr
-    )
+    bar = progress_bar(len(todo), algo, progress=False if one_batch else progress)
     with bar:
         for start in range(0, len(todo), HASH_BATCH):
             batch = todo[start : start + HASH_BATCH]
@@ -145,7 +138,7 @@ def ensure_hashes(
                 [Path(data_dir) / rel for _, rel in batch],
                 algo,
                 workers=workers,
-                progress=progress and one_batch,
+                progress=progress if one_batch else False,
             )
             bar.update(len(batch))
             new_rows = []

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 
 from sleeve.dataset.groups import DuplicateGroup
 from sleeve.dataset.rows import CatalogRows, EvidenceRow
-
 from sleeve.taxonomy import Taxonomy
 
 TAG_KINDS = frozenset({"rg-tag", "artist-tag", "release-tag"})

@@ -36,10 +36,6 @@ def hex_to_uint64(values: list[str]) -> np.ndarray:
     return np.array([int(v, 16) for v in values], dtype=np.uint64)
 
 
-def hamming(a: int, b: int) -> int:
-    return (a ^ b).bit_count()
-
-
 def _chunk_bounds(m: int) -> list[tuple[int, int]]:
     edges = np.linspace(0, BITS, m + 1).round().astype(int)
     return [(int(edges[i]), int(edges[i + 1])) for i in range(m)]

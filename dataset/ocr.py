@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -22,10 +21,11 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from sleeve.collector.images import open_rgb
-from tqdm import tqdm
 
-from sleeve.errors import BadImageError, UsageError
+from sleeve.errors import UsageError
+from sleeve.images.intake import UNREADABLE, failure_reason, open_rgb
+from sleeve.progress import Progress
+from sleeve.progress import bar as progress_bar
 
 ENGINE = "rapidocr-onnxruntime"
 INSTALL_HINT = "pip install 'sleeve[ocr]'"
@@ -117,10 +117,8 @@ def _read_job(path: str) -> tuple[str | None, str]:
     """(words as JSON, "") or (None, reason); never raises, so one bad file never stops a run."""
     try:
         return dumps(read_words(path)), ""
-    except BadImageError as exc:
-        return None, exc.reason
-    except (OSError, ValueError, SyntaxError):
-        return None, "unreadable"
+    except UNREADABLE as exc:
+        return None, failure_reason(exc, path)
 
 
 def _init_worker() -> None:
@@ -133,13 +131,13 @@ def _init_worker() -> None:
 
 
 def read_files(
-    paths: Sequence[str | Path], *, workers: int | None = None, progress: bool = True
+    paths: Sequence[str | Path], *, workers: int | None = None, progress: Progress = True
 ) -> Iterator[tuple[str | None, str]]:
     """Read ``paths`` (in worker processes when it pays); yields (JSON or None, reason) in order."""
     require_engine()
     jobs = [str(p) for p in paths]
     workers = workers or os.cpu_count() or 1
-    bar = tqdm(total=len(jobs), desc="ocr", unit="img", disable=not progress, file=sys.stderr)
+    bar = progress_bar(len(jobs), "ocr", progress=progress)
     with bar:
         if workers == 1 or len(jobs) < _MIN_PARALLEL:
             for job in jobs:

@@ -14,7 +14,6 @@ from dataclasses import replace
 
 from sleeve.dataset.groups import DuplicateGroup
 from sleeve.dataset.labels import Label
-
 from sleeve.review.decisions import Decision
 
 EXCLUDED, RELABELLED = "review-excluded", "review-relabelled"

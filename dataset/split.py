@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
 from sleeve.dataset.groups import components
 
 SPLITS = ("train", "val", "test")

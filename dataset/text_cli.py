@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 
-from sleeve.dataset.cover_text import cached_shas, catalog_images, ensure_text
-from sleeve.dataset.ocr import INSTALL_HINT, engine_available, engine_version
-
 from sleeve.catalog.db import open_catalog
 from sleeve.cliutil import EXIT_OK, parser, run_command, setup_logging
+from sleeve.dataset.cover_text import cached_shas, catalog_images, ensure_text
+from sleeve.dataset.ocr import INSTALL_HINT, engine_available, engine_version
 from sleeve.errors import UsageError
 from sleeve.settings import load_settings
 

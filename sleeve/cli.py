@@ -15,7 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "text": ("sleeve.dataset.text_cli", "read the words on catalog covers (OCR cache)"),
     "app": ("sleeve.app.cli", "start the Streamlit web app"),
     "demo": ("sleeve.demo", "offline demo: fake catalogues -> collect -> build -> train"),
-    "fake-services": ("sleeve.collector.fakes.__main__", "serve the loopback catalogue fakes"),
+    "fake-services": ("sleeve.fakes.__main__", "serve the loopback catalogue fakes"),
     "db": ("sleeve.catalog.cli", "catalog schema: upgrade, current revision"),
     "attributes": ("sleeve.dataset.attributes.cli", "colour, texture, structure, faces per cover"),
     "analyze": ("sleeve.training.analysis_cli", "map, cluster and compare confusable genres"),

@@ -66,10 +66,10 @@ def run_demo(
     seed: int = 0,
     progress: bool = True,
 ) -> Path:
-    from sleeve.collector.fakes.catalogue import FakeCatalogue
-    from sleeve.collector.fakes.server import FakeServices
     from sleeve.collector.harvest_mb import harvest_musicbrainz
     from sleeve.dataset.build import build_dataset
+    from sleeve.fakes.catalogue import FakeCatalogue
+    from sleeve.fakes.server import FakeServices
     from sleeve.training.run import TrainConfig, train_and_evaluate
     from sleeve.training.selection import chosen_by
 

@@ -5,6 +5,8 @@ written, wrong for the final one): a temporary that is renamed into place keeps 
 shared store or export would be unreadable to the group. :func:`widen_to_umask` gives it the
 mode an ordinary ``open``/``mkdir`` would have. :func:`sweep_stale` removes temporaries left by
 killed processes, recognised by the owner's pid that :func:`temp_prefix` puts in their name.
+:func:`atomic_path` / :func:`atomic_write` are the one write-to-temp-then-rename in the project:
+a reader sees the old file or the new one, never half of one.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 _UMASK_LOCK = threading.Lock()
@@ -51,6 +55,48 @@ def widen_to_umask(target: Path | str | int, *, directory: bool = False) -> None
 def temp_prefix(stem: str) -> str:
     """``<stem><pid>-``: the owner's pid in a temporary's name tells a live one from a stale one."""
     return f"{stem}{os.getpid()}-"
+
+
+@contextmanager
+def atomic_path(
+    final: Path | str, *, prefix: str | None = None, suffix: str = "", fsync: bool = False
+) -> Iterator[Path]:
+    """A fresh temporary path beside ``final`` to write to; renamed onto ``final`` when the block
+    ends, removed if it raises. ``suffix`` keeps an extension a writer insists on (``np.save``
+    appends ``.npy`` otherwise); the name holds the owner's pid (:func:`temp_prefix`), so
+    :func:`sweep_stale` can tell a killed writer's leftover from a live one's.
+    """
+    final = Path(final)
+    stem = prefix if prefix is not None else f".{final.name}.tmp-"
+    fd, name = tempfile.mkstemp(dir=final.parent, prefix=temp_prefix(stem), suffix=suffix)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        widen_to_umask(tmp)  # mkstemp's 0600 would stay on the final file
+        if fsync:
+            with tmp.open("rb") as fh:
+                os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write(
+    final: Path | str,
+    data: bytes | str,
+    *,
+    prefix: str | None = None,
+    suffix: str = "",
+    fsync: bool = False,
+) -> None:
+    """Write ``data`` (str as UTF-8) to ``final`` through :func:`atomic_path`."""
+    with atomic_path(final, prefix=prefix, suffix=suffix, fsync=fsync) as tmp:
+        if isinstance(data, str):
+            tmp.write_text(data, encoding="utf-8")
+        else:
+            tmp.write_bytes(data)
 
 
 def pid_alive(pid: int) -> bool:
@@ -100,11 +146,7 @@ def write_pointer(pointer_dir: Path, target: Path) -> Path:
     """Point ``<pointer_dir>/LATEST`` at ``target`` (its absolute path), written atomically."""
     pointer_dir.mkdir(parents=True, exist_ok=True)
     latest = pointer_dir / "LATEST"
-    fd, tmp = tempfile.mkstemp(dir=pointer_dir, prefix=temp_prefix(".LATEST-"))
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        widen_to_umask(fh.fileno())
-        fh.write(str(Path(target).resolve()) + "\n")
-    os.replace(tmp, latest)
+    atomic_write(latest, str(Path(target).resolve()) + "\n", prefix=".LATEST-")
     return latest
 
 
@@ -122,15 +164,3 @@ def read_pointer(pointer_dir: Path) -> Path | None:
     if not target.is_absolute() and not target.exists() and (pointer_dir / target).exists():
         target = pointer_dir / target
     return target
-
-
-def write_atomic(path: Path, data: bytes | str) -> Path:
-    """Write ``path`` through a temporary beside it, renamed into place: a reader never sees a
-    half-written file."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    if isinstance(data, str):
-        tmp.write_text(data, encoding="utf-8")
-    else:
-        tmp.write_bytes(data)
-    tmp.replace(path)
-    return path

@@ -99,10 +99,6 @@ class Settings:
         return f"sleeve/{__version__} ( {self.contact} )"
 
     @property
-    def images_dir(self) -> Path:
-        return self.data_dir / "images"
-
-    @property
     def datasets_dir(self) -> Path:
         return self.data_dir / "datasets"
 

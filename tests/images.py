@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 
 from PIL import Image
-from sleeve.collector.fakes.faults import bomb_png  # one generator of bombs: the fakes'
+
+from sleeve.fakes.faults import bomb_png  # one generator of bombs: the fakes'
 
 __all__ = ["bomb_png", "dead_pid", "jpeg", "png"]
 

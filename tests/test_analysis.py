@@ -8,14 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 import sleeve.training.embeddings as embeddings
+from sleeve.cli import COMMANDS
 from sleeve.training import analysis
 from sleeve.training.analysis import analyse, describe_clusters
 from sleeve.training.analysis_cli import main
 from sleeve.training.run import TrainConfig, train_and_evaluate
-from sleeve.training.synthetic import write_synthetic_export
-
-from sleeve.cli import COMMANDS
+from tests.synthetic import write_synthetic_export
 
 GENRES = ("disco", "pop", "metal")  # disco and pop are both pinkish circles: confusable
 

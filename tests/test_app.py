@@ -13,16 +13,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sleeve.dataset.export import read_export
-from sleeve.training.rundir import Run, latest_run
 from streamlit.testing.v1 import AppTest
 
 from sleeve.app import data, runs
 from sleeve.app.launcher import APP_FILE, app_command, app_environment, run_app
+from sleeve.dataset.export import read_export
 from sleeve.errors import UsageError
 from sleeve.settings import Settings
+from sleeve.training.rundir import Run, latest_run
 from tests.conftest import fast_settings
-from tests.test_predict_support import (
+from tests.predict_support import (
     GENRES,
     HTML_PAGE,
     jpeg_bytes,
@@ -98,9 +98,8 @@ def full_env(
 def review_env(full_env: Settings, tiny_export: Path) -> Settings:
     """full_env whose catalog also holds the export's train and val covers (the ones a
     review queue lists), imported as folders the way a user would."""
-    from sleeve.collector.folder_import import import_folder
-
     from sleeve.catalog.db import open_catalog
+    from sleeve.collector.folder_import import import_folder
     from sleeve.taxonomy import Taxonomy
 
     catalog = open_catalog(full_env.catalog_url)
@@ -134,13 +133,13 @@ def _add_resized_twin_and_hash(settings: Settings) -> None:
     import io
 
     from PIL import Image
-    from sleeve.collector import records
-    from sleeve.collector.images import inspect_image
-    from sleeve.collector.store import ImageStore
-    from sleeve.dataset.hashing import ensure_hashes
 
     from sleeve.catalog.db import open_catalog
     from sleeve.catalog.models import CoverImage
+    from sleeve.collector import records
+    from sleeve.dataset.hashing import ensure_hashes
+    from sleeve.images.intake import inspect_image
+    from sleeve.images.store import ImageStore
 
     catalog = open_catalog(settings.catalog_url)
     store = ImageStore(settings.data_dir)
@@ -201,7 +200,7 @@ def test_run_report_reads_metrics_and_pngs(tiny_run: Path, empty_env: Settings) 
     assert {r["genre"] for r in report.per_class_rows(report.best_method)} == set(GENRES)
 
 
-def test_export_counts_filters_and_duplicate_groups(tiny_export: Path, empty_env: Settings) -> None:
+def test_export_counts_and_filters(tiny_export: Path, empty_env: Settings) -> None:
     export = data.load_export(empty_env, tiny_export)
     card = json.loads((tiny_export / "card.json").read_text())
     counts = {r["genre"]: r for r in data.split_genre_counts(export)}
@@ -211,10 +210,7 @@ def test_export_counts_filters_and_duplicate_groups(tiny_export: Path, empty_env
     jazz_test = data.filter_rows(export.rows, genres=["jazz"], splits=["test"])
     assert len(jazz_test) == card["counts"]["test"]["jazz"]
     assert data.filter_rows(export.rows) == list(export.rows)
-    groups = data.duplicate_groups(export.rows)
-    assert len(groups) == len(GENRES)  # one recompressed twin per genre in the tiny export
-    assert all(len(g) == 2 and g[0].group_id == g[1].group_id for g in groups)
-    assert data.thumbnail_jpeg(export.image_path(groups[0][0]))[:2] == b"\xff\xd8"
+    assert data.thumbnail_jpeg(export.image_path(export.rows[0]))[:2] == b"\xff\xd8"
     assert data.thumbnail_jpeg(tiny_export / "images" / "gone.jpg") is None
 
 
@@ -522,7 +518,11 @@ def served_app(review_env: Settings) -> Iterator[str]:
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt install chromium)")
 def test_browser_smoke_and_screenshots(
-    served_app: str, tmp_path: Path, tiny_run: Path, review_env: Settings
+    annotated_export: list[dict[str, str]],
+    served_app: str,
+    tmp_path: Path,
+    tiny_run: Path,
+    review_env: Settings,
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -576,6 +576,23 @@ def test_browser_smoke_and_screenshots(
                 expect(page.get_by_text(marker)).to_be_visible(timeout=30_000)
                 page.wait_for_timeout(1500)  # thumbnails load
                 page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+            # the export's covers: searched by the words read on them, filtered by an attribute
+            page.get_by_role("tab", name="Dataset export").click()
+            matching = lambda n: page.get_by_text(f"{n} matching images", exact=True)  # noqa: E731
+            expect(matching(len(annotated_export))).to_be_visible(timeout=30_000)
+            words = page.get_by_label("Words on the cover")
+            words.fill("nelson")
+            words.press("Enter")
+            expect(matching(1)).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("WILLIE NELSON", exact=False).first).to_be_visible()
+            words.fill("")
+            words.press("Enter")
+            expect(matching(len(annotated_export))).to_be_visible(timeout=30_000)
+            page.get_by_role("combobox", name="Faces").click()
+            page.get_by_role("option", name="with a face", exact=True).click()
+            expect(matching(3)).to_be_visible(timeout=30_000)
+            page.wait_for_timeout(1500)  # thumbnails load
+            page.screenshot(path=str(shots / "data-attributes.png"), full_page=True)
 
             page.get_by_text("Analysis", exact=True).click()
             expect(page.get_by_text("Confusable genres")).to_be_visible(timeout=60_000)
@@ -599,6 +616,7 @@ def test_browser_smoke_and_screenshots(
         "data",
         "data-export",
         "data-duplicates",
+        "data-attributes",
         "analysis",
     )
     for name in names:
@@ -622,28 +640,55 @@ def _busiest_cell(run: Path) -> tuple[int, int, int]:
     return i, j, n
 
 
-def test_data_page_filters_by_cover_attributes(full_env: Settings, tiny_export: Path) -> None:
-    """build-dataset's attributes.csv: filter the browsed covers by faces and saturation."""
+STYLES = ("photo", "illustration", "typography")
+
+
+@pytest.fixture
+def annotated_export(tiny_export: Path) -> Iterator[list[dict[str, str]]]:
+    """The tiny export with build-dataset's side tables, for the Data page's filters and word
+    search: attributes.csv (faces on the first 3 covers, every other cover saturated, styles in
+    turn) and text.jsonl (the words "WILLIE NELSON" on the second cover only). Removed after."""
     import csv
+
+    from sleeve.dataset.cover_text import TEXT_TABLE, render_text_table
+    from sleeve.dataset.ocr import Word
 
     rows = read_export(tiny_export).rows
     table = tiny_export / "attributes.csv"
     with table.open("w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["sha256", "colour.saturation", "faces.face_count"])
-        for i, r in enumerate(rows):  # faces on the first 3; every other cover saturated
-            writer.writerow([r.sha256, 0.8 if i % 2 == 0 else 0.1, 1 if i < 3 else 0])
+        writer.writerow(["sha256", "colour.saturation", "faces.face_count", "style.style"])
+        for i, r in enumerate(rows):
+            writer.writerow([r.sha256, 0.8 if i % 2 == 0 else 0.1, 1 if i < 3 else 0,
+                             STYLES[i % 3]])  # fmt: skip
+    box = ((0, 0), (9, 0), (9, 9), (0, 9))
+    words = {r.sha256: [] for r in rows}
+    words[rows[1].sha256] = [Word("WILLIE NELSON", 0.98, box)]
+    (tiny_export / TEXT_TABLE).write_bytes(render_text_table(words))
     try:
-        at = _page(_app().run(), "Data")
-        assert not at.exception and not at.error
-        text = lambda: " ".join(m.value for m in at.markdown)  # noqa: E731
-        assert f"{len(rows)} matching images" in text()
-        at.selectbox(key="f_face").set_value("with a face").run()
-        assert "3 matching images" in text()
-        at.slider(key="f_saturation").set_value((0.5, 1.0)).run()
-        assert "2 matching images" in text()  # rows 0 and 2
-        at.selectbox(key="f_face").set_value("without a face").run()
-        saturated_without = sum(1 for i in range(3, len(rows)) if i % 2 == 0)
-        assert f"{saturated_without} matching images" in text()
+        yield rows
     finally:
         table.unlink()
+        (tiny_export / TEXT_TABLE).unlink()
+
+
+def test_data_page_filters_by_cover_attributes(
+    full_env: Settings, annotated_export: list[dict[str, str]]
+) -> None:
+    """build-dataset's attributes.csv: filter the browsed covers by faces, saturation, style."""
+    rows = annotated_export
+    at = _page(_app().run(), "Data")
+    assert not at.exception and not at.error
+    text = lambda: " ".join(m.value for m in at.markdown)  # noqa: E731
+    assert f"{len(rows)} matching images" in text()
+    at.selectbox(key="f_face").set_value("with a face").run()
+    assert "3 matching images" in text()
+    at.slider(key="f_saturation").set_value((0.5, 1.0)).run()
+    assert "2 matching images" in text()  # rows 0 and 2
+    at.selectbox(key="f_face").set_value("without a face").run()
+    saturated_without = sum(1 for i in range(3, len(rows)) if i % 2 == 0)
+    assert f"{saturated_without} matching images" in text()
+    at.selectbox(key="f_face").set_value("any").run()
+    at.slider(key="f_saturation").set_value((0.0, 1.0)).run()
+    at.selectbox(key="f_style").set_value("typography").run()
+    assert f"{len(range(2, len(rows), 3))} matching images" in text()

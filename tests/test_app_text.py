@@ -6,14 +6,14 @@ import os
 from pathlib import Path
 
 import pytest
-from sleeve.dataset.cover_text import TEXT_TABLE, render_text_table
-from sleeve.dataset.export import read_export, write_latest
-from sleeve.dataset.ocr import Word
-from sleeve.training.synthetic import write_synthetic_export
 from streamlit.testing.v1 import AppTest
 
 from sleeve.app.data import load_export, search_words
+from sleeve.dataset.cover_text import TEXT_TABLE, render_text_table
+from sleeve.dataset.export import read_export, write_latest
+from sleeve.dataset.ocr import Word
 from tests.conftest import fast_settings
+from tests.synthetic import write_synthetic_export
 from tests.test_app import APP_FILE
 
 BOX = ((0, 0), (9, 0), (9, 9), (0, 9))

@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
+from sleeve import cli
+from sleeve.catalog.db import Catalog
 from sleeve.dataset.attributes import colour, compute, faces, structure, texture
 from sleeve.dataset.attributes.base import CoverView
 from sleeve.dataset.attributes.compute import ensure_attributes
 from sleeve.dataset.attributes.decode import load_view
 from sleeve.dataset.attributes.registry import EXTRACTORS, resolve
-
-from sleeve import cli
-from sleeve.catalog.db import Catalog
 from sleeve.errors import ConfigError, UsageError
 
 HAS_MTCNN = importlib.util.find_spec("facenet_pytorch") is not None
@@ -273,9 +273,8 @@ def test_build_dataset_exports_attributes_and_profile(sqlite_catalog, settings, 
 
     from sleeve.collector.folder_import import import_folder
     from sleeve.dataset.build import build_dataset
-
     from sleeve.taxonomy import Taxonomy
-    from tests.test_dataset_support import cover, jpeg, read_manifest, write_tree
+    from tests.dataset_support import cover, jpeg, read_manifest, write_tree
 
     pop = {f"p{i}.jpg": jpeg(cover(i)) for i in range(2, 8)}
     rap = {f"h{i}.jpg": jpeg(cover(i)) for i in range(20, 26)}
@@ -300,6 +299,9 @@ def test_build_dataset_exports_attributes_and_profile(sqlite_catalog, settings, 
     assert profile["pop"]["saturation"] == pytest.approx(mean_sat, abs=1e-3)
     card_md = (out / "card.md").read_text()
     assert "## Attributes" in card_md and "| pop |" in card_md
+    # the small-multiples figure is written beside the table and linked from the card
+    assert (out / "attributes_profile.png").read_bytes().startswith(b"\x89PNG")
+    assert "](attributes_profile.png)" in card_md
     again = build_dataset(sqlite_catalog, settings, tax, out=out, progress=False)
     assert not again.card.attributes["computed"]["computed"]  # all cached the second time
     off = build_dataset(sqlite_catalog, settings, tax, out=out, progress=False, attributes="off")

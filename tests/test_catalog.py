@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from sleeve.collector import records
-from sleeve.collector.images import inspect_image
-from sleeve.collector.integrity import check_integrity
-from sleeve.collector.store import ImageStore
 from sqlalchemy import func, inspect, select, text
 
 from sleeve.catalog.db import Catalog, current_revision, head_revision, open_catalog
+from sleeve.catalog.integrity import check_integrity
 from sleeve.catalog.models import CoverImage, GenreEvidence, Release, ReleaseImage, ReleaseSource
+from sleeve.collector import records
+from sleeve.images.intake import inspect_image
+from sleeve.images.store import ImageStore
 from sleeve.taxonomy import Taxonomy
 from tests.images import jpeg
 

@@ -9,21 +9,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
+
+from sleeve.catalog.db import open_catalog
+from sleeve.catalog.models import CoverImage, HarvestRun, ReleaseSource
 from sleeve.collector.cli import main as collect_main
 from sleeve.collector.collect import collect, preflight
-from sleeve.collector.fakes.catalogue import FakeCatalogue
-from sleeve.collector.fakes.server import FakeServices
-from sleeve.collector.fakes.spotify import (
+from sleeve.errors import ConfigError
+from sleeve.fakes.catalogue import FakeCatalogue
+from sleeve.fakes.server import FakeServices
+from sleeve.fakes.spotify import (
     CLIENT_ID,
     CLIENT_SECRET,
     FakeSpotify,
     services_with_spotify,
 )
-from sqlalchemy import func, select
-
-from sleeve.catalog.db import open_catalog
-from sleeve.catalog.models import CoverImage, HarvestRun, ReleaseSource
-from sleeve.errors import ConfigError
 from sleeve.settings import Settings
 from sleeve.taxonomy import Taxonomy
 from tests.conftest import fast_settings

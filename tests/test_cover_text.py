@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from sqlalchemy import func, select
+
+from sleeve.catalog.db import Catalog
+from sleeve.catalog.models import CoverImage, CoverText
 from sleeve.collector.folder_import import import_folder
 from sleeve.dataset import text_cli
 from sleeve.dataset.build import build_dataset
 from sleeve.dataset.cover_text import TEXT_TABLE, catalog_images, ensure_text, load_text
 from sleeve.dataset.ocr import ENGINE, Word, dumps, loads, read_words
-from sqlalchemy import func, select
-
-from sleeve.catalog.db import Catalog
-from sleeve.catalog.models import CoverImage, CoverText
 from sleeve.taxonomy import Taxonomy
-from tests.test_dataset_support import write_tree
+from tests.dataset_support import write_tree
 from tests.text_images import worded, worded_jpeg
 
 pytest.importorskip("rapidocr_onnxruntime", reason="the OCR extra is not installed")

@@ -14,19 +14,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sleeve.collector.cli import main as collect_main
-from sleeve.collector.fakes.catalogue import FakeCatalogue
-from sleeve.collector.fakes.server import FakeServices
-from sleeve.dataset.cli import main as build_main
-from sleeve.training.cli import main as train_main
-from sleeve.training.predict_cli import main as predict_main
 from sqlalchemy import event, text
 
 from sleeve.catalog.cli import main as db_main
 from sleeve.catalog.db import open_catalog
 from sleeve.cliutil import EXIT_NOTHING_YET, EXIT_OK, EXIT_STORAGE
+from sleeve.collector.cli import main as collect_main
+from sleeve.dataset.cli import main as build_main
 from sleeve.errors import StorageError
-from tests.test_dataset_support import cover, jpeg, write_tree
+from sleeve.fakes.catalogue import FakeCatalogue
+from sleeve.fakes.server import FakeServices
+from sleeve.training.cli import main as train_main
+from sleeve.training.predict_cli import main as predict_main
+from tests.dataset_support import cover, jpeg, write_tree
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ import time
 import pytest
 import requests
 from PIL import Image
-from sleeve.collector.fakes import FakeCatalogue, FakeServices
+
+from sleeve.fakes import FakeCatalogue, FakeServices
 
 UA = {"User-Agent": "sleeve-tests/0.1 ( tests@example.org )"}
 HELP = "For usage, please see: https://musicbrainz.org/development/mmd"

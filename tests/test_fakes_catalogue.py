@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 import requests
 from PIL import Image
-from sleeve.collector.fakes import FakeCatalogue, cover_jpeg, draw_cover, render_cover
-from sleeve.collector.fakes.__main__ import serve_forever
-from sleeve.collector.fakes.covers import STYLES
-from sleeve.collector.fakes.lucene import QuerySyntaxError, parse
+
+from sleeve.fakes import FakeCatalogue, cover_jpeg, draw_cover, render_cover
+from sleeve.fakes.__main__ import serve_forever
+from sleeve.fakes.covers import STYLES
+from sleeve.fakes.lucene import QuerySyntaxError, parse
 
 GENRES = [
     "anime",

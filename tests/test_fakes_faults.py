@@ -11,7 +11,8 @@ from collections import Counter
 import pytest
 import requests
 from PIL import Image
-from sleeve.collector.fakes import BAD_ART_KINDS, FAULT_KINDS, FakeCatalogue, FakeServices
+
+from sleeve.fakes import BAD_ART_KINDS, FAULT_KINDS, FakeCatalogue, FakeServices
 
 UA = {"User-Agent": "sleeve-tests/0.1 ( tests@example.org )"}
 

@@ -9,14 +9,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sleeve.collector.folder_import import import_folder
 from sqlalchemy import func, select
 
 from sleeve.catalog.models import CoverImage, Failure, GenreEvidence, Release, ReleaseImage
+from sleeve.collector.folder_import import import_folder
 from sleeve.errors import UsageError
 from sleeve.taxonomy import Taxonomy
 from tests.conftest import shared_covers_or_skip
-from tests.test_dataset_support import cover, jpeg, write_tree
+from tests.dataset_support import cover, jpeg, write_tree
 
 
 def _count(catalog, model) -> int:  # type: ignore[no-untyped-def]

@@ -14,14 +14,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sleeve.collector.fakes.catalogue import FakeCatalogue
-from sleeve.collector.fakes.server import FakeServices
-from sleeve.collector.harvest_mb import harvest_musicbrainz
-from sleeve.collector.integrity import check_integrity
-from sleeve.collector.store import ImageStore
 from sqlalchemy import func, select
 
 from sleeve.catalog.db import Catalog, open_catalog
+from sleeve.catalog.integrity import check_integrity
 from sleeve.catalog.models import (
     CoverImage,
     Failure,
@@ -30,6 +26,10 @@ from sleeve.catalog.models import (
     Release,
     ReleaseSource,
 )
+from sleeve.collector.harvest_mb import harvest_musicbrainz
+from sleeve.fakes.catalogue import FakeCatalogue
+from sleeve.fakes.server import FakeServices
+from sleeve.images.store import ImageStore
 from sleeve.settings import Settings
 from sleeve.taxonomy import Taxonomy
 from tests.conftest import fast_settings

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from sleeve.training.grouped_cv import grouped_cv_scores
 from sleeve.training.run import TrainConfig, train_and_evaluate
-from sleeve.training.synthetic import write_synthetic_export
+from tests.synthetic import write_synthetic_export
 
 GENRES = ["a", "b", "c"]
 

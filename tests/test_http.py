@@ -12,10 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 import pytest
+
 from sleeve.collector.http import HttpClient
 from sleeve.collector.ratelimit import RateLimiter
 from sleeve.collector.retry import RetryPolicy, parse_retry_after
-
 from sleeve.errors import (
     ForbiddenError,
     PermanentRemoteError,

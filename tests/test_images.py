@@ -3,10 +3,10 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from sleeve.collector.images import inspect_image, open_rgb
-from sleeve.collector.store import ImageStore
 
 from sleeve.errors import BadImageError
+from sleeve.images.intake import inspect_image, open_rgb
+from sleeve.images.store import ImageStore
 from tests.images import bomb_png, dead_pid, jpeg, png
 
 

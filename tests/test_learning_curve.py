@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from sleeve.training.learning_curve import (
     MAX_EXTRAPOLATION,
     advise,
@@ -16,7 +17,7 @@ from sleeve.training.learning_curve import (
     power_law,
 )
 from sleeve.training.run import TrainConfig, train_and_evaluate
-from sleeve.training.synthetic import write_synthetic_export
+from tests.synthetic import write_synthetic_export
 
 
 def test_fractions_are_nested_and_stratified() -> None:

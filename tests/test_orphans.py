@@ -154,8 +154,7 @@ def test_kill_9_of_the_app_launcher_stops_the_app(tmp_path: Path) -> None:
 def test_loader_workers_still_deliver_every_batch(tmp_path: Path) -> None:
     """The worker set-up above changes nothing else: a loader with workers yields every item."""
     from sleeve.training.data import CoverDataset, Sample, make_loader
-
-    from tests.test_dataset_support import cover
+    from tests.dataset_support import cover
 
     samples = []
     for i in range(4):

@@ -12,6 +12,14 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+
+from sleeve.errors import (
+    BadImageError,
+    NothingYetError,
+    PermanentRemoteError,
+    TransientRemoteError,
+    UsageError,
+)
 from sleeve.training import predict_cli
 from sleeve.training.predict import (
     ImageLoader,
@@ -22,16 +30,8 @@ from sleeve.training.predict import (
     resolve_inputs,
     resolve_run_dir,
 )
-
-from sleeve.errors import (
-    BadImageError,
-    NothingYetError,
-    PermanentRemoteError,
-    TransientRemoteError,
-    UsageError,
-)
 from tests.conftest import fast_settings
-from tests.test_predict_support import (
+from tests.predict_support import (
     GENRES,
     HTML_PAGE,
     jpeg_bytes,

@@ -22,16 +22,16 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pytest
 from PIL import Image
-from sleeve.collector.fakes import FakeCatalogue, FakeServices
+
 from sleeve.collector.http import HttpClient, http_client
+from sleeve.errors import BadImageError, ConfigError, RemoteError, SleeveError
+from sleeve.fakes import FakeCatalogue, FakeServices
+from sleeve.settings import load_settings
 from sleeve.training import predict_cli
 from sleeve.training.predict import load_classifier, predict_inputs
-
-from sleeve.errors import BadImageError, ConfigError, RemoteError, SleeveError
-from sleeve.settings import load_settings
 from tests.conftest import fast_settings
 from tests.images import bomb_png
-from tests.test_predict_support import jpeg_bytes, shared_tiny_export, shared_tiny_run
+from tests.predict_support import jpeg_bytes, shared_tiny_export, shared_tiny_run
 
 SECRET = b"ADMIN-TOKEN=hunter2"
 
@@ -240,9 +240,8 @@ def test_predict_with_a_small_deadline_returns_promptly(
 
 
 def test_a_trickling_cover_costs_a_harvest_two_deadlines_not_minutes(tmp_path: Path) -> None:
-    from sleeve.collector.harvest_mb import harvest_musicbrainz
-
     from sleeve.catalog.db import open_catalog
+    from sleeve.collector.harvest_mb import harvest_musicbrainz
     from sleeve.taxonomy import Taxonomy
 
     with FakeServices(FakeCatalogue.generate({"disco": 30}, seed=7)) as fx:

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
+from sleeve.errors import DataError
 from sleeve.training.classifier import Classifier
 from sleeve.training.heads_runtime import check_head, head_probabilities, project
 from sleeve.training.methods import ALL_METHODS, PROJECTED_METHODS
@@ -22,9 +24,7 @@ from sleeve.training.projection import (
 )
 from sleeve.training.run import TrainConfig, train_and_evaluate
 from sleeve.training.separation import find_pair, pair_separation
-from sleeve.training.synthetic import write_synthetic_export
-
-from sleeve.errors import DataError
+from tests.synthetic import write_synthetic_export
 
 GENRES = ["a", "b", "c"]
 

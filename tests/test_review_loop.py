@@ -1,6 +1,6 @@
 """The review loop end to end: build -> train -> `sleeve review` -> decide -> rebuild.
 
-Covers are drawn procedurally (training/synthetic.py), one metal cover filed under Disco: the
+Covers are drawn procedurally (tests/synthetic.py), one metal cover filed under Disco: the
 kind of mistake the queue exists to catch."""
 
 from __future__ import annotations
@@ -11,19 +11,19 @@ import random
 from pathlib import Path
 
 import pytest
-from sleeve.collector.folder_import import import_folder
-from sleeve.dataset.build import build_dataset
-from sleeve.training.run import TrainConfig, train_and_evaluate
-from sleeve.training.synthetic import draw
 
 from sleeve.catalog.db import open_catalog
 from sleeve.catalog.models import CoverImage, ReviewDecision
+from sleeve.collector.folder_import import import_folder
+from sleeve.dataset.build import build_dataset
 from sleeve.errors import UnknownGenreError, UsageError
 from sleeve.review import cli
 from sleeve.review.decisions import latest_decisions, record_decision
 from sleeve.settings import load_settings
 from sleeve.taxonomy import Taxonomy
-from tests.test_dataset_support import read_manifest
+from sleeve.training.run import TrainConfig, train_and_evaluate
+from tests.dataset_support import read_manifest
+from tests.synthetic import draw
 
 MAPPING = {"Disco": "disco", "Jazz": "jazz", "Metal": "metal"}
 
@@ -154,7 +154,6 @@ def test_a_decision_on_any_member_speaks_for_its_duplicate_group() -> None:
     from sleeve.dataset.groups import DuplicateGroup
     from sleeve.dataset.labels import Label
     from sleeve.dataset.review import apply_decisions
-
     from sleeve.review.decisions import Decision
 
     groups = [DuplicateGroup("g1", 1, (1, 2)), DuplicateGroup("g2", 3, (3,))]

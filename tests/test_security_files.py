@@ -9,16 +9,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sleeve.collector.images import inspect_image
-from sleeve.collector.store import ImageStore
+
 from sleeve.dataset.build import build_dataset
 from sleeve.dataset.export import DatasetCard, ManifestRow, write_export
-
 from sleeve.errors import DataError, UsageError
+from sleeve.images.intake import inspect_image
+from sleeve.images.store import ImageStore
 from sleeve.taxonomy import Taxonomy
+from tests.dataset_support import cover, jpeg, write_tree
 from tests.images import dead_pid
 from tests.test_dataset_build import _import
-from tests.test_dataset_support import cover, jpeg, write_tree
 
 
 @pytest.fixture
@@ -151,7 +151,7 @@ def test_security_build_refuses_an_unsafe_genre_already_in_the_catalog(
 def test_tampered_files_are_skipped_and_counted_not_exported(
     sqlite_catalog, settings, covers: Path, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    from sleeve.collector.integrity import check_integrity
+    from sleeve.catalog.integrity import check_integrity
 
     tax = _import(sqlite_catalog, settings, covers)
     stored = sorted((settings.data_dir / "images").glob("*/*.jpg"))

@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
+from sleeve.errors import DataError
 from sleeve.training import predict_cli
 from sleeve.training.classifier import Classifier, save_model
 from sleeve.training.heads_arrays import catboost_head, forest_head, svc_head
 from sleeve.training.heads_runtime import head_probabilities, svc_decision
 from sleeve.training.run import TrainConfig, train_and_evaluate
-
-from sleeve.errors import DataError
-from tests.test_predict_support import shared_tiny_export, shared_tiny_run
+from tests.predict_support import shared_tiny_export, shared_tiny_run
 
 
 class _Exploit:

@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+
 from sleeve.training.methods import FittedHead
 from sleeve.training.run import MethodOutcome, TrainConfig, train_and_evaluate
 from sleeve.training.selection import VAL_MIN_COVERS, choose, selection_lines
-from sleeve.training.synthetic import write_synthetic_export
+from tests.synthetic import write_synthetic_export
 
 GENRES = ["a", "b", "c"]
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
+
 from sleeve.training.text_head import (
     CharTfidf,
     TextHead,

@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from sleeve.dataset.cover_text import TEXT_TABLE, render_text_table
 from sleeve.dataset.export import MANIFEST_COLUMNS
 from sleeve.dataset.ocr import Word
+from sleeve.errors import ConfigError
 from sleeve.training.classifier import Classifier
 from sleeve.training.run import TrainConfig, train_and_evaluate
 from sleeve.training.text_head import fuse
-
-from sleeve.errors import ConfigError
 from tests.text_images import worded
 
 pytest.importorskip("rapidocr_onnxruntime", reason="the OCR extra is not installed")

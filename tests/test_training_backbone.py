@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
+from sleeve.errors import ConfigError, DataError
 from sleeve.training.augment import GridMask, train_transform
 from sleeve.training.backbones import load_backbone
 from sleeve.training.data import load_export
 from sleeve.training.embeddings import FeatureRecipe, cached_embeddings, encode
 from sleeve.training.run import TrainConfig
-from sleeve.training.synthetic import write_synthetic_export
-
-from sleeve.errors import ConfigError, DataError
+from tests.synthetic import write_synthetic_export
 
 
 @pytest.fixture(scope="module")

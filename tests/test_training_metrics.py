@@ -10,6 +10,7 @@ from sklearn.metrics import (
     f1_score,
     precision_recall_fscore_support,
 )
+
 from sleeve.training.evaluate import (
     classification_metrics,
     confusion_png,

@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
 from sleeve.training.classifier import Classifier, Prediction
 from sleeve.training.cli import build_parser, main
 from sleeve.training.run import TrainConfig, train_and_evaluate
-from sleeve.training.synthetic import write_synthetic_export
+from tests.synthetic import write_synthetic_export
 
 METRIC_KEYS = {"weighted_f1", "macro_f1", "accuracy", "per_class", "confusion"}
 RUN_FILES = [
@@ -94,6 +95,7 @@ def test_classifier_loads_and_predicts_every_input_kind(run, export: Path) -> No
 def test_finetuned_network_round_trips_through_model_pt(export: Path, tmp_path) -> None:
     """The fine-tuned network's model.pt reproduces its test scores through Classifier."""
     import torch
+
     from sleeve.training.classifier import save_model
 
     # re-train only the fine-tune rung to get its payload: the cheapest honest round trip

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
 from sleeve.collector.folder_import import import_folder
 from sleeve.dataset.build import build_dataset
 from sleeve.dataset.geometry import keypoints, load_cover, match, verify_pairs
@@ -20,9 +21,8 @@ from sleeve.dataset.labels import NEAR_DUPLICATE
 from sleeve.dataset.lookalike import candidate_pairs
 from sleeve.dataset.rows import ImageRow
 from sleeve.dataset.visual import VisualDedup
-
 from sleeve.taxonomy import Taxonomy
-from tests.test_dataset_support import cover, read_manifest
+from tests.dataset_support import cover, read_manifest
 from tests.visual_images import (
     jpeg_bytes,
     plain,
@@ -168,7 +168,7 @@ def test_build_merges_recapture_and_counts_it(sqlite_catalog, settings, recaptur
     visual = dup["visual"]
     assert visual["status"] == "on"
     assert visual["pairs"] == 1
-    assert dup["pairs_by_stage"] == {"sha256": 0, "phash": 0, "visual": 1}
+    assert dup["pairs_by_stage"] == {"sha256": 0, "phash": 0, "visual": 1, "text": 0}
     assert visual["conflicts_revealed"] == 1
     # the album (Pop) and its photo (HipHop) are one group: pop 1 : rap 1 is ambiguous, so the
     # label rule drops it as ambiguous
@@ -240,10 +240,40 @@ def test_recaptured_image_is_far_in_phash(tmp_path: Path) -> None:
 
 def test_stage_is_on_by_default_and_can_be_turned_off() -> None:
     from sleeve.dataset.cli import build_parser
-
     from sleeve.settings import load_settings
 
     assert load_settings({}, env_file=None).visual_dedup is True
     assert load_settings({"SLEEVE_VISUAL_DEDUP": "off"}, env_file=None).visual_dedup is False
     assert build_parser().parse_args(["--visual-dedup", "off"]).visual_dedup == "off"
     assert build_parser().parse_args([]).visual_dedup is None  # None: the setting decides
+
+
+def test_unconfirmed_lookalike_is_kept_in_one_split_not_merged(  # type: ignore[no-untyped-def]
+    sqlite_catalog, settings, recapture_tree, tmp_path
+):
+    # geometry aligns the photo but (made strict here) does not confirm it: a stickered copy or
+    # another printing of the real covers. Both covers stay, with their own labels, in ONE split.
+    strict = dict(max_disagreement=0.0, text_check=False)
+    tax = Taxonomy.load()
+    import_folder(sqlite_catalog, settings, tax, recapture_tree, {"HipHop": "rap"}, progress=False)
+    files = {
+        f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in recapture_tree.rglob("*.jpg")
+    }
+    album, photo = files["album.jpg"], files["album-photo.jpg"]
+
+    def splits(stage: VisualDedup, seed: int) -> tuple[str, str]:
+        out = tmp_path / f"ds-{stage.hold_min_inliers}-{seed}"
+        result = build_dataset(
+            sqlite_catalog, settings, tax, out=out, progress=False, visual=stage, seed=seed
+        )
+        rows = {r["sha256"]: r for r in read_manifest(result.export_dir)}
+        assert len(rows) == 8  # nothing merged
+        assert result.card.duplicates["visual"]["pairs"] == 0
+        held = result.card.duplicates["visual"]["pairs_held_in_one_split"]
+        assert held == (1 if stage.hold_min_inliers <= STAGE.min_inliers else 0)
+        return rows[album]["split"], rows[photo]["split"]
+
+    held, unheld = VisualDedup(**strict), VisualDedup(**strict, hold_min_inliers=10**6)
+    seeds = range(6)
+    assert all(a == b for a, b in (splits(held, s) for s in seeds))
+    assert any(a != b for a, b in (splits(unheld, s) for s in seeds))  # what it guards against

@@ -18,6 +18,7 @@ images except the thumbnail strips (analysis_page.py). Deterministic for a seed.
 from __future__ import annotations
 
 import numpy as np
+
 from sleeve.training.heads_runtime import l2_normalise, project
 from sleeve.training.projection import knn_predict
 from sleeve.training.separation import pair_separation

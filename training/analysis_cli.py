@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from sleeve.training.rundir import Run
 
 from sleeve.cliutil import EXIT_OK, parser, run_command, setup_logging
 from sleeve.errors import ConfigError, DataError
 from sleeve.fsutil import write_pointer
 from sleeve.settings import load_settings
+from sleeve.training.rundir import Run
 
 EXAMPLES = """\
   sleeve analyze
@@ -85,6 +85,7 @@ def run_analysis(
     """Analyse a dataset (or a run's) on cached features and write the page; returns its
     folder and analysis.json's content. <data_dir>/analysis/LATEST names the folder."""
     import torch
+
     from sleeve.training.analysis import analyse
     from sleeve.training.analysis_page import write_page
     from sleeve.training.backbones import DEFAULT_BACKBONE, configure_threads, load_backbone

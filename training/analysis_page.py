@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from sleeve.fsutil import atomic_write
 from sleeve.training.analysis import linkage
 from sleeve.training.data import Sample, decode
 from sleeve.training.evaluate import _png, _pyplot
-
-from sleeve.fsutil import write_atomic
 
 THUMB = 96
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
@@ -235,16 +235,16 @@ def write_page(
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     labels = np.array([s.label for s in samples])
-    write_atomic(
+    atomic_write(
         figures / "map.png",
         map_png(result["map"]["coords"], labels, genres, result["map"]["method"]),
     )
-    write_atomic(figures / "trees.png", trees_png(result["trees"], genres))
+    atomic_write(figures / "trees.png", trees_png(result["trees"], genres))
     for c in result["clusters"]["items"]:
         strip = strip_jpeg([samples[i] for i in c["nearest"]])
-        write_atomic(figures / f"cluster_{c['cluster']}.jpg", strip)
+        atomic_write(figures / f"cluster_{c['cluster']}.jpg", strip)
     doc = document(result, samples, genres, meta)
-    write_atomic(out / "analysis.json", json.dumps(doc, indent=1))
-    write_atomic(out / "analysis.md", render_markdown(doc))
-    write_atomic(out / "analysis.html", render_html(doc))
+    atomic_write(out / "analysis.json", json.dumps(doc, indent=1))
+    atomic_write(out / "analysis.md", render_markdown(doc))
+    atomic_write(out / "analysis.html", render_html(doc))
     return doc

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from sleeve.training import augment
 from torch import nn
 from torchvision import transforms as T
 
 from sleeve.errors import ConfigError, DataError
+from sleeve.training import augment
 
 DEFAULT_BACKBONE = "efficientnet_lite0"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

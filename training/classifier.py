@@ -31,16 +31,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from sleeve.dataset.ocr import Word, read_words, words_text
+from sleeve.errors import DataError, StorageError
+from sleeve.fsutil import atomic_path
+from sleeve.settings import Settings, load_settings
 from sleeve.training.backbones import CROP_PCT, Backbone, eval_transform, load_backbone
 from sleeve.training.embeddings import FeatureExtractor, FeatureRecipe
 from sleeve.training.heads_runtime import check_head, head_probabilities
 from sleeve.training.predict import ImageLoader, ImageSource
 from sleeve.training.rundir import Run
 from sleeve.training.text_head import TextHead, fuse
-
-from sleeve.errors import DataError, StorageError
-from sleeve.settings import Settings, load_settings
 
 FORMAT, VERSION = "sleeve-classifier", 2
 # a path, an http(s) URL, bytes, a PIL image or a numpy array (see ImageLoader)
@@ -90,9 +91,8 @@ def package(
 
 
 def save_model(payload: dict, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
 
 
 class Classifier:

@@ -6,7 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from sleeve.cliutil import EXIT_OK, parser, run_command, setup_logging
 from sleeve.dataset.export import latest_export
+from sleeve.errors import ConfigError, NothingYetError
+from sleeve.settings import load_settings
 from sleeve.training.augment import POLICIES
 from sleeve.training.backbones import BACKBONES, DEFAULT_BACKBONE
 from sleeve.training.config import DEFAULT_METHODS, TrainConfig
@@ -14,10 +17,6 @@ from sleeve.training.methods import ALL_METHODS
 from sleeve.training.recipes import BEST, resolve_recipe
 from sleeve.training.run import train_and_evaluate
 from sleeve.training.rundir import latest_run
-
-from sleeve.cliutil import EXIT_OK, parser, run_command, setup_logging
-from sleeve.errors import ConfigError, NothingYetError
-from sleeve.settings import load_settings
 
 EXAMPLES = """\
   train-and-evaluate

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from sleeve.errors import ConfigError
 from sleeve.training.backbones import DEFAULT_BACKBONE, STACK_SEP, STACK_WEIGHTS_ERROR
 from sleeve.training.embeddings import FeatureRecipe
 from sleeve.training.methods import ALL_METHODS
 from sleeve.training.selection import VAL_MIN_COVERS
-
-from sleeve.errors import ConfigError
 
 # "hybrid" is asked for by name: it measured level with the stack SVC (README) and doubles
 # the network work per cover. "text" and "fused" read the export's text.jsonl (skipped, with a

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import torch
 from PIL import Image, ImageFile
-from sleeve.collector.images import open_rgb
-from sleeve.dataset.export import SPLITS, DatasetCard, DatasetExport, read_export
 from torch.utils.data import DataLoader, Dataset
 
+from sleeve.dataset.export import SPLITS, DatasetCard, DatasetExport, read_export
 from sleeve.errors import BadImageError, DataError
+from sleeve.images.intake import UNREADABLE, failure_reason, open_rgb
 from sleeve.procs import loader_worker_init_fn
 
 
@@ -127,16 +127,14 @@ def drop_unreadable(samples: Sequence[Sample]) -> tuple[list[Sample], Counter]:
 
 def _probe(path: Path) -> None:
     """Decode at reduced scale (JPEG draft: ~8x cheaper) to catch truncated/corrupt files."""
-    if not path.is_file():
-        raise BadImageError("missing-file", str(path))
     previous = ImageFile.LOAD_TRUNCATED_IMAGES
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with Image.open(path) as img:
             img.draft("RGB", (64, 64))
             img.load()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise BadImageError("corrupt", f"{path}: {exc}") from None
+    except UNREADABLE as exc:
+        raise BadImageError(failure_reason(exc, path), f"{path}: {exc}") from None
     finally:
         ImageFile.LOAD_TRUNCATED_IMAGES = previous
 

@@ -8,17 +8,19 @@ the covers it has not seen.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
+
+from sleeve.fsutil import atomic_path, atomic_write
+from sleeve.progress import Progress
+from sleeve.progress import bar as progress_bar
 from sleeve.training.backbones import Backbone, eval_transform
 from sleeve.training.data import CoverDataset, Sample, make_loader
-from torch import nn
-from tqdm import tqdm
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,7 @@ def encode(
     *,
     batch_size: int = 32,
     workers: int = 0,
-    progress: bool = True,
+    progress: Progress = True,
     desc: str = "embedding",
 ) -> np.ndarray:
     extractor = FeatureExtractor(backbone, recipe).eval().to(device)
@@ -142,7 +144,7 @@ def encode(
         CoverDataset(samples, transform, min_size=recipe.size), batch_size, workers=workers
     )
     out = []
-    bar = tqdm(total=len(samples), desc=desc, unit="img", disable=not progress, leave=False)
+    bar = progress_bar(len(samples), desc, progress=progress, leave=False)
     for x, _ in loader:
         x = x.to(device)
         if device.type == "cpu":
@@ -162,7 +164,7 @@ def cached_embeddings(
     cache_root: Path | None,
     *,
     batch_size: int = 32,
-    progress: bool = True,
+    progress: Progress = True,
 ) -> np.ndarray:
     """Features for ``samples`` (in order), encoding only covers missing from the cache.
 
@@ -225,9 +227,6 @@ def _write_cache(folder: Path, shas: list[str], feats: np.ndarray) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     # features first, then the index that makes them visible: a crash in between leaves a
     # length mismatch, which _read_cache treats as "no cache"
-    tmp = folder / f"features.{os.getpid()}.tmp.npy"
-    np.save(tmp, feats.astype(np.float32))
-    os.replace(tmp, folder / "features.npy")
-    tmp_txt = folder / f"sha256.{os.getpid()}.tmp"
-    tmp_txt.write_text("\n".join(shas) + "\n", encoding="ascii")
-    os.replace(tmp_txt, folder / "sha256.txt")
+    with atomic_path(folder / "features.npy", suffix=".npy") as tmp:
+        np.save(tmp, feats.astype(np.float32))
+    atomic_write(folder / "sha256.txt", "\n".join(shas) + "\n")

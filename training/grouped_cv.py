@@ -11,6 +11,7 @@ run chose on val (no inner search: cheap, and the estimate is of the recipe as s
 from __future__ import annotations
 
 import numpy as np
+
 from sleeve.training.evaluate import classification_metrics
 from sleeve.training.heads_runtime import head_probabilities, l2_normalise
 from sleeve.training.label_issues import fold_of

@@ -19,6 +19,7 @@ import logging
 from typing import TYPE_CHECKING
 
 import numpy as np
+
 from sleeve.training.grouped_cv import REFITTABLE, grouped_cv_scores
 from sleeve.training.label_issues import manifest_groups
 

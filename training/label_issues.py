@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from sleeve.training.data import Export
 from sleeve.training.rundir import LABEL_ISSUES, Run
 

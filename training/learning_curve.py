@@ -22,6 +22,7 @@ import logging
 import math
 
 import numpy as np
+
 from sleeve.training.evaluate import _png, _pyplot, classification_metrics
 from sleeve.training.grouped_cv import refit_predict
 from sleeve.training.headline import head_params, representative

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
+from sleeve import __version__
 from sleeve.training.evaluate import confused_pairs_png, confusion_png, top_confused_pairs
 from sleeve.training.learning_curve import learning_curve_png
 from sleeve.training.predictions import (
@@ -34,8 +36,6 @@ from sleeve.training.rundir import (
     Run,
     confusion_name,
 )
-
-from sleeve import __version__
 
 if TYPE_CHECKING:
     from sleeve.training.config import TrainConfig

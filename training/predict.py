@@ -24,16 +24,16 @@ from urllib.parse import urlparse
 
 import numpy as np
 from PIL import Image
-from sleeve.collector.images import (
+
+from sleeve.errors import BadImageError, NothingYetError, SleeveError, UsageError
+from sleeve.images.intake import (
     DEFAULT_MAX_PIXELS,
     inspect_image,
     open_rgb,
     read_image_bytes,
 )
-from sleeve.training.rundir import latest_run
-
-from sleeve.errors import BadImageError, NothingYetError, SleeveError, UsageError
 from sleeve.settings import Settings
+from sleeve.training.rundir import latest_run
 
 # Extensions a folder input is scanned for (case-insensitive); other files are ignored.
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp"})

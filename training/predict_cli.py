@@ -13,14 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sleeve.training.predict import (
-    DEFAULT_BATCH_SIZE,
-    PredictionResult,
-    load_classifier,
-    predict_inputs,
-    resolve_inputs,
-)
-
 from sleeve.cliutil import (
     EXIT_FAILED,
     EXIT_OK,
@@ -30,6 +22,13 @@ from sleeve.cliutil import (
     setup_logging,
 )
 from sleeve.settings import load_settings
+from sleeve.training.predict import (
+    DEFAULT_BATCH_SIZE,
+    PredictionResult,
+    load_classifier,
+    predict_inputs,
+    resolve_inputs,
+)
 
 EXAMPLES = """\
   predict cover.jpg                          top 3 genres of one cover, as a table
@@ -117,9 +116,9 @@ def _progress(total: int, *, disabled: bool) -> Any:
     """A tqdm bar on stderr for several inputs (tqdm hides it when stderr is not a terminal)."""
     if disabled or total < 2:
         return None
-    from tqdm import tqdm
+    from sleeve.progress import bar
 
-    return tqdm(total=total, unit="img", desc="predict", file=sys.stderr, disable=None, leave=False)
+    return bar(total, "predict", leave=False)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sleeve.fsutil import atomic_path
+
 if TYPE_CHECKING:
     from sleeve.training.data import Export
     from sleeve.training.methods import MethodOutcome
@@ -81,9 +83,8 @@ def probability_arrays(export: Export, outcomes: Sequence[MethodOutcome]) -> dic
 
 
 def write_probabilities(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez_compressed(tmp, **arrays)
 
 
 # -- reading back (rows from rundir.Run.predictions()) ------------------------------------------

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import torch
+
 from sleeve.training.evaluate import classification_metrics
 from sleeve.training.heads_runtime import (
     knn_probabilities,

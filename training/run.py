@@ -14,6 +14,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
+
+from sleeve.errors import ConfigError
 from sleeve.training.backbones import configure_threads, resolve_device
 from sleeve.training.classifier import save_model
 from sleeve.training.config import DEFAULT_METHODS, TrainConfig, seed_everything
@@ -29,8 +31,6 @@ from sleeve.training.methods.text import TextRung
 from sleeve.training.outputs import write_run_dir
 from sleeve.training.rundir import Run, RunResult, default_run_dir, write_latest_run
 from sleeve.training.selection import choose_for_export
-
-from sleeve.errors import ConfigError
 
 # the public API callers import from here (the orchestrator); nothing run.py imports imports it
 __all__ = [

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sleeve.errors import DataError
-from sleeve.fsutil import read_pointer, write_atomic, write_pointer
+from sleeve.fsutil import atomic_write, read_pointer, write_pointer
 
 METRICS = "metrics.json"
 CONFIG = "config.json"
@@ -118,7 +118,8 @@ class Run:
 
     def write(self, name: str, data: bytes | str) -> Path:
         """Write one file of the run atomically (temporary beside it, then renamed)."""
-        return write_atomic(self.root / name, data)
+        atomic_write(self.root / name, data)
+        return self.root / name
 
 
 def _csv_rows(path: Path) -> list[dict[str, str]]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+
 from sleeve.training.evaluate import classification_metrics
 from sleeve.training.grouped_cv import REFITTABLE, grouped_cv_scores
 from sleeve.training.headline import head_params, summarise

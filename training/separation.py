@@ -15,6 +15,7 @@ Pairs are ranked least separated first (lowest silhouette).
 from __future__ import annotations
 
 import numpy as np
+
 from sleeve.training.heads_runtime import l2_normalise
 
 MIX_K = 10

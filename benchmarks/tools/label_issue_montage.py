@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 
 from PIL import Image, ImageDraw
+
 from sleeve.training.rundir import Run
 
 TILE, TEXT = 200, 44

@@ -15,6 +15,7 @@ from sleeve.settings import load_settings
 
 EXAMPLES = """\
   sleeve attributes                          # every extractor, every cover lacking values
+  sleeve attributes --only style             # photo / illustration / typography (Lite0)
   sleeve attributes --only colour,structure  # the cheap ones only (a few ms per cover)
   sleeve attributes --only faces             # MTCNN if facenet-pytorch is installed, else Haar
   sleeve attributes --only faces-haar --workers 1
@@ -23,20 +24,23 @@ EXAMPLES = """\
 
 Values are cached in the catalog per (cover sha256, extractor, version): a second run computes
 nothing, an interrupted one resumes. Unreadable files are skipped and counted (exit code 1).
+The text share (text.share in attributes.csv) is no extractor: build-dataset derives it from
+the words `sleeve text` read (the OCR cache), so covers get it once their words are read.
 build-dataset computes missing ones for the covers it exports (--attributes off to skip)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = parser(
         "sleeve attributes",
-        "Measure each cover's colour, texture, structure and faces once, cached in the catalog.",
+        "Measure each cover's colour, texture, structure, faces and style once, cached in the "
+        "catalog.",
         EXAMPLES,
     )
     p.add_argument(
         "--only",
         metavar="A,B",
-        help="extractors: colour, texture, structure, faces (or faces-mtcnn / faces-haar); "
-        "default: all four",
+        help="extractors: colour, texture, structure, faces (or faces-mtcnn / faces-haar), style; "
+        "default: all five",
     )
     p.add_argument(
         "--workers", type=int, metavar="N", help="worker processes (default: one per CPU core)"
@@ -59,12 +63,15 @@ def _run(args: argparse.Namespace) -> int:
         for ex in EXTRACTORS.values():
             print(f"{ex.name} (version {ex.version})")
             print_table([(f.name, f"{f.definition}; range {f.range}") for f in ex.fields])
+        from sleeve.dataset.attributes import text_share
+
+        print("text (from the OCR cache at build-dataset: `sleeve text` first)")
+        print_table([(f.name, f"{f.definition}; range {f.range}") for f in text_share.FIELDS])
         return EXIT_OK
     extractors = resolve(args.only)
-    from sleeve.dataset.attributes.compute import ensure_attributes
-
     from sleeve.catalog.db import open_catalog
     from sleeve.catalog.models import CoverImage
+    from sleeve.dataset.attributes.compute import ensure_attributes
 
     settings = load_settings()
     catalog = open_catalog(settings.catalog_url)

@@ -7,6 +7,7 @@ numpy only. Computed on the cover scaled to at most 256 px, every other pixel in
 from __future__ import annotations
 
 import numpy as np
+
 from sleeve.dataset.attributes.base import CoverView, Extractor, Field, Values
 
 PALETTE_K = 5

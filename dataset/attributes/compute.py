@@ -15,16 +15,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import UnidentifiedImageError
+from sleeve.catalog.db import Catalog
 from sleeve.dataset.attributes import store
 from sleeve.dataset.attributes.base import Extractor, Values
 from sleeve.dataset.attributes.decode import load_view
 from sleeve.dataset.attributes.registry import EXTRACTORS
-from tqdm import tqdm
-
-from sleeve.catalog.db import Catalog
-from sleeve.errors import BadImageError, SleeveError
+from sleeve.errors import SleeveError
+from sleeve.images.intake import UNREADABLE, failure_reason
 from sleeve.procs import worker_pool
+from sleeve.progress import Progress
+from sleeve.progress import bar as progress_bar
 
 BATCH = 256  # files per stored batch: a kill loses at most a few seconds of work
 _CHUNK = 8  # files per task sent to a worker
@@ -69,6 +69,9 @@ def _one_thread() -> None:
         return
     from threadpoolctl import threadpool_limits
 
+    # torch reads this when it is first imported (by the first torch extractor, later than
+    # now): without it every worker would run one torch thread per core, fighting the others
+    os.environ["OMP_NUM_THREADS"] = "1"
     threadpool_limits(1)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
@@ -81,14 +84,8 @@ def _job(job: tuple[str, tuple[str, ...]]) -> tuple[dict[str, Values], str]:
     _one_thread()
     try:
         view = load_view(path)
-    except FileNotFoundError:
-        return {}, "missing-file"
-    except BadImageError as exc:
-        return {}, exc.reason
-    except (UnidentifiedImageError, SyntaxError, ValueError):
-        return {}, "corrupt"
-    except OSError as exc:
-        return {}, "truncated" if "truncated" in str(exc).lower() else "unreadable"
+    except UNREADABLE as exc:
+        return {}, failure_reason(exc, path)
     out: dict[str, Values] = {}
     for name in names:
         try:
@@ -107,7 +104,7 @@ def ensure_attributes(
     extractors: Sequence[Extractor],
     *,
     workers: int | None = None,
-    progress: bool = True,
+    progress: Progress = True,
 ) -> tuple[Attributes, AttributeReport]:
     """Attributes of ``images`` ((sha256, path relative to the data dir)), computing the missing.
 
@@ -131,8 +128,7 @@ def ensure_attributes(
     jobs = [(sha, (str(Path(data_dir) / paths[sha]), tuple(names))) for sha, names in todo.items()]
     workers = workers or os.cpu_count() or 1
     parallel = workers > 1 and len(jobs) >= _MIN_PARALLEL
-    bar = tqdm(total=len(jobs), desc="attributes", unit="img", disable=not progress,
-               file=sys.stderr)  # fmt: skip
+    bar = progress_bar(len(jobs), "attributes", progress=progress)
     # workers die with us, even on kill -9; torch extractors get fresh (spawned, not forked)
     # workers: a forked child can hang in the OpenMP state torch left in this process
     fresh = any(ex.uses_torch for ex in extractors)

@@ -10,17 +10,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sleeve.catalog.db import Catalog
 from sleeve.dataset.attributes.base import Extractor
 from sleeve.dataset.attributes.compute import AttributeReport, Attributes, ensure_attributes
 from sleeve.dataset.attributes.registry import GROUPS, resolve
-
-from sleeve.catalog.db import Catalog
+from sleeve.dataset.attributes.text_share import COLUMNS as TEXT_COLUMNS
+from sleeve.dataset.attributes.text_share import GROUP as TEXT_GROUP
+from sleeve.dataset.attributes.text_share import text_values
 
 # per-genre profile: (card key, extractor group, field, how: "share" of covers with value > 0,
-# or "mean"), in the card's column order
+# "mean", or "is:<value>" share of covers with that value), in the card's column order
 PROFILE = (
     ("face", "faces", "person", "share"),
     ("group", "faces", "group", "share"),
+    ("photo", "style", "style", "is:photo"),
+    ("illustration", "style", "style", "is:illustration"),
+    ("typography", "style", "style", "is:typography"),
+    ("has_text", TEXT_GROUP, "has_text", "share"),
+    ("text_share", TEXT_GROUP, "share", "mean"),
     ("brightness", "colour", "brightness", "mean"),
     ("saturation", "colour", "saturation", "mean"),
     ("colourfulness", "colour", "colourfulness", "mean"),
@@ -54,6 +61,19 @@ class ExportAttributes:
     csv_bytes: bytes
     card: dict[str, object]
     summary: str = ""
+    figure: bytes = b""  # the profile's small multiples (PNG), empty without matplotlib
+
+    @property
+    def files(self) -> dict[str, bytes]:
+        """The export's side files: attributes.csv and, when drawn, the profile figure."""
+        out = {CSV_FILE: self.csv_bytes}
+        if self.figure:
+            out[FIGURE_FILE] = self.figure
+        return out
+
+
+CSV_FILE = "attributes.csv"
+FIGURE_FILE = "attributes_profile.png"
 
 
 def group_of(name: str) -> str:
@@ -69,6 +89,9 @@ def render_csv(shas: Sequence[str], attrs: Attributes, extractors: Sequence[Extr
         header += [f"{group_of(ex.name)}.{c}" for c in ex.columns]
         if ex.name == "colour":
             header += ["colour.palette", "colour.palette_shares"]
+    with_text = any(TEXT_GROUP in a for a in attrs.values())
+    if with_text:  # from the OCR cache: empty for covers whose words were not read
+        header += [f"{TEXT_GROUP}.{c}" for c in TEXT_COLUMNS]
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
@@ -80,6 +103,9 @@ def render_csv(shas: Sequence[str], attrs: Attributes, extractors: Sequence[Extr
             if ex.name == "colour":
                 row += [";".join(map(str, values[k])) if values else "" for k in
                         ("palette", "palette_shares")]  # fmt: skip
+        if with_text:
+            text = attrs.get(sha, {}).get(TEXT_GROUP)
+            row += [text[c] if text else "" for c in TEXT_COLUMNS]
         writer.writerow(row)
     return buf.getvalue().encode("utf-8")
 
@@ -89,6 +115,7 @@ def genre_profile(
 ) -> dict[str, dict[str, float | int]]:
     """genre -> {covers measured, face share, mean saturation, ...} over the exported covers."""
     by_group = {group_of(ex.name): ex.name for ex in extractors}
+    by_group[TEXT_GROUP] = TEXT_GROUP  # from the OCR cache, when the words were read
     out: dict[str, dict[str, float | int]] = {}
     for genre in sorted(set(genre_of.values())):
         shas = [s for s, g in genre_of.items() if g == genre]
@@ -97,13 +124,15 @@ def genre_profile(
             name = by_group.get(group)
             if name is None:
                 continue
-            vals = [float(attrs[s][name][fld]) for s in shas if name in attrs.get(s, {})]
+            vals = [attrs[s][name][fld] for s in shas if name in attrs.get(s, {})]
             if not vals:
                 continue
-            if how == "share":
-                entry[key] = round(sum(v > 0 for v in vals) / len(vals), 3)
+            if how.startswith("is:"):
+                entry[key] = round(sum(v == how[3:] for v in vals) / len(vals), 3)
+            elif how == "share":
+                entry[key] = round(sum(float(v) > 0 for v in vals) / len(vals), 3)
             else:
-                entry[key] = round(statistics.fmean(vals), 4)
+                entry[key] = round(statistics.fmean(float(v) for v in vals), 4)
         out[genre] = entry
     return out
 
@@ -114,17 +143,27 @@ def build_export_attributes(
     extractors: Sequence[Extractor],
     report: AttributeReport,
 ) -> ExportAttributes:
+    from sleeve.dataset.attributes.figure import profile_png
+
+    profile = genre_profile(genre_of, attrs, extractors)
+    text_read = sum(TEXT_GROUP in attrs.get(sha, {}) for sha in genre_of)
     card = {
-        "file": "attributes.csv",
+        "file": CSV_FILE,
         "extractors": {ex.name: ex.version for ex in extractors},
-        "profile": genre_profile(genre_of, attrs, extractors),
+        "profile": profile,
         "computed": report.as_dict(),
+        "text_read": text_read,
         "note": "face = share of covers with at least one face (person present, from the face "
-        "detector); group = 3 or more faces; other columns are means. Definitions: "
-        "`sleeve attributes --list`.",
+        "detector); group = 3 or more faces; photo / illustration / typography = share of each "
+        "style; has_text = share with words read, text_share = mean share of the cover's area "
+        "under the words (both from the OCR cache: covers not yet read have none); other "
+        "columns are means. Definitions: `sleeve attributes --list`.",
     }
-    summary = f"attributes: {report.summary()}"
-    return ExportAttributes(render_csv(list(genre_of), attrs, extractors), card, summary)
+    figure = profile_png(profile, [k for k, *_ in PROFILE])
+    if figure:
+        card["figure"] = FIGURE_FILE
+    summary = f"attributes: {report.summary()}; text share from OCR for {text_read} covers"
+    return ExportAttributes(render_csv(list(genre_of), attrs, extractors), card, summary, figure)
 
 
 def card_lines(entry: dict | None) -> list[str]:
@@ -139,6 +178,8 @@ def card_lines(entry: dict | None) -> list[str]:
     for genre, p in profile.items():
         cells = [str(p.get("covers", 0))] + [f"{p[k]:.3g}" if k in p else "" for k in keys]
         lines.append(f"| {genre} | " + " | ".join(cells) + " |")
+    if entry.get("figure"):
+        lines += ["", f"![per-genre attribute profile]({entry['figure']})"]
     return lines
 
 
@@ -157,4 +198,6 @@ def export_attributes(
         catalog, data_dir, [(sha, path) for sha, _, path in covers], extractors, progress=progress
     )
     genre_of = {sha: genre for sha, genre, _ in covers}
+    for sha, values in text_values(catalog, genre_of).items():  # OCR already cached: no reading
+        attrs.setdefault(sha, {})[TEXT_GROUP] = values
     return build_export_attributes(genre_of, attrs, extractors, report)

@@ -16,8 +16,8 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from sleeve.dataset.attributes.base import CoverView, Extractor, Field, Values
 
+from sleeve.dataset.attributes.base import CoverView, Extractor, Field, Values
 from sleeve.errors import ConfigError
 
 MTCNN_MIN_PROB = 0.90  # the threshold measured in docs/offline-weights.md

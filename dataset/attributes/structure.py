@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+
 from sleeve.dataset.attributes.base import CoverView, Extractor, Field, Values
 
 _CANNY = (100, 200)  # fixed thresholds: comparable across covers (an adaptive one is not)

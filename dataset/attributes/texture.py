@@ -7,6 +7,7 @@ describe network feature maps), these describe the pixels themselves.
 from __future__ import annotations
 
 import numpy as np
+
 from sleeve.dataset.attributes.base import CoverView, Extractor, Field, Values
 
 LEVELS = 32  # grey levels of the co-occurrence matrix: 256 would be sparse on a 256-px cover

@@ -182,6 +182,7 @@ def filter_rows(
 
 
 FACE_CHOICES = ("any", "with a face", "without a face")
+STYLE_CHOICES = ("any", "photo", "illustration", "typography")
 
 
 def load_attributes(export: DatasetExport) -> dict[str, dict[str, str]]:
@@ -209,12 +210,15 @@ def filter_by_attributes(
     *,
     face: str = "any",
     saturation: tuple[float, float] = (0.0, 1.0),
+    style: str = "any",
 ) -> list[ManifestRow]:
     """Manifest rows whose attributes match; a cover without values only passes "any"/full."""
     out = []
     full = saturation[0] <= 0.0 and saturation[1] >= 1.0
     for r in rows:
         a = attrs.get(r.sha256)
+        if style != "any" and (a or {}).get("style.style") != style:
+            continue
         if face != "any":
             count = _number(a, "faces.face_count")
             if count is None or (count > 0) != (face == "with a face"):
@@ -225,17 +229,6 @@ def filter_by_attributes(
                 continue
         out.append(r)
     return out
-
-
-def duplicate_groups(rows: Iterable[ManifestRow]) -> list[list[ManifestRow]]:
-    """Manifest rows sharing a ``group_id``: covers the split had to keep together (same
-    duplicate group, artist or release), biggest group first; groups of one are left out."""
-    groups: dict[str, list[ManifestRow]] = defaultdict(list)
-    for r in rows:
-        if r.group_id:
-            groups[r.group_id].append(r)
-    multi = [g for g in groups.values() if len(g) > 1]
-    return sorted(multi, key=lambda g: (-len(g), g[0].group_id))
 
 
 # -- catalog counts ------------------------------------------------------------------------------
@@ -327,8 +320,8 @@ def thumbnail_jpeg(path: Path, size: int = 160) -> bytes | None:
     """A small JPEG of a stored cover for grids (None when the file is missing or unusable)."""
     import io
 
-    from sleeve.collector.images import open_rgb
     from sleeve.errors import BadImageError
+    from sleeve.images.intake import open_rgb
 
     try:
         img = open_rgb(path)
@@ -350,7 +343,9 @@ class DuplicateMember:
     width: int
     height: int
     kept: bool  # the group's representative: the one cover an export keeps
-    found_by: str = "pHash"  # the stages that joined its group: pHash, visual, pHash + visual
+    # the stages that joined its group: pHash, visual (geometry), words (the visual stage's
+    # text check confirmed a pair), joined by " + "
+    found_by: str = "pHash"
 
 
 def visual_pairs(card: DatasetCard | None) -> list[tuple[str, str]]:
@@ -359,16 +354,26 @@ def visual_pairs(card: DatasetCard | None) -> list[tuple[str, str]]:
     return [(p["sha256_a"], p["sha256_b"]) for p in visual.get("pair_list", [])]
 
 
+def word_pairs(card: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """Of :func:`visual_pairs`, those the covers' words confirmed (the text check)."""
+    visual = ((card or {}).get("duplicates") or {}).get("visual") or {}
+    return [
+        (p["sha256_a"], p["sha256_b"]) for p in visual.get("pair_list", []) if p.get("by") == "text"
+    ]
+
+
 def catalog_duplicate_groups(
     settings: Settings,
     algo: str = "phash",
     threshold: int | None = None,
     extra_pairs: Sequence[tuple[str, str]] = (),
+    word_pairs: Sequence[tuple[str, str]] = (),
 ) -> list[list[DuplicateMember]]:
     """Near-duplicate groups among the catalog's covers, from the hashes build-dataset cached,
     grouped by the dataset builder's own function (biggest group first). ``extra_pairs``
     (sha256 pairs, the visual stage's from the latest export's card) join groups as in the
-    build; each member says which stages found its group."""
+    build (``word_pairs``: those of them the covers' words confirmed); each member says which
+    stages found its group."""
     from sleeve.catalog.db import make_engine
     from sleeve.dataset.groups import DEFAULT_THRESHOLD, group_duplicates
     from sleeve.dataset.rows import ImageRow
@@ -403,7 +408,9 @@ def catalog_duplicate_groups(
     grouping = (
         group_duplicates(images, hashes, threshold or DEFAULT_THRESHOLD, extra) if extra else plain
     )
-    visual_groups = {grouping.group_of[a].id for a, _ in extra}
+    by_words = {(id_of[a], id_of[b]) for a, b in word_pairs if a in id_of and b in id_of}
+    visual_groups = {grouping.group_of[a].id for a, b in extra if (a, b) not in by_words}
+    word_groups = {grouping.group_of[a].id for a, _ in by_words}
     phash_groups = {grouping.group_of[g.members[0]].id for g in plain.near_duplicate_groups}
     by_id = {im.id: im for im in images}
     out = [
@@ -416,7 +423,11 @@ def catalog_duplicate_groups(
                 i == g.representative,
                 " + ".join(
                     name
-                    for name, ids in (("pHash", phash_groups), ("visual", visual_groups))
+                    for name, ids in (
+                        ("pHash", phash_groups),
+                        ("visual", visual_groups | word_groups),
+                        ("words", word_groups),
+                    )
                     if g.id in ids
                 ),
             )

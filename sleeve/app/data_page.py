@@ -9,6 +9,7 @@ import streamlit as st
 
 from sleeve.app.data import (
     FACE_CHOICES,
+    STYLE_CHOICES,
     catalog_counts,
     catalog_duplicate_groups,
     column_values,
@@ -20,6 +21,7 @@ from sleeve.app.data import (
     split_genre_counts,
     thumbnail_jpeg,
     visual_pairs,
+    word_pairs,
 )
 from sleeve.app.ui import load_or_explain
 from sleeve.dataset.export import DatasetExport, ManifestRow
@@ -110,7 +112,7 @@ def render_export(export: DatasetExport) -> None:
         f"{len(rows)} matching images"
         + (f" (showing the first {MAX_THUMBNAILS})" if len(rows) > MAX_THUMBNAILS else "")
     )
-    thumbnail_grid(export, rows[:MAX_THUMBNAILS])
+    thumbnail_grid(export, rows[:MAX_THUMBNAILS], attrs)
 
 
 def attribute_filters(
@@ -124,14 +126,17 @@ def attribute_filters(
         ):
             st.dataframe([{"genre": g, **p} for g, p in profile.items()], hide_index=True)
     columns = next(iter(attrs.values())).keys()
-    c1, c2 = st.columns(2)
+    c1, c2, c3 = st.columns(3)
     face = "any"
     if "faces.face_count" in columns:
         face = c1.selectbox("Faces", FACE_CHOICES, key="f_face")
+    style = "any"
+    if "style.style" in columns:
+        style = c2.selectbox("Style", STYLE_CHOICES, key="f_style")
     saturation = (0.0, 1.0)
     if "colour.saturation" in columns:
-        saturation = c2.slider("Saturation", 0.0, 1.0, (0.0, 1.0), 0.05, key="f_saturation")
-    return filter_by_attributes(rows, attrs, face=face, saturation=saturation)
+        saturation = c3.slider("Saturation", 0.0, 1.0, (0.0, 1.0), 0.05, key="f_saturation")
+    return filter_by_attributes(rows, attrs, face=face, saturation=saturation, style=style)
 
 
 def render_duplicates(settings: Settings, export: DatasetExport | None) -> None:
@@ -139,8 +144,11 @@ def render_duplicates(settings: Settings, export: DatasetExport | None) -> None:
     if summary:
         with st.expander("Duplicate summary of the latest export (card.json)"):
             st.json(summary)
-    pairs = visual_pairs(export.card if export is not None else None)
-    groups = load_or_explain(lambda: catalog_duplicate_groups(settings, extra_pairs=pairs))
+    card = export.card if export is not None else None
+    pairs, by_words = visual_pairs(card), word_pairs(card)
+    groups = load_or_explain(
+        lambda: catalog_duplicate_groups(settings, extra_pairs=pairs, word_pairs=by_words)
+    )
     if groups is None:
         return
     if not groups:
@@ -153,7 +161,7 @@ def render_duplicates(settings: Settings, export: DatasetExport | None) -> None:
         "marked one (largest resolution) of each"
         + (
             f"; {by_visual} joined by the visual stage (same album, another scan or photo; "
-            "listed first)"
+            "'visual + words': confirmed by the words printed on the covers; listed first)"
             if by_visual
             else ""
         )
@@ -175,12 +183,32 @@ def render_duplicates(settings: Settings, export: DatasetExport | None) -> None:
                 col.image(thumb, caption=caption, width="stretch")
 
 
-def thumbnail_grid(export: DatasetExport, rows: Sequence[ManifestRow]) -> None:
+def attribute_caption(a: dict[str, str] | None) -> str:
+    """What the cover shows, for its caption: style, faces, text share (when measured)."""
+    if not a:
+        return ""
+    parts = []
+    if a.get("style.style"):
+        parts.append(a["style.style"])
+    if a.get("faces.face_count"):
+        n = int(float(a["faces.face_count"]))
+        parts.append(f"{n} face{'s' if n != 1 else ''}")
+    if a.get("text.share"):
+        parts.append(f"text {float(a['text.share']):.0%}")
+    return "".join(f" · {p}" for p in parts)
+
+
+def thumbnail_grid(
+    export: DatasetExport,
+    rows: Sequence[ManifestRow],
+    attrs: dict[str, dict[str, str]] | None = None,
+) -> None:
     for start in range(0, len(rows), GRID_COLUMNS):
         cols = st.columns(GRID_COLUMNS)
         for col, row in zip(cols, rows[start : start + GRID_COLUMNS], strict=False):
             thumb = thumbnail(export.image_path(row))
             caption = f"{row.genre} · {row.split} · {row.source}"
+            caption += attribute_caption((attrs or {}).get(row.sha256))
             if export.words.get(row.sha256):
                 caption += f" · “{export.words[row.sha256][:40]}”"
             if thumb is None:

@@ -48,8 +48,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _check(settings: Settings) -> int:
     from sleeve.catalog.db import open_catalog
-    from sleeve.collector.integrity import check_integrity
-    from sleeve.collector.store import ImageStore
+    from sleeve.catalog.integrity import check_integrity
+    from sleeve.images.store import ImageStore
 
     report = check_integrity(open_catalog(settings.catalog_url), ImageStore(settings.data_dir))
     print(

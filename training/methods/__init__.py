@@ -18,6 +18,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     import torch
+
     from sleeve.training.backbones import Backbone
     from sleeve.training.config import TrainConfig
     from sleeve.training.data import Export

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
+from sleeve.errors import ConfigError
 from sleeve.training.backbones import load_backbone
 from sleeve.training.classifier import package
 from sleeve.training.config import DEFAULT_METHODS, TrainConfig
@@ -27,8 +29,6 @@ from sleeve.training.methods import (
 from sleeve.training.methods.heads import EMBEDDING_FITTERS, catboost_available, fit_ensemble
 from sleeve.training.methods.knn import fit_knn
 from sleeve.training.methods.projected import fit_projected_methods
-
-from sleeve.errors import ConfigError
 
 if TYPE_CHECKING:
     from sleeve.training.backbones import Backbone

@@ -21,6 +21,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from torch import nn
+
+from sleeve.errors import DataError
+from sleeve.fsutil import atomic_path
+from sleeve.progress import Progress
+from sleeve.progress import bar as progress_bar
 from sleeve.training.backbones import STACK_SEP, Backbone, load_backbone
 from sleeve.training.classifier import package
 from sleeve.training.data import CoverDataset, Export, default_workers, make_loader
@@ -29,10 +35,6 @@ from sleeve.training.evaluate import classification_metrics
 from sleeve.training.heads_runtime import head_probabilities
 from sleeve.training.methods import FittedHead, MethodOutcome, RungContext
 from sleeve.training.methods.hybrid import run_hybrid
-from torch import nn
-from tqdm import tqdm
-
-from sleeve.errors import DataError
 
 if TYPE_CHECKING:
     from sleeve.training.config import TrainConfig
@@ -92,27 +94,28 @@ def load_data(export: Export, backbone: Backbone, config: TrainConfig, size: int
 
 
 def train_one_epoch(
-    net, loader, criterion, optimizer, scheduler, scaler, device, epoch, progress: bool
+    net, loader, criterion, optimizer, scheduler, scaler, device, epoch, progress: Progress
 ) -> float:
     net.train()
     total, seen = 0.0, 0
-    bar = tqdm(
-        loader, desc=f"fine-tune epoch {epoch + 1}", unit="batch", leave=False, disable=not progress
-    )
-    for x, y in bar:
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        if device.type == "cpu":
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cuda", enabled=device.type == "cuda"):
-            loss = criterion(net(x), y)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        scheduler.step()
-        total += float(loss.detach()) * len(y)
-        seen += len(y)
-        bar.set_postfix(loss=f"{total / seen:.3f}")
+    with progress_bar(
+        len(loader), f"fine-tune epoch {epoch + 1}", "batch", progress=progress, leave=False
+    ) as bar:
+        for x, y in loader:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            if device.type == "cpu":
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast("cuda", enabled=device.type == "cuda"):
+                loss = criterion(net(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            total += float(loss.detach()) * len(y)
+            seen += len(y)
+            bar.set_postfix(loss=f"{total / seen:.3f}")
+            bar.update()
     return total / max(1, seen)
 
 
@@ -224,18 +227,17 @@ def run_finetune(
 
 
 def _checkpoint(path: Path, net, optimizer, scheduler, config, state: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(
-        {
-            "model": net.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "config": {**asdict(config)},
-            "state": state,
-        },
-        tmp,
-    )
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save(
+            {
+                "model": net.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "config": {**asdict(config)},
+                "state": state,
+            },
+            tmp,
+        )
 
 
 def _resume(path: Path, net, optimizer, scheduler, config) -> dict:

@@ -12,12 +12,12 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+
+from sleeve.errors import ConfigError
 from sleeve.training.evaluate import classification_metrics
 from sleeve.training.heads_arrays import catboost_head, forest_head, svc_head
 from sleeve.training.heads_runtime import head_probabilities, ovr_logits, softmax
 from sleeve.training.methods import FittedHead
-
-from sleeve.errors import ConfigError
 
 
 def _cores() -> int:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
 from sleeve.training.backbones import Backbone, join_backbones, load_backbone
 from sleeve.training.data import Export
 from sleeve.training.embeddings import (

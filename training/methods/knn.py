@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import torch
+
 from sleeve.training.evaluate import classification_metrics
 from sleeve.training.heads_runtime import head_probabilities, l2_normalise
 from sleeve.training.methods import FittedHead

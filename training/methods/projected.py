@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+
 from sleeve.training.heads_runtime import project
 from sleeve.training.methods import FittedHead
 from sleeve.training.methods.heads import fit_svc

@@ -1,15 +1,13 @@
-"""Catalog integrity: every image row has its file, and the file still hashes to the row."""
+"""Integrity of stored covers: every (sha256, path) pair has its file, and the file still
+hashes to the sha256. ``sleeve db check`` runs it over the catalog's rows
+(:func:`sleeve.catalog.integrity.check_integrity`), the dataset export over the rows it ships."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sleeve.collector.store import ImageStore
-from sqlalchemy import select
-
-from sleeve.catalog.db import Catalog
-from sleeve.catalog.models import CoverImage
+from sleeve.images.store import ImageStore
 
 
 @dataclass
@@ -21,12 +19,6 @@ class IntegrityReport:
     @property
     def ok(self) -> bool:
         return not self.missing and not self.mismatched
-
-
-def check_integrity(catalog: Catalog, store: ImageStore) -> IntegrityReport:
-    with catalog.session() as s:
-        rows = s.execute(select(CoverImage.sha256, CoverImage.path)).all()
-    return verify_files(store, rows)
 
 
 def verify_files(store: ImageStore, rows: Iterable[tuple[str, str]]) -> IntegrityReport:

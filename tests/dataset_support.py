@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from sleeve.collector import records
-from sleeve.collector.images import inspect_image
-from sleeve.collector.store import ImageStore
-from sleeve.dataset.export import read_export
 
 from sleeve.catalog.db import Catalog
+from sleeve.collector import records
+from sleeve.dataset.export import read_export
+from sleeve.images.intake import inspect_image
+from sleeve.images.store import ImageStore
 from sleeve.settings import Settings
 from sleeve.taxonomy import Taxonomy
 

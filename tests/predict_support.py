@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from sleeve.collector.fakes.covers import cover_jpeg, render_cover
+
 from sleeve.dataset.export import (
     DatasetCard,
     ManifestRow,
@@ -25,7 +25,7 @@ from sleeve.dataset.export import (
     write_export,
     write_latest,
 )
-
+from sleeve.fakes.covers import cover_jpeg, render_cover
 from sleeve.settings import Settings
 from tests.images import bomb_png
 
@@ -158,11 +158,10 @@ def serve_covers() -> Iterator[str]:
 
 def write_tiny_catalog(settings: Settings) -> dict[str, int]:
     """A catalog written with the real record writers: 4 releases, 3 covers, 1 failure."""
-    from sleeve.collector import records
-    from sleeve.collector.images import inspect_image
-    from sleeve.collector.store import ImageStore
-
     from sleeve.catalog.db import open_catalog
+    from sleeve.collector import records
+    from sleeve.images.intake import inspect_image
+    from sleeve.images.store import ImageStore
     from sleeve.taxonomy import Taxonomy
 
     catalog = open_catalog(settings.catalog_url)

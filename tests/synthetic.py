@@ -1,8 +1,8 @@
 """A tiny dataset export in the build-dataset contract's format, drawn with Pillow.
 
-For tests and demos: each genre has its own colour and shape, with jitter and noise, so a
-classifier learns something in one epoch but the task is not trivial. Deterministic in
-``seed``. Not a substitute for real covers.
+For tests and benchmarks/predict.py: each genre has its own colour and shape, with jitter and
+noise, so a classifier learns something in one epoch but the task is not trivial.
+Deterministic in ``seed``. Not a substitute for real covers.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import random
 from pathlib import Path
 
 from PIL import Image, ImageDraw
+
 from sleeve.dataset.export import (
     SPLITS,
     DatasetCard,
@@ -94,7 +95,7 @@ def write_synthetic_export(
         class_weights=dict.fromkeys(names, 1.0),
         oversample=dict.fromkeys(names, 1.0),
         settings={"synthetic": True, "seed": seed, "size": size},
-        created_with="sleeve.training.synthetic",
+        created_with="tests.synthetic",
     )
     write_export(out, rows, blobs, card, _card_md, progress=False)
     return out

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from sleeve.collector.fakes.catalogue import (
+from sleeve.fakes.catalogue import (
     VARIOUS_ARTISTS_ID,
     AlbumSummary,
     CoverRef,

@@ -14,12 +14,12 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, Protocol
 
-from sleeve.collector.fakes.catalogue import FakeCatalogue
-from sleeve.collector.fakes.coverart_app import ArchiveApp, CoverArtApp, CoverArtOptions
-from sleeve.collector.fakes.faults import POST_FAULTS, PRE_FAULTS, FaultRegistry, post_transform
-from sleeve.collector.fakes.faults import pre_response as fault_response
-from sleeve.collector.fakes.http import Request, RequestLog, Response, ServiceServer
-from sleeve.collector.fakes.musicbrainz_app import MusicBrainzApp, MusicBrainzOptions
+from sleeve.fakes.catalogue import FakeCatalogue
+from sleeve.fakes.coverart_app import ArchiveApp, CoverArtApp, CoverArtOptions
+from sleeve.fakes.faults import POST_FAULTS, PRE_FAULTS, FaultRegistry, post_transform
+from sleeve.fakes.faults import pre_response as fault_response
+from sleeve.fakes.http import Request, RequestLog, Response, ServiceServer
+from sleeve.fakes.musicbrainz_app import MusicBrainzApp, MusicBrainzOptions
 
 
 class App(Protocol):

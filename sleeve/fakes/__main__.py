@@ -1,6 +1,6 @@
 """Run the fake MusicBrainz + Cover Art Archive until Ctrl-C.
 
-    python -m sleeve.collector.fakes --genres rap,jazz --per-genre 50 --seed 0
+    python -m sleeve.fakes --genres rap,jazz --per-genre 50 --seed 0
 
 prints ``export MUSICBRAINZ_URL=...`` / ``export COVERART_URL=...`` lines to paste into the
 shell that runs ``collect``. ``serve_forever`` is the same thing for the offline demo.
@@ -14,8 +14,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from sleeve.collector.fakes.catalogue import FakeCatalogue
-from sleeve.collector.fakes.server import FakeServices
+from sleeve.fakes.catalogue import FakeCatalogue
+from sleeve.fakes.server import FakeServices
 
 DEFAULT_GENRES = "anime,black_metal,classical,country,disco,edm,jazz,pop,rap,reggae"
 
@@ -57,11 +57,11 @@ def serve_forever(
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m sleeve.collector.fakes",
+        prog="python -m sleeve.fakes",
         description="Serve a generated catalogue as fake MusicBrainz / Cover Art Archive.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Examples:\n  python -m sleeve.collector.fakes --genres rap,jazz --per-genre 50\n"
-        '  eval "$(python -m sleeve.collector.fakes | head -2)"  # in another shell',
+        epilog="Examples:\n  python -m sleeve.fakes --genres rap,jazz --per-genre 50\n"
+        '  eval "$(python -m sleeve.fakes | head -2)"  # in another shell',
     )
     p.add_argument("--genres", default=DEFAULT_GENRES, help="comma-separated genre names")
     p.add_argument("--per-genre", type=int, default=60, help="release groups per genre")

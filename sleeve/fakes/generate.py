@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import random
 
-from sleeve.collector.fakes import names
-from sleeve.collector.fakes.catalogue import (
+from sleeve.fakes import names
+from sleeve.fakes.catalogue import (
     _COUNTRIES,
     _YEARS,
     VARIOUS_ARTISTS_ID,
@@ -24,7 +24,6 @@ from sleeve.collector.fakes.catalogue import (
     _tags_for,
     mbid,
 )
-
 from sleeve.taxonomy import GenreDef, Taxonomy
 
 _NEAR_VARIANTS = ("recompressed", "resized", "cropped")

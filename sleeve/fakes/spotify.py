@@ -36,12 +36,11 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from sleeve.collector.fakes.catalogue import FakeCatalogue
-from sleeve.collector.fakes.faults import FaultRegistry, FaultRule
-from sleeve.collector.fakes.http import Request, RequestLog, Response, ServiceServer
-from sleeve.collector.fakes.server import FakeServices, make_dispatch
-from sleeve.collector.fakes.spotify_catalogue import SpAlbum, SpArtist, SpotifyCatalogue
-
+from sleeve.fakes.catalogue import FakeCatalogue
+from sleeve.fakes.faults import FaultRegistry, FaultRule
+from sleeve.fakes.http import Request, RequestLog, Response, ServiceServer
+from sleeve.fakes.server import FakeServices, make_dispatch
+from sleeve.fakes.spotify_catalogue import SpAlbum, SpArtist, SpotifyCatalogue
 from sleeve.settings import Secret, Settings
 
 SERVICES = ("spotify-accounts", "spotify", "spotify-cdn")

@@ -21,9 +21,9 @@ import json
 import re
 from dataclasses import dataclass
 
-from sleeve.collector.fakes.catalogue import FakeCatalogue, FakeRelease
-from sleeve.collector.fakes.faults import FaultRule, pre_response
-from sleeve.collector.fakes.http import Request, Response
+from sleeve.fakes.catalogue import FakeCatalogue, FakeRelease
+from sleeve.fakes.faults import FaultRule, pre_response
+from sleeve.fakes.http import Request, Response
 
 ORIGINAL_SIZE = 600
 THUMB_SIZES = (250, 500, 1200)

@@ -1,20 +1,18 @@
 """Content-addressed image storage under the data dir, written atomically.
 
-A file reaches its final name only by ``os.replace`` of a fully written, fsynced temporary file
-in the same directory, so no half-written image ever sits at a path the catalog points to.
+A file reaches its final name only by renaming a fully written, fsynced temporary file in the
+same directory (:func:`sleeve.fsutil.atomic_write`), so no half-written image ever sits at a
+path the catalog points to.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
-from sleeve.collector.images import ImageInfo
-
 from sleeve.errors import DISK_FULL, ConfigError
-from sleeve.fsutil import sweep_stale, temp_prefix, widen_to_umask
+from sleeve.fsutil import atomic_write, sweep_stale
+from sleeve.images.intake import ImageInfo
 
 
 class ImageStore:
@@ -39,17 +37,8 @@ class ImageStore:
             if exc.errno in DISK_FULL:  # not a configuration problem: the command says so
                 raise
             raise ConfigError(f"data dir {self.data_dir} is not writable: {exc}") from exc
-        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=temp_prefix(".tmp-"), suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                widen_to_umask(fh.fileno())  # mkstemp's 0600 would stay on the final file
-                os.fsync(fh.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # ".tmp-<pid>-*.part": the name sweep_temporaries looks for
+        atomic_write(final, data, prefix=".tmp-", suffix=".part", fsync=True)
         return rel
 
     def verify(self, relpath: str, sha256: str) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sleeve.collector.fakes.catalogue import (
+from sleeve.fakes.catalogue import (
     Credit,
     FakeArtist,
     FakeCatalogue,
@@ -154,7 +154,7 @@ def release_group_search_json(cat: FakeCatalogue, rg: FakeReleaseGroup, score: i
 
 
 def _credit_id(credits: list[Credit]) -> str:
-    from sleeve.collector.fakes.catalogue import mbid
+    from sleeve.fakes.catalogue import mbid
 
     return mbid(-2, "credit", tuple(c.artist_id for c in credits))
 

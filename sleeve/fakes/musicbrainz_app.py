@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sleeve.collector.fakes import mbjson
-from sleeve.collector.fakes.catalogue import FakeCatalogue
-from sleeve.collector.fakes.http import Request, Response
-from sleeve.collector.fakes.lucene import QuerySyntaxError, normalise, parse
+from sleeve.fakes import mbjson
+from sleeve.fakes.catalogue import FakeCatalogue
+from sleeve.fakes.http import Request, Response
+from sleeve.fakes.lucene import QuerySyntaxError, normalise, parse
 
 HELP = "For usage, please see: https://musicbrainz.org/development/mmd"
 RATE_LIMIT_MESSAGE = (

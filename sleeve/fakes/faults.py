@@ -51,8 +51,9 @@ from functools import lru_cache
 from typing import Any
 
 from PIL import Image
-from sleeve.collector.fakes.covers import cover_jpeg
-from sleeve.collector.fakes.http import Request, Response
+
+from sleeve.fakes.covers import cover_jpeg
+from sleeve.fakes.http import Request, Response
 
 SERVICES = ("musicbrainz", "coverart", "archive", "*")
 # Faults that replace the response before the service handles the request.

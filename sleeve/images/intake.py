@@ -3,7 +3,9 @@
 Checks run cheapest first: magic bytes (HTML/JSON served as an image is common on CDNs and
 error pages), then the header's declared size (a decompression bomb is refused before any pixel
 is decoded), then a full decode (truncated or corrupt files). Every refusal is a
-``BadImageError`` whose ``reason`` is a short code the harvest counts by.
+``BadImageError`` whose ``reason`` is one of :data:`REASONS`, a short code the harvest counts by.
+Readers that decode a file their own way (pHash, attributes, OCR, training's probe) name a
+failure with :func:`failure_reason`, so the same broken file is counted the same everywhere.
 """
 
 from __future__ import annotations
@@ -43,6 +45,34 @@ _MAGIC: list[tuple[bytes, str]] = [
 _BYTES_LITERAL = re.compile(r"""b(['"]).*?(?<!\\)\1""")
 _EXT = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp", "BMP": "bmp"}
 
+# Why an image could not be used: the one set of codes every reader counts by.
+REASONS = frozenset(
+    {
+        "missing-file",  # no file at the path
+        "not-a-file",  # a folder, FIFO, device or socket
+        "link-outside-folder",  # a symbolic link where links are refused
+        "unreadable",  # the operating system refused to read it (permissions, I/O error)
+        "too-large",  # more bytes than the cap
+        "empty",  # 0 bytes
+        "html",  # an HTML page served instead of an image
+        "json",  # a JSON document served instead of an image
+        "not-an-image",  # no known image signature
+        "unsupported-format",  # an image Pillow reads but covers are never stored as
+        "bomb",  # declares more pixels than the cap
+        "too-small",  # a side under the minimum
+        "truncated",  # the file ends before the image does
+        "corrupt",  # the decoder rejected the data
+    }
+)
+# What a reader that decodes a file itself catches and hands to failure_reason.
+UNREADABLE: tuple[type[BaseException], ...] = (
+    BadImageError,
+    OSError,
+    SyntaxError,
+    ValueError,
+    Image.DecompressionBombError,
+)
+
 
 @dataclass(frozen=True)
 class ImageInfo:
@@ -75,6 +105,35 @@ def sniff(data: bytes) -> str:
     raise BadImageError("not-an-image", "unknown file signature (not JPEG, PNG, GIF, WebP or BMP)")
 
 
+def failure_reason(exc: BaseException, path: str | Path | None = None) -> str:
+    """The :data:`REASONS` code for ``exc`` (one of :data:`UNREADABLE`) raised reading an image.
+
+    Given the ``path``, a file Pillow cannot identify is sniffed, so an HTML page saved as
+    ``.jpg`` reads ``html`` here exactly as it does at intake, not just ``corrupt``.
+    """
+    if isinstance(exc, BadImageError):
+        return exc.reason
+    if isinstance(exc, FileNotFoundError):
+        return "missing-file"
+    if isinstance(exc, IsADirectoryError):
+        return "not-a-file"
+    if isinstance(exc, Image.DecompressionBombError):
+        return "bomb"
+    if isinstance(exc, UnidentifiedImageError):
+        if path is not None:
+            try:
+                with open(path, "rb") as fh:
+                    sniff(fh.read(512))
+            except BadImageError as refused:
+                return refused.reason
+            except OSError:
+                pass
+        return "corrupt"
+    if isinstance(exc, OSError) and exc.errno is not None:  # the OS refused, not the decoder
+        return "unreadable"
+    return "truncated" if "truncated" in str(exc).lower() else "corrupt"
+
+
 def inspect_image(
     data: bytes,
     *,
@@ -105,8 +164,7 @@ def inspect_image(
     except UnidentifiedImageError:
         raise BadImageError("corrupt", "Pillow cannot identify the image") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        reason = "truncated" if "truncated" in str(exc).lower() else "corrupt"
-        raise BadImageError(reason, _without_bytes(str(exc))[:200]) from None
+        raise BadImageError(failure_reason(exc), _without_bytes(str(exc))[:200]) from None
     if fmt not in _EXT:
         raise BadImageError("unsupported-format", fmt)
     return ImageInfo(hashlib.sha256(data).hexdigest(), width, height, fmt, len(data))
@@ -152,10 +210,11 @@ def read_image_bytes(path: Path, max_bytes: int, *, follow_symlinks: bool = True
         if exc.errno == errno.ELOOP and not follow_symlinks:
             raise BadImageError("link-outside-folder", f"{path} is a symbolic link") from None
         raise BadImageError("unreadable", f"{path}: {exc.strerror or exc}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):  # checked before fdopen, which refuses a folder itself
+        os.close(fd)
+        raise BadImageError("not-a-file", f"{path} is not a regular file")
     with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise BadImageError("not-a-file", f"{path} is not a regular file")
         if info.st_size > max_bytes:
             raise BadImageError(
                 "too-large", f"{path} is {info.st_size} bytes, over the {max_bytes}-byte cap"

@@ -23,8 +23,9 @@ from functools import lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw
-from sleeve.collector.fakes import shapes
-from sleeve.collector.fakes.shapes import Color
+
+from sleeve.fakes import shapes
+from sleeve.fakes.shapes import Color
 
 # Variants of one cover that a catalogue may show on a second release.
 VARIANTS = ("original", "recompressed", "resized", "cropped", "back")

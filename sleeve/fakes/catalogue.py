@@ -16,10 +16,9 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from sleeve.collector.fakes import names
-from sleeve.collector.fakes.covers import render_cover
-from sleeve.collector.fakes.lucene import Doc, normalise, parse
-
+from sleeve.fakes import names
+from sleeve.fakes.covers import render_cover
+from sleeve.fakes.lucene import Doc, normalise, parse
 from sleeve.taxonomy import GenreDef, Taxonomy
 
 VARIOUS_ARTISTS_ID = "89ad4ac3-39f7-470e-963a-56509c546377"  # MB's real "Various Artists"
@@ -231,7 +230,7 @@ class FakeCatalogue:
     ) -> FakeCatalogue:
         """Generate ``per_genre`` release groups per genre (or the dict's counts), deterministic
         in ``seed``. ``bad_art_rate`` marks that share of releases with art as broken."""
-        from sleeve.collector.fakes.generate import build  # local: generate imports us
+        from sleeve.fakes.generate import build  # local: generate imports us
 
         spec = dict(genres) if isinstance(genres, dict) else {g: per_genre for g in genres}
         return build(

@@ -1,7 +1,7 @@
 """Loopback fakes of MusicBrainz WS/2, the Cover Art Archive and archive.org, serving a
 generated catalogue with procedurally drawn covers (offline demo, tests, benchmarks).
 
-    from sleeve.collector.fakes import FakeCatalogue, FakeServices
+    from sleeve.fakes import FakeCatalogue, FakeServices
     cat = FakeCatalogue.generate(["rap", "jazz"], per_genre=50, seed=0)
     with FakeServices(cat) as fx:
         ...  # fx.musicbrainz_url, fx.coverart_url, fx.faults, fx.requests, fx.env()
@@ -10,7 +10,7 @@ Other fakes (e.g. Spotify) reuse ``FakeCatalogue.albums()`` / ``.artists`` and
 ``covers.render_cover`` / ``CoverRef.jpeg`` so every source shows the same pictures.
 """
 
-from sleeve.collector.fakes.catalogue import (
+from sleeve.fakes.catalogue import (
     BAD_ART_KINDS,
     AlbumSummary,
     CoverRef,
@@ -20,10 +20,10 @@ from sleeve.collector.fakes.catalogue import (
     FakeReleaseGroup,
     Tag,
 )
-from sleeve.collector.fakes.covers import cover_jpeg, draw_cover, render_cover
-from sleeve.collector.fakes.faults import FAULT_KINDS, FaultRegistry, FaultRule
-from sleeve.collector.fakes.http import RequestLog, RequestRecord
-from sleeve.collector.fakes.server import FakeServices, start_services
+from sleeve.fakes.covers import cover_jpeg, draw_cover, render_cover
+from sleeve.fakes.faults import FAULT_KINDS, FaultRegistry, FaultRule
+from sleeve.fakes.http import RequestLog, RequestRecord
+from sleeve.fakes.server import FakeServices, start_services
 
 __all__ = [
     "BAD_ART_KINDS",
