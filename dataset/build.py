@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sleeve.collector.integrity import verify_files
 from sleeve.collector.store import ImageStore
+from sleeve.dataset.artist_stage import ARTIST_TABLE, find_artists
 from sleeve.dataset.attributes.export import export_attributes, export_extractors
 from sleeve.dataset.balance import BalanceResult, Candidate, balance
 from sleeve.dataset.card import build_card, render_card_md, split_counts
@@ -154,6 +155,7 @@ def build_dataset(
     visual: VisualDedup | None = None,
     read_text: bool = True,
     attributes: str = "on",
+    group_by_artist: bool = False,
 ) -> BuildResult:
     """Build (and unless ``dry_run`` export) a dataset from the catalog."""
     rows = load_rows(catalog)
@@ -211,6 +213,11 @@ def build_dataset(
             *(f"release:{r}" for r in release_ids),
         )
         split_items.append(SplitItem(rep.id, rep.sha256, label.genre, links))
+    if group_by_artist:  # artists read from the words join the leak groups (artist_stage.py)
+        artists = find_artists(
+            catalog, data_dir, rows, split_items, image_by_id, read=read_text, progress=progress
+        )
+        split_items = artists.linked(split_items)
     leak_of = leak_groups(split_items)
     item_by_key = {it.key: it for it in split_items}
     for it in split_items:
@@ -342,6 +349,12 @@ def build_dataset(
     )
     card["text"] = text_card
     result.notes.append(str(text_card["note"]))
+    if not group_by_artist:  # evidence only, from the words the export just read
+        artists = find_artists(
+            catalog, data_dir, rows, split_items, image_by_id, read=False, progress=progress
+        )
+    card["artists"] = artists.card([r.sha256 for r in manifest_rows], group_by_artist)
+    extra_files[ARTIST_TABLE] = artists.table(r.sha256 for r in manifest_rows)
     wanted_attrs = export_extractors(attributes)
     if wanted_attrs:  # attributes.csv + the card's per-genre profile (dataset/attributes/)
         covers = [(it.sha256, it.genre, image_by_id[it.key].path) for it in kept_items]

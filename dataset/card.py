@@ -222,6 +222,10 @@ def render_card_md(card: dict[str, object]) -> str:
     ]
     skipped: dict = card["skipped"]  # type: ignore[assignment]
     lines += [f"- {k}: {v}" for k, v in skipped.items()] or ["- nothing"]
+    if card.get("artists"):  # artists.csv: credits, words, none (dataset/artist_stage.py)
+        from sleeve.dataset.artist_stage import card_lines as artist_lines
+
+        lines += artist_lines(card["artists"])  # type: ignore[arg-type]
     if card.get("attributes"):  # build-dataset --attributes: the per-genre profile
         from sleeve.dataset.attributes.export import card_lines
 
