@@ -25,6 +25,7 @@ from sleeve.dataset.ocr import Word
 
 FUZZY = 90  # rapidfuzz ratio: one swapped letter in a 10-letter name scores 90
 FUZZY_MIN_LEN = 6  # shorter keys must match exactly: "rush" ~ "push" is not OCR noise
+DOWN_MIN_LEN = 7  # "madonna" inside "madonnawhos" names her; "johnny" inside "johnnycash" does not
 PARTIAL_MIN_LEN = 6  # a catalog name this long may sit inside a longer line (name + title)
 MIN_LETTERS = 3  # "klf", "abba" and "nas" are names; two letters are not
 TEXT_PREFIX = "text:"  # artist keys found from words alone (not a catalog Artist.name_key)
@@ -41,7 +42,7 @@ _STOP_WORDS = """
     parlophone decca columbia capitol atlantic epic warner emi sony rca mca polydor island
     virgin motown geffen elektra mercury def jam defjam interscope aftermath universal
     country rock pop rap hiphop electronic dance disco soul jazz blues love ep lp cd side
-    introducing new the and with from part
+    introducing new the and with from part andthe rpm 45rpm 33rpm sidea sideb vinyl
 """
 STOP = frozenset(_STOP_WORDS.split())
 
@@ -57,6 +58,7 @@ def text_key(text: str) -> str:
 
 
 _STOP_INSIDE = tuple(w for w in STOP if len(w) >= 7)  # "advisory" spoils "parentaladvisoryx"
+_STICKERS = ("advisory", "explicit", "parental")  # also misread: "AOVISORY", "ADVISOR"
 
 
 def _usable(key: str) -> bool:
@@ -66,6 +68,7 @@ def _usable(key: str) -> bool:
         and letters >= 0.6 * len(key)
         and key not in STOP
         and not any(w in key for w in _STOP_INSIDE)
+        and not (len(key) >= 6 and any(fuzz.partial_ratio(w, key) >= 85 for w in _STICKERS))
     )
 
 
@@ -197,13 +200,54 @@ def assign_artists(covers: Sequence[Cover], names: CatalogNames) -> dict[str, Ar
     for sha, cands in found.items():
         for c in cands:
             covers_of[canon[c.key]].add(sha)
+    whole = part_of({k for k, shas in covers_of.items() if len(shas) >= 2}, set(covers_of))
     for cover in uncredited:
         shared = [c for c in found[cover.sha256] if len(covers_of[canon[c.key]]) >= 2]
         if not shared:
             out[cover.sha256] = NONE
             continue
         best = max(shared, key=lambda c: (c.height, len(canon[c.key]), c.key))
-        out[cover.sha256] = ArtistEvidence(TEXT_PREFIX + canon[best.key], best.text, "text")
+        key = whole.get(canon[best.key], canon[best.key])
+        out[cover.sha256] = ArtistEvidence(TEXT_PREFIX + key, best.text, "text")
+    return out
+
+
+def part_of(keys: set[str], known: set[str] = frozenset()) -> dict[str, str]:  # type: ignore[assignment]
+    """Join keys that name one artist with and without more words, OCR having run lines
+    together: a key starting with a name of 7+ characters followed by words that are no key of
+    their own maps to that name ("madonnawhos" -> "madonna", but "michaeljackson" stays whole
+    when "jackson" is read elsewhere too), then a key that starts or ends exactly one other key
+    maps to it ("cash" -> "johnnycash"; "jackson" stays, being part of Michael's and Janet's).
+    ``keys``: the keys on two covers or more; ``known``: every key read."""
+    pool = sorted(keys)
+    down = {}
+    for key in pool:
+        inside = [
+            k
+            for k in pool
+            if k != key
+            and len(k) >= DOWN_MIN_LEN
+            and key.startswith(k)
+            and key[len(k) :] not in keys | known
+        ]
+        if inside:
+            down[key] = max(inside, key=lambda k: (len(k), k))
+    out = {}
+    for key in pool:  # the shortest name a longer key starts or ends with
+        top = key
+        while top in down:
+            top = down[top]
+        if top != key:
+            out[key] = top
+    roots = sorted(set(pool) - set(out))
+    for short in roots:
+        if len(short) < 4:
+            continue
+        longer = [k for k in roots if k != short and (k.startswith(short) or k.endswith(short))]
+        if len(longer) == 1:
+            out[short] = longer[0]
+    for key, top in list(out.items()):  # "cash" -> "johnnycash" -> ...: one step at most more
+        out[key] = out.get(top, top)
     return out
 
 
