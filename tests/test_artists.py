@@ -19,6 +19,7 @@ from sleeve.dataset.artists import (
     Cover,
     assign_artists,
     candidates,
+    part_of,
     same_artist,
     text_key,
 )
@@ -213,3 +214,12 @@ def test_labelled_sample_is_sha256_to_artist() -> None:
     assert len({r["sha256"] for r in rows}) == len(rows)
     assert sum(1 for r in rows if r["artist"]) > 0  # both kinds are present
     assert sum(1 for r in rows if not r["artist"]) > 0
+
+
+def test_run_together_keys_join_the_name_they_contain() -> None:
+    keys = {"johnnycash", "cash", "madonna", "madonnawhos", "michaeljackson", "janetjackson"}
+    joined = part_of(keys | {"jackson"}, keys | {"jackson", "whos"})
+    assert joined["cash"] == "johnnycash"
+    assert joined.get("madonna", "madonna") == joined.get("madonnawhos", "madonnawhos")
+    assert "jackson" not in joined  # Michael's or Janet's: left alone
+    assert "michaeljackson" not in joined and "janetjackson" not in joined
