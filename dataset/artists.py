@@ -24,6 +24,7 @@ from rapidfuzz import fuzz, process
 from sleeve.dataset.ocr import Word
 
 FUZZY = 90  # rapidfuzz ratio: one swapped letter in a 10-letter name scores 90
+JUDGE_FUZZY = 85  # judging a key against a person's reading: "btondie" is Blondie misread
 FUZZY_MIN_LEN = 6  # shorter keys must match exactly: "rush" ~ "push" is not OCR noise
 DOWN_MIN_LEN = 7  # "madonna" inside "madonnawhos" names her; "johnny" inside "johnnycash" does not
 PARTIAL_MIN_LEN = 6  # a catalog name this long may sit inside a longer line (name + title)
@@ -42,9 +43,21 @@ _STOP_WORDS = """
     parlophone decca columbia capitol atlantic epic warner emi sony rca mca polydor island
     virgin motown geffen elektra mercury def jam defjam interscope aftermath universal
     country rock pop rap hiphop electronic dance disco soul jazz blues love ep lp cd side
-    introducing new the and with from part andthe rpm 45rpm 33rpm sidea sideb vinyl
+    introducing new the and with from part classic classics andthe rpm 45rpm 33rpm sidea sideb vinyl
 """
-STOP = frozenset(_STOP_WORDS.split())
+# The commonest English words (titles are made of them, artist names rarely) and colours
+_COMMON_WORDS = """
+    that this what when your have they will from with there their which about would these
+    other into more some could them than then been only over also after again against back
+    before down each every first great here just know last life like little long look made
+    make many most much never night only other over own right same should still such take
+    time under very well were where while world year young yours away come good home love
+    man men more girl boy baby day days heart dream dreams way one two three four five six
+    seven eight nine ten all any are but can did get got has her him his how its let may new
+    not now off old our out own say see she too top use was who why you yes red black white
+    blue green gold silver pink orange yellow purple brown grey gray house night
+"""
+STOP = frozenset(_STOP_WORDS.split()) | frozenset(_COMMON_WORDS.split())
 
 
 def text_key(text: str) -> str:
@@ -68,7 +81,7 @@ def _usable(key: str) -> bool:
         and letters >= 0.6 * len(key)
         and key not in STOP
         and not any(w in key for w in _STOP_INSIDE)
-        and not (len(key) >= 6 and any(fuzz.partial_ratio(w, key) >= 85 for w in _STICKERS))
+        and not (len(key) >= 5 and any(fuzz.partial_ratio(w, key) >= 85 for w in _STICKERS))
     )
 
 
@@ -243,7 +256,16 @@ def part_of(keys: set[str], known: set[str] = frozenset()) -> dict[str, str]:  #
     for short in roots:
         if len(short) < 4:
             continue
-        longer = [k for k in roots if k != short and (k.startswith(short) or k.endswith(short))]
+        longer = [  # a whole word more: "again" is no part of "against"
+            k
+            for k in roots
+            if k != short
+            and len(k) >= len(short) + 3
+            and (k.startswith(short) or k.endswith(short))
+        ]
+        rest = [k.replace(short, "", 1) for k in longer]
+        if any(len(r) >= DOWN_MIN_LEN and r in keys | known for r in rest):
+            continue  # "lanadelrey" + "paradise": the name is the other part
         if len(longer) == 1:
             out[short] = longer[0]
     for key, top in list(out.items()):  # "cash" -> "johnnycash" -> ...: one step at most more
@@ -258,7 +280,7 @@ def same_artist(key: str, label: str) -> bool:
     a, b = text_key(key.removeprefix(TEXT_PREFIX)), text_key(label)
     if not a or not b:
         return False
-    if fuzz.ratio(a, b) >= FUZZY:
+    if fuzz.ratio(a, b) >= JUDGE_FUZZY:
         return True
     short, long = sorted((a, b), key=len)
     return len(short) >= 4 and short in long
