@@ -169,7 +169,8 @@ def artist_split(export: Path, probs: dict[str, object]) -> dict:
 
 
 def sample_report(export: Path) -> dict:
-    """The artist evidence against the covers labelled by eye: coverage, precision, recall."""
+    """The artist evidence against the covers labelled by eye (coverage, precision, recall),
+    per sample: "tune" (the rules were adjusted on it) and "held-out" (labelled afterwards)."""
     import csv
 
     from sleeve.dataset.artist_stage import ARTIST_TABLE, load_table
@@ -179,22 +180,29 @@ def sample_report(export: Path) -> dict:
         return {}
     table = load_table(export / ARTIST_TABLE)
     with SAMPLE.open(encoding="utf-8", newline="") as f:
-        labels = {r["sha256"]: r["artist"] for r in csv.DictReader(f)}
-    rows = [(table[s].key, a) for s, a in labels.items() if s in table]
-    keyed = [(k, a) for k, a in rows if k]
-    right = sum(1 for k, a in keyed if a and same_artist(k, a))
-    readable = [(k, a) for k, a in rows if a]
-    found = sum(1 for k, a in readable if k and same_artist(k, a))
-    return {
-        "labelled": len(labels),
-        "in_export": len(rows),
-        "artist_readable": len(readable),
-        "got_an_artist": len(keyed),
-        "right": right,
-        "precision": round(right / len(keyed), 3) if keyed else None,
-        "recall": round(found / len(readable), 3) if readable else None,
-        "wrong": [f"{k} vs {a!r}" for k, a in keyed if not (a and same_artist(k, a))],
-    }
+        labelled = list(csv.DictReader(f))
+    out = {}
+    for name in ("tune", "held-out", "all"):
+        rows = [
+            (table[r["sha256"]].key, r["artist"])
+            for r in labelled
+            if r["sha256"] in table and name in ("all", r["sample"])
+        ]
+        keyed = [(k, a) for k, a in rows if k]
+        right = sum(1 for k, a in keyed if a and same_artist(k, a))
+        readable = [(k, a) for k, a in rows if a]
+        found = sum(1 for k, a in readable if k and same_artist(k, a))
+        out[name] = {
+            "labelled": sum(1 for r in labelled if name in ("all", r["sample"])),
+            "in_export": len(rows),
+            "artist_readable": len(readable),
+            "got_an_artist": len(keyed),
+            "right": right,
+            "precision": round(right / len(keyed), 3) if keyed else None,
+            "recall": round(found / len(readable), 3) if readable else None,
+            "wrong": [f"{k} vs {a!r}" for k, a in keyed if not (a and same_artist(k, a))],
+        }
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
