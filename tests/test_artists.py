@@ -224,3 +224,34 @@ def test_run_together_keys_join_the_name_they_start_with() -> None:
     assert joined["madonnawhos"] == "madonna"  # "whos" is no key of its own
     assert "michaeljackson" not in joined  # "jackson" is: a two-part name, left whole
     assert "cash" not in joined and "johnnycash" not in joined  # no joining onto longer keys
+
+
+def test_run_scores_split_by_whether_the_artist_is_in_train(tmp_path: Path) -> None:
+    import numpy as np
+    from sleeve.dataset.export import MANIFEST_COLUMNS
+    from sleeve.training.artist_split import artist_breakdown
+    from sleeve.training.data import load_export
+
+    artist = {"tr1": "text:cash", "tr2": "text:nas", "te1": "text:cash", "te2": "text:nas"}
+    artist |= {"te3": "text:dre", "te4": "", "va1": "", "va2": ""}
+    split = {"tr": "train", "te": "test", "va": "val"}
+    genre = {"tr1": "country", "tr2": "rap", "te1": "country", "te2": "rap", "te3": "rap"}
+    genre |= {"te4": "country", "va1": "rap", "va2": "country"}
+    rows, table = [], ["sha256,artist_key,artist,source"]
+    for name in sorted(artist):
+        sha = name.ljust(64, "0")
+        s, g = split[name[:2]], genre[name]
+        rows.append(",".join([f"images/{s}/{g}/{sha}.jpg", sha, "0" * 16, g, s, "", "f"]))
+        rows[-1] += f",{sha[:16]},10,10"
+        table.append(f"{sha},{artist[name]},x,{'text' if artist[name] else 'none'}")
+    (tmp_path / "manifest.csv").write_text("\n".join([",".join(MANIFEST_COLUMNS), *rows]) + "\n")
+    (tmp_path / "card.json").write_text('{"genres": ["country", "rap"]}')
+    (tmp_path / ARTIST_TABLE).write_text("\n".join(table) + "\n")
+    export = load_export(tmp_path, check_images=False)
+    test = [s.sha256[:3] for s in export.split("test")]  # export order: by genre, sha256
+    right = {"te1": [1.0, 0.0], "te2": [0.0, 1.0]}  # the seen artists are right ...
+    wrong = {"te3": [1.0, 0.0], "te4": [0.0, 1.0]}  # ... the others wrong
+    probs = np.array([(right | wrong)[t] for t in test])
+    got = artist_breakdown(export, {"svc_test": probs, "sha256_test": np.array(test)})
+    assert got["counts"] == {"seen": 2, "unseen": 1, "none": 1}
+    assert got["weighted_f1"]["svc"] == {"seen": 1.0, "unseen": 0.0, "none": 0.0}

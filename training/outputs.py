@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from sleeve.training.artist_split import artist_breakdown
 from sleeve.training.evaluate import confused_pairs_png, confusion_png, top_confused_pairs
 from sleeve.training.predictions import (
     probability_arrays,
@@ -128,10 +129,14 @@ def write_run_dir(
     metrics = build_metrics(export, outcomes, best, config, total_seconds)
     # headline / selection / learning_curve blocks (training/headline.py, selection.py, ...)
     metrics.update(_jsonable(extra_metrics or {}))
+    arrays = probability_arrays(export, outcomes)
+    by_artist = artist_breakdown(export, arrays)  # seen/unseen artist (export's artists.csv)
+    if by_artist:
+        metrics["artists"] = by_artist
     _write(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     # every method's val/test probabilities per cover, keyed by sha256 (training/predictions.py
     # documents the row order), so a run can be re-analysed from a metric back to its covers
-    write_probabilities(run_dir / "probabilities.npz", probability_arrays(export, outcomes))
+    write_probabilities(run_dir / "probabilities.npz", arrays)
     _write(run_dir / "predictions.csv", render_predictions(export, outcomes))
 
     figures: dict[str, bytes] = {}
