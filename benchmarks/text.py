@@ -53,7 +53,7 @@ KINDS = ("seen", "unseen", "none")
 
 
 def build_exports(
-    work: Path, seeds: list[int], progress: bool, grouped: bool = False
+    work: Path, seeds: list[int], progress: bool, grouped: bool = False, visual: bool = True
 ) -> tuple[dict[int, Path], dict]:
     from dataclasses import replace
 
@@ -64,7 +64,9 @@ def build_exports(
     from sleeve.settings import load_settings
     from sleeve.taxonomy import Taxonomy
 
-    settings = replace(load_settings({}, env_file=None), data_dir=work / "catalog")
+    settings = replace(
+        load_settings({}, env_file=None), data_dir=work / "catalog", visual_dedup=visual
+    )
     catalog = open_catalog(settings.catalog_url)
     taxonomy = Taxonomy.load()
     mapping = {"Electronic": "electronic", "Rock": "rock"}  # not study genres: added as-is
@@ -227,6 +229,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--group-by-artist", action="store_true", help="artist-grouped splits (export-g<seed>)"
     )
+    ap.add_argument(
+        "--visual-dedup",
+        choices=("on", "off"),
+        default="on",
+        help="build-dataset's visual duplicate stage (off: pHash groups only, as before it)",
+    )
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     results = RESULTS if args.image == "stack" else RESULTS.with_name(f"text-{args.image}.json")
@@ -249,7 +257,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     exports, text_cards = build_exports(
-        args.work, seeds, not args.no_progress, grouped=args.group_by_artist
+        args.work,
+        seeds,
+        not args.no_progress,
+        grouped=args.group_by_artist,
+        visual=args.visual_dedup == "on",
     )
     per_seed: list[dict] = []
     for seed in seeds:
@@ -292,10 +304,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         report = summarise(per_seed, text_cards, started, args.image)  # after every seed
         report["grouped_by_artist"] = args.group_by_artist
+        report["visual_dedup"] = args.visual_dedup
         results.parent.mkdir(parents=True, exist_ok=True)
         results.write_text(json.dumps(report, indent=2) + "\n")
     report = summarise(per_seed, text_cards, started, args.image)
     report["grouped_by_artist"] = args.group_by_artist
+    report["visual_dedup"] = args.visual_dedup
     report["artist_sample"] = sample_report(exports[seeds[0]])
     report["ocr_probe"] = ocr_probe(exports[seeds[0]], args.probe)
     print_table(report)
