@@ -143,30 +143,15 @@ def name_seen_split(export: Path, probs: dict[str, object]) -> dict:
 
 def artist_split(export: Path, probs: dict[str, object]) -> dict:
     """Test weighted F1 per rung by artist: seen in train, unseen, unknown (artists.csv)."""
-    import numpy as np
-    from sleeve.dataset.artist_stage import ARTIST_TABLE, load_table
+    from sleeve.training.artist_split import artist_breakdown
     from sleeve.training.data import load_export
-    from sleeve.training.text_head import weighted_f1
 
-    table = load_table(export / ARTIST_TABLE)
-    if not table:
+    got = artist_breakdown(load_export(export, check_images=False), probs)  # type: ignore[arg-type]
+    if not got:
         return {}
-    ex = load_export(export, check_images=False)
-    train = {table[s.sha256].key for s in ex.split("train") if s.sha256 in table}
-    train.discard("")
-    test = ex.split("test")
-    keys = [table[s.sha256].key if s.sha256 in table else "" for s in test]
-    kind = np.array(["none" if not k else "seen" if k in train else "unseen" for k in keys])
-    y = np.array([s.label for s in test])
-    out: dict[str, object] = {f"test_covers_artist_{k}": int((kind == k).sum()) for k in KINDS}
+    out: dict[str, object] = {f"test_covers_artist_{k}": got["counts"][k] for k in KINDS}
     for rung in RUNGS:
-        p = probs[f"{rung}_test"]
-        out[rung] = {
-            f"artist_{k}": round(weighted_f1(y[kind == k], p[kind == k]), 4)  # type: ignore[index]
-            if (kind == k).any()
-            else None
-            for k in KINDS
-        }
+        out[rung] = {f"artist_{k}": got["weighted_f1"][rung][k] for k in KINDS}
     return out
 
 
