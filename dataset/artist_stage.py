@@ -119,9 +119,9 @@ def find_artists(
 def card_lines(entry: dict) -> list[str]:
     """The card.md section for the artist evidence."""
     grouped = (
-        "the split keeps each artist's covers (credited or read) in one split (`--group-by-artist`)"
+        "The split keeps each artist's covers (credited or read) in one split (`--group-by-artist`)"
         if entry["grouped_split"]
-        else "recorded only: the split groups credited artists, not those read from the words "
+        else "Recorded only: the split groups credited artists, not those read from the words "
         "(`--group-by-artist` to group them too)"
     )
     return [

@@ -214,8 +214,12 @@ def render_card_md(card: dict[str, object]) -> str:
         "## Splits",
         "",
         f"Fractions {settings['split']}, seed {settings['seed']}, stratified by genre and grouped "
-        "by leak group (duplicate group + artist + release): no group spans two splits. Folder "
-        "imports have no artist, so only their duplicate groups are grouped.",
+        "by leak group (duplicate group + artist + release): no group spans two splits. "
+        + (
+            "Folder imports' artists come from the words on the covers (see Artists)."
+            if (card.get("artists") or {}).get("grouped_split")
+            else "Folder imports have no artist, so only their duplicate groups are grouped."
+        ),
         "",
         "## Skipped",
         "",
