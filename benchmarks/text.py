@@ -13,6 +13,14 @@ per core. A proxy for "seen artist" (folder imports carry no artist): a test cov
 
 `--image lite0` measures against the default backbone instead (text-lite0.json).
 
+Artist evidence (artists.csv, dataset/artist_stage.py): test covers are also split by whether
+their artist (credited, or read from the words and printed on another cover too) also appears
+in train ("artist_seen"), appears only outside train ("artist_unseen") or is unknown
+("artist_none"). `--group-by-artist` builds the exports with artist-grouped splits
+(export-g<seed>, runs/<image>-g-seed<seed>, results suffix -grouped) to measure their effect.
+The artist matcher's precision and recall on the covers labelled by eye
+(tests/data/cover_artists.csv) are measured on the first seed's export.
+
 Writes benchmarks/results/text.json; skips (exit 0) when the covers are absent. Re-runs reuse
 the catalog (OCR cache) and the embedding cache under --work.
 """
@@ -32,6 +40,7 @@ from pathlib import Path
 _SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "covers-5genre" / "Album_Covers"
 COVERS = Path(os.environ.get("SLEEVE_BENCH_COVERS", _SHARED))
 RESULTS = Path(__file__).parent / "results" / "text.json"
+SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "cover_artists.csv"
 RUNGS = ("svc", "text", "fused")
 IMAGE = {  # the image rung's features: the strongest measured (stack), or the default backbone
     "stack": dict(
@@ -40,9 +49,12 @@ IMAGE = {  # the image rung's features: the strongest measured (stack), or the d
     "lite0": dict(backbone="efficientnet_lite0", image_size=224),
 }
 _WORD = re.compile(r"[^\W\d_]{4,}")
+KINDS = ("seen", "unseen", "none")
 
 
-def build_exports(work: Path, seeds: list[int], progress: bool) -> tuple[dict[int, Path], dict]:
+def build_exports(
+    work: Path, seeds: list[int], progress: bool, grouped: bool = False, visual: bool = True
+) -> tuple[dict[int, Path], dict]:
     from dataclasses import replace
 
     from sleeve.catalog.db import open_catalog
@@ -51,7 +63,9 @@ def build_exports(work: Path, seeds: list[int], progress: bool) -> tuple[dict[in
     from sleeve.settings import load_settings
     from sleeve.taxonomy import Taxonomy
 
-    settings = replace(load_settings({}, env_file=None), data_dir=work / "catalog")
+    settings = replace(
+        load_settings({}, env_file=None), data_dir=work / "catalog", visual_dedup=visual
+    )
     catalog = open_catalog(settings.catalog_url)
     taxonomy = Taxonomy.load()
     mapping = {"Electronic": "electronic", "Rock": "rock"}  # not study genres: added as-is
@@ -64,11 +78,13 @@ def build_exports(work: Path, seeds: list[int], progress: bool) -> tuple[dict[in
             taxonomy,
             balance=True,
             seed=seed,
-            out=work / f"export-{seed}",
+            out=work / f"export-{'g' if grouped else ''}{seed}",
             progress=progress,
+            attributes="off",  # not what this measures; the catalog may lack them
+            group_by_artist=grouped,
         )
         exports[seed] = Path(built.export_dir)  # type: ignore[arg-type]
-        text_cards[seed] = built.card.text or {}
+        text_cards[seed] = (built.card.text or {}) | {"artists": built.card.artists}
     catalog.dispose()
     return exports, text_cards
 
@@ -125,6 +141,57 @@ def name_seen_split(export: Path, probs: dict[str, object]) -> dict:
     return out
 
 
+def artist_split(export: Path, probs: dict[str, object]) -> dict:
+    """Test weighted F1 per rung by artist: seen in train, unseen, unknown (artists.csv)."""
+    from sleeve.training.artist_split import artist_breakdown
+    from sleeve.training.data import load_export
+
+    got = artist_breakdown(load_export(export, check_images=False), probs)  # type: ignore[arg-type]
+    if not got:
+        return {}
+    out: dict[str, object] = {f"test_covers_artist_{k}": got["counts"][k] for k in KINDS}
+    for rung in RUNGS:
+        out[rung] = {f"artist_{k}": got["weighted_f1"][rung][k] for k in KINDS}
+    return out
+
+
+def sample_report(export: Path) -> dict:
+    """The artist evidence against the covers labelled by eye (coverage, precision, recall),
+    per sample: "tune" (the rules were adjusted on it) and "held-out" (labelled afterwards)."""
+    import csv
+
+    from sleeve.dataset.artist_stage import ARTIST_TABLE, load_table
+    from sleeve.dataset.artists import same_artist
+
+    if not SAMPLE.is_file():
+        return {}
+    table = load_table(export / ARTIST_TABLE)
+    with SAMPLE.open(encoding="utf-8", newline="") as f:
+        labelled = list(csv.DictReader(f))
+    out = {}
+    for name in ("tune", "held-out", "all"):
+        rows = [
+            (table[r["sha256"]].key, r["artist"])
+            for r in labelled
+            if r["sha256"] in table and name in ("all", r["sample"])
+        ]
+        keyed = [(k, a) for k, a in rows if k]
+        right = sum(1 for k, a in keyed if a and same_artist(k, a))
+        readable = [(k, a) for k, a in rows if a]
+        found = sum(1 for k, a in readable if k and same_artist(k, a))
+        out[name] = {
+            "labelled": sum(1 for r in labelled if name in ("all", r["sample"])),
+            "in_export": len(rows),
+            "artist_readable": len(readable),
+            "got_an_artist": len(keyed),
+            "right": right,
+            "precision": round(right / len(keyed), 3) if keyed else None,
+            "recall": round(found / len(readable), 3) if readable else None,
+            "wrong": [f"{k} vs {a!r}" for k, a in keyed if not (a and same_artist(k, a))],
+        }
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -144,9 +211,20 @@ def main(argv: list[str] | None = None) -> int:
         default="stack",
         help="image rung: stack (Lite0+Lite1, 240 px, flip-TTA, style; default) or lite0 (224 px)",
     )
+    ap.add_argument(
+        "--group-by-artist", action="store_true", help="artist-grouped splits (export-g<seed>)"
+    )
+    ap.add_argument(
+        "--visual-dedup",
+        choices=("on", "off"),
+        default="on",
+        help="build-dataset's visual duplicate stage (off: pHash groups only, as before it)",
+    )
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     results = RESULTS if args.image == "stack" else RESULTS.with_name(f"text-{args.image}.json")
+    if args.group_by_artist:
+        results = results.with_name(results.stem + "-grouped.json")
     if not COVERS.is_dir():
         reason = f"skipped: {COVERS} is absent (set SLEEVE_BENCH_COVERS)"
         print(reason)
@@ -164,7 +242,13 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    exports, text_cards = build_exports(args.work, seeds, not args.no_progress)
+    exports, text_cards = build_exports(
+        args.work,
+        seeds,
+        not args.no_progress,
+        grouped=args.group_by_artist,
+        visual=args.visual_dedup == "on",
+    )
     per_seed: list[dict] = []
     for seed in seeds:
         config = TrainConfig(
@@ -177,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         result = train_and_evaluate(
             exports[seed],
-            args.work / "runs" / f"{args.image}-seed{seed}",
+            args.work / "runs" / f"{args.image}-{'g-' if args.group_by_artist else ''}seed{seed}",
             config,
             data_dir=args.work / "data",
         )
@@ -199,14 +283,20 @@ def main(argv: list[str] | None = None) -> int:
                     for rung in RUNGS
                 },
                 "name_seen": name_seen_split(exports[seed], probs),
+                "artist_seen": artist_split(exports[seed], probs),
                 "best_on_val": result.best_method,
                 "fused_images_per_second": methods["fused"]["images_per_second"],
             }
         )
         report = summarise(per_seed, text_cards, started, args.image)  # after every seed
+        report["grouped_by_artist"] = args.group_by_artist
+        report["visual_dedup"] = args.visual_dedup
         results.parent.mkdir(parents=True, exist_ok=True)
         results.write_text(json.dumps(report, indent=2) + "\n")
     report = summarise(per_seed, text_cards, started, args.image)
+    report["grouped_by_artist"] = args.group_by_artist
+    report["visual_dedup"] = args.visual_dedup
+    report["artist_sample"] = sample_report(exports[seeds[0]])
     report["ocr_probe"] = ocr_probe(exports[seeds[0]], args.probe)
     print_table(report)
     results.write_text(json.dumps(report, indent=2) + "\n")
@@ -214,6 +304,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def summarise(per_seed: list[dict], text_cards: dict, started: float, image: str) -> dict:
+    artist = {
+        rung: {
+            f"artist_{k}": round(statistics.mean(vals), 4) if vals else None
+            for k in KINDS
+            for vals in [
+                [
+                    r["artist_seen"][rung][f"artist_{k}"]
+                    for r in per_seed
+                    if r.get("artist_seen") and r["artist_seen"][rung][f"artist_{k}"] is not None
+                ]
+            ]
+        }
+        for rung in RUNGS
+    }
     summary = {
         rung: {
             sp: {
@@ -236,6 +340,7 @@ def summarise(per_seed: list[dict], text_cards: dict, started: float, image: str
         },
         "seeds": per_seed,
         "summary": summary,
+        "artist_summary": artist,
         "fused_wins_on_val_on_average": summary["fused"]["val"]["mean"]
         > summary["svc"]["val"]["mean"],
         "caveat": "the text weight is chosen on val, so fused's val figure is optimistic; "
@@ -272,6 +377,19 @@ def print_table(report: dict) -> None:
             "a word seen in train; test wF1 seen/unseen: "
             + ", ".join(f"{k} {ns[k]['name_seen']}/{ns[k]['name_unseen']}" for k in RUNGS)
         )
+        a = r.get("artist_seen") or {}
+        if a:
+            print(
+                "  artist seen/unseen/none in train: "
+                + "/".join(str(a[f"test_covers_artist_{k}"]) for k in KINDS)
+                + " test covers; wF1 "
+                + ", ".join(
+                    f"{rung} " + "/".join(str(a[rung][f"artist_{k}"]) for k in KINDS)
+                    for rung in RUNGS
+                )
+            )
+    if report.get("artist_sample"):
+        print(f"artist sample: {report['artist_sample']}")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from typing import Any
 
 from sleeve import __version__
 from sleeve.catalog.db import Catalog
+from sleeve.dataset.artist_stage import ARTIST_TABLE, ArtistStage, find_artists
 from sleeve.dataset.attributes.export import export_attributes, export_extractors
 from sleeve.dataset.balance import BalanceResult, Candidate, balance
 from sleeve.dataset.card import build_card, render_card_md
@@ -164,6 +165,7 @@ class BuildOptions:
     visual: VisualDedup | None = None  # None: on or off as settings.visual_dedup says
     read_text: bool = True
     attributes: str = "on"
+    group_by_artist: bool = False  # covers whose words name one artist share a split
 
 
 @dataclass
@@ -175,6 +177,8 @@ class Selection:
     leak_of: dict[int, str]
     balanced: BalanceResult
     excluded: Counter[str]
+    items: list[SplitItem]  # every labelled candidate, before balancing
+    artists: ArtistStage | None  # read for the split (--group-by-artist), else None
 
 
 def build_dataset(
@@ -207,7 +211,7 @@ def build_dataset(
     # people's verdicts from `sleeve review` override the rule (dataset/review.py)
     labels, review = apply_decisions(grouping.groups, labels, latest_decisions(catalog))
     image_by_id = {im.id: im for im in images}
-    chosen = _select(grouping, labels, rows, image_by_id, found.held, opts)
+    chosen = _select(catalog, data_dir, grouping, labels, rows, image_by_id, found.held, opts)
     manifest_rows = _manifest_rows(chosen, grouping, rows, image_by_id, hashes, label_report, opts)
     ds_id = rows_id(manifest_rows)
     export_dir = Path(opts.out) if opts.out is not None else settings.datasets_dir / ds_id
@@ -233,7 +237,7 @@ def build_dataset(
     if opts.dry_run:
         result.notes.append(f"would export to {export_dir}")
         return result
-    _export(catalog, settings, export_dir, manifest_rows, chosen, image_by_id, result, opts)
+    _export(catalog, settings, export_dir, rows, manifest_rows, chosen, image_by_id, result, opts)
     return result
 
 
@@ -280,6 +284,8 @@ def _held_links(held: list[tuple[int, int]], grouping: Grouping) -> dict[str, li
 
 
 def _select(
+    catalog: Catalog,
+    data_dir: Path,
     grouping: Grouping,
     labels: dict[int, Label],
     rows: CatalogRows,
@@ -316,6 +322,18 @@ def _select(
             *(f"release:{r}" for r in release_ids),
         )
         split_items.append(SplitItem(rep.id, rep.sha256, label.genre, links))
+    artist_stage = None
+    if opts.group_by_artist:  # artists read from the words join the leak groups
+        artist_stage = find_artists(
+            catalog,
+            data_dir,
+            rows,
+            split_items,
+            image_by_id,
+            read=opts.read_text,
+            progress=opts.progress,
+        )
+        split_items = artist_stage.linked(split_items)
     leak_of = leak_groups(split_items)
     item_by_key = {it.key: it for it in split_items}
     candidates: list[Candidate] = []
@@ -326,7 +344,7 @@ def _select(
     balanced = balance_items(candidates, opts.balance, opts.per_class, opts.seed)
     kept = [item_by_key[c.image_id] for c in balanced.kept]
     split_of = assign_splits(kept, leak_of, opts.splits, opts.seed)
-    return Selection(kept, split_of, leak_of, balanced, excluded)
+    return Selection(kept, split_of, leak_of, balanced, excluded, split_items, artist_stage)
 
 
 def _manifest_rows(
@@ -460,13 +478,14 @@ def _export(
     catalog: Catalog,
     settings: Settings,
     export_dir: Path,
+    rows: CatalogRows,
     manifest_rows: list[ManifestRow],
     chosen: Selection,
     image_by_id: dict[int, ImageRow],
     result: BuildResult,
     opts: BuildOptions,
 ) -> None:
-    """Side tables (text.jsonl, attributes.csv), then the export and LATEST."""
+    """Side tables (text.jsonl, artists.csv, attributes.csv), then the export and LATEST."""
     data_dir = Path(settings.data_dir)
     card = result.card
     sources = {it.sha256: data_dir / image_by_id[it.key].path for it in chosen.kept}
@@ -475,6 +494,11 @@ def _export(
     )
     card.text = text_card
     result.notes.append(str(text_card["note"]))
+    artists = chosen.artists or find_artists(  # evidence only, from the words just read
+        catalog, data_dir, rows, chosen.items, image_by_id, read=False, progress=opts.progress
+    )
+    card.artists = artists.card([r.sha256 for r in manifest_rows], opts.group_by_artist)
+    extra_files[ARTIST_TABLE] = artists.table(r.sha256 for r in manifest_rows)
     wanted_attrs = export_extractors(opts.attributes)
     if wanted_attrs:  # attributes.csv + the card's per-genre profile (dataset/attributes/)
         covers = [(it.sha256, it.genre, image_by_id[it.key].path) for it in chosen.kept]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sleeve.dataset.artist_stage import card_lines as artist_lines
 from sleeve.dataset.attributes.export import card_lines
 from sleeve.dataset.export import DatasetCard, ManifestRow, split_counts
 
@@ -223,13 +224,19 @@ def render_card_md(card: DatasetCard) -> str:
         "## Splits",
         "",
         f"Fractions {settings['split']}, seed {settings['seed']}, stratified by genre and grouped "
-        "by leak group (duplicate group + artist + release): no group spans two splits. Folder "
-        "imports have no artist, so only their duplicate groups are grouped.",
+        "by leak group (duplicate group + artist + release): no group spans two splits. "
+        + (
+            "Folder imports' artists come from the words on the covers (see Artists)."
+            if (card.get("artists") or {}).get("grouped_split")
+            else "Folder imports have no artist, so only their duplicate groups are grouped."
+        ),
         "",
         "## Skipped",
         "",
     ]
     lines += [f"- {k}: {v}" for k, v in card.skipped.items()] or ["- nothing"]
+    if card.artists:  # artists.csv: credits, words, none (dataset/artist_stage.py)
+        lines += artist_lines(card.artists)
     if card.attributes:  # build-dataset --attributes: the per-genre profile
         lines += card_lines(card.attributes)
     lines.append("")

@@ -105,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not read the words on the covers (OCR; read by default when installed)",
     )
+    p.add_argument(
+        "--group-by-artist",
+        action="store_true",
+        help="keep covers whose words name the same artist in one split (reads the words of "
+        "every candidate cover first; artists.csv is written either way)",
+    )
     return p
 
 
@@ -140,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                 progress=not args.no_progress,
                 read_text=not args.no_text,
                 attributes=args.attributes,
+                group_by_artist=args.group_by_artist,
             )
         finally:
             catalog.dispose()

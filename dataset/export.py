@@ -96,6 +96,7 @@ class DatasetCard:
     review: dict[str, Any] | None = None
     text: dict[str, Any] | None = None
     attributes: dict[str, Any] | None = None
+    artists: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sleeve.dataset.cover_text import ensure_text, load_text
 from sleeve.dataset.cover_words import DIFFERENT, SAME, TextThresholds, text_verdict
 from sleeve.dataset.geometry import Match
-from sleeve.dataset.ocr import Word
+from sleeve.dataset.ocr import Word, engine_available
 
 if TYPE_CHECKING:
     from sleeve.catalog.db import Catalog
@@ -125,8 +126,6 @@ def catalog_words(
     """Words from the catalog's OCR cache; with ``read``, covers not yet read are read first
     (and cached: the export's text step then finds them there). Nothing when the OCR engine
     is not installed."""
-    from sleeve.dataset.cover_text import ensure_text, load_text
-    from sleeve.dataset.ocr import engine_available
 
     def source(covers: Sequence[tuple[str, str]]) -> tuple[dict[str, list[Word]], int]:
         if not covers or not engine_available():
@@ -147,7 +146,6 @@ def run_text_check(
 ) -> tuple[dict[tuple[int, int], str], TextCheckReport]:
     """:func:`check_pairs` with the words of ``covers`` (index -> (sha256, path)) fetched from
     ``words`` for the covers of the pairs that need them."""
-    from sleeve.dataset.ocr import engine_available
 
     started = time.perf_counter()
     need = sorted({i for p in pairs_to_ask(matches, config) for i in p})

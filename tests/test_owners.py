@@ -151,6 +151,9 @@ LAZY_IMPORTS = {
     ("dataset/attributes/cli.py", "sleeve.dataset.attributes.compute"): "CLI start-up",
     ("dataset/attributes/cli.py", "sleeve.catalog.db"): "CLI start-up (SQLAlchemy)",
     ("dataset/attributes/cli.py", "sleeve.catalog.models"): "CLI start-up (SQLAlchemy)",
+    ("dataset/attributes/cli.py", "sleeve.dataset.attributes"): "CLI start-up (OpenCV)",
+    # the style attribute reads Lite0's pooled features only when it runs
+    ("dataset/attributes/style.py", "sleeve.training.backbones"): "heavy (torch), style only",
 }
 
 

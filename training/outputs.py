@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from sleeve import __version__
+from sleeve.training.artist_split import artist_breakdown
 from sleeve.training.evaluate import confused_pairs_png, confusion_png, top_confused_pairs
 from sleeve.training.learning_curve import learning_curve_png
 from sleeve.training.predictions import (
@@ -131,10 +132,14 @@ def write_run_dir(
     metrics = build_metrics(export, outcomes, best, config, total_seconds)
     # headline / selection / learning_curve blocks (training/headline.py, selection.py, ...)
     metrics.update(_jsonable(extra_metrics or {}))
+    arrays = probability_arrays(export, outcomes)
+    by_artist = artist_breakdown(export, arrays)  # seen/unseen artist (export's artists.csv)
+    if by_artist:
+        metrics["artists"] = by_artist
     run.write(METRICS, json.dumps(metrics, indent=2))
     # every method's val/test probabilities per cover, keyed by sha256 (training/predictions.py
     # documents the row order), so a run can be re-analysed from a metric back to its covers
-    write_probabilities(run.probabilities_path, probability_arrays(export, outcomes))
+    write_probabilities(run.probabilities_path, arrays)
     run.write(PREDICTIONS, render_predictions(export, outcomes))
 
     figures: dict[str, bytes] = {}

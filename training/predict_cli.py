@@ -21,6 +21,7 @@ from sleeve.cliutil import (
     run_command,
     setup_logging,
 )
+from sleeve.progress import bar
 from sleeve.settings import load_settings
 from sleeve.training.predict import (
     DEFAULT_BATCH_SIZE,
@@ -116,7 +117,6 @@ def _progress(total: int, *, disabled: bool) -> Any:
     """A tqdm bar on stderr for several inputs (tqdm hides it when stderr is not a terminal)."""
     if disabled or total < 2:
         return None
-    from sleeve.progress import bar
 
     return bar(total, "predict", leave=False)
 

@@ -122,6 +122,16 @@ def caveats(metrics: dict, card: DatasetCard) -> list[str]:
             "also in train are the easy case for text: read the README before trusting it on "
             "new artists."
         )
+    by_artist = metrics.get("artists")
+    if by_artist:  # the export's artists.csv: is the test artist also in train?
+        best = metrics["best"]["method"]
+        f1 = by_artist["weighted_f1"].get(best, {})
+        n = by_artist["counts"]
+        out.append(
+            f"By artist (credits, or the words on the cover): test covers whose artist is also in "
+            f"train {n['seen']} (weighted F1 {best} {f1.get('seen')}), by artists train lacks "
+            f"{n['unseen']} ({f1.get('unseen')}), artist unknown {n['none']} ({f1.get('none')})."
+        )
     if len(metrics["genres"]) != STUDY_GENRES:
         out.append(
             f"The study used {STUDY_GENRES} genres and ResNet50 features; this run has "

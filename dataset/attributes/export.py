@@ -13,6 +13,7 @@ from pathlib import Path
 from sleeve.catalog.db import Catalog
 from sleeve.dataset.attributes.base import Extractor
 from sleeve.dataset.attributes.compute import AttributeReport, Attributes, ensure_attributes
+from sleeve.dataset.attributes.figure import profile_png
 from sleeve.dataset.attributes.registry import GROUPS, resolve
 from sleeve.dataset.attributes.text_share import COLUMNS as TEXT_COLUMNS
 from sleeve.dataset.attributes.text_share import GROUP as TEXT_GROUP
@@ -143,7 +144,6 @@ def build_export_attributes(
     extractors: Sequence[Extractor],
     report: AttributeReport,
 ) -> ExportAttributes:
-    from sleeve.dataset.attributes.figure import profile_png
 
     profile = genre_profile(genre_of, attrs, extractors)
     text_read = sum(TEXT_GROUP in attrs.get(sha, {}) for sha in genre_of)

@@ -16,7 +16,9 @@ import cv2
 import numpy as np
 
 from sleeve.catalog.db import Catalog
+from sleeve.catalog.models import CoverImage
 from sleeve.dataset.attributes.base import Field, Values
+from sleeve.dataset.cover_text import load_text
 from sleeve.dataset.ocr import Word
 
 GROUP = "text"  # the export's column prefix: text.share, text.has_text, text.words
@@ -58,9 +60,6 @@ def values_of(words: Sequence[Word], width: int, height: int) -> Values:
 def text_values(catalog: Catalog, shas: Iterable[str]) -> dict[str, Values]:
     """sha256 -> text values, for the covers among ``shas`` whose words are cached."""
     from sqlalchemy import select
-
-    from sleeve.catalog.models import CoverImage
-    from sleeve.dataset.cover_text import load_text
 
     wanted = set(shas)
     words = load_text(catalog, wanted)
