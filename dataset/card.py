@@ -227,7 +227,7 @@ def render_card_md(card: DatasetCard) -> str:
         "by leak group (duplicate group + artist + release): no group spans two splits. "
         + (
             "Folder imports' artists come from the words on the covers (see Artists)."
-            if (card.get("artists") or {}).get("grouped_split")
+            if (card.artists or {}).get("grouped_split")
             else "Folder imports have no artist, so only their duplicate groups are grouped."
         ),
         "",
