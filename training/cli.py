@@ -9,6 +9,7 @@ from pathlib import Path
 from sleeve.training.augment import POLICIES
 from sleeve.training.backbones import BACKBONES, DEFAULT_BACKBONE
 from sleeve.training.methods import ALL_METHODS
+from sleeve.training.side_features import SIDE_HELP, is_side_method
 from sleeve.training.recipes import BEST, resolve_recipe
 from sleeve.training.run import DEFAULT_METHODS, TrainConfig, train_and_evaluate
 
@@ -157,9 +158,12 @@ def parse_methods(text: str) -> tuple[str, ...]:
     if text.strip() == "all":
         return DEFAULT_METHODS
     methods = tuple(m.strip() for m in text.split(",") if m.strip())
-    unknown = [m for m in methods if m not in ALL_METHODS]
+    unknown = [m for m in methods if m not in ALL_METHODS and not is_side_method(m)]
     if unknown or not methods:
-        raise ConfigError(f"--method {text!r}: valid methods are {', '.join(ALL_METHODS)} or all")
+        raise ConfigError(
+            f"--method {text!r}: valid methods are {', '.join(ALL_METHODS)}, early-fusion "
+            f"rungs ({SIDE_HELP}) or all"
+        )
     return methods
 
 

@@ -46,6 +46,7 @@ from sleeve.training.methods.text import TEXT_METHODS, run_text_methods
 from sleeve.training.outputs import write_run_dir
 from sleeve.training.recipes import BEST
 from sleeve.training.selection import VAL_MIN_COVERS
+from sleeve.training.side_features import SIDE_HELP, is_side_method
 
 from sleeve.errors import ConfigError
 
@@ -90,11 +91,11 @@ class TrainConfig:
     progress: bool = True
 
     def validate(self) -> None:
-        unknown = [m for m in self.methods if m not in ALL_METHODS]
+        unknown = [m for m in self.methods if m not in ALL_METHODS and not is_side_method(m)]
         if unknown or not self.methods:
             raise ConfigError(
                 f"--method {','.join(unknown) or '(empty)'}: valid methods are "
-                f"{', '.join(ALL_METHODS)} or all"
+                f"{', '.join(ALL_METHODS)}, early-fusion rungs ({SIDE_HELP}) or all"
             )
         if self.epochs < 1:
             raise ConfigError("--epochs must be >= 1")
@@ -305,6 +306,12 @@ def train_and_evaluate(
         # the ladder and the default recipe read the words when the export has them
         asked = tuple(config.methods) not in (DEFAULT_METHODS, BEST.methods)
         for o in run_text_methods(export, text_wanted, outcomes, config.seed, asked):
+            score_outcome(export, o)
+            outcomes.append(o)
+    if any(is_side_method(m) for m in config.methods):  # early fusion (methods/side.py)
+        from sleeve.training.methods.side import run_side_methods
+
+        for o in run_side_methods(export, config, device, cache_root, features.get("x")):
             score_outcome(export, o)
             outcomes.append(o)
     if not outcomes:
