@@ -95,7 +95,8 @@ def _cover(genre: str, rng: random.Random) -> bytes:
     nrng = np.random.default_rng(rng.randrange(1 << 30))
     for c in range(3):
         jitter = rng.randint(-30, 30)
-        arr[:, :, c] = np.clip(base[c] + jitter + nrng.integers(-noise, noise + 1, (96, 96)), 0, 255)
+        pixels = base[c] + jitter + nrng.integers(-noise, noise + 1, (96, 96))
+        arr[:, :, c] = np.clip(pixels, 0, 255)
     buf = io.BytesIO()
     Image.fromarray(arr).save(buf, "JPEG", quality=90)
     return buf.getvalue()

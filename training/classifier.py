@@ -247,8 +247,9 @@ class Classifier:
         if block is not None:
             attrs = np.stack(
                 [
-                    cover_attributes(view_of(self.attr_loader.load(im)), block.columns,
-                                     block.extractors)  # fmt: skip
+                    cover_attributes(
+                        view_of(self.attr_loader.load(im)), block.columns, block.extractors
+                    )
                     for im in images
                 ]
             )

@@ -9,9 +9,9 @@ from pathlib import Path
 from sleeve.training.augment import POLICIES
 from sleeve.training.backbones import BACKBONES, DEFAULT_BACKBONE
 from sleeve.training.methods import ALL_METHODS
-from sleeve.training.side_features import SIDE_HELP, is_side_method
 from sleeve.training.recipes import BEST, resolve_recipe
 from sleeve.training.run import DEFAULT_METHODS, TrainConfig, train_and_evaluate
+from sleeve.training.side_features import SIDE_HELP, is_side_method
 
 from sleeve.cliutil import EXIT_OK, parser, run_command, setup_logging
 from sleeve.errors import ConfigError, NothingYetError

@@ -256,8 +256,13 @@ def fit_attr_block(
 ) -> Block:
     mean, scale = _stats(x_train)
     groups = {c.split(".", 1)[0] for c in columns}
-    block = Block("attrs", mean, scale, columns=list(columns),
-                  extractors={g: n for g, n in extractors.items() if g in groups})  # fmt: skip
+    block = Block(
+        "attrs",
+        mean,
+        scale,
+        columns=list(columns),
+        extractors={g: n for g, n in extractors.items() if g in groups},
+    )
     block.factor = _weight_factor(block, x_train, weight)
     return block
 

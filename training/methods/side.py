@@ -63,36 +63,55 @@ def attribute_inputs(export: Export, table: AttributeTable, groups: tuple[str, .
 
 
 def fit_head(
-    kind: str, z_tr: np.ndarray, y_tr: np.ndarray, z_val: np.ndarray, y_val: np.ndarray,
-    genres: list[str], seed: int,
-) -> FittedHead:  # fmt: skip
+    kind: str,
+    z_tr: np.ndarray,
+    y_tr: np.ndarray,
+    z_val: np.ndarray,
+    y_val: np.ndarray,
+    genres: list[str],
+    seed: int,
+) -> FittedHead:
     """SVC (RBF) or logistic regression on already scaled features (the head stores no scaler:
     the side block's own scaling is the one applied at predict time)."""
     if kind == "svc":
         from sklearn.svm import SVC
 
         def fit(params: dict) -> dict:
-            model = SVC(C=params["C"], kernel="rbf", gamma="scale", class_weight="balanced",
-                        decision_function_shape="ovr", random_state=seed).fit(z_tr, y_tr)  # fmt: skip
+            model = SVC(
+                C=params["C"],
+                kernel="rbf",
+                gamma="scale",
+                class_weight="balanced",
+                decision_function_shape="ovr",
+                random_state=seed,
+            ).fit(z_tr, y_tr)
             temperature = _fit_temperature(model.decision_function(z_val), y_val, model.classes_)
             return svc_head(model, temperature, len(genres))
     else:
         from sklearn.linear_model import LogisticRegression
 
         def fit(params: dict) -> dict:
-            model = LogisticRegression(C=params["C"], class_weight="balanced", max_iter=3000,
-                                       random_state=seed).fit(z_tr, y_tr)  # fmt: skip
+            model = LogisticRegression(
+                C=params["C"], class_weight="balanced", max_iter=3000, random_state=seed
+            ).fit(z_tr, y_tr)
             coef, bias = _full_linear(model, len(genres))
-            return {"type": "linear", "weight": torch.from_numpy(coef),
-                    "bias": torch.from_numpy(bias)}  # fmt: skip
+            return {
+                "type": "linear",
+                "weight": torch.from_numpy(coef),
+                "bias": torch.from_numpy(bias),
+            }
 
     return _select(kind, [{"C": c} for c in C_GRID[kind]], fit, z_val, y_val, genres)
 
 
 def fit_side(
-    spec: SideSpec, inputs: dict[str, dict], y: dict[str, np.ndarray], genres: list[str],
-    table: AttributeTable | None, seed: int,
-) -> tuple[SideFeatures, FittedHead]:  # fmt: skip
+    spec: SideSpec,
+    inputs: dict[str, dict],
+    y: dict[str, np.ndarray],
+    genres: list[str],
+    table: AttributeTable | None,
+    seed: int,
+) -> tuple[SideFeatures, FittedHead]:
     """``inputs``: split -> {"image": array, "attrs": array, "text": list of str}."""
     start = time.perf_counter()
     train = inputs["train"]
@@ -159,8 +178,10 @@ def run_side_methods(
             raise ConfigError(ATTRS_MISSING)
         present = {c.split(".", 1)[0] for c in table.columns}
         # ``attrs``: the groups the export measured (faces are off in build-dataset's default)
-        specs = [replace(s, groups=tuple(g for g in s.groups if g in present)) if s.every else s
-                 for s in specs]  # fmt: skip
+        specs = [
+            replace(s, groups=tuple(g for g in s.groups if g in present)) if s.every else s
+            for s in specs
+        ]
     groups = tuple(sorted({g for s in specs for g in s.groups}))
     if table is not None:
         absent = [g for g in groups if not any(c.startswith(g + ".") for c in table.columns)]
@@ -175,8 +196,15 @@ def run_side_methods(
     backbone = load_backbone(config.backbone, config.weights, device)
     recipe = config.recipe()
     if feats is None and any(s.image for s in specs):
-        feats = cached_embeddings(export.samples, backbone, recipe, device, cache_root,
-                                  batch_size=config.batch_size, progress=config.progress)  # fmt: skip
+        feats = cached_embeddings(
+            export.samples,
+            backbone,
+            recipe,
+            device,
+            cache_root,
+            batch_size=config.batch_size,
+            progress=config.progress,
+        )
     x = split_arrays(export, feats)[0] if feats is not None else {}
     y = {sp: np.array([s.label for s in export.split(sp)], dtype=np.int64) for sp in SPLITS}
     per_image = backbone_seconds(export, backbone, recipe, device)
