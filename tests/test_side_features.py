@@ -188,3 +188,24 @@ def test_missing_extractor_package_names_it(monkeypatch: pytest.MonkeyPatch) -> 
         check_extractors({"texture": "texture"})
     with pytest.raises(UsageError):
         check_extractors({"hats": "hats"})
+
+
+def test_finetune_takes_attributes_beside_the_pooled_features(tmp_path: Path) -> None:
+    export = _export(tmp_path / "export", per_split=(6, 4, 4))
+    config = TrainConfig(
+        methods=("finetune",), epochs=1, finetune_size=64, finetune_attributes=True, **TINY
+    )
+    result = train_and_evaluate(export, tmp_path / "run", config)
+    payload = torch.load(result.run_dir / "model.pt", weights_only=True)
+    columns = payload["extra"]["params"]["attribute_columns"]
+    assert payload["head"]["weight"].shape[1] == payload["backbone"]["feature_dim"] + len(columns)
+    expected = np.load(result.run_dir / "probabilities.npz")["finetune_test"]
+    model = Classifier.load(result.run_dir)
+    assert np.allclose(model.probabilities(_test_paths(export)), expected, atol=1e-5)
+
+
+def test_finetune_attributes_need_the_attributes_file(tmp_path: Path) -> None:
+    export = _export(tmp_path / "export", per_split=(3, 2, 2), attributes=False)
+    config = TrainConfig(methods=("finetune",), epochs=1, finetune_attributes=True, **TINY)
+    with pytest.raises(ConfigError, match=r"--finetune-attributes: .*no attributes\.csv"):
+        train_and_evaluate(export, tmp_path / "run", config)

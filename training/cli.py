@@ -111,6 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="fine-tune: trainable stages counted from the head (default: 3 on CPU, all on GPU)",
     )
     p.add_argument(
+        "--finetune-attributes",
+        action="store_true",
+        help="fine-tune: the export's attributes.csv (scaled) joins the pooled features before "
+        "the classifier layer",
+    )
+    p.add_argument(
         "--augment",
         default="simple",
         choices=POLICIES,
@@ -238,6 +244,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str]:
             style=recipe.style,
             batch_size=args.batch_size,
             train_stages=args.train_stages,
+            finetune_attributes=args.finetune_attributes,
             progress=not args.no_progress,
             label_issues=not args.no_label_issues,
             learning_curve=args.learning_curve,

@@ -88,6 +88,7 @@ class TrainConfig:
     # below this many val covers the shipped method is chosen by grouped CV (training/selection)
     select_min_val: int = VAL_MIN_COVERS
     train_stages: int | None = None  # fine-tune: stages left trainable (None: 3 CPU, all GPU)
+    finetune_attributes: bool = False  # fine-tune: attributes.csv beside the pooled features
     progress: bool = True
 
     def validate(self) -> None:
