@@ -146,6 +146,10 @@ def test_side_rungs_train_and_attributes_carry_the_signal(side_run) -> None:  # 
     assert params["blocks"]["image"] == 8 and params["side_weight"] in (0.25, 0.5, 1.0)
     assert params["blocks"]["attrs"] == len(read_attribute_table(export).columns)  # type: ignore[union-attr]
     assert methods["svc+attrs:colour"]["params"]["attribute_groups"] == ["colour"]
+    report = (result.run_dir / "report.md").read_text(encoding="utf-8")
+    assert "## Ablation: side features" in report
+    assert "| svc+attrs:colour | image + attributes: colour |" in report
+    assert "| logreg+pca8+attrs | image (PCA 8) + attributes |" in report
 
 
 def _test_paths(export: Path) -> list[str]:
