@@ -221,6 +221,7 @@ class Classifier:
             return np.zeros((0, len(self._genres)))
         return head_probabilities(self.head, self._features(images, batch_size))
 
+    @torch.inference_mode()
     def _features(self, images: Sequence[ImageInput], batch_size: int) -> np.ndarray:
         out = []
         for start in range(0, len(images), batch_size):
@@ -228,7 +229,7 @@ class Classifier:
             batch = batch.to(self.device)
             if self.device.type == "cpu":
                 batch = batch.contiguous(memory_format=torch.channels_last)
-            out.append(self.extractor(batch).float().cpu().numpy())
+            out.append(self.extractor(batch).detach().float().cpu().numpy())
         return np.concatenate(out)
 
     def _side_probabilities(
