@@ -15,6 +15,9 @@
     text (optional, methods "text" and "fused"): {engine, engine_version, weight, image_method,
         head: sleeve.training.text_head.TextHead as plain arrays}: the cover's words are read
         (OCR) and fused with the image head, ``weight`` being the text's share
+    side (optional, early-fusion rungs such as "svc+attrs"): sleeve.training.side_features
+        blocks as plain arrays; the head then reads the image features and the cover's
+        attributes and/or words, each block standardised and weighted as in training
 
 Version 2 replaced pickled scikit-learn heads by plain arrays; version 1 files still load unless
 their head is a pickle (refused: unpickling runs code).
@@ -32,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sleeve.dataset.attributes.decode import FACE_SIDE, view_of
 from sleeve.dataset.ocr import Word, read_words, words_text
 from sleeve.errors import DataError, StorageError
 from sleeve.fsutil import atomic_path
@@ -41,6 +45,7 @@ from sleeve.training.embeddings import FeatureExtractor, FeatureRecipe
 from sleeve.training.heads_runtime import check_head, head_probabilities
 from sleeve.training.predict import ImageLoader, ImageSource
 from sleeve.training.rundir import Run
+from sleeve.training.side_features import SideFeatures, check_extractors, cover_attributes
 from sleeve.training.text_head import TextHead, fuse
 
 FORMAT, VERSION = "sleeve-classifier", 2
@@ -132,11 +137,16 @@ class Classifier:
         text = payload.get("text")
         self.text_head = TextHead.from_dict(text["head"]) if text else None
         self.text_weight = float(text["weight"]) if text else 0.0
+        self.side = SideFeatures.from_dict(payload["side"]) if "side" in payload else None
+        attrs = self.side.block("attrs") if self.side else None
+        if attrs is not None:  # a missing extractor package: one line naming it, at load
+            check_extractors(attrs.extractors)
+        self.attr_loader = ImageLoader(settings, FACE_SIDE)  # decoded as the attribute stage does
 
     @property
     def reads_text(self) -> bool:
         """Whether this model reads the words printed on a cover (needs ``sleeve[ocr]``)."""
-        return self.text_head is not None
+        return self.text_head is not None or bool(self.side and self.side.needs_text)
 
     def read_text(self, images: Sequence[ImageInput]) -> list[list[Word]]:
         """The words on each image (OCR), as the text rung sees them."""
@@ -197,6 +207,8 @@ class Classifier:
         """(len(images), len(genres)) class probabilities, rows summing to 1.
 
         ``words``: the covers' words when already read (a text model reads them otherwise)."""
+        if self.side is not None:
+            return self._side_probabilities(images, batch_size, words)
         probs = self._image_probabilities(images, batch_size)
         if self.text_head is None or not len(images):
             return probs
@@ -206,16 +218,47 @@ class Classifier:
         return fuse(probs, p_text, self.text_weight)
 
     def _image_probabilities(self, images: Sequence[ImageInput], batch_size: int) -> np.ndarray:
+        if not len(images):
+            return np.zeros((0, len(self._genres)))
+        return head_probabilities(self.head, self._features(images, batch_size))
+
+    @torch.inference_mode()
+    def _features(self, images: Sequence[ImageInput], batch_size: int) -> np.ndarray:
         out = []
         for start in range(0, len(images), batch_size):
             batch = torch.stack([self._tensor(im) for im in images[start : start + batch_size]])
             batch = batch.to(self.device)
             if self.device.type == "cpu":
                 batch = batch.contiguous(memory_format=torch.channels_last)
-            out.append(head_probabilities(self.head, self.extractor(batch).float()))
-        if not out:
-            return np.zeros((0, len(self._genres)))
+            out.append(self.extractor(batch).detach().float().cpu().numpy())
         return np.concatenate(out)
+
+    def _side_probabilities(
+        self,
+        images: Sequence[ImageInput],
+        batch_size: int,
+        words: Sequence[Sequence[Word]] | None,
+    ) -> np.ndarray:
+        """Early fusion: the image features, attributes and words in the stored blocks."""
+        assert self.side is not None
+        if not len(images):
+            return np.zeros((0, len(self._genres)))
+        image = self._features(images, batch_size) if self.side.needs_image else None
+        attrs, texts = None, None
+        block = self.side.block("attrs")
+        if block is not None:
+            attrs = np.stack(
+                [
+                    cover_attributes(
+                        view_of(self.attr_loader.load(im)), block.columns, block.extractors
+                    )
+                    for im in images
+                ]
+            )
+        if self.side.needs_text:
+            words = words if words is not None else self.read_text(images)
+            texts = [words_text(w) for w in words]
+        return head_probabilities(self.head, self.side.transform(image, attrs, texts))
 
     def predict_batch(
         self,

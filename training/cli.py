@@ -17,6 +17,7 @@ from sleeve.training.methods import ALL_METHODS
 from sleeve.training.recipes import BEST, resolve_recipe
 from sleeve.training.run import train_and_evaluate
 from sleeve.training.rundir import latest_run
+from sleeve.training.side_features import SIDE_HELP, is_side_method
 
 EXAMPLES = """\
   train-and-evaluate
@@ -112,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="fine-tune: trainable stages counted from the head (default: 3 on CPU, all on GPU)",
     )
     p.add_argument(
+        "--finetune-attributes",
+        action="store_true",
+        help="fine-tune: the export's attributes.csv (scaled) joins the pooled features before "
+        "the classifier layer",
+    )
+    p.add_argument(
         "--augment",
         default="simple",
         choices=POLICIES,
@@ -159,9 +166,12 @@ def parse_methods(text: str) -> tuple[str, ...]:
     if text.strip() == "all":
         return DEFAULT_METHODS
     methods = tuple(m.strip() for m in text.split(",") if m.strip())
-    unknown = [m for m in methods if m not in ALL_METHODS]
+    unknown = [m for m in methods if m not in ALL_METHODS and not is_side_method(m)]
     if unknown or not methods:
-        raise ConfigError(f"--method {text!r}: valid methods are {', '.join(ALL_METHODS)} or all")
+        raise ConfigError(
+            f"--method {text!r}: valid methods are {', '.join(ALL_METHODS)}, early-fusion "
+            f"rungs ({SIDE_HELP}) or all"
+        )
     return methods
 
 
@@ -238,6 +248,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str]:
             style=recipe.style,
             batch_size=args.batch_size,
             train_stages=args.train_stages,
+            finetune_attributes=args.finetune_attributes,
             progress=not args.no_progress,
             label_issues=not args.no_label_issues,
             learning_curve=args.learning_curve,

@@ -18,6 +18,7 @@ from sleeve.training.backbones import DEFAULT_BACKBONE, STACK_SEP, STACK_WEIGHTS
 from sleeve.training.embeddings import FeatureRecipe
 from sleeve.training.methods import ALL_METHODS
 from sleeve.training.selection import VAL_MIN_COVERS
+from sleeve.training.side_features import SIDE_HELP, is_side_method
 
 # "hybrid" is asked for by name: it measured level with the stack SVC (README) and doubles
 # the network work per cover. "text" and "fused" read the export's text.jsonl (skipped, with a
@@ -56,14 +57,15 @@ class TrainConfig:
     # below this many val covers the shipped method is chosen by grouped CV (training/selection)
     select_min_val: int = VAL_MIN_COVERS
     train_stages: int | None = None  # fine-tune: stages left trainable (None: 3 CPU, all GPU)
+    finetune_attributes: bool = False  # fine-tune: attributes.csv beside the pooled features
     progress: bool = True
 
     def validate(self) -> None:
-        unknown = [m for m in self.methods if m not in ALL_METHODS]
+        unknown = [m for m in self.methods if m not in ALL_METHODS and not is_side_method(m)]
         if unknown or not self.methods:
             raise ConfigError(
                 f"--method {','.join(unknown) or '(empty)'}: valid methods are "
-                f"{', '.join(ALL_METHODS)} or all"
+                f"{', '.join(ALL_METHODS)}, early-fusion rungs ({SIDE_HELP}) or all"
             )
         if self.epochs < 1:
             raise ConfigError("--epochs must be >= 1")

@@ -11,6 +11,9 @@ import html
 import math
 
 from sleeve.dataset.export import DatasetCard
+from sleeve.training.ablation import HEAD as ABLATION_HEAD
+from sleeve.training.ablation import NOTE as ABLATION_NOTE
+from sleeve.training.ablation import ablation_rows
 from sleeve.training.headline import headline_sentence
 from sleeve.training.learning_curve import curve_lines
 from sleeve.training.selection import chosen_by, selection_lines
@@ -182,6 +185,18 @@ def render_markdown(metrics: dict, card: DatasetCard, pairs: list[dict]) -> str:
         "",
         LADDER_NOTE,
         "",
+        *(
+            [
+                "## Ablation: side features",
+                "",
+                _md_table(ABLATION_HEAD, ablation_rows(metrics)),
+                "",
+                ABLATION_NOTE,
+                "",
+            ]
+            if ablation_rows(metrics)
+            else []
+        ),
         f"## Per genre ({best['method']}, test)",
         "",
         _md_table(["genre", "precision", "recall", "F1", "support"], per_class_rows(bm)),
@@ -275,6 +290,15 @@ def render_html(
         "<h2>The ladder</h2>",
         _html_table(LADDER_HEAD, ladder_rows(metrics)),
         f"<p><small>{html.escape(LADDER_NOTE)}</small></p>",
+        *(
+            [
+                "<h2>Ablation: side features</h2>",
+                _html_table(ABLATION_HEAD, ablation_rows(metrics)),
+                f"<p><small>{html.escape(ABLATION_NOTE)}</small></p>",
+            ]
+            if ablation_rows(metrics)
+            else []
+        ),
         f"<h2>Per genre ({html.escape(best['method'])}, test)</h2>",
         _html_table(["genre", "precision", "recall", "F1", "support"], per_class_rows(bm)),
         _img(figures, f"confusion_{best['method']}.png", "confusion matrix"),

@@ -27,6 +27,7 @@ from sleeve.training.learning_curve import learning_curve_for_run
 from sleeve.training.methods import Method, MethodOutcome, RungContext
 from sleeve.training.methods.embedding import EmbeddingRung, split_arrays, split_labels
 from sleeve.training.methods.finetune import FineTuneRung
+from sleeve.training.methods.side import SideRung
 from sleeve.training.methods.text import TextRung
 from sleeve.training.outputs import write_run_dir
 from sleeve.training.rundir import Run, RunResult, default_run_dir, write_latest_run
@@ -45,8 +46,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 # the ladder, in order: embedding heads (kNN ... ensemble, projected), fine-tune + hybrid, then
-# the text rung and its fusion with the best image rung on val
-RUNGS: tuple[Method, ...] = (EmbeddingRung(), FineTuneRung(), TextRung())
+# the text rung and its fusion with the best image rung on val, then early fusion of side
+# features (asked for by name)
+RUNGS: tuple[Method, ...] = (EmbeddingRung(), FineTuneRung(), TextRung(), SideRung())
 
 
 def train_and_evaluate(

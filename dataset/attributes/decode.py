@@ -19,8 +19,15 @@ def load_view(path: str | Path) -> CoverView:
     with Image.open(path) as img:
         if img.format == "JPEG":
             img.draft("RGB", (FACE_SIDE, FACE_SIDE))  # DCT downscaling: a cheap decode
-        large = open_rgb(img)  # the intake's conversions: alpha on white, 16-bit, CMYK, frames
-        large.thumbnail((FACE_SIDE, FACE_SIDE), Image.Resampling.BILINEAR)
+        # the intake's conversions: alpha on white, 16-bit, CMYK, frames
+        return view_of(open_rgb(img))
+
+
+def view_of(large: Image.Image) -> CoverView:
+    """An RGB picture already through the intake (for a JPEG: draft-decoded at ``FACE_SIDE``,
+    as ``load_view`` does) as a CoverView: what a model computes a new cover's attributes on."""
+    large = large.copy()
+    large.thumbnail((FACE_SIDE, FACE_SIDE), Image.Resampling.BILINEAR)
     small = large.copy()
     small.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BILINEAR)
     return CoverView(rgb=np.asarray(small, dtype=np.uint8), large=np.asarray(large, np.uint8))

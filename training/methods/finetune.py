@@ -32,6 +32,7 @@ from sleeve.training.classifier import package
 from sleeve.training.data import CoverDataset, Export, default_workers, make_loader
 from sleeve.training.embeddings import FeatureRecipe, encode
 from sleeve.training.evaluate import classification_metrics
+from sleeve.training.finetune_side import AttributeCoverDataset, net_attributes
 from sleeve.training.heads_runtime import head_probabilities
 from sleeve.training.methods import FittedHead, MethodOutcome, RungContext
 from sleeve.training.methods.hybrid import run_hybrid
@@ -43,15 +44,23 @@ PATIENCE = 2  # epochs without a better val weighted F1 before stopping
 
 
 class FineTuneNet(nn.Module):
-    def __init__(self, backbone: Backbone, n_classes: int, dropout: float = 0.2) -> None:
+    """Backbone -> dropout -> linear; ``side_dim`` extra inputs (the cover's scaled attributes,
+    training/finetune_side.py) join the pooled features before the linear layer."""
+
+    def __init__(
+        self, backbone: Backbone, n_classes: int, dropout: float = 0.2, side_dim: int = 0
+    ) -> None:
         super().__init__()
         self.body = backbone.model
         self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(backbone.feature_dim, n_classes)
+        self.fc = nn.Linear(backbone.feature_dim + side_dim, n_classes)
         self.frozen: list[nn.Module] = []
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.dropout(self.body(x)))
+    def forward(self, x: torch.Tensor, side: torch.Tensor | None = None) -> torch.Tensor:
+        feats = self.dropout(self.body(x))
+        if side is not None:
+            feats = torch.cat([feats, side.to(feats.dtype)], dim=1)
+        return self.fc(feats)
 
     def train(self, mode: bool = True) -> FineTuneNet:
         super().train(mode)
@@ -85,9 +94,13 @@ def warmup_cosine(total_steps: int, warmup_steps: int):
     return factor
 
 
-def load_data(export: Export, backbone: Backbone, config: TrainConfig, size: int, device):
+def load_data(
+    export: Export, backbone: Backbone, config: TrainConfig, size: int, device, attrs=None
+):
     train = export.split("train")
     dataset = CoverDataset(train, backbone.train_transform(config.augment, size), min_size=size)
+    if attrs is not None:
+        dataset = AttributeCoverDataset(dataset, attrs)
     return make_loader(
         dataset, config.batch_size, shuffle=True, workers=default_workers(device), seed=config.seed
     )
@@ -101,12 +114,13 @@ def train_one_epoch(
     with progress_bar(
         len(loader), f"fine-tune epoch {epoch + 1}", "batch", progress=progress, leave=False
     ) as bar:
-        for x, y in loader:
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        for batch in loader:
+            x, y = batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
+            side = batch[2].to(device) if len(batch) > 2 else None  # the cover's attributes
             if device.type == "cpu":
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast("cuda", enabled=device.type == "cuda"):
-                loss = criterion(net(x), y)
+                loss = criterion(net(x, side), y)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
@@ -127,11 +141,16 @@ def linear_head(net: FineTuneNet) -> dict:
     }
 
 
-def evaluate(net, backbone, samples, recipe, device, config) -> tuple[np.ndarray, float]:
-    """Probabilities through the same path model.pt uses (features -> linear head)."""
+def evaluate(
+    net, backbone, samples, recipe, device, config, attrs=None
+) -> tuple[np.ndarray, float]:
+    """Probabilities through the same path model.pt uses (features [+ attributes] -> linear
+    head)."""
     net.eval()
     start = time.perf_counter()
     feats = encode(samples, backbone, recipe, device, batch_size=config.batch_size, progress=False)
+    if attrs is not None:
+        feats = np.hstack([np.asarray(feats, dtype=np.float64), attrs.rows(samples)])
     probs = head_probabilities(linear_head(net), feats)
     return probs, len(samples) / max(1e-9, time.perf_counter() - start)
 
@@ -146,10 +165,14 @@ def run_finetune(
     backbone = load_backbone(config.backbone.split(STACK_SEP)[0], config.weights, device)
     size = config.finetune_size or (224 if device.type == "cuda" else 192)
     stages = config.train_stages or (len(backbone.stages) if device.type == "cuda" else 3)
-    net = FineTuneNet(backbone, len(export.genres)).to(device)
+    attrs = None
+    if config.finetune_attributes:
+        attrs = net_attributes(export)
+    net = FineTuneNet(backbone, len(export.genres), side_dim=attrs.dims if attrs else 0)
+    net = net.to(device)
     freeze_all_but(net, backbone, stages)
     recipe = FeatureRecipe(size)
-    loader = load_data(export, backbone, config, size, device)
+    loader = load_data(export, backbone, config, size, device, attrs)
     weights = torch.tensor(export.class_weights(), dtype=torch.float32, device=device)
     criterion = nn.CrossEntropyLoss(weight=weights, label_smoothing=0.1)
     head_params = list(net.fc.parameters())
@@ -177,7 +200,7 @@ def run_finetune(
         loss = train_one_epoch(
             net, loader, criterion, optimizer, scheduler, scaler, device, epoch, config.progress
         )
-        val_probs, _ = evaluate(net, backbone, export.split("val"), recipe, device, config)
+        val_probs, _ = evaluate(net, backbone, export.split("val"), recipe, device, config, attrs)
         f1 = classification_metrics(y_val, val_probs.argmax(1), export.genres)["weighted_f1"]
         row = {
             "epoch": epoch + 1,
@@ -200,8 +223,8 @@ def run_finetune(
     if state["best_state"] is not None:
         net.load_state_dict(state["best_state"])
     train_seconds = time.perf_counter() - start
-    val_probs, _ = evaluate(net, backbone, export.split("val"), recipe, device, config)
-    test_probs, ips = evaluate(net, backbone, export.split("test"), recipe, device, config)
+    val_probs, _ = evaluate(net, backbone, export.split("val"), recipe, device, config, attrs)
+    test_probs, ips = evaluate(net, backbone, export.split("test"), recipe, device, config, attrs)
     head = linear_head(net)
     params = {
         "image_size": size,
@@ -210,6 +233,7 @@ def run_finetune(
         "epochs_run": state["epoch"],
         "best_epoch": state["best_epoch"],
         "history": state["history"],
+        **({"attribute_columns": attrs.block.columns} if attrs else {}),
     }
     fitted = FittedHead("finetune", head, val_probs, params, train_seconds)
     payload = package(
@@ -223,6 +247,8 @@ def run_finetune(
         head=head,
         extra={"params": params},
     )
+    if attrs is not None:
+        payload["side"] = attrs.side(backbone.feature_dim).to_dict()
     return MethodOutcome(fitted, test_probs, ips, payload, network=backbone)
 
 
@@ -244,8 +270,10 @@ def _resume(path: Path, net, optimizer, scheduler, config) -> dict:
     # tensors and plain containers only: a checkpoint swapped in by someone else cannot run code
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     saved = ckpt["config"]
-    for key in ("backbone", "weights", "seed", "augment", "finetune_size", "train_stages"):
-        if saved.get(key) != getattr(config, key):
+    keys = ("backbone", "weights", "seed", "augment", "finetune_size", "train_stages")
+    for key in (*keys, "finetune_attributes"):
+        # a checkpoint from before the attributes option was made without them
+        if saved.get(key, False if key == "finetune_attributes" else None) != getattr(config, key):
             raise DataError(
                 f"cannot resume {path}: it was made with {key}={saved.get(key)!r}, "
                 f"this run asks {key}={getattr(config, key)!r}"
