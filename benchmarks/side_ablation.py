@@ -54,17 +54,16 @@ DEFAULT_RUNGS = ("svc", "text", "fused")  # recipes.BEST: its chosen rung is the
 
 def attach_attributes(catalog_dir: Path, export: Path) -> dict:
     """Write the export's attributes.csv (and the card's entry) from the catalog's cache."""
-    import csv
-
     from sleeve.catalog.db import open_catalog
     from sleeve.dataset.attributes import store
     from sleeve.dataset.attributes.compute import AttributeReport
     from sleeve.dataset.attributes.export import build_export_attributes
     from sleeve.dataset.attributes.registry import EXTRACTORS
+    from sleeve.dataset.export import ATTRIBUTES_TABLE, add_side_table, read_export
 
     catalog = open_catalog(f"sqlite:///{(catalog_dir / 'catalog.db').resolve()}")
-    with (export / "manifest.csv").open(newline="") as fh:
-        genre_of = {r["sha256"]: r["genre"] for r in csv.DictReader(fh)}
+    dataset = read_export(export)
+    genre_of = {r.sha256: r.genre for r in dataset.rows}
     extractors, attrs, report = [], {}, AttributeReport()
     for name in ("colour", "texture", "structure", "faces-mtcnn"):
         have = store.cached(catalog, EXTRACTORS[name])
@@ -77,10 +76,7 @@ def attach_attributes(catalog_dir: Path, export: Path) -> dict:
             attrs.setdefault(sha, {})[name] = values
     catalog.dispose()
     built = build_export_attributes(genre_of, attrs, extractors, report)
-    (export / "attributes.csv").write_bytes(built.csv_bytes)
-    card = json.loads((export / "card.json").read_text(encoding="utf-8"))
-    card["attributes"] = built.card
-    (export / "card.json").write_text(json.dumps(card, indent=2), encoding="utf-8")
+    add_side_table(dataset, ATTRIBUTES_TABLE, built.csv_bytes, attributes=built.card)
     return {"covers": len(genre_of), "measured": dict(report.cached)}
 
 
@@ -94,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rungs", default=",".join(RUNGS), help="comma list (default: all)")
     args = ap.parse_args(argv)
     exports = {int(s): args.work / f"export-{s}" for s in args.seeds.split(",") if s.strip()}
-    if not all((e / "manifest.csv").is_file() for e in exports.values()):
+    if not all(e.is_dir() for e in exports.values()):
         print(f"skipped: run benchmarks/text.py --work {args.work} first (exports missing)")
         return 0
     import sleeve.training.headline as headline

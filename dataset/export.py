@@ -27,7 +27,14 @@ from typing import Any
 
 from sleeve.dataset.cover_text import TEXT_TABLE, read_text_table
 from sleeve.errors import DataError
-from sleeve.fsutil import read_pointer, sweep_stale, temp_prefix, widen_to_umask, write_pointer
+from sleeve.fsutil import (
+    atomic_write,
+    read_pointer,
+    sweep_stale,
+    temp_prefix,
+    widen_to_umask,
+    write_pointer,
+)
 from sleeve.progress import bar as progress_bar
 
 MANIFEST = "manifest.csv"
@@ -317,6 +324,15 @@ def write_export(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return DatasetExport(export_dir, card, tuple(sorted(rows, key=_order)))
+
+
+def add_side_table(export: DatasetExport, name: str, data: bytes, **card_sections: Any) -> None:
+    """Add a side table to an existing export (and its sections to card.json), atomically:
+    for benchmarks that attach a table computed after the build. The manifest, hence the
+    dataset id, is unchanged."""
+    atomic_write(_inside(export.root, name), data)
+    card = replace(export.card, **card_sections)
+    atomic_write(export.root / CARD_JSON, json.dumps(card.to_dict(), indent=2) + "\n")
 
 
 def _order(row: ManifestRow) -> tuple[str, str, str]:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from sleeve.dataset.attributes.registry import EXTRACTORS, resolve
 from sleeve.dataset.export import ATTRIBUTES_TABLE, DatasetExport
 from sleeve.errors import ConfigError, DataError
 from sleeve.training.text_head import CharTfidf
@@ -338,7 +339,6 @@ class SideFeatures:
 
 def check_extractors(extractors: dict[str, str]) -> None:
     """Raise a one-line ConfigError naming the package an extractor needs when it is absent."""
-    from sleeve.dataset.attributes.registry import EXTRACTORS, resolve
 
     for name in extractors.values():
         resolve([name])  # texture / faces-mtcnn: the install line when their package is missing
@@ -354,7 +354,6 @@ def check_extractors(extractors: dict[str, str]) -> None:
 
 def cover_attributes(view, columns: list[str], extractors: dict[str, str]) -> np.ndarray:  # type: ignore[no-untyped-def]
     """The ``columns`` of one decoded cover (a CoverView), computed by the stored extractors."""
-    from sleeve.dataset.attributes.registry import EXTRACTORS
 
     values: dict[str, dict] = {}
     out = np.full(len(columns), math.nan)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from sleeve.dataset.attributes.decode import load_view
 from sleeve.dataset.ocr import engine_version
 from sleeve.errors import ConfigError
 from sleeve.training.backbones import load_backbone
@@ -29,13 +30,14 @@ from sleeve.training.heads_runtime import head_probabilities
 from sleeve.training.methods import FittedHead, MethodOutcome, RungContext
 from sleeve.training.methods.embedding import backbone_seconds, split_arrays
 from sleeve.training.methods.heads import _fit_temperature, _full_linear, _select
-from sleeve.training.methods.text import export_texts
+from sleeve.training.methods.text import export_texts, ocr_seconds
 from sleeve.training.side_features import (
     ATTRS_MISSING,
     AttributeTable,
     SideFeatures,
     SideSpec,
     check_extractors,
+    cover_attributes,
     fit_attr_block,
     fit_image_block,
     fit_text_block,
@@ -273,15 +275,10 @@ def _side_seconds(export: Export, side: SideFeatures, n: int = 4) -> float:
     """Seconds per cover for the side inputs (attributes, OCR) on a few test covers."""
     seconds = 0.0
     if side.needs_text:
-        from sleeve.training.methods.text import ocr_seconds
-
         seconds += ocr_seconds(export, n)
     block = side.block("attrs")
     probe = export.split("test")[:n]
     if block is not None and probe:
-        from sleeve.dataset.attributes.decode import load_view
-        from sleeve.training.side_features import cover_attributes
-
         start = time.perf_counter()
         for s in probe:
             cover_attributes(load_view(s.path), block.columns, block.extractors)
