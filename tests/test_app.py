@@ -659,6 +659,15 @@ def _other_method_cell(run: Path) -> tuple[str, int, int, int]:
     return method, i, j, n
 
 
+def _choose(page, key: str, value: str) -> None:  # type: ignore[no-untyped-def]
+    """Pick ``value`` in the Streamlit selectbox ``key``: type it into its search box, Enter."""
+    box = page.locator(f".st-key-{key} input")
+    box.click()
+    box.fill(value)
+    page.get_by_role("option", name=value, exact=True).wait_for(timeout=30_000)
+    page.keyboard.press("Enter")
+
+
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt install chromium)")
 def test_browser_cell_covers_and_a_relabel_the_next_build_applies(
@@ -704,8 +713,7 @@ def test_browser_cell_covers_and_a_relabel_the_next_build_applies(
             expect(page.get_by_text("Predict a cover's genre")).to_be_visible(timeout=60_000)
             page.get_by_text("Report", exact=True).click()
             expect(page.get_by_text("Evaluation report")).to_be_visible(timeout=60_000)
-            page.locator(".st-key-report_method").click()
-            page.get_by_role("option", name=method, exact=True).click()
+            _choose(page, "report_method", method)
             expect(page.get_by_text(f"Confusion matrix ({method}, test)")).to_be_visible(
                 timeout=30_000
             )
@@ -716,8 +724,7 @@ def test_browser_cell_covers_and_a_relabel_the_next_build_applies(
 
             page.get_by_text("Review", exact=True).click()
             expect(page.get_by_text("covers to review").first).to_be_visible(timeout=60_000)
-            page.locator(f".st-key-genre_{key}").click()
-            page.get_by_role("option", name=new_genre, exact=True).click()
+            _choose(page, f"genre_{key}", new_genre)
             page.locator(f".st-key-relabel_{key} button").click()
             expect(page.get_by_text(f"Recorded relabel {new_genre}").first).to_be_visible(
                 timeout=30_000
