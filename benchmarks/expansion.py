@@ -80,6 +80,7 @@ mb_query = 'tag:rock'
 spotify_search = ["rock"]
 """
 AUTO_RELABEL_P = 0.6
+BOOTSTRAP = 1000
 
 
 def sha_of(path: Path) -> str:
@@ -249,7 +250,28 @@ def score_fixed_test(run: Path, truth: dict[str, str], data_dir: Path) -> dict:
         "weighted_f1": round(float(f1_score(y, pred, average="weighted", zero_division=0)), 4),
         "per_genre_f1": {g: round(float(f), 3) for g, f in zip(sorted(set(y)), per, strict=True)},
         "covers": len(y),
+        "predicted": dict(zip(shas, pred, strict=True)),
     }
+
+
+def paired_bootstrap(truth: dict[str, str], a: dict[str, str], b: dict[str, str]) -> dict:
+    """Weighted F1 of b minus a on the same resampled test covers: mean and 95 % interval."""
+    import numpy as np
+    from sklearn.metrics import f1_score
+
+    shas = sorted(truth)
+    y = np.array([truth[s] for s in shas])
+    pa, pb = np.array([a[s] for s in shas]), np.array([b[s] for s in shas])
+    rng = np.random.default_rng(0)
+    diffs = []
+    for _ in range(BOOTSTRAP):
+        i = rng.integers(0, len(y), len(y))
+        diffs.append(
+            f1_score(y[i], pb[i], average="weighted", zero_division=0)
+            - f1_score(y[i], pa[i], average="weighted", zero_division=0)
+        )
+    lo, hi = np.percentile(diffs, [2.5, 97.5])
+    return {"mean": round(float(np.mean(diffs)), 4), "interval": [round(lo, 4), round(hi, 4)]}
 
 
 def card_facts(export: Path) -> dict:
@@ -340,6 +362,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--review", type=int, default=100, help="top suspects reviewed (100)")
     ap.add_argument("--results", type=Path, default=RESULTS, help="JSON written here")
     ap.add_argument("--mb-rate", default="20", help="MusicBrainz requests/s (loopback)")
+    ap.add_argument(
+        "--rescore",
+        action="store_true",
+        help="only rescore the runs already in --work on the fixed test set (rewrites --results)",
+    )
     args = ap.parse_args(argv)
     if not COVERS.is_dir():
         reason = f"skipped: {COVERS} is absent (set SLEEVE_BENCH_COVERS)"
@@ -351,6 +378,16 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     group_of = full_groups(work)
     split = plan(group_of, args.seed, args.copies)
+    if args.rescore:
+        report = json.loads(args.results.read_text())
+        for name, stage in report["stages"].items():
+            stage["fixed_test"] = score_fixed_test(
+                work / "runs" / name, split["test"], work / "data"
+            )
+        compare(report["stages"], split["test"])
+        args.results.write_text(json.dumps(report, indent=2) + "\n")
+        print_table(report)
+        return 0
     grouping_s = round(time.perf_counter() - t0, 1)
     print(
         f"{split['files']} files, {split['groups']} groups; test {len(split['test'])}, "
@@ -417,6 +454,7 @@ def main(argv: list[str] | None = None) -> int:
             f"review {policy}: {tally} {stages[f'review-{policy}']['fixed_test']}", file=sys.stderr
         )
 
+    compare(stages, split["test"])
     report = {
         "question": "fixed-test weighted F1 before expansion, after harvesting the rest of the "
         "pool through the loopback catalogues, and after review",
@@ -450,15 +488,40 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def compare(stages: dict, truth: dict[str, str]) -> None:
+    """Each stage's gain over the previous ones (paired bootstrap); drops the per-cover lists."""
+    names = list(stages)
+    for k, name in enumerate(names):
+        stages[name]["gain_over"] = {
+            prev: paired_bootstrap(
+                truth,
+                stages[prev]["fixed_test"]["predicted"],
+                stages[name]["fixed_test"]["predicted"],
+            )
+            for prev in names[:k]
+        }
+    for name in names:
+        stages[name]["fixed_test"].pop("predicted", None)
+
+
 def print_table(report: dict) -> None:
     print(f"fixed test: {report['fixed_test']['covers']} covers; {report['fixed_test']['how']}")
-    print(f"{'stage':<14} {'train+val':>9} {'fixed test wF1':>15} {'own test wF1':>13}  dataset")
+    print(
+        f"{'stage':<12} {'train+val':>9} {'fixed test wF1':>15} {'own test wF1':>13} "
+        f"{'gain over before (95 %)':>26}  dataset"
+    )
     for name, st in report["stages"].items():
         counts = st["counts"]
+        gain = st.get("gain_over", {}).get("before")
+        cell = (
+            f"{gain['mean']:+.3f} ({gain['interval'][0]:+.3f}..{gain['interval'][1]:+.3f})"
+            if gain
+            else ""
+        )
         print(
-            f"{name:<14} {counts.get('train', 0) + counts.get('val', 0):>9} "
-            f"{st['fixed_test']['weighted_f1']:>15.3f} {st['own_split_test_weighted_f1']:>13.3f}"
-            f"  {st['dataset_id']}"
+            f"{name:<12} {counts.get('train', 0) + counts.get('val', 0):>9} "
+            f"{st['fixed_test']['weighted_f1']:>15.3f} {st['own_split_test_weighted_f1']:>13.3f} "
+            f"{cell:>26}  {st['dataset_id']}"
         )
 
 
