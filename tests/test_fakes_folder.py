@@ -96,3 +96,40 @@ def test_harvested_copies_of_imported_covers_are_one_picture_with_merged_labels(
     assert sum("folder" in v and "musicbrainz" in v for v in sources.values()) == 4
     assert sum(built.counts[sp][g] for sp in built.counts for g in built.counts[sp]) == 8
     catalog.dispose()
+
+
+def test_fake_services_option_serves_a_folder(tmp_path: Path) -> None:
+    """`sleeve fake-services --from-folder DIR [--map ...]`: folders map as folder import maps
+    them (taxonomy aliases, then --map), an unmapped folder is a usage error."""
+    import threading
+
+    import pytest
+    from sleeve.collector.fakes.__main__ import build_parser, serve_forever
+    from sleeve.collector.fakes.folder_catalogue import catalogue_from_folder
+
+    from sleeve.errors import UsageError
+
+    truth = _covers(tmp_path / "covers", per_folder=2)
+    (tmp_path / "covers" / "Polka").mkdir()
+    with pytest.raises(UsageError, match="Polka"):
+        catalogue_from_folder(tmp_path / "covers", {}, taxonomy=TAXONOMY)
+    cat = catalogue_from_folder(tmp_path / "covers", {"Polka": "polka"}, taxonomy=TAXONOMY)
+    assert sorted(rg.genre for rg in cat.release_groups.values()) == sorted(truth.values())
+    args = build_parser().parse_args(["--from-folder", str(tmp_path / "covers"), "--map", "A=b"])
+    assert (args.from_folder, args.map) == (tmp_path / "covers", "A=b")
+
+    stop, seen = threading.Event(), {}
+
+    def ready(fx) -> None:  # type: ignore[no-untyped-def]
+        r = requests.get(
+            f"{fx.musicbrainz_url}/release-group",
+            params={"query": 'tag:"hip hop"', "fmt": "json"},
+            headers={"User-Agent": "t/1 ( t@example.org )"},
+            timeout=5,
+        )
+        seen["count"] = r.json()["count"]
+        stop.set()
+
+    out = io.StringIO()
+    assert serve_forever([], catalogue=cat, out=out, ready=ready, stop=stop) == 0
+    assert seen["count"] == 2 and "4 release groups" in out.getvalue()

@@ -134,11 +134,35 @@ def folder_catalogue(
 
 
 def folder_files(root: Path, mapping: Mapping[str, str]) -> list[tuple[Path, str]]:
-    """``(file, genre)`` for every file under ``root/<Folder>/`` whose folder ``mapping`` names."""
+    """``(file, genre)`` for every regular file (no links) under ``root/<Folder>/`` whose
+    folder ``mapping`` names."""
     return [
         (p, mapping[d.name])
         for d in sorted(root.iterdir())
-        if d.is_dir() and d.name in mapping
+        if d.is_dir() and not d.is_symlink() and d.name in mapping
         for p in sorted(d.iterdir())
-        if p.is_file()
+        if p.is_file() and not p.is_symlink()
     ]
+
+
+def catalogue_from_folder(
+    root: Path,
+    mapping: Mapping[str, str] | None = None,
+    seed: int = 0,
+    *,
+    taxonomy: Taxonomy | None = None,
+) -> FakeCatalogue:
+    """:func:`folder_catalogue` of ``root/<Folder>/*``, folders mapped to genres as
+    ``collect --from-folder`` maps them (``mapping`` first, then the taxonomy's aliases; an
+    unmapped folder is a ``UsageError`` naming it)."""
+    from sleeve.collector.folder_import import resolve_folders
+
+    from sleeve.errors import UsageError
+
+    root = Path(root)
+    if not root.is_dir():
+        raise UsageError(f"{root}: no such directory")
+    taxonomy = taxonomy or Taxonomy.load()
+    names_ = [d.name for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith(".")]
+    resolved, _ = resolve_folders(taxonomy, names_, dict(mapping or {}))
+    return folder_catalogue(folder_files(root, resolved), seed, taxonomy=taxonomy)
