@@ -54,7 +54,9 @@ from pathlib import Path
 
 _SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "covers-5genre" / "Album_Covers"
 COVERS = Path(os.environ.get("SLEEVE_BENCH_COVERS", _SHARED))
-CACHE = Path(os.environ.get("SLEEVE_BENCH_CACHE", "/tmp/sleeve-text-bench"))
+# benchmarks/text.py's work dir (its --work default): catalog, exports, embedding cache
+_TEXT_WORK = Path(tempfile.gettempdir()) / "sleeve-text-bench"
+CACHE = Path(os.environ.get("SLEEVE_BENCH_CACHE", _TEXT_WORK))
 LITE0 = "efficientnet_lite0-pretrained-efficientnet-lite0-57934424.pth-224px"
 RESULTS = Path(__file__).parent / "results" / "expansion.json"
 EYE = Path(__file__).parent / "results" / "label_issues_review.json"
@@ -369,8 +371,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     if not COVERS.is_dir():
-        reason = f"skipped: {COVERS} is absent (set SLEEVE_BENCH_COVERS)"
-        print(reason)
+        print(f"skipped: {COVERS} is absent (set SLEEVE_BENCH_COVERS)")
+        return 0
+    if not (CACHE / "catalog" / "catalog.db").is_file() or not (CACHE / "data").is_dir():
+        print(f"skipped: {CACHE} has no catalog / embedding cache yet (run benchmarks/text.py)")
         return 0
     started = time.perf_counter()
     work = args.work

@@ -32,7 +32,9 @@ import tempfile
 import time
 from pathlib import Path
 
-CACHE = Path(os.environ.get("SLEEVE_BENCH_CACHE", "/tmp/sleeve-text-bench"))
+# benchmarks/text.py's work dir (its --work default): catalog, exports, embedding cache
+_TEXT_WORK = Path(tempfile.gettempdir()) / "sleeve-text-bench"
+CACHE = Path(os.environ.get("SLEEVE_BENCH_CACHE", _TEXT_WORK))
 LITE0 = "efficientnet_lite0-pretrained-efficientnet-lite0-57934424.pth-224px"
 RESULTS = Path(__file__).parent / "results" / "selection.json"
 RUNGS = ("knn", "logreg", "svc", "rf")
