@@ -61,8 +61,13 @@ LITE0 = "efficientnet_lite0-pretrained-efficientnet-lite0-57934424.pth-224px"
 RESULTS = Path(__file__).parent / "results" / "expansion.json"
 EYE = Path(__file__).parent / "results" / "label_issues_review.json"
 BIN = Path(sys.executable).parent
-FOLDERS = {"Country": "country", "Electronic": "electronic", "HipHop": "rap", "Pop": "pop"}
-FOLDERS["Rock"] = "rock"
+FOLDERS = {
+    "Country": "country",
+    "Electronic": "electronic",
+    "HipHop": "rap",
+    "Pop": "pop",
+    "Rock": "rock",
+}
 TAXONOMY = """\
 # the shared set's two genres outside the study's taxonomy, one tag each; "electronic" is on
 # the shipped never_map (wider than edm), so this file's never_map leaves it out
