@@ -112,9 +112,10 @@ def main(argv: list[str] | None = None) -> int:
         code = EXIT_OK
         for summary in summaries:
             verb = "resumed" if summary.resumed else "run"
+            print()  # a blank line: print_table escapes control characters in its title
             print_table(
                 summary.rows(),
-                f"\n{summary.source} {verb} #{summary.run_id}, genre {summary.genre}: "
+                f"{summary.source} {verb} #{summary.run_id}, genre {summary.genre}: "
                 f"{summary.new}/{summary.target} new covers ({summary.state})",
             )
             if summary.message:

@@ -692,3 +692,95 @@ def test_data_page_filters_by_cover_attributes(
     at.slider(key="f_saturation").set_value((0.0, 1.0)).run()
     at.selectbox(key="f_style").set_value("typography").run()
     assert f"{len(range(2, len(rows), 3))} matching images" in text()
+
+
+def _other_method_cell(run: Path) -> tuple[str, int, int, int]:
+    """(method, true, predicted, count): the largest off-diagonal test cell of a method that is
+    NOT the shipped one (the page opens on that), or of the shipped one when it is alone."""
+    metrics = json.loads((run / "metrics.json").read_text())
+    best = metrics["best"]["method"]
+    method = next((m for m in metrics["methods"] if m != best), best)
+    cm = metrics["methods"][method]["test"]["confusion"]
+    cells = [(cm[i][j], i != j, i, j) for i in range(len(cm)) for j in range(len(cm))]
+    n, _, i, j = max(cells, key=lambda c: (c[1] and c[0] > 0, c[0]))
+    return method, i, j, n
+
+
+def _choose(page, key: str, value: str) -> None:  # type: ignore[no-untyped-def]
+    """Pick ``value`` in the Streamlit selectbox ``key``: type it into its search box, Enter."""
+    box = page.locator(f".st-key-{key} input")
+    box.click()
+    box.fill(value)
+    page.get_by_role("option", name=value, exact=True).wait_for(timeout=30_000)
+    page.keyboard.press("Enter")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt install chromium)")
+def test_browser_cell_covers_and_a_relabel_the_next_build_applies(
+    served_app: str, tmp_path: Path, tiny_run: Path, review_env: Settings
+) -> None:
+    """Issue 15's loop in a real browser: another method's confusion cell -> its covers (with
+    true / predicted / probability), then a suspect relabelled on the Review page -> the next
+    build-dataset exports it under the new genre, with a new dataset id and the card counting
+    it."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from sleeve.app.runs import cell_covers, predictions
+    from sleeve.catalog.db import open_catalog
+    from sleeve.dataset.build import build_dataset
+    from sleeve.taxonomy import Taxonomy
+    from sleeve.training.rundir import Run
+    from tests.dataset_support import read_manifest
+
+    def build(out: str):  # type: ignore[no-untyped-def]
+        catalog = open_catalog(review_env.catalog_url)
+        try:  # threshold 0: byte-identical groups only, so the decided cover is exported itself
+            return build_dataset(
+                catalog, review_env, Taxonomy.load(), out=tmp_path / out, threshold=0,
+                read_text=False, attributes="off", progress=False,
+            )  # fmt: skip
+        finally:
+            catalog.dispose()
+
+    before = build("before")
+    method, i, j, n = _other_method_cell(tiny_run)
+    genres = json.loads((tiny_run / "metrics.json").read_text())["genres"]
+    first_cover = cell_covers(predictions(tiny_run), method, genres[i], genres[j])[0]
+    flagged = [r for r in Run(tiny_run).label_issues() if r["is_label_issue"] == "1"]
+    suspect = flagged[0]  # the head of the Review page's queue
+    assert suspect["sha256"] in {r["sha256"] for r in read_manifest(before.export_dir)}
+    key = suspect["sha256"][:16]
+    new_genre = next(g for g in GENRES if g not in (suspect["given_genre"],))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(served_app, wait_until="domcontentloaded")
+            expect(page.get_by_text("Predict a cover's genre")).to_be_visible(timeout=60_000)
+            page.get_by_text("Report", exact=True).click()
+            expect(page.get_by_text("Evaluation report")).to_be_visible(timeout=60_000)
+            _choose(page, "report_method", method)
+            expect(page.get_by_text(f"Confusion matrix ({method}, test)")).to_be_visible(
+                timeout=30_000
+            )
+            page.locator(f".st-key-cell_{i}_{j} button").click()
+            expect(page.get_by_text(f"{n} test cover").first).to_be_visible(timeout=30_000)
+            expect(page.get_by_text(f"by {method}").first).to_be_visible(timeout=30_000)
+            expect(page.get_by_text(first_cover.caption).first).to_be_visible(timeout=30_000)
+
+            page.get_by_text("Review", exact=True).click()
+            expect(page.get_by_text("covers to review").first).to_be_visible(timeout=60_000)
+            _choose(page, f"genre_{key}", new_genre)
+            page.locator(f".st-key-relabel_{key} button").click()
+            expect(page.get_by_text(f"Recorded relabel {new_genre}").first).to_be_visible(
+                timeout=30_000
+            )
+        finally:
+            browser.close()
+
+    after = build("after")
+    assert after.dataset_id != before.dataset_id
+    assert (after.card.review["relabelled"], after.card.review["excluded"]) == (1, 0)
+    rows = {r["sha256"]: r for r in read_manifest(after.export_dir)}
+    assert rows[suspect["sha256"]]["genre"] == new_genre

@@ -95,6 +95,8 @@ def test_the_cli_says_in_one_line_what_resuming_will_do(
         f"so it adds up to 3 more"
     ]
     assert f"{limit}/{limit} new covers" in out
+    # the summary's title starts its own line after a blank one, not after a printed "\\n"
+    assert "\\n" not in out and f"\n\nmusicbrainz resumed #{first.run_id}, genre rap" in out
 
 
 def test_source_all_resumes_share_the_new_limit(sqlite_catalog: Catalog) -> None:
