@@ -55,10 +55,8 @@ def val_confused_pairs(y: np.ndarray, pred: np.ndarray, genres: list[str], n: in
 def one_seed(seed: int, work: Path, progress: bool) -> dict:
     import torch
 
-    from sleeve.training.backbones import load_backbone
     from sleeve.training.config import seed_everything
     from sleeve.training.data import load_export
-    from sleeve.training.embeddings import FeatureRecipe, cached_embeddings
     from sleeve.training.evaluate import classification_metrics
     from sleeve.training.heads_runtime import head_probabilities, project
     from sleeve.training.methods.embedding import split_arrays
@@ -66,6 +64,8 @@ def one_seed(seed: int, work: Path, progress: bool) -> dict:
     from sleeve.training.methods.knn import fit_knn
     from sleeve.training.projection import fit_lda, fit_supcon
     from sleeve.training.separation import find_pair, pair_separation
+    from sleeve.vision.backbones import load_backbone
+    from sleeve.vision.embeddings import FeatureRecipe, cached_embeddings
 
     seed_everything(seed)
     export_dir, _ = build_export(work / f"seed{seed}", seed)

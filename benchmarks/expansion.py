@@ -229,11 +229,11 @@ def score_fixed_test(run: Path, truth: dict[str, str], data_dir: Path) -> dict:
     import torch
     from sklearn.metrics import f1_score
 
-    from sleeve.training.backbones import load_backbone
     from sleeve.training.classifier import Classifier
-    from sleeve.training.data import Sample
-    from sleeve.training.embeddings import cached_embeddings
     from sleeve.training.heads_runtime import head_probabilities
+    from sleeve.vision.backbones import load_backbone
+    from sleeve.vision.embeddings import cached_embeddings
+    from sleeve.vision.samples import Sample
 
     clf = Classifier.load(run)
     shas = sorted(truth)

@@ -142,9 +142,9 @@ def _embeddings(
 ) -> tuple[np.ndarray, int]:
     """Lite0 embeddings of ``images`` through the training code's sha256-keyed cache; also
     how many covers were missing from it (and have been encoded and cached now)."""
-    from sleeve.training.backbones import configure_threads, load_backbone, resolve_device
-    from sleeve.training.data import Sample
-    from sleeve.training.embeddings import FeatureRecipe, cached_embeddings, cached_shas
+    from sleeve.vision.backbones import configure_threads, load_backbone, resolve_device
+    from sleeve.vision.embeddings import FeatureRecipe, cached_embeddings, cached_shas
+    from sleeve.vision.samples import Sample
 
     device = resolve_device("auto")
     configure_threads(device)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import sleeve.training.embeddings as embeddings
+import sleeve.vision.embeddings as embeddings
 from sleeve.cli import COMMANDS
 from sleeve.training import analysis
 from sleeve.training.analysis import analyse, describe_clusters

@@ -13,7 +13,7 @@ from sleeve.dataset.hashing import _hash_job
 from sleeve.dataset.ocr import _read_job
 from sleeve.errors import BadImageError
 from sleeve.images.intake import open_rgb
-from sleeve.training.data import Sample, drop_unreadable
+from sleeve.vision.samples import Sample, drop_unreadable
 from tests.images import jpeg
 
 

@@ -30,7 +30,7 @@ hash_files(sys.argv[1:], workers=2, progress=False)
 LOADER = """
 import sys
 from pathlib import Path
-from sleeve.training.data import CoverDataset, Sample, make_loader
+from sleeve.vision.samples import CoverDataset, Sample, make_loader
 samples = [Sample(Path(p), "0" * 64, "rap", "train", 0) for p in sys.argv[1:]]
 for _batch in make_loader(CoverDataset(samples, transform=lambda img: img), 1, workers=2):
     pass
@@ -153,7 +153,7 @@ def test_kill_9_of_the_app_launcher_stops_the_app(tmp_path: Path) -> None:
 
 def test_loader_workers_still_deliver_every_batch(tmp_path: Path) -> None:
     """The worker set-up above changes nothing else: a loader with workers yields every item."""
-    from sleeve.training.data import CoverDataset, Sample, make_loader
+    from sleeve.vision.samples import CoverDataset, Sample, make_loader
     from tests.dataset_support import cover
 
     samples = []

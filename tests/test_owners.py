@@ -134,26 +134,26 @@ LAZY_IMPORTS = {
     # `sleeve analyze --help` answers without importing torch
     ("training/analysis_cli.py", "sleeve.training.analysis"): "CLI start-up (torch)",
     ("training/analysis_cli.py", "sleeve.training.analysis_page"): "CLI start-up (torch)",
-    ("training/analysis_cli.py", "sleeve.training.backbones"): "CLI start-up (torch)",
+    ("training/analysis_cli.py", "sleeve.vision.backbones"): "CLI start-up (torch)",
     ("training/analysis_cli.py", "sleeve.training.cli"): "CLI start-up (torch)",
     ("training/analysis_cli.py", "sleeve.training.data"): "CLI start-up (torch)",
-    ("training/analysis_cli.py", "sleeve.training.embeddings"): "CLI start-up (torch)",
+    ("training/analysis_cli.py", "sleeve.vision.embeddings"): "CLI start-up (torch)",
     ("training/analysis_cli.py", "sleeve.training.classifier"): "CLI start-up (torch)",
     # the app's pages import evaluate's confusion helpers; decoding covers needs torch
-    ("training/evaluate.py", "sleeve.training.data"): "heavy (torch) for one figure",
+    ("training/evaluate.py", "sleeve.vision.samples"): "heavy (torch) for one figure",
     ("training/predict.py", "sleeve.training.classifier"): "heavy (torch) only to predict",
     ("training/predict.py", "sleeve.collector.http"): "only URL inputs need the HTTP stack",
     # build-dataset's visual stage embeds covers only when it is on
-    ("dataset/visual.py", "sleeve.training.backbones"): "heavy (torch), visual stage only",
-    ("dataset/visual.py", "sleeve.training.data"): "heavy (torch), visual stage only",
-    ("dataset/visual.py", "sleeve.training.embeddings"): "heavy (torch), visual stage only",
+    ("dataset/visual.py", "sleeve.vision.backbones"): "heavy (torch), visual stage only",
+    ("dataset/visual.py", "sleeve.vision.samples"): "heavy (torch), visual stage only",
+    ("dataset/visual.py", "sleeve.vision.embeddings"): "heavy (torch), visual stage only",
     ("dataset/attributes/cli.py", "sleeve.dataset.attributes.registry"): "CLI start-up",
     ("dataset/attributes/cli.py", "sleeve.dataset.attributes.compute"): "CLI start-up",
     ("dataset/attributes/cli.py", "sleeve.catalog.db"): "CLI start-up (SQLAlchemy)",
     ("dataset/attributes/cli.py", "sleeve.catalog.models"): "CLI start-up (SQLAlchemy)",
     ("dataset/attributes/cli.py", "sleeve.dataset.attributes"): "CLI start-up (OpenCV)",
     # the style attribute reads Lite0's pooled features only when it runs
-    ("dataset/attributes/style.py", "sleeve.training.backbones"): "heavy (torch), style only",
+    ("dataset/attributes/style.py", "sleeve.vision.backbones"): "heavy (torch), style only",
 }
 
 

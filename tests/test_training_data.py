@@ -9,7 +9,8 @@ import pytest
 
 from sleeve.dataset.export import MANIFEST_COLUMNS, read_export, split_counts, write_export
 from sleeve.errors import DataError
-from sleeve.training.data import CoverDataset, load_export
+from sleeve.training.data import load_export
+from sleeve.vision.samples import CoverDataset
 from tests.synthetic import write_synthetic_export
 
 

@@ -219,7 +219,7 @@ def test_build_skips_the_stage_without_embeddings(
     sqlite_catalog, settings, recapture_tree, tmp_path, monkeypatch
 ):  # type: ignore[no-untyped-def]
     # the training package (torch) not importable: as on an install without torch
-    monkeypatch.setitem(sys.modules, "sleeve.training.embeddings", None)
+    monkeypatch.setitem(sys.modules, "sleeve.vision.embeddings", None)
     result = _build(sqlite_catalog, settings, recapture_tree, tmp_path / "ds", visual=STAGE)
     status = result.card.duplicates["visual"]["status"]
     assert status.startswith("skipped: embeddings unavailable")

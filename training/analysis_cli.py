@@ -88,10 +88,10 @@ def run_analysis(
 
     from sleeve.training.analysis import analyse
     from sleeve.training.analysis_page import write_page
-    from sleeve.training.backbones import DEFAULT_BACKBONE, configure_threads, load_backbone
     from sleeve.training.cli import resolve_dataset
     from sleeve.training.data import load_export
-    from sleeve.training.embeddings import FeatureRecipe, cached_embeddings
+    from sleeve.vision.backbones import DEFAULT_BACKBONE, configure_threads, load_backbone
+    from sleeve.vision.embeddings import FeatureRecipe, cached_embeddings
 
     config, confusion, projection = run_inputs(run)
     if dataset is None and config.get("export_dir"):

@@ -14,8 +14,8 @@ from PIL import Image
 
 from sleeve.fsutil import atomic_write
 from sleeve.training.analysis import linkage
-from sleeve.training.data import Sample, decode
 from sleeve.training.evaluate import _png, _pyplot
+from sleeve.vision.samples import Sample, decode
 
 THUMB = 96
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]

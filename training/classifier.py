@@ -40,13 +40,13 @@ from sleeve.dataset.ocr import Word, read_words, words_text
 from sleeve.errors import DataError, StorageError
 from sleeve.fsutil import atomic_path
 from sleeve.settings import Settings, load_settings
-from sleeve.training.backbones import CROP_PCT, Backbone, eval_transform, load_backbone
-from sleeve.training.embeddings import FeatureExtractor, FeatureRecipe
 from sleeve.training.heads_runtime import check_head, head_probabilities
 from sleeve.training.predict import ImageLoader, ImageSource
 from sleeve.training.rundir import Run
 from sleeve.training.side_features import SideFeatures, check_extractors, cover_attributes
 from sleeve.training.text_head import TextHead, fuse
+from sleeve.vision.backbones import CROP_PCT, Backbone, eval_transform, load_backbone
+from sleeve.vision.embeddings import FeatureExtractor, FeatureRecipe
 
 FORMAT, VERSION = "sleeve-classifier", 2
 # a path, an http(s) URL, bytes, a PIL image or a numpy array (see ImageLoader)

@@ -14,11 +14,11 @@ import numpy as np
 import torch
 
 from sleeve.errors import ConfigError
-from sleeve.training.backbones import DEFAULT_BACKBONE, STACK_SEP, STACK_WEIGHTS_ERROR
-from sleeve.training.embeddings import FeatureRecipe
 from sleeve.training.methods import ALL_METHODS
 from sleeve.training.selection import VAL_MIN_COVERS
 from sleeve.training.side_features import SIDE_HELP, is_side_method
+from sleeve.vision.backbones import DEFAULT_BACKBONE, STACK_SEP, STACK_WEIGHTS_ERROR
+from sleeve.vision.embeddings import FeatureRecipe
 
 # "hybrid" is asked for by name: it measured level with the stack SVC (README) and doubles
 # the network work per cover. "text" and "fused" read the export's text.jsonl (skipped, with a

@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import Dataset
 
 from sleeve.errors import ConfigError
-from sleeve.training.data import CoverDataset, Export
+from sleeve.training.data import Export
 from sleeve.training.side_features import (
     ATTRS_MISSING,
     Block,
@@ -25,6 +25,7 @@ from sleeve.training.side_features import (
     fit_attr_block,
     read_attribute_table,
 )
+from sleeve.vision.samples import CoverDataset
 
 
 @dataclass

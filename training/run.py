@@ -16,7 +16,6 @@ from pathlib import Path
 import torch
 
 from sleeve.errors import ConfigError
-from sleeve.training.backbones import configure_threads, resolve_device
 from sleeve.training.classifier import save_model
 from sleeve.training.config import DEFAULT_METHODS, TrainConfig, seed_everything
 from sleeve.training.data import Export, load_export
@@ -32,6 +31,7 @@ from sleeve.training.methods.text import TextRung
 from sleeve.training.outputs import write_run_dir
 from sleeve.training.rundir import Run, RunResult, default_run_dir, write_latest_run
 from sleeve.training.selection import choose_for_export
+from sleeve.vision.backbones import configure_threads, resolve_device
 
 # the public API callers import from here (the orchestrator); nothing run.py imports imports it
 __all__ = [

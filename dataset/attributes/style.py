@@ -30,7 +30,7 @@ STYLES = ("photo", "illustration", "typography")
 
 @functools.cache
 def _backbone():  # type: ignore[no-untyped-def]
-    from sleeve.training.backbones import load_backbone
+    from sleeve.vision.backbones import load_backbone
 
     backbone = load_backbone(BACKBONE, "auto")
     return backbone, backbone.preprocess()

@@ -354,9 +354,9 @@ def visual_pairs(card: DatasetCard | None) -> list[tuple[str, str]]:
     return [(p["sha256_a"], p["sha256_b"]) for p in visual.get("pair_list", [])]
 
 
-def word_pairs(card: dict[str, Any] | None) -> list[tuple[str, str]]:
+def word_pairs(card: DatasetCard | None) -> list[tuple[str, str]]:
     """Of :func:`visual_pairs`, those the covers' words confirmed (the text check)."""
-    visual = ((card or {}).get("duplicates") or {}).get("visual") or {}
+    visual = (card.duplicates if card else {}).get("visual") or {}
     return [
         (p["sha256_a"], p["sha256_b"]) for p in visual.get("pair_list", []) if p.get("by") == "text"
     ]

@@ -14,10 +14,8 @@ import numpy as np
 import torch
 
 from sleeve.errors import ConfigError
-from sleeve.training.backbones import load_backbone
 from sleeve.training.classifier import package
 from sleeve.training.config import DEFAULT_METHODS, TrainConfig
-from sleeve.training.embeddings import FeatureRecipe, cached_embeddings, encode
 from sleeve.training.heads_runtime import head_probabilities
 from sleeve.training.methods import (
     EMBEDDING_METHODS,
@@ -29,10 +27,12 @@ from sleeve.training.methods import (
 from sleeve.training.methods.heads import EMBEDDING_FITTERS, catboost_available, fit_ensemble
 from sleeve.training.methods.knn import fit_knn
 from sleeve.training.methods.projected import fit_projected_methods
+from sleeve.vision.backbones import load_backbone
+from sleeve.vision.embeddings import FeatureRecipe, cached_embeddings, encode
 
 if TYPE_CHECKING:
-    from sleeve.training.backbones import Backbone
     from sleeve.training.data import Export
+    from sleeve.vision.backbones import Backbone
 
 
 def split_labels(export: Export, split: str) -> np.ndarray:

@@ -27,15 +27,16 @@ from sleeve.errors import DataError
 from sleeve.fsutil import atomic_path
 from sleeve.progress import Progress
 from sleeve.progress import bar as progress_bar
-from sleeve.training.backbones import STACK_SEP, Backbone, load_backbone
 from sleeve.training.classifier import package
-from sleeve.training.data import CoverDataset, Export, default_workers, make_loader
-from sleeve.training.embeddings import FeatureRecipe, encode
+from sleeve.training.data import Export
 from sleeve.training.evaluate import classification_metrics
 from sleeve.training.finetune_side import AttributeCoverDataset, net_attributes
 from sleeve.training.heads_runtime import head_probabilities
 from sleeve.training.methods import FittedHead, MethodOutcome, RungContext
 from sleeve.training.methods.hybrid import run_hybrid
+from sleeve.vision.backbones import STACK_SEP, Backbone, load_backbone
+from sleeve.vision.embeddings import FeatureRecipe, encode
+from sleeve.vision.samples import CoverDataset, default_workers, make_loader
 
 if TYPE_CHECKING:
     from sleeve.training.config import TrainConfig

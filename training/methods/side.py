@@ -21,10 +21,8 @@ import torch
 from sleeve.dataset.attributes.decode import load_view
 from sleeve.dataset.ocr import engine_version
 from sleeve.errors import ConfigError
-from sleeve.training.backbones import load_backbone
 from sleeve.training.classifier import package
 from sleeve.training.config import TrainConfig
-from sleeve.training.embeddings import cached_embeddings
 from sleeve.training.heads_arrays import svc_head
 from sleeve.training.heads_runtime import head_probabilities
 from sleeve.training.methods import FittedHead, MethodOutcome, RungContext
@@ -45,6 +43,8 @@ from sleeve.training.side_features import (
     parse_side,
     read_attribute_table,
 )
+from sleeve.vision.backbones import load_backbone
+from sleeve.vision.embeddings import cached_embeddings
 
 if TYPE_CHECKING:
     from sleeve.training.data import Export

@@ -29,7 +29,7 @@ from torch import nn
 from torchvision import transforms as T
 
 from sleeve.errors import ConfigError, DataError
-from sleeve.training import augment
+from sleeve.vision import augment
 
 DEFAULT_BACKBONE = "efficientnet_lite0"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

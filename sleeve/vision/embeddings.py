@@ -19,8 +19,8 @@ from torch import nn
 from sleeve.fsutil import atomic_path, atomic_write
 from sleeve.progress import Progress
 from sleeve.progress import bar as progress_bar
-from sleeve.training.backbones import Backbone, eval_transform
-from sleeve.training.data import CoverDataset, Sample, make_loader
+from sleeve.vision.backbones import Backbone, eval_transform
+from sleeve.vision.samples import CoverDataset, Sample, make_loader
 
 
 @dataclass(frozen=True)
