@@ -149,7 +149,7 @@ def test_build_confirms_a_pair_by_its_words_and_says_so(  # type: ignore[no-unty
         visual=stage,
         read_text=False,
     )
-    dup2 = res2.card["duplicates"]
+    dup2 = res2.card.duplicates
     assert dup2["pairs_by_stage"]["text"] == 0 and dup2["visual"]["pairs"] == 0
     assert dup2["visual"]["text"]["pairs_without_words"] >= 1
     catalog2.dispose()
