@@ -61,7 +61,20 @@ def embedding_outcome(
     """A head on backbone features: its test probabilities, throughput and model.pt payload."""
     test_probs = head_probabilities(fitted.head, x_test)
     ips = 1.0 / (per_image + head_seconds(fitted.head, x_test[:64]))
-    payload = package(
+    payload = head_payload(export, config, fitted, backbone, recipe, **extra)
+    return MethodOutcome(fitted, test_probs, ips, payload)
+
+
+def head_payload(
+    export: Export,
+    config: TrainConfig,
+    fitted: FittedHead,
+    backbone: Backbone,
+    recipe: FeatureRecipe,
+    **extra,
+) -> dict:
+    """model.pt for a head on backbone features (the embedding rungs and the side rungs)."""
+    return package(
         method=fitted.method,
         kind="embedding-head",
         genres=export.genres,
@@ -72,7 +85,6 @@ def embedding_outcome(
         head=fitted.head,
         extra={"params": fitted.params, **extra},
     )
-    return MethodOutcome(fitted, test_probs, ips, payload)
 
 
 def backbone_seconds(export: Export, backbone, recipe: FeatureRecipe, device, n: int = 64) -> float:

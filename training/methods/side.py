@@ -21,12 +21,11 @@ import torch
 from sleeve.dataset.attributes.decode import load_view
 from sleeve.dataset.ocr import engine_version
 from sleeve.errors import ConfigError
-from sleeve.training.classifier import package
 from sleeve.training.config import TrainConfig
 from sleeve.training.heads_arrays import svc_head
 from sleeve.training.heads_runtime import head_probabilities
 from sleeve.training.methods import FittedHead, MethodOutcome, RungContext
-from sleeve.training.methods.embedding import backbone_seconds, split_arrays
+from sleeve.training.methods.embedding import backbone_seconds, head_payload, split_arrays
 from sleeve.training.methods.heads import _fit_temperature, _full_linear, _select
 from sleeve.training.methods.text import export_texts, ocr_seconds
 from sleeve.training.side_features import (
@@ -241,17 +240,7 @@ def run_side_methods(
                 inputs[sp]["text"] = [texts.get(s.sha256, "") for s in export.split(sp)]
         side, fitted = fit_side(spec, inputs, y, export.genres, table, config.seed)
         test_probs = head_probabilities(fitted.head, _z(side, inputs["test"]))
-        payload = package(
-            method=spec.name,
-            kind="embedding-head",
-            genres=export.genres,
-            dataset_id=export.dataset_id,
-            backbone=backbone,
-            weights=config.weights,
-            recipe=recipe,
-            head=fitted.head,
-            extra={"params": fitted.params},
-        )
+        payload = head_payload(export, config, fitted, backbone, recipe)
         payload["side"] = side.to_dict()
         ips = 1.0 / (per_image + _side_seconds(export, side))
         outcomes.append(MethodOutcome(fitted, test_probs, ips, payload))
