@@ -63,7 +63,7 @@ def _export(root: Path, per_split=(8, 5, 5), seed: int = 0) -> Path:
 @pytest.fixture(scope="module")
 def text_run(tmp_path_factory):  # type: ignore[no-untyped-def]
     export = _export(tmp_path_factory.mktemp("export"))
-    # select on val however small: the text rungs cannot be refitted for the small-val CV rule
+    # select on val however small (the CV rule is tested below)
     config = TrainConfig(methods=("logreg", "text", "fused"), select_min_val=0, **TINY)
     out = tmp_path_factory.mktemp("run")
     return export, train_and_evaluate(export, out, config)
@@ -151,3 +151,48 @@ def test_the_default_ladder_skips_the_text_rungs_without_a_text_table(tmp_path, 
     (export / TEXT_TABLE).unlink()
     assert run_text_methods(load_export(export), ("text", "fused"), [], 0, asked=False) == []
     assert TEXT_TABLE in caplog.text
+
+
+def test_the_headline_refits_the_fused_rung_itself(text_run) -> None:  # type: ignore[no-untyped-def]
+    # the default recipe ships `fused`: its lead figure must be of the fused model (image head
+    # and words refitted per fold), not of an image-only stand-in
+    _, result = text_run
+    metrics = json.loads((Path(result.run_dir) / "metrics.json").read_text())
+    assert metrics["best"]["method"] == "fused"  # the words decide this tiny export's genre
+    h = metrics["headline"]
+    assert (h["chosen_method"], h["head"]) == ("fused", "fused")
+    assert h["head_params"]["image_method"] == "logreg"
+    assert 0.0 <= h["head_params"]["text_weight"] <= 1.0
+    assert len(h["fold_scores"]) == h["n_folds"] * h["repeats"]
+    report = (Path(result.run_dir) / "report.md").read_text()
+    assert "refitted as its" not in report  # no stand-in sentence
+
+
+def test_fused_cv_beats_its_image_head_when_the_words_carry_the_genre() -> None:
+    from sleeve.training.grouped_cv import fused_cv_scores, grouped_cv_scores
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 30)
+    x = rng.normal(size=(90, 8)) + 0.3 * y[:, None]  # a weak picture signal
+    words = ("WILLIE NELSON", "KANYE WEST", "DAFT PUNK")
+    texts = [words[k] for k in y]
+    groups = [str(i) for i in range(90)]
+    genres = ["country", "rap", "edm"]
+    image = grouped_cv_scores("logreg", {"C": 0.05}, x, y, groups, genres)
+    fused = fused_cv_scores("logreg", {"C": 0.05}, 1.0, 10.0, 0.5, x, texts, y, groups, genres)
+    assert len(fused) == len(image) and np.mean(fused) > np.mean(image) + 0.2
+
+
+def test_small_val_selection_compares_the_text_rungs_by_cv(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # below 300 val covers the CV rule chooses; the text rungs are refitted per fold with their
+    # image head, so they can be shipped (they used to be left out of the comparison)
+    export = _export(tmp_path / "export")
+    config = TrainConfig(methods=("logreg", "text", "fused"), **TINY)
+    metrics = train_and_evaluate(export, tmp_path / "run", config).metrics
+    block = metrics["model_selection"]
+    assert block["rule"] == "grouped-cv"
+    assert {"logreg", "text", "fused"} <= set(block["per_method"])
+    assert block["not_compared"] == []
+    top = max(v["estimate"] for v in block["per_method"].values())
+    assert block["per_method"][block["chosen"]]["estimate"] == top
+    assert block["per_method"]["fused"]["fold_scores"]  # refitted on every fold

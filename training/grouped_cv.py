@@ -15,6 +15,7 @@ import numpy as np
 from sleeve.training.evaluate import classification_metrics
 from sleeve.training.heads_runtime import head_probabilities, l2_normalise
 from sleeve.training.label_issues import fold_of
+from sleeve.training.text_head import CharTfidf, TextHead, fuse
 
 # heads that can be refitted per fold from their chosen params, without a val split
 REFITTABLE = ("knn", "logreg", "svc", "rf")
@@ -36,6 +37,67 @@ def refit_predict(
 ) -> np.ndarray:
     """Predicted class per held-out row from ``method`` fitted on ``x_fit`` with ``params``."""
     if method == "knn":
+        return refit_probabilities(method, params, x_fit, y_fit, x_held, n_classes).argmax(1)
+    model = _model(method, params, seed)
+    if method == "rf":
+        model.fit(x_fit, y_fit)
+        return model.predict(x_held)
+    mean, scale = _standardise(x_fit)
+    model.fit((x_fit - mean) / scale, y_fit)
+    return model.predict((x_held - mean) / scale)
+
+
+def _model(method: str, params: dict, seed: int):  # type: ignore[no-untyped-def]
+    """The scikit-learn estimator of a refittable head, with the run's chosen settings."""
+    if method == "rf":
+        from sklearn.ensemble import RandomForestClassifier
+
+        return RandomForestClassifier(
+            n_estimators=300,
+            max_features=params.get("max_features", "sqrt"),
+            min_samples_leaf=2,
+            class_weight="balanced",
+            n_jobs=1,
+            random_state=seed,
+        )
+    if method == "logreg":
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression(
+            C=float(params.get("C", 0.05)),
+            class_weight="balanced",
+            max_iter=3000,
+            random_state=seed,
+        )
+    if method == "svc":
+        from sklearn.svm import SVC
+
+        return SVC(
+            C=float(params.get("C", 3.0)),
+            kernel="rbf",
+            gamma="scale",
+            class_weight="balanced",
+            decision_function_shape="ovr",
+            random_state=seed,
+        )
+    raise ValueError(f"{method} cannot be refitted per fold (one of {', '.join(REFITTABLE)})")
+
+
+def refit_probabilities(
+    method: str,
+    params: dict,
+    x_fit: np.ndarray,
+    y_fit: np.ndarray,
+    x_held: np.ndarray,
+    n_classes: int,
+    *,
+    temperature: float = 1.0,
+    seed: int = 0,
+) -> np.ndarray:
+    """(held rows, n_classes) probabilities as the run's head gives them: the SVC's softmax over
+    its one-vs-rest decision values at the run's ``temperature`` (chosen on val), the others'
+    own probabilities; classes absent from a fold's fit get 0."""
+    if method == "knn":
         import torch
 
         head = {
@@ -45,44 +107,22 @@ def refit_predict(
             "k": min(int(params.get("k", 10)), len(x_fit)),
             "n_classes": n_classes,
         }
-        return head_probabilities(head, x_held).argmax(1)
-    if method == "rf":
-        from sklearn.ensemble import RandomForestClassifier
-
-        model = RandomForestClassifier(
-            n_estimators=300,
-            max_features=params.get("max_features", "sqrt"),
-            min_samples_leaf=2,
-            class_weight="balanced",
-            n_jobs=1,
-            random_state=seed,
-        )
-        model.fit(x_fit, y_fit)
-        return model.predict(x_held)
-    mean, scale = _standardise(x_fit)
-    if method == "logreg":
-        from sklearn.linear_model import LogisticRegression
-
-        model = LogisticRegression(
-            C=float(params.get("C", 0.05)),
-            class_weight="balanced",
-            max_iter=3000,
-            random_state=seed,
-        )
-    elif method == "svc":
-        from sklearn.svm import SVC
-
-        model = SVC(
-            C=float(params.get("C", 3.0)),
-            kernel="rbf",
-            gamma="scale",
-            class_weight="balanced",
-            random_state=seed,
-        )
+        return head_probabilities(head, x_held)
+    model = _model(method, params, seed)
+    if method != "rf":
+        mean, scale = _standardise(x_fit)
+        x_fit, x_held = (x_fit - mean) / scale, (x_held - mean) / scale
+    model.fit(x_fit, y_fit)
+    if method == "svc":
+        d = np.asarray(model.decision_function(x_held), dtype=np.float64) / temperature
+        d = d.reshape(len(x_held), -1) if len(model.classes_) > 2 else np.stack([-d, d], 1)
+        e = np.exp(d - d.max(1, keepdims=True))
+        present = e / e.sum(1, keepdims=True)
     else:
-        raise ValueError(f"{method} cannot be refitted per fold (one of {', '.join(REFITTABLE)})")
-    model.fit((x_fit - mean) / scale, y_fit)
-    return model.predict((x_held - mean) / scale)
+        present = model.predict_proba(x_held)
+    out = np.zeros((len(x_held), n_classes))
+    out[:, model.classes_] = present
+    return out
 
 
 def grouped_cv_scores(
@@ -105,5 +145,47 @@ def grouped_cv_scores(
             if len(held) == 0 or len(np.unique(y[fit_idx])) < 2:
                 continue
             pred = refit_predict(method, params, x[fit_idx], y[fit_idx], x[held], len(genres), seed)
+            scores.append(classification_metrics(y[held], pred, genres)["weighted_f1"])
+    return scores
+
+
+def fused_cv_scores(
+    image_method: str,
+    image_params: dict,
+    temperature: float,
+    text_c: float,
+    weight: float,
+    x: np.ndarray,
+    texts: list[str],
+    y: np.ndarray,
+    groups: list[str],
+    genres: list[str],
+    repeats: int = 1,
+    seed: int = 0,
+) -> list[float]:
+    """:func:`grouped_cv_scores` of the late-fused rung: per fold the image head and the text
+    rung (TF-IDF fitted on the fold, logistic regression at the run's C) are refitted and fused
+    with the run's text weight, all settings as chosen on val."""
+    from sklearn.linear_model import LogisticRegression
+
+    scores = []
+    n = len(genres)
+    for r in range(repeats):
+        fold = fold_of(y, groups, n, seed + r)
+        for k in range(int(fold.max()) + 1):
+            fit_idx, held = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
+            if len(held) == 0 or len(np.unique(y[fit_idx])) < 2:
+                continue
+            p_image = refit_probabilities(
+                image_method, image_params, x[fit_idx], y[fit_idx], x[held], n,
+                temperature=temperature, seed=seed,
+            )  # fmt: skip
+            fit_texts = [texts[i] for i in fit_idx]
+            tfidf = CharTfidf.fit(fit_texts)
+            model = LogisticRegression(C=text_c, max_iter=2000, random_state=seed)
+            model.fit(tfidf.transform(fit_texts), y[fit_idx])
+            head = TextHead.from_logreg(tfidf, model, n)
+            p_text = head.probabilities([texts[i] for i in held])
+            pred = fuse(p_image, p_text, weight).argmax(1)
             scores.append(classification_metrics(y[held], pred, genres)["weighted_f1"])
     return scores

@@ -8,9 +8,11 @@ scores with the 2.5-97.5 % range of those scores beside the single test split's 
 
 The range is what one held-out fold (about a fifth of the covers) scores; it is wider than an
 interval for the mean would be, on purpose: folds share most of their training covers, so a
-mean ± 1.96·sd/√k interval would be too narrow. Heads that cannot be refitted cheaply
-(fine-tune, hybrid, CatBoost, projections, the val-built ensemble) are represented by the
-best refittable embedding head of the run, and ``headline.head`` says which.
+mean ± 1.96·sd/√k interval would be too narrow. The late-fused rung is refitted
+whole: its image head and its text rung per fold, fused with the run's text weight. Heads that
+cannot be refitted cheaply (fine-tune, hybrid, CatBoost, projections, the val-built ensemble, a
+fused rung over one of those) are represented by the best refittable embedding head of the run,
+and ``headline.head`` says which.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sleeve.training.grouped_cv import REFITTABLE, grouped_cv_scores
+from sleeve.training.grouped_cv import REFITTABLE, fused_cv_scores, grouped_cv_scores
 from sleeve.training.label_issues import manifest_groups
 
 if TYPE_CHECKING:
@@ -55,6 +57,49 @@ def representative(best: MethodOutcome, outcomes: list[MethodOutcome]) -> Method
     return max(cheap, key=lambda o: o.val["weighted_f1"]) if cheap else None
 
 
+TEXT_RUNGS = ("text", "fused")  # refitted whole: their image head and the words, per fold
+
+
+def text_rung_scores(
+    outcome: MethodOutcome,
+    outcomes: list[MethodOutcome],
+    x: np.ndarray,
+    texts: list[str] | None,
+    y: np.ndarray,
+    groups: list[str],
+    genres: list[str],
+    repeats: int = 1,
+    seed: int = 0,
+) -> tuple[list[float], dict]:
+    """Fold scores of a ``text``/``fused`` rung refitted whole (its image head and the words
+    per fold, fused with the run's text weight; ``text`` is weight 1), rows of ``x`` and
+    ``texts`` aligned; ([], {}) when it cannot be (another rung, no words, or an image head
+    that is not refittable)."""
+    params = outcome.fitted.params
+    image = next((o for o in outcomes if o.fitted.method == params.get("image_method")), None)
+    if outcome.fitted.method not in TEXT_RUNGS or texts is None or image is None:
+        return [], {}
+    if image.fitted.method not in REFITTABLE:
+        return [], {}
+    weight = 1.0 if outcome.fitted.method == "text" else float(params["text_weight"])
+    info = {
+        "image_method": image.fitted.method,
+        "image_params": head_params(image),
+        "text_C": params["C"],
+        "text_weight": weight,
+    }
+    try:
+        scores = fused_cv_scores(
+            image.fitted.method, info["image_params"],
+            float(image.fitted.head.get("temperature", 1.0)), float(params["C"]), weight,
+            x, texts, y, groups, genres, repeats, seed,
+        )  # fmt: skip
+    except ValueError as exc:  # a fold whose words give TF-IDF nothing
+        log.warning("%s cannot be refitted per fold (%s)", outcome.fitted.method, exc)
+        return [], {}
+    return scores, info
+
+
 def summarise(scores: list[float]) -> dict:
     arr = np.asarray(scores, dtype=float)
     return {
@@ -75,17 +120,24 @@ def compute_headline(
     outcomes: list[MethodOutcome],
     seed: int = 0,
     repeats: int = REPEATS,
+    texts: dict[str, str] | None = None,
 ) -> dict | None:
-    """The ``headline`` block of metrics.json; None when no head can be refitted."""
-    rep = representative(best, outcomes)
-    if rep is None:
-        return None
+    """The ``headline`` block of metrics.json; None when no head can be refitted. ``texts``
+    (sha256 -> the cover's words, the export's text.jsonl) lets a text/fused rung be refitted."""
     group_of = manifest_groups(export)
     groups = [group_of.get(s.sha256, s.sha256) for s in export.samples]
     y = np.array([s.label for s in export.samples], dtype=np.int64)
-    scores = grouped_cv_scores(
-        rep.fitted.method, head_params(rep), feats, y, groups, export.genres, repeats, seed
+    cover_texts = [texts.get(s.sha256, "") for s in export.samples] if texts else None
+    scores, params = text_rung_scores(
+        best, outcomes, feats, cover_texts, y, groups, export.genres, repeats, seed
     )
+    head = best.fitted.method
+    if not scores:
+        rep = representative(best, outcomes)
+        if rep is None:
+            return None
+        head, params = rep.fitted.method, head_params(rep)
+        scores = grouped_cv_scores(head, params, feats, y, groups, export.genres, repeats, seed)
     if not scores:
         return None
     folds = len(scores) // max(1, repeats)
@@ -96,8 +148,8 @@ def compute_headline(
         "covers": len(y),
         "method": METHOD,
         "chosen_method": best.fitted.method,
-        "head": rep.fitted.method,
-        "head_params": head_params(rep),
+        "head": head,
+        "head_params": params,
         "test_split_score": round(float(best.test["weighted_f1"]), 4),
     }
     log.info(

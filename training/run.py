@@ -20,14 +20,14 @@ from sleeve.training.classifier import save_model
 from sleeve.training.config import DEFAULT_METHODS, TrainConfig, seed_everything
 from sleeve.training.data import Export, load_export
 from sleeve.training.evaluate import classification_metrics
-from sleeve.training.headline import compute_headline
+from sleeve.training.headline import TEXT_RUNGS, compute_headline
 from sleeve.training.label_issues import write_label_issues
 from sleeve.training.learning_curve import learning_curve_for_run
 from sleeve.training.methods import Method, MethodOutcome, RungContext
 from sleeve.training.methods.embedding import EmbeddingRung, split_arrays, split_labels
 from sleeve.training.methods.finetune import FineTuneRung
 from sleeve.training.methods.side import SideRung
-from sleeve.training.methods.text import TextRung
+from sleeve.training.methods.text import TextRung, export_texts
 from sleeve.training.outputs import write_run_dir
 from sleeve.training.rundir import Run, RunResult, default_run_dir, write_latest_run
 from sleeve.training.selection import choose_for_export
@@ -89,8 +89,10 @@ def train_and_evaluate(
     if not outcomes:
         raise ConfigError("no method could be trained: see the messages above")
     # best on val; by grouped CV on train+val when val is small (training/selection.py)
+    # the words, when a text rung ran: the CV rule and the headline refit it per fold
+    texts = export_texts(export) if any(o.fitted.method in TEXT_RUNGS for o in outcomes) else None
     best, selection = choose_for_export(
-        export, features.get("x"), outcomes, config.seed, config.select_min_val
+        export, features.get("x"), outcomes, config.seed, config.select_min_val, texts
     )
     resolved = {
         **asdict(config),
@@ -104,7 +106,9 @@ def train_and_evaluate(
     if selection["rule"] != "val":
         extra["selection"] = selection["detail"] + "; test evaluated once per method"
     if "x" in features:  # the headline: grouped CV of the chosen head (training/headline.py)
-        extra["headline"] = compute_headline(export, features["x"], best, outcomes, config.seed)
+        extra["headline"] = compute_headline(
+            export, features["x"], best, outcomes, config.seed, texts=texts
+        )
     if config.learning_curve and "x" not in features:
         log.warning("--learning-curve needs an embedding method (e.g. svc): skipped")
     if config.learning_curve and "x" in features:

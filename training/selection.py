@@ -2,10 +2,12 @@
 
 A small val split picks noisily: on one split of the shared covers a 38-cover val picked kNN
 while three other rungs did better on test. Below ``VAL_MIN_COVERS`` val covers the refittable
-embedding heads (training/grouped_cv.py) are compared by grouped, stratified 5-fold
-cross-validation over train+val (their settings as chosen on val; test never enters), and the
-best mean fold weighted F1 wins. Heads that cannot be refitted per fold (fine-tune, hybrid,
-CatBoost, projections, the val-built ensemble) are then left out, and the record says so.
+embedding heads (training/grouped_cv.py) and the text rungs (``text``, ``fused``: their image
+head and the words refitted per fold when that image head is refittable) are compared by
+grouped, stratified 5-fold cross-validation over train+val (their settings as chosen on val;
+test never enters), and the best mean fold weighted F1 wins. Heads that cannot be refitted per
+fold (fine-tune, hybrid, CatBoost, projections, the val-built ensemble) are then left out, and
+the record says so.
 At or above the threshold the best val weighted F1 wins, as before.
 
 Either way the record carries the selection's own noise: per method, the spread of its fold
@@ -20,7 +22,7 @@ import numpy as np
 
 from sleeve.training.evaluate import classification_metrics
 from sleeve.training.grouped_cv import REFITTABLE, grouped_cv_scores
-from sleeve.training.headline import head_params, summarise
+from sleeve.training.headline import TEXT_RUNGS, head_params, summarise, text_rung_scores
 from sleeve.training.label_issues import manifest_groups
 
 if TYPE_CHECKING:
@@ -53,13 +55,29 @@ def choose(
     genres: list[str],
     seed: int = 0,
     min_val: int = VAL_MIN_COVERS,
+    texts: list[str] | None = None,
 ) -> tuple[MethodOutcome, dict]:
-    """The shipped outcome and the ``model_selection`` block of metrics.json."""
+    """The shipped outcome and the ``model_selection`` block of metrics.json (``texts``: the
+    train+val covers' words, rows as ``x_trval``, so the text rungs can be compared too)."""
     # ties go to the cheaper method (earlier in the ladder): max keeps the first
     val_best = max(outcomes, key=lambda o: o.val["weighted_f1"])
-    cheap = [o for o in outcomes if o.fitted.method in REFITTABLE]
     block: dict = {"val_covers": len(y_val), "threshold": min_val}
-    if len(y_val) >= min_val or x_trval is None or not cheap:
+    small = len(y_val) < min_val and x_trval is not None
+    scores: dict[str, list[float]] = {}
+    for o in outcomes if small else ():
+        assert x_trval is not None
+        if o.fitted.method in REFITTABLE:
+            scores[o.fitted.method] = grouped_cv_scores(
+                o.fitted.method, head_params(o), x_trval, y_trval, groups, genres, 1, seed
+            )
+        elif o.fitted.method in TEXT_RUNGS:
+            found, _ = text_rung_scores(
+                o, outcomes, x_trval, texts, y_trval, groups, genres, 1, seed
+            )
+            if found:
+                scores[o.fitted.method] = found
+    cheap = [o for o in outcomes if scores.get(o.fitted.method)]
+    if not small or not cheap:
         block |= {
             "rule": "val",
             "detail": "best val weighted F1",
@@ -75,14 +93,7 @@ def choose(
             },
         }
         return val_best, block
-    per = {
-        o.fitted.method: summarise(
-            grouped_cv_scores(
-                o.fitted.method, head_params(o), x_trval, y_trval, groups, genres, 1, seed
-            )
-        )
-        for o in cheap
-    }
+    per = {o.fitted.method: summarise(scores[o.fitted.method]) for o in cheap}
     chosen = max(cheap, key=lambda o: per[o.fitted.method]["estimate"])
     block |= {
         "rule": "grouped-cv",
@@ -91,7 +102,7 @@ def choose(
         "chosen": chosen.fitted.method,
         "val_choice": val_best.fitted.method,
         "per_method": per,
-        "not_compared": [o.fitted.method for o in outcomes if o.fitted.method not in REFITTABLE],
+        "not_compared": [o.fitted.method for o in outcomes if o.fitted.method not in per],
     }
     return chosen, block
 
@@ -102,16 +113,19 @@ def choose_for_export(
     outcomes: list[MethodOutcome],
     seed: int = 0,
     min_val: int = VAL_MIN_COVERS,
+    texts: dict[str, str] | None = None,
 ) -> tuple[MethodOutcome, dict]:
     """:func:`choose` with train+val rows, labels and manifest groups taken from the export
-    (``feats`` rows follow ``export.samples``; None when no embedding method ran)."""
+    (``feats`` rows follow ``export.samples``; None when no embedding method ran; ``texts``:
+    sha256 -> the cover's words, for the text rungs)."""
     keep = [i for i, s in enumerate(export.samples) if s.split in ("train", "val")]
     group_of = manifest_groups(export)
     groups = [group_of.get(export.samples[i].sha256, export.samples[i].sha256) for i in keep]
     y = np.array([export.samples[i].label for i in keep], dtype=np.int64)
     y_val = np.array([s.label for s in export.split("val")], dtype=np.int64)
     x = feats[keep] if feats is not None else None
-    return choose(outcomes, x, y, groups, y_val, export.genres, seed, min_val)
+    words = [texts.get(export.samples[i].sha256, "") for i in keep] if texts else None
+    return choose(outcomes, x, y, groups, y_val, export.genres, seed, min_val, words)
 
 
 def chosen_by(metrics: dict) -> str:
