@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from sleeve.training.estimators import logreg_model, svc_model, text_model
 from sleeve.training.evaluate import classification_metrics
-from sleeve.training.heads_runtime import head_probabilities, l2_normalise
+from sleeve.training.heads_runtime import head_probabilities, l2_normalise, ovr_logits, softmax
 from sleeve.training.label_issues import fold_of
 from sleeve.training.text_head import CharTfidf, TextHead, fuse
 
@@ -61,25 +62,9 @@ def _model(method: str, params: dict, seed: int):  # type: ignore[no-untyped-def
             random_state=seed,
         )
     if method == "logreg":
-        from sklearn.linear_model import LogisticRegression
-
-        return LogisticRegression(
-            C=float(params.get("C", 0.05)),
-            class_weight="balanced",
-            max_iter=3000,
-            random_state=seed,
-        )
+        return logreg_model(float(params.get("C", 0.05)), seed)
     if method == "svc":
-        from sklearn.svm import SVC
-
-        return SVC(
-            C=float(params.get("C", 3.0)),
-            kernel="rbf",
-            gamma="scale",
-            class_weight="balanced",
-            decision_function_shape="ovr",
-            random_state=seed,
-        )
+        return svc_model(float(params.get("C", 3.0)), seed)
     raise ValueError(f"{method} cannot be refitted per fold (one of {', '.join(REFITTABLE)})")
 
 
@@ -113,11 +98,8 @@ def refit_probabilities(
         mean, scale = _standardise(x_fit)
         x_fit, x_held = (x_fit - mean) / scale, (x_held - mean) / scale
     model.fit(x_fit, y_fit)
-    if method == "svc":
-        d = np.asarray(model.decision_function(x_held), dtype=np.float64) / temperature
-        d = d.reshape(len(x_held), -1) if len(model.classes_) > 2 else np.stack([-d, d], 1)
-        e = np.exp(d - d.max(1, keepdims=True))
-        present = e / e.sum(1, keepdims=True)
+    if method == "svc":  # as heads_runtime.svc_probabilities computes the shipped head's
+        present = softmax(ovr_logits(model.decision_function(x_held)) / temperature)
     else:
         present = model.predict_proba(x_held)
     out = np.zeros((len(x_held), n_classes))
@@ -166,7 +148,6 @@ def fused_cv_scores(
     """:func:`grouped_cv_scores` of the late-fused rung: per fold the image head and the text
     rung (TF-IDF fitted on the fold, logistic regression at the run's C) are refitted and fused
     with the run's text weight, all settings as chosen on val."""
-    from sklearn.linear_model import LogisticRegression
 
     scores = []
     n = len(genres)
@@ -182,7 +163,7 @@ def fused_cv_scores(
             )  # fmt: skip
             fit_texts = [texts[i] for i in fit_idx]
             tfidf = CharTfidf.fit(fit_texts)
-            model = LogisticRegression(C=text_c, max_iter=2000, random_state=seed)
+            model = text_model(text_c, seed)
             model.fit(tfidf.transform(fit_texts), y[fit_idx])
             head = TextHead.from_logreg(tfidf, model, n)
             p_text = head.probabilities([texts[i] for i in held])

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from sleeve.training.data import Export
+from sleeve.training.estimators import logreg_model
 from sleeve.training.rundir import LABEL_ISSUES, Run
 
 log = logging.getLogger(__name__)
@@ -109,14 +110,13 @@ def out_of_fold_probabilities(
 def _fold_probabilities(
     x: np.ndarray, y: np.ndarray, fold: np.ndarray, n_classes: int, c: float, seed: int
 ) -> np.ndarray:
-    from sklearn.linear_model import LogisticRegression
 
     probs = np.zeros((len(y), n_classes))
     for k in range(int(fold.max()) + 1):
         fit_idx, held_idx = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
         mean, scale = x[fit_idx].mean(0), x[fit_idx].std(0)
         scale = np.where(scale > 1e-8, scale, 1.0)
-        model = LogisticRegression(C=c, class_weight="balanced", max_iter=3000, random_state=seed)
+        model = logreg_model(c, seed)
         model.fit((x[fit_idx] - mean) / scale, y[fit_idx])
         part = model.predict_proba((x[held_idx] - mean) / scale)
         probs[np.ix_(held_idx, model.classes_)] = part

@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from scipy import sparse
 
+from sleeve.training.estimators import text_model
+
 NGRAMS = (3, 5)
 MIN_DF = 2  # an n-gram seen on one training cover only is mostly OCR noise
 C_GRID = (1.0, 3.0, 10.0, 30.0)
@@ -175,14 +177,13 @@ def fit_text(
     seed: int = 0,
 ) -> FittedText:
     """TF-IDF on the train covers' words, logistic regression with C chosen on val."""
-    from sklearn.linear_model import LogisticRegression
 
     start = time.perf_counter()
     tfidf = CharTfidf.fit(train_texts)
     x_train, x_val = tfidf.transform(train_texts), tfidf.transform(val_texts)
     best: tuple[float, float, TextHead, np.ndarray] | None = None
     for c in C_GRID:
-        model = LogisticRegression(C=c, max_iter=2000, random_state=seed).fit(x_train, y_train)
+        model = text_model(c, seed).fit(x_train, y_train)
         head = TextHead.from_logreg(tfidf, model, n_classes)
         probs = softmax(np.asarray(x_val @ head.coef.T) + head.intercept)
         score = weighted_f1(y_val, probs)

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from sleeve.errors import ConfigError
+from sleeve.training.estimators import logreg_model, svc_model
 from sleeve.training.evaluate import classification_metrics
 from sleeve.training.heads_arrays import catboost_head, forest_head, svc_head
 from sleeve.training.heads_runtime import head_probabilities, ovr_logits, softmax
@@ -58,15 +59,11 @@ def _select(
 
 
 def fit_logreg(x_tr, y_tr, x_val, y_val, genres: list[str], seed: int = 0) -> FittedHead:
-    from sklearn.linear_model import LogisticRegression
-
     mean, scale = _scaler(x_tr)
     z = (x_tr - mean) / scale
 
     def fit(params: dict) -> dict:
-        model = LogisticRegression(
-            C=params["C"], class_weight="balanced", max_iter=3000, random_state=seed
-        )
+        model = logreg_model(params["C"], seed)
         model.fit(z, y_tr)
         coef, bias = _full_linear(model, len(genres))
         # exported as plain tensors: the head runs without scikit-learn at predict time
@@ -108,20 +105,11 @@ def _fit_temperature(decision: np.ndarray, y: np.ndarray, classes: np.ndarray) -
 
 
 def fit_svc(x_tr, y_tr, x_val, y_val, genres: list[str], seed: int = 0) -> FittedHead:
-    from sklearn.svm import SVC
-
     mean, scale = _scaler(x_tr)
     z = (x_tr - mean) / scale
 
     def fit(params: dict) -> dict:
-        model = SVC(
-            C=params["C"],
-            kernel="rbf",
-            gamma="scale",
-            class_weight="balanced",
-            decision_function_shape="ovr",
-            random_state=seed,
-        )
+        model = svc_model(params["C"], seed)
         model.fit(z, y_tr)
         # SVC(probability=True) is deprecated (scikit-learn 1.9) and costs a 5-fold refit:
         # a softmax over the one-vs-rest decision values, its temperature fitted on val

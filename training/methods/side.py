@@ -22,6 +22,7 @@ from sleeve.dataset.attributes.decode import load_view
 from sleeve.dataset.ocr import engine_version
 from sleeve.errors import ConfigError
 from sleeve.training.config import TrainConfig
+from sleeve.training.estimators import logreg_model, svc_model
 from sleeve.training.heads_arrays import svc_head
 from sleeve.training.heads_runtime import head_probabilities
 from sleeve.training.methods import FittedHead, MethodOutcome, RungContext
@@ -82,26 +83,15 @@ def fit_head(
     """SVC (RBF) or logistic regression on already scaled features (the head stores no scaler:
     the side block's own scaling is the one applied at predict time)."""
     if kind == "svc":
-        from sklearn.svm import SVC
 
         def fit(params: dict) -> dict:
-            model = SVC(
-                C=params["C"],
-                kernel="rbf",
-                gamma="scale",
-                class_weight="balanced",
-                decision_function_shape="ovr",
-                random_state=seed,
-            ).fit(z_tr, y_tr)
+            model = svc_model(params["C"], seed).fit(z_tr, y_tr)
             temperature = _fit_temperature(model.decision_function(z_val), y_val, model.classes_)
             return svc_head(model, temperature, len(genres))
     else:
-        from sklearn.linear_model import LogisticRegression
 
         def fit(params: dict) -> dict:
-            model = LogisticRegression(
-                C=params["C"], class_weight="balanced", max_iter=3000, random_state=seed
-            ).fit(z_tr, y_tr)
+            model = logreg_model(params["C"], seed).fit(z_tr, y_tr)
             coef, bias = _full_linear(model, len(genres))
             return {
                 "type": "linear",
