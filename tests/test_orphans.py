@@ -25,14 +25,22 @@ from sleeve.dataset.hashing import hash_files
 hash_files(sys.argv[1:], workers=2, progress=False)
 """
 
-# Load FIFOs as covers through the training data loader with 2 workers: each blocks inside
-# __getitem__, where torch's own orphan check (between batches) never runs.
+# Load covers through the training data loader with 2 workers, each stuck inside __getitem__
+# (a transform that never returns: a hung network file system, a huge decode), where torch's
+# own orphan check (between batches) never runs. Real JPEGs, written beside the test's files:
+# the image intake refuses FIFOs at once (regular files only), so they cannot be the block.
 LOADER = """
-import sys
+import sys, time
 from pathlib import Path
+from PIL import Image
 from sleeve.vision.samples import CoverDataset, Sample, make_loader
-samples = [Sample(Path(p), "0" * 64, "rap", "train", 0) for p in sys.argv[1:]]
-for _batch in make_loader(CoverDataset(samples, transform=lambda img: img), 1, workers=2):
+paths = [Path(p).with_suffix(".real.jpg") for p in sys.argv[1:]]
+for p in paths:
+    Image.new("RGB", (8, 8)).save(p)
+def stuck(img):
+    time.sleep(3600)
+samples = [Sample(p, "0" * 64, "rap", "train", 0) for p in paths]
+for _batch in make_loader(CoverDataset(samples, transform=stuck), 1, workers=2):
     pass
 """
 
