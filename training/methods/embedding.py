@@ -39,6 +39,21 @@ def split_labels(export: Export, split: str) -> np.ndarray:
     return np.array([s.label for s in export.split(split)], dtype=np.int64)
 
 
+def export_features(
+    export: Export, config: TrainConfig, backbone: Backbone, device, cache_root: Path | None
+) -> np.ndarray:
+    """The run's image features for every cover (rows follow ``export.samples``), cached."""
+    return cached_embeddings(
+        export.samples,
+        backbone,
+        config.recipe(),
+        device,
+        cache_root,
+        batch_size=config.batch_size,
+        progress=config.progress,
+    )
+
+
 def split_arrays(
     export: Export, feats: np.ndarray
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -138,15 +153,7 @@ def run_embedding_methods(
         return []
     backbone = load_backbone(config.backbone, config.weights, device)
     recipe = config.recipe()
-    feats = cached_embeddings(
-        export.samples,
-        backbone,
-        recipe,
-        device,
-        cache_root,
-        batch_size=config.batch_size,
-        progress=config.progress,
-    )
+    feats = export_features(export, config, backbone, device, cache_root)
     if features_out is not None:
         features_out["x"] = feats
     x, y = split_arrays(export, feats)

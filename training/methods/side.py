@@ -26,7 +26,13 @@ from sleeve.training.estimators import logreg_model, svc_model
 from sleeve.training.heads_arrays import svc_head
 from sleeve.training.heads_runtime import head_probabilities
 from sleeve.training.methods import FittedHead, MethodOutcome, RungContext
-from sleeve.training.methods.embedding import backbone_seconds, head_payload, split_arrays
+from sleeve.training.methods.embedding import (
+    backbone_seconds,
+    export_features,
+    head_payload,
+    split_arrays,
+    split_labels,
+)
 from sleeve.training.methods.heads import _fit_temperature, _full_linear, _select
 from sleeve.training.methods.text import export_texts, ocr_seconds
 from sleeve.training.side_features import (
@@ -44,7 +50,6 @@ from sleeve.training.side_features import (
     read_attribute_table,
 )
 from sleeve.vision.backbones import load_backbone
-from sleeve.vision.embeddings import cached_embeddings
 
 if TYPE_CHECKING:
     from sleeve.training.data import Export
@@ -204,17 +209,9 @@ def run_side_methods(
     backbone = load_backbone(config.backbone, config.weights, device)
     recipe = config.recipe()
     if feats is None and any(s.image for s in specs):
-        feats = cached_embeddings(
-            export.samples,
-            backbone,
-            recipe,
-            device,
-            cache_root,
-            batch_size=config.batch_size,
-            progress=config.progress,
-        )
+        feats = export_features(export, config, backbone, device, cache_root)
     x = split_arrays(export, feats)[0] if feats is not None else {}
-    y = {sp: np.array([s.label for s in export.split(sp)], dtype=np.int64) for sp in SPLITS}
+    y = {sp: split_labels(export, sp) for sp in SPLITS}
     per_image = backbone_seconds(export, backbone, recipe, device)
     outcomes = []
     for spec in specs:
