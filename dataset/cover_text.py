@@ -8,6 +8,7 @@ time (nothing is cached for them).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from collections.abc import Iterable
@@ -18,7 +19,19 @@ from sqlalchemy import insert, select
 
 from sleeve.catalog.db import Catalog
 from sleeve.catalog.models import CoverImage, CoverText
-from sleeve.dataset.ocr import ENGINE, Word, engine_version, loads, read_files, require_engine
+from sleeve.dataset.ocr import (
+    CHUNK,
+    ENGINE,
+    MIN_PARALLEL,
+    Word,
+    default_engine,
+    engine_version,
+    loads,
+    read_covers,
+    require_engine,
+)
+from sleeve.engine import Engine
+from sleeve.progress import bar as progress_bar
 
 BATCH = 64  # covers per committed transaction
 TEXT_TABLE = "text.jsonl"  # the export's side table: one {"sha256", "words"} line per cover
@@ -72,8 +85,10 @@ def ensure_text(
     workers: int | None = None,
     batch: int = BATCH,
     progress: bool = True,
+    engine: Engine | None = None,
 ) -> TextReport:
-    """Read the covers in ``images`` ((sha256, path relative to data dir)) that lack text."""
+    """Read the covers in ``images`` ((sha256, path relative to data dir)) that lack text, on
+    ``engine`` (default: the local pool of ``workers``, one per core)."""
     version = require_engine()
     report = TextReport(ENGINE, version)
     done = cached_shas(catalog, version)
@@ -107,32 +122,36 @@ def ensure_text(
                     s.execute(insert(CoverText), rows)
             pending.clear()
 
-    results = read_files(
-        [Path(data_dir) / rel for _, rel in todo], workers=workers, progress=progress
-    )
+    if engine is None:
+        engine = default_engine(1 if len(todo) < MIN_PARALLEL else workers)
+    read = functools.partial(read_covers, str(data_dir))
+    bar = progress_bar(len(todo), "ocr", progress=progress)
     try:
-        for (sha, rel), (words_json, reason) in zip(todo, results, strict=True):
-            if words_json is None:
-                report.skipped[reason] += 1
-                if len(report.skipped_examples) < 5:
-                    report.skipped_examples.append(rel)
-                continue
-            n = len(json.loads(words_json))
-            pending.append(
-                {
-                    "sha256": sha,
-                    "engine": ENGINE,
-                    "engine_version": version,
-                    "words": words_json,
-                    "n_words": n,
-                }
-            )
-            report.read += 1
-            report.with_text += n > 0
-            if len(pending) >= batch:
-                flush()
+        for chunk, results in engine.map_batches(read, todo, CHUNK):
+            bar.update(len(chunk))
+            for (sha, rel), (words_json, reason) in zip(chunk, results, strict=True):
+                if words_json is None:
+                    report.skipped[reason] += 1
+                    if len(report.skipped_examples) < 5:
+                        report.skipped_examples.append(rel)
+                    continue
+                n = len(json.loads(words_json))
+                pending.append(
+                    {
+                        "sha256": sha,
+                        "engine": ENGINE,
+                        "engine_version": version,
+                        "words": words_json,
+                        "n_words": n,
+                    }
+                )
+                report.read += 1
+                report.with_text += n > 0
+                if len(pending) >= batch:
+                    flush()
     finally:
         flush()  # keep what was read, even when interrupted
+        bar.close()
     return report
 
 

@@ -4,16 +4,21 @@ The engine is ``rapidocr-onnxruntime`` (optional extra ``sleeve[ocr]``): PP-OCRv
 recognition as ONNX files inside the wheel, so nothing is downloaded. Each process builds the
 engine once. onnxruntime runs with one thread per process: on this 2-core machine one thread
 read 3.6 covers/s against 1.9 with two (the threads fight over the cores), so parallelism comes
-from worker processes instead.
+from the engine's workers (:mod:`sleeve.engine`) instead.
+
+Sized for covers (measured on the shared covers, benchmarks/stages.py, docs/performance.md):
+the library's default detection input scales the *shorter* side up to 736 px, so a 300 px
+cover was detected at 6x its pixels; here detection runs at :data:`DET_SIDE` px on the longer
+side. The angle classifier (upside-down text lines) is off: it did not change the words read
+on the sample. Recognition is skipped when detection finds no line, and the lines' crops are
+recognised in batches of :data:`REC_BATCH`.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import multiprocessing
-import os
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -22,16 +27,21 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from sleeve.engine import Engine, LocalEngine
 from sleeve.errors import UsageError
 from sleeve.images.intake import UNREADABLE, failure_reason, open_rgb
+from sleeve.procs import available_cores
 from sleeve.progress import Progress
 from sleeve.progress import bar as progress_bar
 
 ENGINE = "rapidocr-onnxruntime"
 INSTALL_HINT = "pip install 'sleeve[ocr]'"
 MIN_CONFIDENCE = 0.5  # the engine's own default text score: weaker reads are mostly noise
-_CHUNK = 4  # covers per task sent to a worker (a read costs ~0.3 s, so small chunks balance)
-_MIN_PARALLEL = 16  # below this, starting workers (each loads the models) costs more
+CHUNK = 8  # covers per batch sent to a worker (a read costs ~0.1 s, so small batches balance)
+MIN_PARALLEL = 16  # below this, starting workers (each loads the models) costs more
+DET_SIDE = 480  # detection input, longer side in px (a multiple of 32)
+USE_CLS = False  # the angle classifier changed no words on the shared sample
+REC_BATCH = 8  # text-line crops per recognition run
 
 _engine: Any = None  # one per process, built on first use
 
@@ -83,14 +93,44 @@ def _get_engine() -> Any:
         require_engine()
         from rapidocr_onnxruntime import RapidOCR
 
-        _engine = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1)
+        _engine = RapidOCR(
+            intra_op_num_threads=1,
+            inter_op_num_threads=1,
+            use_cls=USE_CLS,
+            rec_batch_num=REC_BATCH,
+        )
+        _size_detection(_engine, DET_SIDE)
     return _engine
+
+
+def _size_detection(engine: Any, side: int) -> None:
+    """Detect at ``side`` px on the longer side, up or down (the wrapper only offers "scale
+    the shorter side up to N" or fixed 960/1500/2000 steps)."""
+    from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
+
+    det = engine.text_det
+
+    class CoverSized(DetPreProcess):  # type: ignore[misc]
+        def resize(self, img: np.ndarray) -> np.ndarray:
+            import cv2
+
+            h, w = img.shape[:2]
+            scale = side / max(h, w)
+            height = max(32, round(h * scale / 32) * 32)
+            width = max(32, round(w * scale / 32) * 32)
+            return cv2.resize(img, (width, height))
+
+    det.get_preprocess = lambda _longest: CoverSized(side, "max", det.mean, det.std)
 
 
 def read_words(source: str | Path | bytes | Image.Image) -> list[Word]:
     """The words on one image, in reading order (BadImageError if it cannot be decoded)."""
-    img = open_rgb(source)
-    result, _ = _get_engine()(np.ascontiguousarray(np.asarray(img)[:, :, ::-1]))  # BGR
+    return read_pixels(np.asarray(open_rgb(source)))
+
+
+def read_pixels(rgb: np.ndarray) -> list[Word]:
+    """The words on one decoded RGB picture (H, W, 3 uint8)."""
+    result, _ = _get_engine()(np.ascontiguousarray(rgb[:, :, ::-1]))  # BGR
     words = []
     for box, text, score in result or []:
         text = str(text).strip()
@@ -121,38 +161,52 @@ def _read_job(path: str) -> tuple[str | None, str]:
         return None, failure_reason(exc, path)
 
 
-def _init_worker() -> None:
+def read_covers(root: str, items: Sequence[tuple[str, str]]) -> list[tuple[str | None, str]]:
+    """The engine's unit of work: read each (sha256, path relative to ``root``) cover."""
+    _single_threaded_cv2()
+    return [_read_job(str(Path(root) / rel)) for _, rel in items]
+
+
+def _read_paths(items: Sequence[tuple[int, str]]) -> list[tuple[str | None, str]]:
+    _single_threaded_cv2()
+    return [_read_job(path) for _, path in items]
+
+
+@functools.cache
+def _single_threaded_cv2() -> None:
     try:
         import cv2
 
-        cv2.setNumThreads(1)
+        cv2.setNumThreads(1)  # parallelism comes from the engine's workers
     except ImportError:  # pragma: no cover - cv2 comes with the engine
         pass
 
 
+def default_engine(workers: int | None = None) -> Engine:
+    """The local pool, one worker per core (each worker loads the models once)."""
+    return LocalEngine(workers or available_cores())
+
+
 def read_files(
-    paths: Sequence[str | Path], *, workers: int | None = None, progress: Progress = True
+    paths: Sequence[str | Path],
+    *,
+    workers: int | None = None,
+    progress: Progress = True,
+    engine: Engine | None = None,
 ) -> Iterator[tuple[str | None, str]]:
-    """Read ``paths`` (in worker processes when it pays); yields (JSON or None, reason) in order."""
+    """Read ``paths`` through ``engine`` (default: the local pool of ``workers``, in-process for
+    a few covers); yields (JSON or None, reason) in the order of ``paths``."""
     require_engine()
-    jobs = [str(p) for p in paths]
-    workers = workers or os.cpu_count() or 1
+    jobs = list(enumerate(str(p) for p in paths))
+    if engine is None:
+        engine = default_engine(1 if len(jobs) < MIN_PARALLEL else workers)
     bar = progress_bar(len(jobs), "ocr", progress=progress)
+    done: dict[int, tuple[str | None, str]] = {}
+    next_out = 0
     with bar:
-        if workers == 1 or len(jobs) < _MIN_PARALLEL:
-            for job in jobs:
-                yield _read_job(job)
-                bar.update()
-            return
-        # spawn, not fork: a forked copy of a process whose onnxruntime threads already ran can
-        # deadlock (measured here: the pool hung)
-        ctx = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker)
-        try:
-            for result in pool.map(_read_job, jobs, chunksize=_CHUNK):
-                yield result
-                bar.update()
-        finally:
-            # on an interrupt (or the caller stopping early) drop the queued covers instead of
-            # reading them all before returning
-            pool.shutdown(wait=True, cancel_futures=True)
+        for batch, results in engine.map_batches(_read_paths, jobs, CHUNK):
+            done.update(zip((i for i, _ in batch), results, strict=True))
+            bar.update(len(batch))
+            while next_out in done:  # batches finish out of order; yield in order
+                yield done.pop(next_out)
+                next_out += 1

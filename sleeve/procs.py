@@ -62,6 +62,14 @@ def _set_pdeathsig(sig: int) -> bool:
         return False
 
 
+def available_cores() -> int:
+    """The cores this process may use (sched_getaffinity honours container limits)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def worker_pool(workers: int, start_method: str | None = None) -> ProcessPoolExecutor:
     """A process pool whose workers die with this process, even under ``kill -9``.
 

@@ -85,6 +85,9 @@ class Settings:
     spotify_image_max: int = 640
     # build-dataset's second duplicate stage (embedding candidates + geometric check)
     visual_dedup: bool = True
+    # how networks run on CPU: auto (the engine measured fastest here), onnxruntime or torch
+    # (sleeve.vision.runtime; docs/performance.md)
+    inference: str = "auto"
 
     @property
     def catalog_url(self) -> str:
@@ -185,6 +188,7 @@ _VARS: dict[str, str] = {
     "SPOTIFY_RETRY_AFTER_CAP": "spotify_retry_after_cap",
     "SPOTIFY_IMAGE_MAX": "spotify_image_max",
     "SLEEVE_VISUAL_DEDUP": "visual_dedup",
+    "SLEEVE_INFERENCE": "inference",
 }
 
 _URL_FIELDS = {"musicbrainz_url", "coverart_url", "spotify_api_url", "spotify_token_url"}
@@ -240,4 +244,10 @@ def load_settings(
             values[field_name] = _parse(var, field_name, merged[var], getattr(defaults, field_name))
     if values.get("data_dir") is None:
         values.pop("data_dir", None)
-    return Settings(**values)  # type: ignore[arg-type]
+    settings = Settings(**values)  # type: ignore[arg-type]
+    # the inference engine is process-wide, like torch's thread count: every command loads
+    # its settings here first, so this is the one place that sets it
+    from sleeve.vision import runtime
+
+    runtime.configure(settings.inference)
+    return settings

@@ -46,7 +46,7 @@ from sleeve.training.rundir import Run
 from sleeve.training.side_features import SideFeatures, check_extractors, cover_attributes
 from sleeve.training.text_head import TextHead, fuse
 from sleeve.vision.backbones import CROP_PCT, Backbone, eval_transform, load_backbone
-from sleeve.vision.embeddings import FeatureExtractor, FeatureRecipe
+from sleeve.vision.embeddings import FeatureRecipe, extractor_for
 
 FORMAT, VERSION = "sleeve-classifier", 2
 # a path, an http(s) URL, bytes, a PIL image or a numpy array (see ImageLoader)
@@ -128,7 +128,7 @@ class Classifier:
         self.loader = ImageLoader(settings, self.recipe.size)
         # OCR reads the full-resolution picture through the same intake (checks included)
         self.full_loader = ImageLoader(settings)
-        self.extractor = FeatureExtractor(backbone, self.recipe).eval()
+        self.extractor = extractor_for(backbone, self.recipe, self.device)
         pre = payload["preprocess"]
         self.transform = eval_transform(
             int(pre["size"]), tuple(pre["mean"]), tuple(pre["std"]), pre["interpolation"]

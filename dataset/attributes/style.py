@@ -30,10 +30,15 @@ STYLES = ("photo", "illustration", "typography")
 
 @functools.cache
 def _backbone():  # type: ignore[no-untyped-def]
+    import torch
+
     from sleeve.vision.backbones import load_backbone
+    from sleeve.vision.embeddings import FeatureRecipe, extractor_for
 
     backbone = load_backbone(BACKBONE, "auto")
-    return backbone, backbone.preprocess()
+    # the plain 224 px recipe: the very graph the embedding caches use
+    extractor = extractor_for(backbone, FeatureRecipe(backbone.input_size), torch.device("cpu"))
+    return extractor, backbone.preprocess()
 
 
 def features(view: CoverView) -> np.ndarray:
@@ -42,10 +47,10 @@ def features(view: CoverView) -> np.ndarray:
     import torch
     from PIL import Image
 
-    backbone, transform = _backbone()
+    extractor, transform = _backbone()
     x = transform(Image.fromarray(view.large)).unsqueeze(0)
     with torch.inference_mode():
-        out = backbone.model(x.contiguous(memory_format=torch.channels_last))
+        out = extractor(x.contiguous(memory_format=torch.channels_last))
     return out[0].double().numpy()
 
 

@@ -19,6 +19,7 @@ from torch import nn
 from sleeve.fsutil import atomic_path, atomic_write
 from sleeve.progress import Progress
 from sleeve.progress import bar as progress_bar
+from sleeve.vision import runtime
 from sleeve.vision.backbones import Backbone, eval_transform
 from sleeve.vision.samples import CoverDataset, Sample, make_loader
 
@@ -122,6 +123,23 @@ def views(recipe: FeatureRecipe) -> list[FeatureRecipe]:
     return [plain, replace(plain, mirror=True)] if recipe.flip_tta else [plain]
 
 
+def extractor_for(
+    backbone: Backbone,
+    recipe: FeatureRecipe,
+    device: torch.device,
+    *,
+    engine: str | None = None,
+    threads: int | None = None,
+) -> runtime.Extractor:
+    """The one inference path for (backbone, recipe): eager, or its exported ONNX graph when
+    that measured faster here (:mod:`sleeve.vision.runtime`)."""
+    extractor = FeatureExtractor(backbone, recipe).eval().to(device)
+    size = recipe.size
+    return runtime.feature_extractor(
+        extractor, backbone.name, recipe.key, size, device, threads=threads, engine=engine
+    )
+
+
 def cache_dir_for(root: Path, backbone: Backbone, recipe: FeatureRecipe) -> Path:
     return root / f"{backbone.name}-{backbone.weights_tag}-{recipe.key}"
 
@@ -137,8 +155,11 @@ def encode(
     workers: int = 0,
     progress: Progress = True,
     desc: str = "embedding",
+    engine: str | None = None,
 ) -> np.ndarray:
-    extractor = FeatureExtractor(backbone, recipe).eval().to(device)
+    """Features of ``samples`` in order; ``engine`` forces ``torch`` or ``onnxruntime`` (None:
+    the process's setting, see :mod:`sleeve.vision.runtime`)."""
+    extractor = extractor_for(backbone, recipe, device, engine=engine)
     transform = eval_transform(recipe.size, backbone.mean, backbone.std, backbone.interpolation)
     loader = make_loader(
         CoverDataset(samples, transform, min_size=recipe.size), batch_size, workers=workers

@@ -149,7 +149,16 @@ def evaluate(
     head)."""
     net.eval()
     start = time.perf_counter()
-    feats = encode(samples, backbone, recipe, device, batch_size=config.batch_size, progress=False)
+    # eager: the weights change every epoch, so an exported graph would serve one call only
+    feats = encode(
+        samples,
+        backbone,
+        recipe,
+        device,
+        batch_size=config.batch_size,
+        progress=False,
+        engine="torch",
+    )
     if attrs is not None:
         feats = np.hstack([np.asarray(feats, dtype=np.float64), attrs.rows(samples)])
     probs = head_probabilities(linear_head(net), feats)
