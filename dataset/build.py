@@ -17,6 +17,7 @@ from sleeve import __version__
 from sleeve.catalog.db import Catalog
 from sleeve.dataset.artist_stage import ARTIST_TABLE, ArtistStage, find_artists
 from sleeve.dataset.attributes.export import export_attributes, export_extractors
+from sleeve.dataset.attributes.registry import resolve as resolve_extractors
 from sleeve.dataset.balance import BalanceResult, Candidate, balance
 from sleeve.dataset.card import build_card, render_card_md
 from sleeve.dataset.cover_text import TEXT_TABLE, ensure_text, load_text, render_text_table
@@ -34,6 +35,7 @@ from sleeve.dataset.hashing import ALGOS, HashReport, ensure_hashes
 from sleeve.dataset.labels import Label, LabelReport, LabelRule, resolve_labels
 from sleeve.dataset.neighbours import MAX_THRESHOLD
 from sleeve.dataset.ocr import INSTALL_HINT, engine_available
+from sleeve.dataset.per_cover import PassReport, warm_build_caches
 from sleeve.dataset.review import apply_decisions
 from sleeve.dataset.rows import CatalogRows, ImageRow, load_rows
 from sleeve.dataset.split import SplitItem, assign_splits, leak_groups
@@ -45,7 +47,8 @@ from sleeve.dataset.visual import (
     summary_line,
 )
 from sleeve.dataset.visual_text import TEXT, catalog_words
-from sleeve.errors import DataError, NothingYetError, UnknownGenreError, UsageError
+from sleeve.engine import Engine
+from sleeve.errors import DataError, NothingYetError, SleeveError, UnknownGenreError, UsageError
 from sleeve.images.integrity import verify_files
 from sleeve.images.store import ImageStore
 from sleeve.review.decisions import latest_decisions
@@ -166,6 +169,7 @@ class BuildOptions:
     read_text: bool = True
     attributes: str = "on"
     group_by_artist: bool = False  # covers whose words name one artist share a split
+    engine: Engine | None = None  # where per-cover work runs; None: the local pool (all cores)
 
 
 @dataclass
@@ -199,12 +203,14 @@ def build_dataset(
         ImageStore(data_dir).sweep_temporaries()
         sweep_stale_exports(settings.datasets_dir)
     images, missing, changed = _present(rows, data_dir)
+    pass_report = None if opts.dry_run else _per_cover_pass(catalog, data_dir, images, visual, opts)
     hashes, hash_report = ensure_hashes(
         catalog,
         data_dir,
         [(im.id, im.path) for im in images],
         opts.hash_algo,
         progress=opts.progress,
+        engine=opts.engine,
     )
     grouping, found = _group(catalog, images, hashes, data_dir, visual, opts)
     labels, label_report = resolve_labels(grouping.groups, rows, taxonomy, opts.rule)
@@ -229,6 +235,8 @@ def build_dataset(
         opts.dry_run,
     )
     result.notes.append(summary_line(found))
+    if pass_report is not None and pass_report.covers:
+        result.notes.append(pass_report.summary())
     if review["decisions_in_catalog"]:
         result.notes.append(
             f"review decisions applied: excluded {review['excluded']}, relabelled "
@@ -239,6 +247,37 @@ def build_dataset(
         return result
     _export(catalog, settings, export_dir, rows, manifest_rows, chosen, image_by_id, result, opts)
     return result
+
+
+def _per_cover_pass(
+    catalog: Catalog,
+    data_dir: Path,
+    images: list[ImageRow],
+    visual: VisualDedup,
+    opts: BuildOptions,
+) -> PassReport:
+    """Hashes, embeddings, words and attributes of every present cover in one pass (each file
+    read and decoded once, dataset/per_cover.py); the stages below then read their caches.
+    Words and attributes are computed for every present cover, not only the exported ones: the
+    text rung reads every labelled cover, and a rebuild with other genres or seeds then finds
+    them all cached."""
+    wanted = export_extractors(opts.attributes) or []
+    try:
+        attributes = [ex.name for ex in resolve_extractors(wanted)] if wanted else []
+    except SleeveError:  # a missing package: the export stage says which, in one line
+        attributes = []
+    report = warm_build_caches(
+        catalog,
+        data_dir,
+        [(im.id, im.sha256, im.path) for im in images],
+        hash_algo=opts.hash_algo,
+        embed=visual.enabled,
+        words=opts.read_text and engine_available(),
+        attributes=attributes,
+        engine=opts.engine,
+        progress=opts.progress,
+    )
+    return report
 
 
 def _load(catalog: Catalog, taxonomy: Taxonomy, opts: BuildOptions) -> CatalogRows:
@@ -490,7 +529,13 @@ def _export(
     card = result.card
     sources = {it.sha256: data_dir / image_by_id[it.key].path for it in chosen.kept}
     extra_files, text_card = cover_text_table(
-        catalog, data_dir, manifest_rows, sources, enabled=opts.read_text, progress=opts.progress
+        catalog,
+        data_dir,
+        manifest_rows,
+        sources,
+        enabled=opts.read_text,
+        progress=opts.progress,
+        engine=opts.engine,
     )
     card.text = text_card
     result.notes.append(str(text_card["note"]))
@@ -502,7 +547,9 @@ def _export(
     wanted_attrs = export_extractors(opts.attributes)
     if wanted_attrs:  # attributes.csv + the card's per-genre profile (dataset/attributes/)
         covers = [(it.sha256, it.genre, image_by_id[it.key].path) for it in chosen.kept]
-        found = export_attributes(catalog, data_dir, covers, wanted_attrs, progress=opts.progress)
+        found = export_attributes(
+            catalog, data_dir, covers, wanted_attrs, progress=opts.progress, engine=opts.engine
+        )
         card.attributes = found.card
         extra_files.update(found.files)  # attributes.csv, attributes_profile.png
         result.notes.append(found.summary)
@@ -526,6 +573,7 @@ def cover_text_table(
     *,
     enabled: bool,
     progress: bool,
+    engine: Engine | None = None,
 ) -> tuple[dict[str, bytes], dict[str, object]]:
     """Read the exported covers' words (cached) and render text.jsonl; a card entry says how."""
     if not enabled:
@@ -539,6 +587,7 @@ def cover_text_table(
         data_dir,
         [(sha, str(sources[sha].relative_to(data_dir))) for sha in shas],
         progress=progress,
+        engine=engine,
     )
     words = load_text(catalog, shas)
     with_text = sum(1 for w in words.values() if w)

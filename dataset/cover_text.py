@@ -105,22 +105,8 @@ def ensure_text(
     pending: list[dict[str, object]] = []
 
     def flush() -> None:
-        if pending:
-            with catalog.session() as s:
-                # another process (sleeve text beside build-dataset) may have stored some
-                there = set(
-                    s.execute(
-                        select(CoverText.sha256).where(
-                            CoverText.engine == ENGINE,
-                            CoverText.engine_version == version,
-                            CoverText.sha256.in_([p["sha256"] for p in pending]),
-                        )
-                    ).scalars()
-                )
-                rows = [p for p in pending if p["sha256"] not in there]
-                if rows:
-                    s.execute(insert(CoverText), rows)
-            pending.clear()
+        store_words(catalog, version, pending)
+        pending.clear()
 
     if engine is None:
         engine = default_engine(1 if len(todo) < MIN_PARALLEL else workers)
@@ -135,24 +121,47 @@ def ensure_text(
                     if len(report.skipped_examples) < 5:
                         report.skipped_examples.append(rel)
                     continue
-                n = len(json.loads(words_json))
-                pending.append(
-                    {
-                        "sha256": sha,
-                        "engine": ENGINE,
-                        "engine_version": version,
-                        "words": words_json,
-                        "n_words": n,
-                    }
-                )
+                row = words_row(sha, version, words_json)
+                pending.append(row)
                 report.read += 1
-                report.with_text += n > 0
+                report.with_text += bool(row["n_words"])
                 if len(pending) >= batch:
                     flush()
     finally:
         flush()  # keep what was read, even when interrupted
         bar.close()
     return report
+
+
+def store_words(catalog: Catalog, version: str, rows: list[dict[str, object]]) -> None:
+    """Insert CoverText rows (sha256, engine, engine_version, words, n_words) in one
+    transaction, leaving out covers already stored (another process, such as ``sleeve text``
+    beside ``build-dataset``, may have read them meanwhile)."""
+    if not rows:
+        return
+    with catalog.session() as s:
+        there = set(
+            s.execute(
+                select(CoverText.sha256).where(
+                    CoverText.engine == ENGINE,
+                    CoverText.engine_version == version,
+                    CoverText.sha256.in_([r["sha256"] for r in rows]),
+                )
+            ).scalars()
+        )
+        fresh = [r for r in rows if r["sha256"] not in there]
+        if fresh:
+            s.execute(insert(CoverText), fresh)
+
+
+def words_row(sha: str, version: str, words_json: str) -> dict[str, object]:
+    return {
+        "sha256": sha,
+        "engine": ENGINE,
+        "engine_version": version,
+        "words": words_json,
+        "n_words": len(json.loads(words_json)),
+    }
 
 
 def load_text(catalog: Catalog, shas: Iterable[str] | None = None) -> dict[str, list[Word]]:

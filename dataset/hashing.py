@@ -7,7 +7,6 @@ several times cheaper than a full decode. Files are hashed in worker processes i
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,14 +18,15 @@ from sqlalchemy import insert, select
 
 from sleeve.catalog.db import Catalog
 from sleeve.catalog.models import ImageHash
+from sleeve.engine import Engine, LocalEngine
 from sleeve.images.intake import UNREADABLE, failure_reason, to_8bit
-from sleeve.procs import worker_pool
+from sleeve.procs import available_cores
 from sleeve.progress import Progress
 from sleeve.progress import bar as progress_bar
 
 ALGOS = {"phash": imagehash.phash, "dhash": imagehash.dhash, "whash": imagehash.whash}
-_DRAFT_SIZE = (64, 64)  # >= 2x the 32x32 pHash input; whash scales to the largest power of 2
-_CHUNK = 64  # files per task sent to a worker process
+DRAFT_SIDE = 64  # >= 2x the 32x32 pHash input; whash scales to the largest power of 2
+_CHUNK = 64  # files per batch sent to a worker process
 _MIN_PARALLEL = 200  # below this, starting worker processes costs more than it saves
 # Hashes are committed to the catalog every HASH_BATCH files, so a killed build keeps what it
 # computed (about a second of work on 2 cores is lost at most) and the next one resumes.
@@ -57,12 +57,17 @@ def hash_image(path: str | Path, algo: str = "phash") -> str:
     """The 64-bit perceptual hash of an image file as 16 hex digits (OSError if unreadable)."""
     with Image.open(path) as img:
         if img.format == "JPEG":
-            img.draft("L", _DRAFT_SIZE)
-        elif getattr(img, "is_animated", False):
-            img.seek(0)
-        img.load()
-        gray = to_8bit(img).convert("L")  # 16-bit grey scaled, not clipped to white
+            img.draft("L", (DRAFT_SIDE, DRAFT_SIDE))
+        gray = hash_input(img)
     return str(ALGOS[algo](gray))
+
+
+def hash_input(img: Image.Image) -> Image.Image:
+    """The grey picture a hash is computed on, from an opened (and for a JPEG, drafted) file."""
+    if getattr(img, "is_animated", False):
+        img.seek(0)
+    img.load()
+    return to_8bit(img).convert("L")  # 16-bit grey scaled, not clipped to white
 
 
 def _hash_job(job: tuple[str, str]) -> tuple[str | None, str]:
@@ -74,30 +79,35 @@ def _hash_job(job: tuple[str, str]) -> tuple[str | None, str]:
         return None, failure_reason(exc, path)
 
 
+def _hash_batch(jobs: Sequence[tuple[int, tuple[str, str]]]) -> list[tuple[str | None, str]]:
+    """The engine's unit of work: ((index, (path, algo)), ...) -> one result per file."""
+    return [_hash_job(job) for _, job in jobs]
+
+
 def hash_files(
     paths: Sequence[str | Path],
     algo: str = "phash",
     *,
     workers: int | None = None,
     progress: Progress = True,
+    engine: Engine | None = None,
 ) -> list[tuple[str | None, str]]:
-    """Hash ``paths`` in parallel; one (hex or None, skip reason) per path, in order."""
+    """Hash ``paths`` on ``engine`` (default: the local pool of ``workers``, in-process for a
+    few files); one (hex or None, skip reason) per path, in order."""
     if algo not in ALGOS:
         raise ValueError(f"unknown hash algorithm {algo!r}; choose one of {sorted(ALGOS)}")
-    jobs = [(str(p), algo) for p in paths]
-    workers = workers or os.cpu_count() or 1
+    jobs = list(enumerate((str(p), algo) for p in paths))
+    if engine is None:
+        small = len(jobs) < _MIN_PARALLEL
+        # fork: hashing runs no torch/onnxruntime, and forked workers start at once
+        engine = LocalEngine(1 if small else workers or available_cores(), start_method=None)
+    out: list[tuple[str | None, str]] = [(None, "")] * len(jobs)
     bar = progress_bar(len(jobs), algo, progress=progress)
-    out: list[tuple[str | None, str]] = []
     with bar:
-        if workers == 1 or len(jobs) < _MIN_PARALLEL:
-            for job in jobs:
-                out.append(_hash_job(job))
-                bar.update()
-        else:
-            with worker_pool(workers) as pool:  # workers die with us, even on kill -9
-                for result in pool.map(_hash_job, jobs, chunksize=_CHUNK):
-                    out.append(result)
-                    bar.update()
+        for batch, results in engine.map_batches(_hash_batch, jobs, _CHUNK):
+            for (i, _), result in zip(batch, results, strict=True):
+                out[i] = result
+            bar.update(len(batch))
     return out
 
 
@@ -109,6 +119,7 @@ def ensure_hashes(
     *,
     workers: int | None = None,
     progress: Progress = True,
+    engine: Engine | None = None,
 ) -> tuple[dict[int, str], HashReport]:
     """Hashes for ``images`` ((image id, path relative to data dir)), computing only the missing.
 
@@ -139,6 +150,7 @@ def ensure_hashes(
                 algo,
                 workers=workers,
                 progress=progress if one_batch else False,
+                engine=engine,
             )
             bar.update(len(batch))
             new_rows = []

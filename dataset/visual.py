@@ -137,20 +137,31 @@ class VisualReport:
         return [(p.a, p.b) for p in self.pairs]
 
 
+def embedding_cache_root(data_dir: Path) -> Path:
+    return data_dir / "cache" / "embeddings"
+
+
+def visual_backbone(device: object = "cpu"):  # type: ignore[no-untyped-def]
+    """The stage's backbone (its cache is keyed by its name and weights)."""
+    from sleeve.vision.backbones import load_backbone
+
+    return load_backbone(BACKBONE, "auto", device)  # type: ignore[arg-type]
+
+
 def _embeddings(
     images: Sequence[ImageRow], data_dir: Path, progress: bool
 ) -> tuple[np.ndarray, int]:
     """Lite0 embeddings of ``images`` through the training code's sha256-keyed cache; also
     how many covers were missing from it (and have been encoded and cached now)."""
-    from sleeve.vision.backbones import configure_threads, load_backbone, resolve_device
+    from sleeve.vision.backbones import configure_threads, resolve_device
     from sleeve.vision.embeddings import FeatureRecipe, cached_embeddings, cached_shas
     from sleeve.vision.samples import Sample
 
     device = resolve_device("auto")
     configure_threads(device)
-    backbone = load_backbone(BACKBONE, "auto", device)
+    backbone = visual_backbone(device)
     recipe = FeatureRecipe(size=IMAGE_SIZE)
-    root = data_dir / "cache" / "embeddings"
+    root = embedding_cache_root(data_dir)
     missing = len({im.sha256 for im in images} - cached_shas(root, backbone, recipe))
     samples = [Sample(data_dir / im.path, im.sha256, "", "", 0) for im in images]
     feats = cached_embeddings(samples, backbone, recipe, device, root, progress=progress)

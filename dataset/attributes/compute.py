@@ -20,14 +20,15 @@ from sleeve.dataset.attributes import store
 from sleeve.dataset.attributes.base import Extractor, Values
 from sleeve.dataset.attributes.decode import load_view
 from sleeve.dataset.attributes.registry import EXTRACTORS
+from sleeve.engine import Engine, LocalEngine
 from sleeve.errors import SleeveError
 from sleeve.images.intake import UNREADABLE, failure_reason
-from sleeve.procs import worker_pool
+from sleeve.procs import available_cores
 from sleeve.progress import Progress
 from sleeve.progress import bar as progress_bar
 
 BATCH = 256  # files per stored batch: a kill loses at most a few seconds of work
-_CHUNK = 8  # files per task sent to a worker
+_CHUNK = 8  # files per batch sent to a worker
 _MIN_PARALLEL = 64  # below this, starting worker processes costs more than it saves
 
 # sha256 -> extractor name -> values
@@ -97,6 +98,11 @@ def _job(job: tuple[str, tuple[str, ...]]) -> tuple[dict[str, Values], str]:
     return out, ""
 
 
+def _batch(jobs: Sequence[tuple[str, tuple[str, tuple[str, ...]]]]) -> list[tuple[dict, str]]:
+    """The engine's unit of work: ((sha256, (path, extractor names)), ...) -> _job's results."""
+    return [_job(job) for _, job in jobs]
+
+
 def ensure_attributes(
     catalog: Catalog,
     data_dir: Path,
@@ -105,8 +111,10 @@ def ensure_attributes(
     *,
     workers: int | None = None,
     progress: Progress = True,
+    engine: Engine | None = None,
 ) -> tuple[Attributes, AttributeReport]:
-    """Attributes of ``images`` ((sha256, path relative to the data dir)), computing the missing.
+    """Attributes of ``images`` ((sha256, path relative to the data dir)), computing the missing
+    on ``engine`` (default: the local pool of ``workers``, one per core).
 
     Returns every requested extractor's values per sha256 (cached and new); files that cannot
     be read are left out and counted in the report by reason.
@@ -126,20 +134,20 @@ def ensure_attributes(
             else:
                 todo.setdefault(sha, []).append(ex.name)
     jobs = [(sha, (str(Path(data_dir) / paths[sha]), tuple(names))) for sha, names in todo.items()]
-    workers = workers or os.cpu_count() or 1
-    parallel = workers > 1 and len(jobs) >= _MIN_PARALLEL
+    if engine is None:
+        small = len(jobs) < _MIN_PARALLEL
+        engine = LocalEngine(1 if small else workers or available_cores())
+    new: dict[str, list[tuple[str, Values]]] = {}
+
+    def store_new() -> None:
+        for name, rows in new.items():
+            report.computed[name] += store.save(catalog, EXTRACTORS[name], rows)
+        new.clear()
+
     bar = progress_bar(len(jobs), "attributes", progress=progress)
-    # workers die with us, even on kill -9; torch extractors get fresh (spawned, not forked)
-    # workers: a forked child can hang in the OpenMP state torch left in this process
-    fresh = any(ex.uses_torch for ex in extractors)
-    pool = worker_pool(workers, "spawn" if fresh else None) if parallel else None
     try:
         with bar:
-            for start in range(0, len(jobs), BATCH):
-                batch = jobs[start : start + BATCH]
-                args = [job for _, job in batch]
-                done = pool.map(_job, args, chunksize=_CHUNK) if pool else map(_job, args)
-                new: dict[str, list[tuple[str, Values]]] = {}
+            for batch, done in engine.map_batches(_batch, jobs, _CHUNK):
                 for (sha, _job_args), (values, reason) in zip(batch, done, strict=True):
                     bar.update()
                     if reason:
@@ -149,9 +157,8 @@ def ensure_attributes(
                     for name, doc in values.items():
                         result[sha][name] = doc
                         new.setdefault(name, []).append((sha, doc))
-                for name, rows in new.items():
-                    report.computed[name] += store.save(catalog, EXTRACTORS[name], rows)
+                if sum(len(rows) for rows in new.values()) >= BATCH:
+                    store_new()
     finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+        store_new()  # keep what was computed, even when interrupted
     return {sha: v for sha, v in result.items() if v}, report

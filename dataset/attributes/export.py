@@ -18,6 +18,7 @@ from sleeve.dataset.attributes.registry import GROUPS, resolve
 from sleeve.dataset.attributes.text_share import COLUMNS as TEXT_COLUMNS
 from sleeve.dataset.attributes.text_share import GROUP as TEXT_GROUP
 from sleeve.dataset.attributes.text_share import text_values
+from sleeve.engine import Engine
 
 # per-genre profile: (card key, extractor group, field, how: "share" of covers with value > 0,
 # "mean", or "is:<value>" share of covers with that value), in the card's column order
@@ -190,12 +191,18 @@ def export_attributes(
     only: str | Sequence[str] | None,
     *,
     progress: bool = True,
+    engine: Engine | None = None,
 ) -> ExportAttributes:
     """Attributes of exported ``covers`` ((sha256, genre, stored path)), computing the missing
-    ones (cached in the catalog): build-dataset's attribute step."""
+    ones (cached in the catalog) on ``engine``: build-dataset's attribute step."""
     extractors = resolve(list(only) if only is not None and not isinstance(only, str) else only)
     attrs, report = ensure_attributes(
-        catalog, data_dir, [(sha, path) for sha, _, path in covers], extractors, progress=progress
+        catalog,
+        data_dir,
+        [(sha, path) for sha, _, path in covers],
+        extractors,
+        progress=progress,
+        engine=engine,
     )
     genre_of = {sha: genre for sha, genre, _ in covers}
     for sha, values in text_values(catalog, genre_of).items():  # OCR already cached: no reading

@@ -233,6 +233,34 @@ def cached_shas(cache_root: Path, backbone: Backbone, recipe: FeatureRecipe) -> 
     return set(_read_cache(cache_dir_for(cache_root, backbone, recipe))[0])
 
 
+def add_to_cache(
+    cache_root: Path,
+    backbone: Backbone,
+    recipe: FeatureRecipe,
+    shas: Sequence[str],
+    feats: np.ndarray,
+) -> int:
+    """Store features computed elsewhere (the build's per-cover pass) in the cache; covers
+    already there are kept as they are. Returns how many rows were added."""
+    folder = cache_dir_for(cache_root, backbone, recipe)
+    old_shas, old = _read_cache(folder)
+    have = set(old_shas)
+    rows = []
+    for i, sha in enumerate(shas):
+        if sha not in have:
+            rows.append(i)
+            have.add(sha)
+    if not rows:
+        return 0
+    new = np.asarray(feats, dtype=np.float32)[rows]
+    _write_cache(
+        folder,
+        old_shas + [shas[i] for i in rows],
+        new if old is None else np.concatenate([old, new]),
+    )
+    return len(rows)
+
+
 def _read_cache(folder: Path) -> tuple[list[str], np.ndarray | None]:
     feats_path, shas_path = folder / "features.npy", folder / "sha256.txt"
     if not (feats_path.is_file() and shas_path.is_file()):

@@ -50,8 +50,8 @@ ENGINES = ("auto", "onnxruntime", "torch")
 OPSET = 17
 GRAPH_FORMAT = 1  # bump when the export itself changes (input layout, names)
 MIN_COSINE = 0.999  # the graph must reproduce eager features this closely, or it is not used
-_PROBE_BATCH = 8  # images per timing run when choosing the engine
-_PROBE_RUNS = 3
+_PROBE_BATCH = 4  # images per timing run when choosing the engine
+_PROBE_RUNS = 2
 
 Extractor = Callable[["torch.Tensor"], "torch.Tensor"]
 

@@ -1,0 +1,336 @@
+"""Question: what does each per-cover stage cost on this CPU, before and after the fast path?
+
+"before" is the path the toolkit ran until now, kept as the reference: eager PyTorch for the
+Lite backbones and the style attribute, rapidocr's wrapper as configured before (detection with
+the shorter side scaled up to 736 px, angle classifier on, recognition batches of 6). "after" is
+today's default: the ONNX Runtime graph of each extractor (sleeve/vision/runtime.py) and OCR
+sized for covers (dataset/ocr.py). Both run in ONE process with the same threads, interleaved
+cover by cover (batch by batch for the networks), so a load spike from the machine's other
+users hits both sides alike; the ratio is the figure to quote.
+
+Measured on a fixed sample of the shared covers (every k-th file of the sorted list):
+  * decode (full RGB) and pHash, ms per cover;
+  * OCR before/after: covers/s, share of covers whose words are identical, covers where
+    detection found no line (recognition skipped);
+  * Lite0 and Lite1 embeddings (224 / 240 px) before/after: covers/s (file to features), the
+    lowest and median cosine between the two paths' features;
+  * each attribute extractor (colour, texture, structure, faces-mtcnn, style; style before/after)
+    in covers/s on the attributes' own decoded view;
+  * predict of one cover (p50/p95 ms) and of 100 covers (covers/s) with a default-recipe model
+    (``--model``: a run dir or model.pt), before/after;
+  * peak memory (max RSS) and the CPU model and load averages before and after.
+
+The graph export (once per weights and runtime version) is timed apart: it is not part of any
+per-cover figure. Writes benchmarks/results/stages.json.
+Run: .venv/bin/python benchmarks/stages.py [--covers 200] [--model RUN_DIR] [--skip ocr,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+COVERS = REPO.parent / "shared" / "data" / "covers-5genre" / "Album_Covers"
+RESULTS = REPO / "benchmarks" / "results" / "stages.json"
+BATCH = 16  # images per network batch (encode's default is 32; 16 keeps the interleave fine)
+
+
+def sample(n: int) -> list[Path]:
+    files = sorted(p for p in COVERS.glob("*/*") if p.is_file())
+    step = max(1, len(files) // n)
+    return files[::step][:n]
+
+
+def machine() -> dict[str, object]:
+    from sleeve.vision.runtime import cpu_model
+
+    return {"cpu": cpu_model(), "cores": len(os.sched_getaffinity(0)), "load": os.getloadavg()}
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, object]:
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def rate(n: int, seconds: float) -> float:
+    return round(n / seconds, 2) if seconds > 0 else 0.0
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return (a * b).sum(axis=1)
+
+
+def bench_decode_hash(files: list[Path]) -> dict[str, object]:
+    from sleeve.dataset.hashing import hash_image
+    from sleeve.images.intake import open_rgb
+
+    open_rgb(files[0]), hash_image(files[0])  # warm-up: imports, first-call setup
+    decode = [timed(lambda f=f: open_rgb(f))[0] for f in files]
+    hashing = [timed(lambda f=f: hash_image(f))[0] for f in files]
+    return {
+        "decode_ms_median": round(1000 * statistics.median(decode), 2),
+        "hash_covers_per_s": rate(len(files), sum(hashing)),
+    }
+
+
+def _words(result: object) -> str:
+    return " ".join(
+        str(t).strip()
+        for _, t, s in (result or [])  # type: ignore[attr-defined]
+        if str(t).strip() and float(s) >= 0.5
+    )
+
+
+def bench_ocr(files: list[Path]) -> dict[str, object]:
+    from rapidocr_onnxruntime import RapidOCR
+
+    from sleeve.dataset import ocr
+    from sleeve.images.intake import open_rgb
+
+    before_engine = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1)  # as it was
+    after_engine = ocr._get_engine()
+    t_before = t_after = 0.0
+    same = silent = 0
+    warm = np.ascontiguousarray(np.asarray(open_rgb(files[0]))[:, :, ::-1])
+    before_engine(warm), after_engine(warm)  # sessions' first run
+    for f in files:
+        bgr = np.ascontiguousarray(np.asarray(open_rgb(f))[:, :, ::-1])
+        dt, before = timed(lambda bgr=bgr: before_engine(bgr)[0])
+        t_before += dt
+        dt, after = timed(lambda bgr=bgr: after_engine(bgr)[0])
+        t_after += dt
+        same += _words(before) == _words(after)
+        silent += not after
+    return {
+        "before_covers_per_s": rate(len(files), t_before),
+        "after_covers_per_s": rate(len(files), t_after),
+        "speedup": round(t_before / t_after, 2),
+        "words_identical": round(same / len(files), 4),
+        "no_line_detected": silent,
+        "after_settings": {"det_side": ocr.DET_SIDE, "cls": ocr.USE_CLS, "rec": ocr.REC_BATCH},
+    }
+
+
+def bench_backbone(name: str, files: list[Path]) -> dict[str, object]:
+    import torch
+
+    from sleeve.vision.backbones import configure_threads, load_backbone
+    from sleeve.vision.embeddings import FeatureRecipe, encode, extractor_for
+    from sleeve.vision.runtime import OnnxExtractor
+    from sleeve.vision.samples import Sample
+
+    cpu = torch.device("cpu")
+    configure_threads(cpu)
+    backbone = load_backbone(name, "auto", cpu)
+    recipe = FeatureRecipe(backbone.input_size)
+    export_s, graph = timed(lambda: extractor_for(backbone, recipe, cpu, engine="onnxruntime"))
+    assert isinstance(graph, OnnxExtractor)
+    verdict = json.loads(graph.path.with_suffix(".json").read_text())
+    samples = [Sample(f, f"{i:064x}", "", "", 0) for i, f in enumerate(files)]
+    t = {"torch": 0.0, "onnxruntime": 0.0}
+    feats: dict[str, list[np.ndarray]] = {"torch": [], "onnxruntime": []}
+    for start in range(0, len(samples), BATCH):
+        chunk = samples[start : start + BATCH]
+        for engine in t:
+            dt, out = timed(
+                lambda e=engine, c=chunk: encode(
+                    c, backbone, recipe, cpu, batch_size=BATCH, progress=False, engine=e
+                )
+            )
+            t[engine] += dt
+            feats[engine].append(out)  # type: ignore[arg-type]
+    cos = cosines(np.concatenate(feats["torch"]), np.concatenate(feats["onnxruntime"]))
+    return {
+        "input_size": recipe.size,
+        "before_covers_per_s": rate(len(files), t["torch"]),
+        "after_covers_per_s": rate(len(files), t["onnxruntime"]),
+        "speedup": round(t["torch"] / t["onnxruntime"], 2),
+        "cosine_min": round(float(cos.min()), 6),
+        "cosine_median": round(float(np.median(cos)), 6),
+        "graph_seconds_first_use": round(export_s, 1),  # export + probe, or a cache hit
+        "auto_verdict": verdict,
+        "threads": torch.get_num_threads(),
+    }
+
+
+def bench_attributes(files: list[Path]) -> dict[str, object]:
+    import torch
+
+    from sleeve.dataset.attributes import style
+    from sleeve.dataset.attributes.decode import load_view
+    from sleeve.dataset.attributes.registry import EXTRACTORS
+    from sleeve.vision.backbones import load_backbone
+
+    views = [load_view(f) for f in files]
+    out: dict[str, object] = {}
+    for name in ("colour", "texture", "structure", "faces-mtcnn", "style"):
+        ex = EXTRACTORS[name]
+        try:
+            ex.compute(views[0])  # warm-up: model load, first call
+            seconds = sum(timed(lambda v=v, ex=ex: ex.compute(v))[0] for v in views)
+        except Exception as exc:  # a missing package: say so, measure the rest
+            out[name] = f"skipped: {type(exc).__name__}: {exc}"
+            continue
+        out[name] = {"covers_per_s": rate(len(views), seconds)}
+    # style before: the eager backbone it ran on until now, same views
+    backbone = load_backbone(style.BACKBONE, "auto")
+    transform = backbone.preprocess()
+    from PIL import Image
+
+    def eager(view):  # type: ignore[no-untyped-def]
+        x = transform(Image.fromarray(view.large)).unsqueeze(0)
+        with torch.inference_mode():
+            return backbone.model(x.contiguous(memory_format=torch.channels_last))[0].numpy()
+
+    eager(views[0])
+    seconds = sum(timed(lambda v=v: eager(v))[0] for v in views)
+    if isinstance(out.get("style"), dict):
+        after = np.stack([style.features(v) for v in views[:20]])
+        before = np.stack([eager(v) for v in views[:20]])
+        out["style"] = {
+            **out["style"],  # type: ignore[dict-item]
+            "before_covers_per_s": rate(len(views), seconds),
+            "features_cosine_min": round(float(cosines(before, after).min()), 6),
+        }
+    return out
+
+
+def bench_predict(model: Path, files: list[Path], singles: int) -> dict[str, object]:
+    from rapidocr_onnxruntime import RapidOCR
+
+    from sleeve.dataset import ocr
+    from sleeve.settings import load_settings
+    from sleeve.training.classifier import Classifier
+    from sleeve.vision import runtime
+
+    path = model / "model.pt" if model.is_dir() else model
+    settings = load_settings()
+    engines = {
+        "before": RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1),
+        "after": ocr._get_engine(),
+    }
+    classifiers = {}
+    for side, choice in (("before", "torch"), ("after", "auto")):
+        runtime.configure(choice)
+        classifiers[side] = Classifier.load(path, settings=settings)
+    runtime.configure("auto")
+    for side, clf in classifiers.items():  # warm-up: sessions, first-call setup
+        ocr._engine = engines[side]
+        clf.predict(files[0])
+    single: dict[str, list[float]] = {"before": [], "after": []}
+    batch_s: dict[str, float] = {}
+    for f in files[:singles]:
+        for side, clf in classifiers.items():
+            ocr._engine = engines[side]
+            single[side].append(1000 * timed(lambda c=clf, f=f: c.predict(f))[0])
+    many = files[:100]
+    for side, clf in classifiers.items():
+        ocr._engine = engines[side]
+        batch_s[side] = timed(lambda c=clf: c.predict_batch(many))[0]
+    ocr._engine = engines["after"]
+    out: dict[str, object] = {
+        "model": str(path),
+        "reads_text": classifiers["after"].reads_text,
+        "singles": singles,
+    }
+    for side in ("before", "after"):
+        ms = sorted(single[side])
+        out[side] = {
+            "p50_ms": round(statistics.median(ms), 1),
+            "p95_ms": round(ms[min(len(ms) - 1, int(0.95 * len(ms)))], 1),
+            "batch_covers_per_s": rate(len(many), batch_s[side]),
+        }
+    out["p50_ratio"] = round(
+        out["after"]["p50_ms"] / out["before"]["p50_ms"],  # type: ignore[index]
+        3,
+    )
+    return out
+
+
+def render(doc: dict) -> str:
+    lines = [
+        f"{doc['machine_before']['cpu']}, {doc['machine_before']['cores']} cores, load "
+        f"{doc['machine_before']['load']} -> {doc['machine_after']['load']}; "
+        f"{doc['covers']} covers",
+        f"{'stage':<22} {'before/s':>9} {'after/s':>9} {'x':>6}  check",
+    ]
+    for name, row in doc["stages"].items():
+        if not isinstance(row, dict):
+            lines.append(f"{name:<22} {row}")
+            continue
+        if "before_covers_per_s" in row:
+            check = (
+                f"words identical {row['words_identical']:.1%}"
+                if "words_identical" in row
+                else f"cosine min {row.get('cosine_min', row.get('features_cosine_min'))}"
+            )
+            after = row.get("after_covers_per_s", row.get("covers_per_s"))
+            x = row.get("speedup") or round(after / row["before_covers_per_s"], 2)
+            lines.append(f"{name:<22} {row['before_covers_per_s']:>9} {after:>9} {x:>6}  {check}")
+        elif "covers_per_s" in row:
+            lines.append(f"{name:<22} {row['covers_per_s']:>9} {'':>9} {'':>6}")
+    if "predict" in doc:
+        p = doc["predict"]
+        lines.append(
+            f"predict one cover p50/p95 ms: before {p['before']['p50_ms']}/{p['before']['p95_ms']}"
+            f", after {p['after']['p50_ms']}/{p['after']['p95_ms']} (x{p['p50_ratio']});"
+            f" 100 covers: {p['before']['batch_covers_per_s']} -> "
+            f"{p['after']['batch_covers_per_s']} covers/s"
+        )
+    lines.append(f"peak memory {doc['peak_rss_mib']} MiB")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--covers", type=int, default=200)
+    parser.add_argument("--model", type=Path, default=None, help="a run dir or model.pt")
+    parser.add_argument("--singles", type=int, default=30, help="single-cover predict calls")
+    parser.add_argument("--skip", default="", help="comma list: hash,ocr,lite0,lite1,attributes")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    if not COVERS.is_dir():
+        print(f"skipped: the shared covers are not at {COVERS}")
+        return 0
+    skip = set(filter(None, args.skip.split(",")))
+    files = sample(args.covers)
+    doc: dict = {"covers": len(files), "machine_before": machine(), "stages": {}}
+    stages = doc["stages"]
+    if "hash" not in skip:
+        stages["decode+hash"] = bench_decode_hash(files)
+        stages["hash"] = {"covers_per_s": stages["decode+hash"]["hash_covers_per_s"]}
+    if "ocr" not in skip:
+        stages["ocr"] = bench_ocr(files)
+        print("ocr", stages["ocr"], flush=True)
+    for name in ("lite0", "lite1"):
+        if name not in skip:
+            stages[f"{name} embedding"] = bench_backbone(f"efficientnet_{name}", files)
+            print(name, stages[f"{name} embedding"], flush=True)
+    if "attributes" not in skip:
+        for name, row in bench_attributes(files).items():
+            stages[f"attribute {name}"] = row
+    if args.model is not None:
+        doc["predict"] = bench_predict(args.model, files, args.singles)
+    doc["machine_after"] = machine()
+    doc["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(render(doc))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(doc, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
