@@ -28,6 +28,7 @@ Run: .venv/bin/python benchmarks/stages.py [--covers 200] [--model RUN_DIR] [--s
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
@@ -78,8 +79,8 @@ def bench_decode_hash(files: list[Path]) -> dict[str, object]:
     from sleeve.images.intake import open_rgb
 
     open_rgb(files[0]), hash_image(files[0])  # warm-up: imports, first-call setup
-    decode = [timed(lambda f=f: open_rgb(f))[0] for f in files]
-    hashing = [timed(lambda f=f: hash_image(f))[0] for f in files]
+    decode = [timed(functools.partial(open_rgb, f))[0] for f in files]
+    hashing = [timed(functools.partial(hash_image, f))[0] for f in files]
     return {
         "decode_ms_median": round(1000 * statistics.median(decode), 2),
         "hash_covers_per_s": rate(len(files), sum(hashing)),
@@ -108,12 +109,12 @@ def bench_ocr(files: list[Path]) -> dict[str, object]:
     before_engine(warm), after_engine(warm)  # sessions' first run
     for f in files:
         bgr = np.ascontiguousarray(np.asarray(open_rgb(f))[:, :, ::-1])
-        dt, before = timed(lambda bgr=bgr: before_engine(bgr)[0])
+        dt, before = timed(functools.partial(before_engine, bgr))
         t_before += dt
-        dt, after = timed(lambda bgr=bgr: after_engine(bgr)[0])
+        dt, after = timed(functools.partial(after_engine, bgr))
         t_after += dt
-        same += _words(before) == _words(after)
-        silent += not after
+        same += _words(before[0]) == _words(after[0])  # type: ignore[index]
+        silent += not after[0]  # type: ignore[index]
     return {
         "before_covers_per_s": rate(len(files), t_before),
         "after_covers_per_s": rate(len(files), t_after),
@@ -145,11 +146,10 @@ def bench_backbone(name: str, files: list[Path]) -> dict[str, object]:
     for start in range(0, len(samples), BATCH):
         chunk = samples[start : start + BATCH]
         for engine in t:
-            dt, out = timed(
-                lambda e=engine, c=chunk: encode(
-                    c, backbone, recipe, cpu, batch_size=BATCH, progress=False, engine=e
-                )
+            run = functools.partial(
+                encode, chunk, backbone, recipe, cpu, batch_size=BATCH, progress=False
             )
+            dt, out = timed(functools.partial(run, engine=engine))
             t[engine] += dt
             feats[engine].append(out)  # type: ignore[arg-type]
     cos = cosines(np.concatenate(feats["torch"]), np.concatenate(feats["onnxruntime"]))
@@ -180,7 +180,7 @@ def bench_attributes(files: list[Path]) -> dict[str, object]:
         ex = EXTRACTORS[name]
         try:
             ex.compute(views[0])  # warm-up: model load, first call
-            seconds = sum(timed(lambda v=v, ex=ex: ex.compute(v))[0] for v in views)
+            seconds = sum(timed(functools.partial(ex.compute, v))[0] for v in views)
         except Exception as exc:  # a missing package: say so, measure the rest
             out[name] = f"skipped: {type(exc).__name__}: {exc}"
             continue
@@ -196,7 +196,7 @@ def bench_attributes(files: list[Path]) -> dict[str, object]:
             return backbone.model(x.contiguous(memory_format=torch.channels_last))[0].numpy()
 
     eager(views[0])
-    seconds = sum(timed(lambda v=v: eager(v))[0] for v in views)
+    seconds = sum(timed(functools.partial(eager, v))[0] for v in views)
     if isinstance(out.get("style"), dict):
         after = np.stack([style.features(v) for v in views[:20]])
         before = np.stack([eager(v) for v in views[:20]])
@@ -235,11 +235,11 @@ def bench_predict(model: Path, files: list[Path], singles: int) -> dict[str, obj
     for f in files[:singles]:
         for side, clf in classifiers.items():
             ocr._engine = engines[side]
-            single[side].append(1000 * timed(lambda c=clf, f=f: c.predict(f))[0])
+            single[side].append(1000 * timed(functools.partial(clf.predict, f))[0])
     many = files[:100]
     for side, clf in classifiers.items():
         ocr._engine = engines[side]
-        batch_s[side] = timed(lambda c=clf: c.predict_batch(many))[0]
+        batch_s[side] = timed(functools.partial(clf.predict_batch, many))[0]
     ocr._engine = engines["after"]
     out: dict[str, object] = {
         "model": str(path),

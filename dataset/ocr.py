@@ -6,12 +6,11 @@ engine once. onnxruntime runs with one thread per process: on this 2-core machin
 read 3.6 covers/s against 1.9 with two (the threads fight over the cores), so parallelism comes
 from the engine's workers (:mod:`sleeve.engine`) instead.
 
-Sized for covers (measured on the shared covers, benchmarks/stages.py, docs/performance.md):
-the library's default detection input scales the *shorter* side up to 736 px, so a 300 px
-cover was detected at 6x its pixels; here detection runs at :data:`DET_SIDE` px on the longer
-side. The angle classifier (upside-down text lines) is off: it did not change the words read
-on the sample. Recognition is skipped when detection finds no line, and the lines' crops are
-recognised in batches of :data:`REC_BATCH`.
+Measured on the shared covers (benchmarks/stages.py, docs/performance.md): detection is about
+60 % of a read, recognition 30 %, the angle classifier 1 %; a smaller detection input is the
+only large saving and it changes the words, so the defaults keep the library's models and
+sizes. The wrapper already skips recognition when detection finds no line and recognises
+the lines in batches.
 """
 
 from __future__ import annotations
@@ -39,9 +38,12 @@ INSTALL_HINT = "pip install 'sleeve[ocr]'"
 MIN_CONFIDENCE = 0.5  # the engine's own default text score: weaker reads are mostly noise
 CHUNK = 8  # covers per batch sent to a worker (a read costs ~0.1 s, so small batches balance)
 MIN_PARALLEL = 16  # below this, starting workers (each loads the models) costs more
-DET_SIDE = 480  # detection input, longer side in px (a multiple of 32)
-USE_CLS = False  # the angle classifier changed no words on the shared sample
-REC_BATCH = 8  # text-line crops per recognition run
+# Detection input: None keeps the library's (shorter side scaled up to 736 px). Smaller inputs
+# are faster but change the words read (measured on the shared covers, benchmarks/stages.py:
+# 480 px kept the words of only about a third of the covers), so the default keeps it.
+DET_SIDE: int | None = None
+USE_CLS = True  # the angle classifier changed the words of ~10 % of the sample when off
+REC_BATCH = 6  # text-line crops per recognition run (the library's)
 
 _engine: Any = None  # one per process, built on first use
 
@@ -90,17 +92,23 @@ def require_engine() -> str:
 def _get_engine() -> Any:
     global _engine
     if _engine is None:
-        require_engine()
-        from rapidocr_onnxruntime import RapidOCR
-
-        _engine = RapidOCR(
-            intra_op_num_threads=1,
-            inter_op_num_threads=1,
-            use_cls=USE_CLS,
-            rec_batch_num=REC_BATCH,
-        )
-        _size_detection(_engine, DET_SIDE)
+        _engine = build_engine()
     return _engine
+
+
+def build_engine(
+    det_side: int | None = DET_SIDE, use_cls: bool = USE_CLS, rec_batch: int = REC_BATCH
+) -> Any:
+    """A RapidOCR engine on one onnxruntime thread (the benchmark builds variants with it)."""
+    require_engine()
+    from rapidocr_onnxruntime import RapidOCR
+
+    engine = RapidOCR(
+        intra_op_num_threads=1, inter_op_num_threads=1, use_cls=use_cls, rec_batch_num=rec_batch
+    )
+    if det_side is not None:
+        _size_detection(engine, det_side)
+    return engine
 
 
 def _size_detection(engine: Any, side: int) -> None:

@@ -99,7 +99,7 @@ class Picture:
         img = self._open()
         if side is not None and img.format == "JPEG":
             img.draft(mode, (side, side))
-        key = f"{img.mode}:{img.size}:{img.tile!r}:{finish.__name__}"
+        key = f"{img.mode}:{img.size}:{getattr(img, 'tile', None)!r}:{finish.__name__}"
         if key not in self._decoded:
             self._decoded[key] = finish(img)
             self.decodes += 1
@@ -167,7 +167,9 @@ def _one_cover(root: Path, plan: Plan, item: Item, tensors: list) -> Result:  # 
 def run_batch(root: str, plan: Plan, items: Sequence[Item]) -> list[Result]:
     """The engine's unit of work: every planned stage of each cover, from one read."""
     _single_threaded()
-    results, tensors, embedded = [], [], []
+    results: list[Result] = []
+    tensors: list[Any] = []
+    embedded: list[Result] = []
     for item in items:
         before = len(tensors)
         results.append(_one_cover(Path(root), plan, item, tensors))
