@@ -1,17 +1,18 @@
 """Question: what does each per-cover stage cost on this CPU, before and after the fast path?
 
 "before" is the path the toolkit ran until now, kept as the reference: eager PyTorch for the
-Lite backbones and the style attribute, rapidocr's wrapper as configured before (detection with
-the shorter side scaled up to 736 px, angle classifier on, recognition batches of 6). "after" is
-today's default: the ONNX Runtime graph of each extractor (sleeve/vision/runtime.py) and OCR
-sized for covers (dataset/ocr.py). Both run in ONE process with the same threads, interleaved
-cover by cover (batch by batch for the networks), so a load spike from the machine's other
-users hits both sides alike; the ratio is the figure to quote.
+Lite backbones, the style attribute and predict's image features. "after" is today's default:
+the extractor's ONNX Runtime graph (sleeve/vision/runtime.py). Both run in ONE process with
+the same threads, interleaved batch by batch (cover by cover for predict), so a load spike from
+the machine's other users hits both sides alike; the ratio is the figure to quote. OCR keeps
+its models and sizes (they decide the words); its variants (smaller detection input, no angle
+classifier) are measured against the default read for read, to show what each would save and
+what it would change.
 
 Measured on a fixed sample of the shared covers (every k-th file of the sorted list):
   * decode (full RGB) and pHash, ms per cover;
-  * OCR before/after: covers/s, share of covers whose words are identical, covers where
-    detection found no line (recognition skipped);
+  * OCR: covers/s of the default and of each variant, and the share of covers whose words
+    each variant reads identically;
   * Lite0 and Lite1 embeddings (224 / 240 px) before/after: covers/s (file to features), the
     lowest and median cosine between the two paths' features;
   * each attribute extractor (colour, texture, structure, faces-mtcnn, style; style before/after)
@@ -23,6 +24,11 @@ Measured on a fixed sample of the shared covers (every k-th file of the sorted l
 The graph export (once per weights and runtime version) is timed apart: it is not part of any
 per-cover figure. Writes benchmarks/results/stages.json.
 Run: .venv/bin/python benchmarks/stages.py [--covers 200] [--model RUN_DIR] [--skip ocr,...]
+
+``--full-build IMPORTED OLD_BUILD_DATASET WORK`` instead times the first ``build-dataset
+--balance --seed 0`` of the shared covers, old code and this code side by side (each from a
+copy of IMPORTED, a data folder after ``collect --from-folder``, with empty caches), and checks
+that manifest.csv and the dataset id are the same; writes benchmarks/results/stages_build.json.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 COVERS = REPO.parent / "shared" / "data" / "covers-5genre" / "Album_Covers"
 RESULTS = REPO / "benchmarks" / "results" / "stages.json"
+BUILD_RESULTS = REPO / "benchmarks" / "results" / "stages_build.json"
 BATCH = 16  # images per network batch (encode's default is 32; 16 keeps the interleave fine)
 
 
@@ -95,33 +102,50 @@ def _words(result: object) -> str:
     )
 
 
-def bench_ocr(files: list[Path]) -> dict[str, object]:
-    from rapidocr_onnxruntime import RapidOCR
+# OCR variants against today's reads: what each saving costs in words
+OCR_VARIANTS: dict[str, dict[str, object]] = {
+    "no angle classifier": {"use_cls": False},
+    "detection 640 px": {"det_side": 640},
+    "detection 480 px": {"det_side": 480},
+    "detection 480 px, no classifier": {"det_side": 480, "use_cls": False},
+}
 
+
+def bench_ocr(files: list[Path]) -> dict[str, object]:
     from sleeve.dataset import ocr
     from sleeve.images.intake import open_rgb
 
-    before_engine = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1)  # as it was
-    after_engine = ocr._get_engine()
-    t_before = t_after = 0.0
-    same = silent = 0
+    engines = {"default": ocr._get_engine()}
+    engines.update({name: ocr.build_engine(**kw) for name, kw in OCR_VARIANTS.items()})  # type: ignore[arg-type]
+    seconds = dict.fromkeys(engines, 0.0)
+    same = dict.fromkeys(engines, 0)
+    silent = 0
     warm = np.ascontiguousarray(np.asarray(open_rgb(files[0]))[:, :, ::-1])
-    before_engine(warm), after_engine(warm)  # sessions' first run
+    for engine in engines.values():
+        engine(warm)  # sessions' first run
     for f in files:
         bgr = np.ascontiguousarray(np.asarray(open_rgb(f))[:, :, ::-1])
-        dt, before = timed(functools.partial(before_engine, bgr))
-        t_before += dt
-        dt, after = timed(functools.partial(after_engine, bgr))
-        t_after += dt
-        same += _words(before[0]) == _words(after[0])  # type: ignore[index]
-        silent += not after[0]  # type: ignore[index]
+        reads = {}
+        for name, engine in engines.items():  # interleaved: load spikes hit every variant
+            dt, out = timed(functools.partial(engine, bgr))
+            seconds[name] += dt
+            reads[name] = _words(out[0])  # type: ignore[index]
+        for name in engines:
+            same[name] += reads[name] == reads["default"]
+        silent += not reads["default"]
+    base = seconds["default"]
     return {
-        "before_covers_per_s": rate(len(files), t_before),
-        "after_covers_per_s": rate(len(files), t_after),
-        "speedup": round(t_before / t_after, 2),
-        "words_identical": round(same / len(files), 4),
-        "no_line_detected": silent,
-        "after_settings": {"det_side": ocr.DET_SIDE, "cls": ocr.USE_CLS, "rec": ocr.REC_BATCH},
+        "covers_per_s": rate(len(files), base),
+        "no_words_read": silent,
+        "settings": {"det_side": ocr.DET_SIDE, "cls": ocr.USE_CLS, "rec_batch": ocr.REC_BATCH},
+        "variants": {
+            name: {
+                "covers_per_s": rate(len(files), seconds[name]),
+                "speedup": round(base / seconds[name], 2),
+                "words_identical": round(same[name] / len(files), 4),
+            }
+            for name in OCR_VARIANTS
+        },
     }
 
 
@@ -209,38 +233,27 @@ def bench_attributes(files: list[Path]) -> dict[str, object]:
 
 
 def bench_predict(model: Path, files: list[Path], singles: int) -> dict[str, object]:
-    from rapidocr_onnxruntime import RapidOCR
-
-    from sleeve.dataset import ocr
     from sleeve.settings import load_settings
     from sleeve.training.classifier import Classifier
     from sleeve.vision import runtime
 
     path = model / "model.pt" if model.is_dir() else model
     settings = load_settings()
-    engines = {
-        "before": RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1),
-        "after": ocr._get_engine(),
-    }
     classifiers = {}
     for side, choice in (("before", "torch"), ("after", "auto")):
         runtime.configure(choice)
         classifiers[side] = Classifier.load(path, settings=settings)
     runtime.configure("auto")
-    for side, clf in classifiers.items():  # warm-up: sessions, first-call setup
-        ocr._engine = engines[side]
+    for clf in classifiers.values():  # warm-up: sessions, first-call setup
         clf.predict(files[0])
     single: dict[str, list[float]] = {"before": [], "after": []}
     batch_s: dict[str, float] = {}
     for f in files[:singles]:
         for side, clf in classifiers.items():
-            ocr._engine = engines[side]
             single[side].append(1000 * timed(functools.partial(clf.predict, f))[0])
     many = files[:100]
     for side, clf in classifiers.items():
-        ocr._engine = engines[side]
         batch_s[side] = timed(functools.partial(clf.predict_batch, many))[0]
-    ocr._engine = engines["after"]
     out: dict[str, object] = {
         "model": str(path),
         "reads_text": classifiers["after"].reads_text,
@@ -260,6 +273,49 @@ def bench_predict(model: Path, files: list[Path], singles: int) -> dict[str, obj
     return out
 
 
+def _manifest(data_dir: Path) -> tuple[str, bytes]:
+    """(dataset id, manifest.csv bytes) of the build a data folder holds."""
+    [export] = [p for p in (data_dir / "datasets").iterdir() if (p / "manifest.csv").is_file()]
+    return export.name, (export / "manifest.csv").read_bytes()
+
+
+def full_build(imported: Path, old_bin: Path, work: Path) -> dict[str, object]:
+    """The first ``build-dataset --balance --seed 0`` of the shared covers with empty caches,
+    the old code (``old_bin``: another checkout's build-dataset) and this one side by side, each
+    in its own copy of ``imported`` (a data folder after ``collect --from-folder``) and its own
+    graph cache; wall times, and whether manifest.csv and the dataset id are the same."""
+    import shutil
+    import subprocess
+
+    new_bin = Path(sys.executable).with_name("build-dataset")
+    procs, started, walls = {}, {}, {}
+    for side, binary in (("before", old_bin), ("after", new_bin)):
+        folder = work / side
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(imported, folder)
+        env = {
+            **os.environ,
+            "SLEEVE_DATA_DIR": str(folder),
+            "XDG_CACHE_HOME": str(work / f"{side}-cache"),
+        }
+        cmd = [str(binary), "--balance", "--seed", "0", "--no-progress"]
+        started[side] = time.perf_counter()
+        procs[side] = subprocess.Popen(cmd, env=env, cwd=work, stdout=subprocess.DEVNULL)
+    for side, proc in procs.items():
+        if proc.wait() != 0:
+            raise SystemExit(f"the {side} build failed (exit {proc.returncode})")
+        walls[side] = time.perf_counter() - started[side]
+    (id_b, man_b), (id_a, man_a) = _manifest(work / "before"), _manifest(work / "after")
+    return {
+        "before_s": round(walls["before"], 1),
+        "after_s": round(walls["after"], 1),
+        "ratio": round(walls["after"] / walls["before"], 3),
+        "same_dataset_id": id_a == id_b,
+        "same_manifest_bytes": man_a == man_b,
+        "dataset_ids": {"before": id_b, "after": id_a},
+    }
+
+
 def render(doc: dict) -> str:
     lines = [
         f"{doc['machine_before']['cpu']}, {doc['machine_before']['cores']} cores, load "
@@ -270,6 +326,14 @@ def render(doc: dict) -> str:
     for name, row in doc["stages"].items():
         if not isinstance(row, dict):
             lines.append(f"{name:<22} {row}")
+            continue
+        if name == "ocr":
+            lines.append(f"{'ocr (default)':<22} {row['covers_per_s']:>9}")
+            for variant, v in row["variants"].items():
+                lines.append(
+                    f"  ocr {variant:<31} {v['covers_per_s']:>6} x{v['speedup']:<5} "
+                    f"words identical {v['words_identical']:.1%}"
+                )
             continue
         if "before_covers_per_s" in row:
             check = (
@@ -297,11 +361,25 @@ def render(doc: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--covers", type=int, default=200)
+    parser.add_argument("--ocr-covers", type=int, default=100, help="OCR reads 5 variants")
     parser.add_argument("--model", type=Path, default=None, help="a run dir or model.pt")
     parser.add_argument("--singles", type=int, default=30, help="single-cover predict calls")
     parser.add_argument("--skip", default="", help="comma list: hash,ocr,lite0,lite1,attributes")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--full-build",
+        nargs=3,
+        type=Path,
+        metavar=("IMPORTED_DATA_DIR", "OLD_BUILD_DATASET", "WORK_DIR"),
+        help="only the full-build comparison (writes stages_build.json)",
+    )
     args = parser.parse_args(argv)
+    if args.full_build:
+        doc = {"machine_before": machine(), **full_build(*args.full_build)}
+        doc["machine_after"] = machine()
+        print(json.dumps(doc, indent=1))
+        BUILD_RESULTS.write_text(json.dumps(doc, indent=1) + "\n")
+        return 0
     if not COVERS.is_dir():
         print(f"skipped: the shared covers are not at {COVERS}")
         return 0
@@ -313,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         stages["decode+hash"] = bench_decode_hash(files)
         stages["hash"] = {"covers_per_s": stages["decode+hash"]["hash_covers_per_s"]}
     if "ocr" not in skip:
-        stages["ocr"] = bench_ocr(files)
+        stages["ocr"] = bench_ocr(files[: args.ocr_covers])
         print("ocr", stages["ocr"], flush=True)
     for name in ("lite0", "lite1"):
         if name not in skip:

@@ -309,6 +309,8 @@ def warm_build_caches(
             )
         )
     plan = Plan(hash_algo, cache.size if cache else None, version is not None, tuple(attributes))
+    if cache and any(i.embed for i in items):
+        _embedder(cache.size)  # export the graph here once, not in every worker at the same time
     report = PassReport()
     pending_feats: tuple[list[str], list[np.ndarray]] = ([], [])
 

@@ -117,3 +117,13 @@ def test_torch_choice_and_gpu_stay_eager(backbone) -> None:  # type: ignore[no-u
     assert isinstance(forced, torch.nn.Module)
     with pytest.raises(ConfigError, match="SLEEVE_INFERENCE"):
         runtime.configure("tensorrt")
+
+
+def test_the_setting_picks_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sleeve.settings import load_settings
+
+    monkeypatch.setattr(runtime, "_choice", "auto")
+    load_settings({"SLEEVE_INFERENCE": "torch"}, env_file=None)
+    assert runtime.current_choice() == "torch"
+    with pytest.raises(ConfigError, match="SLEEVE_INFERENCE"):
+        load_settings({"SLEEVE_INFERENCE": "fastest"}, env_file=None)
