@@ -307,6 +307,7 @@ def full_build(imported: Path, old_bin: Path, work: Path) -> dict[str, object]:
         walls[side] = time.perf_counter() - started[side]
     (id_b, man_b), (id_a, man_a) = _manifest(work / "before"), _manifest(work / "after")
     return {
+        "covers": sum(1 for p in (imported / "images").rglob("*") if p.is_file()),
         "before_s": round(walls["before"], 1),
         "after_s": round(walls["after"], 1),
         "ratio": round(walls["after"] / walls["before"], 3),

@@ -173,3 +173,11 @@ def test_a_png_shares_one_decode(tmp_path: Path) -> None:
     assert result.hash == hash_image(tmp_path / "c.png")
     assert result.decodes == 2  # the hash's grey input and the RGB picture
     assert Image.open(tmp_path / "c.png").format == "PNG"
+
+
+def test_hashing_runs_on_the_engine_it_is_given(covers_catalog: Catalog, settings) -> None:  # type: ignore[no-untyped-def]
+    engine = RecordingEngine()
+    images = [(i, p) for i, _, p in _images(covers_catalog)]
+    hashes, report = ensure_hashes(covers_catalog, Path(settings.data_dir), images, engine=engine)
+    assert report.computed == len(images) and sum(engine.batches) == len(images)
+    assert all(hashes[i] == hash_image(Path(settings.data_dir) / p) for i, p in images)
