@@ -232,7 +232,9 @@ def bench_attributes(files: list[Path]) -> dict[str, object]:
     return out
 
 
-def bench_predict(model: Path, files: list[Path], singles: int) -> dict[str, object]:
+def bench_predict(
+    model: Path, files: list[Path], singles: int, batch_covers: int
+) -> dict[str, object]:
     from sleeve.settings import load_settings
     from sleeve.training.classifier import Classifier
     from sleeve.vision import runtime
@@ -251,13 +253,14 @@ def bench_predict(model: Path, files: list[Path], singles: int) -> dict[str, obj
     for f in files[:singles]:
         for side, clf in classifiers.items():
             single[side].append(1000 * timed(functools.partial(clf.predict, f))[0])
-    many = files[:100]
+    many = files[:batch_covers]
     for side, clf in classifiers.items():
         batch_s[side] = timed(functools.partial(clf.predict_batch, many))[0]
     out: dict[str, object] = {
         "model": str(path),
         "reads_text": classifiers["after"].reads_text,
         "singles": singles,
+        "batch_covers": len(many),
     }
     for side in ("before", "after"):
         ms = sorted(single[side])
@@ -279,7 +282,9 @@ def _manifest(data_dir: Path) -> tuple[str, bytes]:
     return export.name, (export / "manifest.csv").read_bytes()
 
 
-def full_build(imported: Path, old_bin: Path, work: Path) -> dict[str, object]:
+def full_build(
+    imported: Path, old_bin: Path, work: Path, flags: list[str] | None = None
+) -> dict[str, object]:
     """The first ``build-dataset --balance --seed 0`` of the shared covers with empty caches,
     the old code (``old_bin``: another checkout's build-dataset) and this one side by side, each
     in its own copy of ``imported`` (a data folder after ``collect --from-folder``) and its own
@@ -298,7 +303,7 @@ def full_build(imported: Path, old_bin: Path, work: Path) -> dict[str, object]:
             "SLEEVE_DATA_DIR": str(folder),
             "XDG_CACHE_HOME": str(work / f"{side}-cache"),
         }
-        cmd = [str(binary), "--balance", "--seed", "0", "--no-progress"]
+        cmd = [str(binary), "--balance", "--seed", "0", "--no-progress", *(flags or [])]
         started[side] = time.perf_counter()
         procs[side] = subprocess.Popen(cmd, env=env, cwd=work, stdout=subprocess.DEVNULL)
     for side, proc in procs.items():
@@ -307,6 +312,7 @@ def full_build(imported: Path, old_bin: Path, work: Path) -> dict[str, object]:
         walls[side] = time.perf_counter() - started[side]
     (id_b, man_b), (id_a, man_a) = _manifest(work / "before"), _manifest(work / "after")
     return {
+        "flags": ["--balance", "--seed", "0", *(flags or [])],
         "covers": sum(1 for p in (imported / "images").rglob("*") if p.is_file()),
         "before_s": round(walls["before"], 1),
         "after_s": round(walls["after"], 1),
@@ -359,12 +365,39 @@ def render(doc: dict) -> str:
     return "\n".join(lines)
 
 
+def merge(parts: list[Path], out: Path) -> int:
+    """One result from parts measured in separate processes at the same time (each part's
+    before/after ratio is still from one process, interleaved)."""
+    docs = [json.loads(p.read_text()) for p in parts]
+    doc: dict = {
+        "covers": max(d["covers"] for d in docs),
+        "parts": [{"stages": sorted(d["stages"]), "covers": d["covers"]} for d in docs],
+        "machine_before": docs[0]["machine_before"],
+        "machine_after": docs[-1]["machine_after"],
+        "stages": {k: v for d in docs for k, v in d["stages"].items()},
+        "peak_rss_mib": max(d["peak_rss_mib"] for d in docs),
+    }
+    for d in docs:
+        if "predict" in d:
+            doc["predict"] = d["predict"]
+    print(render(doc))
+    out.write_text(json.dumps(doc, indent=1) + "\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--covers", type=int, default=200)
     parser.add_argument("--ocr-covers", type=int, default=100, help="OCR reads 5 variants")
     parser.add_argument("--model", type=Path, default=None, help="a run dir or model.pt")
     parser.add_argument("--singles", type=int, default=30, help="single-cover predict calls")
+    parser.add_argument("--batch-covers", type=int, default=100, help="covers in one predict")
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        type=Path,
+        help="combine part results (runs with different --skip) into --out",
+    )
     parser.add_argument("--skip", default="", help="comma list: hash,ocr,lite0,lite1,attributes")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
@@ -374,9 +407,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar=("IMPORTED_DATA_DIR", "OLD_BUILD_DATASET", "WORK_DIR"),
         help="only the full-build comparison (writes stages_build.json)",
     )
+    parser.add_argument(
+        "--build-flag", action="append", default=[], help="extra build-dataset flag (repeat)"
+    )
     args = parser.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, args.out)
     if args.full_build:
-        doc = {"machine_before": machine(), **full_build(*args.full_build)}
+        doc = {"machine_before": machine(), **full_build(*args.full_build, args.build_flag)}
         doc["machine_after"] = machine()
         print(json.dumps(doc, indent=1))
         BUILD_RESULTS.write_text(json.dumps(doc, indent=1) + "\n")
@@ -402,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, row in bench_attributes(files).items():
             stages[f"attribute {name}"] = row
     if args.model is not None:
-        doc["predict"] = bench_predict(args.model, files, args.singles)
+        doc["predict"] = bench_predict(args.model, files, args.singles, args.batch_covers)
     doc["machine_after"] = machine()
     doc["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     print(render(doc))
