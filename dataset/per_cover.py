@@ -375,13 +375,15 @@ class _EmbeddingCache:
 
 
 def _embedding_cache(data_dir: Path) -> _EmbeddingCache | None:
-    """None when the visual stage could not run here (no OpenCV, no weights)."""
+    """None when the visual stage could not run here (no OpenCV, no torch, no weights): the
+    stage then says why itself."""
     from sleeve.dataset.visual import IMAGE_SIZE, embedding_cache_root, visual_backbone
     from sleeve.errors import SleeveError
-    from sleeve.vision.embeddings import FeatureRecipe
 
     try:
         import cv2  # noqa: F401  (the stage's geometric check)
+
+        from sleeve.vision.embeddings import FeatureRecipe
 
         backbone = visual_backbone()
     except (ImportError, SleeveError):
