@@ -358,7 +358,7 @@ def render(doc: dict) -> str:
         lines.append(
             f"predict one cover p50/p95 ms: before {p['before']['p50_ms']}/{p['before']['p95_ms']}"
             f", after {p['after']['p50_ms']}/{p['after']['p95_ms']} (x{p['p50_ratio']});"
-            f" 100 covers: {p['before']['batch_covers_per_s']} -> "
+            f" {p.get('batch_covers', 100)} covers: {p['before']['batch_covers_per_s']} -> "
             f"{p['after']['batch_covers_per_s']} covers/s"
         )
     lines.append(f"peak memory {doc['peak_rss_mib']} MiB")
