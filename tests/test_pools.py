@@ -46,9 +46,10 @@ def _pool_calls(path: Path) -> list[str]:
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
             if name in _POOL_MAKERS:
                 calls.append(f"{path.relative_to(REPO)}:{node.lineno} {name}()")
-            if name == "DataLoader" and any(k.arg == "num_workers" for k in node.keywords):
-                if not any(k.arg == "worker_init_fn" for k in node.keywords):
-                    calls.append(f"{path.relative_to(REPO)}:{node.lineno} DataLoader w/o init")
+            keywords = {k.arg for k in node.keywords}
+            unguarded = "num_workers" in keywords and "worker_init_fn" not in keywords
+            if name == "DataLoader" and unguarded:
+                calls.append(f"{path.relative_to(REPO)}:{node.lineno} DataLoader w/o init")
     return calls
 
 
