@@ -260,18 +260,19 @@ def check_database_url(url: str) -> None:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
-    shown = redact_url(url)
+    # without a scheme nothing in it can be told apart from a password: show none of it
+    shown = redact_url(url) if "://" in url else "(not shown)"
     try:
         parsed = make_url(normalise_database_url(url))
         parsed.port  # noqa: B018 - a bad port only fails when read
     except (ArgumentError, ValueError):
         raise ConfigError(
-            f"SLEEVE_DATABASE_URL={shown!r} is not a database URL "
+            f"SLEEVE_DATABASE_URL={shown} is not a database URL "
             "(e.g. postgresql://user@host/sleeve or sqlite:////path/catalog.db)"
         ) from None
     if parsed.get_backend_name() not in DATABASE_DIALECTS:
         raise ConfigError(
-            f"SLEEVE_DATABASE_URL={shown!r}: {parsed.get_backend_name()!r} is not a catalog "
+            f"SLEEVE_DATABASE_URL={shown}: {parsed.get_backend_name()!r} is not a catalog "
             f"sleeve supports ({', '.join(DATABASE_DIALECTS)})"
         )
 
