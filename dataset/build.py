@@ -48,7 +48,7 @@ from sleeve.dataset.visual_text import TEXT, catalog_words
 from sleeve.errors import DataError, NothingYetError, UnknownGenreError, UsageError
 from sleeve.images.integrity import verify_files
 from sleeve.images.store import ImageStore
-from sleeve.review.decisions import latest_decisions
+from sleeve.review.decisions import known_genres, read_decisions
 from sleeve.settings import Settings, redact_url
 from sleeve.taxonomy import Taxonomy, check_genre_name
 
@@ -209,7 +209,8 @@ def build_dataset(
     grouping, found = _group(catalog, images, hashes, data_dir, visual, opts)
     labels, label_report = resolve_labels(grouping.groups, rows, taxonomy, opts.rule)
     # people's verdicts from `sleeve review` override the rule (dataset/review.py)
-    labels, review = apply_decisions(grouping.groups, labels, latest_decisions(catalog))
+    decisions, skipped = read_decisions(catalog, known_genres(catalog, taxonomy))
+    labels, review = apply_decisions(grouping.groups, labels, decisions, skipped)
     image_by_id = {im.id: im for im in images}
     chosen = _select(catalog, data_dir, grouping, labels, rows, image_by_id, found.held, opts)
     manifest_rows = _manifest_rows(chosen, grouping, rows, image_by_id, hashes, label_report, opts)
@@ -233,6 +234,10 @@ def build_dataset(
         result.notes.append(
             f"review decisions applied: excluded {review['excluded']}, relabelled "
             f"{review['relabelled']}, kept {review['kept']}"
+        )
+    for bad in skipped:  # written by another tool: listed, never applied, never blocking
+        result.notes.append(
+            f"review decision skipped: cover {bad.sha256 or f'id {bad.image_id}'}: {bad.reason}"
         )
     if opts.dry_run:
         result.notes.append(f"would export to {export_dir}")
