@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from sleeve.catalog.db import Catalog
 from sleeve.catalog.models import Release
-from sleeve.collector import records, runs
+from sleeve.collector import records, runs, setting_skips
 from sleeve.errors import BadImageError, RemoteError, TransientRemoteError
 from sleeve.images.intake import ImageInfo, inspect_image
 from sleeve.images.store import ImageStore
@@ -175,7 +175,7 @@ class CoverPipeline:
                         self.source,
                         candidate.kind,
                         candidate.external_id,
-                        f"failed:{reason}",
+                        setting_skips.outcome("failed", reason, summary.caps),
                         summary.run_id,
                     )
                 summary.failed[reason] += 1
@@ -196,7 +196,7 @@ class CoverPipeline:
                     self.source,
                     candidate.kind,
                     candidate.external_id,
-                    f"skipped:{reason}",
+                    setting_skips.outcome("skipped", reason, summary.caps),
                     summary.run_id,
                 )
                 summary.skipped[reason] += 1
@@ -238,6 +238,9 @@ def open_harvest(
     store = ImageStore(settings.data_dir)
     store.sweep_temporaries()
     summary = runs.start_or_resume(catalog, source, genre, limit)
+    summary.caps = {"too-large": settings.max_image_bytes}
+    with catalog.session() as s:  # covers refused under a lower cap than now: meet them again
+        setting_skips.retry_raised(s, source, genre, summary.caps)
     pipeline = CoverPipeline(
         catalog,
         store,
