@@ -230,17 +230,19 @@ def open_harvest(
     genre: str,
     limit: int,
     progress: Progress = True,
+    walked: tuple[str, ...] = (),
 ) -> tuple[runs.HarvestSummary, CoverPipeline]:
     """Start (or resume) the run for (source, genre) and the pipeline that will fill it.
 
-    Temporary files a killed process left in the image store are swept first.
+    Temporary files a killed process left in the image store are swept first. ``walked``:
+    the kinds the source walks to find candidates (see ``setting_skips.retry_raised``).
     """
     store = ImageStore(settings.data_dir)
     store.sweep_temporaries()
     summary = runs.start_or_resume(catalog, source, genre, limit)
     summary.caps = {"too-large": settings.max_image_bytes}
     with catalog.session() as s:  # covers refused under a lower cap than now: meet them again
-        setting_skips.retry_raised(s, source, genre, summary.caps)
+        setting_skips.retry_raised(s, source, genre, summary.caps, walked)
     pipeline = CoverPipeline(
         catalog,
         store,

@@ -57,14 +57,35 @@ def _items(session: Session, source: str, genre: str) -> list[tuple[HarvestItem,
     return out
 
 
-def retry_raised(session: Session, source: str, genre: str, caps: Mapping[str, int]) -> int:
+def retry_raised(
+    session: Session,
+    source: str,
+    genre: str,
+    caps: Mapping[str, int],
+    walked: tuple[str, ...] = (),
+) -> int:
     """Forget the items of (source, genre) refused under a lower setting than ``caps`` now
-    holds, and rewind the genre's cursors so the harvest meets them again; how many."""
+    holds, and rewind the genre's cursors so the harvest meets them again; how many.
+
+    ``walked``: kinds a source walks to find its candidates (Spotify's artists, whose albums
+    are the candidates): forgotten too, so their candidates are listed again."""
     forgotten = 0
     for item, reason, was in _items(session, source, genre):
         if reason in caps and (was is None or was < caps[reason]):
             session.delete(item)
             forgotten += 1
+    if forgotten and walked:
+        containers = session.scalars(
+            select(HarvestItem)
+            .join(HarvestRun, HarvestRun.id == HarvestItem.run_id)
+            .where(
+                HarvestItem.source == source,
+                HarvestRun.genre == genre,
+                HarvestItem.kind.in_(walked),
+            )
+        )
+        for item in containers:
+            session.delete(item)
     if forgotten:
         cursors = session.scalars(
             select(HarvestCursor).where(
