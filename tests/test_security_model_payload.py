@@ -264,3 +264,20 @@ def test_real_model_still_loads_and_predicts(tiny: tuple[Path, int, Path]) -> No
     probs = Classifier.load(tiny_run).probabilities([image])
     assert probs.shape[0] == 1 and np.isfinite(probs).all()
     np.testing.assert_allclose(probs.sum(axis=1), 1.0)
+
+
+def test_security_model_archive_entry_count_is_read_before_listing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Millions of tiny entries would cost an object each when zipfile lists them: the count
+    comes from the end record first (the limit lowered here to keep the file small)."""
+    from sleeve.training import model_check
+
+    monkeypatch.setattr(model_check, "MAX_ENTRIES", 50)
+    run = tmp_path / "run"
+    run.mkdir()
+    with zipfile.ZipFile(run / "model.pt", "w") as archive:
+        for i in range(51):
+            archive.writestr(f"archive/data/{i}", b"")
+    with pytest.raises(ModelFileError, match="in 51 entries, over the limits"):
+        Classifier.load(run)

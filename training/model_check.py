@@ -28,11 +28,16 @@ from sleeve.vision.backbones import BACKBONES, STACK_SEP
 MAX_MODEL_BYTES = 2 * 1024**3
 # The pickle part (dict keys, genre names, a text head's vocabulary): a few MB in practice.
 MAX_PICKLE_BYTES = 64 * 1024**2
+MAX_ENTRIES = 100_000  # one per tensor storage: a four-backbone stack has a few thousand
 MAX_DEPTH = 8  # ensembles and projections nest at most twice in anything sleeve writes
 MAX_MEMBERS = 64
 MAX_GENRES = 1000
 SIZE_RANGE = (32, 1024)  # preprocess/recipe image side, px
 MAX_OBLIVIOUS_DEPTH = 16  # 2**depth leaves per tree
+# zipfile's own end-of-archive reader (private, unchanged since Python 2): the entry count
+# before ZipFile builds one object per entry
+_END_RECORD = getattr(zipfile, "_EndRecData")  # noqa: B009
+_ENTRIES_TOTAL = getattr(zipfile, "_ECD_ENTRIES_TOTAL")  # noqa: B009
 RETRAIN = "retrain with train-and-evaluate, or pass --model with another run"
 
 HEAD_KEYS: dict[str, tuple[str, ...]] = {
@@ -67,14 +72,26 @@ def _refuse(where: str, problem: str) -> ModelFileError:
 def check_archive(path: Path) -> None:
     """Refuse, before ``torch.load`` reads it, a file that is not a ``torch.save`` archive or
     whose entries would take more memory than any model sleeve writes."""
+    unreadable = ModelFileError(
+        f"{path} is not a readable sleeve model (damaged, truncated or another kind of "
+        "file): run train-and-evaluate again, or pass --model with another run"
+    )
     try:
+        on_disk = path.stat().st_size
+        with path.open("rb") as fh:  # the entry count, before zipfile lists every entry
+            end = _END_RECORD(fh)
+        if end is None:
+            raise unreadable
+        if on_disk > MAX_MODEL_BYTES or end[_ENTRIES_TOTAL] > MAX_ENTRIES:
+            raise _refuse(
+                str(path),
+                f"it is {on_disk:,} bytes in {end[_ENTRIES_TOTAL]:,} entries, over "
+                f"the limits ({MAX_MODEL_BYTES:,} bytes, {MAX_ENTRIES:,} entries)",
+            )
         with zipfile.ZipFile(path) as archive:
             entries = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise ModelFileError(
-            f"{path} is not a readable sleeve model (damaged, truncated or another kind of "
-            "file): run train-and-evaluate again, or pass --model with another run"
-        ) from exc
+    except (zipfile.BadZipFile, OSError, ValueError, IndexError) as exc:
+        raise unreadable from exc
     total = sum(e.file_size for e in entries)
     pickled = sum(e.file_size for e in entries if e.filename.endswith(".pkl"))
     if total > MAX_MODEL_BYTES or pickled > MAX_PICKLE_BYTES:
