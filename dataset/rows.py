@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from sleeve.catalog.db import Catalog
-from sleeve.catalog.models import Artist, CoverImage, GenreEvidence, Release, ReleaseImage
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.catalog.models import Artist, CoverImage, GenreEvidence, Release, ReleaseImage
 
 
 @dataclass(frozen=True)

@@ -96,11 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     genres = [g.strip() for g in args.genres.split(",") if g.strip()]
     catalogue = None
     if args.from_folder is not None:
-        from sleeve.cliutil import run_command
         from sleeve.collector.cli import parse_mapping
+        from sleeve.core.cliutil import run_command
+        from sleeve.core.settings import load_settings
+        from sleeve.core.taxonomy import Taxonomy
         from sleeve.fakes.folder_catalogue import catalogue_from_folder
-        from sleeve.settings import load_settings
-        from sleeve.taxonomy import Taxonomy
 
         def load() -> int:
             nonlocal catalogue

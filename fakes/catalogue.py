@@ -16,10 +16,10 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from sleeve.core.taxonomy import GenreDef, Taxonomy
 from sleeve.fakes import names
 from sleeve.fakes.covers import render_cover
 from sleeve.fakes.lucene import Doc, normalise, parse
-from sleeve.taxonomy import GenreDef, Taxonomy
 
 VARIOUS_ARTISTS_ID = "89ad4ac3-39f7-470e-963a-56509c546377"  # MB's real "Various Artists"
 # Kinds of persistent bad art (fault names of faults.py) a catalogue hands out round-robin.

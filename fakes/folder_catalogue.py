@@ -26,6 +26,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from sleeve.core.taxonomy import Taxonomy
 from sleeve.fakes import names
 from sleeve.fakes.catalogue import (
     CoverRef,
@@ -38,7 +39,6 @@ from sleeve.fakes.catalogue import (
     mbid,
 )
 from sleeve.fakes.coverart_app import ORIGINAL_SIZE
-from sleeve.taxonomy import Taxonomy
 
 THUMB_QUALITY = 90
 
@@ -156,7 +156,7 @@ def catalogue_from_folder(
     ``collect --from-folder`` maps them (``mapping`` first, then the taxonomy's aliases; an
     unmapped folder is a ``UsageError`` naming it)."""
     from sleeve.collector.folder_import import resolve_folders
-    from sleeve.errors import UsageError
+    from sleeve.core.errors import UsageError
 
     root = Path(root)
     if not root.is_dir():

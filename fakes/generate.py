@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 
+from sleeve.core.taxonomy import GenreDef, Taxonomy
 from sleeve.fakes import names
 from sleeve.fakes.catalogue import (
     _COUNTRIES,
@@ -24,7 +25,6 @@ from sleeve.fakes.catalogue import (
     _tags_for,
     mbid,
 )
-from sleeve.taxonomy import GenreDef, Taxonomy
 
 _NEAR_VARIANTS = ("recompressed", "resized", "cropped")
 

@@ -36,12 +36,12 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from sleeve.core.settings import Secret, Settings
 from sleeve.fakes.catalogue import FakeCatalogue
 from sleeve.fakes.faults import FaultRegistry, FaultRule
 from sleeve.fakes.http import Request, RequestLog, Response, ServiceServer
 from sleeve.fakes.server import FakeServices, make_dispatch
 from sleeve.fakes.spotify_catalogue import SpAlbum, SpArtist, SpotifyCatalogue
-from sleeve.settings import Secret, Settings
 
 SERVICES = ("spotify-accounts", "spotify", "spotify-cdn")
 CLIENT_ID = "fake-client-id"

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import sleeve.vision.embeddings as embeddings
-from sleeve.cli import COMMANDS
-from sleeve.training import analysis
-from sleeve.training.analysis import analyse, describe_clusters
-from sleeve.training.analysis_cli import main
+import sleeve.core.vision.embeddings as embeddings
+from sleeve.training.analyze import analysis
+from sleeve.training.analyze.analysis import analyse, describe_clusters
+from sleeve.training.analyze.cli import main
 from sleeve.training.run import TrainConfig, train_and_evaluate
+from sleeve.ui.cli import COMMANDS
 from tests.synthetic import write_synthetic_export
 
 GENRES = ("disco", "pop", "metal")  # disco and pop are both pinkish circles: confusable
@@ -40,7 +40,7 @@ def blobs(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def test_analyze_is_a_sleeve_command() -> None:
-    assert COMMANDS["analyze"][0] == "sleeve.training.analysis_cli"
+    assert COMMANDS["analyze"][0] == "sleeve.training.analyze.cli"
 
 
 def test_analyze_run_reuses_cached_features_and_writes_the_page(

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sleeve.app import data, runs
-from sleeve.app.launcher import APP_FILE, app_command, app_environment, run_app
+from sleeve.core.errors import UsageError
+from sleeve.core.settings import Settings
 from sleeve.dataset.export import read_export
-from sleeve.errors import UsageError
-from sleeve.settings import Settings
-from sleeve.training.rundir import Run, latest_run
+from sleeve.inference.rundir import Run, latest_run
+from sleeve.ui.app import data, runs
+from sleeve.ui.app.launcher import APP_FILE, app_command, app_environment, run_app
 from tests.conftest import fast_settings
 from tests.predict_support import (
     GENRES,
@@ -60,7 +60,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_analysis(tmp_path_factory: pytest.TempPathFactory, tiny_run: Path) -> Path:
     """`sleeve analyze --run` on the tiny run (t-SNE map: no numba compile in the tests)."""
-    from sleeve.training.analysis_cli import run_analysis
+    from sleeve.training.analyze.cli import run_analysis
 
     root = tmp_path_factory.mktemp("tiny-analysis")
     out, _ = run_analysis(None, tiny_run, root / "page", data_dir=root, map_method="tsne")
@@ -98,9 +98,9 @@ def full_env(
 def review_env(full_env: Settings, tiny_export: Path) -> Settings:
     """full_env whose catalog also holds the export's train and val covers (the ones a
     review queue lists), imported as folders the way a user would."""
-    from sleeve.catalog.db import open_catalog
     from sleeve.collector.folder_import import import_folder
-    from sleeve.taxonomy import Taxonomy
+    from sleeve.core.catalog.db import open_catalog
+    from sleeve.core.taxonomy import Taxonomy
 
     catalog = open_catalog(full_env.catalog_url)
     for split in ("train", "val"):
@@ -134,12 +134,12 @@ def _add_resized_twin_and_hash(settings: Settings) -> None:
 
     from PIL import Image
 
-    from sleeve.catalog.db import open_catalog
-    from sleeve.catalog.models import CoverImage
     from sleeve.collector import records
-    from sleeve.dataset.hashing import ensure_hashes
-    from sleeve.images.intake import inspect_image
-    from sleeve.images.store import ImageStore
+    from sleeve.core.catalog.db import open_catalog
+    from sleeve.core.catalog.models import CoverImage
+    from sleeve.core.images.intake import inspect_image
+    from sleeve.core.images.store import ImageStore
+    from sleeve.dataset.dedup.hashing import ensure_hashes
 
     catalog = open_catalog(settings.catalog_url)
     store = ImageStore(settings.data_dir)
@@ -421,8 +421,8 @@ def test_report_page_run_picker_and_comparison(full_env: Settings, two_runs) -> 
 
 def test_review_page_decisions_reach_the_catalog(review_env: Settings, tiny_run: Path) -> None:
 
-    from sleeve.catalog.db import open_catalog
-    from sleeve.review.decisions import latest_decisions
+    from sleeve.core.catalog.db import open_catalog
+    from sleeve.core.catalog.decisions import latest_decisions
 
     flagged = [r for r in Run(tiny_run).label_issues() if r["is_label_issue"] == "1"]
     at = _page(_app().run(), "Review")
@@ -621,8 +621,8 @@ def test_browser_smoke_and_screenshots(
     )
     for name in names:
         assert (shots / f"{name}.png").stat().st_size > 10_000
-    from sleeve.catalog.db import open_catalog
-    from sleeve.review.decisions import latest_decisions
+    from sleeve.core.catalog.db import open_catalog
+    from sleeve.core.catalog.decisions import latest_decisions
 
     catalog = open_catalog(review_env.catalog_url)
     decided = [d.decision for d in latest_decisions(catalog).values()]
@@ -650,8 +650,8 @@ def annotated_export(tiny_export: Path) -> Iterator[list[dict[str, str]]]:
     turn) and text.jsonl (the words "WILLIE NELSON" on the second cover only). Removed after."""
     import csv
 
-    from sleeve.dataset.cover_text import TEXT_TABLE, render_text_table
-    from sleeve.dataset.ocr import Word
+    from sleeve.dataset.text.cover_text import TEXT_TABLE, render_text_table
+    from sleeve.dataset.text.ocr import Word
 
     rows = read_export(tiny_export).rows
     table = tiny_export / "attributes.csv"
@@ -726,11 +726,11 @@ def test_browser_cell_covers_and_a_relabel_the_next_build_applies(
     it."""
     from playwright.sync_api import expect, sync_playwright
 
-    from sleeve.app.runs import cell_covers, predictions
-    from sleeve.catalog.db import open_catalog
+    from sleeve.core.catalog.db import open_catalog
+    from sleeve.core.taxonomy import Taxonomy
     from sleeve.dataset.build import build_dataset
-    from sleeve.taxonomy import Taxonomy
-    from sleeve.training.rundir import Run
+    from sleeve.inference.rundir import Run
+    from sleeve.ui.app.runs import cell_covers, predictions
     from tests.dataset_support import read_manifest
 
     def build(out: str):  # type: ignore[no-untyped-def]

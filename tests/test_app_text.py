@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sleeve.app.data import load_export, search_words
-from sleeve.dataset.cover_text import TEXT_TABLE, render_text_table
 from sleeve.dataset.export import read_export, write_latest
-from sleeve.dataset.ocr import Word
+from sleeve.dataset.text.cover_text import TEXT_TABLE, render_text_table
+from sleeve.dataset.text.ocr import Word
+from sleeve.ui.app.data import load_export, search_words
 from tests.conftest import fast_settings
 from tests.synthetic import write_synthetic_export
 from tests.test_app import APP_FILE

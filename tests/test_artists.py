@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from sleeve.catalog.db import Catalog
 from sleeve.collector.folder_import import import_folder
-from sleeve.dataset.artist_stage import ARTIST_TABLE, ArtistStage, load_table
-from sleeve.dataset.artists import (
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.taxonomy import Taxonomy
+from sleeve.dataset.split import SplitItem, assign_splits, leak_groups
+from sleeve.dataset.text.artist_stage import ARTIST_TABLE, ArtistStage, load_table
+from sleeve.dataset.text.artists import (
     NONE,
     TEXT_PREFIX,
     ArtistEvidence,
@@ -25,9 +27,7 @@ from sleeve.dataset.artists import (
     same_artist,
     text_key,
 )
-from sleeve.dataset.ocr import Word
-from sleeve.dataset.split import SplitItem, assign_splits, leak_groups
-from sleeve.taxonomy import Taxonomy
+from sleeve.dataset.text.ocr import Word
 from tests.dataset_support import cover, jpeg, read_manifest, write_tree
 
 SAMPLE = Path(__file__).parent / "data" / "cover_artists.csv"
@@ -153,10 +153,10 @@ def test_build_dataset_groups_folder_imports_by_their_words(
     pytest.importorskip("rapidocr_onnxruntime", reason="the OCR extra is not installed")
     from sqlalchemy import insert
 
-    from sleeve.catalog.models import CoverText
+    from sleeve.core.catalog.models import CoverText
     from sleeve.dataset.build import build_dataset
-    from sleeve.dataset.cover_text import catalog_images
-    from sleeve.dataset.ocr import ENGINE, dumps, engine_version
+    from sleeve.dataset.text.cover_text import catalog_images
+    from sleeve.dataset.text.ocr import ENGINE, dumps, engine_version
 
     layout: dict[str, dict[str, bytes]] = {"Country": {}, "Jazz": {}}
     said: dict[str, str] = {}
@@ -230,8 +230,8 @@ def test_run_scores_split_by_whether_the_artist_is_in_train(tmp_path: Path) -> N
     import numpy as np
 
     from sleeve.dataset.export import MANIFEST_COLUMNS
-    from sleeve.training.artist_split import artist_breakdown
     from sleeve.training.data import load_export
+    from sleeve.training.evaluation.artist_split import artist_breakdown
 
     artist = {"tr1": "text:cash", "tr2": "text:nas", "te1": "text:cash", "te2": "text:nas"}
     artist |= {"te3": "text:dre", "te4": "", "va1": "", "va2": ""}

@@ -1,4 +1,4 @@
-"""One write-to-temp-then-rename helper (sleeve.fsutil.atomic_write / atomic_path)."""
+"""One write-to-temp-then-rename helper (sleeve.core.fsutil.atomic_write / atomic_path)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from sleeve.fsutil import atomic_path, atomic_write, current_umask
+from sleeve.core.fsutil import atomic_path, atomic_write, current_umask
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("sleeve", "collector", "dataset", "training")
 # Renames left to the other half of issue 12, which gives the export and the run directory one
 # owner each (dataset/export.py's directory swap and LATEST, training/run.py's LATEST): remove
-# an entry once that module writes through sleeve.fsutil.
-ALLOWED = {"sleeve/fsutil.py", "dataset/export.py", "training/run.py"}
+# an entry once that module writes through sleeve.core.fsutil.
+ALLOWED = {"sleeve/core/fsutil.py", "dataset/export.py", "training/run.py"}
 
 
 def test_atomic_write_replaces_the_file_with_the_umask_mode(tmp_path: Path) -> None:
@@ -68,4 +68,6 @@ def test_temp_then_rename_is_written_once() -> None:
             rel = path.relative_to(ROOT).as_posix()
             if rel not in ALLOWED and (lines := _renames(path)):
                 offenders[rel] = lines
-    assert offenders == {}, f"write through sleeve.fsutil.atomic_write/atomic_path: {offenders}"
+    assert offenders == {}, (
+        f"write through sleeve.core.fsutil.atomic_write/atomic_path: {offenders}"
+    )

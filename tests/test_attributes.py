@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sleeve import cli
-from sleeve.catalog.db import Catalog
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.errors import ConfigError, UsageError
 from sleeve.dataset.attributes import colour, compute, faces, structure, texture
 from sleeve.dataset.attributes.base import CoverView
 from sleeve.dataset.attributes.compute import ensure_attributes
 from sleeve.dataset.attributes.decode import load_view
 from sleeve.dataset.attributes.registry import EXTRACTORS, resolve
-from sleeve.errors import ConfigError, UsageError
+from sleeve.ui import cli
 
 HAS_MTCNN = importlib.util.find_spec("facenet_pytorch") is not None
 ASTRONAUT = (
@@ -235,9 +235,9 @@ def test_worker_processes_give_the_same_values(
 
 
 def test_sleeve_attributes_command(tmp_path: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    from sleeve.catalog.db import open_catalog
-    from sleeve.catalog.models import CoverImage
-    from sleeve.settings import load_settings
+    from sleeve.core.catalog.db import open_catalog
+    from sleeve.core.catalog.models import CoverImage
+    from sleeve.core.settings import load_settings
 
     monkeypatch.chdir(tmp_path)
     for var in list(os.environ):
@@ -272,8 +272,8 @@ def test_build_dataset_exports_attributes_and_profile(sqlite_catalog, settings, 
     import csv
 
     from sleeve.collector.folder_import import import_folder
+    from sleeve.core.taxonomy import Taxonomy
     from sleeve.dataset.build import build_dataset
-    from sleeve.taxonomy import Taxonomy
     from tests.dataset_support import cover, jpeg, read_manifest, write_tree
 
     pop = {f"p{i}.jpg": jpeg(cover(i)) for i in range(2, 8)}

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sleeve.catalog.db import Catalog
+from sleeve.core.catalog.db import Catalog
 from sleeve.dataset.attributes import style, text_share
 from sleeve.dataset.attributes.compute import AttributeReport
 from sleeve.dataset.attributes.decode import load_view
 from sleeve.dataset.attributes.export import build_export_attributes, card_lines
 from sleeve.dataset.attributes.registry import EXTRACTORS, resolve
-from sleeve.dataset.ocr import Word
+from sleeve.dataset.text.ocr import Word
 
 ASTRONAUT = (
     Path(importlib.util.find_spec("skimage").origin).parent / "data" / "astronaut.png"  # type: ignore[union-attr,arg-type]
@@ -53,8 +53,8 @@ def test_text_share_is_the_union_of_the_word_boxes() -> None:
     importlib.util.find_spec("rapidocr_onnxruntime") is None, reason="ocr extra not installed"
 )
 def test_text_values_come_from_the_ocr_cache_only(catalog: Catalog) -> None:
-    from sleeve.catalog.models import CoverImage, CoverText
-    from sleeve.dataset.ocr import ENGINE, dumps, engine_version
+    from sleeve.core.catalog.models import CoverImage, CoverText
+    from sleeve.dataset.text.ocr import ENGINE, dumps, engine_version
 
     with catalog.session() as s:
         for sha in ("a" * 64, "b" * 64):
@@ -103,7 +103,7 @@ def test_shipped_style_weights_are_plain_arrays_of_this_version() -> None:
 
 
 def test_missing_style_weights_say_how_to_get_them(tmp_path: Path) -> None:
-    from sleeve.errors import ConfigError
+    from sleeve.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="style-fit"):
         style.load_weights(tmp_path / "nope.npz")
@@ -175,7 +175,7 @@ def _torch_threads_after_a_job(path: str) -> int:
 def test_torch_imported_after_the_first_job_runs_one_thread(tmp_path: Path) -> None:
     """Workers use the cores, one thread each: torch (loaded by the first torch extractor, after
     the worker limited its threads) must not start one thread per core in every worker."""
-    from sleeve.procs import worker_pool
+    from sleeve.core.procs import worker_pool
 
     path = tmp_path / "c.png"
     Image.new("RGB", (32, 32), "red").save(path)

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from sqlalchemy import func, inspect, select, text
 
-from sleeve.catalog.db import Catalog, current_revision, head_revision, open_catalog
-from sleeve.catalog.integrity import check_integrity
-from sleeve.catalog.models import CoverImage, GenreEvidence, Release, ReleaseImage, ReleaseSource
 from sleeve.collector import records
-from sleeve.images.intake import inspect_image
-from sleeve.images.store import ImageStore
-from sleeve.taxonomy import Taxonomy
+from sleeve.core.catalog.db import Catalog, current_revision, head_revision, open_catalog
+from sleeve.core.catalog.integrity import check_integrity
+from sleeve.core.catalog.models import (
+    CoverImage,
+    GenreEvidence,
+    Release,
+    ReleaseImage,
+    ReleaseSource,
+)
+from sleeve.core.images.intake import inspect_image
+from sleeve.core.images.store import ImageStore
+from sleeve.core.taxonomy import Taxonomy
 from tests.images import jpeg
 
 TABLES = {
@@ -40,7 +46,7 @@ def test_migrations_build_the_schema_and_are_idempotent(catalog: Catalog, catalo
 def test_cover_text_migration_downgrades_and_upgrades_again(catalog_url: str) -> None:
     from alembic import command
 
-    from sleeve.catalog.db import alembic_config
+    from sleeve.core.catalog.db import alembic_config
 
     cat = open_catalog(catalog_url)
     cfg = alembic_config(catalog_url)
@@ -177,14 +183,14 @@ def test_failures_count_attempts(catalog: Catalog) -> None:
         for _ in range(3):
             records.record_failure(s, url="http://x/" + "a" * 3000, reason="html", detail="d")
     with catalog.session() as s:
-        from sleeve.catalog.models import Failure
+        from sleeve.core.catalog.models import Failure
 
         rows = s.scalars(select(Failure)).all()
         assert len(rows) == 1 and rows[0].attempts == 3 and len(rows[0].url) <= 1000
 
 
 def test_sleeve_db_check_reports_a_missing_file(settings, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    from sleeve.catalog.cli import main
+    from sleeve.ui.catalog_cli import main
 
     catalog = open_catalog(settings.catalog_url)
     store = ImageStore(settings.data_dir)

@@ -14,14 +14,14 @@ from pathlib import Path
 
 from sqlalchemy import inspect
 
-from sleeve.catalog.db import current_revision, head_revision, open_catalog
+from sleeve.core.catalog.db import current_revision, head_revision, open_catalog
 
 # Each child imports everything first, then waits for the starting gun, so that the migrations
 # (not the imports) run at the same moment.
 CHILD = """
 import os, sys, time
 from pathlib import Path
-from sleeve.catalog.db import open_catalog
+from sleeve.core.catalog.db import open_catalog
 go = Path(sys.argv[2])
 (go.parent / f"ready-{os.getpid()}").touch()
 while not go.exists():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sleeve.cli import COMMANDS, main
+from sleeve.ui.cli import COMMANDS, main
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 SCRIPTS = ["collect", "build-dataset", "train-and-evaluate", "predict"]

@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from sleeve.catalog.db import open_catalog
-from sleeve.catalog.models import CoverImage, HarvestRun, ReleaseSource
 from sleeve.collector.cli import main as collect_main
 from sleeve.collector.collect import collect, preflight
-from sleeve.errors import ConfigError
+from sleeve.core.catalog.db import open_catalog
+from sleeve.core.catalog.models import CoverImage, HarvestRun, ReleaseSource
+from sleeve.core.errors import ConfigError
+from sleeve.core.settings import Settings
+from sleeve.core.taxonomy import Taxonomy
 from sleeve.fakes.catalogue import FakeCatalogue
 from sleeve.fakes.server import FakeServices
 from sleeve.fakes.spotify import (
@@ -24,8 +26,6 @@ from sleeve.fakes.spotify import (
     FakeSpotify,
     services_with_spotify,
 )
-from sleeve.settings import Settings
-from sleeve.taxonomy import Taxonomy
 from tests.conftest import fast_settings
 
 TAXONOMY = Taxonomy.load()

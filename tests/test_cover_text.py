@@ -11,14 +11,14 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from sleeve.catalog.db import Catalog
-from sleeve.catalog.models import CoverImage, CoverText
 from sleeve.collector.folder_import import import_folder
-from sleeve.dataset import text_cli
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.catalog.models import CoverImage, CoverText
+from sleeve.core.taxonomy import Taxonomy
 from sleeve.dataset.build import build_dataset
-from sleeve.dataset.cover_text import TEXT_TABLE, catalog_images, ensure_text, load_text
-from sleeve.dataset.ocr import ENGINE, Word, dumps, loads, read_words
-from sleeve.taxonomy import Taxonomy
+from sleeve.dataset.text import cli as text_cli
+from sleeve.dataset.text.cover_text import TEXT_TABLE, catalog_images, ensure_text, load_text
+from sleeve.dataset.text.ocr import ENGINE, Word, dumps, loads, read_words
 from tests.dataset_support import write_tree
 from tests.text_images import worded, worded_jpeg
 
@@ -148,7 +148,7 @@ def test_build_dataset_says_when_text_is_not_read(
 
 
 def test_parallel_reading_matches_serial(tmp_path: Path) -> None:
-    from sleeve.dataset.ocr import read_files
+    from sleeve.dataset.text.ocr import read_files
 
     paths = []
     for i, word in enumerate(["ONE", "TWO", "SIX"] * 6):  # 18 files: enough for the pool
@@ -172,7 +172,7 @@ def test_worded_jpeg_is_a_real_jpeg() -> None:
 def test_covers_stored_meanwhile_by_another_process_are_not_stored_twice(  # type: ignore[no-untyped-def]
     worded_catalog: Catalog, settings, monkeypatch
 ) -> None:
-    from sleeve.dataset import cover_text
+    from sleeve.dataset.text import cover_text
 
     images = catalog_images(worded_catalog)
     ensure_text(worded_catalog, settings.data_dir, images[:2], workers=1, progress=False)

@@ -10,10 +10,10 @@ import pytest
 
 from sleeve.collector.folder_import import import_folder
 from sleeve.collector.records import Evidence
+from sleeve.core.errors import DataError, UnknownGenreError
+from sleeve.core.taxonomy import Taxonomy
 from sleeve.dataset.build import build_dataset
 from sleeve.dataset.labels import BYTE_IDENTICAL, MULTI_GENRE, NEAR_DUPLICATE
-from sleeve.errors import DataError, UnknownGenreError
-from sleeve.taxonomy import Taxonomy
 from tests.conftest import shared_covers_or_skip
 from tests.dataset_support import (
     add_release,
@@ -59,7 +59,7 @@ def test_copies_collapse_and_conflicts_are_counted(
     result = _build(sqlite_catalog, settings, tax, tmp_path / "ds")
     rows = read_manifest(tmp_path / "ds")
     shas = {r["sha256"] for r in rows}
-    from sleeve.images.intake import inspect_image
+    from sleeve.core.images.intake import inspect_image
 
     variants = {inspect_image(b).sha256 for b in (jpeg(cover(1)), reencoded(1), resized(1))}
     assert len(variants & shas) == 1  # original, q60 and 0.8x resize: one group, one kept

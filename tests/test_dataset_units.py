@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sleeve.core.taxonomy import Taxonomy
 from sleeve.dataset import cli
 from sleeve.dataset.balance import Candidate, balance, round_robin
-from sleeve.dataset.hashing import hash_files
+from sleeve.dataset.dedup.hashing import hash_files
+from sleeve.dataset.dedup.neighbours import near_pairs
 from sleeve.dataset.labels import LabelRule, decide, evidence_scores
-from sleeve.dataset.neighbours import near_pairs
 from sleeve.dataset.rows import EvidenceRow
 from sleeve.dataset.split import SplitItem, assign_splits, leak_groups, parse_fractions
-from sleeve.taxonomy import Taxonomy
 from tests.dataset_support import cover, jpeg, write_tree
 
 
@@ -138,9 +138,9 @@ def test_cli_help_errors_and_last_line(monkeypatch, tmp_path, capsys) -> None:  
     data = _env(monkeypatch, tmp_path)
     assert cli.main(["--no-progress"]) == 3  # nothing to work on yet
     assert "run `collect` first" in capsys.readouterr().err
-    from sleeve.catalog.db import open_catalog
     from sleeve.collector.folder_import import import_folder
-    from sleeve.settings import load_settings
+    from sleeve.core.catalog.db import open_catalog
+    from sleeve.core.settings import load_settings
 
     settings = load_settings(env_file=None)
     root = write_tree(

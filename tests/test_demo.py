@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sleeve.demo import BANNER, MARKER, main, run_demo
+from sleeve.ui.demo import BANNER, MARKER, main, run_demo
 from tests.conftest import fast_settings
 
 

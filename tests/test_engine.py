@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from sleeve.engine import LocalEngine
+from sleeve.core.engine import LocalEngine
 
 
 def square_all(batch: Sequence[int]) -> list[int]:

@@ -16,16 +16,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, text
 
-from sleeve.catalog.cli import main as db_main
-from sleeve.catalog.db import open_catalog
-from sleeve.cliutil import EXIT_NOTHING_YET, EXIT_OK, EXIT_STORAGE
 from sleeve.collector.cli import main as collect_main
+from sleeve.core.catalog.db import open_catalog
+from sleeve.core.cliutil import EXIT_NOTHING_YET, EXIT_OK, EXIT_STORAGE
+from sleeve.core.errors import StorageError
 from sleeve.dataset.cli import main as build_main
-from sleeve.errors import StorageError
 from sleeve.fakes.catalogue import FakeCatalogue
 from sleeve.fakes.server import FakeServices
 from sleeve.training.cli import main as train_main
-from sleeve.training.predict_cli import main as predict_main
+from sleeve.ui.catalog_cli import main as db_main
+from sleeve.ui.predict_cli import main as predict_main
 from tests.dataset_support import cover, jpeg, write_tree
 
 

@@ -155,7 +155,7 @@ def test_lucene_subset():
 
 
 def test_catalogue_search_uses_taxonomy_queries(cat):
-    from sleeve.taxonomy import Taxonomy
+    from sleeve.core.taxonomy import Taxonomy
 
     tax = Taxonomy.load()
     for genre in GENRES:

@@ -1,4 +1,4 @@
-"""The stand-ins serving REAL cover files from a folder (sleeve/fakes/folder_catalogue.py):
+"""The stand-ins serving REAL cover files from a folder (fakes/folder_catalogue.py):
 MusicBrainz finds each file's release by its genre tag, the Cover Art Archive serves the file's
 own bytes (original) or a scaled-down JPEG (thumbnail), and a harvested copy of a cover that
 was also imported from the folder is found as the same picture, its labels merged."""
@@ -14,14 +14,14 @@ import requests
 from PIL import Image
 from sqlalchemy import select
 
-from sleeve.catalog.db import open_catalog
-from sleeve.catalog.models import CoverImage
 from sleeve.collector.folder_import import import_folder
 from sleeve.collector.harvest_mb import harvest_musicbrainz
+from sleeve.core.catalog.db import open_catalog
+from sleeve.core.catalog.models import CoverImage
+from sleeve.core.taxonomy import Taxonomy
 from sleeve.dataset.build import build_dataset
 from sleeve.fakes.folder_catalogue import folder_catalogue, folder_files
 from sleeve.fakes.server import FakeServices
-from sleeve.taxonomy import Taxonomy
 from tests.conftest import fast_settings
 
 TAXONOMY = Taxonomy.load()
@@ -105,7 +105,7 @@ def test_fake_services_option_serves_a_folder(tmp_path: Path) -> None:
 
     import pytest
 
-    from sleeve.errors import UsageError
+    from sleeve.core.errors import UsageError
     from sleeve.fakes.__main__ import build_parser, serve_forever
     from sleeve.fakes.folder_catalogue import catalogue_from_folder
 

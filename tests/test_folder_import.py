@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from sleeve.catalog.models import CoverImage, Failure, GenreEvidence, Release, ReleaseImage
 from sleeve.collector.folder_import import import_folder
-from sleeve.errors import UsageError
-from sleeve.taxonomy import Taxonomy
+from sleeve.core.catalog.models import CoverImage, Failure, GenreEvidence, Release, ReleaseImage
+from sleeve.core.errors import UsageError
+from sleeve.core.taxonomy import Taxonomy
 from tests.conftest import shared_covers_or_skip
 from tests.dataset_support import cover, jpeg, write_tree
 

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from sleeve.catalog.db import Catalog, open_catalog
-from sleeve.catalog.integrity import check_integrity
-from sleeve.catalog.models import (
+from sleeve.collector.harvest_mb import harvest_musicbrainz
+from sleeve.core.catalog.db import Catalog, open_catalog
+from sleeve.core.catalog.integrity import check_integrity
+from sleeve.core.catalog.models import (
     CoverImage,
     Failure,
     GenreEvidence,
@@ -26,12 +27,11 @@ from sleeve.catalog.models import (
     Release,
     ReleaseSource,
 )
-from sleeve.collector.harvest_mb import harvest_musicbrainz
+from sleeve.core.images.store import ImageStore
+from sleeve.core.settings import Settings
+from sleeve.core.taxonomy import Taxonomy
 from sleeve.fakes.catalogue import FakeCatalogue
 from sleeve.fakes.server import FakeServices
-from sleeve.images.store import ImageStore
-from sleeve.settings import Settings
-from sleeve.taxonomy import Taxonomy
 from tests.conftest import fast_settings
 
 TAXONOMY = Taxonomy.load()

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sleeve.training.grouped_cv import grouped_cv_scores
+from sleeve.training.evaluation.grouped_cv import grouped_cv_scores
 from sleeve.training.run import TrainConfig, train_and_evaluate
 from tests.synthetic import write_synthetic_export
 

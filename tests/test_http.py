@@ -16,7 +16,7 @@ import pytest
 from sleeve.collector.http import HttpClient
 from sleeve.collector.ratelimit import RateLimiter
 from sleeve.collector.retry import RetryPolicy, parse_retry_after
-from sleeve.errors import (
+from sleeve.core.errors import (
     ForbiddenError,
     PermanentRemoteError,
     RateLimitedError,

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from sleeve.core.errors import BadImageError
+from sleeve.core.images.intake import open_rgb
+from sleeve.core.vision.samples import Sample, drop_unreadable
 from sleeve.dataset.attributes.compute import _job as attributes_job
-from sleeve.dataset.hashing import _hash_job
-from sleeve.dataset.ocr import _read_job
-from sleeve.errors import BadImageError
-from sleeve.images.intake import open_rgb
-from sleeve.vision.samples import Sample, drop_unreadable
+from sleeve.dataset.dedup.hashing import _hash_job
+from sleeve.dataset.text.ocr import _read_job
 from tests.images import jpeg
 
 

@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from sleeve.errors import BadImageError
-from sleeve.images.intake import inspect_image, open_rgb
-from sleeve.images.store import ImageStore
+from sleeve.core.errors import BadImageError
+from sleeve.core.images.intake import inspect_image, open_rgb
+from sleeve.core.images.store import ImageStore
 from tests.images import bomb_png, dead_pid, jpeg, png
 
 

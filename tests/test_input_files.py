@@ -13,14 +13,14 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from sleeve.catalog.models import Failure, ReleaseSource
-from sleeve.cliutil import print_table, printable
 from sleeve.collector.folder_import import import_folder
-from sleeve.dataset.hashing import hash_image
-from sleeve.errors import BadImageError
-from sleeve.images.intake import open_rgb
-from sleeve.taxonomy import Taxonomy
-from sleeve.training.predict import read_image_file
+from sleeve.core.catalog.models import Failure, ReleaseSource
+from sleeve.core.cliutil import print_table, printable
+from sleeve.core.errors import BadImageError
+from sleeve.core.images.intake import open_rgb
+from sleeve.core.taxonomy import Taxonomy
+from sleeve.dataset.dedup.hashing import hash_image
+from sleeve.inference.predict import read_image_file
 from tests.dataset_support import cover, jpeg, write_tree
 
 SECRET = b"SECRET-CONTENT-0123456789 root:x:0:0\n"
@@ -98,7 +98,7 @@ def test_folder_import_refuses_a_huge_file_without_reading_it(
 
 
 def test_paths_are_size_checked_before_reading(tmp_path: Path) -> None:
-    from sleeve.images.intake import read_image_bytes
+    from sleeve.core.images.intake import read_image_bytes
 
     huge = _sparse_png(tmp_path / "huge.png", 2 * 1024**3)  # 2 GiB, sparse
     with pytest.raises(BadImageError) as err:
@@ -135,7 +135,7 @@ def test_a_fifo_is_refused_not_waited_on(tmp_path: Path, settings) -> None:  # t
 
 @pytest.mark.timeout(10)
 def test_a_device_is_refused(settings) -> None:  # type: ignore[no-untyped-def]
-    from sleeve.images.intake import read_image_bytes
+    from sleeve.core.images.intake import read_image_bytes
 
     with pytest.raises(BadImageError) as err:
         read_image_bytes(Path("/dev/zero"), max_bytes=settings.max_image_bytes)
@@ -199,8 +199,8 @@ def test_security_folder_import_report_escapes_names(
 def test_security_command_errors_escape_control_characters(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from sleeve.cliutil import run_command
-    from sleeve.errors import UsageError
+    from sleeve.core.cliutil import run_command
+    from sleeve.core.errors import UsageError
 
     def body() -> int:
         raise UsageError("--from-folder /tmp/x\nerror: forged: no such directory")
@@ -211,7 +211,7 @@ def test_security_command_errors_escape_control_characters(
 
 
 def test_security_decoder_messages_lose_quoted_file_content() -> None:
-    from sleeve.images.intake import _without_bytes
+    from sleeve.core.images.intake import _without_bytes
 
     assert _without_bytes("broken PNG file (chunk b'ADMI')") == "broken PNG file (chunk <bytes>)"
     assert "SECRET" not in _without_bytes("""bad b"SEC\\"RET" and b'x'""")

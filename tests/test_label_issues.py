@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sleeve.training.label_issues import (
+from sleeve.inference.rundir import Run
+from sleeve.training.evaluation.label_issues import (
     fold_of,
     out_of_fold_probabilities,
 )
 from sleeve.training.run import TrainConfig, train_and_evaluate
-from sleeve.training.rundir import Run
 from tests.synthetic import write_synthetic_export
 
 TINY = dict(epochs=1, image_size=64, batch_size=16, progress=False)

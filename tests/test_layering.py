@@ -27,19 +27,24 @@ RANKS = {  # longest prefix wins
     "sleeve.collector": COLLECTOR,
     "sleeve.dataset": DATASET,
     "sleeve.training": TRAINING,
-    "sleeve.app": TOP,
-    "sleeve.review": TOP,
+    "sleeve.ui.app": TOP,
+    "sleeve.ui.review": TOP,
     # the catalog's record of people's verdicts (imports only core); build-dataset applies them
-    "sleeve.review.decisions": CORE,
+    "sleeve.core.catalog.decisions": CORE,
     "sleeve.fakes": TOP,  # the demo serves them; they import only core
-    "sleeve.cli": TOP,
-    "sleeve.demo": TOP,
-    "sleeve.catalog.cli": TOP,  # `sleeve db check` reads the store
+    "sleeve.ui.cli": TOP,
+    "sleeve.ui.demo": TOP,
+    "sleeve.ui.catalog_cli": TOP,  # `sleeve db check` reads the store
 }
 # Within core, the image code and the catalog stay clear of everything above them outright.
-BELOW_COLLECTOR = ("sleeve.images", "sleeve.vision", "sleeve.catalog.db", "sleeve.catalog.models")
+BELOW_COLLECTOR = (
+    "sleeve.core.images",
+    "sleeve.core.vision",
+    "sleeve.core.catalog.db",
+    "sleeve.core.catalog.models",
+)
 # Upward imports tolerated, each with its reason (the test fails on a stale one). None: the
-# image models the dataset stages borrow (backbones, embeddings, samples) live in sleeve.vision.
+# image models the dataset stages borrow (backbones, embeddings, samples) live in sleeve.core.vision.
 ALLOWED: set[tuple[str, str]] = set()
 
 
@@ -112,9 +117,9 @@ def test_the_image_code_does_not_reach_into_the_catalog() -> None:
     bad = {
         (module, target)
         for module, path in known.items()
-        if module.startswith("sleeve.images")
+        if module.startswith("sleeve.core.images")
         for target in imports(path, module)
-        if target.startswith("sleeve.catalog")
+        if target.startswith("sleeve.core.catalog")
     }
     assert bad == set()
 

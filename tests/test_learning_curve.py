@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sleeve.training.learning_curve import (
+from sleeve.training.evaluation.learning_curve import (
     MAX_EXTRAPOLATION,
     advise,
     fit_with_interval,

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 # mid-hashing for as long as the test wants (the parallel path needs >= 200 files).
 HASHER = """
 import sys
-from sleeve.dataset.hashing import hash_files
+from sleeve.dataset.dedup.hashing import hash_files
 hash_files(sys.argv[1:], workers=2, progress=False)
 """
 
@@ -33,7 +33,7 @@ LOADER = """
 import sys, time
 from pathlib import Path
 from PIL import Image
-from sleeve.vision.samples import CoverDataset, Sample, make_loader
+from sleeve.core.vision.samples import CoverDataset, Sample, make_loader
 paths = [Path(p).with_suffix(".real.jpg") for p in sys.argv[1:]]
 for p in paths:
     Image.new("RGB", (8, 8)).save(p)
@@ -61,8 +61,8 @@ time.sleep(120)
 # `sleeve app` with the Streamlit command swapped for the stand-in.
 LAUNCHER = """
 import sys
-from sleeve.app import launcher
-from sleeve.settings import load_settings
+from sleeve.ui.app import launcher
+from sleeve.core.settings import load_settings
 stand_in = [sys.executable, "-c", sys.argv[1], sys.argv[2]]
 launcher.app_command = lambda *args, **kwargs: stand_in
 sys.exit(launcher.run_app(load_settings({}, env_file=None), port=8599))
@@ -161,7 +161,7 @@ def test_kill_9_of_the_app_launcher_stops_the_app(tmp_path: Path) -> None:
 
 def test_loader_workers_still_deliver_every_batch(tmp_path: Path) -> None:
     """The worker set-up above changes nothing else: a loader with workers yields every item."""
-    from sleeve.vision.samples import CoverDataset, Sample, make_loader
+    from sleeve.core.vision.samples import CoverDataset, Sample, make_loader
     from tests.dataset_support import cover
 
     samples = []
@@ -178,7 +178,7 @@ def test_loader_workers_still_deliver_every_batch(tmp_path: Path) -> None:
 FRESH_POOL = """
 import sys
 from sleeve.dataset.attributes.compute import _job
-from sleeve.procs import worker_pool
+from sleeve.core.procs import worker_pool
 with worker_pool(2, "spawn") as pool:
     list(pool.map(_job, [(p, ("structure",)) for p in sys.argv[1:]]))
 """

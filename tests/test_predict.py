@@ -13,15 +13,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from sleeve.errors import (
+from sleeve.core.errors import (
     BadImageError,
     NothingYetError,
     PermanentRemoteError,
     TransientRemoteError,
     UsageError,
 )
-from sleeve.training import predict_cli
-from sleeve.training.predict import (
+from sleeve.inference.predict import (
     ImageLoader,
     PredictionResult,
     load_classifier,
@@ -30,6 +29,7 @@ from sleeve.training.predict import (
     resolve_inputs,
     resolve_run_dir,
 )
+from sleeve.ui import predict_cli
 from tests.conftest import fast_settings
 from tests.predict_support import (
     GENRES,

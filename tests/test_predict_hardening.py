@@ -24,11 +24,11 @@ import pytest
 from PIL import Image
 
 from sleeve.collector.http import HttpClient, http_client
-from sleeve.errors import BadImageError, ConfigError, RemoteError, SleeveError
+from sleeve.core.errors import BadImageError, ConfigError, RemoteError, SleeveError
+from sleeve.core.settings import load_settings
 from sleeve.fakes import FakeCatalogue, FakeServices
-from sleeve.settings import load_settings
-from sleeve.training import predict_cli
-from sleeve.training.predict import load_classifier, predict_inputs
+from sleeve.inference.predict import load_classifier, predict_inputs
+from sleeve.ui import predict_cli
 from tests.conftest import fast_settings
 from tests.images import bomb_png
 from tests.predict_support import jpeg_bytes, shared_tiny_export, shared_tiny_run
@@ -240,9 +240,9 @@ def test_predict_with_a_small_deadline_returns_promptly(
 
 
 def test_a_trickling_cover_costs_a_harvest_two_deadlines_not_minutes(tmp_path: Path) -> None:
-    from sleeve.catalog.db import open_catalog
     from sleeve.collector.harvest_mb import harvest_musicbrainz
-    from sleeve.taxonomy import Taxonomy
+    from sleeve.core.catalog.db import open_catalog
+    from sleeve.core.taxonomy import Taxonomy
 
     with FakeServices(FakeCatalogue.generate({"disco": 30}, seed=7)) as fx:
         rule = fx.faults.add("archive", r"\.jpg", "slow-body", times=2, chunk=16, interval=0.05)
@@ -345,7 +345,7 @@ def test_api_refuses_a_bomb_path_before_decoding(classifier, tmp_path: Path) -> 
 
 
 def test_api_treats_urls_as_urls(tiny_run: Path, server: tuple[str, int], tmp_path: Path) -> None:
-    from sleeve.training.classifier import Classifier
+    from sleeve.inference.classifier import Classifier
 
     url = f"{server[0]}/cover.jpg"
     guarded = Classifier.load(tiny_run, settings=_settings(tmp_path))

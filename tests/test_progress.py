@@ -1,5 +1,6 @@
-"""Progress: one helper (sleeve.progress) builds every bar; no bar when stderr is not a terminal
-(`make demo | tee log` wrote 75 KB of bar redraws), and a caller may pass a callback instead."""
+"""Progress: one helper (sleeve.core.progress) builds every bar; no bar when stderr is not a
+terminal (`make demo | tee log` wrote 75 KB of bar redraws), and a caller may pass a callback
+instead."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sleeve import progress
+from sleeve.core import progress
 from tests.images import jpeg
 
 ROOT = Path(__file__).resolve().parents[1]

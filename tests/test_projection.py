@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from sleeve.errors import DataError
-from sleeve.training.classifier import Classifier
-from sleeve.training.heads_runtime import check_head, head_probabilities, project
-from sleeve.training.methods import ALL_METHODS, PROJECTED_METHODS
-from sleeve.training.methods.projected import fit_projected_methods
-from sleeve.training.projection import (
+from sleeve.core.errors import DataError
+from sleeve.inference.classifier import Classifier
+from sleeve.inference.heads_runtime import check_head, head_probabilities, project
+from sleeve.training.analyze.separation import find_pair, pair_separation
+from sleeve.training.fit.methods import ALL_METHODS, PROJECTED_METHODS
+from sleeve.training.fit.methods.projected import fit_projected_methods
+from sleeve.training.fit.projection import (
     PROJECTIONS,
     fit_projection,
     pair_weights,
@@ -23,7 +24,6 @@ from sleeve.training.projection import (
     weighted_supcon_loss,
 )
 from sleeve.training.run import TrainConfig, train_and_evaluate
-from sleeve.training.separation import find_pair, pair_separation
 from tests.synthetic import write_synthetic_export
 
 GENRES = ["a", "b", "c"]

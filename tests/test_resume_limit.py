@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from sleeve.catalog.db import Catalog, open_catalog
-from sleeve.catalog.models import CoverImage, HarvestRun
 from sleeve.collector.cli import main as collect_main
 from sleeve.collector.collect import resume_plan
 from sleeve.collector.harvest_mb import harvest_musicbrainz
 from sleeve.collector.runs import HarvestSummary
+from sleeve.core.catalog.db import Catalog, open_catalog
+from sleeve.core.catalog.models import CoverImage, HarvestRun
+from sleeve.core.settings import Settings
+from sleeve.core.taxonomy import Taxonomy
 from sleeve.fakes.catalogue import FakeCatalogue
 from sleeve.fakes.server import FakeServices
-from sleeve.settings import Settings
-from sleeve.taxonomy import Taxonomy
 from tests.conftest import fast_settings
 
 TAXONOMY = Taxonomy.load()

@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from sleeve.catalog.db import open_catalog
-from sleeve.catalog.models import CoverImage, ReviewDecision
 from sleeve.collector.folder_import import import_folder
+from sleeve.core.catalog.db import open_catalog
+from sleeve.core.catalog.decisions import latest_decisions, record_decision
+from sleeve.core.catalog.models import CoverImage, ReviewDecision
+from sleeve.core.errors import UnknownGenreError, UsageError
+from sleeve.core.settings import load_settings
+from sleeve.core.taxonomy import Taxonomy
 from sleeve.dataset.build import build_dataset
-from sleeve.errors import UnknownGenreError, UsageError
-from sleeve.review import cli
-from sleeve.review.decisions import latest_decisions, record_decision
-from sleeve.settings import load_settings
-from sleeve.taxonomy import Taxonomy
 from sleeve.training.run import TrainConfig, train_and_evaluate
+from sleeve.ui.review import cli
 from tests.dataset_support import read_manifest
 from tests.synthetic import draw
 
@@ -119,7 +119,7 @@ def test_flag_rebuild_excluded_and_relabelled(env, capsys) -> None:  # type: ign
 
 
 def _misfiled_sha(catalog) -> str:  # type: ignore[no-untyped-def]
-    from sleeve.catalog.models import ReleaseImage
+    from sleeve.core.catalog.models import ReleaseImage
 
     with catalog.session() as s:
         link = s.query(ReleaseImage).filter(ReleaseImage.source_url.like("%misfiled.jpg")).one()
@@ -151,10 +151,10 @@ def test_decisions_are_validated(env, capsys) -> None:  # type: ignore[no-untype
 def test_a_decision_on_any_member_speaks_for_its_duplicate_group() -> None:
     from datetime import datetime
 
-    from sleeve.dataset.groups import DuplicateGroup
+    from sleeve.core.catalog.decisions import Decision
+    from sleeve.dataset.dedup.groups import DuplicateGroup
     from sleeve.dataset.labels import Label
     from sleeve.dataset.review import apply_decisions
-    from sleeve.review.decisions import Decision
 
     groups = [DuplicateGroup("g1", 1, (1, 2)), DuplicateGroup("g2", 3, (3,))]
     labels = {

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from sleeve.core.errors import DataError, UsageError
+from sleeve.core.images.intake import inspect_image
+from sleeve.core.images.store import ImageStore
+from sleeve.core.taxonomy import Taxonomy
 from sleeve.dataset.build import build_dataset
 from sleeve.dataset.export import DatasetCard, ManifestRow, write_export
-from sleeve.errors import DataError, UsageError
-from sleeve.images.intake import inspect_image
-from sleeve.images.store import ImageStore
-from sleeve.taxonomy import Taxonomy
 from tests.dataset_support import cover, jpeg, write_tree
 from tests.images import dead_pid
 from tests.test_dataset_build import _import
@@ -133,7 +133,7 @@ def test_security_build_refuses_an_unsafe_genre_already_in_the_catalog(
     """A catalog written before genre names were checked: build-dataset refuses, writes nothing."""
     from sqlalchemy import update
 
-    from sleeve.catalog.models import GenreEvidence
+    from sleeve.core.catalog.models import GenreEvidence
 
     tax = _import(sqlite_catalog, settings, covers)
     with sqlite_catalog.session() as s:
@@ -151,7 +151,7 @@ def test_security_build_refuses_an_unsafe_genre_already_in_the_catalog(
 def test_tampered_files_are_skipped_and_counted_not_exported(
     sqlite_catalog, settings, covers: Path, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    from sleeve.catalog.integrity import check_integrity
+    from sleeve.core.catalog.integrity import check_integrity
 
     tax = _import(sqlite_catalog, settings, covers)
     stored = sorted((settings.data_dir / "images").glob("*/*.jpg"))
@@ -215,7 +215,7 @@ def test_stale_temporaries_of_killed_runs_are_swept_live_ones_kept(
 def test_killed_hashing_keeps_what_it_computed(
     sqlite_catalog, settings, covers: Path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    from sleeve.dataset import hashing
+    from sleeve.dataset.dedup import hashing
 
     tax = _import(sqlite_catalog, settings, covers)
     real_job, calls = hashing._hash_job, []

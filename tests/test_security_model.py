@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from sleeve.errors import DataError
-from sleeve.training import predict_cli
-from sleeve.training.classifier import Classifier, save_model
-from sleeve.training.heads_arrays import catboost_head, forest_head, svc_head
-from sleeve.training.heads_runtime import head_probabilities, svc_decision
+from sleeve.core.errors import DataError
+from sleeve.inference.classifier import Classifier, save_model
+from sleeve.inference.heads_runtime import head_probabilities, svc_decision
+from sleeve.training.fit.heads_arrays import catboost_head, forest_head, svc_head
 from sleeve.training.run import TrainConfig, train_and_evaluate
+from sleeve.ui import predict_cli
 from tests.predict_support import shared_tiny_export, shared_tiny_run
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sleeve.training.methods import FittedHead
+from sleeve.training.evaluation.selection import VAL_MIN_COVERS, choose, selection_lines
+from sleeve.training.fit.methods import FittedHead
 from sleeve.training.run import MethodOutcome, TrainConfig, train_and_evaluate
-from sleeve.training.selection import VAL_MIN_COVERS, choose, selection_lines
 from tests.synthetic import write_synthetic_export
 
 GENRES = ["a", "b", "c"]

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from sleeve.errors import ConfigError
-from sleeve.settings import Secret, load_settings, normalise_database_url, redact_url
+from sleeve.core.errors import ConfigError
+from sleeve.core.settings import Secret, load_settings, normalise_database_url, redact_url
 
 
 def test_defaults_point_at_the_real_services(tmp_path: Path) -> None:
@@ -84,7 +84,7 @@ def test_security_public_dict_masks_every_secret() -> None:
 
 
 def test_security_catalog_errors_mask_credentials() -> None:
-    from sleeve.catalog.db import open_catalog
+    from sleeve.core.catalog.db import open_catalog
 
     url = "postgresql://ann:hunter2@127.0.0.1:9/sleeve?password=hunter3&connect_timeout=1"
     with pytest.raises(ConfigError) as caught:

@@ -16,14 +16,13 @@ import pytest
 import torch
 from PIL import Image
 
+from sleeve.core.errors import ConfigError, UsageError
 from sleeve.dataset.attributes.decode import load_view
 from sleeve.dataset.attributes.export import render_csv
 from sleeve.dataset.attributes.registry import EXTRACTORS
 from sleeve.dataset.export import MANIFEST_COLUMNS, read_export
-from sleeve.errors import ConfigError, UsageError
-from sleeve.training.classifier import Classifier
-from sleeve.training.run import TrainConfig, train_and_evaluate
-from sleeve.training.side_features import (
+from sleeve.inference.classifier import Classifier
+from sleeve.inference.side_features import (
     SideFeatures,
     check_extractors,
     fit_attr_block,
@@ -32,6 +31,7 @@ from sleeve.training.side_features import (
     parse_side,
     read_attribute_table,
 )
+from sleeve.training.run import TrainConfig, train_and_evaluate
 
 TINY = dict(image_size=64, batch_size=16, progress=False, label_issues=False, select_min_val=0)
 GENRES = ("country", "rap")

@@ -12,23 +12,23 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from sleeve.catalog.db import Catalog, open_catalog
-from sleeve.catalog.models import (
+from sleeve.collector.collect import collect
+from sleeve.collector.harvest_spotify import harvest_spotify, spotify_client
+from sleeve.collector.http import http_client
+from sleeve.collector.spotify_auth import SpotifyToken
+from sleeve.core.catalog.db import Catalog, open_catalog
+from sleeve.core.catalog.models import (
     CoverImage,
     GenreEvidence,
     HarvestCursor,
     HarvestRun,
     ReleaseSource,
 )
-from sleeve.collector.collect import collect
-from sleeve.collector.harvest_spotify import harvest_spotify, spotify_client
-from sleeve.collector.http import http_client
-from sleeve.collector.spotify_auth import SpotifyToken
-from sleeve.errors import ConfigError
+from sleeve.core.errors import ConfigError
+from sleeve.core.settings import Secret, Settings
+from sleeve.core.taxonomy import Taxonomy
 from sleeve.fakes.catalogue import FakeCatalogue
 from sleeve.fakes.spotify import CLIENT_ID, CLIENT_SECRET, FakeSpotify
-from sleeve.settings import Secret, Settings
-from sleeve.taxonomy import Taxonomy
 from tests.conftest import fast_settings
 
 TAXONOMY = Taxonomy.load()

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from sleeve.errors import ConfigError, UnknownGenreError
-from sleeve.taxonomy import Taxonomy
+from sleeve.core.errors import ConfigError, UnknownGenreError
+from sleeve.core.taxonomy import Taxonomy
 
 
 @pytest.fixture(scope="module")

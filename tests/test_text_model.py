@@ -9,7 +9,7 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from sleeve.training.text_head import (
+from sleeve.inference.text_head import (
     CharTfidf,
     TextHead,
     choose_weight,

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 import torch
 
-from sleeve.dataset.cover_text import TEXT_TABLE, render_text_table
+from sleeve.core.errors import ConfigError
 from sleeve.dataset.export import MANIFEST_COLUMNS
-from sleeve.dataset.ocr import Word
-from sleeve.errors import ConfigError
-from sleeve.training.classifier import Classifier
+from sleeve.dataset.text.cover_text import TEXT_TABLE, render_text_table
+from sleeve.dataset.text.ocr import Word
+from sleeve.inference.classifier import Classifier
+from sleeve.inference.text_head import fuse
 from sleeve.training.run import TrainConfig, train_and_evaluate
-from sleeve.training.text_head import fuse
 from tests.text_images import worded
 
 pytest.importorskip("rapidocr_onnxruntime", reason="the OCR extra is not installed")
@@ -107,7 +107,7 @@ def test_classifier_reads_a_new_cover_and_uses_its_words(text_run) -> None:  # t
 
 
 def test_predict_json_shows_the_words(text_run, tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    from sleeve.training import predict_cli
+    from sleeve.ui import predict_cli
 
     _, result = text_run
     cover = tmp_path / "cover.jpg"
@@ -143,7 +143,7 @@ def test_covers_without_words_give_a_clear_error_by_name(tmp_path) -> None:  # t
 
 def test_the_default_ladder_skips_the_text_rungs_without_a_text_table(tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
     from sleeve.training.data import load_export
-    from sleeve.training.methods.text import run_text_methods
+    from sleeve.training.fit.methods.text import run_text_methods
     from sleeve.training.run import DEFAULT_METHODS
 
     assert {"text", "fused"} <= set(DEFAULT_METHODS)
@@ -169,7 +169,7 @@ def test_the_headline_refits_the_fused_rung_itself(text_run) -> None:  # type: i
 
 
 def test_fused_cv_beats_its_image_head_when_the_words_carry_the_genre() -> None:
-    from sleeve.training.grouped_cv import fused_cv_scores, grouped_cv_scores
+    from sleeve.training.evaluation.grouped_cv import fused_cv_scores, grouped_cv_scores
 
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(3), 30)

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from sleeve.errors import ConfigError, DataError
+from sleeve.core.errors import ConfigError, DataError
+from sleeve.core.vision.augment import GridMask, train_transform
+from sleeve.core.vision.backbones import load_backbone
+from sleeve.core.vision.embeddings import FeatureRecipe, cached_embeddings, encode
 from sleeve.training.data import load_export
 from sleeve.training.run import TrainConfig
-from sleeve.vision.augment import GridMask, train_transform
-from sleeve.vision.backbones import load_backbone
-from sleeve.vision.embeddings import FeatureRecipe, cached_embeddings, encode
 from tests.synthetic import write_synthetic_export
 
 
@@ -140,7 +140,7 @@ def test_lite_family_loads_offline_from_their_wheels() -> None:
 
 
 def test_style_statistics_join_the_pooled_features(lite0) -> None:
-    from sleeve.vision.embeddings import FeatureExtractor
+    from sleeve.core.vision.embeddings import FeatureExtractor
 
     x = torch.zeros(2, 3, 96, 96).uniform_(-1, 1, generator=torch.Generator().manual_seed(1))
     with torch.inference_mode():

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from sleeve.core.errors import DataError
+from sleeve.core.vision.samples import CoverDataset
 from sleeve.dataset.export import MANIFEST_COLUMNS, read_export, split_counts, write_export
-from sleeve.errors import DataError
 from sleeve.training.data import load_export
-from sleeve.vision.samples import CoverDataset
 from tests.synthetic import write_synthetic_export
 
 

@@ -11,7 +11,7 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-from sleeve.training.evaluate import (
+from sleeve.training.evaluation.metrics import (
     classification_metrics,
     confusion_png,
     row_normalised,

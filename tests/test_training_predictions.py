@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sleeve.inference.rundir import Run
 from sleeve.training.data import load_export
-from sleeve.training.evaluate import classification_metrics
-from sleeve.training.predictions import methods_in
+from sleeve.training.evaluation.metrics import classification_metrics
+from sleeve.training.reporting.predictions import methods_in
 from sleeve.training.run import TrainConfig, train_and_evaluate
-from sleeve.training.rundir import Run
 from tests.synthetic import write_synthetic_export
 
 TINY = dict(epochs=1, image_size=64, batch_size=16, progress=False)

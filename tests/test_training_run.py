@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sleeve.training.classifier import Classifier, Prediction
+from sleeve.inference.classifier import Classifier, Prediction
 from sleeve.training.cli import build_parser, main
 from sleeve.training.run import TrainConfig, train_and_evaluate
 from tests.synthetic import write_synthetic_export
@@ -96,7 +96,7 @@ def test_finetuned_network_round_trips_through_model_pt(export: Path, tmp_path) 
     """The fine-tuned network's model.pt reproduces its test scores through Classifier."""
     import torch
 
-    from sleeve.training.classifier import save_model
+    from sleeve.inference.classifier import save_model
 
     # re-train only the fine-tune rung to get its payload: the cheapest honest round trip
     config = TrainConfig(methods=("finetune",), **TINY)

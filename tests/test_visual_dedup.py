@@ -14,14 +14,14 @@ import pytest
 from PIL import Image
 
 from sleeve.collector.folder_import import import_folder
+from sleeve.core.taxonomy import Taxonomy
 from sleeve.dataset.build import build_dataset
-from sleeve.dataset.geometry import keypoints, load_cover, match, verify_pairs
-from sleeve.dataset.groups import group_duplicates
+from sleeve.dataset.dedup.geometry import keypoints, load_cover, match, verify_pairs
+from sleeve.dataset.dedup.groups import group_duplicates
+from sleeve.dataset.dedup.lookalike import candidate_pairs
+from sleeve.dataset.dedup.visual import VisualDedup
 from sleeve.dataset.labels import NEAR_DUPLICATE
-from sleeve.dataset.lookalike import candidate_pairs
 from sleeve.dataset.rows import ImageRow
-from sleeve.dataset.visual import VisualDedup
-from sleeve.taxonomy import Taxonomy
 from tests.dataset_support import cover, read_manifest
 from tests.visual_images import (
     jpeg_bytes,
@@ -185,7 +185,7 @@ def test_build_merges_recapture_and_counts_it(sqlite_catalog, settings, recaptur
     assert any("visual stage" in line for line in result.summary_lines())
 
     # the app's Duplicates view: the pair is one group, found by the visual stage
-    from sleeve.app import data
+    from sleeve.ui.app import data
 
     (group,) = data.catalog_duplicate_groups(settings, extra_pairs=data.visual_pairs(result.card))
     assert {m.sha256 for m in group} == {sha["album.jpg"], sha["album-photo.jpg"]}
@@ -219,7 +219,7 @@ def test_build_skips_the_stage_without_embeddings(
     sqlite_catalog, settings, recapture_tree, tmp_path, monkeypatch
 ):  # type: ignore[no-untyped-def]
     # the training package (torch) not importable: as on an install without torch
-    monkeypatch.setitem(sys.modules, "sleeve.vision.embeddings", None)
+    monkeypatch.setitem(sys.modules, "sleeve.core.vision.embeddings", None)
     result = _build(sqlite_catalog, settings, recapture_tree, tmp_path / "ds", visual=STAGE)
     status = result.card.duplicates["visual"]["status"]
     assert status.startswith("skipped: embeddings unavailable")
@@ -229,7 +229,7 @@ def test_build_skips_the_stage_without_embeddings(
 
 def test_recaptured_image_is_far_in_phash(tmp_path: Path) -> None:
     # the premise of the build tests above: pHash does not catch the re-capture
-    from sleeve.dataset.hashing import hash_image
+    from sleeve.dataset.dedup.hashing import hash_image
 
     album = release(4, 1)
     a = _write(tmp_path / "a.jpg", album)
@@ -239,8 +239,8 @@ def test_recaptured_image_is_far_in_phash(tmp_path: Path) -> None:
 
 
 def test_stage_is_on_by_default_and_can_be_turned_off() -> None:
+    from sleeve.core.settings import load_settings
     from sleeve.dataset.cli import build_parser
-    from sleeve.settings import load_settings
 
     assert load_settings({}, env_file=None).visual_dedup is True
     assert load_settings({"SLEEVE_VISUAL_DEDUP": "off"}, env_file=None).visual_dedup is False

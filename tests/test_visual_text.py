@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from sleeve.core.taxonomy import Taxonomy
 from sleeve.dataset.build import build_dataset
-from sleeve.dataset.cover_words import DIFFERENT, SAME, TextThresholds, text_verdict
-from sleeve.dataset.geometry import Match
-from sleeve.dataset.ocr import Word
-from sleeve.dataset.visual import VisualDedup
-from sleeve.dataset.visual_text import check_pairs
-from sleeve.taxonomy import Taxonomy
+from sleeve.dataset.dedup.cover_words import DIFFERENT, SAME, TextThresholds, text_verdict
+from sleeve.dataset.dedup.geometry import Match
+from sleeve.dataset.dedup.visual import VisualDedup
+from sleeve.dataset.dedup.visual_text import check_pairs
+from sleeve.dataset.text.ocr import Word
 from tests.dataset_support import cover
 from tests.visual_images import jpeg_bytes, recaptured, release
 
@@ -106,8 +106,8 @@ def test_build_confirms_a_pair_by_its_words_and_says_so(  # type: ignore[no-unty
     sqlite_catalog, settings, worded_tree, tmp_path
 ):
     pytest.importorskip("rapidocr_onnxruntime")
-    from sleeve.app import data
     from sleeve.collector.folder_import import import_folder
+    from sleeve.ui.app import data
 
     tax = Taxonomy.load()
     import_folder(sqlite_catalog, settings, tax, worded_tree, {"HipHop": "rap"}, progress=False)
@@ -135,7 +135,7 @@ def test_build_confirms_a_pair_by_its_words_and_says_so(  # type: ignore[no-unty
     bare = tmp_path / "bare"
     from dataclasses import replace
 
-    from sleeve.catalog.db import open_catalog
+    from sleeve.core.catalog.db import open_catalog
 
     settings2 = replace(settings, data_dir=bare)
     catalog2 = open_catalog(settings2.catalog_url)

@@ -16,7 +16,7 @@ title, not track lists or label small print):
 neither reaches ``different_at`` on confidently read lines, and nothing (None) in between or
 when either cover shows too little text to judge (fewer than ``MIN_CHARS`` prominent letters):
 OCR missing or unreadable is no evidence either way.
-Thresholds: :mod:`sleeve.dataset.visual` (calibrated on the labelled pairs).
+Thresholds: :mod:`sleeve.dataset.dedup.visual` (calibrated on the labelled pairs).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sleeve.dataset.ocr import Word
+from sleeve.dataset.text.ocr import Word
 
 MIN_LINE = 3  # characters (letters/digits) a line needs to count: shorter is mostly noise
 MIN_CHARS = 6  # prominent characters a cover needs for a verdict

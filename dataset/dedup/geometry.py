@@ -7,7 +7,7 @@ singles on one record label, one photo laid out as two albums) share keypoints t
 on the common part. So a pair is confirmed when the RANSAC homography between ORB keypoints
 has enough inliers AND, with one cover warped onto the other, few of the textured blocks
 disagree (normalised cross-correlation per block: indifferent to brightness, contrast and
-colour shifts, not to a different title or layout). Thresholds: :mod:`sleeve.dataset.visual`.
+colour shifts, not to a different title or layout). Thresholds: :mod:`sleeve.dataset.dedup.visual`.
 
 A second look, for re-captures that check cannot see:
 * a near-featureless sleeve (a flat colour and a small title) has too few keypoints for a
@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from sleeve.progress import Progress
-from sleeve.progress import bar as progress_bar
+from sleeve.core.progress import Progress
+from sleeve.core.progress import bar as progress_bar
 
 SIDE = 320  # longest side the covers are reduced to before keypoint detection
 N_FEATURES = 1000

@@ -20,7 +20,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from sleeve.dataset.neighbours import hex_to_uint64, near_pairs
+from sleeve.dataset.dedup.neighbours import hex_to_uint64, near_pairs
 from sleeve.dataset.rows import ImageRow
 
 DEFAULT_THRESHOLD = 10

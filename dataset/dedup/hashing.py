@@ -17,12 +17,12 @@ import imagehash
 from PIL import Image
 from sqlalchemy import insert, select
 
-from sleeve.catalog.db import Catalog
-from sleeve.catalog.models import ImageHash
-from sleeve.images.intake import UNREADABLE, failure_reason, to_8bit
-from sleeve.procs import worker_pool
-from sleeve.progress import Progress
-from sleeve.progress import bar as progress_bar
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.catalog.models import ImageHash
+from sleeve.core.images.intake import UNREADABLE, failure_reason, to_8bit
+from sleeve.core.procs import worker_pool
+from sleeve.core.progress import Progress
+from sleeve.core.progress import bar as progress_bar
 
 ALGOS = {"phash": imagehash.phash, "dhash": imagehash.dhash, "whash": imagehash.whash}
 _DRAFT_SIZE = (64, 64)  # >= 2x the 32x32 pHash input; whash scales to the largest power of 2

@@ -2,7 +2,7 @@
 
 Each cover's ``k`` nearest neighbours by cosine similarity (L2-normalised embeddings) whose
 exact cosine reaches ``min_cosine`` become candidate pairs; the geometric check
-(:mod:`sleeve.dataset.geometry`) decides which are the same artwork. Up to ``EXACT_UP_TO``
+(:mod:`sleeve.dataset.dedup.geometry`) decides which are the same artwork. Up to ``EXACT_UP_TO``
 vectors the index is exact (``IndexFlatIP``: one BLAS product per query block). Above, a flat
 scan grows as n^2 (benchmarks/dedup.py: 3.5 s at 10^4 covers, 100x that at 10^5), so the index
 becomes ``PCA128,IVF{2 sqrt(n)},Flat``: vectors projected to 128 dimensions, searched in the

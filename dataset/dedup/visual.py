@@ -6,15 +6,15 @@ too. This stage finds those:
 
 1. candidates: each cover's ``k`` nearest neighbours by cosine of its EfficientNet-Lite0
    embedding (the same cached embeddings ``train-and-evaluate`` uses: no extra encoding once
-   a dataset has been trained on), searched with FAISS (:mod:`sleeve.dataset.lookalike`);
-2. verification: ORB keypoints + RANSAC homography (:mod:`sleeve.dataset.geometry`): enough
+   a dataset has been trained on), searched with FAISS (:mod:`sleeve.dataset.dedup.lookalike`);
+2. verification: ORB keypoints + RANSAC homography (:mod:`sleeve.dataset.dedup.geometry`): enough
    inliers, and once aligned the two covers agree on most of their textured area. That tells
    a re-capture of one artwork from a different release on the same template (record centre
    labels of different singles, one photo laid out as two albums). Why not a calibrated
    threshold pair on the scores we already have: on the labelled pairs embedding cosine >= 0.9
    finds 26 % of the same-album pairs at precision 0.96, and pHash <= 14 finds 59 % at 0.74;
    neither separates a re-capture from a look-alike, keypoint geometry does.
-3. the words (:mod:`sleeve.dataset.visual_text`, OCR cached in the catalog per sha256; covers
+3. the words (:mod:`sleeve.dataset.dedup.visual_text`, OCR cached in the catalog per sha256; covers
    in the pairs it asks about are read first when the OCR extra is installed and ``--no-text``
    is not given): a pair with >= 15 inliers and disagreement up to 0.75 is confirmed when each
    cover's prominent words are all found on the other (Fugees *The Score* with an "ORANGE"
@@ -28,7 +28,7 @@ too. This stage finds those:
    OCR extra, ``--no-text`` with nothing cached, an unreadable file, too few letters) means the
    geometric verdict alone, as without this check.
 
-Confirmed pairs join the pHash groups (:func:`sleeve.dataset.groups.group_duplicates`), so
+Confirmed pairs join the pHash groups (:func:`sleeve.dataset.dedup.groups.group_duplicates`), so
 they never span splits and their genre evidence is pooled by the label rule.
 
 Thresholds, chosen on the 289 labelled pairs in ``tests/data/cover_pairs.csv`` (186 same
@@ -36,7 +36,7 @@ album, 103 different releases; benchmarks/dedup.py): candidates k = 8 at cosine 
 pairs within pHash 14 at cosine >= 0.5 (a phone photo whose embedding drifted: the Nashville
 Sound photo vs its scan, cosine 0.67), cover all 186 same-album pairs; >= 15 inliers and
 <= 0.475 disagreeing blocks (near-featureless covers: a plain-resized layout and colour
-comparison instead, :mod:`sleeve.dataset.geometry`) then give precision 0.973 / recall 0.962
+comparison instead, :mod:`sleeve.dataset.dedup.geometry`) then give precision 0.973 / recall 0.962
 (thresholds picked on random halves: 0.967 / 0.963 on the other halves, worst 0.928 / 0.943).
 pHash <= 10 scores 1.000 / 0.129 on the same pairs. Still missed: re-prints whose texture
 differs everywhere (a leather-look *Waylon* reprint, *The King of Limbs*), a stickered re-capture
@@ -55,14 +55,14 @@ from pathlib import Path
 
 import numpy as np
 
-from sleeve.dataset.geometry import Match, verify_pairs
-from sleeve.dataset.groups import Grouping
+from sleeve.core.errors import SleeveError
+from sleeve.dataset.dedup.geometry import Match, verify_pairs
+from sleeve.dataset.dedup.groups import Grouping
+from sleeve.dataset.dedup.lookalike import candidate_pairs, normalised
+from sleeve.dataset.dedup.neighbours import hex_to_uint64, near_pairs
+from sleeve.dataset.dedup.visual_text import TEXT, TextCheckReport, WordSource, run_text_check
 from sleeve.dataset.labels import NEAR_DUPLICATE, Label
-from sleeve.dataset.lookalike import candidate_pairs, normalised
-from sleeve.dataset.neighbours import hex_to_uint64, near_pairs
 from sleeve.dataset.rows import ImageRow
-from sleeve.dataset.visual_text import TEXT, TextCheckReport, WordSource, run_text_check
-from sleeve.errors import SleeveError
 
 THRESHOLD_NOTE = (
     "Chosen on 289 pairs of the shared covers labelled by eye (tests/data/cover_pairs.csv): "
@@ -89,7 +89,7 @@ class VisualDedup:
     # pHash (433 more pairs to check on the shared covers without that cosine bound, 32 with)
     phash_candidates: int = 14
     phash_min_cosine: float = 0.5
-    # the words on the covers as a second verdict (sleeve.dataset.visual_text): pairs with
+    # the words on the covers as a second verdict (sleeve.dataset.dedup.visual_text): pairs with
     # enough inliers and disagreement up to text_max_disagreement are confirmed when both
     # covers print the same prominent words (containment >= text_same_at both ways); pairs the
     # geometry confirmed are dropped when neither cover's confident (>= text_veto_confidence)
@@ -142,9 +142,9 @@ def _embeddings(
 ) -> tuple[np.ndarray, int]:
     """Lite0 embeddings of ``images`` through the training code's sha256-keyed cache; also
     how many covers were missing from it (and have been encoded and cached now)."""
-    from sleeve.vision.backbones import configure_threads, load_backbone, resolve_device
-    from sleeve.vision.embeddings import FeatureRecipe, cached_embeddings, cached_shas
-    from sleeve.vision.samples import Sample
+    from sleeve.core.vision.backbones import configure_threads, load_backbone, resolve_device
+    from sleeve.core.vision.embeddings import FeatureRecipe, cached_embeddings, cached_shas
+    from sleeve.core.vision.samples import Sample
 
     device = resolve_device("auto")
     configure_threads(device)
@@ -170,7 +170,7 @@ def find_visual_duplicates(
     """Pairs of ``images`` that are the same artwork and not already in one pHash group.
     Candidates: embedding neighbours, and pairs within ``config.phash_candidates`` bits of
     ``hashes`` (image id -> pHash hex) when given; ``words`` (the catalog's OCR cache,
-    :func:`sleeve.dataset.visual_text.catalog_words`) gives the text check its words."""
+    :func:`sleeve.dataset.dedup.visual_text.catalog_words`) gives the text check its words."""
     if not config.enabled:
         return VisualReport("off")
     rows = [im for im in images if im.id in grouping.group_of]

@@ -1,6 +1,6 @@
 """The visual duplicate stage's second verdict: the words printed on the two covers (OCR).
 
-Geometry (:mod:`sleeve.dataset.geometry`) leaves two kinds of errors that look alike to it:
+Geometry (:mod:`sleeve.dataset.dedup.geometry`) leaves two kinds of errors that look alike to it:
 re-captures whose aligned blocks disagree as much as a look-alike's (a sticker, a re-print:
 disagreement 0.5-0.75) and look-alikes that align well (one photo on two albums, one record
 label's centre template). The words tell them apart where OCR reads them:
@@ -13,7 +13,7 @@ label's centre template). The words tell them apart where OCR reads them:
 
 No words (OCR engine not installed, ``--no-text`` with nothing cached, an unreadable cover, or
 too few legible letters) is no evidence: the pair gets the geometric verdict alone, as
-without this check. Thresholds: :class:`sleeve.dataset.visual.VisualDedup`.
+without this check. Thresholds: :class:`sleeve.dataset.dedup.visual.VisualDedup`.
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sleeve.dataset.cover_text import ensure_text, load_text
-from sleeve.dataset.cover_words import DIFFERENT, SAME, TextThresholds, text_verdict
-from sleeve.dataset.geometry import Match
-from sleeve.dataset.ocr import Word, engine_available
+from sleeve.dataset.dedup.cover_words import DIFFERENT, SAME, TextThresholds, text_verdict
+from sleeve.dataset.dedup.geometry import Match
+from sleeve.dataset.text.cover_text import ensure_text, load_text
+from sleeve.dataset.text.ocr import Word, engine_available
 
 if TYPE_CHECKING:
-    from sleeve.catalog.db import Catalog
-    from sleeve.dataset.visual import VisualDedup
+    from sleeve.core.catalog.db import Catalog
+    from sleeve.dataset.dedup.visual import VisualDedup
 
 GEOMETRY = "geometry"  # how a pair was confirmed: by the geometric check alone
 TEXT = "text"  # in the text band, by the words the two covers print

@@ -1,7 +1,7 @@
-"""build-dataset's artist stage: artist evidence per candidate cover (dataset/artists.py), the
+"""build-dataset's artist stage: artist evidence per candidate cover (dataset/text/artists.py), the
 split links it adds with ``--group-by-artist``, the export's ``artists.csv`` and the card entry.
 
-The words come from the OCR cache (dataset/cover_text.py). With ``--group-by-artist`` the stage
+The words come from the OCR cache (dataset/text/cover_text.py). With ``--group-by-artist`` the stage
 reads the candidates that lack words before the split (the split needs them); otherwise it uses
 what is cached after the export read the exported covers, and only records the evidence.
 """
@@ -15,12 +15,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sleeve.catalog.db import Catalog
-from sleeve.dataset.artists import ArtistEvidence, CatalogNames, Cover, assign_artists
-from sleeve.dataset.cover_text import ensure_text, load_text
-from sleeve.dataset.ocr import INSTALL_HINT, engine_available
+from sleeve.core.catalog.db import Catalog
 from sleeve.dataset.rows import CatalogRows, ImageRow
 from sleeve.dataset.split import SplitItem
+from sleeve.dataset.text.artists import ArtistEvidence, CatalogNames, Cover, assign_artists
+from sleeve.dataset.text.cover_text import ensure_text, load_text
+from sleeve.dataset.text.ocr import INSTALL_HINT, engine_available
 
 ARTIST_TABLE = "artists.csv"  # the export's side table: sha256, artist_key, artist, source
 SOURCES = ("credits", "catalog-text", "text", "none")

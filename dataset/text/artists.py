@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
-from sleeve.dataset.ocr import Word
+from sleeve.dataset.text.ocr import Word
 
 FUZZY = 90  # rapidfuzz ratio: one swapped letter in a 10-letter name scores 90
 JUDGE_FUZZY = 85  # judging a key against a person's reading: "btondie" is Blondie misread

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 
-from sleeve.catalog.db import open_catalog
-from sleeve.cliutil import EXIT_OK, parser, run_command, setup_logging
-from sleeve.dataset.cover_text import cached_shas, catalog_images, ensure_text
-from sleeve.dataset.ocr import INSTALL_HINT, engine_available, engine_version
-from sleeve.errors import UsageError
-from sleeve.settings import load_settings
+from sleeve.core.catalog.db import open_catalog
+from sleeve.core.cliutil import EXIT_OK, parser, run_command, setup_logging
+from sleeve.core.errors import UsageError
+from sleeve.core.settings import load_settings
+from sleeve.dataset.text.cover_text import cached_shas, catalog_images, ensure_text
+from sleeve.dataset.text.ocr import INSTALL_HINT, engine_available, engine_version
 
 EXAMPLES = f"""\
   sleeve text

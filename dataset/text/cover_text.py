@@ -16,9 +16,9 @@ from pathlib import Path
 
 from sqlalchemy import insert, select
 
-from sleeve.catalog.db import Catalog
-from sleeve.catalog.models import CoverImage, CoverText
-from sleeve.dataset.ocr import ENGINE, Word, engine_version, loads, read_files, require_engine
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.catalog.models import CoverImage, CoverText
+from sleeve.dataset.text.ocr import ENGINE, Word, engine_version, loads, read_files, require_engine
 
 BATCH = 64  # covers per committed transaction
 TEXT_TABLE = "text.jsonl"  # the export's side table: one {"sha256", "words"} line per cover

@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from sleeve.errors import UsageError
-from sleeve.images.intake import UNREADABLE, failure_reason, open_rgb
-from sleeve.progress import Progress
-from sleeve.progress import bar as progress_bar
+from sleeve.core.errors import UsageError
+from sleeve.core.images.intake import UNREADABLE, failure_reason, open_rgb
+from sleeve.core.progress import Progress
+from sleeve.core.progress import bar as progress_bar
 
 ENGINE = "rapidocr-onnxruntime"
 INSTALL_HINT = "pip install 'sleeve[ocr]'"

@@ -8,7 +8,7 @@ import sys
 import unicodedata
 from collections.abc import Callable
 
-from sleeve.errors import (
+from sleeve.core.errors import (
     DISK_FULL,
     NothingYetError,
     SleeveError,
@@ -86,7 +86,7 @@ def _fail(message: str, code: int) -> int:
 def _data_dir() -> str:
     """Where a write without a file name was going: the data directory, if settings load."""
     try:
-        from sleeve.settings import load_settings
+        from sleeve.core.settings import load_settings
 
         return str(load_settings().data_dir)
     except SleeveError:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Protocol, TypeVar
 
-from sleeve.procs import worker_pool
+from sleeve.core.procs import worker_pool
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -15,7 +15,7 @@
     └── StorageError             a file sleeve keeps cannot be written or read: disk full, a
                                  damaged catalog, an unreadable model file (names the file)
 
-Commands catch SleeveError at the edge (``sleeve.cliutil.run_command``) and print one line with
+Commands catch SleeveError at the edge (``sleeve.core.cliutil.run_command``) and print one line with
 the exit code its class maps to; anything else is a bug. A full disk (``OSError`` ENOSPC /
 EDQUOT) is turned into one line there too, wherever it happens.
 """

@@ -24,7 +24,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from sleeve.fsutil import pid_alive
+from sleeve.core.fsutil import pid_alive
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _POLL_SECONDS = 1.0

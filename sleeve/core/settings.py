@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
 from dotenv import dotenv_values
 
-from sleeve.errors import ConfigError
+from sleeve.core.errors import ConfigError
 
 
 class Secret:
@@ -94,7 +94,7 @@ class Settings:
 
     @property
     def user_agent(self) -> str:
-        from sleeve import __version__
+        from sleeve.core import __version__
 
         return f"sleeve/{__version__} ( {self.contact} )"
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from sleeve.errors import ConfigError, UnknownGenreError, UsageError
+from sleeve.core.errors import ConfigError, UnknownGenreError, UsageError
 
 STRENGTHS = ("core", "sub", "weak")
 # A genre name becomes a folder name (exports: images/<split>/<genre>/), so it must be a plain,
@@ -89,7 +89,7 @@ class Taxonomy:
     # -- loading ---------------------------------------------------------------------------
     @classmethod
     def load(cls, user_file: Path | None = None) -> Taxonomy:
-        shipped = tomllib.loads(resources.files("sleeve").joinpath("genres.toml").read_text())
+        shipped = tomllib.loads(resources.files("sleeve.core").joinpath("genres.toml").read_text())
         data = shipped
         if user_file is not None:
             try:

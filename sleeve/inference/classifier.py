@@ -10,12 +10,12 @@
     backbone_state: state dict of the feature extractor (fine-tuned weights for "network")
     preprocess: {size, mean, std, interpolation, crop_pct}
     recipe: FeatureRecipe dict (size, flip_tta, taps)
-    head: see sleeve.training.heads_runtime (linear | knn | svc | forest | oblivious | ensemble
+    head: see sleeve.inference.heads_runtime (linear | knn | svc | forest | oblivious | ensemble
           | projected: a learned projection as dense-layer arrays, then an inner head)
     text (optional, methods "text" and "fused"): {engine, engine_version, weight, image_method,
-        head: sleeve.training.text_head.TextHead as plain arrays}: the cover's words are read
+        head: sleeve.inference.text_head.TextHead as plain arrays}: the cover's words are read
         (OCR) and fused with the image head, ``weight`` being the text's share
-    side (optional, early-fusion rungs such as "svc+attrs"): sleeve.training.side_features
+    side (optional, early-fusion rungs such as "svc+attrs"): sleeve.inference.side_features
         blocks as plain arrays; the head then reads the image features and the cover's
         attributes and/or words, each block standardised and weighted as in training
 
@@ -35,18 +35,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sleeve.core.errors import DataError, StorageError
+from sleeve.core.fsutil import atomic_path
+from sleeve.core.settings import Settings, load_settings
+from sleeve.core.vision.backbones import CROP_PCT, Backbone, eval_transform, load_backbone
+from sleeve.core.vision.embeddings import FeatureExtractor, FeatureRecipe
 from sleeve.dataset.attributes.decode import FACE_SIDE, view_of
-from sleeve.dataset.ocr import Word, read_words, words_text
-from sleeve.errors import DataError, StorageError
-from sleeve.fsutil import atomic_path
-from sleeve.settings import Settings, load_settings
-from sleeve.training.heads_runtime import check_head, head_probabilities
-from sleeve.training.predict import ImageLoader, ImageSource
-from sleeve.training.rundir import Run
-from sleeve.training.side_features import SideFeatures, check_extractors, cover_attributes
-from sleeve.training.text_head import TextHead, fuse
-from sleeve.vision.backbones import CROP_PCT, Backbone, eval_transform, load_backbone
-from sleeve.vision.embeddings import FeatureExtractor, FeatureRecipe
+from sleeve.dataset.text.ocr import Word, read_words, words_text
+from sleeve.inference.heads_runtime import check_head, head_probabilities
+from sleeve.inference.predict import ImageLoader, ImageSource
+from sleeve.inference.rundir import Run
+from sleeve.inference.side_features import SideFeatures, check_extractors, cover_attributes
+from sleeve.inference.text_head import TextHead, fuse
 
 FORMAT, VERSION = "sleeve-classifier", 2
 # a path, an http(s) URL, bytes, a PIL image or a numpy array (see ImageLoader)

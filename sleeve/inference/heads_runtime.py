@@ -1,5 +1,5 @@
 """Apply a stored head (a plain dict of tensors) to features: the one code path shared by
-evaluation during training and by :class:`~sleeve.training.classifier.Classifier`.
+evaluation during training and by :class:`~sleeve.inference.classifier.Classifier`.
 
 Head kinds (``head["type"]``):
 
@@ -15,7 +15,7 @@ Head kinds (``head["type"]``):
   standardise, dense layers with ReLU between them, optional L2 normalisation), then an inner
   head applied in the new space.
 
-Every kind is numbers only (see :mod:`sleeve.training.heads_arrays`): loading a model never
+Every kind is numbers only (see :mod:`sleeve.training.fit.heads_arrays`): loading a model never
 unpickles anything, and predicting needs neither scikit-learn nor catboost. Heads written by
 sleeve before this format (``sklearn``: a pickled estimator) are refused by
 :func:`check_head`, as is any kind not listed here.
@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sleeve.errors import DataError
+from sleeve.core.errors import DataError
 
 # kind -> the keys it cannot work without
 HEAD_KEYS: dict[str, tuple[str, ...]] = {

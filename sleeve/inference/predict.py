@@ -25,15 +25,15 @@ from urllib.parse import urlparse
 import numpy as np
 from PIL import Image
 
-from sleeve.errors import BadImageError, NothingYetError, SleeveError, UsageError
-from sleeve.images.intake import (
+from sleeve.core.errors import BadImageError, NothingYetError, SleeveError, UsageError
+from sleeve.core.images.intake import (
     DEFAULT_MAX_PIXELS,
     inspect_image,
     open_rgb,
     read_image_bytes,
 )
-from sleeve.settings import Settings
-from sleeve.training.rundir import latest_run
+from sleeve.core.settings import Settings
+from sleeve.inference.rundir import latest_run
 
 # Extensions a folder input is scanned for (case-insensitive); other files are ignored.
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp"})
@@ -49,7 +49,7 @@ class PredictionLike(Protocol):
 
 
 class ClassifierLike(Protocol):
-    """What predict needs from ``sleeve.training.classifier.Classifier``."""
+    """What predict needs from ``sleeve.inference.classifier.Classifier``."""
 
     @property
     def genres(self) -> list[str]: ...
@@ -120,7 +120,7 @@ def resolve_run_dir(model: Path | None, settings: Settings) -> Path:
 
 def load_classifier(model: Path | None, settings: Settings) -> Any:
     """The trained ``Classifier`` for ``--model`` (or the latest run), loaded once."""
-    from sleeve.training.classifier import Classifier  # torch is imported only when needed
+    from sleeve.inference.classifier import Classifier  # torch is imported only when needed
 
     return Classifier.load(resolve_run_dir(model, settings), settings=settings)
 

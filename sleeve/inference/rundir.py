@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sleeve.errors import DataError
-from sleeve.fsutil import atomic_write, read_pointer, write_pointer
+from sleeve.core.errors import DataError
+from sleeve.core.fsutil import atomic_write, read_pointer, write_pointer
 
 METRICS = "metrics.json"
 CONFIG = "config.json"
@@ -96,7 +96,7 @@ class Run:
             return {}
 
     def predictions(self) -> list[dict[str, str]]:
-        """predictions.csv's rows (training/predictions.py documents the columns)."""
+        """predictions.csv's rows (training/reporting/predictions.py documents the columns)."""
         return _csv_rows(self.predictions_path)
 
     def label_issues(self) -> list[dict[str, str]]:

@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from sleeve.core.errors import ConfigError, DataError
 from sleeve.dataset.attributes.registry import EXTRACTORS, resolve
 from sleeve.dataset.export import ATTRIBUTES_TABLE, DatasetExport
-from sleeve.errors import ConfigError, DataError
-from sleeve.training.text_head import CharTfidf
+from sleeve.inference.text_head import CharTfidf
 
 ATTR_GROUPS = ("colour", "texture", "structure", "faces")
 HEADS = ("svc", "logreg")

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from scipy import sparse
 
-from sleeve.training.estimators import text_model
+from sleeve.inference.estimators import text_model
 
 NGRAMS = (3, 5)
 MIN_DF = 2  # an n-gram seen on one training cover only is mostly OCR noise

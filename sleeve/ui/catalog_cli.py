@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from sleeve.catalog.db import current_revision, head_revision, make_engine, upgrade
-from sleeve.cliutil import run_command
-from sleeve.settings import Settings, load_settings, redact_url
+from sleeve.core.catalog.db import current_revision, head_revision, make_engine, upgrade
+from sleeve.core.cliutil import run_command
+from sleeve.core.settings import Settings, load_settings, redact_url
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,9 +47,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _check(settings: Settings) -> int:
-    from sleeve.catalog.db import open_catalog
-    from sleeve.catalog.integrity import check_integrity
-    from sleeve.images.store import ImageStore
+    from sleeve.core.catalog.db import open_catalog
+    from sleeve.core.catalog.integrity import check_integrity
+    from sleeve.core.images.store import ImageStore
 
     report = check_integrity(open_catalog(settings.catalog_url), ImageStore(settings.data_dir))
     print(

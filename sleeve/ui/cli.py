@@ -10,15 +10,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "collect": ("sleeve.collector.cli", "harvest covers + genre tags into the catalog"),
     "build-dataset": ("sleeve.dataset.cli", "dedup, label, balance, split and export a dataset"),
     "train-and-evaluate": ("sleeve.training.cli", "train the model ladder and write a report"),
-    "predict": ("sleeve.training.predict_cli", "top-k genres for images, folders or URLs"),
-    "review": ("sleeve.review.cli", "label-issue suspects of a run; keep/exclude/relabel"),
-    "text": ("sleeve.dataset.text_cli", "read the words on catalog covers (OCR cache)"),
-    "app": ("sleeve.app.cli", "start the Streamlit web app"),
-    "demo": ("sleeve.demo", "offline demo: fake catalogues -> collect -> build -> train"),
+    "predict": ("sleeve.ui.predict_cli", "top-k genres for images, folders or URLs"),
+    "review": ("sleeve.ui.review.cli", "label-issue suspects of a run; keep/exclude/relabel"),
+    "text": ("sleeve.dataset.text.cli", "read the words on catalog covers (OCR cache)"),
+    "app": ("sleeve.ui.app.cli", "start the Streamlit web app"),
+    "demo": ("sleeve.ui.demo", "offline demo: fake catalogues -> collect -> build -> train"),
     "fake-services": ("sleeve.fakes.__main__", "serve the loopback catalogue fakes"),
-    "db": ("sleeve.catalog.cli", "catalog schema: upgrade, current revision"),
+    "db": ("sleeve.ui.catalog_cli", "catalog schema: upgrade, current revision"),
     "attributes": ("sleeve.dataset.attributes.cli", "colour, texture, structure, faces per cover"),
-    "analyze": ("sleeve.training.analysis_cli", "map, cluster and compare confusable genres"),
+    "analyze": ("sleeve.training.analyze.cli", "map, cluster and compare confusable genres"),
 }
 
 
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         print(usage())
         return 0
     if args[0] in {"--version", "version"}:
-        from sleeve import __version__
+        from sleeve.core import __version__
 
         print(f"sleeve {__version__}")
         return 0

@@ -15,11 +15,11 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from sleeve.catalog.db import open_catalog
-from sleeve.cliutil import parser, print_table, run_command, setup_logging
-from sleeve.errors import UsageError
-from sleeve.settings import Settings, load_settings
-from sleeve.taxonomy import Taxonomy
+from sleeve.core.catalog.db import open_catalog
+from sleeve.core.cliutil import parser, print_table, run_command, setup_logging
+from sleeve.core.errors import UsageError
+from sleeve.core.settings import Settings, load_settings
+from sleeve.core.taxonomy import Taxonomy
 
 MARKER = "SLEEVE_DEMO"
 BANNER = "SYNTHETIC DATA: generated covers from loopback fakes, not real music"
@@ -70,8 +70,8 @@ def run_demo(
     from sleeve.dataset.build import build_dataset
     from sleeve.fakes.catalogue import FakeCatalogue
     from sleeve.fakes.server import FakeServices
+    from sleeve.training.evaluation.selection import chosen_by
     from sleeve.training.run import TrainConfig, train_and_evaluate
-    from sleeve.training.selection import chosen_by
 
     taxonomy = Taxonomy.load(settings.taxonomy_path)
     genres = genres or taxonomy.genres

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sleeve.cliutil import (
+from sleeve.core.cliutil import (
     EXIT_FAILED,
     EXIT_OK,
     parser,
@@ -21,9 +21,9 @@ from sleeve.cliutil import (
     run_command,
     setup_logging,
 )
-from sleeve.progress import bar
-from sleeve.settings import load_settings
-from sleeve.training.predict import (
+from sleeve.core.progress import bar
+from sleeve.core.settings import load_settings
+from sleeve.inference.predict import (
     DEFAULT_BATCH_SIZE,
     PredictionResult,
     load_classifier,

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sleeve.training.heads_runtime import l2_normalise, project
-from sleeve.training.projection import knn_predict
-from sleeve.training.separation import pair_separation
+from sleeve.inference.heads_runtime import l2_normalise, project
+from sleeve.training.analyze.separation import pair_separation
+from sleeve.training.fit.projection import knn_predict
 
 PCA_DIMS = 50
 CONFUSABLE_TOP = 0.6

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sleeve.cliutil import EXIT_OK, parser, run_command, setup_logging
-from sleeve.errors import ConfigError, DataError
-from sleeve.fsutil import write_pointer
-from sleeve.settings import load_settings
-from sleeve.training.rundir import Run
+from sleeve.core.cliutil import EXIT_OK, parser, run_command, setup_logging
+from sleeve.core.errors import ConfigError, DataError
+from sleeve.core.fsutil import write_pointer
+from sleeve.core.settings import load_settings
+from sleeve.inference.rundir import Run
 
 EXAMPLES = """\
   sleeve analyze
@@ -63,7 +63,7 @@ def run_inputs(run: Path | None) -> tuple[dict, dict | None, dict | None]:
     )
     projection = None
     if Run(run).model_path.is_file():
-        from sleeve.training.classifier import Classifier
+        from sleeve.inference.classifier import Classifier
 
         head = Classifier.load(run).head  # refuses pickles; builds no files
         if head.get("type") == "projected":
@@ -86,12 +86,12 @@ def run_analysis(
     folder and analysis.json's content. <data_dir>/analysis/LATEST names the folder."""
     import torch
 
-    from sleeve.training.analysis import analyse
-    from sleeve.training.analysis_page import write_page
+    from sleeve.core.vision.backbones import DEFAULT_BACKBONE, configure_threads, load_backbone
+    from sleeve.core.vision.embeddings import FeatureRecipe, cached_embeddings
+    from sleeve.training.analyze.analysis import analyse
+    from sleeve.training.analyze.page import write_page
     from sleeve.training.cli import resolve_dataset
     from sleeve.training.data import load_export
-    from sleeve.vision.backbones import DEFAULT_BACKBONE, configure_threads, load_backbone
-    from sleeve.vision.embeddings import FeatureRecipe, cached_embeddings
 
     config, confusion, projection = run_inputs(run)
     if dataset is None and config.get("export_dir"):

@@ -1,6 +1,6 @@
-"""Write an analysis (training/analysis.py) as files: analysis.json, analysis.md, analysis.html
-and figures/ (map.png, trees.png, cluster_<n>.jpg thumbnail strips). Each file is written to a
-temporary name and renamed, so a reader (the app) never sees half a file."""
+"""Write an analysis (training/analyze/analysis.py) as files: analysis.json, analysis.md,
+analysis.html and figures/ (map.png, trees.png, cluster_<n>.jpg thumbnail strips). Each file is
+written to a temporary name and renamed, so a reader (the app) never sees half a file."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from sleeve.fsutil import atomic_write
-from sleeve.training.analysis import linkage
-from sleeve.training.evaluate import _png, _pyplot
-from sleeve.vision.samples import Sample, decode
+from sleeve.core.fsutil import atomic_write
+from sleeve.core.vision.samples import Sample, decode
+from sleeve.training.analyze.analysis import linkage
+from sleeve.training.evaluation.metrics import _png, _pyplot
 
 THUMB = 96
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sleeve.training.heads_runtime import l2_normalise
+from sleeve.inference.heads_runtime import l2_normalise
 
 MIX_K = 10
 

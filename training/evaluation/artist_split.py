@@ -1,5 +1,6 @@
 """Test weighted F1 by artist: covers whose artist also appears in train, covers by artists
-train lacks, and covers with no known artist (the export's artists.csv, dataset/artist_stage.py).
+train lacks, and covers with no known artist (the export's artists.csv,
+dataset/text/artist_stage.py).
 
 The words on a cover help most when they name an artist the model saw in training; this split
 says how much of a score comes from such covers, which a catalog of new artists will not have.
@@ -11,9 +12,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from sleeve.dataset.artist_stage import ARTIST_TABLE, load_table
+from sleeve.dataset.text.artist_stage import ARTIST_TABLE, load_table
+from sleeve.inference.text_head import weighted_f1
 from sleeve.training.data import Export
-from sleeve.training.text_head import weighted_f1
 
 KINDS = ("seen", "unseen", "none")
 

@@ -1,7 +1,7 @@
 """Grouped cross-validation of one embedding head with fixed settings, on cached features.
 
-Shared by the headline estimate (training/headline.py), selection on a small val split
-(training/selection.py) and the learning curve (training/learning_curve.py). Folds are
+Shared by the headline estimate (training/evaluation/headline.py), selection on a small val split
+(training/evaluation/selection.py) and the learning curve (evaluation/learning_curve.py). Folds are
 grouped by the manifest's ``group_id`` (duplicate group + artist + release, as the split and
 the label-issue folds are) and stratified by label, so a near-copy or the same artist's other
 covers never sit on both sides of a fold. The head is refitted per fold with the settings the
@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from sleeve.training.estimators import logreg_model, svc_model, text_model
-from sleeve.training.evaluate import classification_metrics
-from sleeve.training.heads_runtime import head_probabilities, l2_normalise, ovr_logits, softmax
-from sleeve.training.label_issues import fold_of
-from sleeve.training.text_head import CharTfidf, TextHead, fuse
+from sleeve.inference.estimators import logreg_model, svc_model, text_model
+from sleeve.inference.heads_runtime import head_probabilities, l2_normalise, ovr_logits, softmax
+from sleeve.inference.text_head import CharTfidf, TextHead, fuse
+from sleeve.training.evaluation.label_issues import fold_of
+from sleeve.training.evaluation.metrics import classification_metrics
 
 # heads that can be refitted per fold from their chosen params, without a val split
 REFITTABLE = ("knn", "logreg", "svc", "rf")

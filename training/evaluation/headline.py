@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sleeve.training.grouped_cv import REFITTABLE, fused_cv_scores, grouped_cv_scores
-from sleeve.training.label_issues import manifest_groups
+from sleeve.training.evaluation.grouped_cv import REFITTABLE, fused_cv_scores, grouped_cv_scores
+from sleeve.training.evaluation.label_issues import manifest_groups
 
 if TYPE_CHECKING:
     from sleeve.training.data import Export
-    from sleeve.training.methods import MethodOutcome
+    from sleeve.training.fit.methods import MethodOutcome
 
 log = logging.getLogger(__name__)
 REPEATS = 1  # 5 refits: on the 3,808-d default stack features one SVC refit takes ~1 min

@@ -33,9 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
+from sleeve.inference.estimators import logreg_model
+from sleeve.inference.rundir import LABEL_ISSUES, Run
 from sleeve.training.data import Export
-from sleeve.training.estimators import logreg_model
-from sleeve.training.rundir import LABEL_ISSUES, Run
 
 log = logging.getLogger(__name__)
 

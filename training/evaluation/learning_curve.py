@@ -23,10 +23,10 @@ import math
 
 import numpy as np
 
-from sleeve.training.evaluate import _png, _pyplot, classification_metrics
-from sleeve.training.grouped_cv import refit_predict
-from sleeve.training.headline import head_params, representative
-from sleeve.training.methods.embedding import split_arrays
+from sleeve.training.evaluation.grouped_cv import refit_predict
+from sleeve.training.evaluation.headline import head_params, representative
+from sleeve.training.evaluation.metrics import _png, _pyplot, classification_metrics
+from sleeve.training.fit.methods.embedding import split_arrays
 
 log = logging.getLogger(__name__)
 

@@ -128,7 +128,7 @@ def confused_pairs_png(
 ) -> bytes:
     """One row per confused pair: up to ``per_pair`` test covers of ``true`` called
     ``predicted``."""
-    from sleeve.vision.samples import decode
+    from sleeve.core.vision.samples import decode
 
     plt = _pyplot()
     rows = max(1, len(pairs))

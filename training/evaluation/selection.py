@@ -2,7 +2,7 @@
 
 A small val split picks noisily: on one split of the shared covers a 38-cover val picked kNN
 while three other rungs did better on test. Below ``VAL_MIN_COVERS`` val covers the refittable
-embedding heads (training/grouped_cv.py) and the text rungs (``text``, ``fused``: their image
+embedding heads (evaluation/grouped_cv.py) and the text rungs (``text``, ``fused``: their image
 head and the words refitted per fold when that image head is refittable) are compared by
 grouped, stratified 5-fold cross-validation over train+val (their settings as chosen on val;
 test never enters), and the best mean fold weighted F1 wins. Heads that cannot be refitted per
@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sleeve.training.evaluate import classification_metrics
-from sleeve.training.grouped_cv import REFITTABLE, grouped_cv_scores
-from sleeve.training.headline import TEXT_RUNGS, head_params, summarise, text_rung_scores
-from sleeve.training.label_issues import manifest_groups
+from sleeve.training.evaluation.grouped_cv import REFITTABLE, grouped_cv_scores
+from sleeve.training.evaluation.headline import TEXT_RUNGS, head_params, summarise, text_rung_scores
+from sleeve.training.evaluation.label_issues import manifest_groups
+from sleeve.training.evaluation.metrics import classification_metrics
 
 if TYPE_CHECKING:
     from sleeve.training.data import Export
-    from sleeve.training.methods import MethodOutcome
+    from sleeve.training.fit.methods import MethodOutcome
 
 # ~±0.05 weighted F1 of bootstrap noise at 300 covers (0.035 at 615, shrinking as 1/sqrt(n)):
 # below it, gaps between rungs are mostly val noise

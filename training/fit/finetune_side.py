@@ -3,7 +3,7 @@
 With ``TrainConfig.finetune_attributes`` the export's attributes.csv columns, standardised on
 train (one unit of variance per column; an unmeasured value is the train mean, i.e. 0), are
 concatenated to the pooled image features before the last linear layer. model.pt stores the
-scaling as a side block (training/side_features.py) beside an identity image block, so
+scaling as a side block (sleeve/inference/side_features.py) beside an identity image block, so
 ``Classifier`` computes the same vector for a new cover and applies the same linear head.
 """
 
@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from sleeve.errors import ConfigError
-from sleeve.training.data import Export
-from sleeve.training.side_features import (
+from sleeve.core.errors import ConfigError
+from sleeve.core.vision.samples import CoverDataset
+from sleeve.inference.side_features import (
     ATTRS_MISSING,
     Block,
     SideFeatures,
@@ -25,7 +25,7 @@ from sleeve.training.side_features import (
     fit_attr_block,
     read_attribute_table,
 )
-from sleeve.vision.samples import CoverDataset
+from sleeve.training.data import Export
 
 
 @dataclass

@@ -3,7 +3,7 @@
 ``model.pt`` is loaded with ``torch.load(weights_only=True)``; a pickled estimator inside it
 would be unpickled at prediction time and could run any code its author chose. So a head keeps
 only the numbers its estimator predicts with (support vectors, tree arrays, leaf values), as
-tensors, and :mod:`sleeve.training.heads_runtime` evaluates them in numpy with the estimator's
+tensors, and :mod:`sleeve.inference.heads_runtime` evaluates them in numpy with the estimator's
 own semantics (the tests compare against ``decision_function``/``predict_proba``). Each head
 records the library versions it was fitted with (``fitted_with``).
 """

@@ -22,13 +22,13 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from sleeve.training.evaluate import classification_metrics
-from sleeve.training.heads_runtime import (
+from sleeve.inference.heads_runtime import (
     knn_probabilities,
     knn_search,
     l2_normalise,
     project,
 )
+from sleeve.training.evaluation.metrics import classification_metrics
 
 T = TypeVar("T")
 

@@ -1,13 +1,14 @@
 """The report's ablation section: what each early-fusion rung sees and what it adds.
 
-Shown when the run trained side rungs (training/side_features.py): every rung of the run that
+Shown when the run trained side rungs (sleeve/inference/side_features.py):
+every rung of the run that
 is an image rung, the text rungs or a side rung, with its inputs, val and test weighted F1 and
 the test difference to the image SVC (when the run has one).
 """
 
 from __future__ import annotations
 
-from sleeve.training.side_features import parse_side
+from sleeve.inference.side_features import parse_side
 
 HEAD = ["rung", "inputs", "val wF1", "test wF1", "test vs image svc"]
 NOTE = (

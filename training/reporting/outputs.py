@@ -15,17 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from sleeve import __version__
-from sleeve.training.artist_split import artist_breakdown
-from sleeve.training.evaluate import confused_pairs_png, confusion_png, top_confused_pairs
-from sleeve.training.learning_curve import learning_curve_png
-from sleeve.training.predictions import (
-    probability_arrays,
-    render_predictions,
-    write_probabilities,
-)
-from sleeve.training.report import render_html, render_markdown, render_model_card
-from sleeve.training.rundir import (
+from sleeve.core import __version__
+from sleeve.inference.rundir import (
     CONFIG,
     CONFUSED_PAIRS,
     LEARNING_CURVE,
@@ -37,11 +28,20 @@ from sleeve.training.rundir import (
     Run,
     confusion_name,
 )
+from sleeve.training.evaluation.artist_split import artist_breakdown
+from sleeve.training.evaluation.learning_curve import learning_curve_png
+from sleeve.training.evaluation.metrics import confused_pairs_png, confusion_png, top_confused_pairs
+from sleeve.training.reporting.predictions import (
+    probability_arrays,
+    render_predictions,
+    write_probabilities,
+)
+from sleeve.training.reporting.report import render_html, render_markdown, render_model_card
 
 if TYPE_CHECKING:
     from sleeve.training.config import TrainConfig
     from sleeve.training.data import Export
-    from sleeve.training.methods import MethodOutcome
+    from sleeve.training.fit.methods import MethodOutcome
 
 
 def code_version() -> str:
@@ -130,15 +130,16 @@ def write_run_dir(
     extra_metrics: dict | None = None,
 ) -> dict:
     metrics = build_metrics(export, outcomes, best, config, total_seconds)
-    # headline / selection / learning_curve blocks (training/headline.py, selection.py, ...)
+    # headline / selection / learning_curve blocks (training/evaluation/: headline, selection, ...)
     metrics.update(_jsonable(extra_metrics or {}))
     arrays = probability_arrays(export, outcomes)
     by_artist = artist_breakdown(export, arrays)  # seen/unseen artist (export's artists.csv)
     if by_artist:
         metrics["artists"] = by_artist
     run.write(METRICS, json.dumps(metrics, indent=2))
-    # every method's val/test probabilities per cover, keyed by sha256 (training/predictions.py
-    # documents the row order), so a run can be re-analysed from a metric back to its covers
+    # every method's val/test probabilities per cover, keyed by sha256
+    # (training/reporting/predictions.py documents the row order), so a run can be re-analysed
+    # from a metric back to its covers
     write_probabilities(run.probabilities_path, arrays)
     run.write(PREDICTIONS, render_predictions(export, outcomes))
 

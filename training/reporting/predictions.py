@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sleeve.fsutil import atomic_path
+from sleeve.core.fsutil import atomic_path
 
 if TYPE_CHECKING:
     from sleeve.training.data import Export
-    from sleeve.training.methods import MethodOutcome
+    from sleeve.training.fit.methods import MethodOutcome
 
 SPLITS = ("val", "test")
 BASE_COLUMNS = ("sha256", "path", "split", "true_genre")

@@ -11,12 +11,12 @@ import html
 import math
 
 from sleeve.dataset.export import DatasetCard
-from sleeve.training.ablation import HEAD as ABLATION_HEAD
-from sleeve.training.ablation import NOTE as ABLATION_NOTE
-from sleeve.training.ablation import ablation_rows
-from sleeve.training.headline import headline_sentence
-from sleeve.training.learning_curve import curve_lines
-from sleeve.training.selection import chosen_by, selection_lines
+from sleeve.training.evaluation.headline import headline_sentence
+from sleeve.training.evaluation.learning_curve import curve_lines
+from sleeve.training.evaluation.selection import chosen_by, selection_lines
+from sleeve.training.reporting.ablation import HEAD as ABLATION_HEAD
+from sleeve.training.reporting.ablation import NOTE as ABLATION_NOTE
+from sleeve.training.reporting.ablation import ablation_rows
 
 # The study we reproduce (10 genres, ResNet50 embeddings): test weighted F1 per method.
 STUDY_TEST_WEIGHTED_F1 = {"knn": 0.49, "svc": 0.62, "rf": 0.45, "catboost": 0.61, "finetune": 0.60}
@@ -366,7 +366,7 @@ def render_model_card(metrics: dict, card: DatasetCard, payload: dict) -> str:
             "truth. Covers do not determine a genre, and the labels come from catalogue tags.",
             "- Limitations: " + " ".join(caveats(metrics, card)),
             "",
-            "Load: `from sleeve.training.classifier import Classifier; "
+            "Load: `from sleeve.inference.classifier import Classifier; "
             "Classifier.load(run_dir).predict('cover.jpg')`",
             "",
             "Per-cover outputs: `predictions.csv` has one row per val/test cover (sha256, path, "

@@ -26,8 +26,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from sleeve.errors import DISK_FULL, ConfigError, StorageError
-from sleeve.settings import normalise_database_url, redact_url
+from sleeve.core.errors import DISK_FULL, ConfigError, StorageError
+from sleeve.core.settings import normalise_database_url, redact_url
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]

@@ -14,10 +14,10 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from sleeve.catalog.db import Catalog
-from sleeve.catalog.models import CoverImage, GenreEvidence, ReviewDecision
-from sleeve.errors import UnknownGenreError, UsageError
-from sleeve.taxonomy import Taxonomy, check_genre_name
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.catalog.models import CoverImage, GenreEvidence, ReviewDecision
+from sleeve.core.errors import UnknownGenreError, UsageError
+from sleeve.core.taxonomy import Taxonomy, check_genre_name
 
 DECISIONS = ("keep", "exclude", "relabel")
 SOURCE = "review"

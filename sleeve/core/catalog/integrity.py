@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from sleeve.catalog.db import Catalog
-from sleeve.catalog.models import CoverImage
-from sleeve.images.integrity import IntegrityReport, verify_files
-from sleeve.images.store import ImageStore
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.catalog.models import CoverImage
+from sleeve.core.images.integrity import IntegrityReport, verify_files
+from sleeve.core.images.store import ImageStore
 
 
 def check_integrity(catalog: Catalog, store: ImageStore) -> IntegrityReport:

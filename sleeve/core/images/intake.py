@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from sleeve.errors import BadImageError
+from sleeve.core.errors import BadImageError
 
 # 50 Mpx is far above any real cover (CAA originals top out around 10-20 Mpx) and far below
 # what exhausts memory on a 2-core laptop.

@@ -1,13 +1,14 @@
 """Integrity of stored covers: every (sha256, path) pair has its file, and the file still
 hashes to the sha256. ``sleeve db check`` runs it over the catalog's rows
-(:func:`sleeve.catalog.integrity.check_integrity`), the dataset export over the rows it ships."""
+(:func:`sleeve.core.catalog.integrity.check_integrity`), the dataset export over the rows it
+ships."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sleeve.images.store import ImageStore
+from sleeve.core.images.store import ImageStore
 
 
 @dataclass

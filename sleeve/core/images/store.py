@@ -1,7 +1,7 @@
 """Content-addressed image storage under the data dir, written atomically.
 
 A file reaches its final name only by renaming a fully written, fsynced temporary file in the
-same directory (:func:`sleeve.fsutil.atomic_write`), so no half-written image ever sits at a
+same directory (:func:`sleeve.core.fsutil.atomic_write`), so no half-written image ever sits at a
 path the catalog points to.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from sleeve.errors import DISK_FULL, ConfigError
-from sleeve.fsutil import atomic_write, sweep_stale
-from sleeve.images.intake import ImageInfo
+from sleeve.core.errors import DISK_FULL, ConfigError
+from sleeve.core.fsutil import atomic_write, sweep_stale
+from sleeve.core.images.intake import ImageInfo
 
 
 class ImageStore:
@@ -54,7 +54,7 @@ class ImageStore:
 
     def sweep_temporaries(self) -> int:
         """Remove temp files left by killed processes (not a live concurrent writer's: see
-        :func:`sleeve.fsutil.is_stale`); returns how many were removed."""
+        :func:`sleeve.core.fsutil.is_stale`); returns how many were removed."""
         root = self.data_dir / "images"
         if not root.is_dir():
             return 0

@@ -28,8 +28,8 @@ import torch
 from torch import nn
 from torchvision import transforms as T
 
-from sleeve.errors import ConfigError, DataError
-from sleeve.vision import augment
+from sleeve.core.errors import ConfigError, DataError
+from sleeve.core.vision import augment
 
 DEFAULT_BACKBONE = "efficientnet_lite0"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -16,11 +16,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from sleeve.fsutil import atomic_path, atomic_write
-from sleeve.progress import Progress
-from sleeve.progress import bar as progress_bar
-from sleeve.vision.backbones import Backbone, eval_transform
-from sleeve.vision.samples import CoverDataset, Sample, make_loader
+from sleeve.core.fsutil import atomic_path, atomic_write
+from sleeve.core.progress import Progress
+from sleeve.core.progress import bar as progress_bar
+from sleeve.core.vision.backbones import Backbone, eval_transform
+from sleeve.core.vision.samples import CoverDataset, Sample, make_loader
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ import torch
 from PIL import Image, ImageFile
 from torch.utils.data import DataLoader, Dataset
 
-from sleeve.errors import BadImageError
-from sleeve.images.intake import UNREADABLE, failure_reason, open_rgb
-from sleeve.procs import loader_worker_init_fn
+from sleeve.core.errors import BadImageError
+from sleeve.core.images.intake import UNREADABLE, failure_reason, open_rgb
+from sleeve.core.procs import loader_worker_init_fn
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sleeve.app.data import NotReady
-from sleeve.errors import DataError
-from sleeve.fsutil import read_pointer
-from sleeve.settings import Settings
+from sleeve.core.errors import DataError
+from sleeve.core.fsutil import read_pointer
+from sleeve.core.settings import Settings
+from sleeve.ui.app.data import NotReady
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from sleeve.app.analysis_data import Analysis, load_analysis
-from sleeve.app.data import thumbnail_jpeg
-from sleeve.app.ui import load_or_explain
-from sleeve.settings import Settings
+from sleeve.core.settings import Settings
+from sleeve.ui.app.analysis_data import Analysis, load_analysis
+from sleeve.ui.app.data import thumbnail_jpeg
+from sleeve.ui.app.ui import load_or_explain
 
 
 def render(settings: Settings) -> None:

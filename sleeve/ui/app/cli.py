@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from sleeve.app.launcher import run_app
-from sleeve.cliutil import parser, run_command, setup_logging
-from sleeve.settings import load_settings
+from sleeve.core.cliutil import parser, run_command, setup_logging
+from sleeve.core.settings import load_settings
+from sleeve.ui.app.launcher import run_app
 
 EXAMPLES = """\
   sleeve app                       serve on http://127.0.0.1:8501 and open a browser
   sleeve app --port 8600 --headless
-  streamlit run sleeve/app/main.py the same app, started by Streamlit itself"""
+  streamlit run sleeve/ui/app/main.py the same app, started by Streamlit itself"""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import distinct, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from sleeve.catalog.models import (
+from sleeve.core.catalog.models import (
     CoverImage,
     Failure,
     GenreEvidence,
@@ -25,6 +25,8 @@ from sleeve.catalog.models import (
     Release,
     ReleaseImage,
 )
+from sleeve.core.errors import DataError
+from sleeve.core.settings import Settings, redact_url
 from sleeve.dataset.export import (
     ATTRIBUTES_TABLE,
     MANIFEST,
@@ -34,9 +36,7 @@ from sleeve.dataset.export import (
     latest_export,
     read_export,
 )
-from sleeve.errors import DataError
-from sleeve.settings import Settings, redact_url
-from sleeve.training.rundir import CONFUSED_PAIRS, Run, latest_run
+from sleeve.inference.rundir import CONFUSED_PAIRS, Run, latest_run
 
 METRIC_KEYS = ("weighted_f1", "macro_f1", "accuracy")
 
@@ -245,7 +245,7 @@ class CatalogCounts:
 
 def catalog_counts(settings: Settings) -> CatalogCounts:
     """Counts from the catalog with SELECTs only (the schema is never created or migrated)."""
-    from sleeve.catalog.db import make_engine
+    from sleeve.core.catalog.db import make_engine
 
     url = settings.catalog_url
     if url.startswith("sqlite:///"):
@@ -320,8 +320,8 @@ def thumbnail_jpeg(path: Path, size: int = 160) -> bytes | None:
     """A small JPEG of a stored cover for grids (None when the file is missing or unusable)."""
     import io
 
-    from sleeve.errors import BadImageError
-    from sleeve.images.intake import open_rgb
+    from sleeve.core.errors import BadImageError
+    from sleeve.core.images.intake import open_rgb
 
     try:
         img = open_rgb(path)
@@ -374,8 +374,8 @@ def catalog_duplicate_groups(
     (sha256 pairs, the visual stage's from the latest export's card) join groups as in the
     build (``word_pairs``: those of them the covers' words confirmed); each member says which
     stages found its group."""
-    from sleeve.catalog.db import make_engine
-    from sleeve.dataset.groups import DEFAULT_THRESHOLD, group_duplicates
+    from sleeve.core.catalog.db import make_engine
+    from sleeve.dataset.dedup.groups import DEFAULT_THRESHOLD, group_duplicates
     from sleeve.dataset.rows import ImageRow
 
     url = settings.catalog_url

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from sleeve.app.data import (
+from sleeve.core.settings import Settings
+from sleeve.dataset.export import DatasetExport, ManifestRow
+from sleeve.ui.app.data import (
     FACE_CHOICES,
     STYLE_CHOICES,
     catalog_counts,
@@ -23,9 +25,7 @@ from sleeve.app.data import (
     visual_pairs,
     word_pairs,
 )
-from sleeve.app.ui import load_or_explain
-from sleeve.dataset.export import DatasetExport, ManifestRow
-from sleeve.settings import Settings
+from sleeve.ui.app.ui import load_or_explain
 
 GRID_COLUMNS = 6
 MAX_THUMBNAILS = 60

@@ -10,9 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from sleeve.errors import UsageError
-from sleeve.procs import die_with_parent
-from sleeve.settings import Settings
+from sleeve.core.errors import UsageError
+from sleeve.core.procs import die_with_parent
+from sleeve.core.settings import Settings
 
 APP_FILE = Path(__file__).with_name("main.py")
 
@@ -52,7 +52,7 @@ def app_environment(settings: Settings) -> dict[str, str]:
 
 
 def run_app(settings: Settings, port: int = 8501, headless: bool = True) -> int:
-    """Run ``streamlit run sleeve/app/main.py`` until it exits or is stopped; its exit status."""
+    """Run ``streamlit run sleeve/ui/app/main.py`` until it exits or is stopped; its exit status."""
     if importlib.util.find_spec("streamlit") is None:
         raise UsageError("the app needs Streamlit: pip install 'sleeve[app]'")
     if not 0 < port < 65536:

@@ -1,4 +1,4 @@
-"""The Streamlit app: `streamlit run sleeve/app/main.py` (or `sleeve app`).
+"""The Streamlit app: `streamlit run sleeve/ui/app/main.py` (or `sleeve app`).
 
 Pages are picked with a sidebar radio (simple, and drivable from AppTest and a browser alike).
 Settings are read from the environment / ./.env on every rerun, exactly as the commands do.
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from sleeve.app import analysis_page, data_page, predict_page, report_page, review_page
-from sleeve.errors import ConfigError
-from sleeve.settings import load_settings
+from sleeve.core.errors import ConfigError
+from sleeve.core.settings import load_settings
+from sleeve.ui.app import analysis_page, data_page, predict_page, report_page, review_page
 
 PAGES = {
     "Predict": predict_page.render,

@@ -7,23 +7,23 @@ from typing import Any
 
 import streamlit as st
 
-from sleeve.app.data import latest_run_dir
-from sleeve.app.ui import load_or_explain
-from sleeve.errors import SleeveError
-from sleeve.settings import Settings
-from sleeve.training.predict import (
+from sleeve.core.errors import SleeveError
+from sleeve.core.settings import Settings
+from sleeve.inference.predict import (
     PredictionResult,
     is_url,
     predict_bytes,
     predict_source,
 )
-from sleeve.training.rundir import Run
+from sleeve.inference.rundir import Run
+from sleeve.ui.app.data import latest_run_dir
+from sleeve.ui.app.ui import load_or_explain
 
 
 @st.cache_resource(show_spinner="Loading the model…")
 def cached_classifier(run_dir: str, model_mtime: float) -> Any:
     """Loaded once per (run, model file version) for the whole server, shared by sessions."""
-    from sleeve.training.classifier import Classifier
+    from sleeve.inference.classifier import Classifier
 
     return Classifier.load(Path(run_dir))
 

@@ -12,9 +12,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from sleeve.app.data import RunReport, load_run_report
-from sleeve.app.data_page import GRID_COLUMNS, thumbnail
-from sleeve.app.runs import (
+from sleeve.core.settings import Settings
+from sleeve.inference.rundir import Run
+from sleeve.training.evaluation.headline import headline_sentence
+from sleeve.training.evaluation.selection import chosen_by
+from sleeve.ui.app.data import RunReport, load_run_report
+from sleeve.ui.app.data_page import GRID_COLUMNS, thumbnail
+from sleeve.ui.app.runs import (
     CellCover,
     cell_covers,
     compare_runs,
@@ -25,11 +29,7 @@ from sleeve.app.runs import (
     pages,
     predictions,
 )
-from sleeve.app.ui import load_or_explain, pick_run, run_label
-from sleeve.settings import Settings
-from sleeve.training.headline import headline_sentence
-from sleeve.training.rundir import Run
-from sleeve.training.selection import chosen_by
+from sleeve.ui.app.ui import load_or_explain, pick_run, run_label
 
 PAGE_SIZE = 4 * GRID_COLUMNS
 PAIR_EXAMPLES = 4

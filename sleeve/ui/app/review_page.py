@@ -10,20 +10,20 @@ from pathlib import Path
 
 import streamlit as st
 
-from sleeve.app.data import NotReady
-from sleeve.app.data_page import thumbnail
-from sleeve.app.runs import page, pages
-from sleeve.app.ui import load_or_explain, pick_run
-from sleeve.errors import SleeveError
-from sleeve.review.decisions import default_who, latest_decisions, record_decision
-from sleeve.review.queue import Suspect, read_suspects, review_queue
-from sleeve.settings import Settings
+from sleeve.core.catalog.decisions import default_who, latest_decisions, record_decision
+from sleeve.core.errors import SleeveError
+from sleeve.core.settings import Settings
+from sleeve.ui.app.data import NotReady
+from sleeve.ui.app.data_page import thumbnail
+from sleeve.ui.app.runs import page, pages
+from sleeve.ui.app.ui import load_or_explain, pick_run
+from sleeve.ui.review.queue import Suspect, read_suspects, review_queue
 
 PAGE_SIZE = 10
 
 
 def _catalog(settings: Settings):  # type: ignore[no-untyped-def]
-    from sleeve.catalog.db import open_catalog
+    from sleeve.core.catalog.db import open_catalog
 
     url = settings.catalog_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
@@ -55,7 +55,7 @@ def _decide(settings: Settings, sha256: str, decision: str) -> None:
 
 
 def _taxonomy(settings: Settings):  # type: ignore[no-untyped-def]
-    from sleeve.taxonomy import Taxonomy
+    from sleeve.core.taxonomy import Taxonomy
 
     return Taxonomy.load(settings.taxonomy_path)
 

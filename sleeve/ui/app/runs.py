@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sleeve.app.data import NotReady, RunReport
-from sleeve.errors import DataError
-from sleeve.settings import Settings
-from sleeve.training.evaluate import top_confused_pairs
-from sleeve.training.rundir import PREDICTIONS, Run, finished_runs
+from sleeve.core.errors import DataError
+from sleeve.core.settings import Settings
+from sleeve.inference.rundir import PREDICTIONS, Run, finished_runs
+from sleeve.training.evaluation.metrics import top_confused_pairs
+from sleeve.ui.app.data import NotReady, RunReport
 
 # config keys that differ between any two runs and say nothing about the recipe
 _NOISE_KEYS = {"argv", "export_dir", "progress", "settings", "torch_threads"}

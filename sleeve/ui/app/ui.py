@@ -8,9 +8,9 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from sleeve.app.data import NotReady
-from sleeve.errors import SleeveError
-from sleeve.settings import Settings
+from sleeve.core.errors import SleeveError
+from sleeve.core.settings import Settings
+from sleeve.ui.app.data import NotReady
 
 T = TypeVar("T")
 
@@ -30,7 +30,7 @@ def load_or_explain(load: Callable[[], T], where: Any = st) -> T | None:
 def pick_run(settings: Settings, key: str) -> Path | None:
     """A selectbox over every run under runs/ (newest, LATEST, first); None when there is none
     yet (the page then shows what to run)."""
-    from sleeve.app.runs import list_runs
+    from sleeve.ui.app.runs import list_runs
 
     runs = load_or_explain(lambda: list_runs(settings))
     if runs is None:

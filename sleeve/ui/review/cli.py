@@ -10,12 +10,12 @@ import argparse
 import json
 from pathlib import Path
 
-from sleeve.cliutil import EXIT_OK, parser, run_command, setup_logging
-from sleeve.errors import DataError
-from sleeve.review.decisions import DECISIONS, default_who, latest_decisions, record_decision
-from sleeve.review.queue import read_suspects, review_queue
-from sleeve.settings import load_settings
-from sleeve.training.rundir import latest_run
+from sleeve.core.catalog.decisions import DECISIONS, default_who, latest_decisions, record_decision
+from sleeve.core.cliutil import EXIT_OK, parser, run_command, setup_logging
+from sleeve.core.errors import DataError
+from sleeve.core.settings import load_settings
+from sleeve.inference.rundir import latest_run
+from sleeve.ui.review.queue import read_suspects, review_queue
 
 LIST_EXAMPLES = """\
   sleeve review                      # the newest run's suspects nobody has decided on yet
@@ -92,7 +92,7 @@ def _list(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
 
     def body() -> int:
-        from sleeve.catalog.db import open_catalog
+        from sleeve.core.catalog.db import open_catalog
 
         settings = load_settings()
         run = _run_dir(args.run, settings.runs_dir)
@@ -133,8 +133,8 @@ def _decide(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
 
     def body() -> int:
-        from sleeve.catalog.db import open_catalog
-        from sleeve.taxonomy import Taxonomy
+        from sleeve.core.catalog.db import open_catalog
+        from sleeve.core.taxonomy import Taxonomy
 
         settings = load_settings()
         catalog = open_catalog(settings.catalog_url)

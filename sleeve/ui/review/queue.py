@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sleeve.errors import DataError
-from sleeve.training.rundir import LABEL_ISSUES, Run
+from sleeve.core.errors import DataError
+from sleeve.inference.rundir import LABEL_ISSUES, Run
 
 
 @dataclass(frozen=True)

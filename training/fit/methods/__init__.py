@@ -19,10 +19,10 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
+    from sleeve.core.vision.backbones import Backbone
+    from sleeve.inference.rundir import Run
     from sleeve.training.config import TrainConfig
     from sleeve.training.data import Export
-    from sleeve.training.rundir import Run
-    from sleeve.vision.backbones import Backbone
 
 EMBEDDING_METHODS = ("knn", "logreg", "svc", "rf", "catboost")
 # kNN / SVC in a learned space (methods/projected.py); asked for by name, like hybrid

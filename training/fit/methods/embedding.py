@@ -1,7 +1,7 @@
 """The embedding rung (kNN, logreg, SVC, RF, CatBoost, ensemble, projected kNN/SVC on cached
 backbone features), and what every rung on backbone features shares: features and labels per
 split, and turning a fitted head into the common
-:class:`~sleeve.training.methods.MethodOutcome` (test probabilities, throughput, model.pt
+:class:`~sleeve.training.fit.methods.MethodOutcome` (test probabilities, throughput, model.pt
 payload). The hybrid rung reuses the helpers."""
 
 from __future__ import annotations
@@ -13,26 +13,26 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from sleeve.errors import ConfigError
-from sleeve.training.classifier import package
+from sleeve.core.errors import ConfigError
+from sleeve.core.vision.backbones import load_backbone
+from sleeve.core.vision.embeddings import FeatureRecipe, cached_embeddings, encode
+from sleeve.inference.classifier import package
+from sleeve.inference.heads_runtime import head_probabilities
 from sleeve.training.config import DEFAULT_METHODS, TrainConfig
-from sleeve.training.heads_runtime import head_probabilities
-from sleeve.training.methods import (
+from sleeve.training.fit.methods import (
     EMBEDDING_METHODS,
     PROJECTED_METHODS,
     FittedHead,
     MethodOutcome,
     RungContext,
 )
-from sleeve.training.methods.heads import EMBEDDING_FITTERS, catboost_available, fit_ensemble
-from sleeve.training.methods.knn import fit_knn
-from sleeve.training.methods.projected import fit_projected_methods
-from sleeve.vision.backbones import load_backbone
-from sleeve.vision.embeddings import FeatureRecipe, cached_embeddings, encode
+from sleeve.training.fit.methods.heads import EMBEDDING_FITTERS, catboost_available, fit_ensemble
+from sleeve.training.fit.methods.knn import fit_knn
+from sleeve.training.fit.methods.projected import fit_projected_methods
 
 if TYPE_CHECKING:
+    from sleeve.core.vision.backbones import Backbone
     from sleeve.training.data import Export
-    from sleeve.vision.backbones import Backbone
 
 
 def split_labels(export: Export, split: str) -> np.ndarray:

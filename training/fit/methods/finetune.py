@@ -23,20 +23,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from sleeve.errors import DataError
-from sleeve.fsutil import atomic_path
-from sleeve.progress import Progress
-from sleeve.progress import bar as progress_bar
-from sleeve.training.classifier import package
+from sleeve.core.errors import DataError
+from sleeve.core.fsutil import atomic_path
+from sleeve.core.progress import Progress
+from sleeve.core.progress import bar as progress_bar
+from sleeve.core.vision.backbones import STACK_SEP, Backbone, load_backbone
+from sleeve.core.vision.embeddings import FeatureRecipe, encode
+from sleeve.core.vision.samples import CoverDataset, default_workers, make_loader
+from sleeve.inference.classifier import package
+from sleeve.inference.heads_runtime import head_probabilities
 from sleeve.training.data import Export
-from sleeve.training.evaluate import classification_metrics
-from sleeve.training.finetune_side import AttributeCoverDataset, net_attributes
-from sleeve.training.heads_runtime import head_probabilities
-from sleeve.training.methods import FittedHead, MethodOutcome, RungContext
-from sleeve.training.methods.hybrid import run_hybrid
-from sleeve.vision.backbones import STACK_SEP, Backbone, load_backbone
-from sleeve.vision.embeddings import FeatureRecipe, encode
-from sleeve.vision.samples import CoverDataset, default_workers, make_loader
+from sleeve.training.evaluation.metrics import classification_metrics
+from sleeve.training.fit.finetune_side import AttributeCoverDataset, net_attributes
+from sleeve.training.fit.methods import FittedHead, MethodOutcome, RungContext
+from sleeve.training.fit.methods.hybrid import run_hybrid
 
 if TYPE_CHECKING:
     from sleeve.training.config import TrainConfig
@@ -46,7 +46,7 @@ PATIENCE = 2  # epochs without a better val weighted F1 before stopping
 
 class FineTuneNet(nn.Module):
     """Backbone -> dropout -> linear; ``side_dim`` extra inputs (the cover's scaled attributes,
-    training/finetune_side.py) join the pooled features before the linear layer."""
+    training/fit/finetune_side.py) join the pooled features before the linear layer."""
 
     def __init__(
         self, backbone: Backbone, n_classes: int, dropout: float = 0.2, side_dim: int = 0

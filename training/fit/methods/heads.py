@@ -13,12 +13,12 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from sleeve.errors import ConfigError
-from sleeve.training.estimators import logreg_model, svc_model
-from sleeve.training.evaluate import classification_metrics
-from sleeve.training.heads_arrays import catboost_head, forest_head, svc_head
-from sleeve.training.heads_runtime import head_probabilities, ovr_logits, softmax
-from sleeve.training.methods import FittedHead
+from sleeve.core.errors import ConfigError
+from sleeve.inference.estimators import logreg_model, svc_model
+from sleeve.inference.heads_runtime import head_probabilities, ovr_logits, softmax
+from sleeve.training.evaluation.metrics import classification_metrics
+from sleeve.training.fit.heads_arrays import catboost_head, forest_head, svc_head
+from sleeve.training.fit.methods import FittedHead
 
 
 def _cores() -> int:

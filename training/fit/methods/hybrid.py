@@ -16,19 +16,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from sleeve.training.data import Export
-from sleeve.training.heads_runtime import l2_normalise
-from sleeve.training.methods import MethodOutcome
-from sleeve.training.methods.embedding import backbone_seconds, embedding_outcome, split_arrays
-from sleeve.training.methods.heads import fit_svc
-from sleeve.vision.backbones import Backbone, join_backbones, load_backbone
-from sleeve.vision.embeddings import (
+from sleeve.core.vision.backbones import Backbone, join_backbones, load_backbone
+from sleeve.core.vision.embeddings import (
     FeatureRecipe,
     cached_embeddings,
     encode,
     normalises_parts,
     views,
 )
+from sleeve.inference.heads_runtime import l2_normalise
+from sleeve.training.data import Export
+from sleeve.training.fit.methods import MethodOutcome
+from sleeve.training.fit.methods.embedding import backbone_seconds, embedding_outcome, split_arrays
+from sleeve.training.fit.methods.heads import fit_svc
 
 if TYPE_CHECKING:
     from sleeve.training.config import TrainConfig

@@ -7,9 +7,9 @@ import time
 import numpy as np
 import torch
 
-from sleeve.training.evaluate import classification_metrics
-from sleeve.training.heads_runtime import head_probabilities, l2_normalise
-from sleeve.training.methods import FittedHead
+from sleeve.inference.heads_runtime import head_probabilities, l2_normalise
+from sleeve.training.evaluation.metrics import classification_metrics
+from sleeve.training.fit.methods import FittedHead
 
 K_CHOICES = (5, 10, 20, 40)
 

@@ -12,11 +12,11 @@ import time
 
 import numpy as np
 
-from sleeve.training.heads_runtime import project
-from sleeve.training.methods import FittedHead
-from sleeve.training.methods.heads import fit_svc
-from sleeve.training.methods.knn import fit_knn
-from sleeve.training.projection import PROJECTIONS, fit_projection, stored
+from sleeve.inference.heads_runtime import project
+from sleeve.training.fit.methods import FittedHead
+from sleeve.training.fit.methods.heads import fit_svc
+from sleeve.training.fit.methods.knn import fit_knn
+from sleeve.training.fit.projection import PROJECTIONS, fit_projection, stored
 
 
 def fit_projected_methods(

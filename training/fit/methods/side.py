@@ -1,5 +1,6 @@
 """Side rungs: an SVC / logistic head on the image embedding concatenated with side features
-(the export's attributes.csv and the OCR words), i.e. early fusion (training/side_features.py).
+(the export's attributes.csv and the OCR words), i.e. early fusion
+(sleeve/inference/side_features.py).
 
 The side blocks' weight (their total variance against the image's 1) and the head's C are
 chosen together on val; model.pt is the image rung's payload (backbone, recipe) with the head
@@ -18,24 +19,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from sleeve.core.errors import ConfigError
+from sleeve.core.vision.backbones import load_backbone
 from sleeve.dataset.attributes.decode import load_view
-from sleeve.dataset.ocr import engine_version
-from sleeve.errors import ConfigError
-from sleeve.training.config import TrainConfig
-from sleeve.training.estimators import logreg_model, svc_model
-from sleeve.training.heads_arrays import svc_head
-from sleeve.training.heads_runtime import head_probabilities
-from sleeve.training.methods import FittedHead, MethodOutcome, RungContext
-from sleeve.training.methods.embedding import (
-    backbone_seconds,
-    export_features,
-    head_payload,
-    split_arrays,
-    split_labels,
-)
-from sleeve.training.methods.heads import _fit_temperature, _full_linear, _select
-from sleeve.training.methods.text import export_texts, ocr_seconds
-from sleeve.training.side_features import (
+from sleeve.dataset.text.ocr import engine_version
+from sleeve.inference.estimators import logreg_model, svc_model
+from sleeve.inference.heads_runtime import head_probabilities
+from sleeve.inference.side_features import (
     ATTRS_MISSING,
     AttributeTable,
     SideFeatures,
@@ -49,7 +39,18 @@ from sleeve.training.side_features import (
     parse_side,
     read_attribute_table,
 )
-from sleeve.vision.backbones import load_backbone
+from sleeve.training.config import TrainConfig
+from sleeve.training.fit.heads_arrays import svc_head
+from sleeve.training.fit.methods import FittedHead, MethodOutcome, RungContext
+from sleeve.training.fit.methods.embedding import (
+    backbone_seconds,
+    export_features,
+    head_payload,
+    split_arrays,
+    split_labels,
+)
+from sleeve.training.fit.methods.heads import _fit_temperature, _full_linear, _select
+from sleeve.training.fit.methods.text import export_texts, ocr_seconds
 
 if TYPE_CHECKING:
     from sleeve.training.data import Export

@@ -17,15 +17,15 @@ import time
 
 import numpy as np
 
-from sleeve.dataset.cover_text import TEXT_TABLE
-from sleeve.dataset.ocr import ENGINE, engine_version, read_words, words_text
-from sleeve.errors import ConfigError
+from sleeve.core.errors import ConfigError
+from sleeve.core.vision.samples import decode
+from sleeve.dataset.text.cover_text import TEXT_TABLE
+from sleeve.dataset.text.ocr import ENGINE, engine_version, read_words, words_text
+from sleeve.inference.text_head import choose_weight, fit_text, fuse
 from sleeve.training.config import DEFAULT_METHODS, TrainConfig
 from sleeve.training.data import Export
-from sleeve.training.methods import FittedHead, MethodOutcome, RungContext
+from sleeve.training.fit.methods import FittedHead, MethodOutcome, RungContext
 from sleeve.training.recipes import BEST
-from sleeve.training.text_head import choose_weight, fit_text, fuse
-from sleeve.vision.samples import decode
 
 TEXT_METHODS = ("text", "fused")
 log = logging.getLogger(__name__)
