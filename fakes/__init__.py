@@ -10,19 +10,19 @@ Other fakes (e.g. Spotify) reuse ``FakeCatalogue.albums()`` / ``.artists`` and
 ``covers.render_cover`` / ``CoverRef.jpeg`` so every source shows the same pictures.
 """
 
-from sleeve.fakes.catalogue import (
+from sleeve.fakes.catalogue import FakeCatalogue
+from sleeve.fakes.covers import cover_jpeg, draw_cover, render_cover
+from sleeve.fakes.faults import FAULT_KINDS, FaultRegistry, FaultRule
+from sleeve.fakes.http import RequestLog, RequestRecord
+from sleeve.fakes.records import (
     BAD_ART_KINDS,
     AlbumSummary,
     CoverRef,
     FakeArtist,
-    FakeCatalogue,
     FakeRelease,
     FakeReleaseGroup,
     Tag,
 )
-from sleeve.fakes.covers import cover_jpeg, draw_cover, render_cover
-from sleeve.fakes.faults import FAULT_KINDS, FaultRegistry, FaultRule
-from sleeve.fakes.http import RequestLog, RequestRecord
 from sleeve.fakes.server import FakeServices, start_services
 
 __all__ = [

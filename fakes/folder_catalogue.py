@@ -28,17 +28,17 @@ from PIL import Image
 
 from sleeve.core.taxonomy import Taxonomy
 from sleeve.fakes import names
-from sleeve.fakes.catalogue import (
+from sleeve.fakes.catalogue import FakeCatalogue
+from sleeve.fakes.coverart_app import ORIGINAL_SIZE
+from sleeve.fakes.records import (
     CoverRef,
     Credit,
     FakeArtist,
-    FakeCatalogue,
     FakeRelease,
     FakeReleaseGroup,
     Tag,
     mbid,
 )
-from sleeve.fakes.coverart_app import ORIGINAL_SIZE
 
 THUMB_QUALITY = 90
 

@@ -1,22 +1,23 @@
-"""Filling a :class:`FakeCatalogue` deterministically: artists, release groups, releases,
+"""Filling a :class:`CatalogueRecords` deterministically: artists, release groups, releases,
 duplicate covers, merged MBIDs and bad art. Kept apart from the data model so each stays small.
 """
 
 from __future__ import annotations
 
 import random
+from typing import TypeVar
 
 from sleeve.core.taxonomy import GenreDef, Taxonomy
 from sleeve.fakes import names
-from sleeve.fakes.catalogue import (
+from sleeve.fakes.records import (
     _COUNTRIES,
     _YEARS,
     VARIOUS_ARTISTS_ID,
+    CatalogueRecords,
     CoverRef,
     Credit,
     DuplicateLink,
     FakeArtist,
-    FakeCatalogue,
     FakeRelease,
     FakeReleaseGroup,
     Tag,
@@ -27,6 +28,8 @@ from sleeve.fakes.catalogue import (
 )
 
 _NEAR_VARIANTS = ("recompressed", "resized", "cropped")
+# build() fills and returns the catalogue it is given (FakeCatalogue, the records plus queries)
+C = TypeVar("C", bound=CatalogueRecords)
 
 
 def _genre_def(tax: Taxonomy, genre: str) -> GenreDef:
@@ -35,7 +38,7 @@ def _genre_def(tax: Taxonomy, genre: str) -> GenreDef:
     return GenreDef(name=genre, aliases=[genre], core=[genre.replace("_", " ")])
 
 
-def _artists(cat: FakeCatalogue, g: GenreDef, n_albums: int, rng: random.Random) -> list:
+def _artists(cat: CatalogueRecords, g: GenreDef, n_albums: int, rng: random.Random) -> list:
     """About one artist per three albums; see _pick_artist for who gets how many."""
     out = []
     for k in range(max(1, round(n_albums / 3))):
@@ -69,7 +72,7 @@ def _artists(cat: FakeCatalogue, g: GenreDef, n_albums: int, rng: random.Random)
     return out
 
 
-def _various(cat: FakeCatalogue) -> FakeArtist:
+def _various(cat: CatalogueRecords) -> FakeArtist:
     if VARIOUS_ARTISTS_ID not in cat.artists:
         cat.artists[VARIOUS_ARTISTS_ID] = FakeArtist(
             VARIOUS_ARTISTS_ID,
@@ -98,14 +101,14 @@ def _title(g: GenreDef, serial: int, rng: random.Random) -> str:
 
 
 def build(
-    cat: FakeCatalogue,
+    cat: C,
     spec: dict[str, int],
     tax: Taxonomy,
     bad_art_rate: float,
     bad_art_kinds: tuple[str, ...],
     duplicate_rate: float,
     near_duplicate_rate: float,
-) -> FakeCatalogue:
+) -> C:
     rng = random.Random(f"sleeve-catalogue\x00{cat.seed}")
     defs = {g: _genre_def(tax, g) for g in spec}
     for gd in tax.genres:
@@ -160,7 +163,7 @@ def build(
 
 
 def _add_release(
-    cat: FakeCatalogue, rg: FakeReleaseGroup, k: int, year: int, rng: random.Random
+    cat: CatalogueRecords, rg: FakeReleaseGroup, k: int, year: int, rng: random.Random
 ) -> None:
     rid = mbid(cat.seed, "release", rg.id, k)
     r = rng.random()
@@ -205,7 +208,7 @@ def _add_release(
     rg.release_ids.append(rid)
 
 
-def _duplicates(cat: FakeCatalogue, rng: random.Random, identical: float, near: float) -> None:
+def _duplicates(cat: CatalogueRecords, rng: random.Random, identical: float, near: float) -> None:
     """Give ~``identical`` of the albums another album's cover byte-for-byte and ~``near`` a
     re-encoded/resized/cropped copy of one (same genre: reissues, compilations, bootlegs)."""
     originals: dict[str, list[FakeRelease]] = {}
@@ -232,7 +235,7 @@ def _duplicates(cat: FakeCatalogue, rng: random.Random, identical: float, near: 
             pool.append(rel)
 
 
-def _merges(cat: FakeCatalogue, rng: random.Random) -> None:
+def _merges(cat: CatalogueRecords, rng: random.Random) -> None:
     """About 2 % of release groups and releases also answer to an old, merged-away MBID."""
     for kind, items in (("rg", list(cat.release_groups)), ("release", list(cat.releases))):
         for n, current in enumerate(items):
@@ -240,7 +243,9 @@ def _merges(cat: FakeCatalogue, rng: random.Random) -> None:
                 cat.merged[mbid(cat.seed, "merged", kind, current)] = current
 
 
-def _bad_art(cat: FakeCatalogue, rng: random.Random, rate: float, kinds: tuple[str, ...]) -> None:
+def _bad_art(
+    cat: CatalogueRecords, rng: random.Random, rate: float, kinds: tuple[str, ...]
+) -> None:
     """Mark ``rate`` of the releases with art as broken, kinds dealt round-robin (shuffled once)
     so every kind shows up once enough releases are chosen."""
     if rate <= 0 or not kinds:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sleeve.fakes.catalogue import (
+from sleeve.fakes.catalogue import FakeCatalogue
+from sleeve.fakes.records import (
     Credit,
     FakeArtist,
-    FakeCatalogue,
     FakeRelease,
     FakeReleaseGroup,
     Tag,
+    mbid,
 )
 
 JSON = dict[str, Any]
@@ -154,8 +155,6 @@ def release_group_search_json(cat: FakeCatalogue, rg: FakeReleaseGroup, score: i
 
 
 def _credit_id(credits: list[Credit]) -> str:
-    from sleeve.fakes.catalogue import mbid
-
     return mbid(-2, "credit", tuple(c.artist_id for c in credits))
 
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from sleeve.fakes.catalogue import (
+from sleeve.fakes.catalogue import FakeCatalogue
+from sleeve.fakes.records import (
     VARIOUS_ARTISTS_ID,
     AlbumSummary,
     CoverRef,
-    FakeCatalogue,
 )
 
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

@@ -20,7 +20,7 @@ from sleeve.core.errors import BadImageError
 from sleeve.core.images.intake import open_rgb
 from sleeve.core.taxonomy import Taxonomy
 from sleeve.dataset.dedup.hashing import hash_image
-from sleeve.inference.predict import read_image_file
+from sleeve.inference.inputs import read_image_file
 from tests.dataset_support import cover, jpeg, write_tree
 
 SECRET = b"SECRET-CONTENT-0123456789 root:x:0:0\n"

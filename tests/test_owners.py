@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PRODUCT = ("sleeve", "collector", "dataset", "training", "benchmarks")
+PRODUCT = ("sleeve", "collector", "dataset", "training", "fakes", "benchmarks")
 # the tests' builders (shared helpers, not test modules) go through the owners too
 TEST_BUILDERS = ("conftest.py", "images.py", "text_images.py", "visual_images.py")
 EXPORT_OWNER = "dataset/export.py"
@@ -127,7 +127,7 @@ def test_the_checks_see_what_they_look_for() -> None:
 
 # -- imports: no function-level import of a project module except lazy heavy ones -------------
 
-LAYERS = ("training", "dataset")
+LAYERS = ("training", "dataset", "sleeve/inference")
 # (module file, imported module) -> why it is imported inside a function. Only optional or
 # heavy dependencies (torch, the HTTP stack) and CLI start-up time qualify; never a cycle.
 LAZY_IMPORTS = {
@@ -144,8 +144,9 @@ LAZY_IMPORTS = {
         "training/evaluation/metrics.py",
         "sleeve.core.vision.samples",
     ): "heavy (torch) for one figure",
+    # not a cycle: the classifier reads its inputs through inference/inputs.py, not predict
     ("sleeve/inference/predict.py", "sleeve.inference.classifier"): "heavy (torch) only to predict",
-    ("sleeve/inference/predict.py", "sleeve.collector.http"): "only URL inputs need the HTTP stack",
+    ("sleeve/inference/inputs.py", "sleeve.collector.http"): "only URL inputs need the HTTP stack",
     # build-dataset's visual stage embeds covers only when it is on
     ("dataset/dedup/visual.py", "sleeve.core.vision.backbones"): "heavy (torch), visual stage only",
     ("dataset/dedup/visual.py", "sleeve.core.vision.samples"): "heavy (torch), visual stage only",

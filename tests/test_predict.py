@@ -20,13 +20,12 @@ from sleeve.core.errors import (
     TransientRemoteError,
     UsageError,
 )
+from sleeve.inference.inputs import ImageLoader, resolve_inputs
 from sleeve.inference.predict import (
-    ImageLoader,
     PredictionResult,
     load_classifier,
     predict_bytes,
     predict_inputs,
-    resolve_inputs,
     resolve_run_dir,
 )
 from sleeve.ui import predict_cli

@@ -43,7 +43,7 @@ from sleeve.core.vision.embeddings import FeatureExtractor, FeatureRecipe
 from sleeve.dataset.attributes.decode import FACE_SIDE, view_of
 from sleeve.dataset.text.ocr import Word, read_words, words_text
 from sleeve.inference.heads_runtime import check_head, head_probabilities
-from sleeve.inference.predict import ImageLoader, ImageSource
+from sleeve.inference.inputs import ImageLoader, ImageSource
 from sleeve.inference.rundir import Run
 from sleeve.inference.side_features import SideFeatures, check_extractors, cover_attributes
 from sleeve.inference.text_head import TextHead, fuse

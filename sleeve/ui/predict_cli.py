@@ -23,12 +23,12 @@ from sleeve.core.cliutil import (
 )
 from sleeve.core.progress import bar
 from sleeve.core.settings import load_settings
+from sleeve.inference.inputs import resolve_inputs
 from sleeve.inference.predict import (
     DEFAULT_BATCH_SIZE,
     PredictionResult,
     load_classifier,
     predict_inputs,
-    resolve_inputs,
 )
 
 EXAMPLES = """\

@@ -9,9 +9,9 @@ import streamlit as st
 
 from sleeve.core.errors import SleeveError
 from sleeve.core.settings import Settings
+from sleeve.inference.inputs import is_url
 from sleeve.inference.predict import (
     PredictionResult,
-    is_url,
     predict_bytes,
     predict_source,
 )
