@@ -101,6 +101,13 @@ def hash_files(
     return out
 
 
+def cached_hashes(catalog: Catalog, algo: str = "phash") -> dict[int, str]:
+    """image id -> the ``algo`` hash stored by an earlier build (read-only)."""
+    with catalog.session() as session:
+        query = select(ImageHash.image_id, ImageHash.value).where(ImageHash.algo == algo)
+        return dict(session.execute(query).all())
+
+
 def ensure_hashes(
     catalog: Catalog,
     data_dir: Path,
@@ -118,9 +125,7 @@ def ensure_hashes(
     """
     images = list(images)
     report = HashReport(algo)
-    with catalog.session() as session:
-        query = select(ImageHash.image_id, ImageHash.value).where(ImageHash.algo == algo)
-        cached = dict(session.execute(query).all())
+    cached = cached_hashes(catalog, algo)
     result: dict[int, str] = {}
     todo: list[tuple[int, str]] = []
     for image_id, rel in images:

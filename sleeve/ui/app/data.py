@@ -9,24 +9,20 @@ from __future__ import annotations
 
 import csv
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import distinct, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from sleeve.core.catalog.models import (
-    CoverImage,
-    Failure,
-    GenreEvidence,
-    ImageHash,
-    Release,
-    ReleaseImage,
-)
+from sleeve.core.catalog.counts import CatalogCounts, count_catalog
+from sleeve.core.catalog.db import Catalog, open_catalog
 from sleeve.core.errors import DataError
 from sleeve.core.settings import Settings, redact_url
+from sleeve.dataset.dedup.groups import DEFAULT_THRESHOLD, group_duplicates
+from sleeve.dataset.dedup.hashing import cached_hashes
 from sleeve.dataset.export import (
     ATTRIBUTES_TABLE,
     MANIFEST,
@@ -36,6 +32,7 @@ from sleeve.dataset.export import (
     latest_export,
     read_export,
 )
+from sleeve.dataset.rows import load_images
 from sleeve.inference.rundir import CONFUSED_PAIRS, Run, latest_run
 
 METRIC_KEYS = ("weighted_f1", "macro_f1", "accuracy")
@@ -231,86 +228,37 @@ def filter_by_attributes(
     return out
 
 
-# -- catalog counts ------------------------------------------------------------------------------
+# -- the catalog -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CatalogCounts:
-    releases: int
-    covers: int
-    by_genre: list[dict[str, Any]]  # releases with evidence per target genre, by source
-    covers_by_source: list[dict[str, Any]]
-    failures_by_reason: list[dict[str, Any]]
-
-
-def catalog_counts(settings: Settings) -> CatalogCounts:
-    """Counts from the catalog with SELECTs only (the schema is never created or migrated)."""
-    from sleeve.core.catalog.db import make_engine
-
+@contextmanager
+def app_catalog(settings: Settings, *, migrate: bool = False) -> Iterator[Catalog]:
+    """The one way the app opens the catalog, disposed on exit. Read-only pages leave the schema
+    as it is; only a page that writes (review decisions) migrates it first. ``NotReady`` (the
+    message names the command to run) when there is no catalog yet or it cannot be read."""
     url = settings.catalog_url
-    if url.startswith("sqlite:///"):
-        db_file = Path(url.removeprefix("sqlite:///"))
-        if not db_file.is_file():
-            raise NotReady(f"No catalog yet ({db_file} is missing). Run `collect` first.")
-    engine = make_engine(url)
+    if (
+        url.startswith("sqlite:///")
+        and not (db_file := Path(url.removeprefix("sqlite:///"))).is_file()
+    ):
+        raise NotReady(f"No catalog yet ({db_file} is missing). Run `collect` first.")
+    catalog = open_catalog(url, migrate=migrate)
     try:
-        with engine.connect() as conn:
-            releases = conn.execute(select(func.count()).select_from(Release)).scalar_one()
-            covers = conn.execute(select(func.count()).select_from(CoverImage)).scalar_one()
-            genre_rows = conn.execute(
-                select(
-                    GenreEvidence.target_genre,
-                    GenreEvidence.source,
-                    func.count(distinct(GenreEvidence.release_id)),
-                )
-                .where(GenreEvidence.target_genre.is_not(None))
-                .group_by(GenreEvidence.target_genre, GenreEvidence.source)
-            ).all()
-            genre_totals = dict(
-                conn.execute(
-                    select(
-                        GenreEvidence.target_genre, func.count(distinct(GenreEvidence.release_id))
-                    )
-                    .where(GenreEvidence.target_genre.is_not(None))
-                    .group_by(GenreEvidence.target_genre)
-                ).all()
-            )
-            source_rows = conn.execute(
-                select(ReleaseImage.source, func.count(distinct(ReleaseImage.image_id)))
-                .group_by(ReleaseImage.source)
-                .order_by(ReleaseImage.source)
-            ).all()
-            failure_rows = conn.execute(
-                select(Failure.reason, func.count())
-                .group_by(Failure.reason)
-                .order_by(func.count().desc())
-            ).all()
+        yield catalog
     except SQLAlchemyError as exc:
-        shown = redact_url(engine.url.render_as_string(hide_password=False))
+        shown = redact_url(catalog.engine.url.render_as_string(hide_password=False))
         raise NotReady(
             f"The catalog at {shown} cannot be read "
             f"({type(exc.orig or exc).__name__}): run `collect` or `sleeve db upgrade` first."
         ) from None
     finally:
-        engine.dispose()
-    return CatalogCounts(
-        releases=int(releases),
-        covers=int(covers),
-        by_genre=_pivot(genre_rows, genre_totals),
-        covers_by_source=[{"source": s, "covers": int(n)} for s, n in source_rows],
-        failures_by_reason=[{"reason": r, "count": int(n)} for r, n in failure_rows],
-    )
+        catalog.dispose()
 
 
-def _pivot(rows: Sequence[Any], totals: dict[str, int]) -> list[dict[str, Any]]:
-    """(genre, source, n) rows as one row per genre with a column per source."""
-    sources = sorted({source for _, source, _ in rows})
-    table: dict[str, dict[str, Any]] = {}
-    for genre, source, n in rows:
-        table.setdefault(genre, {"genre": genre, **dict.fromkeys(sources, 0)})[source] = int(n)
-    for genre, row in table.items():
-        row["releases"] = int(totals.get(genre, 0))
-    return [table[g] for g in sorted(table)]
+def catalog_counts(settings: Settings) -> CatalogCounts:
+    """Counts from the catalog with SELECTs only (the schema is never created or migrated)."""
+    with app_catalog(settings) as catalog:
+        return count_catalog(catalog)
 
 
 # -- thumbnails ----------------------------------------------------------------------------------
@@ -374,34 +322,11 @@ def catalog_duplicate_groups(
     (sha256 pairs, the visual stage's from the latest export's card) join groups as in the
     build (``word_pairs``: those of them the covers' words confirmed); each member says which
     stages found its group."""
-    from sleeve.core.catalog.db import make_engine
-    from sleeve.dataset.dedup.groups import DEFAULT_THRESHOLD, group_duplicates
-    from sleeve.dataset.rows import ImageRow
-
-    url = settings.catalog_url
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
-        raise NotReady("No catalog yet. Run `collect` first.")
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            found = conn.execute(
-                select(
-                    CoverImage.id,
-                    CoverImage.sha256,
-                    CoverImage.path,
-                    CoverImage.width,
-                    CoverImage.height,
-                    ImageHash.value,
-                ).join(ImageHash, (ImageHash.image_id == CoverImage.id) & (ImageHash.algo == algo))
-            ).all()
-    except SQLAlchemyError as exc:
-        raise NotReady(f"The catalog could not be read ({exc.__class__.__name__}).") from exc
-    finally:
-        engine.dispose()
-    if not found:
+    with app_catalog(settings) as catalog:
+        hashes = cached_hashes(catalog, algo)
+        images = [im for im in load_images(catalog) if im.id in hashes]
+    if not images:
         raise NotReady("No perceptual hashes in the catalog yet. Run `build-dataset` first.")
-    images = [ImageRow(r.id, r.sha256, r.path, r.width, r.height) for r in found]
-    hashes = {r.id: r.value for r in found}
     plain = group_duplicates(images, hashes, threshold or DEFAULT_THRESHOLD)
     id_of = {im.sha256: im.id for im in images}
     extra = [(id_of[a], id_of[b]) for a, b in extra_pairs if a in id_of and b in id_of]

@@ -10,10 +10,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from sleeve.core.catalog.decisions import default_who, latest_decisions, record_decision
+from sleeve.core.catalog.decisions import (
+    Decision,
+    default_who,
+    latest_decisions,
+    record_decision,
+)
 from sleeve.core.errors import SleeveError
 from sleeve.core.settings import Settings
-from sleeve.ui.app.data import NotReady
+from sleeve.ui.app.data import app_catalog
 from sleeve.ui.app.data_page import thumbnail
 from sleeve.ui.app.runs import page, pages
 from sleeve.ui.app.ui import load_or_explain, pick_run
@@ -22,27 +27,15 @@ from sleeve.ui.review.queue import Suspect, read_suspects, review_queue
 PAGE_SIZE = 10
 
 
-def _catalog(settings: Settings):  # type: ignore[no-untyped-def]
-    from sleeve.core.catalog.db import open_catalog
-
-    url = settings.catalog_url
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
-        raise NotReady("No catalog yet: run `collect` first (decisions are stored there).")
-    return open_catalog(url)
-
-
 def _decide(settings: Settings, sha256: str, decision: str) -> None:
     key = sha256[:16]
     genre = st.session_state.get(f"genre_{key}") if decision == "relabel" else None
     who = (st.session_state.get("review_who") or "").strip() or None
     try:
-        catalog = _catalog(settings)
-        try:
+        with app_catalog(settings, migrate=True) as catalog:  # decisions are stored there
             done = record_decision(
                 catalog, _taxonomy(settings), sha256, decision, genre, who=who, note="app"
             )
-        finally:
-            catalog.dispose()
     except SleeveError as exc:
         st.session_state["review_msg"] = ("error", str(exc))
         return
@@ -60,6 +53,11 @@ def _taxonomy(settings: Settings):  # type: ignore[no-untyped-def]
     return Taxonomy.load(settings.taxonomy_path)
 
 
+def _decisions(settings: Settings) -> dict[int, Decision]:
+    with app_catalog(settings, migrate=True) as catalog:
+        return latest_decisions(catalog)
+
+
 def render(settings: Settings) -> None:
     st.header("Review label issues")
     run = pick_run(settings, "review_run")
@@ -68,13 +66,9 @@ def render(settings: Settings) -> None:
     suspects = load_or_explain(lambda: read_suspects(run))
     if suspects is None:
         return
-    catalog = load_or_explain(lambda: _catalog(settings))
-    if catalog is None:
+    decided = load_or_explain(lambda: _decisions(settings))
+    if decided is None:
         return
-    try:
-        decided = latest_decisions(catalog)
-    finally:
-        catalog.dispose()
     message = st.session_state.pop("review_msg", None)
     if message:
         (st.success if message[0] == "success" else st.error)(message[1])
