@@ -3,7 +3,7 @@
 Fitting uses scikit-learn; what is stored in model.pt is plain arrays (vocabulary, idf,
 coefficients) applied by :class:`TextHead`, never a pickle. :meth:`CharTfidf.transform`
 reproduces ``TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True)``
-exactly (tests/test_text_model.py checks it against scikit-learn).
+exactly (tests/inference/test_text_model.py checks it against scikit-learn).
 
 Late fusion with an image rung: ``softmax((1 - w) * log p_image + w * log p_text)``, the text
 weight ``w`` chosen on validation (w = 0 is the image alone, w = 1 the text alone).

@@ -16,9 +16,9 @@ from sleeve.core.images.store import ImageStore
 from sleeve.core.taxonomy import Taxonomy
 from sleeve.dataset.build import build_dataset
 from sleeve.dataset.export import DatasetCard, ManifestRow, write_export
+from tests.dataset.test_dataset_build import _import
 from tests.dataset_support import cover, jpeg, write_tree
 from tests.images import dead_pid
-from tests.test_dataset_build import _import
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from sleeve.dataset.text.artists import (
 from sleeve.dataset.text.ocr import Word
 from tests.dataset_support import cover, jpeg, read_manifest, write_tree
 
-SAMPLE = Path(__file__).parent / "data" / "cover_artists.csv"
+SAMPLE = Path(__file__).parents[1] / "data" / "cover_artists.csv"
 
 
 def w(text: str, height: int = 20, top: int = 0) -> Word:

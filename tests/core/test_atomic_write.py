@@ -11,7 +11,7 @@ import pytest
 
 from sleeve.core.fsutil import atomic_path, atomic_write, current_umask
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("sleeve", "collector", "dataset", "training")
 # Renames left to the other half of issue 12, which gives the export and the run directory one
 # owner each (dataset/export.py's directory swap and LATEST, training/run.py's LATEST): remove

@@ -14,6 +14,7 @@ from sleeve.core.errors import DataError, UnknownGenreError
 from sleeve.core.taxonomy import Taxonomy
 from sleeve.dataset.build import build_dataset
 from sleeve.dataset.labels import BYTE_IDENTICAL, MULTI_GENRE, NEAR_DUPLICATE
+from tests.collector.test_folder_import import link_subset
 from tests.conftest import shared_covers_or_skip
 from tests.dataset_support import (
     add_release,
@@ -24,7 +25,6 @@ from tests.dataset_support import (
     resized,
     write_tree,
 )
-from tests.test_folder_import import link_subset
 
 
 def _import(catalog, settings, root: Path, mapping=None) -> Taxonomy:  # type: ignore[no-untyped-def]

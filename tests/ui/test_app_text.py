@@ -14,7 +14,7 @@ from sleeve.dataset.text.ocr import Word
 from sleeve.ui.app.data import load_export, search_words
 from tests.conftest import fast_settings
 from tests.synthetic import write_synthetic_export
-from tests.test_app import APP_FILE
+from tests.ui.test_app import APP_FILE
 
 BOX = ((0, 0), (9, 0), (9, 9), (0, 9))
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from sleeve.core import progress
 from tests.images import jpeg
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_command_with_stderr_piped_draws_no_bar(tmp_path: Path) -> None:

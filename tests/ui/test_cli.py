@@ -11,7 +11,7 @@ import pytest
 
 from sleeve.ui.cli import COMMANDS, main
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 SCRIPTS = ["collect", "build-dataset", "train-and-evaluate", "predict"]
 
 

@@ -34,7 +34,7 @@ from tests.visual_images import (
 
 pytest.importorskip("cv2")
 STAGE = VisualDedup()
-PAIRS_CSV = Path(__file__).parent / "data" / "cover_pairs.csv"
+PAIRS_CSV = Path(__file__).parents[1] / "data" / "cover_pairs.csv"
 
 
 def _write(path: Path, img: Image.Image) -> Path:
