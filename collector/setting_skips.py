@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sleeve.catalog.models import HarvestCursor, HarvestItem, HarvestRun, utcnow
+from sleeve.core.catalog.models import HarvestCursor, HarvestItem, HarvestRun, utcnow
 
 # reason -> the variable whose value decides it
 SETTING_REASONS: dict[str, str] = {"too-large": "SLEEVE_MAX_IMAGE_BYTES"}
