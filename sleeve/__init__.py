@@ -1,3 +1,3 @@
 """sleeve: grow an album-cover genre dataset from public catalogues and retrain the classifier."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
