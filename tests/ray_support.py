@@ -89,33 +89,49 @@ class RayHead:
         self.temp_dir = temp_dir
 
 
-@pytest.fixture(scope="session")
-def ray_head() -> Iterator[RayHead]:
-    saved = {k: os.environ.get(k) for k in LOOPBACK_ENV}
-    os.environ.update(LOOPBACK_ENV)  # the driver (these tests): before ray is imported, which
-    # reads it once; else the driver talks to the head over the interface address
-    ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'sleeve[ray]')")
+def start_head(num_cpus: int = 2) -> RayHead:
+    """``ray start --head`` on 127.0.0.1 with ``num_cpus`` worker CPUs, in its own temp dir.
+    Set ``LOOPBACK_ENV`` in this process before ``ray`` is imported (it reads it once)."""
     temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # Ray's socket paths must be short
     port = free_port()
-    env = os.environ | LOOPBACK_ENV
-    ray_cli = Path(sys.executable).parent / "ray"
     cmd = [
-        str(ray_cli), "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
-        "--num-cpus", "2", "--object-store-memory", "200000000", "--include-dashboard=false",
+        str(Path(sys.executable).parent / "ray"), "start", "--head",
+        "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus", str(num_cpus),
+        "--object-store-memory", "200000000", "--include-dashboard=false",
         "--disable-usage-stats", "--temp-dir", temp_dir,
         # ports that default to fixed numbers: free ones, so two clusters can coexist
         "--ray-client-server-port", str(free_port()),
         "--dashboard-agent-listen-port", str(free_port()),
     ]  # fmt: skip
+    env = os.environ | LOOPBACK_ENV
+    subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=180)
+    return RayHead(f"127.0.0.1:{port}", temp_dir)
+
+
+def stop_head(head: RayHead) -> None:
+    """Disconnect this driver, stop the head's processes by pid, remove its temp dir."""
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+    _stop(head.temp_dir)
+    shutil.rmtree(head.temp_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def ray_head() -> Iterator[RayHead]:
+    saved = {k: os.environ.get(k) for k in LOOPBACK_ENV}
+    os.environ.update(LOOPBACK_ENV)  # the driver (these tests): before ray is imported, which
+    # reads it once; else the driver talks to the head over the interface address
     try:
+        ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'sleeve[ray]')")
         assert not ray._private.ray_constants.ENABLE_RAY_CLUSTER, "ray was imported too early"
-        subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=180)
-        yield RayHead(f"127.0.0.1:{port}", temp_dir)
+        head = start_head(2)
+        try:
+            yield head
+        finally:
+            stop_head(head)
     finally:
-        if ray.is_initialized():
-            ray.shutdown()
-        _stop(temp_dir)
-        shutil.rmtree(temp_dir, ignore_errors=True)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
