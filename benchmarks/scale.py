@@ -64,7 +64,7 @@ def time_engine(engine, paths: list[Path]) -> float:  # type: ignore[no-untyped-
 
     jobs = [(str(p), "phash") for p in paths]
     t0 = time.perf_counter()
-    done = sum(len(r) for _, r in engine.map_batches(hash_batch, jobs, _CHUNK // 4))
+    done = sum(len(r) for _, r in engine.map_batches(hash_batch, jobs, _CHUNK))
     assert done == len(jobs)
     return time.perf_counter() - t0
 
@@ -156,6 +156,23 @@ def cpu_per_cover(paths: list[Path], hashing_paths: list[Path]) -> dict[str, obj
     return out
 
 
+def shared_covers_same_pairs(paths: list[Path]) -> dict[str, object]:
+    """The product's search against the numpy join it replaced on the shared covers' pHashes,
+    at build-dataset's threshold (10) and the visual stage's candidate threshold (14)."""
+    from benchmarks.tools.mih_numpy import near_pairs as numpy_pairs
+    from sleeve.dataset.hashing import hash_files
+    from sleeve.dataset.neighbours import hex_to_uint64, near_pairs
+
+    hashed = [v for v, _ in hash_files(paths, "phash", progress=False) if v is not None]
+    h = hex_to_uint64(hashed)
+    out: dict[str, object] = {"covers": len(h)}
+    for t in (10, 14):
+        old, new = numpy_pairs(h, t), near_pairs(h, t)
+        out[f"threshold_{t}"] = {"pairs": len(new), "same_pairs": bool(np.array_equal(old, new))}
+    print(f"  shared covers: {out}", flush=True)
+    return out
+
+
 # -- near-duplicate search ----------------------------------------------------------------------
 
 
@@ -243,7 +260,8 @@ def _sharded_job(n: int, shard_share: float) -> dict[str, object]:
         "join_sample_s": round(join_s, 1),
         "join_one_thread_s_estimated": round(join_s / share, 0),
         "pairs_in_sample": found,
-        "pairs_expected_planted": n // 200,
+        # random hashes have ~5x10^5 pairs within 10 bits at 10^7 besides the 5x10^4 planted
+        "pairs_scaled": round(found / share),
         "peak_mib": round(peak / 1024, 1),
         "total_s": round(time.perf_counter() - t0, 1),
     }
@@ -272,9 +290,94 @@ def search() -> dict[str, object]:
     return out
 
 
+# -- fine-tuning under torchrun ------------------------------------------------------------------
+
+
+def ddp() -> dict[str, object]:
+    """The fine-tune rung on a synthetic export (tests/synthetic.py), 1 process vs torchrun with
+    2 (gloo, loopback): seconds per epoch from each run's checkpoints/summary.csv."""
+    import csv
+    import tempfile
+
+    from tests.synthetic import write_synthetic_export
+    from tests.test_ddp import train
+
+    out: dict[str, object] = {"export": "3 genres x (32 train, 8 val, 8 test), 96 px"}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        export = write_synthetic_export(root / "export", per_split=(32, 8, 8))
+        for processes in (1, 2):
+            t0 = time.perf_counter()
+            done = train(export, root / f"run{processes}", root / f"data{processes}", processes)
+            wall = time.perf_counter() - t0
+            if done.returncode != 0:
+                out[f"processes_{processes}"] = {"failed": done.stderr[-500:]}
+                continue
+            with (root / f"run{processes}" / "checkpoints" / "summary.csv").open() as fh:
+                epochs = list(csv.DictReader(fh))
+            metrics = json.loads((root / f"run{processes}" / "metrics.json").read_text())
+            ft = metrics["methods"]["finetune"]
+            out[f"processes_{processes}"] = {
+                "epoch_s": [float(e["seconds"]) for e in epochs],
+                "command_s": round(wall, 1),
+                "val_accuracy": ft["val"]["accuracy"],
+                "test_accuracy": ft["test"]["accuracy"],
+            }
+            print(f"  {processes} process(es): {out[f'processes_{processes}']}", flush=True)
+    one, two = out.get("processes_1"), out.get("processes_2")
+    if isinstance(one, dict) and isinstance(two, dict) and "epoch_s" in one and "epoch_s" in two:
+        out["epoch_time_2_over_1"] = round(
+            float(np.mean(two["epoch_s"])) / float(np.mean(one["epoch_s"])), 2
+        )
+    return out
+
+
+# -- the cost model ---------------------------------------------------------------------------
+
+CLUSTER_CORES = 4 * 16  # the docs' Ray cluster: 4 nodes x 16 cores
+
+
+def cost_model(result: dict) -> dict[str, object]:
+    """Hours and storage per stage for 10^6 covers, from this file's measurements (and the
+    attributes' CPU cost from benchmarks/results/attributes.json, the stage's own benchmark).
+    Hours = CPU s/cover x 10^6 / cores / 3600; on Ray x the measured Ray/local time ratio at
+    2 workers (its per-task overhead on this machine; an upper bound for larger batches)."""
+    stages = result.get("stages", {})
+    cpu = stages.get("cpu_per_cover", {})
+    ratio = stages.get("hashing_engines", {}).get("ray_over_local_time", {}).get("2")
+    attrs_file = OUT.parent / "attributes.json"
+    per_cover = {k: v["cpu_s_per_cover"] for k, v in cpu.items() if "cpu_s_per_cover" in v}
+    if attrs_file.is_file():
+        speed = json.loads(attrs_file.read_text())["speed"]
+        ms = speed["decode_cpu_ms"] + sum(
+            speed["extractors"][e]["cpu_ms_per_cover"] for e in ("colour", "texture", "structure")
+        )
+        per_cover["attributes"] = round(ms / 1000, 5)
+    rows = {}
+    for stage, s_per_cover in per_cover.items():
+        cpu_h = s_per_cover * COVERS_TARGET / 3600
+        bytes_per = cpu.get(stage, {}).get("bytes_per_cover")
+        rows[stage] = {
+            "cpu_s_per_cover": s_per_cover,
+            "cpu_hours": round(cpu_h, 2),
+            "hours_one_2_core_machine": round(cpu_h / 2, 2),
+            "hours_ray_4x16_cores": round(cpu_h / CLUSTER_CORES * (ratio or 1.0), 3),
+            "storage_gb": round(bytes_per * COVERS_TARGET / 1e9, 2) if bytes_per else None,
+        }
+    search = result.get("search", {})
+    return {
+        "covers": COVERS_TARGET,
+        "ray_over_local_time_used": ratio,
+        "stages": rows,
+        "cover_store_gb": round(cpu.get("cover_file", {}).get("bytes_per_cover", 0) * 1e6 / 1e9, 2),
+        "near_duplicate_search_1e6_s": search.get("n_1e6", {}).get("seconds"),
+        "gpu_embeddings": "not measured: no GPU was lent to this task",
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--part", choices=("stages", "search", "all"), default="all")
+    ap.add_argument("--part", choices=("stages", "search", "ddp", "all"), default="all")
     ap.add_argument("--n", type=int, default=200, help="shared covers for the hashing engines")
     args = ap.parse_args()
     result: dict[str, object] = json.loads(OUT.read_text()) if OUT.is_file() else {}
@@ -291,6 +394,7 @@ def main() -> int:
         before = load()
         stages = {"hashing_engines": hashing_engines(paths)}
         stages["cpu_per_cover"] = cpu_per_cover(paths, paths)
+        stages["shared_covers_search"] = shared_covers_same_pairs(sample_covers(10**6))
         stages["load_before_after"] = [before, load()]
         result["stages"] = stages
     if args.part in ("search", "all"):
@@ -298,6 +402,12 @@ def main() -> int:
         found = search()
         found["load_before_after"] = [before, load()]
         result["search"] = found
+    if args.part in ("ddp", "all"):
+        before = load()
+        trained = ddp()
+        trained["load_before_after"] = [before, load()]
+        result["ddp"] = trained
+    result["cost_model"] = cost_model(result)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {OUT}")
