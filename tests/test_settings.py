@@ -92,3 +92,14 @@ def test_security_catalog_errors_mask_credentials() -> None:
     message = str(caught.value)
     assert "hunter2" not in message and "hunter3" not in message
     assert "ann:***@127.0.0.1:9" in message
+
+
+@pytest.mark.parametrize("address", ["auto", "ray://head:10001", "127.0.0.1:6380"])
+def test_ray_address_accepted(address: str) -> None:
+    assert load_settings({"SLEEVE_RAY_ADDRESS": address}, env_file=None).ray_address == address
+
+
+@pytest.mark.parametrize("address", ["head", "ray://head", "http://head:10001", "head:99999"])
+def test_ray_address_rejected_in_one_line(address: str) -> None:
+    with pytest.raises(ConfigError, match=r"SLEEVE_RAY_ADDRESS=.* is not a Ray address"):
+        load_settings({"SLEEVE_RAY_ADDRESS": address}, env_file=None)
