@@ -2,15 +2,15 @@
 at 10^5-10^7 hashes, and the cost model's inputs for 10^6 covers (docs/scale.md).
 
 --part stages (on an even sample of N shared covers, default 200):
-  * hashing through the engine seam (dataset/hashing.py's batch function, best of 3): local 1 worker
-    (in-process), local 2 workers, Ray with 1 and with 2 worker CPUs (a real head started on
-    127.0.0.1 for each, tests/ray_support.py), covers/s and the Ray/local time ratio at equal
-    workers;
-  * OCR (dataset/ocr.py, read_words) and the Lite0 embedding (vision/embeddings.encode, 224 px,
+  * hashing through the engine seam (dataset/dedup/hashing.py's batch function, best of 3):
+    local 1 worker (in-process), local 2 workers, Ray with 1 and with 2 worker CPUs (a real
+    head started on 127.0.0.1 for each, tests/ray_support.py), covers/s and the Ray/local time
+    ratio at equal workers;
+  * OCR (dataset/text/ocr.py, read_words) and the Lite0 embedding (vision/embeddings.encode, 224 px,
     batch 32) in this process on small samples: CPU seconds per cover (time.process_time, so
     the figure is what a dedicated core takes whatever the machine's load), and the bytes each
     stage keeps per cover.
---part search: the near-duplicate search (dataset/neighbours.py) on random 64-bit hashes with
+--part search: the near-duplicate search (dataset/dedup/neighbours.py) on random 64-bit hashes with
   1 % planted near pairs at threshold 10: against the numpy join it replaced
   (benchmarks/tools/mih_numpy.py) at 10^5 and 3x10^5, same run, same pairs; alone at 10^6; at
   10^7 on a sample of its key-range shards (every shard is independent: the sharded design),
@@ -61,7 +61,7 @@ def sample_covers(n: int) -> list[Path]:
 
 
 def time_engine(engine, paths: list[Path]) -> float:  # type: ignore[no-untyped-def]
-    from sleeve.dataset.hashing import _CHUNK, hash_batch
+    from sleeve.dataset.dedup.hashing import _CHUNK, hash_batch
 
     jobs = [(str(p), "phash") for p in paths]
     t0 = time.perf_counter()
@@ -74,8 +74,8 @@ def hashing_engines(paths: list[Path]) -> dict[str, object]:
     from tests.ray_support import LOOPBACK_ENV, start_head, stop_head
 
     os.environ.update(LOOPBACK_ENV)  # before ray is imported: the driver stays on loopback
-    from sleeve.engine import LocalEngine
-    from sleeve.engine_ray import RayEngine
+    from sleeve.core.engine import LocalEngine
+    from sleeve.core.engine_ray import RayEngine
 
     rows: dict[str, float] = {}
     for workers in (1, 2):
@@ -106,7 +106,7 @@ def hashing_engines(paths: list[Path]) -> dict[str, object]:
 def cpu_per_cover(paths: list[Path], hashing_paths: list[Path]) -> dict[str, object]:
     """CPU seconds per cover of each per-cover stage in this process, and bytes kept."""
     out: dict[str, object] = {}
-    from sleeve.dataset.hashing import hash_batch
+    from sleeve.dataset.dedup.hashing import hash_batch
 
     t0 = time.process_time()
     hash_batch([(str(p), "phash") for p in hashing_paths])
@@ -120,7 +120,7 @@ def cpu_per_cover(paths: list[Path], hashing_paths: list[Path]) -> dict[str, obj
         "covers": len(hashing_paths),
     }
     try:
-        from sleeve.dataset.ocr import dumps, read_words
+        from sleeve.dataset.text.ocr import dumps, read_words
 
         few = paths[:16]
         read_words(few[0])  # models loaded
@@ -135,9 +135,9 @@ def cpu_per_cover(paths: list[Path], hashing_paths: list[Path]) -> dict[str, obj
         out["ocr"] = {"skipped": f"OCR extra not installed ({exc.name})"}
     import torch
 
-    from sleeve.vision.backbones import configure_threads, load_backbone
-    from sleeve.vision.embeddings import FeatureRecipe, encode
-    from sleeve.vision.samples import Sample
+    from sleeve.core.vision.backbones import configure_threads, load_backbone
+    from sleeve.core.vision.embeddings import FeatureRecipe, encode
+    from sleeve.core.vision.samples import Sample
 
     device = torch.device("cpu")
     configure_threads(device)
@@ -162,8 +162,8 @@ def shared_covers_same_pairs(paths: list[Path]) -> dict[str, object]:
     """The product's search against the numpy join it replaced on the shared covers' pHashes,
     at build-dataset's threshold (10) and the visual stage's candidate threshold (14)."""
     from benchmarks.tools.mih_numpy import near_pairs as numpy_pairs
-    from sleeve.dataset.hashing import hash_files
-    from sleeve.dataset.neighbours import hex_to_uint64, near_pairs
+    from sleeve.dataset.dedup.hashing import hash_files
+    from sleeve.dataset.dedup.neighbours import hex_to_uint64, near_pairs
 
     hashed = [v for v, _ in hash_files(paths, "phash", progress=False) if v is not None]
     h = hex_to_uint64(hashed)
@@ -201,7 +201,7 @@ def _search_job(n: int, which: str) -> dict[str, object]:
 
         pairs = numpy_pairs(h, THRESHOLD)
     else:
-        from sleeve.dataset.neighbours import near_pairs
+        from sleeve.dataset.dedup.neighbours import near_pairs
 
         near_pairs(h[:1000], THRESHOLD)  # compiled code loaded (cached on disk after a first run)
         t0, c0 = time.perf_counter(), time.process_time()
@@ -222,7 +222,7 @@ def _search_job(n: int, which: str) -> dict[str, object]:
 def _sharded_job(n: int, shard_share: float) -> dict[str, object]:
     """In a fresh process: the 10^7 search's tables for every chunk, then the join over an even
     sample of its key-range shards; the full time is the sample's scaled by its work share."""
-    from sleeve.dataset import neighbours as nb
+    from sleeve.dataset.dedup import neighbours as nb
 
     h = synthetic(n)
     t0 = time.perf_counter()

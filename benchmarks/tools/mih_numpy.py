@@ -1,4 +1,4 @@
-"""The numpy multi-index self-join dataset/neighbours.py used before the compiled bucket join
+"""The numpy multi-index self-join dataset/dedup/neighbours.py used before the compiled bucket join
 (commit e3f34c8): kept only as benchmarks/scale.py's same-run baseline. Exact, like its
 successor."""
 
