@@ -16,6 +16,7 @@ from typing import Any
 from sleeve.core import __version__
 from sleeve.core.catalog.db import Catalog
 from sleeve.core.catalog.decisions import known_genres, read_decisions
+from sleeve.core.engine import Engine
 from sleeve.core.errors import DataError, NothingYetError, UnknownGenreError, UsageError
 from sleeve.core.images.integrity import verify_files
 from sleeve.core.images.store import ImageStore
@@ -166,6 +167,7 @@ class BuildOptions:
     read_text: bool = True
     attributes: str = "on"
     group_by_artist: bool = False  # covers whose words name one artist share a split
+    engine: Engine | None = None  # where per-cover work runs (--engine); None: this machine
 
 
 @dataclass
@@ -205,6 +207,7 @@ def build_dataset(
         [(im.id, im.path) for im in images],
         opts.hash_algo,
         progress=opts.progress,
+        engine=opts.engine,
     )
     grouping, found = _group(catalog, images, hashes, data_dir, visual, opts)
     labels, label_report = resolve_labels(grouping.groups, rows, taxonomy, opts.rule)

@@ -86,6 +86,9 @@ class Settings:
     spotify_image_max: int = 640
     # build-dataset's second duplicate stage (embedding candidates + geometric check)
     visual_dedup: bool = True
+    # the Ray cluster `--engine ray` runs per-cover stages on: ray://HOST:PORT (Ray Client),
+    # HOST:PORT (the head's GCS) or auto (the cluster this machine belongs to)
+    ray_address: str = ""
 
     def __post_init__(self) -> None:
         check_settings(self)  # every construction, from the environment or replace()
@@ -189,6 +192,7 @@ _VARS: dict[str, str] = {
     "SPOTIFY_RETRY_AFTER_CAP": "spotify_retry_after_cap",
     "SPOTIFY_IMAGE_MAX": "spotify_image_max",
     "SLEEVE_VISUAL_DEDUP": "visual_dedup",
+    "SLEEVE_RAY_ADDRESS": "ray_address",
 }
 
 _URL_FIELDS = {"musicbrainz_url", "coverart_url", "spotify_api_url", "spotify_token_url"}
@@ -296,12 +300,32 @@ def _parse(name: str, field_name: str, raw: str, default: object) -> object:
         return Path(raw).expanduser() if raw else None
     if field_name == "spotify_client_secret":
         return Secret(raw)
+    if field_name == "ray_address":
+        ray_host_port(raw)  # validated now: a typo is one line, not a minute of retries
+        return raw
     if field_name in _URL_FIELDS:
         parsed = urlparse(raw)
         if parsed.scheme not in {"http", "https"} or not parsed.netloc:
             raise ConfigError(f"{name}={raw!r} is not an http(s) URL")
         return raw.rstrip("/")
     return raw
+
+
+def ray_host_port(address: str) -> tuple[str, int] | None:
+    """(host, port) of a Ray address ``ray://HOST:PORT`` or ``HOST:PORT``; None for ``auto``."""
+    if address == "auto":
+        return None
+    parsed = urlparse(address if "://" in address else f"gcs://{address}")
+    try:
+        port = parsed.port
+    except ValueError:
+        port = None
+    if parsed.scheme not in {"ray", "gcs"} or not parsed.hostname or port is None:
+        raise ConfigError(
+            f"SLEEVE_RAY_ADDRESS={address!r} is not a Ray address (ray://HOST:PORT, HOST:PORT "
+            "or auto)"
+        )
+    return parsed.hostname, port
 
 
 def load_settings(

@@ -167,3 +167,14 @@ def test_a_bad_setting_is_one_error_line_and_exit_2(
         err = capsys.readouterr().err
         assert err.startswith(f"error: {var}=") and err.count("\n") == 1, err
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("address", ["auto", "ray://head:10001", "127.0.0.1:6380"])
+def test_ray_address_accepted(address: str) -> None:
+    assert load_settings({"SLEEVE_RAY_ADDRESS": address}, env_file=None).ray_address == address
+
+
+@pytest.mark.parametrize("address", ["head", "ray://head", "http://head:10001", "head:99999"])
+def test_ray_address_rejected_in_one_line(address: str) -> None:
+    with pytest.raises(ConfigError, match=r"SLEEVE_RAY_ADDRESS=.* is not a Ray address"):
+        load_settings({"SLEEVE_RAY_ADDRESS": address}, env_file=None)
