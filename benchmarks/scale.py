@@ -306,8 +306,9 @@ def ddp() -> dict[str, object]:
     import csv
     import tempfile
 
+    from sleeve.inference.rundir import Run
     from tests.synthetic import write_synthetic_export
-    from tests.test_ddp import train
+    from tests.training.test_ddp import train
 
     out: dict[str, object] = {"export": "3 genres x (32 train, 8 val, 8 test), 96 px"}
     with tempfile.TemporaryDirectory() as tmp:
@@ -320,9 +321,10 @@ def ddp() -> dict[str, object]:
             if done.returncode != 0:
                 out[f"processes_{processes}"] = {"failed": done.stderr[-500:]}
                 continue
-            with (root / f"run{processes}" / "checkpoints" / "summary.csv").open() as fh:
+            run = Run(root / f"run{processes}")
+            with (run.checkpoints_dir / "summary.csv").open() as fh:
                 epochs = list(csv.DictReader(fh))
-            metrics = json.loads((root / f"run{processes}" / "metrics.json").read_text())
+            metrics = json.loads(run.metrics_path.read_text())
             ft = metrics["methods"]["finetune"]
             out[f"processes_{processes}"] = {
                 "epoch_s": [float(e["seconds"]) for e in epochs],
