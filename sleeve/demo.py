@@ -104,6 +104,7 @@ def run_demo(
     built = build_dataset(
         catalog, local, taxonomy, genres=genres, balance=True, seed=seed, progress=progress
     )
+    assert built.export_dir is not None  # None only for a dry run
     export_dir = Path(built.export_dir)
     print(f"  dataset {export_dir.name} at {export_dir}")
     print("\n== 3/3 train-and-evaluate", flush=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -287,9 +287,10 @@ def catalog_counts(settings: Settings) -> CatalogCounts:
             ).all()
     except SQLAlchemyError as exc:
         shown = redact_url(engine.url.render_as_string(hide_password=False))
+        cause = getattr(exc, "orig", None) or exc  # only a DBAPIError wraps a driver error
         raise NotReady(
             f"The catalog at {shown} cannot be read "
-            f"({type(exc.orig or exc).__name__}): run `collect` or `sleeve db upgrade` first."
+            f"({type(cause).__name__}): run `collect` or `sleeve db upgrade` first."
         ) from None
     finally:
         engine.dispose()
@@ -302,7 +303,7 @@ def catalog_counts(settings: Settings) -> CatalogCounts:
     )
 
 
-def _pivot(rows: Sequence[Any], totals: dict[str, int]) -> list[dict[str, Any]]:
+def _pivot(rows: Sequence[Any], totals: Mapping[str | None, int]) -> list[dict[str, Any]]:
     """(genre, source, n) rows as one row per genre with a column per source."""
     sources = sorted({source for _, source, _ in rows})
     table: dict[str, dict[str, Any]] = {}

@@ -7,6 +7,7 @@ when); the next `build-dataset` applies them. A decided cover leaves the queue.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
@@ -19,10 +20,14 @@ from sleeve.review.decisions import default_who, latest_decisions, record_decisi
 from sleeve.review.queue import Suspect, read_suspects, review_queue
 from sleeve.settings import Settings
 
+if TYPE_CHECKING:  # imported where used: the page opens quickly
+    from sleeve.catalog.db import Catalog
+    from sleeve.taxonomy import Taxonomy
+
 PAGE_SIZE = 10
 
 
-def _catalog(settings: Settings):  # type: ignore[no-untyped-def]
+def _catalog(settings: Settings) -> Catalog:
     from sleeve.catalog.db import open_catalog
 
     url = settings.catalog_url
@@ -54,7 +59,7 @@ def _decide(settings: Settings, sha256: str, decision: str) -> None:
     )
 
 
-def _taxonomy(settings: Settings):  # type: ignore[no-untyped-def]
+def _taxonomy(settings: Settings) -> Taxonomy:
     from sleeve.taxonomy import Taxonomy
 
     return Taxonomy.load(settings.taxonomy_path)
