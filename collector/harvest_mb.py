@@ -21,6 +21,7 @@ from sleeve.collector.musicbrainz import MusicBrainzClient, ReleaseGroupRecord
 from sleeve.collector.pipeline import Candidate, Download, Page, open_harvest
 from sleeve.collector.ratelimit import shared_limiter
 from sleeve.errors import RateLimitedError, RemoteError
+from sleeve.progress import Progress
 from sleeve.settings import Settings
 from sleeve.taxonomy import Taxonomy
 
@@ -37,7 +38,7 @@ def harvest_musicbrainz(
     genre: str,
     limit: int,
     *,
-    progress: bool = True,
+    progress: Progress = True,
 ) -> runs.HarvestSummary:
     """Add ``limit`` new distinct covers of ``genre`` (or resume the unfinished run)."""
     query = taxonomy.get(genre).mb_query
