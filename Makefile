@@ -9,7 +9,7 @@ TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 EXTRAS ?= dev,app,catboost,bench,analysis,ocr
 FACES_PKG ?= facenet-pytorch==2.6.0
 
-.PHONY: install demo test lint bench
+.PHONY: install demo test lint typecheck bench
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -29,7 +29,11 @@ demo: install
 test: install
 	$(PY) -m pytest
 
-lint: install
+# mypy over every product package ([tool.mypy] in pyproject.toml); CI runs it before the tests
+typecheck: install
+	$(PY) -m mypy
+
+lint: typecheck
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 bench: install
