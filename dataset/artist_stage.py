@@ -38,8 +38,10 @@ class ArtistStage:
         for it in items:
             ev = self.evidence.get(it.sha256)
             link = f"artist:{ev.key}" if ev is not None and ev.key else None
-            fresh = link is not None and link not in it.links
-            out.append(replace(it, links=(*it.links, link)) if fresh else it)
+            if link is None or link in it.links:
+                out.append(it)
+            else:
+                out.append(replace(it, links=(*it.links, link)))
         return out
 
     def table(self, shas: Iterable[str]) -> bytes:

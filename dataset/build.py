@@ -8,6 +8,7 @@ load rows -> drop covers whose file is missing -> perceptual hashes (cached) -> 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -120,7 +121,7 @@ def _validate(
     per_class: int | None,
     hash_algo: str,
     threshold: int,
-    splits: tuple[float, float, float],
+    splits: Sequence[float],  # the options' 3-tuple, but a Python caller may pass any length
 ) -> None:
     for g in genres or []:
         if g not in known:
@@ -287,7 +288,7 @@ def _select(
     catalog: Catalog,
     data_dir: Path,
     grouping: Grouping,
-    labels: dict[int, Label],
+    labels: dict[str, Label],  # by group id
     rows: CatalogRows,
     image_by_id: dict[int, ImageRow],
     held: list[tuple[int, int]],
@@ -404,7 +405,7 @@ def _card(
     images: list[ImageRow],
     grouping: Grouping,
     found: VisualReport,
-    labels: dict[int, Label],
+    labels: dict[str, Label],  # by group id
     label_report: LabelReport,
     skips: tuple[list[str], list[str], HashReport],
     visual: VisualDedup,

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sleeve.dataset.groups import DuplicateGroup
@@ -156,14 +156,16 @@ def resolve_group(
     releases_by_image = {i: rows.releases_of(i) for i in group.members}
     total: dict[str, float] = defaultdict(float)
     for rid in sorted({r for rs in releases_by_image.values() for r in rs}):
-        for genre, score in scores_of(rid).items():
-            total[genre] += score
+        for g, score in scores_of(rid).items():
+            total[g] += score
     genre, status = decide(dict(total), rule)
     ranked = tuple(sorted(((g, round(s, 4)) for g, s in total.items()), key=lambda kv: -kv[1]))
     return Label(genre, status, ranked, _conflict_kind(releases_by_image, scores_of))
 
 
-def _conflict_kind(releases_by_image: dict[int, list[int]], scores_of) -> str | None:  # type: ignore[no-untyped-def]
+def _conflict_kind(
+    releases_by_image: dict[int, list[int]], scores_of: Callable[[int], dict[str, float]]
+) -> str | None:
     per_release = {r: frozenset(scores_of(r)) for rs in releases_by_image.values() for r in rs}
     if len(frozenset().union(*per_release.values())) < 2:
         return None

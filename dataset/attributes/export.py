@@ -9,6 +9,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sleeve.catalog.db import Catalog
 from sleeve.dataset.attributes.base import Extractor
@@ -99,7 +100,7 @@ def render_csv(shas: Sequence[str], attrs: Attributes, extractors: Sequence[Extr
     for sha in sorted(set(shas)):
         row: list[object] = [sha]
         for ex in extractors:
-            values = attrs.get(sha, {}).get(ex.name)
+            values: dict[str, Any] | None = attrs.get(sha, {}).get(ex.name)  # decoded JSON
             row += [values[c] if values else "" for c in ex.columns]
             if ex.name == "colour":
                 row += [";".join(map(str, values[k])) if values else "" for k in
@@ -125,7 +126,7 @@ def genre_profile(
             name = by_group.get(group)
             if name is None:
                 continue
-            vals = [attrs[s][name][fld] for s in shas if name in attrs.get(s, {})]
+            vals: list[Any] = [attrs[s][name][fld] for s in shas if name in attrs.get(s, {})]
             if not vals:
                 continue
             if how.startswith("is:"):
