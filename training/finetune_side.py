@@ -9,6 +9,7 @@ scaling as a side block (training/side_features.py) beside an identity image blo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +26,7 @@ from sleeve.training.side_features import (
     fit_attr_block,
     read_attribute_table,
 )
-from sleeve.vision.samples import CoverDataset
+from sleeve.vision.samples import CoverDataset, Sample
 
 
 @dataclass
@@ -37,7 +38,7 @@ class NetAttributes:
     def dims(self) -> int:
         return self.block.dims
 
-    def rows(self, samples) -> np.ndarray:  # type: ignore[no-untyped-def]
+    def rows(self, samples: Sequence[Sample]) -> np.ndarray:
         return np.stack([self.by_sha[s.sha256] for s in samples]).reshape(len(samples), self.dims)
 
     def side(self, feature_dim: int) -> SideFeatures:

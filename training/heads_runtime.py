@@ -71,19 +71,20 @@ def check_head(head: object, where: str) -> None:
             f"{where}: unknown head type {kind!r}; retrain with train-and-evaluate "
             "(or upgrade sleeve if a newer one wrote it)"
         )
-    missing = [k for k in HEAD_KEYS[kind] if k not in head]  # type: ignore[operator]
+    assert isinstance(head, dict)  # a known kind came from it
+    missing = [k for k in HEAD_KEYS[kind] if k not in head]
     if missing:
         raise DataError(f"{where}: {kind} head lacks {', '.join(missing)}; retrain it")
     if kind == "ensemble":
-        for member in head["members"]:  # type: ignore[index]
+        for member in head["members"]:
             check_head(member, where)
     if kind == "projected":
-        layers = head["projection"].get("layers") if isinstance(head["projection"], dict) else None  # type: ignore[index]
+        layers = head["projection"].get("layers") if isinstance(head["projection"], dict) else None
         if not layers or not all(
             isinstance(a, dict) and {"weight", "bias"} <= set(a) for a in layers
         ):
             raise DataError(f"{where}: projected head has no usable layers; retrain it")
-        check_head(head["head"], where)  # type: ignore[index]
+        check_head(head["head"], where)
 
 
 def _standardise(head: dict, x: np.ndarray) -> np.ndarray:
@@ -150,7 +151,7 @@ def head_probabilities(head: dict, feats: np.ndarray | torch.Tensor) -> np.ndarr
         return head_probabilities(head["head"], project(head["projection"], x))
     if kind == "ensemble":
         total = sum(float(w) for w in head["weights"])
-        return (
+        return np.asarray(  # a sum of arrays (the checker counts the empty sum's 0 too)
             sum(
                 float(w) * head_probabilities(m, x)
                 for m, w in zip(head["members"], head["weights"], strict=True)
@@ -198,7 +199,7 @@ def svc_decision(head: dict, z: np.ndarray) -> np.ndarray:
     n = len(counts)
     if n == 2:  # public dual_coef_/intercept_ carry the flipped sign scikit-learn reports
         return (kernel @ coef[0] + intercept[0])[:, None]
-    pairs = []
+    pairs: list[np.ndarray] = []
     for i in range(n):
         for j in range(i + 1, n):
             si, sj = slice(starts[i], starts[i + 1]), slice(starts[j], starts[j + 1])

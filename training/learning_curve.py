@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +28,10 @@ from sleeve.training.evaluate import _png, _pyplot, classification_metrics
 from sleeve.training.grouped_cv import refit_predict
 from sleeve.training.headline import head_params, representative
 from sleeve.training.methods.embedding import split_arrays
+
+if TYPE_CHECKING:
+    from sleeve.training.data import Export
+    from sleeve.training.methods import MethodOutcome
 
 log = logging.getLogger(__name__)
 
@@ -298,7 +303,13 @@ def compute_learning_curve(
     }
 
 
-def learning_curve_for_run(export, feats: np.ndarray, best, outcomes, seed: int = 0) -> dict | None:  # type: ignore[no-untyped-def]
+def learning_curve_for_run(
+    export: Export,
+    feats: np.ndarray,
+    best: MethodOutcome,
+    outcomes: list[MethodOutcome],
+    seed: int = 0,
+) -> dict | None:
     """The run's curve: the head the headline refits (the chosen one, or its stand-in)."""
     rep = representative(best, outcomes)
     if rep is None:

@@ -72,9 +72,11 @@ def train_and_evaluate(
     configure_threads(device)
     started = time.perf_counter()
     export = load_export(export_dir)
-    run_dir = (
-        Path(out_dir) if out_dir else default_run_dir(Path(data_dir) / "runs", export.dataset_id)
-    )
+    if out_dir is not None:
+        run_dir = Path(out_dir)
+    else:
+        assert data_dir is not None  # checked above
+        run_dir = default_run_dir(Path(data_dir) / "runs", export.dataset_id)
     run_dir.mkdir(parents=True, exist_ok=True)
     run = Run(run_dir)
     cache_root = Path(data_dir) / "cache" / "embeddings" if data_dir else None
