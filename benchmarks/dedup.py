@@ -476,7 +476,7 @@ def visual_stage(data_dir: Path) -> dict[str, object]:
                 attributes="off",  # cover attributes: another stage, not timed here
             )
             wall = time.perf_counter() - t0
-            vis = res.card.duplicates["visual"]
+            vis = res.card.duplicates.visual
             extra = [(p["sha256_a"], p["sha256_b"]) for p in vis.get("pair_list", [])]
             rep = _group_rep(images, hashes, extra)
             split = spanning(pairs, rep, res.export_dir)
@@ -489,7 +489,7 @@ def visual_stage(data_dir: Path) -> dict[str, object]:
                 "stage_s": vis.get("seconds"),
                 "text_check": vis.get("text"),
                 "exported": sum(sum(c.values()) for c in res.counts.values()),
-                "pairs_by_stage": res.card.duplicates["pairs_by_stage"],
+                "pairs_by_stage": res.card.duplicates.pairs_by_stage,
                 "groups_joined": vis.get("groups_joined"),
                 "conflicts_revealed": vis.get("conflicts_revealed"),
                 "labelled_pairs_grouped": precision_recall(pairs, grouped),

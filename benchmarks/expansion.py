@@ -282,14 +282,15 @@ def paired_bootstrap(truth: dict[str, str], a: dict[str, str], b: dict[str, str]
 
 def card_facts(export: Path) -> dict:
     from sleeve.dataset.export import read_export
+    from sleeve.jsonrecord import plain
 
     card = read_export(export).card
     return {
         "dataset_id": card.dataset_id,
         "counts": card.counts,
         "labels": card.labels,
-        "duplicates": card.duplicates,
-        "review": card.review,
+        "duplicates": plain(card.duplicates),
+        "review": plain(card.review),
     }
 
 

@@ -60,6 +60,7 @@ def build_exports(
     from sleeve.catalog.db import open_catalog
     from sleeve.collector.folder_import import import_folder
     from sleeve.dataset.build import build_dataset
+    from sleeve.jsonrecord import plain
     from sleeve.settings import load_settings
     from sleeve.taxonomy import Taxonomy
 
@@ -84,7 +85,7 @@ def build_exports(
             group_by_artist=grouped,
         )
         exports[seed] = Path(built.export_dir)  # type: ignore[arg-type]
-        text_cards[seed] = (built.card.text or {}) | {"artists": built.card.artists}
+        text_cards[seed] = plain(built.card.text or {}) | {"artists": plain(built.card.artists)}
     catalog.dispose()
     return exports, text_cards
 

@@ -20,6 +20,7 @@ from sleeve.dataset.artist_stage import ARTIST_TABLE, ArtistStage, find_artists
 from sleeve.dataset.attributes.export import export_attributes, export_extractors
 from sleeve.dataset.balance import BalanceResult, Candidate, balance
 from sleeve.dataset.card import build_card, render_card_md
+from sleeve.dataset.card_sections import DuplicatesSection, TextSection
 from sleeve.dataset.cover_text import TEXT_TABLE, ensure_text, load_text, render_text_table
 from sleeve.dataset.export import (
     DatasetCard,
@@ -83,12 +84,13 @@ class BuildResult:
             lines.append(f"  {g:<{width}}  {c[0]:>6} {c[1]:>6} {c[2]:>6} {sum(c):>6}")
         tot = [sum(self.counts[s].values()) for s in ("train", "val", "test")]
         lines.append(f"  {'total':<{width}}  {tot[0]:>6} {tot[1]:>6} {tot[2]:>6} {sum(tot):>6}")
-        lines.append(
-            f"duplicates removed: {dup['byte_identical_extra_links']} byte-identical files, "
-            f"{dup['near_duplicate_images_removed']} near-duplicates "
-            f"({self.card.settings['hash']} <= {self.card.settings['threshold']}"
-            f"{' + visual stage' if _visual_pairs(dup) else ''})"
-        )
+        if dup is not None:
+            lines.append(
+                f"duplicates removed: {dup.byte_identical_extra_links} byte-identical files, "
+                f"{dup.near_duplicate_images_removed} near-duplicates "
+                f"({self.card.settings['hash']} <= {self.card.settings['threshold']}"
+                f"{' + visual stage' if _visual_pairs(dup) else ''})"
+            )
         lines.append("labels: " + ", ".join(f"{k} {v}" for k, v in lab["status"].items()))
         for kind, c in lab["conflicts"].items():
             resolved = ", ".join(f"{g} {n}" for g, n in sorted(c["resolved"].items()))
@@ -110,8 +112,8 @@ class BuildResult:
         return lines
 
 
-def _visual_pairs(duplicates: dict) -> int:
-    by_stage = duplicates.get("pairs_by_stage", {})
+def _visual_pairs(duplicates: DuplicatesSection) -> int:
+    by_stage = duplicates.pairs_by_stage or {}
     return int(by_stage.get("visual", 0)) + int(by_stage.get("text", 0))
 
 
@@ -230,10 +232,10 @@ def build_dataset(
         opts.dry_run,
     )
     result.notes.append(summary_line(found))
-    if review["decisions_in_catalog"]:
+    if review.decisions_in_catalog:
         result.notes.append(
-            f"review decisions applied: excluded {review['excluded']}, relabelled "
-            f"{review['relabelled']}, kept {review['kept']}"
+            f"review decisions applied: excluded {review.excluded}, relabelled "
+            f"{review.relabelled}, kept {review.kept}"
         )
     if opts.dry_run:
         result.notes.append(f"would export to {export_dir}")
@@ -417,22 +419,22 @@ def _card(
     out_genres = wanted or sorted({r.genre for r in manifest_rows})
     multi_link = [im for im in images if len(rows.releases_of(im.id)) > 1]
     near_groups = grouping.near_duplicate_groups
-    duplicates = {
-        "byte_identical_images": len(multi_link),
-        "byte_identical_extra_links": sum(len(rows.releases_of(im.id)) - 1 for im in multi_link),
-        "near_pairs": grouping.near_pairs,
-        "near_duplicate_groups": len(near_groups),
-        "near_duplicate_images_removed": sum(g.size - 1 for g in near_groups),
-        "max_distance_merged": grouping.max_distance_seen,
-        "threshold_note": THRESHOLD_NOTE,
-        "pairs_by_stage": {
+    duplicates = DuplicatesSection(
+        byte_identical_images=len(multi_link),
+        byte_identical_extra_links=sum(len(rows.releases_of(im.id)) - 1 for im in multi_link),
+        near_pairs=grouping.near_pairs,
+        near_duplicate_groups=len(near_groups),
+        near_duplicate_images_removed=sum(g.size - 1 for g in near_groups),
+        max_distance_merged=grouping.max_distance_seen,
+        threshold_note=THRESHOLD_NOTE,
+        pairs_by_stage={
             "sha256": sum(len(rows.releases_of(im.id)) - 1 for im in multi_link),
             "phash": grouping.near_pairs,
             "visual": sum(1 for p in found.pairs if p.by != TEXT),
             "text": sum(1 for p in found.pairs if p.by == TEXT),
         },
-        "visual": card_entry(found, visual, grouping, labels, {im.id: im.sha256 for im in images}),
-    }
+        visual=card_entry(found, visual, grouping, labels, {im.id: im.sha256 for im in images}),
+    )
     missing, changed, hash_report = skips
     rule = opts.rule or LabelRule()
     skipped: dict[str, object] = {}
@@ -494,7 +496,7 @@ def _export(
         catalog, data_dir, manifest_rows, sources, enabled=opts.read_text, progress=opts.progress
     )
     card.text = text_card
-    result.notes.append(str(text_card["note"]))
+    result.notes.append(text_card.note)
     artists = chosen.artists or find_artists(  # evidence only, from the words just read
         catalog, data_dir, rows, chosen.items, image_by_id, read=False, progress=opts.progress
     )
@@ -527,13 +529,13 @@ def cover_text_table(
     *,
     enabled: bool,
     progress: bool,
-) -> tuple[dict[str, bytes], dict[str, object]]:
+) -> tuple[dict[str, bytes], TextSection]:
     """Read the exported covers' words (cached) and render text.jsonl; a card entry says how."""
     if not enabled:
-        return {}, {"note": "cover text: not read (--no-text)"}
+        return {}, TextSection(note="cover text: not read (--no-text)")
     if not engine_available():
         note = f"cover text: skipped, the OCR engine is not installed ({INSTALL_HINT})"
-        return {}, {"note": note}
+        return {}, TextSection(note=note)
     shas = [r.sha256 for r in rows]
     report = ensure_text(
         catalog,
@@ -543,12 +545,19 @@ def cover_text_table(
     )
     words = load_text(catalog, shas)
     with_text = sum(1 for w in words.values() if w)
-    info: dict[str, object] = report.as_dict() | {
-        "file": TEXT_TABLE,
-        "covers": len(words),
-        "covers_with_text": with_text,
-        "note": f"{report.summary()}; {with_text} of {len(shas)} exported covers show words",
-    }
+    info = TextSection(
+        engine=report.engine,
+        version=report.version,
+        cached=report.cached,
+        read=report.read,
+        with_text=report.with_text,
+        skipped=dict(sorted(report.skipped.items())),
+        skipped_examples=report.skipped_examples,
+        file=TEXT_TABLE,
+        covers=len(words),
+        covers_with_text=with_text,
+        note=f"{report.summary()}; {with_text} of {len(shas)} exported covers show words",
+    )
     return {TEXT_TABLE: render_text_table(words)}, info
 
 

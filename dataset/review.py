@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
 
+from sleeve.dataset.card_sections import ReviewSection
 from sleeve.dataset.groups import DuplicateGroup
 from sleeve.dataset.labels import Label
 from sleeve.review.decisions import Decision
@@ -21,7 +22,7 @@ EXCLUDED, RELABELLED = "review-excluded", "review-relabelled"
 
 def apply_decisions(
     groups: Iterable[DuplicateGroup], labels: dict[str, Label], decisions: dict[int, Decision]
-) -> tuple[dict[str, Label], dict[str, object]]:
+) -> tuple[dict[str, Label], ReviewSection]:
     """(labels with decisions applied, the card's ``review`` block)."""
     out = dict(labels)
     applied: Counter[str] = Counter()
@@ -40,14 +41,14 @@ def apply_decisions(
             out[group.id] = replace(before, genre=newest.genre, status=RELABELLED)
             relabelled_to[str(newest.genre)] += 1
         changed += out[group.id].genre != before.genre
-    report: dict[str, object] = {
-        "decisions_in_catalog": len(decisions),
-        "excluded": applied["exclude"],
-        "relabelled": applied["relabel"],
-        "kept": applied["keep"],
-        "relabelled_to": dict(sorted(relabelled_to.items())),
-        "labels_changed": changed,
-        "rule": "newest decision on any member of a duplicate group; exclude drops the group, "
+    report = ReviewSection(
+        decisions_in_catalog=len(decisions),
+        excluded=applied["exclude"],
+        relabelled=applied["relabel"],
+        kept=applied["keep"],
+        relabelled_to=dict(sorted(relabelled_to.items())),
+        labels_changed=changed,
+        rule="newest decision on any member of a duplicate group; exclude drops the group, "
         "relabel overrides the label rule, keep changes nothing",
-    }
+    )
     return out, report

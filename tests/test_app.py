@@ -781,6 +781,6 @@ def test_browser_cell_covers_and_a_relabel_the_next_build_applies(
 
     after = build("after")
     assert after.dataset_id != before.dataset_id
-    assert (after.card.review["relabelled"], after.card.review["excluded"]) == (1, 0)
+    assert (after.card.review.relabelled, after.card.review.excluded) == (1, 0)
     rows = {r["sha256"]: r for r in read_manifest(after.export_dir)}
     assert rows[suspect["sha256"]]["genre"] == new_genre

@@ -201,8 +201,8 @@ def test_build_dataset_groups_folder_imports_by_their_words(
     for artist in ("text:willienelson", "text:dollyparton"):
         shas = [s for s, k in keys.items() if k == artist]
         assert len(shas) == 6 and len({split[s] for s in shas}) == 1
-    assert result.card.artists["text"] == 12 and result.card.artists["none"] == 12
-    assert result.card.artists["grouped_split"] is True
+    assert result.card.artists.text == 12 and result.card.artists.none == 12
+    assert result.card.artists.grouped_split is True
     assert "## Artists" in (out / "card.md").read_text()
 
 

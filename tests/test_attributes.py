@@ -290,7 +290,7 @@ def test_build_dataset_exports_attributes_and_profile(sqlite_catalog, settings, 
     assert {"colour.saturation", "texture.glcm_contrast", "structure.symmetry_lr"} <= set(table[0])
     assert not any(k.startswith("faces.") for k in table[0])  # faces: only when asked for
     assert all(0 <= float(r["colour.saturation"]) <= 1 for r in table)
-    profile = result.card.attributes["profile"]
+    profile = result.card.attributes.profile
     assert set(profile) == {r["genre"] for r in manifest}
     assert sum(p["covers"] for p in profile.values()) == len(manifest)
     pop_shas = [r["sha256"] for r in manifest if r["genre"] == "pop"]
@@ -303,7 +303,7 @@ def test_build_dataset_exports_attributes_and_profile(sqlite_catalog, settings, 
     assert (out / "attributes_profile.png").read_bytes().startswith(b"\x89PNG")
     assert "](attributes_profile.png)" in card_md
     again = build_dataset(sqlite_catalog, settings, tax, out=out, progress=False)
-    assert not again.card.attributes["computed"]["computed"]  # all cached the second time
+    assert not again.card.attributes.computed["computed"]  # all cached the second time
     off = build_dataset(sqlite_catalog, settings, tax, out=out, progress=False, attributes="off")
     assert off.card.attributes is None and not (out / "attributes.csv").exists()
 
@@ -351,8 +351,8 @@ def test_attributes_csv_leaves_unmeasured_covers_empty_and_profile_counts_faces(
     )
     assert lines[1] == "a" * 64 + ",0.1,0.9,1,0.25,1,0"
     assert lines[3] == "c" * 64 + ",,,,,,"
-    rock = out.card["profile"]["rock"]
+    rock = out.card.profile["rock"]
     assert rock == {"covers": 2, "face": 0.5, "group": 0.0, "edge_density": 0.2, "symmetry_lr": 0.7}
-    assert out.card["profile"]["jazz"] == {"covers": 1}
+    assert out.card.profile["jazz"] == {"covers": 1}
     table = card_lines(out.card)
     assert "| rock | 2 | 0.5 | 0 | 0.2 | 0.7 |" in table

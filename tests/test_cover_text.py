@@ -125,7 +125,7 @@ def test_build_dataset_exports_the_words(worded_catalog: Catalog, settings, tmp_
     read = {" ".join(w["text"] for w in r["words"]) for r in table}
     assert "MADONNA" in read
     assert all(set(w) == {"text", "confidence", "box"} for r in table for w in r["words"])
-    assert result.card.text["covers"] == len(table)
+    assert result.card.text.covers == len(table)
     assert any("cover text" in n for n in result.notes)
 
 

@@ -70,9 +70,9 @@ def test_copies_collapse_and_conflicts_are_counted(
     assert int(kept["width"]) == 160  # the largest resolution of the group is kept
 
     dup = result.card.duplicates
-    assert dup["byte_identical_images"] == 2  # cover 40 (same folder) and cover 50 (two)
-    assert dup["byte_identical_extra_links"] == 2
-    assert dup["near_duplicate_images_removed"] == 4  # 2 variants of cover 1, 2 of cover 60
+    assert dup.byte_identical_images == 2  # cover 40 (same folder) and cover 50 (two)
+    assert dup.byte_identical_extra_links == 2
+    assert dup.near_duplicate_images_removed == 4  # 2 variants of cover 1, 2 of cover 60
     conflicts = result.card.labels["conflicts"]
     assert conflicts[BYTE_IDENTICAL] == {"groups": 1, "ambiguous": 1, "weak": 0, "resolved": {}}
     assert conflicts[NEAR_DUPLICATE] == {
@@ -280,7 +280,7 @@ def test_shared_covers_cross_genre_byte_identical_groups_reported(
     c = result.card.labels["conflicts"][BYTE_IDENTICAL]
     assert 25 <= c["groups"] <= 30
     assert c["ambiguous"] + c["weak"] + sum(c["resolved"].values()) == c["groups"]
-    assert result.card.duplicates["byte_identical_images"] == 30
+    assert result.card.duplicates.byte_identical_images == 30
 
 
 def test_multi_genre_evidence_on_one_release_is_a_counted_conflict(

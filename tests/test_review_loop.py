@@ -90,7 +90,7 @@ def test_flag_rebuild_excluded_and_relabelled(env, capsys) -> None:  # type: ign
     second = _build(settings, catalog, tax)
     assert second.dataset_id != first.dataset_id
     review = second.card.review
-    assert (review["excluded"], review["relabelled"], review["kept"]) == (1, 1, 0)
+    assert (review.excluded, review.relabelled, review.kept) == (1, 1, 0)
     assert "## Review decisions" in (second.export_dir / "card.md").read_text()
     assert "excluded 1, relabelled 1" in "\n".join(second.summary_lines())
     after = {r["sha256"]: r for r in read_manifest(second.export_dir)}
@@ -115,7 +115,7 @@ def test_flag_rebuild_excluded_and_relabelled(env, capsys) -> None:  # type: ign
     code, out, _ = _cli(capsys, "--json", "--all")
     assert keep not in [s["sha256"] for s in json.loads(out)["suspects"]]
     third = _build(settings, catalog, tax)
-    assert third.dataset_id == second.dataset_id and third.card.review["kept"] == 1
+    assert third.dataset_id == second.dataset_id and third.card.review.kept == 1
 
 
 def _misfiled_sha(catalog) -> str:  # type: ignore[no-untyped-def]

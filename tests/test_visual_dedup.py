@@ -164,11 +164,11 @@ def _build(catalog, settings, root: Path, out: Path, **kw):  # type: ignore[no-u
 def test_build_merges_recapture_and_counts_it(sqlite_catalog, settings, recapture_tree, tmp_path):  # type: ignore[no-untyped-def]
     result = _build(sqlite_catalog, settings, recapture_tree, tmp_path / "ds", visual=STAGE)
     dup = result.card.duplicates
-    assert dup["near_pairs"] == 0  # pHash alone sees no pair here
-    visual = dup["visual"]
+    assert dup.near_pairs == 0  # pHash alone sees no pair here
+    visual = dup.visual
     assert visual["status"] == "on"
     assert visual["pairs"] == 1
-    assert dup["pairs_by_stage"] == {"sha256": 0, "phash": 0, "visual": 1, "text": 0}
+    assert dup.pairs_by_stage == {"sha256": 0, "phash": 0, "visual": 1, "text": 0}
     assert visual["conflicts_revealed"] == 1
     # the album (Pop) and its photo (HipHop) are one group: pop 1 : rap 1 is ambiguous, so the
     # label rule drops it as ambiguous
@@ -202,7 +202,7 @@ def test_phash_neighbours_are_candidates_too(  # type: ignore[no-untyped-def]
     # scan: cosine 0.67) but whose pHash is still within 14 bits is checked all the same
     stage = VisualDedup(min_cosine=0.9999, phash_candidates=phash_candidates)
     result = _build(sqlite_catalog, settings, recapture_tree, tmp_path / "ds", visual=stage)
-    assert result.card.duplicates["visual"]["pairs"] == (1 if phash_candidates else 0)
+    assert result.card.duplicates.visual["pairs"] == (1 if phash_candidates else 0)
 
 
 def test_build_without_the_stage_keeps_them_apart(
@@ -211,7 +211,7 @@ def test_build_without_the_stage_keeps_them_apart(
     result = _build(
         sqlite_catalog, settings, recapture_tree, tmp_path / "ds", visual=VisualDedup(False)
     )
-    assert result.card.duplicates["visual"]["status"] == "off"
+    assert result.card.duplicates.visual["status"] == "off"
     assert len(read_manifest(result.export_dir)) == 8
 
 
@@ -221,7 +221,7 @@ def test_build_skips_the_stage_without_embeddings(
     # the training package (torch) not importable: as on an install without torch
     monkeypatch.setitem(sys.modules, "sleeve.vision.embeddings", None)
     result = _build(sqlite_catalog, settings, recapture_tree, tmp_path / "ds", visual=STAGE)
-    status = result.card.duplicates["visual"]["status"]
+    status = result.card.duplicates.visual["status"]
     assert status.startswith("skipped: embeddings unavailable")
     assert any("visual duplicate stage skipped" in line for line in result.summary_lines())
     assert len(read_manifest(result.export_dir)) == 8
@@ -268,8 +268,8 @@ def test_unconfirmed_lookalike_is_kept_in_one_split_not_merged(  # type: ignore[
         )
         rows = {r["sha256"]: r for r in read_manifest(result.export_dir)}
         assert len(rows) == 8  # nothing merged
-        assert result.card.duplicates["visual"]["pairs"] == 0
-        held = result.card.duplicates["visual"]["pairs_held_in_one_split"]
+        assert result.card.duplicates.visual["pairs"] == 0
+        held = result.card.duplicates.visual["pairs_held_in_one_split"]
         assert held == (1 if stage.hold_min_inliers <= STAGE.min_inliers else 0)
         return rows[album]["split"], rows[photo]["split"]
 

@@ -122,7 +122,7 @@ def read_attribute_table(export: DatasetExport) -> AttributeTable | None:
             continue
         rows[r[0]] = np.array([_float(r[i]) for i in keep], dtype=np.float64)
     columns = [header[i] for i in keep]
-    named = (export.card.attributes or {}).get("extractors") or {}
+    named = export.card.attributes.extractors if export.card.attributes else {}
     extractors = {n.split("-", 1)[0]: n for n in named}
     for c in columns:
         extractors.setdefault(c.split(".", 1)[0], c.split(".", 1)[0])

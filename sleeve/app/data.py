@@ -351,16 +351,22 @@ class DuplicateMember:
 
 def visual_pairs(card: DatasetCard | None) -> list[tuple[str, str]]:
     """The sha256 pairs build-dataset's visual stage confirmed, from an export's card."""
-    visual = (card.duplicates if card else {}).get("visual") or {}
+    visual = _visual_entry(card)
     return [(p["sha256_a"], p["sha256_b"]) for p in visual.get("pair_list", [])]
 
 
 def word_pairs(card: DatasetCard | None) -> list[tuple[str, str]]:
     """Of :func:`visual_pairs`, those the covers' words confirmed (the text check)."""
-    visual = (card.duplicates if card else {}).get("visual") or {}
+    visual = _visual_entry(card)
     return [
         (p["sha256_a"], p["sha256_b"]) for p in visual.get("pair_list", []) if p.get("by") == "text"
     ]
+
+
+def _visual_entry(card: DatasetCard | None) -> dict[str, Any]:
+    """The card's visual-stage entry ({} when the card has none)."""
+    dup = card.duplicates if card is not None else None
+    return (dup.visual if dup is not None else None) or {}
 
 
 def catalog_duplicate_groups(
