@@ -564,9 +564,7 @@ def split_seed_f1(data_dir: Path, seeds: tuple[int, ...] = (0, 1, 2)) -> dict[st
                 built.export_dir, work / f"run-{seed}-{on}", config, data_dir=data_dir
             )
             for method in scores:
-                scores[method].append(
-                    round(run.metrics["methods"][method]["test"]["weighted_f1"], 3)
-                )
+                scores[method].append(round(run.metrics.methods[method].test["weighted_f1"], 3))
             test_covers.append(sum(built.counts["test"].values()))
         out["phash + visual" if on else "phash only"] = {
             "test_weighted_f1": scores,

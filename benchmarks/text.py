@@ -267,26 +267,26 @@ def main(argv: list[str] | None = None) -> int:
             data_dir=args.work / "data",
         )
         print(f"[seed {seed}] {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
-        methods = result.metrics["methods"]
+        methods = result.metrics.methods
         probs = dict(np.load(result.run.probabilities_path))
         per_seed.append(
             {
                 "seed": seed,
-                "counts": {sp: sum(c.values()) for sp, c in result.metrics["counts"].items()},
-                "share_with_text": methods["text"]["params"]["covers_with_text"],
-                "text_weight": methods["fused"]["params"]["text_weight"],
-                "text_C": methods["text"]["params"]["C"],
+                "counts": {sp: sum(c.values()) for sp, c in result.metrics.counts.items()},
+                "share_with_text": methods["text"].params["covers_with_text"],
+                "text_weight": methods["fused"].params["text_weight"],
+                "text_C": methods["text"].params["C"],
                 **{
                     rung: {
-                        "val": round(methods[rung]["val"]["weighted_f1"], 4),
-                        "test": round(methods[rung]["test"]["weighted_f1"], 4),
+                        "val": round(methods[rung].val["weighted_f1"], 4),
+                        "test": round(methods[rung].test["weighted_f1"], 4),
                     }
                     for rung in RUNGS
                 },
                 "name_seen": name_seen_split(exports[seed], probs),
                 "artist_seen": artist_split(exports[seed], probs),
                 "best_on_val": result.best_method,
-                "fused_images_per_second": methods["fused"]["images_per_second"],
+                "fused_images_per_second": methods["fused"].images_per_second,
             }
         )
         report = summarise(per_seed, text_cards, started, args.image)  # after every seed

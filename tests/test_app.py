@@ -256,7 +256,7 @@ def test_relative_latest_pointer(tmp_path: Path) -> None:
 def test_cell_covers_add_up_to_every_confusion_cell(tiny_run: Path) -> None:
     report = data.load_run_report(fast_settings(tiny_run), tiny_run)
     rows = runs.predictions(tiny_run)
-    genres = report.metrics["genres"]
+    genres = report.metrics.genres
     for method in report.methods:
         counts = runs.confusion_counts(report, method)
         for i, true in enumerate(genres):

@@ -139,13 +139,13 @@ def side_run(tmp_path_factory):  # type: ignore[no-untyped-def]
 
 def test_side_rungs_train_and_attributes_carry_the_signal(side_run) -> None:  # type: ignore[no-untyped-def]
     export, result = side_run
-    methods = result.metrics["methods"]
+    methods = result.metrics.methods
     assert set(methods) == {"attrs", "svc+attrs:colour", "logreg+pca8+attrs"}
-    assert methods["attrs"]["val"]["weighted_f1"] >= 0.9  # colour and noise decide the genre
-    params = methods["logreg+pca8+attrs"]["params"]
+    assert methods["attrs"].val["weighted_f1"] >= 0.9  # colour and noise decide the genre
+    params = methods["logreg+pca8+attrs"].params
     assert params["blocks"]["image"] == 8 and params["side_weight"] in (0.25, 0.5, 1.0)
     assert params["blocks"]["attrs"] == len(read_attribute_table(read_export(export)).columns)  # type: ignore[union-attr]
-    assert methods["svc+attrs:colour"]["params"]["attribute_groups"] == ["colour"]
+    assert methods["svc+attrs:colour"].params["attribute_groups"] == ["colour"]
     report = (result.run_dir / "report.md").read_text(encoding="utf-8")
     assert "## Ablation: side features" in report
     assert "| svc+attrs:colour | image + attributes: colour |" in report

@@ -71,14 +71,14 @@ def text_run(tmp_path_factory):  # type: ignore[no-untyped-def]
 
 def test_text_rungs_join_the_ladder(text_run) -> None:  # type: ignore[no-untyped-def]
     _, result = text_run
-    methods = result.metrics["methods"]
+    methods = result.metrics.methods
     assert set(methods) == {"logreg", "text", "fused"}
     # 4 of 5 covers show a name that decides the genre; the 5th shows none
-    assert methods["text"]["val"]["weighted_f1"] >= 0.7
-    val = {m: methods[m]["val"]["weighted_f1"] for m in methods}
+    assert methods["text"].val["weighted_f1"] >= 0.7
+    val = {m: methods[m].val["weighted_f1"] for m in methods}
     assert val["fused"] >= max(val["logreg"], val["text"])  # w = 0 and w = 1 were candidates
-    assert methods["fused"]["params"]["image_method"] == "logreg"
-    assert 0 <= methods["fused"]["params"]["text_weight"] <= 1
+    assert methods["fused"].params["image_method"] == "logreg"
+    assert 0 <= methods["fused"].params["text_weight"] <= 1
     assert "fused" in (result.run_dir / "report.md").read_text()
 
 
@@ -189,7 +189,8 @@ def test_small_val_selection_compares_the_text_rungs_by_cv(tmp_path) -> None:  #
     export = _export(tmp_path / "export")
     config = TrainConfig(methods=("logreg", "text", "fused"), **TINY)
     metrics = train_and_evaluate(export, tmp_path / "run", config).metrics
-    block = metrics["model_selection"]
+    block = metrics.model_selection
+    assert block is not None
     assert block["rule"] == "grouped-cv"
     assert {"logreg", "text", "fused"} <= set(block["per_method"])
     assert block["not_compared"] == []

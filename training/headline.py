@@ -24,6 +24,7 @@ import numpy as np
 
 from sleeve.training.grouped_cv import REFITTABLE, fused_cv_scores, grouped_cv_scores
 from sleeve.training.label_issues import manifest_groups
+from sleeve.training.run_metrics import RunMetrics
 
 if TYPE_CHECKING:
     from sleeve.training.data import Export
@@ -162,9 +163,9 @@ def compute_headline(
     return block
 
 
-def headline_sentence(metrics: dict) -> str | None:
+def headline_sentence(metrics: RunMetrics) -> str | None:
     """One line for report.md/html and the model card (None when the run has no headline)."""
-    h = metrics.get("headline")
+    h = metrics.headline
     if not h:
         return None
     via = "" if h["head"] == h["chosen_method"] else f" (refitted as its {h['head']} head)"

@@ -28,6 +28,7 @@ from sleeve.training.evaluate import _png, _pyplot, classification_metrics
 from sleeve.training.grouped_cv import refit_predict
 from sleeve.training.headline import head_params, representative
 from sleeve.training.methods.embedding import split_arrays
+from sleeve.training.run_metrics import RunMetrics
 
 if TYPE_CHECKING:
     from sleeve.training.data import Export
@@ -224,9 +225,9 @@ def learning_curve_block(points: list[dict], genres: list[str], seed: int = 0) -
     return {"points": points, "fits": fits, "advice": advice}
 
 
-def curve_lines(metrics: dict) -> list[str]:
+def curve_lines(metrics: RunMetrics) -> list[str]:
     """Markdown lines for the report."""
-    lc = metrics.get("learning_curve")
+    lc = metrics.learning_curve
     if not lc:
         return []
     lines = [

@@ -24,6 +24,7 @@ from sleeve.training.evaluate import classification_metrics
 from sleeve.training.grouped_cv import REFITTABLE, grouped_cv_scores
 from sleeve.training.headline import TEXT_RUNGS, head_params, summarise, text_rung_scores
 from sleeve.training.label_issues import manifest_groups
+from sleeve.training.run_metrics import RunMetrics
 
 if TYPE_CHECKING:
     from sleeve.training.data import Export
@@ -128,15 +129,15 @@ def choose_for_export(
     return choose(outcomes, x, y, groups, y_val, export.genres, seed, min_val, words)
 
 
-def chosen_by(metrics: dict) -> str:
+def chosen_by(metrics: RunMetrics) -> str:
     """How the shipped method was chosen, for the report's sentences."""
-    sel = metrics.get("model_selection") or {}
+    sel = metrics.model_selection or {}
     return "by grouped CV on train+val" if sel.get("rule") == "grouped-cv" else "on val"
 
 
-def selection_lines(metrics: dict) -> list[str]:
+def selection_lines(metrics: RunMetrics) -> list[str]:
     """Markdown lines: the rule used and each compared method's score with its noise."""
-    sel = metrics.get("model_selection")
+    sel = metrics.model_selection
     if not sel:
         return []
     lines = [

@@ -36,6 +36,7 @@ from sleeve.dataset.export import (
 )
 from sleeve.errors import DataError
 from sleeve.settings import Settings, redact_url
+from sleeve.training.run_metrics import RunMetrics
 from sleeve.training.rundir import CONFUSED_PAIRS, Run, latest_run
 
 METRIC_KEYS = ("weighted_f1", "macro_f1", "accuracy")
@@ -51,33 +52,36 @@ class NotReady(DataError):
 @dataclass(frozen=True)
 class RunReport:
     run_dir: Path
-    metrics: dict[str, Any]
+    metrics: RunMetrics
 
     @property
-    def best_method(self) -> str | None:
-        best = self.metrics.get("best") or {}
-        return best.get("method")
+    def best_method(self) -> str:
+        return self.metrics.best.method
 
     @property
     def methods(self) -> list[str]:
-        return list((self.metrics.get("methods") or {}).keys())
+        return list(self.metrics.methods)
 
     def method_rows(self) -> list[dict[str, Any]]:
         """One row per method: val/test scores, training time and speed; best marked."""
         rows = []
-        for name, m in (self.metrics.get("methods") or {}).items():
+        for name, m in self.metrics.methods.items():
             row: dict[str, Any] = {"method": name, "best": name == self.best_method}
-            for split in ("val", "test"):
-                scores = m.get(split) or {}
+            for split, scores in (("val", m.val), ("test", m.test)):
                 for key in METRIC_KEYS:
                     row[f"{split} {key}"] = scores.get(key)
-            row["train seconds"] = m.get("train_seconds")
-            row["images/s"] = m.get("images_per_second")
+            row["train seconds"] = m.train_seconds
+            row["images/s"] = m.images_per_second
             rows.append(row)
         return rows
 
+    def scores(self, method: str, split: str = "test") -> dict[str, Any]:
+        """``method``'s val or test scores ({} when the run has no such method)."""
+        m = self.metrics.methods.get(method)
+        return (m.val if split == "val" else m.test) if m is not None else {}
+
     def per_class_rows(self, method: str, split: str = "test") -> list[dict[str, Any]]:
-        scores = ((self.metrics.get("methods") or {}).get(method) or {}).get(split) or {}
+        scores = self.scores(method, split)
         return [
             {"genre": genre, **values}
             for genre, values in sorted((scores.get("per_class") or {}).items())
