@@ -27,6 +27,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sleeve.dataset.groups import DuplicateGroup
 from sleeve.dataset.rows import CatalogRows, EvidenceRow
@@ -82,7 +83,7 @@ class Label:
 class LabelReport:
     status: Counter[str] = field(default_factory=Counter)
     # conflict kind -> {"groups": n, "ambiguous": n, "resolved": {genre: n}}
-    conflicts: dict[str, dict[str, object]] = field(default_factory=dict)
+    conflicts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add(self, label: Label) -> None:
         self.status[label.status] += 1
@@ -91,11 +92,11 @@ class LabelReport:
         entry = self.conflicts.setdefault(
             label.conflict, {"groups": 0, "ambiguous": 0, "weak": 0, "resolved": {}}
         )
-        entry["groups"] += 1  # type: ignore[operator]
+        entry["groups"] += 1
         if label.genre is None:
-            entry[label.status] += 1  # type: ignore[operator]
+            entry[label.status] += 1
         else:
-            resolved: dict[str, int] = entry["resolved"]  # type: ignore[assignment]
+            resolved: dict[str, int] = entry["resolved"]
             resolved[label.genre] = resolved.get(label.genre, 0) + 1
 
     def as_dict(self) -> dict[str, object]:
