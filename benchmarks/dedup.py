@@ -225,7 +225,7 @@ def precision_recall(pairs: list[tuple[str, str, bool]], found: set[tuple[str, s
     }
 
 
-def _catalog(data_dir: Path):  # type: ignore[no-untyped-def]
+def _catalog(data_dir: Path):
     """The shared covers imported into a catalog under ``data_dir`` (once; reused after)."""
     from sleeve.catalog.db import open_catalog
     from sleeve.collector.folder_import import import_folder
@@ -241,7 +241,7 @@ def _catalog(data_dir: Path):  # type: ignore[no-untyped-def]
     return catalog, settings, tax
 
 
-def _group_rep(images, hashes, extra_sha: list[tuple[str, str]]) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _group_rep(images, hashes, extra_sha: list[tuple[str, str]]) -> dict[str, str]:
     """sha256 of every cover -> sha256 of its duplicate group's representative."""
     from sleeve.dataset.groups import group_duplicates
 
@@ -256,7 +256,7 @@ def _group_rep(images, hashes, extra_sha: list[tuple[str, str]]) -> dict[str, st
     }
 
 
-def spanning(pairs, rep: dict[str, str], export_dir: Path) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def spanning(pairs, rep: dict[str, str], export_dir: Path) -> dict[str, object]:
     """Labelled same-album pairs whose covers both reach the export, in two different splits."""
     split = {r.sha256: r.split for r in read_export(export_dir).rows}
     both, crossed = 0, []
@@ -321,7 +321,7 @@ def heldout_text_check(
         for diff in (-1.0, 0.0, 0.1, 0.2, 0.3)  # -1: no veto
     ]
 
-    def decide(row, t) -> bool:  # type: ignore[no-untyped-def]
+    def decide(row, t) -> bool:
         _, m, every, sure = row
         if t is None:
             return m.passes(stage.min_inliers, stage.max_disagreement)
@@ -333,7 +333,7 @@ def heldout_text_check(
         in_band = m.plain is None and m.inliers >= stage.min_inliers and m.disagreement <= band
         return in_band and every is not None and every[0] >= same
 
-    def score(sub, t) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    def score(sub, t) -> tuple[float, float]:
         tp = sum(1 for r in sub if r[0] and decide(r, t))
         fp = sum(1 for r in sub if not r[0] and decide(r, t))
         return (tp / (tp + fp) if tp + fp else 0.0), tp / max(1, sum(r[0] for r in sub))
@@ -346,7 +346,7 @@ def heldout_text_check(
         for fit, held in ((idx[:half], idx[half:]), (idx[half:], idx[:half])):
             fit_rows, held_rows = [rows[i] for i in fit], [rows[i] for i in held]
 
-            def rank(t, fit_rows=fit_rows):  # type: ignore[no-untyped-def]
+            def rank(t, fit_rows=fit_rows):
                 p, r = score(fit_rows, t)
                 return (p >= 0.95 and r >= 0.9, round(p + r, 9), t[1], -t[0], -t[2])
 

@@ -84,6 +84,7 @@ def build_exports(
             attributes="off",  # not what this measures; the catalog may lack them
             group_by_artist=grouped,
         )
+        # not a dry run: the export dir is set
         exports[seed] = Path(built.export_dir)  # type: ignore[arg-type]
         text_cards[seed] = plain(built.card.text or {}) | {"artists": plain(built.card.artists)}
     catalog.dispose()
@@ -136,6 +137,7 @@ def name_seen_split(export: Path, probs: dict[str, object]) -> dict:
     for rung in RUNGS:
         p = probs[f"{rung}_test"]
         out[rung] = {
+            # p is one of the run's probability arrays (probs is typed dict of object)
             "name_seen": round(weighted_f1(y[seen], p[seen]), 4) if seen.any() else None,  # type: ignore[index]
             "name_unseen": round(weighted_f1(y[~seen], p[~seen]), 4) if (~seen).any() else None,  # type: ignore[index]
         }
@@ -147,6 +149,7 @@ def artist_split(export: Path, probs: dict[str, object]) -> dict:
     from sleeve.training.artist_split import artist_breakdown
     from sleeve.training.data import load_export
 
+    # the npz arrays, read as a dict of object
     got = artist_breakdown(load_export(export, check_images=False), probs)  # type: ignore[arg-type]
     if not got:
         return {}

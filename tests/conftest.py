@@ -35,6 +35,7 @@ def fast_settings(data_dir: Path, **overrides: object) -> Settings:
         "visual_dedup": False,
     }
     values.update(overrides)
+    # overrides are Settings fields with their own types
     return replace(base, **values)  # type: ignore[arg-type]
 
 

@@ -70,6 +70,7 @@ def test_matcher_tolerates_ocr_noise(words: list[str], expected: str | None) -> 
 
 def test_the_most_prominent_line_names_the_artist() -> None:
     words = [w("Willie Nelson", height=8), w("JOHNNY CASH", height=40)]
+    # the pattern matches this text (None would fail the test anyway)
     assert NAMES.match(words)[0] == "johnny cash"  # type: ignore[index]
     assert candidates(words)[0].key == "johnnycash"
 
@@ -149,7 +150,7 @@ def test_artist_table_round_trips(tmp_path: Path) -> None:
 
 def test_build_dataset_groups_folder_imports_by_their_words(
     sqlite_catalog: Catalog, settings, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     pytest.importorskip("rapidocr_onnxruntime", reason="the OCR extra is not installed")
     from sqlalchemy import insert
 

@@ -24,6 +24,7 @@ from sleeve.errors import ConfigError, UsageError
 
 HAS_MTCNN = importlib.util.find_spec("facenet_pytorch") is not None
 ASTRONAUT = (
+    # skimage is a dependency: its spec and origin exist
     Path(importlib.util.find_spec("skimage").origin).parent / "data" / "astronaut.png"  # type: ignore[union-attr,arg-type]
     if importlib.util.find_spec("skimage")
     else None
@@ -140,7 +141,7 @@ def test_structure_symmetry_and_edges() -> None:
     ],
     ids=["mtcnn", "haar"],
 )
-def test_face_detectors_find_the_one_face_and_none_on_a_flat_cover(extractor) -> None:  # type: ignore[no-untyped-def]
+def test_face_detectors_find_the_one_face_and_none_on_a_flat_cover(extractor) -> None:
     photo = extractor.compute(load_view(ASTRONAUT))  # one astronaut's portrait, 512x512
     assert photo["face_count"] == 1
     assert photo["person"] == 1 and photo["group"] == 0
@@ -156,7 +157,7 @@ def test_group_is_three_or_more_faces() -> None:
     assert three == {"face_count": 3, "largest_face_share": 0.06, "person": 1, "group": 1}
 
 
-def test_missing_facenet_names_the_package(monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_missing_facenet_names_the_package(monkeypatch, caplog) -> None:
     monkeypatch.setattr(faces, "mtcnn_available", lambda: False)
     with pytest.raises(ConfigError, match="pip install --no-deps facenet-pytorch"):
         resolve("faces-mtcnn")
@@ -234,7 +235,7 @@ def test_worker_processes_give_the_same_values(
 # --- the command -------------------------------------------------------------------------------
 
 
-def test_sleeve_attributes_command(tmp_path: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_sleeve_attributes_command(tmp_path: Path, monkeypatch, capsys) -> None:
     from sleeve.catalog.db import open_catalog
     from sleeve.catalog.models import CoverImage
     from sleeve.settings import load_settings
@@ -268,7 +269,7 @@ def test_sleeve_attributes_command(tmp_path: Path, monkeypatch, capsys) -> None:
 # --- build-dataset: attributes.csv and the card's profile ----------------------------------------
 
 
-def test_build_dataset_exports_attributes_and_profile(sqlite_catalog, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_build_dataset_exports_attributes_and_profile(sqlite_catalog, settings, tmp_path) -> None:
     import csv
 
     from sleeve.collector.folder_import import import_folder

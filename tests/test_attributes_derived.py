@@ -19,6 +19,7 @@ from sleeve.dataset.attributes.registry import EXTRACTORS, resolve
 from sleeve.dataset.ocr import Word
 
 ASTRONAUT = (
+    # skimage is a dependency: its spec and origin exist
     Path(importlib.util.find_spec("skimage").origin).parent / "data" / "astronaut.png"  # type: ignore[union-attr,arg-type]
     if importlib.util.find_spec("skimage")
     else None
@@ -124,7 +125,7 @@ def test_style_calls_a_portrait_a_photo_and_lettering_typography() -> None:
     assert lettering["style"] == "typography"
 
 
-def load_view_of(img: Image.Image):  # type: ignore[no-untyped-def]
+def load_view_of(img: Image.Image):
     from sleeve.dataset.attributes.base import CoverView
 
     arr = np.asarray(img, np.uint8)

@@ -5,6 +5,7 @@ back byte for byte."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ from sleeve.dataset.card_sections import (
 from sleeve.dataset.export import DatasetCard
 from sleeve.errors import DataError
 
-NEWER_CARD = {
+NEWER_CARD: dict[str, Any] = {
     "dataset_id": "0123456789abcdef",
     "genres": ["jazz", "rock"],
     "counts": {"train": {"jazz": 7, "rock": 7}, "val": {"jazz": 2, "rock": 1}},

@@ -54,17 +54,17 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     return settings, catalog, tax
 
 
-def _build(settings, catalog, tax):  # type: ignore[no-untyped-def]
+def _build(settings, catalog, tax):
     return build_dataset(catalog, settings, tax, progress=False, threshold=0, read_text=False)
 
 
-def _cli(capsys, *argv: str) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
+def _cli(capsys, *argv: str) -> tuple[int, str, str]:
     code = cli.main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
 
 
-def test_flag_rebuild_excluded_and_relabelled(env, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_flag_rebuild_excluded_and_relabelled(env, capsys) -> None:
     settings, catalog, tax = env
     first = _build(settings, catalog, tax)
     config = TrainConfig(methods=("logreg",), image_size=64, batch_size=16, progress=False)
@@ -118,7 +118,7 @@ def test_flag_rebuild_excluded_and_relabelled(env, capsys) -> None:  # type: ign
     assert third.dataset_id == second.dataset_id and third.card.review.kept == 1
 
 
-def _misfiled_sha(catalog) -> str:  # type: ignore[no-untyped-def]
+def _misfiled_sha(catalog) -> str:
     from sleeve.catalog.models import ReleaseImage
 
     with catalog.session() as s:
@@ -126,7 +126,7 @@ def _misfiled_sha(catalog) -> str:  # type: ignore[no-untyped-def]
         return link.image.sha256
 
 
-def test_decisions_are_validated(env, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_decisions_are_validated(env, capsys) -> None:
     _, catalog, tax = env
     with catalog.session() as s:
         sha = s.query(CoverImage.sha256).first()[0]

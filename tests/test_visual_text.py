@@ -102,7 +102,7 @@ def worded_tree(tmp_path: Path) -> Path:
     return root
 
 
-def test_build_confirms_a_pair_by_its_words_and_says_so(  # type: ignore[no-untyped-def]
+def test_build_confirms_a_pair_by_its_words_and_says_so(
     sqlite_catalog, settings, worded_tree, tmp_path
 ):
     pytest.importorskip("rapidocr_onnxruntime")
