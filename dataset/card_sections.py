@@ -1,4 +1,4 @@
-"""card.json's sections as records (sleeve.jsonrecord): what build-dataset's stages hand to the
+"""card.json's sections as records (sleeve.core.jsonrecord): what build-dataset's stages hand to the
 card, the card's Markdown and the app, typed. The keys, their order and their values are those
 card.json has always had; a key a newer sleeve adds is kept in ``extra``.
 
@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sleeve.jsonrecord import JsonRecord, key
+from sleeve.core.jsonrecord import JsonRecord, key
 
 
 @dataclass(kw_only=True)
 class DuplicatesSection(JsonRecord):
-    """What the duplicate stages merged (dataset/groups.py, visual.py, text_pairs.py)."""
+    """What the duplicate stages merged (dataset/dedup/groups.py, visual.py, text_pairs.py)."""
 
     byte_identical_images: int
     byte_identical_extra_links: int

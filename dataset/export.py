@@ -25,16 +25,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sleeve.dataset.card_sections import (
-    ArtistsSection,
-    AttributesSection,
-    DuplicatesSection,
-    ReviewSection,
-    TextSection,
-)
-from sleeve.dataset.cover_text import TEXT_TABLE, read_text_table
-from sleeve.errors import DataError
-from sleeve.fsutil import (
+from sleeve.core.errors import DataError
+from sleeve.core.fsutil import (
     atomic_write,
     read_pointer,
     sweep_stale,
@@ -42,8 +34,16 @@ from sleeve.fsutil import (
     widen_to_umask,
     write_pointer,
 )
-from sleeve.jsonrecord import JsonRecord, plain
-from sleeve.progress import bar as progress_bar
+from sleeve.core.jsonrecord import JsonRecord, plain
+from sleeve.core.progress import bar as progress_bar
+from sleeve.dataset.card_sections import (
+    ArtistsSection,
+    AttributesSection,
+    DuplicatesSection,
+    ReviewSection,
+    TextSection,
+)
+from sleeve.dataset.text.cover_text import TEXT_TABLE, read_text_table
 
 MANIFEST = "manifest.csv"
 CARD_JSON = "card.json"

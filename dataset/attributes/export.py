@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sleeve.catalog.db import Catalog
+from sleeve.core.catalog.db import Catalog
 from sleeve.dataset.attributes.base import Extractor
 from sleeve.dataset.attributes.compute import AttributeReport, Attributes, ensure_attributes
 from sleeve.dataset.attributes.figure import profile_png
