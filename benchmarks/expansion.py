@@ -298,11 +298,11 @@ def run_metrics(run: Path) -> dict:
     from sleeve.inference.rundir import Run
 
     m = Run(run).metrics()
-    svc = m["methods"]["svc"]
+    svc = m.methods["svc"]
     return {
-        "own_split_test_weighted_f1": round(svc["test"]["weighted_f1"], 4),
-        "counts": {sp: sum(c.values()) for sp, c in m["counts"].items()},
-        "headline": m.get("headline"),
+        "own_split_test_weighted_f1": round(svc.test["weighted_f1"], 4),
+        "counts": {sp: sum(c.values()) for sp, c in m.counts.items()},
+        "headline": m.headline,
     }
 
 

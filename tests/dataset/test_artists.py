@@ -145,7 +145,7 @@ def test_artist_table_round_trips(tmp_path: Path) -> None:
     assert back["a" * 64] == ArtistEvidence("text:x", "X, Y", "text")
     assert back["b" * 64] == NONE
     card = stage.card(["a" * 64, "b" * 64], grouped=False)
-    assert (card["text"], card["none"], card["credits"]) == (1, 1, 0)
+    assert (card.text, card.none, card.credits) == (1, 1, 0)
 
 
 def test_build_dataset_groups_folder_imports_by_their_words(

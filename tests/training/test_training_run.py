@@ -121,8 +121,8 @@ def test_same_seed_same_metrics(export: Path, tmp_path: Path) -> None:
     a = train_and_evaluate(export, tmp_path / "a", config).metrics
     b = train_and_evaluate(export, tmp_path / "b", config).metrics
     for m in ("logreg", "finetune"):
-        assert a["methods"][m]["val"] == b["methods"][m]["val"]
-        assert a["methods"][m]["test"] == b["methods"][m]["test"]
+        assert a.methods[m].val == b.methods[m].val
+        assert a.methods[m].test == b.methods[m].test
 
 
 def test_cli_prints_run_dir_last(export: Path, tmp_path: Path, capsys, monkeypatch) -> None:

@@ -172,6 +172,6 @@ def test_a_decision_on_any_member_speaks_for_its_duplicate_group() -> None:
     out, report = apply_decisions(groups, labels, decisions)
     assert out["g1"].genre is None and out["g1"].status == "review-excluded"
     assert out["g2"].genre == "rock"  # relabel overrides even an ambiguous rule outcome
-    assert (report["excluded"], report["relabelled"], report["kept"]) == (1, 1, 0)
-    assert report["labels_changed"] == 2 and report["relabelled_to"] == {"rock": 1}
+    assert (report.excluded, report.relabelled, report.kept) == (1, 1, 0)
+    assert report.labels_changed == 2 and report.relabelled_to == {"rock": 1}
     assert labels["g1"].genre == "pop"  # the input is not modified

@@ -135,9 +135,9 @@ def chosen_by(metrics: RunMetrics) -> str:
     return "by grouped CV on train+val" if sel.get("rule") == "grouped-cv" else "on val"
 
 
-def selection_lines(metrics: RunMetrics) -> list[str]:
-    """Markdown lines: the rule used and each compared method's score with its noise."""
-    sel = metrics.model_selection
+def selection_lines(sel: dict | None) -> list[str]:
+    """Markdown lines of metrics.json's model_selection block: the rule used and each compared
+    method's score with its noise."""
     if not sel:
         return []
     lines = [

@@ -205,8 +205,8 @@ def render_markdown(metrics: RunMetrics, card: DatasetCard, pairs: list[dict]) -
         f"![confusion matrix](confusion_{best.method}.png)",
         "",
         *(
-            ["## Model selection", "", *selection_lines(metrics), ""]
-            if selection_lines(metrics)
+            ["## Model selection", "", *selection_lines(metrics.model_selection), ""]
+            if selection_lines(metrics.model_selection)
             else []
         ),
         "## Most confused genres",
@@ -307,10 +307,10 @@ def render_html(
             ["<h2>Model selection</h2><ul>"]
             + [
                 f"<li>{html.escape(line.lstrip('- ').replace('**', ''))}</li>"
-                for line in selection_lines(metrics)
+                for line in selection_lines(metrics.model_selection)
             ]
             + ["</ul>"]
-            if selection_lines(metrics)
+            if selection_lines(metrics.model_selection)
             else []
         ),
         "<h2>Most confused genres</h2><ul>",
