@@ -83,6 +83,6 @@ class AttributesSection(JsonRecord):
     extractors: dict[str, int]  # extractor name -> version
     profile: dict[str, dict[str, float | int]]  # genre -> column -> value
     computed: dict[str, Any]  # cached / computed / skipped counts (AttributeReport)
-    text_read: int
+    text_read: int | None = None  # added after the section (older cards lack it)
     note: str
     figure: str | None = None

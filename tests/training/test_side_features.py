@@ -122,7 +122,15 @@ def _export(root: Path, per_split=(10, 6, 6), attributes: bool = True) -> Path:
     writer.writerow(MANIFEST_COLUMNS)
     writer.writerows(sorted(rows, key=lambda r: (r[4], r[3], r[1])))
     (root / "manifest.csv").write_text(buf.getvalue())
-    card = {"genres": list(GENRES), "attributes": {"extractors": {n: 1 for n in CHEAP}}}
+    section = {
+        "file": "attributes.csv",
+        "extractors": dict.fromkeys(CHEAP, 1),
+        "profile": {},
+        "computed": {},
+        "text_read": 0,
+        "note": "test export",
+    }
+    card = {"genres": list(GENRES), "attributes": section}
     (root / "card.json").write_text(json.dumps(card))
     if attributes:
         (root / "attributes.csv").write_bytes(render_csv(list(attrs), attrs, extractors))
