@@ -10,7 +10,7 @@ TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 EXTRAS ?= dev,app,catboost,bench,analysis,ocr,ray
 FACES_PKG ?= facenet-pytorch==2.6.0
 
-.PHONY: install demo test test-fast lint docs bench
+.PHONY: install demo test test-fast lint typecheck docs bench
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -39,7 +39,11 @@ docs: install
 	$(PY) docs/figures.py --check
 	$(VENV)/bin/mkdocs build --strict -q
 
-lint: install
+# mypy over every product package ([tool.mypy] in pyproject.toml); CI runs it before the tests
+typecheck: install
+	$(PY) -m mypy
+
+lint: typecheck
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 bench: install

@@ -183,7 +183,7 @@ def _ocr_cache() -> dict[str, tuple[list, int, int]]:
     return {sha: (loads(words), w, h) for sha, words, w, h in rows}
 
 
-def _cpu_seconds(resource) -> float:  # type: ignore[no-untyped-def]
+def _cpu_seconds(resource) -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
@@ -224,7 +224,7 @@ def _labelled() -> tuple[list[dict[str, str]], dict[str, Path]]:
     return [r for r in rows if r["sha256"] in path_of], path_of
 
 
-def _cv_scores(x, y, seeds: int = 5, balanced: bool = False) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _cv_scores(x, y, seeds: int = 5, balanced: bool = False) -> dict[str, object]:
     """Stratified 5-fold predictions repeated over seeds; C chosen inside each training fold
     (LogisticRegressionCV), so the held-out fold never picks its own regularisation."""
     import numpy as np
@@ -335,6 +335,7 @@ def labels() -> int:
         for r, g in zip(rows, got, strict=True):
             if r["face"] == "1":
                 by_style.setdefault(r["style"], []).append(g["face_count"] > 0)
+        # result values are dicts (built above); typed as object
         result[ex.name]["face_recall_by_style"] = {  # type: ignore[index]
             k: round(sum(v) / len(v), 3) for k, v in sorted(by_style.items())
         }

@@ -225,7 +225,7 @@ def precision_recall(pairs: list[tuple[str, str, bool]], found: set[tuple[str, s
     }
 
 
-def _catalog(data_dir: Path):  # type: ignore[no-untyped-def]
+def _catalog(data_dir: Path):
     """The shared covers imported into a catalog under ``data_dir`` (once; reused after)."""
     from sleeve.collector.folder_import import import_folder
     from sleeve.core.catalog.db import open_catalog
@@ -241,7 +241,7 @@ def _catalog(data_dir: Path):  # type: ignore[no-untyped-def]
     return catalog, settings, tax
 
 
-def _group_rep(images, hashes, extra_sha: list[tuple[str, str]]) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _group_rep(images, hashes, extra_sha: list[tuple[str, str]]) -> dict[str, str]:
     """sha256 of every cover -> sha256 of its duplicate group's representative."""
     from sleeve.dataset.dedup.groups import group_duplicates
 
@@ -256,7 +256,7 @@ def _group_rep(images, hashes, extra_sha: list[tuple[str, str]]) -> dict[str, st
     }
 
 
-def spanning(pairs, rep: dict[str, str], export_dir: Path) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def spanning(pairs, rep: dict[str, str], export_dir: Path) -> dict[str, object]:
     """Labelled same-album pairs whose covers both reach the export, in two different splits."""
     split = {r.sha256: r.split for r in read_export(export_dir).rows}
     both, crossed = 0, []
@@ -321,7 +321,7 @@ def heldout_text_check(
         for diff in (-1.0, 0.0, 0.1, 0.2, 0.3)  # -1: no veto
     ]
 
-    def decide(row, t) -> bool:  # type: ignore[no-untyped-def]
+    def decide(row, t) -> bool:
         _, m, every, sure = row
         if t is None:
             return m.passes(stage.min_inliers, stage.max_disagreement)
@@ -333,7 +333,7 @@ def heldout_text_check(
         in_band = m.plain is None and m.inliers >= stage.min_inliers and m.disagreement <= band
         return in_band and every is not None and every[0] >= same
 
-    def score(sub, t) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    def score(sub, t) -> tuple[float, float]:
         tp = sum(1 for r in sub if r[0] and decide(r, t))
         fp = sum(1 for r in sub if not r[0] and decide(r, t))
         return (tp / (tp + fp) if tp + fp else 0.0), tp / max(1, sum(r[0] for r in sub))
@@ -346,7 +346,7 @@ def heldout_text_check(
         for fit, held in ((idx[:half], idx[half:]), (idx[half:], idx[:half])):
             fit_rows, held_rows = [rows[i] for i in fit], [rows[i] for i in held]
 
-            def rank(t, fit_rows=fit_rows):  # type: ignore[no-untyped-def]
+            def rank(t, fit_rows=fit_rows):
                 p, r = score(fit_rows, t)
                 return (p >= 0.95 and r >= 0.9, round(p + r, 9), t[1], -t[0], -t[2])
 
@@ -476,7 +476,7 @@ def visual_stage(data_dir: Path) -> dict[str, object]:
                 attributes="off",  # cover attributes: another stage, not timed here
             )
             wall = time.perf_counter() - t0
-            vis = res.card.duplicates["visual"]
+            vis = res.card.duplicates.visual
             extra = [(p["sha256_a"], p["sha256_b"]) for p in vis.get("pair_list", [])]
             rep = _group_rep(images, hashes, extra)
             split = spanning(pairs, rep, res.export_dir)
@@ -489,7 +489,7 @@ def visual_stage(data_dir: Path) -> dict[str, object]:
                 "stage_s": vis.get("seconds"),
                 "text_check": vis.get("text"),
                 "exported": sum(sum(c.values()) for c in res.counts.values()),
-                "pairs_by_stage": res.card.duplicates["pairs_by_stage"],
+                "pairs_by_stage": res.card.duplicates.pairs_by_stage,
                 "groups_joined": vis.get("groups_joined"),
                 "conflicts_revealed": vis.get("conflicts_revealed"),
                 "labelled_pairs_grouped": precision_recall(pairs, grouped),
@@ -564,9 +564,7 @@ def split_seed_f1(data_dir: Path, seeds: tuple[int, ...] = (0, 1, 2)) -> dict[st
                 built.export_dir, work / f"run-{seed}-{on}", config, data_dir=data_dir
             )
             for method in scores:
-                scores[method].append(
-                    round(run.metrics["methods"][method]["test"]["weighted_f1"], 3)
-                )
+                scores[method].append(round(run.metrics.methods[method].test["weighted_f1"], 3))
             test_covers.append(sum(built.counts["test"].values()))
         out["phash + visual" if on else "phash only"] = {
             "test_weighted_f1": scores,

@@ -281,6 +281,7 @@ def paired_bootstrap(truth: dict[str, str], a: dict[str, str], b: dict[str, str]
 
 
 def card_facts(export: Path) -> dict:
+    from sleeve.core.jsonrecord import plain
     from sleeve.dataset.export import read_export
 
     card = read_export(export).card
@@ -288,8 +289,8 @@ def card_facts(export: Path) -> dict:
         "dataset_id": card.dataset_id,
         "counts": card.counts,
         "labels": card.labels,
-        "duplicates": card.duplicates,
-        "review": card.review,
+        "duplicates": plain(card.duplicates),
+        "review": plain(card.review),
     }
 
 
@@ -297,11 +298,11 @@ def run_metrics(run: Path) -> dict:
     from sleeve.inference.rundir import Run
 
     m = Run(run).metrics()
-    svc = m["methods"]["svc"]
+    svc = m.methods["svc"]
     return {
-        "own_split_test_weighted_f1": round(svc["test"]["weighted_f1"], 4),
-        "counts": {sp: sum(c.values()) for sp, c in m["counts"].items()},
-        "headline": m.get("headline"),
+        "own_split_test_weighted_f1": round(svc.test["weighted_f1"], 4),
+        "counts": {sp: sum(c.values()) for sp, c in m.counts.items()},
+        "headline": m.headline,
     }
 
 

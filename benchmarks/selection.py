@@ -63,14 +63,14 @@ def one_seed(seed: int, work: Path) -> dict:
 def describe(run: Path, seed: int, seconds: float | None) -> dict:
     """The two rules' choices and their test scores, from a finished run directory."""
     m = Run(run).metrics()
-    sel = m["model_selection"]
-    test = {k: round(v["test"]["weighted_f1"], 4) for k, v in m["methods"].items()}
-    val = {k: round(v["val"]["weighted_f1"], 4) for k, v in m["methods"].items()}
+    sel = m.model_selection or {}
+    test = {k: round(v.test["weighted_f1"], 4) for k, v in m.methods.items()}
+    val = {k: round(v.val["weighted_f1"], 4) for k, v in m.methods.items()}
     cv = {k: v["estimate"] for k, v in sel["per_method"].items()}
     return {
         "seed": seed,
         "val_covers": sel["val_covers"],
-        "counts": {sp: sum(c.values()) for sp, c in m["counts"].items()},
+        "counts": {sp: sum(c.values()) for sp, c in m.counts.items()},
         "val_weighted_f1": val,
         "cv_weighted_f1": cv,
         "test_weighted_f1": test,

@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             export, args.work / "runs" / f"side-{args.image}-seed{seed}", config,
             data_dir=args.work / "data",
         )  # fmt: skip
-        methods = result.metrics["methods"]
+        methods = result.metrics.methods
         per_seed.append(
             {
                 "seed": seed,
@@ -123,12 +123,12 @@ def main(argv: list[str] | None = None) -> int:
                 "best_on_val": result.best_method,
                 **{
                     r: {
-                        "val": round(methods[r]["val"]["weighted_f1"], 4),
-                        "test": round(methods[r]["test"]["weighted_f1"], 4),
+                        "val": round(methods[r].val["weighted_f1"], 4),
+                        "test": round(methods[r].test["weighted_f1"], 4),
                         **{
-                            k: methods[r]["params"][k]
+                            k: methods[r].params[k]
                             for k in ("side_weight", "C", "text_weight")
-                            if k in methods[r]["params"]
+                            if k in methods[r].params
                         },
                     }
                     for r in rungs

@@ -59,6 +59,7 @@ def build_exports(
 
     from sleeve.collector.folder_import import import_folder
     from sleeve.core.catalog.db import open_catalog
+    from sleeve.core.jsonrecord import plain
     from sleeve.core.settings import load_settings
     from sleeve.core.taxonomy import Taxonomy
     from sleeve.dataset.build import build_dataset
@@ -83,8 +84,9 @@ def build_exports(
             attributes="off",  # not what this measures; the catalog may lack them
             group_by_artist=grouped,
         )
+        # not a dry run: the export dir is set
         exports[seed] = Path(built.export_dir)  # type: ignore[arg-type]
-        text_cards[seed] = (built.card.text or {}) | {"artists": built.card.artists}
+        text_cards[seed] = plain(built.card.text or {}) | {"artists": plain(built.card.artists)}
     catalog.dispose()
     return exports, text_cards
 
@@ -135,6 +137,7 @@ def name_seen_split(export: Path, probs: dict[str, object]) -> dict:
     for rung in RUNGS:
         p = probs[f"{rung}_test"]
         out[rung] = {
+            # p is one of the run's probability arrays (probs is typed dict of object)
             "name_seen": round(weighted_f1(y[seen], p[seen]), 4) if seen.any() else None,  # type: ignore[index]
             "name_unseen": round(weighted_f1(y[~seen], p[~seen]), 4) if (~seen).any() else None,  # type: ignore[index]
         }
@@ -146,6 +149,7 @@ def artist_split(export: Path, probs: dict[str, object]) -> dict:
     from sleeve.training.data import load_export
     from sleeve.training.evaluation.artist_split import artist_breakdown
 
+    # the npz arrays, read as a dict of object
     got = artist_breakdown(load_export(export, check_images=False), probs)  # type: ignore[arg-type]
     if not got:
         return {}
@@ -266,26 +270,26 @@ def main(argv: list[str] | None = None) -> int:
             data_dir=args.work / "data",
         )
         print(f"[seed {seed}] {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
-        methods = result.metrics["methods"]
+        methods = result.metrics.methods
         probs = dict(np.load(result.run.probabilities_path))
         per_seed.append(
             {
                 "seed": seed,
-                "counts": {sp: sum(c.values()) for sp, c in result.metrics["counts"].items()},
-                "share_with_text": methods["text"]["params"]["covers_with_text"],
-                "text_weight": methods["fused"]["params"]["text_weight"],
-                "text_C": methods["text"]["params"]["C"],
+                "counts": {sp: sum(c.values()) for sp, c in result.metrics.counts.items()},
+                "share_with_text": methods["text"].params["covers_with_text"],
+                "text_weight": methods["fused"].params["text_weight"],
+                "text_C": methods["text"].params["C"],
                 **{
                     rung: {
-                        "val": round(methods[rung]["val"]["weighted_f1"], 4),
-                        "test": round(methods[rung]["test"]["weighted_f1"], 4),
+                        "val": round(methods[rung].val["weighted_f1"], 4),
+                        "test": round(methods[rung].test["weighted_f1"], 4),
                     }
                     for rung in RUNGS
                 },
                 "name_seen": name_seen_split(exports[seed], probs),
                 "artist_seen": artist_split(exports[seed], probs),
                 "best_on_val": result.best_method,
-                "fused_images_per_second": methods["fused"]["images_per_second"],
+                "fused_images_per_second": methods["fused"].images_per_second,
             }
         )
         report = summarise(per_seed, text_cards, started, args.image)  # after every seed

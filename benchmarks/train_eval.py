@@ -187,18 +187,18 @@ def main(argv: list[str] | None = None) -> int:
             export, args.work / "runs" / rung, config, data_dir=args.work / "data"
         )
         print(f"[{rung}] {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
-        for method, m in result.metrics["methods"].items():
+        for method, m in result.metrics.methods.items():
             rows.append(
                 {
                     "rung": f"{rung}/{method}",
-                    "val_weighted_f1": round(m["val"]["weighted_f1"], 4),
-                    "test_weighted_f1": round(m["test"]["weighted_f1"], 4),
-                    "test_macro_f1": round(m["test"]["macro_f1"], 4),
-                    "test_accuracy": round(m["test"]["accuracy"], 4),
-                    "train_seconds": m["train_seconds"],
-                    "images_per_second": m["images_per_second"],
+                    "val_weighted_f1": round(m.val["weighted_f1"], 4),
+                    "test_weighted_f1": round(m.test["weighted_f1"], 4),
+                    "test_macro_f1": round(m.test["macro_f1"], 4),
+                    "test_accuracy": round(m.test["accuracy"], 4),
+                    "train_seconds": m.train_seconds,
+                    "images_per_second": m.images_per_second,
                     "pretrained": config.weights != "none",
-                    "params": {k: v for k, v in m["params"].items() if k != "history"},
+                    "params": {k: v for k, v in m.params.items() if k != "history"},
                     "run_dir": str(result.run_dir),
                 }
             )

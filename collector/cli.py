@@ -18,7 +18,7 @@ from sleeve.core.cliutil import (
     setup_logging,
 )
 from sleeve.core.errors import UsageError
-from sleeve.core.settings import load_settings
+from sleeve.core.settings import Settings, load_settings
 from sleeve.core.taxonomy import Taxonomy
 
 EXAMPLES = """\
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     return run_command(body)
 
 
-def _import_folder(args: argparse.Namespace, settings, taxonomy) -> int:  # type: ignore[no-untyped-def]
+def _import_folder(args: argparse.Namespace, settings: Settings, taxonomy: Taxonomy) -> int:
     from sleeve.collector.folder_import import import_folder
 
     if not args.from_folder.is_dir():

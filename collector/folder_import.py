@@ -102,11 +102,11 @@ def resolve_folders(
     resolved: dict[str, str] = {}
     unmapped: list[str] = []
     for name in folder_names:
-        genre = mapping.get(name) or taxonomy.genre_for_folder(name)
-        if genre is None:
+        target = mapping.get(name) or taxonomy.genre_for_folder(name)
+        if target is None:
             unmapped.append(name)
         else:
-            resolved[name] = genre
+            resolved[name] = target
     if unmapped:
         example = ",".join(f"{n}={n.lower()}" for n in unmapped)
         raise UsageError(
@@ -127,7 +127,8 @@ def _inside(path: Path, root_real: Path) -> Path | None:
 def _class_folders(root: Path) -> tuple[list[str], list[str]]:
     """(class folder names, names that are links leading outside ``root``)."""
     root_real = root.resolve()
-    names, outside = [], []
+    names: list[str] = []
+    outside: list[str] = []
     for p in sorted(root.iterdir()):
         if p.is_dir() and not p.name.startswith("."):
             (names if _inside(p, root_real) else outside).append(p.name)

@@ -21,6 +21,7 @@ from sleeve.collector.ratelimit import shared_limiter
 from sleeve.core.catalog.db import Catalog
 from sleeve.core.catalog.models import Release, utcnow
 from sleeve.core.errors import RateLimitedError, RemoteError
+from sleeve.core.progress import Progress
 from sleeve.core.settings import Settings
 from sleeve.core.taxonomy import Taxonomy
 
@@ -37,7 +38,7 @@ def harvest_musicbrainz(
     genre: str,
     limit: int,
     *,
-    progress: bool = True,
+    progress: Progress = True,
 ) -> runs.HarvestSummary:
     """Add ``limit`` new distinct covers of ``genre`` (or resume the unfinished run)."""
     query = taxonomy.get(genre).mb_query

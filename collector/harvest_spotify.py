@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from sleeve.collector import records, runs
 from sleeve.collector.http import HttpClient, http_client
 from sleeve.collector.pipeline import Candidate, Download, Page, open_harvest
-from sleeve.collector.spotify import SpotifyAlbum, SpotifyArtist, SpotifyClient
+from sleeve.collector.spotify import SpotifyAlbum, SpotifyArtist, SpotifyClient, SpotifyPage
 from sleeve.collector.spotify_auth import SpotifyToken, check_credentials
 from sleeve.core.catalog.db import Catalog
 from sleeve.core.catalog.models import Release, utcnow
@@ -43,6 +43,7 @@ from sleeve.core.errors import (
     RateLimitedError,
     RemoteError,
 )
+from sleeve.core.progress import Progress
 from sleeve.core.settings import Settings
 from sleeve.core.taxonomy import Taxonomy
 
@@ -79,7 +80,7 @@ def harvest_spotify(
     limit: int,
     *,
     client: SpotifyClient | None = None,
-    progress: bool = True,
+    progress: Progress = True,
 ) -> runs.HarvestSummary:
     """Add ``limit`` new distinct covers of ``genre`` from Spotify (or resume the open run)."""
     filters = taxonomy.get(genre).spotify_search
@@ -159,7 +160,7 @@ class _Walk:
             exhausted = not next_url or _offset(next_url) > SEARCH_WINDOW
             self._save_cursor(genre, query, next_url, exhausted)
 
-    def _artist_page(self, query: str, next_url: str):  # type: ignore[no-untyped-def]
+    def _artist_page(self, query: str, next_url: str) -> SpotifyPage[SpotifyArtist] | None:
         if not next_url:
             return self.client.search_artists(query)
         try:

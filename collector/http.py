@@ -139,7 +139,16 @@ class HttpClient:
         with self._stats_lock:
             self.stats[key] = self.stats.get(key, 0) + 1
 
-    def _with_retries(self, method, url, params, headers, max_bytes, *, parse_json):  # type: ignore[no-untyped-def]
+    def _with_retries(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        max_bytes: int | None,
+        *,
+        parse_json: bool,
+    ) -> Any:
         policy = self.policy
 
         def error_of(state: RetryCallState) -> BaseException | None:
@@ -189,7 +198,15 @@ class HttpClient:
             raise wrapped.error from wrapped.error.__cause__
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _send(self, method, url, params, headers, max_bytes, data=None) -> Fetched:  # type: ignore[no-untyped-def]
+    def _send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        max_bytes: int | None,
+        data: Mapping[str, str] | None = None,
+    ) -> Fetched:
         if self.limiter is not None:
             self.limiter.acquire()
         self._count("requests")
@@ -270,7 +287,7 @@ def _status_error(resp: requests.Response, url: str, *, quote_body: bool = True)
         message += f": {detail}"
     if status in RETRY_STATUSES:
         err = TransientRemoteError(message, url=url, status=status, reason=f"http-{status}")
-        err.retry_after = parse_retry_after(resp.headers.get("Retry-After"))  # type: ignore[attr-defined]
+        err.retry_after = parse_retry_after(resp.headers.get("Retry-After"))
         return err
     if status == 403:
         return ForbiddenError(message, url=url, status=status, reason="http-403")

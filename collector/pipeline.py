@@ -136,8 +136,9 @@ class CoverPipeline:
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in done:
                 candidate = in_flight.pop(future)
+                before = self.summary.new
                 self._settle(candidate, future.result())
-                bar.update(self.summary.new - bar.n)
+                bar.update(self.summary.new - before)  # a callback bar has no tqdm counter
                 bar.set_postfix(had=self.summary.had, skipped=sum(self.summary.skipped.values()))
 
     def _fetch_and_vet(self, candidate: Candidate) -> _Vetted:

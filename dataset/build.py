@@ -8,6 +8,7 @@ load rows -> drop covers whose file is missing -> perceptual hashes (cached) -> 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from sleeve.core.taxonomy import Taxonomy, check_genre_name
 from sleeve.dataset.attributes.export import export_attributes, export_extractors
 from sleeve.dataset.balance import BalanceResult, Candidate, balance
 from sleeve.dataset.card import build_card, render_card_md
+from sleeve.dataset.card_sections import DuplicatesSection, TextSection
 from sleeve.dataset.dedup.groups import DEFAULT_THRESHOLD, Grouping, group_duplicates
 from sleeve.dataset.dedup.hashing import ALGOS, HashReport, ensure_hashes
 from sleeve.dataset.dedup.neighbours import MAX_THRESHOLD
@@ -83,12 +85,13 @@ class BuildResult:
             lines.append(f"  {g:<{width}}  {c[0]:>6} {c[1]:>6} {c[2]:>6} {sum(c):>6}")
         tot = [sum(self.counts[s].values()) for s in ("train", "val", "test")]
         lines.append(f"  {'total':<{width}}  {tot[0]:>6} {tot[1]:>6} {tot[2]:>6} {sum(tot):>6}")
-        lines.append(
-            f"duplicates removed: {dup['byte_identical_extra_links']} byte-identical files, "
-            f"{dup['near_duplicate_images_removed']} near-duplicates "
-            f"({self.card.settings['hash']} <= {self.card.settings['threshold']}"
-            f"{' + visual stage' if _visual_pairs(dup) else ''})"
-        )
+        if dup is not None:
+            lines.append(
+                f"duplicates removed: {dup.byte_identical_extra_links} byte-identical files, "
+                f"{dup.near_duplicate_images_removed} near-duplicates "
+                f"({self.card.settings['hash']} <= {self.card.settings['threshold']}"
+                f"{' + visual stage' if _visual_pairs(dup) else ''})"
+            )
         lines.append("labels: " + ", ".join(f"{k} {v}" for k, v in lab["status"].items()))
         for kind, c in lab["conflicts"].items():
             resolved = ", ".join(f"{g} {n}" for g, n in sorted(c["resolved"].items()))
@@ -110,8 +113,8 @@ class BuildResult:
         return lines
 
 
-def _visual_pairs(duplicates: dict) -> int:
-    by_stage = duplicates.get("pairs_by_stage", {})
+def _visual_pairs(duplicates: DuplicatesSection) -> int:
+    by_stage = duplicates.pairs_by_stage or {}
     return int(by_stage.get("visual", 0)) + int(by_stage.get("text", 0))
 
 
@@ -121,7 +124,7 @@ def _validate(
     per_class: int | None,
     hash_algo: str,
     threshold: int,
-    splits: tuple[float, float, float],
+    splits: Sequence[float],  # the options' 3-tuple, but a Python caller may pass any length
 ) -> None:
     for g in genres or []:
         if g not in known:
@@ -233,10 +236,10 @@ def build_dataset(
         opts.dry_run,
     )
     result.notes.append(summary_line(found))
-    if review["decisions_in_catalog"]:
+    if review.decisions_in_catalog:
         result.notes.append(
-            f"review decisions applied: excluded {review['excluded']}, relabelled "
-            f"{review['relabelled']}, kept {review['kept']}"
+            f"review decisions applied: excluded {review.excluded}, relabelled "
+            f"{review.relabelled}, kept {review.kept}"
         )
     for bad in skipped:  # written by another tool: listed, never applied, never blocking
         result.notes.append(
@@ -295,7 +298,7 @@ def _select(
     catalog: Catalog,
     data_dir: Path,
     grouping: Grouping,
-    labels: dict[int, Label],
+    labels: dict[str, Label],  # by group id
     rows: CatalogRows,
     image_by_id: dict[int, ImageRow],
     held: list[tuple[int, int]],
@@ -412,7 +415,7 @@ def _card(
     images: list[ImageRow],
     grouping: Grouping,
     found: VisualReport,
-    labels: dict[int, Label],
+    labels: dict[str, Label],  # by group id
     label_report: LabelReport,
     skips: tuple[list[str], list[str], HashReport],
     visual: VisualDedup,
@@ -424,22 +427,22 @@ def _card(
     out_genres = wanted or sorted({r.genre for r in manifest_rows})
     multi_link = [im for im in images if len(rows.releases_of(im.id)) > 1]
     near_groups = grouping.near_duplicate_groups
-    duplicates = {
-        "byte_identical_images": len(multi_link),
-        "byte_identical_extra_links": sum(len(rows.releases_of(im.id)) - 1 for im in multi_link),
-        "near_pairs": grouping.near_pairs,
-        "near_duplicate_groups": len(near_groups),
-        "near_duplicate_images_removed": sum(g.size - 1 for g in near_groups),
-        "max_distance_merged": grouping.max_distance_seen,
-        "threshold_note": THRESHOLD_NOTE,
-        "pairs_by_stage": {
+    duplicates = DuplicatesSection(
+        byte_identical_images=len(multi_link),
+        byte_identical_extra_links=sum(len(rows.releases_of(im.id)) - 1 for im in multi_link),
+        near_pairs=grouping.near_pairs,
+        near_duplicate_groups=len(near_groups),
+        near_duplicate_images_removed=sum(g.size - 1 for g in near_groups),
+        max_distance_merged=grouping.max_distance_seen,
+        threshold_note=THRESHOLD_NOTE,
+        pairs_by_stage={
             "sha256": sum(len(rows.releases_of(im.id)) - 1 for im in multi_link),
             "phash": grouping.near_pairs,
             "visual": sum(1 for p in found.pairs if p.by != TEXT),
             "text": sum(1 for p in found.pairs if p.by == TEXT),
         },
-        "visual": card_entry(found, visual, grouping, labels, {im.id: im.sha256 for im in images}),
-    }
+        visual=card_entry(found, visual, grouping, labels, {im.id: im.sha256 for im in images}),
+    )
     missing, changed, hash_report = skips
     rule = opts.rule or LabelRule()
     skipped: dict[str, object] = {}
@@ -501,7 +504,7 @@ def _export(
         catalog, data_dir, manifest_rows, sources, enabled=opts.read_text, progress=opts.progress
     )
     card.text = text_card
-    result.notes.append(str(text_card["note"]))
+    result.notes.append(text_card.note)
     artists = chosen.artists or find_artists(  # evidence only, from the words just read
         catalog, data_dir, rows, chosen.items, image_by_id, read=False, progress=opts.progress
     )
@@ -534,13 +537,13 @@ def cover_text_table(
     *,
     enabled: bool,
     progress: bool,
-) -> tuple[dict[str, bytes], dict[str, object]]:
+) -> tuple[dict[str, bytes], TextSection]:
     """Read the exported covers' words (cached) and render text.jsonl; a card entry says how."""
     if not enabled:
-        return {}, {"note": "cover text: not read (--no-text)"}
+        return {}, TextSection(note="cover text: not read (--no-text)")
     if not engine_available():
         note = f"cover text: skipped, the OCR engine is not installed ({INSTALL_HINT})"
-        return {}, {"note": note}
+        return {}, TextSection(note=note)
     shas = [r.sha256 for r in rows]
     report = ensure_text(
         catalog,
@@ -550,12 +553,19 @@ def cover_text_table(
     )
     words = load_text(catalog, shas)
     with_text = sum(1 for w in words.values() if w)
-    info: dict[str, object] = report.as_dict() | {
-        "file": TEXT_TABLE,
-        "covers": len(words),
-        "covers_with_text": with_text,
-        "note": f"{report.summary()}; {with_text} of {len(shas)} exported covers show words",
-    }
+    info = TextSection(
+        engine=report.engine,
+        version=report.version,
+        cached=report.cached,
+        read=report.read,
+        with_text=report.with_text,
+        skipped=dict(sorted(report.skipped.items())),
+        skipped_examples=report.skipped_examples,
+        file=TEXT_TABLE,
+        covers=len(words),
+        covers_with_text=with_text,
+        note=f"{report.summary()}; {with_text} of {len(shas)} exported covers show words",
+    )
     return {TEXT_TABLE: render_text_table(words)}, info
 
 

@@ -34,7 +34,15 @@ from sleeve.core.fsutil import (
     widen_to_umask,
     write_pointer,
 )
+from sleeve.core.jsonrecord import JsonRecord, plain
 from sleeve.core.progress import bar as progress_bar
+from sleeve.dataset.card_sections import (
+    ArtistsSection,
+    AttributesSection,
+    DuplicatesSection,
+    ReviewSection,
+    TextSection,
+)
 from sleeve.dataset.text.cover_text import TEXT_TABLE, read_text_table
 
 MANIFEST = "manifest.csv"
@@ -93,23 +101,23 @@ class DatasetCard:
     class_weights: dict[str, float]
     oversample: dict[str, float]
     settings: dict[str, Any] = field(default_factory=dict)
-    duplicates: dict[str, Any] = field(default_factory=dict)
+    duplicates: DuplicatesSection | None = None
     labels: dict[str, Any] = field(default_factory=dict)
     balance: dict[str, Any] = field(default_factory=dict)
     skipped: dict[str, Any] = field(default_factory=dict)
     group_id: str = GROUP_ID_NOTE
     created_with: str = "unknown builder"
     created_at: str | None = None  # not part of the dataset id (that is the manifest's hash)
-    review: dict[str, Any] | None = None
-    text: dict[str, Any] | None = None
-    attributes: dict[str, Any] | None = None
-    artists: dict[str, Any] | None = None
+    review: ReviewSection | None = None
+    text: TextSection | None = None
+    attributes: AttributesSection | None = None
+    artists: ArtistsSection | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """card.json's object: the fields in declaration order, absent sections left out."""
         out = {
-            f.name: getattr(self, f.name)
+            f.name: plain(getattr(self, f.name))
             for f in fields(self)
             if f.name != "extra" and getattr(self, f.name) is not None
         }
@@ -125,7 +133,19 @@ class DatasetCard:
         values.setdefault("oversample", {})
         values["dataset_id"] = raw.get("dataset_id") or dataset_id
         values["genres"] = sorted(set(raw.get("genres") or []) | set(genres))
+        for name, section in _SECTIONS.items():
+            if values.get(name) is not None:
+                values[name] = section.from_dict(values[name])
         return cls(**values, extra={k: v for k, v in raw.items() if k not in known})
+
+
+_SECTIONS: dict[str, type[JsonRecord]] = {
+    "duplicates": DuplicatesSection,
+    "review": ReviewSection,
+    "text": TextSection,
+    "attributes": AttributesSection,
+    "artists": ArtistsSection,
+}
 
 
 def render_manifest(rows: Sequence[ManifestRow]) -> bytes:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from sleeve.core.catalog.decisions import Decision, SkippedDecision
+from sleeve.dataset.card_sections import ReviewSection
 from sleeve.dataset.dedup.groups import DuplicateGroup
 from sleeve.dataset.labels import Label
 
@@ -26,7 +27,7 @@ def apply_decisions(
     labels: dict[str, Label],
     decisions: dict[int, Decision],
     skipped: Iterable[SkippedDecision] = (),
-) -> tuple[dict[str, Label], dict[str, object]]:
+) -> tuple[dict[str, Label], ReviewSection]:
     """(labels with decisions applied, the card's ``review`` block)."""
     out = dict(labels)
     applied: Counter[str] = Counter()
@@ -45,15 +46,15 @@ def apply_decisions(
             out[group.id] = replace(before, genre=newest.genre, status=RELABELLED)
             relabelled_to[str(newest.genre)] += 1
         changed += out[group.id].genre != before.genre
-    report: dict[str, object] = {
-        "decisions_in_catalog": len(decisions),
-        "excluded": applied["exclude"],
-        "relabelled": applied["relabel"],
-        "kept": applied["keep"],
-        "relabelled_to": dict(sorted(relabelled_to.items())),
-        "labels_changed": changed,
-        "skipped": [d.as_dict() for d in skipped],
-        "rule": "newest decision on any member of a duplicate group; exclude drops the group, "
+    report = ReviewSection(
+        decisions_in_catalog=len(decisions),
+        excluded=applied["exclude"],
+        relabelled=applied["relabel"],
+        kept=applied["keep"],
+        relabelled_to=dict(sorted(relabelled_to.items())),
+        labels_changed=changed,
+        skipped=[d.as_dict() for d in skipped],
+        rule="newest decision on any member of a duplicate group; exclude drops the group, "
         "relabel overrides the label rule, keep changes nothing",
-    }
+    )
     return out, report

@@ -21,9 +21,10 @@ import json
 import re
 from dataclasses import dataclass
 
-from sleeve.fakes.catalogue import FakeCatalogue, FakeRelease
+from sleeve.fakes.catalogue import FakeCatalogue
 from sleeve.fakes.faults import FaultRule, pre_response
 from sleeve.fakes.http import Request, Response
+from sleeve.fakes.records import FakeRelease
 
 ORIGINAL_SIZE = 600
 THUMB_SIZES = (250, 500, 1200)

@@ -279,8 +279,8 @@ def render_cover(genre: str, seed: int, variant: str = "original", size: int = 6
     if variant == "recompressed":
         return _encode(img, 55)
     if variant == "resized":
-        small = img.resize((max(8, size * 3 // 5),) * 2, Image.BILINEAR)
-        return _encode(small.resize((size, size), Image.BILINEAR), 85)
+        small = img.resize((max(8, size * 3 // 5),) * 2, Image.Resampling.BILINEAR)
+        return _encode(small.resize((size, size), Image.Resampling.BILINEAR), 85)
     if variant == "cropped":
         m = max(1, size * 4 // 100)
         return _encode(img.crop((m, m, size - m, size - m)).resize((size, size)), 88)

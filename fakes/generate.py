@@ -227,6 +227,7 @@ def _duplicates(cat: CatalogueRecords, rng: random.Random, identical: float, nea
                 assert src.front is not None
                 rel.front = CoverRef(src.front.genre, src.front.seed, rng.choice(_NEAR_VARIANTS))
                 cat.duplicates.append(DuplicateLink(rel.id, src.id, "near", False))
+            assert rel.front is not None  # taken from a pooled album, which has a front
             for link in [d for d in cat.duplicates if d.source_release_id == rel.id]:
                 # a re-issue of this album follows its (now borrowed) cover
                 other = cat.releases[link.release_id]

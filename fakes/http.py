@@ -161,6 +161,7 @@ class _Handler(BaseHTTPRequestHandler):
         if chunked:
             self.send_header("Transfer-Encoding", "chunked")
         else:
+            # not chunked: the body is bytes, or the app gave its length
             n = resp.content_length if resp.content_length is not None else len(body)  # type: ignore[arg-type]
             self.send_header("Content-Length", str(n))
         if resp.close or resp.unterminated:
@@ -214,7 +215,7 @@ class ServiceServer(ThreadingHTTPServer):
 
     @property
     def base_url(self) -> str:
-        host, port = self.server_address[:2]
+        host, port = self.socket.getsockname()[:2]  # server_address, typed str | bytes
         return f"http://{host}:{port}"
 
     def start(self) -> None:

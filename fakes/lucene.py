@@ -211,6 +211,6 @@ def parse(query: str) -> Node:
         raise QuerySyntaxError("blank query")
     p = _Parser(tokens)
     node = p.parse_or(None)
-    if p.peek() is not None:
-        raise QuerySyntaxError(f"unexpected {p.peek()[1]!r}")
+    if (extra := p.peek()) is not None:
+        raise QuerySyntaxError(f"unexpected {extra[1]!r}")
     return node

@@ -341,7 +341,7 @@ class MusicBrainzApp:
             raise _Error(400, f"Browsing {entity} is not supported by this fake.")
         incs = self._incs(req, BROWSE_INCS[entity], entity)
         limit, offset = self._paging(req, browse=True)
-        links = {k: req.arg(k) for k in ("artist", "release-group") if req.arg(k)}
+        links = {k: v for k in ("artist", "release-group") if (v := req.arg(k))}
         if not links:
             raise _Error(400, "You must specify a linked entity or a search query.")
         for v in links.values():

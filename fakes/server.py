@@ -11,6 +11,7 @@ collector follows real cross-host redirects (CAA -> archive -> archive node).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -31,7 +32,9 @@ class App(Protocol):
     def latency(self, req: Request, resp: Response) -> float: ...
 
 
-def make_dispatch(app: App, faults: FaultRegistry, extra_headers: dict[str, str] | None = None):
+def make_dispatch(
+    app: App, faults: FaultRegistry, extra_headers: dict[str, str] | None = None
+) -> Callable[[Request], Response]:
     """Gate (UA, rate) -> armed fault -> the service itself -> post-fault -> latency."""
 
     def dispatch(req: Request) -> Response:

@@ -40,7 +40,7 @@ def background(kind: str, size: int, pal: list[Color], rng: random.Random) -> np
         return (c1 * (1 - d) + c2 * d).astype(np.uint8)
     if kind == "photo":  # smooth blotches, like an out-of-focus photo: tiny image upscaled
         small = np.array([pal[rng.randrange(len(pal))] for _ in range(16)], np.uint8)
-        img = Image.fromarray(small.reshape(4, 4, 3)).resize((size, size), Image.BICUBIC)
+        img = Image.fromarray(small.reshape(4, 4, 3)).resize((size, size), Image.Resampling.BICUBIC)
         return np.asarray(img).copy()
     # stripes: three (or more) horizontal bands
     bands = rng.randint(3, 5)

@@ -36,6 +36,7 @@ def fast_settings(data_dir: Path, **overrides: object) -> Settings:
         "visual_dedup": False,
     }
     values.update(overrides)
+    # overrides are Settings fields with their own types
     return replace(base, **values)  # type: ignore[arg-type]
 
 

@@ -70,7 +70,6 @@ def write_tiny_export(root: Path, size: int = 96) -> Path:
         counts=split_counts(rows, sorted(GENRES)),
         class_weights=dict.fromkeys(GENRES, 1.0),
         oversample=dict.fromkeys(GENRES, 1.0),
-        duplicates={"groups": len(GENRES), "images_in_groups": 2 * len(GENRES)},
         created_with="sleeve tests",
     )
     write_export(export, rows, blobs, card, lambda _card: "# tiny test export\n", progress=False)

@@ -12,6 +12,7 @@ from sleeve.core.settings import load_settings
 from sleeve.core.vision.augment import POLICIES
 from sleeve.core.vision.backbones import BACKBONES, DEFAULT_BACKBONE
 from sleeve.dataset.export import latest_export
+from sleeve.inference.run_metrics import RunMetrics
 from sleeve.inference.rundir import latest_run
 from sleeve.inference.side_features import SIDE_HELP, is_side_method
 from sleeve.training.config import DEFAULT_METHODS, TrainConfig
@@ -263,22 +264,21 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str]:
     )
 
 
-def print_summary(metrics: dict) -> None:
-    print(f"dataset {metrics['dataset_id']}  backbone {metrics['backbone']}")
+def print_summary(metrics: RunMetrics) -> None:
+    print(f"dataset {metrics.dataset_id}  backbone {metrics.backbone}")
     print(
         f"  {'method':<10} {'val wF1':>8} {'test wF1':>9} {'macro F1':>9} {'train s':>8} "
         f"{'img/s':>7}"
     )
-    for name, m in metrics["methods"].items():
-        mark = "*" if name == metrics["best"]["method"] else " "
+    for name, m in metrics.methods.items():
+        mark = "*" if name == metrics.best.method else " "
         print(
-            f"{mark} {name:<10} {m['val']['weighted_f1']:>8.3f} {m['test']['weighted_f1']:>9.3f} "
-            f"{m['test']['macro_f1']:>9.3f} {m['train_seconds']:>8.1f} "
-            f"{m['images_per_second']:>7.1f}"
+            f"{mark} {name:<10} {m.val['weighted_f1']:>8.3f} {m.test['weighted_f1']:>9.3f} "
+            f"{m.test['macro_f1']:>9.3f} {m.train_seconds:>8.1f} "
+            f"{m.images_per_second:>7.1f}"
         )
     print(
-        f"best on val: {metrics['best']['method']} (test weighted F1 "
-        f"{metrics['best']['test_weighted_f1']:.3f})"
+        f"best on val: {metrics.best.method} (test weighted F1 {metrics.best.test_weighted_f1:.3f})"
     )
 
 

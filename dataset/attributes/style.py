@@ -29,7 +29,7 @@ STYLES = ("photo", "illustration", "typography")
 
 
 @functools.cache
-def _backbone():  # type: ignore[no-untyped-def]
+def _backbone():
     from sleeve.core.vision.backbones import load_backbone
 
     backbone = load_backbone(BACKBONE, "auto")

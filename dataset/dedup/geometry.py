@@ -86,10 +86,10 @@ def load_gray(path: str | Path, side: int = SIDE) -> np.ndarray:
 def load_cover(path: str | Path, side: int = SIDE) -> tuple[np.ndarray, np.ndarray]:
     """The cover as a uint8 grayscale array, longest side ``side`` (JPEG draft decode), and
     its (THUMB, THUMB, 3) float32 RGB thumbnail, aspect ignored."""
-    with Image.open(path) as img:
-        if img.format == "JPEG":
-            img.draft("RGB", (side, side))
-        img = ImageOps.exif_transpose(img).convert("RGB")
+    with Image.open(path) as src:
+        if src.format == "JPEG":
+            src.draft("RGB", (side, side))
+        img = ImageOps.exif_transpose(src).convert("RGB")
         img.thumbnail((side, side), Image.Resampling.BILINEAR)
         thumb = img.resize((THUMB, THUMB), Image.Resampling.BOX)
         return np.asarray(img.convert("L"), dtype=np.uint8), np.asarray(thumb, np.float32)
@@ -98,7 +98,7 @@ def load_cover(path: str | Path, side: int = SIDE) -> tuple[np.ndarray, np.ndarr
 def keypoints(gray: np.ndarray, thumb: np.ndarray | None = None) -> Keypoints:
     import cv2
 
-    orb = cv2.ORB_create(nfeatures=N_FEATURES, fastThreshold=10)
+    orb = cv2.ORB.create(nfeatures=N_FEATURES, fastThreshold=10)
     kps, desc = orb.detectAndCompute(gray, None)
     pts = np.array([k.pt for k in kps], dtype=np.float32).reshape(-1, 2)
     return Keypoints(pts, desc, float(gray.shape[0] * gray.shape[1]), gray, thumb)
@@ -140,7 +140,11 @@ def match(a: Keypoints, b: Keypoints) -> Match:
     src = a.points[[m.queryIdx for m in good]]
     dst = b.points[[m.trainIdx for m in good]]
     cv2.setRNGSeed(0)  # RANSAC samples at random: the same pair must get the same verdict
-    h, mask = cv2.findHomography(src, dst, cv2.RANSAC, RANSAC_PX, maxIters=2000, confidence=0.995)
+    # None when RANSAC finds no model (OpenCV's stubs leave that out)
+    found: tuple[np.ndarray | None, np.ndarray | None] = cv2.findHomography(
+        src, dst, cv2.RANSAC, RANSAC_PX, maxIters=2000, confidence=0.995
+    )
+    h, mask = found
     if h is None or mask is None:
         return Match(0, len(good), 0.0)
     keep = mask.ravel().astype(bool)

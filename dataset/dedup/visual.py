@@ -217,7 +217,7 @@ def find_visual_duplicates(
             )
     confirmed.sort(key=lambda p: (p.a, p.b))
     held = sorted(
-        tuple(sorted((rows[i].id, rows[j].id)))
+        (min(rows[i].id, rows[j].id), max(rows[i].id, rows[j].id))
         for i, j, _ in todo
         if (i, j) not in verdicts and _aligned(matches[(i, j)], config)
     )

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sleeve.core.catalog.db import Catalog
+from sleeve.dataset.card_sections import ArtistsSection
 from sleeve.dataset.rows import CatalogRows, ImageRow
 from sleeve.dataset.split import SplitItem
 from sleeve.dataset.text.artists import ArtistEvidence, CatalogNames, Cover, assign_artists
@@ -23,7 +24,6 @@ from sleeve.dataset.text.cover_text import ensure_text, load_text
 from sleeve.dataset.text.ocr import INSTALL_HINT, engine_available
 
 ARTIST_TABLE = "artists.csv"  # the export's side table: sha256, artist_key, artist, source
-SOURCES = ("credits", "catalog-text", "text", "none")
 
 
 @dataclass
@@ -38,8 +38,10 @@ class ArtistStage:
         for it in items:
             ev = self.evidence.get(it.sha256)
             link = f"artist:{ev.key}" if ev is not None and ev.key else None
-            fresh = link is not None and link not in it.links
-            out.append(replace(it, links=(*it.links, link)) if fresh else it)
+            if link is None or link in it.links:
+                out.append(it)
+            else:
+                out.append(replace(it, links=(*it.links, link)))
         return out
 
     def table(self, shas: Iterable[str]) -> bytes:
@@ -51,20 +53,22 @@ class ArtistStage:
             w.writerow([sha, ev.key, ev.name, ev.source] if ev else [sha, "", "", "none"])
         return buf.getvalue().encode("utf-8")
 
-    def card(self, shas: Sequence[str], grouped: bool) -> dict[str, object]:
+    def card(self, shas: Sequence[str], grouped: bool) -> ArtistsSection:
         sources = Counter(self.evidence[s].source if s in self.evidence else "none" for s in shas)
         per_key = Counter(self.evidence[s].key for s in shas if s in self.evidence)
         per_key.pop("", None)
-        counts = {s: sources.get(s, 0) for s in SOURCES}
-        return {
-            "file": ARTIST_TABLE,
-            "grouped_split": grouped,
-            "covers": len(shas),
-            **counts,
-            "artists": len(per_key),
-            "artists_on_several_covers": sum(1 for n in per_key.values() if n > 1),
-            "note": self.note,
-        }
+        return ArtistsSection(
+            file=ARTIST_TABLE,
+            grouped_split=grouped,
+            covers=len(shas),
+            credits=sources.get("credits", 0),
+            catalog_text=sources.get("catalog-text", 0),
+            text=sources.get("text", 0),
+            none=sources.get("none", 0),
+            artists=len(per_key),
+            artists_on_several_covers=sum(1 for n in per_key.values() if n > 1),
+            note=self.note,
+        )
 
 
 def load_table(path: Path) -> dict[str, ArtistEvidence]:
@@ -115,11 +119,11 @@ def find_artists(
     return ArtistStage(assign_artists(covers, names), note)
 
 
-def card_lines(entry: dict) -> list[str]:
+def card_lines(entry: ArtistsSection) -> list[str]:
     """The card.md section for the artist evidence."""
     grouped = (
         "The split keeps each artist's covers (credited or read) in one split (`--group-by-artist`)"
-        if entry["grouped_split"]
+        if entry.grouped_split
         else "Recorded only: the split groups credited artists, not those read from the words "
         "(`--group-by-artist` to group them too)"
     )
@@ -127,9 +131,9 @@ def card_lines(entry: dict) -> list[str]:
         "",
         "## Artists",
         "",
-        f"`{entry['file']}`: of {entry['covers']} covers, {entry['credits']} have an artist from "
-        f"catalog credits, {entry['catalog-text']} from words naming a catalog artist, "
-        f"{entry['text']} from words another cover prints too, {entry['none']} none; "
-        f"{entry['artists']} artists, {entry['artists_on_several_covers']} on several covers. "
-        f"{grouped}. {entry['note']}.",
+        f"`{entry.file}`: of {entry.covers} covers, {entry.credits} have an artist from "
+        f"catalog credits, {entry.catalog_text} from words naming a catalog artist, "
+        f"{entry.text} from words another cover prints too, {entry.none} none; "
+        f"{entry.artists} artists, {entry.artists_on_several_covers} on several covers. "
+        f"{grouped}. {entry.note}.",
     ]

@@ -18,6 +18,7 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
@@ -226,7 +227,7 @@ def assign_artists(covers: Sequence[Cover], names: CatalogNames) -> dict[str, Ar
     return out
 
 
-def part_of(keys: set[str], known: set[str] = frozenset()) -> dict[str, str]:  # type: ignore[assignment]
+def part_of(keys: set[str], known: AbstractSet[str] = frozenset()) -> dict[str, str]:
     """Join a name read with its title run onto it (OCR having lost the line break) to the name:
     a key starting with a key of 7+ characters followed by words that are no key of their own
     maps to that name ("madonnawhos" -> "madonna", but "michaeljackson" stays whole when

@@ -158,7 +158,7 @@ def load_text(catalog: Catalog, shas: Iterable[str] | None = None) -> dict[str, 
 def catalog_images(catalog: Catalog) -> list[tuple[str, str]]:
     """Every stored cover as (sha256, path relative to the data dir)."""
     with catalog.session() as s:
-        return [tuple(r) for r in s.execute(select(CoverImage.sha256, CoverImage.path))]
+        return [(sha, path) for sha, path in s.execute(select(CoverImage.sha256, CoverImage.path))]
 
 
 def render_text_table(words_by_sha: dict[str, list[Word]]) -> bytes:

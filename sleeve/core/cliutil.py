@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sleeve.core.errors import (
     DISK_FULL,
@@ -93,7 +93,7 @@ def _data_dir() -> str:
         return "the data directory"
 
 
-def print_table(rows: list[tuple[str, object]], title: str = "") -> None:
+def print_table(rows: Sequence[tuple[str, object]], title: str = "") -> None:
     if title:
         print(printable(title))
     shown = [(printable(k), printable(v)) for k, v in rows]

@@ -66,6 +66,8 @@ class RemoteError(SleeveError):
 class TransientRemoteError(RemoteError):
     """Worth retrying later: the service or the network was unavailable."""
 
+    retry_after: float | None = None  # seconds the service asked for (Retry-After), if any
+
 
 class RateLimitedError(TransientRemoteError):
     def __init__(

@@ -343,4 +343,5 @@ def load_settings(
             values[field_name] = _parse(var, field_name, merged[var], getattr(defaults, field_name))
     if values.get("data_dir") is None:
         values.pop("data_dir", None)
+    # each value is parsed to its field's type (_parse); the checker sees only `object`
     return Settings(**values)  # type: ignore[arg-type]

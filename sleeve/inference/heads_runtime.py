@@ -94,7 +94,7 @@ def head_probabilities(head: dict, feats: np.ndarray | torch.Tensor) -> np.ndarr
         return head_probabilities(head["head"], project(head["projection"], x))
     if kind == "ensemble":
         total = sum(float(w) for w in head["weights"])
-        return (
+        return np.asarray(  # a sum of arrays (the checker counts the empty sum's 0 too)
             sum(
                 float(w) * head_probabilities(m, x)
                 for m, w in zip(head["members"], head["weights"], strict=True)
@@ -142,7 +142,7 @@ def svc_decision(head: dict, z: np.ndarray) -> np.ndarray:
     n = len(counts)
     if n == 2:  # public dual_coef_/intercept_ carry the flipped sign scikit-learn reports
         return (kernel @ coef[0] + intercept[0])[:, None]
-    pairs = []
+    pairs: list[np.ndarray] = []
     for i in range(n):
         for j in range(i + 1, n):
             si, sj = slice(starts[i], starts[i + 1]), slice(starts[j], starts[j + 1])

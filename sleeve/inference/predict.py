@@ -146,6 +146,7 @@ def predict_images(
             for (name, _), preds in zip(images, batch, strict=True)
         ]
     # a model with a text rung: read each cover's words once, use them, and show them
+    # (ClassifierLike leaves out read_text and words=: only a text model, checked above, has them)
     words = classifier.read_text(pictures)  # type: ignore[attr-defined]
     batch = classifier.predict_batch(pictures, top_k=top_k, words=words)  # type: ignore[call-arg]
     return [
@@ -190,7 +191,9 @@ def predict_inputs(
         for start in range(0, len(sources), batch_size):
             chunk = sources[start : start + batch_size]
             loaded = list(pool.map(lambda s: _load_or_error(loader, s), chunk))
-            good = [(s, x) for s, x in zip(chunk, loaded, strict=True) if not _is_result(x)]
+            good = [
+                (s, x) for s, x in zip(chunk, loaded, strict=True) if isinstance(x, Image.Image)
+            ]
             try:
                 answers = iter(predict_images(classifier, good, top_k))
             except SleeveError as exc:  # the model refused the whole batch: say so per input
@@ -201,10 +204,6 @@ def predict_inputs(
                 if on_result is not None:
                     on_result(result)
     return results
-
-
-def _is_result(item: object) -> bool:
-    return isinstance(item, PredictionResult)
 
 
 def _load_or_error(loader: ImageLoader, source: str) -> Image.Image | PredictionResult:

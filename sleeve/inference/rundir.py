@@ -19,6 +19,7 @@ from typing import Any
 
 from sleeve.core.errors import DataError
 from sleeve.core.fsutil import atomic_write, read_pointer, write_pointer
+from sleeve.inference.run_metrics import RunMetrics
 
 METRICS = "metrics.json"
 CONFIG = "config.json"
@@ -84,9 +85,13 @@ class Run:
 
     # -- readers -----------------------------------------------------------------------------
 
-    def metrics(self) -> dict[str, Any]:
+    def metrics(self) -> RunMetrics:
         """metrics.json; FileNotFoundError when the run did not finish, DataError if damaged."""
-        return self._json(self.metrics_path)
+        doc = self._json(self.metrics_path)
+        try:
+            return RunMetrics.from_dict(doc)
+        except DataError as exc:
+            raise DataError(f"{self.metrics_path}: {exc}") from None
 
     def config(self) -> dict[str, Any]:
         """config.json ({} when absent or unreadable: it only describes the run)."""
@@ -132,7 +137,7 @@ class RunResult:
     """What train_and_evaluate returns: the run written, its metrics and the shipped method."""
 
     run: Run
-    metrics: dict
+    metrics: RunMetrics
     best_method: str
 
     @property

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from sleeve.core.errors import ConfigError, DataError
+from sleeve.dataset.attributes.base import CoverView
 from sleeve.dataset.attributes.registry import EXTRACTORS, resolve
 from sleeve.dataset.export import ATTRIBUTES_TABLE, DatasetExport
 from sleeve.inference.text_head import CharTfidf
@@ -65,8 +66,8 @@ def parse_side(name: str) -> SideSpec | None:
     head, image, pca = "svc", False, None
     if parts and parts[0] in HEADS:
         head, image, parts = parts[0], True, parts[1:]
-    if image and parts and _PCA.match(parts[0]):
-        pca, parts = int(_PCA.match(parts[0]).group(1)), parts[1:]  # type: ignore[union-attr]
+    if image and parts and (kept := _PCA.match(parts[0])):
+        pca, parts = int(kept.group(1)), parts[1:]
     groups: set[str] = set()
     text = every = False
     if not parts:
@@ -121,7 +122,7 @@ def read_attribute_table(export: DatasetExport) -> AttributeTable | None:
             continue
         rows[r[0]] = np.array([_float(r[i]) for i in keep], dtype=np.float64)
     columns = [header[i] for i in keep]
-    named = (export.card.attributes or {}).get("extractors") or {}
+    named = export.card.attributes.extractors if export.card.attributes else {}
     extractors = {n.split("-", 1)[0]: n for n in named}
     for c in columns:
         extractors.setdefault(c.split(".", 1)[0], c.split(".", 1)[0])
@@ -328,7 +329,7 @@ class SideFeatures:
         return {"type": "side-features", "blocks": [b.to_dict() for b in self.blocks]}
 
     @classmethod
-    def from_dict(cls, d: dict) -> SideFeatures:
+    def from_dict(cls, d: object) -> SideFeatures:  # model.pt's block, checked before use
         if not isinstance(d, dict) or d.get("type") != "side-features":
             raise DataError("model.pt's side block is not side features; retrain the model")
         return cls([Block.from_dict(b) for b in d["blocks"]])
@@ -352,7 +353,7 @@ def check_extractors(extractors: dict[str, str]) -> None:
                 ) from None
 
 
-def cover_attributes(view, columns: list[str], extractors: dict[str, str]) -> np.ndarray:  # type: ignore[no-untyped-def]
+def cover_attributes(view: CoverView, columns: list[str], extractors: dict[str, str]) -> np.ndarray:
     """The ``columns`` of one decoded cover (a CoverView), computed by the stored extractors."""
 
     values: dict[str, dict] = {}

@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -60,7 +61,7 @@ class CharTfidf:
         return cls.from_sklearn(vec)
 
     @classmethod
-    def from_sklearn(cls, vec) -> CharTfidf:  # type: ignore[no-untyped-def]
+    def from_sklearn(cls, vec: Any) -> CharTfidf:  # a fitted TfidfVectorizer
         vocab = [""] * len(vec.vocabulary_)
         for term, i in vec.vocabulary_.items():
             vocab[i] = term
@@ -87,7 +88,7 @@ class CharTfidf:
         )
 
 
-def sklearn_vectorizer(min_df: int = MIN_DF):  # type: ignore[no-untyped-def]
+def sklearn_vectorizer(min_df: int = MIN_DF) -> Any:  # a TfidfVectorizer (no type hints)
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     return TfidfVectorizer(
@@ -134,7 +135,7 @@ class TextHead:
         )
 
     @classmethod
-    def from_logreg(cls, tfidf: CharTfidf, model, n_classes: int) -> TextHead:  # type: ignore[no-untyped-def]
+    def from_logreg(cls, tfidf: CharTfidf, model: Any, n_classes: int) -> TextHead:
         coef = np.asarray(model.coef_, dtype=np.float64)
         intercept = np.asarray(model.intercept_, dtype=np.float64)
         if coef.shape[0] == 1:  # binary: p(1) = sigmoid(z) = softmax([0, z])[1]

@@ -104,15 +104,16 @@ def run_demo(
     built = build_dataset(
         catalog, local, taxonomy, genres=genres, balance=True, seed=seed, progress=progress
     )
+    assert built.export_dir is not None  # None only for a dry run
     export_dir = Path(built.export_dir)
     print(f"  dataset {export_dir.name} at {export_dir}")
     print("\n== 3/3 train-and-evaluate", flush=True)
     config = TrainConfig(methods=methods, epochs=epochs, seed=seed, progress=progress)
     result = train_and_evaluate(export_dir, config=config, data_dir=demo_dir)
-    best = result.metrics.get("best", {})
+    best = result.metrics.best
     print(
-        f"\n== best method (chosen {chosen_by(result.metrics)}): {best.get('method')} "
-        f"(test weighted F1 {best.get('test_weighted_f1', float('nan')):.3f}) [{BANNER}]"
+        f"\n== best method (chosen {chosen_by(result.metrics)}): {best.method} "
+        f"(test weighted F1 {best.test_weighted_f1:.3f}) [{BANNER}]"
     )
     report = result.run_dir / "report.html"
     print(f"report: {report}")

@@ -19,7 +19,7 @@ from tests.conftest import shared_covers_or_skip
 from tests.dataset_support import cover, jpeg, write_tree
 
 
-def _count(catalog, model) -> int:  # type: ignore[no-untyped-def]
+def _count(catalog, model) -> int:
     with catalog.session() as s:
         return s.scalar(select(func.count()).select_from(model))
 
@@ -36,7 +36,7 @@ def tree(tmp_path: Path) -> Path:
     )
 
 
-def test_import_maps_folders_and_is_idempotent(sqlite_catalog, settings, tree) -> None:  # type: ignore[no-untyped-def]
+def test_import_maps_folders_and_is_idempotent(sqlite_catalog, settings, tree) -> None:
     tax = Taxonomy.load()
     first = import_folder(sqlite_catalog, settings, tax, tree, progress=False)
     assert first.mapping == {"HipHop": "rap", "Pop": "pop"}
@@ -74,7 +74,7 @@ def test_import_maps_folders_and_is_idempotent(sqlite_catalog, settings, tree) -
 
 def test_unmapped_folders_error_lists_them_and_writes_nothing(
     sqlite_catalog, settings, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     root = write_tree(
         tmp_path / "c",
         {
@@ -91,7 +91,7 @@ def test_unmapped_folders_error_lists_them_and_writes_nothing(
     assert _count(sqlite_catalog, Release) == 0
 
 
-def test_map_adds_a_genre_outside_the_taxonomy(sqlite_catalog, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_map_adds_a_genre_outside_the_taxonomy(sqlite_catalog, settings, tmp_path) -> None:
     root = write_tree(
         tmp_path / "c", {"Rock": {"r.jpg": jpeg(cover(1))}, "Pop": {"p.jpg": jpeg(cover(3))}}
     )
@@ -132,7 +132,7 @@ def link_subset(shared: Path, root: Path, twins: int, singles: int, seed: int = 
 
 
 @pytest.mark.shared_data
-def test_shared_covers_subset_links_cross_genre_twins(sqlite_catalog, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_shared_covers_subset_links_cross_genre_twins(sqlite_catalog, settings, tmp_path) -> None:
     shared = shared_covers_or_skip()
     root = tmp_path / "subset"
     n = link_subset(shared, root, twins=30, singles=200)

@@ -71,6 +71,18 @@ def test_collect_stores_n_distinct_valid_covers_with_tags(tmp_path: Path) -> Non
     assert all(p.name.endswith(".jpg") for p in (settings.data_dir / "images").rglob("*.jpg"))
 
 
+def test_a_progress_callback_receives_every_new_cover(tmp_path: Path) -> None:
+    """A callable progress (a GUI, a log line) gets the increments; it has no tqdm counter."""
+    cat = FakeCatalogue.generate({"rap": 40}, seed=3)
+    seen: list[int] = []
+    with FakeServices(cat) as fx:
+        settings = _settings(tmp_path, fx)
+        catalog = open_catalog(settings.catalog_url)
+        summary = harvest_musicbrainz(catalog, settings, TAXONOMY, "rap", 12, progress=seen.append)
+    assert summary.new == 12
+    assert sum(seen) == 12 and set(seen) <= {0, 1}
+
+
 def test_bad_art_is_skipped_counted_and_recorded(tmp_path: Path) -> None:
     cat = FakeCatalogue.generate({"reggae": 90}, seed=5, bad_art_rate=0.25)
     with FakeServices(cat) as fx:

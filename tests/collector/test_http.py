@@ -120,7 +120,7 @@ def client(**kw: object) -> HttpClient:
         read_timeout=0.5,
         policy=policy,
         **kw,
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_user_agent_and_json(server: str) -> None:

@@ -51,7 +51,7 @@ def _covers(catalog: Catalog) -> int:
         return s.scalar(select(func.count()).select_from(CoverImage)) or 0
 
 
-def test_a_smaller_new_limit_stops_the_resumed_run_at_once(paused) -> None:  # type: ignore[no-untyped-def]
+def test_a_smaller_new_limit_stops_the_resumed_run_at_once(paused) -> None:
     fx, settings, catalog, first = paused
     before = _covers(catalog)
     asked = len(fx.requests)
@@ -66,7 +66,7 @@ def test_a_smaller_new_limit_stops_the_resumed_run_at_once(paused) -> None:  # t
         assert run is not None and (run.target, run.state) == (limit, "completed")
 
 
-def test_a_larger_new_limit_counts_what_the_run_already_added(paused) -> None:  # type: ignore[no-untyped-def]
+def test_a_larger_new_limit_counts_what_the_run_already_added(paused) -> None:
     _fx, settings, catalog, first = paused
     before = _covers(catalog)
     limit = first.new + 5
@@ -76,7 +76,7 @@ def test_a_larger_new_limit_counts_what_the_run_already_added(paused) -> None:  
 
 
 def test_the_cli_says_in_one_line_what_resuming_will_do(
-    paused,  # type: ignore[no-untyped-def]
+    paused,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -60,7 +60,7 @@ def cat(sp_settings: Settings) -> Iterator[Catalog]:
     c.dispose()
 
 
-def _harvest(cat: Catalog, settings: Settings, genre: str = "rap", n: int = 60):  # type: ignore[no-untyped-def]
+def _harvest(cat: Catalog, settings: Settings, genre: str = "rap", n: int = 60):
     return harvest_spotify(cat, settings, TAXONOMY, genre, n, progress=False)
 
 

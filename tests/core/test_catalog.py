@@ -189,7 +189,7 @@ def test_failures_count_attempts(catalog: Catalog) -> None:
         assert len(rows) == 1 and rows[0].attempts == 3 and len(rows[0].url) <= 1000
 
 
-def test_sleeve_db_check_reports_a_missing_file(settings, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_sleeve_db_check_reports_a_missing_file(settings, monkeypatch, capsys) -> None:
     from sleeve.ui.catalog_cli import main
 
     catalog = open_catalog(settings.catalog_url)

@@ -31,7 +31,7 @@ SECRET = b"SECRET-CONTENT-0123456789 root:x:0:0\n"
 
 def test_security_folder_import_does_not_follow_links_out_of_the_folder(
     sqlite_catalog, settings, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "secret.jpg").write_bytes(jpeg(cover(7)))  # a valid image: it would be imported
@@ -55,7 +55,7 @@ def test_security_folder_import_does_not_follow_links_out_of_the_folder(
 
 def test_security_failure_details_never_hold_file_bytes(
     sqlite_catalog, settings, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     tree = write_tree(tmp_path / "covers", {"Pop": {"a.jpg": jpeg(cover(1)), "b.jpg": SECRET}})
     summary = import_folder(sqlite_catalog, settings, Taxonomy.load(), tree, progress=False)
     assert summary.skipped == {"not-an-image": 1}
@@ -83,7 +83,7 @@ def _sparse_png(path: Path, size: int) -> Path:
 
 def test_folder_import_refuses_a_huge_file_without_reading_it(
     sqlite_catalog, settings, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     tree = write_tree(tmp_path / "covers", {"Pop": {"a.jpg": jpeg(cover(1))}})
     _sparse_png(tree / "Pop" / "huge.png", 512 * 1024 * 1024)
     tracemalloc.start()
@@ -125,7 +125,7 @@ def test_a_lazily_opened_bomb_is_refused_before_decoding(tmp_path: Path) -> None
 
 
 @pytest.mark.timeout(10)
-def test_a_fifo_is_refused_not_waited_on(tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_fifo_is_refused_not_waited_on(tmp_path: Path, settings) -> None:
     fifo = tmp_path / "cover.jpg"
     os.mkfifo(fifo)
     with pytest.raises(BadImageError) as err:
@@ -134,7 +134,7 @@ def test_a_fifo_is_refused_not_waited_on(tmp_path: Path, settings) -> None:  # t
 
 
 @pytest.mark.timeout(10)
-def test_a_device_is_refused(settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_device_is_refused(settings) -> None:
     from sleeve.core.images.intake import read_image_bytes
 
     with pytest.raises(BadImageError) as err:
@@ -186,7 +186,7 @@ def test_security_print_table_escapes_keys_and_values(capsys: pytest.CaptureFixt
 
 def test_security_folder_import_report_escapes_names(
     sqlite_catalog, settings, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     tree = write_tree(tmp_path / "covers", {"Rock\nforged": {"a.jpg": jpeg(cover(1))}})
     summary = import_folder(
         sqlite_catalog, settings, Taxonomy.load(), tree, {"Rock\nforged": "rock"}, progress=False

@@ -92,7 +92,7 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _wait_for(condition, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+def _wait_for(condition, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():

@@ -48,7 +48,7 @@ def test_security_stored_covers_and_exports_respect_the_umask(
     settings,
     covers,
     tmp_path,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     data = jpeg(cover(3))
     rel = ImageStore(settings.data_dir).put(data, inspect_image(data))
     assert _mode(settings.data_dir / rel) == 0o644
@@ -67,7 +67,7 @@ def test_security_stored_covers_and_exports_respect_the_umask(
 # -- case 2: genre names become folder names ----------------------------------------------------
 def test_security_map_genre_that_escapes_is_refused(
     covers: Path, tmp_path: Path, capsys, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from sleeve.collector.cli import main as collect_main
 
     data_dir = tmp_path / "a" / "b" / "c" / "data"
@@ -84,7 +84,7 @@ def test_security_map_genre_that_escapes_is_refused(
 @pytest.mark.parametrize("name", ["../x", "a/b", "", "Rock", ".hidden", "x" * 65, "pop\n"])
 def test_security_unsafe_genre_names_are_refused_where_they_enter(
     name: str, tmp_path: Path, sqlite_catalog, settings, covers: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from sleeve.collector.folder_import import import_folder
 
     with pytest.raises(UsageError, match="not a safe genre name"):
@@ -129,7 +129,7 @@ def test_security_exporter_refuses_paths_outside_its_directory(tmp_path: Path) -
 
 def test_security_build_refuses_an_unsafe_genre_already_in_the_catalog(
     sqlite_catalog, settings, covers: Path, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """A catalog written before genre names were checked: build-dataset refuses, writes nothing."""
     from sqlalchemy import update
 
@@ -150,7 +150,7 @@ def test_security_build_refuses_an_unsafe_genre_already_in_the_catalog(
 # -- case 14: files changed on disk are not exported under their old sha256 ---------------------
 def test_tampered_files_are_skipped_and_counted_not_exported(
     sqlite_catalog, settings, covers: Path, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from sleeve.core.catalog.integrity import check_integrity
 
     tax = _import(sqlite_catalog, settings, covers)
@@ -181,7 +181,7 @@ def _aged(path: Path, seconds: float) -> Path:
 
 def test_stale_temporaries_of_killed_runs_are_swept_live_ones_kept(
     sqlite_catalog, settings, covers: Path, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     tax = _import(sqlite_catalog, settings, covers)
     dead, live = dead_pid(), os.getpid()
     datasets = settings.datasets_dir
@@ -214,13 +214,13 @@ def test_stale_temporaries_of_killed_runs_are_swept_live_ones_kept(
 
 def test_killed_hashing_keeps_what_it_computed(
     sqlite_catalog, settings, covers: Path, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from sleeve.dataset.dedup import hashing
 
     tax = _import(sqlite_catalog, settings, covers)
     real_job, calls = hashing._hash_job, []
 
-    def killed_at_the_tenth(job):  # type: ignore[no-untyped-def]
+    def killed_at_the_tenth(job):
         calls.append(job)
         if len(calls) == 10:
             raise KeyboardInterrupt  # what Ctrl-C / a kill does mid-hashing
@@ -238,7 +238,7 @@ def test_killed_hashing_keeps_what_it_computed(
 
 def test_folder_import_sweeps_a_killed_import_s_temporaries(
     sqlite_catalog, settings, covers: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     shard = settings.data_dir / "images" / "ab"
     shard.mkdir(parents=True)
     stale = shard / f".tmp-{dead_pid()}-x.part"

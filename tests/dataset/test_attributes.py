@@ -24,6 +24,7 @@ from sleeve.ui import cli
 
 HAS_MTCNN = importlib.util.find_spec("facenet_pytorch") is not None
 ASTRONAUT = (
+    # skimage is a dependency: its spec and origin exist
     Path(importlib.util.find_spec("skimage").origin).parent / "data" / "astronaut.png"  # type: ignore[union-attr,arg-type]
     if importlib.util.find_spec("skimage")
     else None
@@ -140,7 +141,7 @@ def test_structure_symmetry_and_edges() -> None:
     ],
     ids=["mtcnn", "haar"],
 )
-def test_face_detectors_find_the_one_face_and_none_on_a_flat_cover(extractor) -> None:  # type: ignore[no-untyped-def]
+def test_face_detectors_find_the_one_face_and_none_on_a_flat_cover(extractor) -> None:
     photo = extractor.compute(load_view(ASTRONAUT))  # one astronaut's portrait, 512x512
     assert photo["face_count"] == 1
     assert photo["person"] == 1 and photo["group"] == 0
@@ -156,7 +157,7 @@ def test_group_is_three_or_more_faces() -> None:
     assert three == {"face_count": 3, "largest_face_share": 0.06, "person": 1, "group": 1}
 
 
-def test_missing_facenet_names_the_package(monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_missing_facenet_names_the_package(monkeypatch, caplog) -> None:
     monkeypatch.setattr(faces, "mtcnn_available", lambda: False)
     with pytest.raises(ConfigError, match="pip install --no-deps facenet-pytorch"):
         resolve("faces-mtcnn")
@@ -234,7 +235,7 @@ def test_worker_processes_give_the_same_values(
 # --- the command -------------------------------------------------------------------------------
 
 
-def test_sleeve_attributes_command(tmp_path: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_sleeve_attributes_command(tmp_path: Path, monkeypatch, capsys) -> None:
     from sleeve.core.catalog.db import open_catalog
     from sleeve.core.catalog.models import CoverImage
     from sleeve.core.settings import load_settings
@@ -268,7 +269,7 @@ def test_sleeve_attributes_command(tmp_path: Path, monkeypatch, capsys) -> None:
 # --- build-dataset: attributes.csv and the card's profile ----------------------------------------
 
 
-def test_build_dataset_exports_attributes_and_profile(sqlite_catalog, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_build_dataset_exports_attributes_and_profile(sqlite_catalog, settings, tmp_path) -> None:
     import csv
 
     from sleeve.collector.folder_import import import_folder
@@ -290,7 +291,7 @@ def test_build_dataset_exports_attributes_and_profile(sqlite_catalog, settings, 
     assert {"colour.saturation", "texture.glcm_contrast", "structure.symmetry_lr"} <= set(table[0])
     assert not any(k.startswith("faces.") for k in table[0])  # faces: only when asked for
     assert all(0 <= float(r["colour.saturation"]) <= 1 for r in table)
-    profile = result.card.attributes["profile"]
+    profile = result.card.attributes.profile
     assert set(profile) == {r["genre"] for r in manifest}
     assert sum(p["covers"] for p in profile.values()) == len(manifest)
     pop_shas = [r["sha256"] for r in manifest if r["genre"] == "pop"]
@@ -303,7 +304,7 @@ def test_build_dataset_exports_attributes_and_profile(sqlite_catalog, settings, 
     assert (out / "attributes_profile.png").read_bytes().startswith(b"\x89PNG")
     assert "](attributes_profile.png)" in card_md
     again = build_dataset(sqlite_catalog, settings, tax, out=out, progress=False)
-    assert not again.card.attributes["computed"]["computed"]  # all cached the second time
+    assert not again.card.attributes.computed["computed"]  # all cached the second time
     off = build_dataset(sqlite_catalog, settings, tax, out=out, progress=False, attributes="off")
     assert off.card.attributes is None and not (out / "attributes.csv").exists()
 
@@ -351,8 +352,8 @@ def test_attributes_csv_leaves_unmeasured_covers_empty_and_profile_counts_faces(
     )
     assert lines[1] == "a" * 64 + ",0.1,0.9,1,0.25,1,0"
     assert lines[3] == "c" * 64 + ",,,,,,"
-    rock = out.card["profile"]["rock"]
+    rock = out.card.profile["rock"]
     assert rock == {"covers": 2, "face": 0.5, "group": 0.0, "edge_density": 0.2, "symmetry_lr": 0.7}
-    assert out.card["profile"]["jazz"] == {"covers": 1}
+    assert out.card.profile["jazz"] == {"covers": 1}
     table = card_lines(out.card)
     assert "| rock | 2 | 0.5 | 0 | 0.2 | 0.7 |" in table

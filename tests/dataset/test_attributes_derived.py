@@ -19,6 +19,7 @@ from sleeve.dataset.attributes.registry import EXTRACTORS, resolve
 from sleeve.dataset.text.ocr import Word
 
 ASTRONAUT = (
+    # skimage is a dependency: its spec and origin exist
     Path(importlib.util.find_spec("skimage").origin).parent / "data" / "astronaut.png"  # type: ignore[union-attr,arg-type]
     if importlib.util.find_spec("skimage")
     else None
@@ -124,7 +125,7 @@ def test_style_calls_a_portrait_a_photo_and_lettering_typography() -> None:
     assert lettering["style"] == "typography"
 
 
-def load_view_of(img: Image.Image):  # type: ignore[no-untyped-def]
+def load_view_of(img: Image.Image):
     from sleeve.dataset.attributes.base import CoverView
 
     arr = np.asarray(img, np.uint8)
@@ -150,10 +151,10 @@ def test_export_carries_text_share_style_and_a_profile_figure() -> None:
     share, has, n = lines[1].split(",")[-3:]
     assert float(share) == pytest.approx(0.25, abs=0.01) and (has, n) == ("1", "1")
     assert lines[3].endswith("photo,0.0,0.0,0.0,,,")
-    rock = out.card["profile"]["rock"]
+    rock = out.card.profile["rock"]
     assert rock["photo"] == 0.5 and rock["typography"] == 0.5 and rock["illustration"] == 0
     assert rock["has_text"] == 0.5 and rock["text_share"] == pytest.approx(0.125, abs=0.005)
-    assert "has_text" not in out.card["profile"]["jazz"]  # no words read there
+    assert "has_text" not in out.card.profile["jazz"]  # no words read there
     assert set(out.files) == {"attributes.csv", "attributes_profile.png"}
     assert out.files["attributes_profile.png"].startswith(b"\x89PNG")
     assert "![per-genre attribute profile](attributes_profile.png)" in card_lines(out.card)

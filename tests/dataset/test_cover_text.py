@@ -26,7 +26,7 @@ pytest.importorskip("rapidocr_onnxruntime", reason="the OCR extra is not install
 
 
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(*_a, **_k):  # type: ignore[no-untyped-def]
+    def refuse(*_a, **_k):
         raise AssertionError("the OCR engine tried to open a network connection")
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
@@ -53,7 +53,7 @@ def test_words_round_trip_through_json() -> None:
 
 
 @pytest.fixture
-def worded_catalog(sqlite_catalog: Catalog, settings, tmp_path: Path) -> Catalog:  # type: ignore[no-untyped-def]
+def worded_catalog(sqlite_catalog: Catalog, settings, tmp_path: Path) -> Catalog:
     covers = {
         "Pop": {"a.jpg": worded_jpeg("MADONNA"), "b.jpg": worded_jpeg("ABBA")},
         "HipHop": {
@@ -71,7 +71,7 @@ def _rows(catalog: Catalog) -> int:
         return int(s.execute(select(func.count()).select_from(CoverText)).scalar_one())
 
 
-def test_text_is_cached_per_image_and_engine(worded_catalog: Catalog, settings) -> None:  # type: ignore[no-untyped-def]
+def test_text_is_cached_per_image_and_engine(worded_catalog: Catalog, settings) -> None:
     images = catalog_images(worded_catalog)
     first = ensure_text(worded_catalog, settings.data_dir, images, workers=1, progress=False)
     assert (first.read, first.cached, first.with_text) == (4, 0, 3)
@@ -84,7 +84,7 @@ def test_text_is_cached_per_image_and_engine(worded_catalog: Catalog, settings) 
     assert {"MADONNA", "ABBA", "NAS", ""} == texts
 
 
-def test_unreadable_covers_are_skipped_and_counted(worded_catalog: Catalog, settings) -> None:  # type: ignore[no-untyped-def]
+def test_unreadable_covers_are_skipped_and_counted(worded_catalog: Catalog, settings) -> None:
     with worded_catalog.session() as s:
         path = s.execute(select(CoverImage.path).limit(1)).scalar_one()
     (Path(settings.data_dir) / path).write_bytes(b"not an image at all")
@@ -99,7 +99,7 @@ def test_unreadable_covers_are_skipped_and_counted(worded_catalog: Catalog, sett
     assert _rows(worded_catalog) == 3  # retried next time, not cached as "no words"
 
 
-def test_sleeve_text_fills_the_cache_and_resumes(  # type: ignore[no-untyped-def]
+def test_sleeve_text_fills_the_cache_and_resumes(
     worded_catalog: Catalog, settings, monkeypatch, capsys
 ) -> None:
     monkeypatch.setenv("SLEEVE_DATA_DIR", str(settings.data_dir))
@@ -112,7 +112,7 @@ def test_sleeve_text_fills_the_cache_and_resumes(  # type: ignore[no-untyped-def
     assert _rows(worded_catalog) == 4
 
 
-def test_build_dataset_exports_the_words(worded_catalog: Catalog, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_build_dataset_exports_the_words(worded_catalog: Catalog, settings, tmp_path) -> None:
     out = tmp_path / "export"
     result = build_dataset(
         worded_catalog, settings, Taxonomy.load(), out=out, progress=False, splits=(0.5, 0.25, 0.25)
@@ -125,13 +125,13 @@ def test_build_dataset_exports_the_words(worded_catalog: Catalog, settings, tmp_
     read = {" ".join(w["text"] for w in r["words"]) for r in table}
     assert "MADONNA" in read
     assert all(set(w) == {"text", "confidence", "box"} for r in table for w in r["words"])
-    assert result.card.text["covers"] == len(table)
+    assert result.card.text.covers == len(table)
     assert any("cover text" in n for n in result.notes)
 
 
 def test_build_dataset_says_when_text_is_not_read(
     worded_catalog: Catalog, settings, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     out = tmp_path / "export"
     result = build_dataset(
         worded_catalog,
@@ -169,7 +169,7 @@ def test_worded_jpeg_is_a_real_jpeg() -> None:
     assert Image.open(io.BytesIO(worded_jpeg("X"))).format == "JPEG"
 
 
-def test_covers_stored_meanwhile_by_another_process_are_not_stored_twice(  # type: ignore[no-untyped-def]
+def test_covers_stored_meanwhile_by_another_process_are_not_stored_twice(
     worded_catalog: Catalog, settings, monkeypatch
 ) -> None:
     from sleeve.dataset.text import cover_text

@@ -27,13 +27,13 @@ from tests.dataset_support import (
 )
 
 
-def _import(catalog, settings, root: Path, mapping=None) -> Taxonomy:  # type: ignore[no-untyped-def]
+def _import(catalog, settings, root: Path, mapping=None) -> Taxonomy:
     tax = Taxonomy.load()
     import_folder(catalog, settings, tax, root, mapping, progress=False)
     return tax
 
 
-def _build(catalog, settings, tax, out: Path, **kw):  # type: ignore[no-untyped-def]
+def _build(catalog, settings, tax, out: Path, **kw):
     kw.setdefault("read_text", False)  # OCR has its own tests (test_cover_text.py)
     return build_dataset(catalog, settings, tax, out=out, progress=False, **kw)
 
@@ -54,7 +54,7 @@ def folder_tree(tmp_path: Path) -> Path:
 
 def test_copies_collapse_and_conflicts_are_counted(
     sqlite_catalog, settings, folder_tree, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     tax = _import(sqlite_catalog, settings, folder_tree)
     result = _build(sqlite_catalog, settings, tax, tmp_path / "ds")
     rows = read_manifest(tmp_path / "ds")
@@ -70,9 +70,9 @@ def test_copies_collapse_and_conflicts_are_counted(
     assert int(kept["width"]) == 160  # the largest resolution of the group is kept
 
     dup = result.card.duplicates
-    assert dup["byte_identical_images"] == 2  # cover 40 (same folder) and cover 50 (two)
-    assert dup["byte_identical_extra_links"] == 2
-    assert dup["near_duplicate_images_removed"] == 4  # 2 variants of cover 1, 2 of cover 60
+    assert dup.byte_identical_images == 2  # cover 40 (same folder) and cover 50 (two)
+    assert dup.byte_identical_extra_links == 2
+    assert dup.near_duplicate_images_removed == 4  # 2 variants of cover 1, 2 of cover 60
     conflicts = result.card.labels["conflicts"]
     assert conflicts[BYTE_IDENTICAL] == {"groups": 1, "ambiguous": 1, "weak": 0, "resolved": {}}
     assert conflicts[NEAR_DUPLICATE] == {
@@ -113,7 +113,7 @@ def test_copies_collapse_and_conflicts_are_counted(
 
 def test_same_settings_give_byte_identical_manifest(
     sqlite_catalog, settings, folder_tree, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     tax = _import(sqlite_catalog, settings, folder_tree)
     a = _build(sqlite_catalog, settings, tax, tmp_path / "a", seed=3)
     b = build_dataset(sqlite_catalog, settings, tax, seed=3, progress=False)  # default location
@@ -127,7 +127,7 @@ def test_same_settings_give_byte_identical_manifest(
     assert not [p for p in settings.datasets_dir.iterdir() if p.name.startswith(".")]
 
 
-def test_dry_run_writes_nothing(sqlite_catalog, settings, folder_tree, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_dry_run_writes_nothing(sqlite_catalog, settings, folder_tree, tmp_path) -> None:
     tax = _import(sqlite_catalog, settings, folder_tree)
     result = _build(sqlite_catalog, settings, tax, tmp_path / "ds", dry_run=True)
     assert result.export_dir is None and result.dry_run
@@ -137,7 +137,7 @@ def test_dry_run_writes_nothing(sqlite_catalog, settings, folder_tree, tmp_path)
 
 def test_missing_image_file_is_reported_not_fatal(
     sqlite_catalog, settings, folder_tree, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     tax = _import(sqlite_catalog, settings, folder_tree)
     gone = next((settings.data_dir / "images").glob("*/*.jpg"))
     gone.unlink()
@@ -148,7 +148,7 @@ def test_missing_image_file_is_reported_not_fatal(
     assert any("missing-file 1" in line for line in result.summary_lines())
 
 
-def test_hashes_are_cached(sqlite_catalog, settings, folder_tree, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_hashes_are_cached(sqlite_catalog, settings, folder_tree, tmp_path) -> None:
     tax = _import(sqlite_catalog, settings, folder_tree)
     first = _build(sqlite_catalog, settings, tax, tmp_path / "a", dry_run=True)
     second = _build(sqlite_catalog, settings, tax, tmp_path / "a", dry_run=True)
@@ -156,7 +156,7 @@ def test_hashes_are_cached(sqlite_catalog, settings, folder_tree, tmp_path) -> N
     assert second.hash_report.cached == first.hash_report.computed
 
 
-def test_genre_filter_and_errors(sqlite_catalog, settings, folder_tree, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_genre_filter_and_errors(sqlite_catalog, settings, folder_tree, tmp_path) -> None:
     with pytest.raises(DataError, match="run `collect` first"):
         _build(sqlite_catalog, settings, Taxonomy.load(), tmp_path / "x")
     tax = _import(sqlite_catalog, settings, folder_tree)
@@ -167,7 +167,7 @@ def test_genre_filter_and_errors(sqlite_catalog, settings, folder_tree, tmp_path
     assert result.card.labels["excluded_genres"] == {"pop": 11}
 
 
-def _artist_catalog(catalog, settings) -> Taxonomy:  # type: ignore[no-untyped-def]
+def _artist_catalog(catalog, settings) -> Taxonomy:
     """12 artists, 1-5 albums each, rap or pop; one cover re-used by two artists' releases."""
     tax = Taxonomy.load()
     seed = 100
@@ -206,7 +206,7 @@ def _artist_catalog(catalog, settings) -> Taxonomy:  # type: ignore[no-untyped-d
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_no_artist_or_group_spans_two_splits(sqlite_catalog, settings, tmp_path, seed) -> None:  # type: ignore[no-untyped-def]
+def test_no_artist_or_group_spans_two_splits(sqlite_catalog, settings, tmp_path, seed) -> None:
     tax = _artist_catalog(sqlite_catalog, settings)
     _build(sqlite_catalog, settings, tax, tmp_path / "ds", seed=seed)
     rows = read_manifest(tmp_path / "ds")
@@ -223,7 +223,7 @@ def test_no_artist_or_group_spans_two_splits(sqlite_catalog, settings, tmp_path,
     assert {r["split"] for r in rows} >= {"train", "val"}
 
 
-def test_balance_keeps_diversity_and_respects_target(sqlite_catalog, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_balance_keeps_diversity_and_respects_target(sqlite_catalog, settings, tmp_path) -> None:
     tax = Taxonomy.load()
     for album in range(9):  # one prolific pop artist...
         add_release(
@@ -270,7 +270,7 @@ def test_balance_keeps_diversity_and_respects_target(sqlite_catalog, settings, t
 @pytest.mark.shared_data
 def test_shared_covers_cross_genre_byte_identical_groups_reported(
     sqlite_catalog, settings, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     shared = shared_covers_or_skip()
     link_subset(shared, tmp_path / "subset", twins=30, singles=250)
     tax = _import(
@@ -280,12 +280,12 @@ def test_shared_covers_cross_genre_byte_identical_groups_reported(
     c = result.card.labels["conflicts"][BYTE_IDENTICAL]
     assert 25 <= c["groups"] <= 30
     assert c["ambiguous"] + c["weak"] + sum(c["resolved"].values()) == c["groups"]
-    assert result.card.duplicates["byte_identical_images"] == 30
+    assert result.card.duplicates.byte_identical_images == 30
 
 
 def test_multi_genre_evidence_on_one_release_is_a_counted_conflict(
     sqlite_catalog, settings, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     tax = Taxonomy.load()
     add_release(
         sqlite_catalog,
@@ -316,7 +316,7 @@ def test_multi_genre_evidence_on_one_release_is_a_counted_conflict(
 
 def test_same_dataset_from_sqlite_and_postgresql(
     catalog, sqlite_catalog, settings, folder_tree, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Portable SQL: the catalog on either backend yields the byte-identical export."""
     built = []
     for i, cat in enumerate((sqlite_catalog, catalog)):

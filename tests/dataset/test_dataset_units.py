@@ -133,7 +133,7 @@ def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
-def test_cli_help_errors_and_last_line(monkeypatch, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_cli_help_errors_and_last_line(monkeypatch, tmp_path, capsys) -> None:
     assert "Examples:" in cli.build_parser().format_help()
     data = _env(monkeypatch, tmp_path)
     assert cli.main(["--no-progress"]) == 3  # nothing to work on yet

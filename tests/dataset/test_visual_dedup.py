@@ -43,7 +43,7 @@ def _write(path: Path, img: Image.Image) -> Path:
     return path
 
 
-def _kp(path: Path):  # type: ignore[no-untyped-def]
+def _kp(path: Path):
     return keypoints(*load_cover(path))
 
 
@@ -155,20 +155,20 @@ def recapture_tree(tmp_path: Path) -> Path:
     return root
 
 
-def _build(catalog, settings, root: Path, out: Path, **kw):  # type: ignore[no-untyped-def]
+def _build(catalog, settings, root: Path, out: Path, **kw):
     tax = Taxonomy.load()
     import_folder(catalog, settings, tax, root, {"HipHop": "rap"}, progress=False)
     return build_dataset(catalog, settings, tax, out=out, progress=False, **kw)
 
 
-def test_build_merges_recapture_and_counts_it(sqlite_catalog, settings, recapture_tree, tmp_path):  # type: ignore[no-untyped-def]
+def test_build_merges_recapture_and_counts_it(sqlite_catalog, settings, recapture_tree, tmp_path):
     result = _build(sqlite_catalog, settings, recapture_tree, tmp_path / "ds", visual=STAGE)
     dup = result.card.duplicates
-    assert dup["near_pairs"] == 0  # pHash alone sees no pair here
-    visual = dup["visual"]
+    assert dup.near_pairs == 0  # pHash alone sees no pair here
+    visual = dup.visual
     assert visual["status"] == "on"
     assert visual["pairs"] == 1
-    assert dup["pairs_by_stage"] == {"sha256": 0, "phash": 0, "visual": 1, "text": 0}
+    assert dup.pairs_by_stage == {"sha256": 0, "phash": 0, "visual": 1, "text": 0}
     assert visual["conflicts_revealed"] == 1
     # the album (Pop) and its photo (HipHop) are one group: pop 1 : rap 1 is ambiguous, so the
     # label rule drops it as ambiguous
@@ -195,33 +195,33 @@ def test_build_merges_recapture_and_counts_it(sqlite_catalog, settings, recaptur
 
 
 @pytest.mark.parametrize("phash_candidates", [14, 0])
-def test_phash_neighbours_are_candidates_too(  # type: ignore[no-untyped-def]
+def test_phash_neighbours_are_candidates_too(
     sqlite_catalog, settings, recapture_tree, tmp_path, phash_candidates
 ):
     # a photo whose embedding drifted under the cosine floor (the Nashville Sound photo vs its
     # scan: cosine 0.67) but whose pHash is still within 14 bits is checked all the same
     stage = VisualDedup(min_cosine=0.9999, phash_candidates=phash_candidates)
     result = _build(sqlite_catalog, settings, recapture_tree, tmp_path / "ds", visual=stage)
-    assert result.card.duplicates["visual"]["pairs"] == (1 if phash_candidates else 0)
+    assert result.card.duplicates.visual["pairs"] == (1 if phash_candidates else 0)
 
 
 def test_build_without_the_stage_keeps_them_apart(
     sqlite_catalog, settings, recapture_tree, tmp_path
-):  # type: ignore[no-untyped-def]
+):
     result = _build(
         sqlite_catalog, settings, recapture_tree, tmp_path / "ds", visual=VisualDedup(False)
     )
-    assert result.card.duplicates["visual"]["status"] == "off"
+    assert result.card.duplicates.visual["status"] == "off"
     assert len(read_manifest(result.export_dir)) == 8
 
 
 def test_build_skips_the_stage_without_embeddings(
     sqlite_catalog, settings, recapture_tree, tmp_path, monkeypatch
-):  # type: ignore[no-untyped-def]
+):
     # the training package (torch) not importable: as on an install without torch
     monkeypatch.setitem(sys.modules, "sleeve.core.vision.embeddings", None)
     result = _build(sqlite_catalog, settings, recapture_tree, tmp_path / "ds", visual=STAGE)
-    status = result.card.duplicates["visual"]["status"]
+    status = result.card.duplicates.visual["status"]
     assert status.startswith("skipped: embeddings unavailable")
     assert any("visual duplicate stage skipped" in line for line in result.summary_lines())
     assert len(read_manifest(result.export_dir)) == 8
@@ -248,7 +248,7 @@ def test_stage_is_on_by_default_and_can_be_turned_off() -> None:
     assert build_parser().parse_args([]).visual_dedup is None  # None: the setting decides
 
 
-def test_unconfirmed_lookalike_is_kept_in_one_split_not_merged(  # type: ignore[no-untyped-def]
+def test_unconfirmed_lookalike_is_kept_in_one_split_not_merged(
     sqlite_catalog, settings, recapture_tree, tmp_path
 ):
     # geometry aligns the photo but (made strict here) does not confirm it: a stickered copy or
@@ -268,8 +268,8 @@ def test_unconfirmed_lookalike_is_kept_in_one_split_not_merged(  # type: ignore[
         )
         rows = {r["sha256"]: r for r in read_manifest(result.export_dir)}
         assert len(rows) == 8  # nothing merged
-        assert result.card.duplicates["visual"]["pairs"] == 0
-        held = result.card.duplicates["visual"]["pairs_held_in_one_split"]
+        assert result.card.duplicates.visual["pairs"] == 0
+        held = result.card.duplicates.visual["pairs_held_in_one_split"]
         assert held == (1 if stage.hold_min_inliers <= STAGE.min_inliers else 0)
         return rows[album]["split"], rows[photo]["split"]
 

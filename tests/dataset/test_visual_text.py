@@ -102,7 +102,7 @@ def worded_tree(tmp_path: Path) -> Path:
     return root
 
 
-def test_build_confirms_a_pair_by_its_words_and_says_so(  # type: ignore[no-untyped-def]
+def test_build_confirms_a_pair_by_its_words_and_says_so(
     sqlite_catalog, settings, worded_tree, tmp_path
 ):
     pytest.importorskip("rapidocr_onnxruntime")
@@ -117,8 +117,8 @@ def test_build_confirms_a_pair_by_its_words_and_says_so(  # type: ignore[no-unty
         sqlite_catalog, settings, tax, out=tmp_path / "ds", progress=False, visual=stage
     )
     dup = result.card.duplicates
-    assert dup["pairs_by_stage"] == {"sha256": 0, "phash": 0, "visual": 0, "text": 1}
-    visual = dup["visual"]
+    assert dup.pairs_by_stage == {"sha256": 0, "phash": 0, "visual": 0, "text": 1}
+    visual = dup.visual
     [pair] = visual["pair_list"]
     assert pair["by"] == "text" and pair["words"] >= 0.8
     assert visual["text"]["status"] == "on" and visual["text"]["confirmed"] == 1
@@ -150,6 +150,6 @@ def test_build_confirms_a_pair_by_its_words_and_says_so(  # type: ignore[no-unty
         read_text=False,
     )
     dup2 = res2.card.duplicates
-    assert dup2["pairs_by_stage"]["text"] == 0 and dup2["visual"]["pairs"] == 0
-    assert dup2["visual"]["text"]["pairs_without_words"] >= 1
+    assert dup2.pairs_by_stage["text"] == 0 and dup2.visual["pairs"] == 0
+    assert dup2.visual["text"]["pairs_without_words"] >= 1
     catalog2.dispose()

@@ -120,7 +120,7 @@ def test_fake_services_option_serves_a_folder(tmp_path: Path) -> None:
 
     stop, seen = threading.Event(), {}
 
-    def ready(fx) -> None:  # type: ignore[no-untyped-def]
+    def ready(fx) -> None:
         r = requests.get(
             f"{fx.musicbrainz_url}/release-group",
             params={"query": 'tag:"hip hop"', "fmt": "json"},

@@ -60,7 +60,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def classifier(tiny_run: Path):  # type: ignore[no-untyped-def]
+def classifier(tiny_run: Path):
     return load_classifier(tiny_run, fast_settings(tiny_run))
 
 
@@ -188,12 +188,13 @@ def test_empty_folder_is_an_error_result(classifier, tmp_path: Path, settings) -
 
 
 @pytest.fixture(scope="module")
+# a generator fixture: pytest hands the test the yielded str
 def server() -> str:  # type: ignore[misc]
     with serve_covers() as base:
         yield base
 
 
-def _url_settings(tmp_path: Path, **overrides: object):  # type: ignore[no-untyped-def]
+def _url_settings(tmp_path: Path, **overrides: object):
     # the test server is on loopback, which predict refuses unless explicitly allowed
     values: dict[str, object] = {"max_retries": 1, "read_timeout": 0.5, "allow_private_urls": True}
     values.update(overrides)
@@ -259,7 +260,7 @@ def test_mixed_inputs_keep_order_and_good_ones_answered(
 class CountingClassifier:
     """The real classifier, counting the batches it is given."""
 
-    def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, inner) -> None:
         self.inner = inner
         self.batches: list[int] = []
 
@@ -267,7 +268,7 @@ class CountingClassifier:
     def genres(self) -> list[str]:
         return self.inner.genres
 
-    def predict_batch(self, images, top_k=3):  # type: ignore[no-untyped-def]
+    def predict_batch(self, images, top_k=3):
         self.batches.append(len(images))
         return self.inner.predict_batch(images, top_k=top_k)
 

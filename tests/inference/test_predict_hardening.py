@@ -84,11 +84,11 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def classifier(tiny_run: Path):  # type: ignore[no-untyped-def]
+def classifier(tiny_run: Path):
     return load_classifier(tiny_run, fast_settings(tiny_run))
 
 
-def _settings(tmp_path: Path, **overrides: object):  # type: ignore[no-untyped-def]
+def _settings(tmp_path: Path, **overrides: object):
     values: dict[str, object] = {"max_retries": 0, "read_timeout": 2.0}
     values.update(overrides)
     return fast_settings(tmp_path, **values)
@@ -103,7 +103,7 @@ def _settings(tmp_path: Path, **overrides: object):  # type: ignore[no-untyped-d
 )
 def test_security_predict_refuses_loopback_in_every_spelling(
     classifier, server: tuple[str, int], tmp_path: Path, host: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     url = f"http://{host}:{server[1]}/cover.jpg"
     [result] = predict_inputs(classifier, [url], 3, _settings(tmp_path))
     assert result.reason == "blocked-address", result.error
@@ -147,7 +147,7 @@ def test_security_redirects_are_checked_again(server: tuple[str, int], target_ho
     its redirect to another loopback address is refused on the new connection."""
     from sleeve.collector.netguard import refusal
 
-    def refuse(ip):  # type: ignore[no-untyped-def]
+    def refuse(ip):
         return None if str(ip) == "127.0.0.1" else refusal(ip)
 
     client = HttpClient("web", user_agent="tests", untrusted=True, refuse=refuse)
@@ -161,7 +161,7 @@ def test_security_redirects_are_checked_again(server: tuple[str, int], target_ho
 
 def test_security_errors_never_quote_what_the_server_sent(
     classifier, server: tuple[str, int], tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     base = server[0]
     settings = _settings(tmp_path, allow_private_urls=True)
     results = predict_inputs(classifier, [f"{base}/token.jpg", f"{base}/secret-404"], 3, settings)
@@ -170,7 +170,7 @@ def test_security_errors_never_quote_what_the_server_sent(
         assert "ADMIN" not in result.error and "hunter2" not in result.error
 
 
-def test_allow_private_urls_setting(classifier, server: tuple[str, int], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_allow_private_urls_setting(classifier, server: tuple[str, int], tmp_path: Path) -> None:
     assert load_settings({"SLEEVE_ALLOW_PRIVATE_URLS": "1"}, env_file=None).allow_private_urls
     assert not load_settings({}, env_file=None).allow_private_urls
     settings = _settings(tmp_path, allow_private_urls=True)
@@ -226,7 +226,7 @@ def test_a_body_within_the_deadline_still_arrives(fakes: FakeServices, tmp_path:
 
 def test_predict_with_a_small_deadline_returns_promptly(
     classifier, fakes: FakeServices, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     fakes.faults.clear()
     fakes.faults.add("archive", r"\.jpg$", "slow-body", times=None, chunk=16, interval=0.05)
     settings = _settings(tmp_path, max_retries=5, request_deadline=0.3, allow_private_urls=True)
@@ -321,7 +321,7 @@ def test_security_a_newline_in_a_name_cannot_forge_a_row(
 # -- 16: the Python API validates like the command ----------------------------------------------
 
 
-def test_api_path_errors_are_typed_one_liners(classifier, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_api_path_errors_are_typed_one_liners(classifier, tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.jpg"
     garbage.write_bytes(b"\xff\xd8\xff" + b"\x00" * 500)  # JPEG magic, no picture
     for source, reason in [
@@ -336,7 +336,7 @@ def test_api_path_errors_are_typed_one_liners(classifier, tmp_path: Path) -> Non
         assert "\n" not in str(err.value)
 
 
-def test_api_refuses_a_bomb_path_before_decoding(classifier, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_api_refuses_a_bomb_path_before_decoding(classifier, tmp_path: Path) -> None:
     bomb = tmp_path / "bomb.png"
     bomb.write_bytes(bomb_png(width=12000, height=12000))
     with pytest.raises(BadImageError) as err:
@@ -359,7 +359,7 @@ def test_api_treats_urls_as_urls(tiny_run: Path, server: tuple[str, int], tmp_pa
     assert bad.value.reason == "unsupported-url"
 
 
-def test_api_accepts_numpy_arrays(classifier) -> None:  # type: ignore[no-untyped-def]
+def test_api_accepts_numpy_arrays(classifier) -> None:
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (80, 96, 3), dtype=np.uint8)
     expected = classifier.predict(Image.fromarray(rgb))

@@ -26,7 +26,7 @@ class _Exploit:
     def __init__(self, marker: Path) -> None:
         self.marker = marker
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self):
         return (os.system, (f"touch {self.marker}",))
 
 
@@ -41,7 +41,7 @@ def _crafted_run(tiny_run: Path, out: Path, head: dict) -> Path:
 @pytest.mark.parametrize("nested", [False, True])
 def test_security_pickled_head_is_refused_and_never_unpickled(
     tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, capsys, nested: bool
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     tiny_run = shared_tiny_run(tmp_path_factory)
     marker = tmp_path / "PWNED"
     evil = {"type": "sklearn", "pickle": pickle.dumps(_Exploit(marker))}

@@ -46,9 +46,7 @@ def test_small_val_selects_by_grouped_cv_where_val_would_pick_otherwise() -> Non
     cv = block["per_method"]
     assert cv["logreg"]["estimate"] > cv["knn"]["estimate"]
     assert len(cv["knn"]["fold_scores"]) == 5 and cv["knn"]["std"] >= 0
-    assert any(
-        "knn: mean fold weighted F1" in line for line in selection_lines({"model_selection": block})
-    )
+    assert any("knn: mean fold weighted F1" in line for line in selection_lines(block))
 
 
 def test_large_val_keeps_val_selection_and_reports_its_bootstrap_noise() -> None:

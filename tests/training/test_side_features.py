@@ -122,7 +122,15 @@ def _export(root: Path, per_split=(10, 6, 6), attributes: bool = True) -> Path:
     writer.writerow(MANIFEST_COLUMNS)
     writer.writerows(sorted(rows, key=lambda r: (r[4], r[3], r[1])))
     (root / "manifest.csv").write_text(buf.getvalue())
-    card = {"genres": list(GENRES), "attributes": {"extractors": {n: 1 for n in CHEAP}}}
+    section = {
+        "file": "attributes.csv",
+        "extractors": dict.fromkeys(CHEAP, 1),
+        "profile": {},
+        "computed": {},
+        "text_read": 0,
+        "note": "test export",
+    }
+    card = {"genres": list(GENRES), "attributes": section}
     (root / "card.json").write_text(json.dumps(card))
     if attributes:
         (root / "attributes.csv").write_bytes(render_csv(list(attrs), attrs, extractors))
@@ -130,22 +138,23 @@ def _export(root: Path, per_split=(10, 6, 6), attributes: bool = True) -> Path:
 
 
 @pytest.fixture(scope="module")
-def side_run(tmp_path_factory):  # type: ignore[no-untyped-def]
+def side_run(tmp_path_factory):
     export = _export(tmp_path_factory.mktemp("export"))
     config = TrainConfig(methods=("attrs", "svc+attrs:colour", "logreg+pca8+attrs"), **TINY)
     out = tmp_path_factory.mktemp("run")
     return export, train_and_evaluate(export, out, config)
 
 
-def test_side_rungs_train_and_attributes_carry_the_signal(side_run) -> None:  # type: ignore[no-untyped-def]
+def test_side_rungs_train_and_attributes_carry_the_signal(side_run) -> None:
     export, result = side_run
-    methods = result.metrics["methods"]
+    methods = result.metrics.methods
     assert set(methods) == {"attrs", "svc+attrs:colour", "logreg+pca8+attrs"}
-    assert methods["attrs"]["val"]["weighted_f1"] >= 0.9  # colour and noise decide the genre
-    params = methods["logreg+pca8+attrs"]["params"]
+    assert methods["attrs"].val["weighted_f1"] >= 0.9  # colour and noise decide the genre
+    params = methods["logreg+pca8+attrs"].params
     assert params["blocks"]["image"] == 8 and params["side_weight"] in (0.25, 0.5, 1.0)
+    # the export was built with attributes: the table is there
     assert params["blocks"]["attrs"] == len(read_attribute_table(read_export(export)).columns)  # type: ignore[union-attr]
-    assert methods["svc+attrs:colour"]["params"]["attribute_groups"] == ["colour"]
+    assert methods["svc+attrs:colour"].params["attribute_groups"] == ["colour"]
     report = (result.run_dir / "report.md").read_text(encoding="utf-8")
     assert "## Ablation: side features" in report
     assert "| svc+attrs:colour | image + attributes: colour |" in report
@@ -158,7 +167,7 @@ def _test_paths(export: Path) -> list[str]:
     return [str(export / r[0]) for r in rows if r[4] == "test"]
 
 
-def test_model_pt_loads_without_pickle_and_predicts_as_at_training(side_run) -> None:  # type: ignore[no-untyped-def]
+def test_model_pt_loads_without_pickle_and_predicts_as_at_training(side_run) -> None:
     export, result = side_run
     payload = torch.load(result.run_dir / "model.pt", weights_only=True)  # plain values only
     assert payload["side"]["type"] == "side-features"

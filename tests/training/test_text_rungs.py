@@ -61,7 +61,7 @@ def _export(root: Path, per_split=(8, 5, 5), seed: int = 0) -> Path:
 
 
 @pytest.fixture(scope="module")
-def text_run(tmp_path_factory):  # type: ignore[no-untyped-def]
+def text_run(tmp_path_factory):
     export = _export(tmp_path_factory.mktemp("export"))
     # select on val however small (the CV rule is tested below)
     config = TrainConfig(methods=("logreg", "text", "fused"), select_min_val=0, **TINY)
@@ -69,20 +69,20 @@ def text_run(tmp_path_factory):  # type: ignore[no-untyped-def]
     return export, train_and_evaluate(export, out, config)
 
 
-def test_text_rungs_join_the_ladder(text_run) -> None:  # type: ignore[no-untyped-def]
+def test_text_rungs_join_the_ladder(text_run) -> None:
     _, result = text_run
-    methods = result.metrics["methods"]
+    methods = result.metrics.methods
     assert set(methods) == {"logreg", "text", "fused"}
     # 4 of 5 covers show a name that decides the genre; the 5th shows none
-    assert methods["text"]["val"]["weighted_f1"] >= 0.7
-    val = {m: methods[m]["val"]["weighted_f1"] for m in methods}
+    assert methods["text"].val["weighted_f1"] >= 0.7
+    val = {m: methods[m].val["weighted_f1"] for m in methods}
     assert val["fused"] >= max(val["logreg"], val["text"])  # w = 0 and w = 1 were candidates
-    assert methods["fused"]["params"]["image_method"] == "logreg"
-    assert 0 <= methods["fused"]["params"]["text_weight"] <= 1
+    assert methods["fused"].params["image_method"] == "logreg"
+    assert 0 <= methods["fused"].params["text_weight"] <= 1
     assert "fused" in (result.run_dir / "report.md").read_text()
 
 
-def test_model_pt_holds_the_text_head_as_plain_arrays(text_run) -> None:  # type: ignore[no-untyped-def]
+def test_model_pt_holds_the_text_head_as_plain_arrays(text_run) -> None:
     _, result = text_run
     payload = torch.load(result.run_dir / "model.pt", weights_only=True)  # no pickle needed
     assert payload["text"]["head"]["type"] == "char-tfidf-linear"
@@ -90,7 +90,7 @@ def test_model_pt_holds_the_text_head_as_plain_arrays(text_run) -> None:  # type
     assert isinstance(payload["text"]["head"]["vocab"], list)
 
 
-def test_classifier_reads_a_new_cover_and_uses_its_words(text_run) -> None:  # type: ignore[no-untyped-def]
+def test_classifier_reads_a_new_cover_and_uses_its_words(text_run) -> None:
     _, result = text_run
     clf = Classifier.load(result.run_dir)
     assert clf.reads_text
@@ -106,7 +106,7 @@ def test_classifier_reads_a_new_cover_and_uses_its_words(text_run) -> None:  # t
     np.testing.assert_allclose(clf.probabilities(covers, words=words), expected, atol=1e-9)
 
 
-def test_predict_json_shows_the_words(text_run, tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_predict_json_shows_the_words(text_run, tmp_path, monkeypatch, capsys) -> None:
     from sleeve.ui import predict_cli
 
     _, result = text_run
@@ -120,7 +120,7 @@ def test_predict_json_shows_the_words(text_run, tmp_path, monkeypatch, capsys) -
     assert answer["predictions"][0]["genre"] == "country"
 
 
-def test_text_rungs_by_name_need_the_text_table(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_text_rungs_by_name_need_the_text_table(tmp_path) -> None:
     export = _export(tmp_path / "export", per_split=(3, 2, 2))
     (export / TEXT_TABLE).unlink()
     with pytest.raises(ConfigError, match=TEXT_TABLE):
@@ -129,7 +129,7 @@ def test_text_rungs_by_name_need_the_text_table(tmp_path) -> None:  # type: igno
         )
 
 
-def test_covers_without_words_give_a_clear_error_by_name(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_covers_without_words_give_a_clear_error_by_name(tmp_path) -> None:
     export = _export(tmp_path / "export", per_split=(3, 2, 2))
     blank = "".join(
         json.dumps({"sha256": json.loads(line)["sha256"], "words": []}) + "\n"
@@ -141,7 +141,7 @@ def test_covers_without_words_give_a_clear_error_by_name(tmp_path) -> None:  # t
         train_and_evaluate(export, tmp_path / "run", config)
 
 
-def test_the_default_ladder_skips_the_text_rungs_without_a_text_table(tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_the_default_ladder_skips_the_text_rungs_without_a_text_table(tmp_path, caplog) -> None:
     from sleeve.training.data import load_export
     from sleeve.training.fit.methods.text import run_text_methods
     from sleeve.training.run import DEFAULT_METHODS
@@ -153,7 +153,7 @@ def test_the_default_ladder_skips_the_text_rungs_without_a_text_table(tmp_path, 
     assert TEXT_TABLE in caplog.text
 
 
-def test_the_headline_refits_the_fused_rung_itself(text_run) -> None:  # type: ignore[no-untyped-def]
+def test_the_headline_refits_the_fused_rung_itself(text_run) -> None:
     # the default recipe ships `fused`: its lead figure must be of the fused model (image head
     # and words refitted per fold), not of an image-only stand-in
     _, result = text_run
@@ -183,13 +183,14 @@ def test_fused_cv_beats_its_image_head_when_the_words_carry_the_genre() -> None:
     assert len(fused) == len(image) and np.mean(fused) > np.mean(image) + 0.2
 
 
-def test_small_val_selection_compares_the_text_rungs_by_cv(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_small_val_selection_compares_the_text_rungs_by_cv(tmp_path) -> None:
     # below 300 val covers the CV rule chooses; the text rungs are refitted per fold with their
     # image head, so they can be shipped (they used to be left out of the comparison)
     export = _export(tmp_path / "export")
     config = TrainConfig(methods=("logreg", "text", "fused"), **TINY)
     metrics = train_and_evaluate(export, tmp_path / "run", config).metrics
-    block = metrics["model_selection"]
+    block = metrics.model_selection
+    assert block is not None
     assert block["rule"] == "grouped-cv"
     assert {"logreg", "text", "fused"} <= set(block["per_method"])
     assert block["not_compared"] == []

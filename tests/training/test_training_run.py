@@ -47,13 +47,16 @@ def test_run_dir_follows_the_contract(run) -> None:
     result, data_dir = run
     run_dir = result.run_dir
     assert run_dir.parent == data_dir / "runs"
-    assert run_dir.name.endswith(result.metrics["dataset_id"])
+    assert run_dir.name.endswith(result.metrics.dataset_id)
     for name in RUN_FILES:
         assert (run_dir / name).is_file(), name
     methods = ("knn", "logreg", "svc", "ensemble", "finetune")
     for m in methods:
         assert (run_dir / f"confusion_{m}.png").read_bytes().startswith(b"\x89PNG")
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    text = (run_dir / "metrics.json").read_text()
+    metrics = json.loads(text)
+    # the record the readers get writes the file back as it is (keys, order, values)
+    assert json.dumps(result.run.metrics().to_dict(), indent=2) == text
     assert {"dataset_id", "backbone", "methods", "best", "seed"} <= set(metrics)
     assert set(metrics["methods"]) == set(methods)
     for m in metrics["methods"].values():
@@ -107,7 +110,7 @@ def test_finetuned_network_round_trips_through_model_pt(export: Path, tmp_path) 
     preds = [p[0].genre for p in clf.predict_batch(test, top_k=1)]
     truth = [t.parent.name for t in test]
     accuracy = sum(p == t for p, t in zip(preds, truth, strict=True)) / len(test)
-    assert accuracy == pytest.approx(ft.metrics["methods"]["finetune"]["test"]["accuracy"])
+    assert accuracy == pytest.approx(ft.metrics.methods["finetune"].test["accuracy"])
     payload = torch.load(ft.run_dir / "model.pt", weights_only=True)
     save_model(payload, tmp_path / "copy.pt")
     assert Classifier.load(tmp_path / "copy.pt").genres == clf.genres
@@ -118,8 +121,8 @@ def test_same_seed_same_metrics(export: Path, tmp_path: Path) -> None:
     a = train_and_evaluate(export, tmp_path / "a", config).metrics
     b = train_and_evaluate(export, tmp_path / "b", config).metrics
     for m in ("logreg", "finetune"):
-        assert a["methods"][m]["val"] == b["methods"][m]["val"]
-        assert a["methods"][m]["test"] == b["methods"][m]["test"]
+        assert a.methods[m].val == b.methods[m].val
+        assert a.methods[m].test == b.methods[m].test
 
 
 def test_cli_prints_run_dir_last(export: Path, tmp_path: Path, capsys, monkeypatch) -> None:
@@ -167,9 +170,9 @@ def test_resume_continues_from_checkpoint(export: Path, tmp_path: Path) -> None:
     first = train_and_evaluate(export, tmp_path / "r", one)
     two = TrainConfig(methods=("finetune",), **{**TINY, "epochs": 2}, resume=True)
     second = train_and_evaluate(export, tmp_path / "r", two)
-    history = second.metrics["methods"]["finetune"]["params"]["history"]
+    history = second.metrics.methods["finetune"].params["history"]
     assert [h["epoch"] for h in history] == [1, 2]  # epoch 1 came from the checkpoint
-    assert history[0] == first.metrics["methods"]["finetune"]["params"]["history"][0]
+    assert history[0] == first.metrics.methods["finetune"].params["history"][0]
 
 
 def test_images_from_bytes_io_are_fine(run) -> None:
@@ -193,7 +196,7 @@ def test_stacked_styled_features_round_trip_through_model_pt(export: Path, tmp_p
     preds = [p[0].genre for p in clf.predict_batch(test, top_k=1)]
     truth = [t.parent.name for t in test]
     accuracy = sum(p == t for p, t in zip(preds, truth, strict=True)) / len(test)
-    assert accuracy == pytest.approx(result.metrics["methods"]["svc"]["test"]["accuracy"])
+    assert accuracy == pytest.approx(result.metrics.methods["svc"].test["accuracy"])
 
 
 def test_hybrid_joins_pretrained_and_fine_tuned_features_and_round_trips(
@@ -212,7 +215,7 @@ def test_hybrid_joins_pretrained_and_fine_tuned_features_and_round_trips(
     }
     config = TrainConfig(methods=("hybrid",), **tiny)
     result = train_and_evaluate(export, tmp_path / "run", config, data_dir=tmp_path / "data")
-    assert set(result.metrics["methods"]) == {"hybrid"}  # its fine-tune is a member only
+    assert set(result.metrics.methods) == {"hybrid"}  # its fine-tune is a member only
     clf = Classifier.load(result.run_dir)
     assert clf.method == "hybrid"
     assert clf.payload["backbone"]["name"] == (
@@ -222,7 +225,7 @@ def test_hybrid_joins_pretrained_and_fine_tuned_features_and_round_trips(
     probs = clf.probabilities(test)
     truth = [clf.genres.index(t.parent.name) for t in test]
     accuracy = float((probs.argmax(1) == truth).mean())
-    assert accuracy == pytest.approx(result.metrics["methods"]["hybrid"]["test"]["accuracy"])
+    assert accuracy == pytest.approx(result.metrics.methods["hybrid"].test["accuracy"])
     with np.load(result.run_dir / "probabilities.npz") as saved:  # same (genre, sha) order
         assert np.allclose(saved["hybrid_test"], probs, atol=1e-4)
 

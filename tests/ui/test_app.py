@@ -256,7 +256,7 @@ def test_relative_latest_pointer(tmp_path: Path) -> None:
 def test_cell_covers_add_up_to_every_confusion_cell(tiny_run: Path) -> None:
     report = data.load_run_report(fast_settings(tiny_run), tiny_run)
     rows = runs.predictions(tiny_run)
-    genres = report.metrics["genres"]
+    genres = report.metrics.genres
     for method in report.methods:
         counts = runs.confusion_counts(report, method)
         for i, true in enumerate(genres):
@@ -274,7 +274,7 @@ def test_cell_covers_add_up_to_every_confusion_cell(tiny_run: Path) -> None:
     assert runs.pages(50, 24) == 3 and runs.pages(0, 24) == 1
 
 
-def test_run_list_and_comparison(full_env: Settings, two_runs) -> None:  # type: ignore[no-untyped-def]
+def test_run_list_and_comparison(full_env: Settings, two_runs) -> None:
     latest, other = two_runs
     assert runs.list_runs(full_env)[:2] == [latest.resolve(), other]
     a = data.load_run_report(full_env, latest)
@@ -406,7 +406,7 @@ def test_report_page_cell_leads_to_its_covers_and_pairs_follow_the_method(
             assert f"**{pair['true']} → {pair['predicted']}**: {pair['count']} covers" in text
 
 
-def test_report_page_run_picker_and_comparison(full_env: Settings, two_runs) -> None:  # type: ignore[no-untyped-def]
+def test_report_page_run_picker_and_comparison(full_env: Settings, two_runs) -> None:
     latest, other = two_runs
     at = _page(_app().run(), "Report")
     assert at.selectbox(key="report_run").value == str(latest.resolve())
@@ -706,7 +706,7 @@ def _other_method_cell(run: Path) -> tuple[str, int, int, int]:
     return method, i, j, n
 
 
-def _choose(page, key: str, value: str) -> None:  # type: ignore[no-untyped-def]
+def _choose(page, key: str, value: str) -> None:
     """Pick ``value`` in the Streamlit selectbox ``key``: type it into its search box, Enter."""
     box = page.locator(f".st-key-{key} input")
     box.click()
@@ -733,7 +733,7 @@ def test_browser_cell_covers_and_a_relabel_the_next_build_applies(
     from sleeve.ui.app.runs import cell_covers, predictions
     from tests.dataset_support import read_manifest
 
-    def build(out: str):  # type: ignore[no-untyped-def]
+    def build(out: str):
         catalog = open_catalog(review_env.catalog_url)
         try:  # threshold 0: byte-identical groups only, so the decided cover is exported itself
             return build_dataset(
@@ -781,6 +781,6 @@ def test_browser_cell_covers_and_a_relabel_the_next_build_applies(
 
     after = build("after")
     assert after.dataset_id != before.dataset_id
-    assert (after.card.review["relabelled"], after.card.review["excluded"]) == (1, 0)
+    assert (after.card.review.relabelled, after.card.review.excluded) == (1, 0)
     rows = {r["sha256"]: r for r in read_manifest(after.export_dir)}
     assert rows[suspect["sha256"]]["genre"] == new_genre

@@ -54,17 +54,17 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     return settings, catalog, tax
 
 
-def _build(settings, catalog, tax):  # type: ignore[no-untyped-def]
+def _build(settings, catalog, tax):
     return build_dataset(catalog, settings, tax, progress=False, threshold=0, read_text=False)
 
 
-def _cli(capsys, *argv: str) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
+def _cli(capsys, *argv: str) -> tuple[int, str, str]:
     code = cli.main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
 
 
-def test_flag_rebuild_excluded_and_relabelled(env, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_flag_rebuild_excluded_and_relabelled(env, capsys) -> None:
     settings, catalog, tax = env
     first = _build(settings, catalog, tax)
     config = TrainConfig(methods=("logreg",), image_size=64, batch_size=16, progress=False)
@@ -90,7 +90,7 @@ def test_flag_rebuild_excluded_and_relabelled(env, capsys) -> None:  # type: ign
     second = _build(settings, catalog, tax)
     assert second.dataset_id != first.dataset_id
     review = second.card.review
-    assert (review["excluded"], review["relabelled"], review["kept"]) == (1, 1, 0)
+    assert (review.excluded, review.relabelled, review.kept) == (1, 1, 0)
     assert "## Review decisions" in (second.export_dir / "card.md").read_text()
     assert "excluded 1, relabelled 1" in "\n".join(second.summary_lines())
     after = {r["sha256"]: r for r in read_manifest(second.export_dir)}
@@ -115,10 +115,10 @@ def test_flag_rebuild_excluded_and_relabelled(env, capsys) -> None:  # type: ign
     code, out, _ = _cli(capsys, "--json", "--all")
     assert keep not in [s["sha256"] for s in json.loads(out)["suspects"]]
     third = _build(settings, catalog, tax)
-    assert third.dataset_id == second.dataset_id and third.card.review["kept"] == 1
+    assert third.dataset_id == second.dataset_id and third.card.review.kept == 1
 
 
-def _misfiled_sha(catalog) -> str:  # type: ignore[no-untyped-def]
+def _misfiled_sha(catalog) -> str:
     from sleeve.core.catalog.models import ReleaseImage
 
     with catalog.session() as s:
@@ -126,7 +126,7 @@ def _misfiled_sha(catalog) -> str:  # type: ignore[no-untyped-def]
         return link.image.sha256
 
 
-def test_decisions_are_validated(env, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_decisions_are_validated(env, capsys) -> None:
     _, catalog, tax = env
     with catalog.session() as s:
         sha = s.query(CoverImage.sha256).first()[0]
@@ -172,8 +172,8 @@ def test_a_decision_on_any_member_speaks_for_its_duplicate_group() -> None:
     out, report = apply_decisions(groups, labels, decisions)
     assert out["g1"].genre is None and out["g1"].status == "review-excluded"
     assert out["g2"].genre == "rock"  # relabel overrides even an ambiguous rule outcome
-    assert (report["excluded"], report["relabelled"], report["kept"]) == (1, 1, 0)
-    assert report["labels_changed"] == 2 and report["relabelled_to"] == {"rock": 1}
+    assert (report.excluded, report.relabelled, report.kept) == (1, 1, 0)
+    assert report.labels_changed == 2 and report.relabelled_to == {"rock": 1}
     assert labels["g1"].genre == "pop"  # the input is not modified
 
 

@@ -193,8 +193,16 @@ def analyse(
 
 
 def _analyse(
-    feats, labels, splits, genres, seed, map_method, confusion, confusion_source, projection
-) -> dict:  # type: ignore[no-untyped-def]
+    feats: np.ndarray,
+    labels: np.ndarray,
+    splits: np.ndarray,
+    genres: list[str],
+    seed: int,
+    map_method: str,
+    confusion: np.ndarray | None,
+    confusion_source: str,
+    projection: dict | None,
+) -> dict:
     labels, splits = np.asarray(labels), np.asarray(splits)
     n = len(genres)
     reduced = reduce(feats, seed)

@@ -56,8 +56,8 @@ def run_inputs(run: Path | None) -> tuple[dict, dict | None, dict | None]:
     except DataError as exc:
         raise DataError(f"{exc}; pass another --run") from None
     config = Run(run).config().get("resolved", {})
-    best = metrics.get("best", {}).get("method")
-    cm = metrics.get("methods", {}).get(best, {}).get("test", {}).get("confusion")
+    best = metrics.best.method
+    cm = metrics.methods[best].test.get("confusion") if best in metrics.methods else None
     confusion = (
         {"matrix": cm, "source": f"the run's best method ({best}), test covers"} if cm else None
     )

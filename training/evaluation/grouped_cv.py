@@ -10,6 +10,8 @@ run chose on val (no inner search: cheap, and the estimate is of the recipe as s
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from sleeve.inference.estimators import logreg_model, svc_model, text_model
@@ -48,7 +50,7 @@ def refit_predict(
     return model.predict((x_held - mean) / scale)
 
 
-def _model(method: str, params: dict, seed: int):  # type: ignore[no-untyped-def]
+def _model(method: str, params: dict, seed: int) -> Any:
     """The scikit-learn estimator of a refittable head, with the run's chosen settings."""
     if method == "rf":
         from sklearn.ensemble import RandomForestClassifier

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sleeve.inference.run_metrics import RunMetrics
 from sleeve.training.evaluation.grouped_cv import REFITTABLE, fused_cv_scores, grouped_cv_scores
 from sleeve.training.evaluation.label_issues import manifest_groups
 
@@ -162,9 +163,9 @@ def compute_headline(
     return block
 
 
-def headline_sentence(metrics: dict) -> str | None:
+def headline_sentence(metrics: RunMetrics) -> str | None:
     """One line for report.md/html and the model card (None when the run has no headline)."""
-    h = metrics.get("headline")
+    h = metrics.headline
     if not h:
         return None
     via = "" if h["head"] == h["chosen_method"] else f" (refitted as its {h['head']} head)"

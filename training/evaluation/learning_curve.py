@@ -20,13 +20,19 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sleeve.inference.run_metrics import RunMetrics
 from sleeve.training.evaluation.grouped_cv import refit_predict
 from sleeve.training.evaluation.headline import head_params, representative
 from sleeve.training.evaluation.metrics import _png, _pyplot, classification_metrics
 from sleeve.training.fit.methods.embedding import split_arrays
+
+if TYPE_CHECKING:
+    from sleeve.training.data import Export
+    from sleeve.training.fit.methods import MethodOutcome
 
 log = logging.getLogger(__name__)
 
@@ -219,9 +225,9 @@ def learning_curve_block(points: list[dict], genres: list[str], seed: int = 0) -
     return {"points": points, "fits": fits, "advice": advice}
 
 
-def curve_lines(metrics: dict) -> list[str]:
+def curve_lines(metrics: RunMetrics) -> list[str]:
     """Markdown lines for the report."""
-    lc = metrics.get("learning_curve")
+    lc = metrics.learning_curve
     if not lc:
         return []
     lines = [
@@ -298,7 +304,13 @@ def compute_learning_curve(
     }
 
 
-def learning_curve_for_run(export, feats: np.ndarray, best, outcomes, seed: int = 0) -> dict | None:  # type: ignore[no-untyped-def]
+def learning_curve_for_run(
+    export: Export,
+    feats: np.ndarray,
+    best: MethodOutcome,
+    outcomes: list[MethodOutcome],
+    seed: int = 0,
+) -> dict | None:
     """The run's curve: the head the headline refits (the chosen one, or its stand-in)."""
     rep = representative(best, outcomes)
     if rep is None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sleeve.inference.run_metrics import RunMetrics
 from sleeve.training.evaluation.grouped_cv import REFITTABLE, grouped_cv_scores
 from sleeve.training.evaluation.headline import TEXT_RUNGS, head_params, summarise, text_rung_scores
 from sleeve.training.evaluation.label_issues import manifest_groups
@@ -128,15 +129,15 @@ def choose_for_export(
     return choose(outcomes, x, y, groups, y_val, export.genres, seed, min_val, words)
 
 
-def chosen_by(metrics: dict) -> str:
+def chosen_by(metrics: RunMetrics) -> str:
     """How the shipped method was chosen, for the report's sentences."""
-    sel = metrics.get("model_selection") or {}
+    sel = metrics.model_selection or {}
     return "by grouped CV on train+val" if sel.get("rule") == "grouped-cv" else "on val"
 
 
-def selection_lines(metrics: dict) -> list[str]:
-    """Markdown lines: the rule used and each compared method's score with its noise."""
-    sel = metrics.get("model_selection")
+def selection_lines(sel: dict | None) -> list[str]:
+    """Markdown lines of metrics.json's model_selection block: the rule used and each compared
+    method's score with its noise."""
     if not sel:
         return []
     lines = [

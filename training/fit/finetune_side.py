@@ -9,6 +9,7 @@ scaling as a side block (sleeve/inference/side_features.py) beside an identity i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from sleeve.core.errors import ConfigError
-from sleeve.core.vision.samples import CoverDataset
+from sleeve.core.vision.samples import CoverDataset, Sample
 from sleeve.inference.side_features import (
     ATTRS_MISSING,
     Block,
@@ -37,7 +38,7 @@ class NetAttributes:
     def dims(self) -> int:
         return self.block.dims
 
-    def rows(self, samples) -> np.ndarray:  # type: ignore[no-untyped-def]
+    def rows(self, samples: Sequence[Sample]) -> np.ndarray:
         return np.stack([self.by_sha[s.sha256] for s in samples]).reshape(len(samples), self.dims)
 
     def side(self, feature_dim: int) -> SideFeatures:

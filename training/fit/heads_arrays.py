@@ -14,6 +14,7 @@ import json
 import os
 import tempfile
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,12 +35,18 @@ def _t(array: np.ndarray, dtype: np.dtype | type = np.float64) -> torch.Tensor:
 
 
 def _scaled(head: dict, mean: np.ndarray | None, scale: np.ndarray | None) -> dict:
-    if mean is not None:
+    if mean is not None and scale is not None:  # a scaler gives both
         head["mean"], head["scale"] = _t(mean), _t(scale)
     return head
 
 
-def svc_head(model, temperature: float, n_classes: int, mean=None, scale=None) -> dict:  # type: ignore[no-untyped-def]
+def svc_head(
+    model: Any,
+    temperature: float,
+    n_classes: int,
+    mean: np.ndarray | None = None,
+    scale: np.ndarray | None = None,
+) -> dict:
     """An RBF/linear ``SVC`` (one-vs-one inside, ``decision_function_shape="ovr"``) whose
     probabilities are ``softmax(ovr decision / temperature)``."""
     if model.kernel not in ("rbf", "linear"):
@@ -60,7 +67,7 @@ def svc_head(model, temperature: float, n_classes: int, mean=None, scale=None) -
     return _scaled(head, mean, scale)
 
 
-def forest_head(model, n_classes: int) -> dict:  # type: ignore[no-untyped-def]
+def forest_head(model: Any, n_classes: int) -> dict:
     """A ``RandomForestClassifier`` as its trees' node arrays, concatenated (one output)."""
     lefts, rights, features, thresholds, values, roots = [], [], [], [], [], []
     offset = 0
@@ -92,7 +99,7 @@ def forest_head(model, n_classes: int) -> dict:  # type: ignore[no-untyped-def]
     }
 
 
-def catboost_head(model, n_classes: int) -> dict:  # type: ignore[no-untyped-def]
+def catboost_head(model: Any, n_classes: int) -> dict:
     """A ``CatBoostClassifier`` on float features as its oblivious trees (CatBoost's JSON
     export, the documented format), padded to one depth: a padding split never fires."""
     fd, path = tempfile.mkstemp(suffix=".json")

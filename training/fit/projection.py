@@ -48,14 +48,16 @@ def _scaler(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def knn_predict(
     x_ref: np.ndarray, y_ref: np.ndarray, x: np.ndarray, n_classes: int, k: int = KNN_K
-):
+) -> np.ndarray:
     """Cosine kNN labels with the product's distance-weighted vote."""
     k = min(k, len(x_ref))
     sims, idx = knn_search(l2_normalise(x_ref), l2_normalise(x), k)
     return knn_probabilities(sims, np.asarray(y_ref)[idx], n_classes).argmax(1)
 
 
-def train_confusion(x: np.ndarray, y: np.ndarray, n_classes: int, folds: int = 5, seed: int = 0):
+def train_confusion(
+    x: np.ndarray, y: np.ndarray, n_classes: int, folds: int = 5, seed: int = 0
+) -> np.ndarray:
     """Symmetric pair confusion rates on train from out-of-fold kNN: c[i, j] is the mean of
     the share of genre i called j and of j called i. Test and val are not touched."""
     rng = np.random.default_rng(seed)
@@ -227,7 +229,15 @@ def fit_supcon(
     return proj
 
 
-def fit_projection(name: str, x_tr, y_tr, x_val, y_val, genres: list[str], seed: int = 0) -> dict:
+def fit_projection(
+    name: str,
+    x_tr: np.ndarray,
+    y_tr: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    genres: list[str],
+    seed: int = 0,
+) -> dict:
     if name == "lda":
         return fit_lda(x_tr, y_tr)
     if name == "supcon":

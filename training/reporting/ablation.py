@@ -8,6 +8,7 @@ the test difference to the image SVC (when the run has one).
 
 from __future__ import annotations
 
+from sleeve.inference.run_metrics import RunMetrics
 from sleeve.inference.side_features import parse_side
 
 HEAD = ["rung", "inputs", "val wF1", "test wF1", "test vs image svc"]
@@ -32,22 +33,22 @@ def inputs_of(method: str) -> str | None:
     return " + ".join(parts)
 
 
-def ablation_rows(metrics: dict) -> list[list[str]]:
-    methods = metrics.get("methods", {})
+def ablation_rows(metrics: RunMetrics) -> list[list[str]]:
+    methods = metrics.methods
     if not any(parse_side(m) for m in methods):
         return []
-    base = methods.get("svc", {}).get("test", {}).get("weighted_f1")
+    base = methods["svc"].test.get("weighted_f1") if "svc" in methods else None
     rows = []
     for name, m in methods.items():
         what = inputs_of(name)
         if what is None:
             continue
-        test = m["test"]["weighted_f1"]
+        test = m.test["weighted_f1"]
         rows.append(
             [
                 name,
                 what,
-                f"{m['val']['weighted_f1']:.3f}",
+                f"{m.val['weighted_f1']:.3f}",
                 f"{test:.3f}",
                 f"{test - base:+.3f}" if base is not None else "—",
             ]

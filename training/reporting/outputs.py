@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import platform
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 
 from sleeve.core import __version__
+from sleeve.inference.run_metrics import BestMethod, MethodMetrics, RunMetrics
 from sleeve.inference.rundir import (
     CONFIG,
     CONFUSED_PAIRS,
@@ -80,33 +82,33 @@ def build_metrics(
     best: MethodOutcome,
     config: TrainConfig,
     total_seconds: float,
-) -> dict:
-    return {
-        "dataset_id": export.dataset_id,
-        "backbone": config.backbone,
-        "weights": best.payload["backbone"]["source"],
-        "genres": export.genres,
-        "methods": {
-            o.fitted.method: {
-                "val": o.val,
-                "test": o.test,
-                "train_seconds": round(o.fitted.train_seconds, 3),
-                "images_per_second": round(o.images_per_second, 2),
-                "params": _jsonable(o.fitted.params),
-            }
+) -> RunMetrics:
+    return RunMetrics(
+        dataset_id=export.dataset_id,
+        backbone=config.backbone,
+        weights=best.payload["backbone"]["source"],
+        genres=export.genres,
+        methods={
+            o.fitted.method: MethodMetrics(
+                val=o.val,
+                test=o.test,
+                train_seconds=round(o.fitted.train_seconds, 3),
+                images_per_second=round(o.images_per_second, 2),
+                params=_jsonable(o.fitted.params),
+            )
             for o in outcomes
         },
-        "best": {
-            "method": best.fitted.method,
-            "val_weighted_f1": best.val["weighted_f1"],
-            "test_weighted_f1": best.test["weighted_f1"],
-        },
-        "selection": "best val weighted F1; test evaluated once per method after selection",
-        "seed": config.seed,
-        "counts": export.counts(),
-        "skipped_images": dict(export.skipped),
-        "total_seconds": round(total_seconds, 1),
-    }
+        best=BestMethod(
+            method=best.fitted.method,
+            val_weighted_f1=best.val["weighted_f1"],
+            test_weighted_f1=best.test["weighted_f1"],
+        ),
+        selection="best val weighted F1; test evaluated once per method after selection",
+        seed=config.seed,
+        counts=export.counts(),
+        skipped_images=dict(export.skipped),
+        total_seconds=round(total_seconds, 1),
+    )
 
 
 def _jsonable(value):
@@ -128,15 +130,15 @@ def write_run_dir(
     resolved: dict,
     total_seconds: float,
     extra_metrics: dict | None = None,
-) -> dict:
+) -> RunMetrics:
     metrics = build_metrics(export, outcomes, best, config, total_seconds)
-    # headline / selection / learning_curve blocks (training/evaluation/: headline, selection, ...)
-    metrics.update(_jsonable(extra_metrics or {}))
+    # model_selection / selection / headline / learning_curve blocks (training/evaluation/)
+    metrics = replace(metrics, **_jsonable(extra_metrics or {}))
     arrays = probability_arrays(export, outcomes)
     by_artist = artist_breakdown(export, arrays)  # seen/unseen artist (export's artists.csv)
     if by_artist:
-        metrics["artists"] = by_artist
-    run.write(METRICS, json.dumps(metrics, indent=2))
+        metrics.artists = by_artist
+    run.write(METRICS, json.dumps(metrics.to_dict(), indent=2))
     # every method's val/test probabilities per cover, keyed by sha256
     # (training/reporting/predictions.py documents the row order), so a run can be re-analysed
     # from a metric back to its covers
@@ -158,8 +160,8 @@ def write_run_dir(
     figures[CONFUSED_PAIRS] = confused_pairs_png(pairs, examples)
     run.write(CONFUSED_PAIRS, figures[CONFUSED_PAIRS])
 
-    if metrics.get("learning_curve"):
-        figures[LEARNING_CURVE] = learning_curve_png(metrics["learning_curve"], export.genres)
+    if metrics.learning_curve:
+        figures[LEARNING_CURVE] = learning_curve_png(metrics.learning_curve, export.genres)
         run.write(LEARNING_CURVE, figures[LEARNING_CURVE])
     run.write(REPORT_MD, render_markdown(metrics, export.card, pairs))
     run.write(REPORT_HTML, render_html(metrics, export.card, pairs, figures))

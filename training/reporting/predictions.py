@@ -84,7 +84,8 @@ def probability_arrays(export: Export, outcomes: Sequence[MethodOutcome]) -> dic
 
 def write_probabilities(path: Path, arrays: dict[str, np.ndarray]) -> None:
     with atomic_path(path, suffix=".npz") as tmp:
-        np.savez_compressed(tmp, **arrays)
+        # numpy's stub types ** as its bool keyword too (a key could be "allow_pickle")
+        np.savez_compressed(tmp, **arrays)  # type: ignore[arg-type]
 
 
 # -- reading back (rows from rundir.Run.predictions()) ------------------------------------------

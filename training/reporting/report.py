@@ -11,6 +11,7 @@ import html
 import math
 
 from sleeve.dataset.export import DatasetCard
+from sleeve.inference.run_metrics import RunMetrics
 from sleeve.training.evaluation.headline import headline_sentence
 from sleeve.training.evaluation.learning_curve import curve_lines
 from sleeve.training.evaluation.selection import chosen_by, selection_lines
@@ -44,21 +45,21 @@ def _ordered(methods: dict) -> list[str]:
     return known + sorted(m for m in methods if m not in known)
 
 
-def ladder_rows(metrics: dict) -> list[list[str]]:
+def ladder_rows(metrics: RunMetrics) -> list[list[str]]:
     rows = []
-    best = metrics["best"]["method"]
-    for name in _ordered(metrics["methods"]):
-        m = metrics["methods"][name]
+    best = metrics.best.method
+    for name in _ordered(metrics.methods):
+        m = metrics.methods[name]
         study = STUDY_TEST_WEIGHTED_F1.get(name)
         rows.append(
             [
                 f"**{name}**" if name == best else name,
-                f"{m['val']['weighted_f1']:.3f}",
-                f"{m['test']['weighted_f1']:.3f}",
-                f"{m['test']['macro_f1']:.3f}",
-                f"{m['test']['accuracy']:.3f}",
-                f"{m['train_seconds']:.1f}",
-                f"{m['images_per_second']:.1f}",
+                f"{m.val['weighted_f1']:.3f}",
+                f"{m.test['weighted_f1']:.3f}",
+                f"{m.test['macro_f1']:.3f}",
+                f"{m.test['accuracy']:.3f}",
+                f"{m.train_seconds:.1f}",
+                f"{m.images_per_second:.1f}",
                 f"{study:.2f}" if study is not None else "—",
             ]
         )
@@ -105,8 +106,8 @@ def per_class_rows(block: dict) -> list[list[str]]:
     return rows
 
 
-def caveats(metrics: dict, card: DatasetCard) -> list[str]:
-    n_test = max(1, sum(metrics["counts"]["test"].values()))
+def caveats(metrics: RunMetrics, card: DatasetCard) -> list[str]:
+    n_test = max(1, sum(metrics.counts["test"].values()))
     noise = SPLIT_NOISE * math.sqrt(SPLIT_NOISE_N / n_test)
     out = [
         f"One test split of {n_test} covers: differences under about ±{noise:.3f} weighted "
@@ -114,9 +115,9 @@ def caveats(metrics: dict, card: DatasetCard) -> list[str]:
         f"The method was chosen {chosen_by(metrics)}; test was evaluated once per method "
         "afterwards.",
     ]
-    fused = metrics["methods"].get("fused") or metrics["methods"].get("text")
+    fused = metrics.methods.get("fused") or metrics.methods.get("text")
     if fused is not None:  # the text rungs read the words printed on the covers (OCR)
-        p = fused["params"]
+        p = fused.params
         weight = p.get("text_weight", 1.0)
         out.append(
             f"text/fused read the words on the cover (OCR; {p['covers_with_text']:.0%} of "
@@ -125,9 +126,9 @@ def caveats(metrics: dict, card: DatasetCard) -> list[str]:
             "also in train are the easy case for text: read the README before trusting it on "
             "new artists."
         )
-    by_artist = metrics.get("artists")
+    by_artist = metrics.artists
     if by_artist:  # the export's artists.csv: is the test artist also in train?
-        best = metrics["best"]["method"]
+        best = metrics.best.method
         f1 = by_artist["weighted_f1"].get(best, {})
         n = by_artist["counts"]
         out.append(
@@ -135,49 +136,49 @@ def caveats(metrics: dict, card: DatasetCard) -> list[str]:
             f"train {n['seen']} (weighted F1 {best} {f1.get('seen')}), by artists train lacks "
             f"{n['unseen']} ({f1.get('unseen')}), artist unknown {n['none']} ({f1.get('none')})."
         )
-    if len(metrics["genres"]) != STUDY_GENRES:
+    if len(metrics.genres) != STUDY_GENRES:
         out.append(
             f"The study used {STUDY_GENRES} genres and ResNet50 features; this run has "
-            f"{len(metrics['genres'])} genres ({', '.join(metrics['genres'])}), so its "
+            f"{len(metrics.genres)} genres ({', '.join(metrics.genres)}), so its "
             "figures are context, not a target (chance level differs)."
         )
-    if "random init" in str(metrics.get("weights", "")):
+    if "random init" in metrics.weights:
         out.append(
             "The backbone was randomly initialised (--weights none): a control, not a model to use."
         )
-    if metrics.get("skipped_images"):
-        out.append(f"Unreadable images skipped: {metrics['skipped_images']}.")
+    if metrics.skipped_images:
+        out.append(f"Unreadable images skipped: {metrics.skipped_images}.")
     if card.settings.get("synthetic"):
         out.append("This dataset is synthetic (drawn shapes): its numbers say nothing of covers.")
     return out
 
 
-def _card_summary(metrics: dict, card: DatasetCard) -> list[str]:
-    counts = metrics["counts"]
+def _card_summary(metrics: RunMetrics, card: DatasetCard) -> list[str]:
+    counts = metrics.counts
     return [
-        f"dataset `{metrics['dataset_id']}` ({card.created_with})",
+        f"dataset `{metrics.dataset_id}` ({card.created_with})",
         "images train/val/test: "
         + " / ".join(str(sum(counts[s].values())) for s in ("train", "val", "test")),
         "per genre (train/val/test): "
         + ", ".join(
             f"{g} {counts['train'][g]}/{counts['val'][g]}/{counts['test'][g]}"
-            for g in metrics["genres"]
+            for g in metrics.genres
         ),
     ]
 
 
-def render_markdown(metrics: dict, card: DatasetCard, pairs: list[dict]) -> str:
-    best = metrics["best"]
-    bm = metrics["methods"][best["method"]]["test"]
+def render_markdown(metrics: RunMetrics, card: DatasetCard, pairs: list[dict]) -> str:
+    best = metrics.best
+    bm = metrics.methods[best.method].test
     worst = min(bm["per_class"].items(), key=lambda kv: kv[1]["f1"])
     parts = [
-        f"# Genre classifier run — dataset {metrics['dataset_id']}",
+        f"# Genre classifier run — dataset {metrics.dataset_id}",
         "",
         *([f"**{headline_sentence(metrics)}**", ""] if headline_sentence(metrics) else []),
-        f"**Best method (chosen {chosen_by(metrics)}): {best['method']}** — test weighted F1 "
-        f"**{best['test_weighted_f1']:.3f}** (val {best['val_weighted_f1']:.3f}), macro F1 "
+        f"**Best method (chosen {chosen_by(metrics)}): {best.method}** — test weighted F1 "
+        f"**{best.test_weighted_f1:.3f}** (val {best.val_weighted_f1:.3f}), macro F1 "
         f"{bm['macro_f1']:.3f}, accuracy {bm['accuracy']:.3f}. Hardest genre: {worst[0]} "
-        f"(F1 {worst[1]['f1']:.2f}). Backbone: {metrics['backbone']} ({metrics['weights']}).",
+        f"(F1 {worst[1]['f1']:.2f}). Backbone: {metrics.backbone} ({metrics.weights}).",
         "",
         "## The ladder",
         "",
@@ -197,15 +198,15 @@ def render_markdown(metrics: dict, card: DatasetCard, pairs: list[dict]) -> str:
             if ablation_rows(metrics)
             else []
         ),
-        f"## Per genre ({best['method']}, test)",
+        f"## Per genre ({best.method}, test)",
         "",
         _md_table(["genre", "precision", "recall", "F1", "support"], per_class_rows(bm)),
         "",
-        f"![confusion matrix](confusion_{best['method']}.png)",
+        f"![confusion matrix](confusion_{best.method}.png)",
         "",
         *(
-            ["## Model selection", "", *selection_lines(metrics), ""]
-            if selection_lines(metrics)
+            ["## Model selection", "", *selection_lines(metrics.model_selection), ""]
+            if selection_lines(metrics.model_selection)
             else []
         ),
         "## Most confused genres",
@@ -270,11 +271,11 @@ text-align:right}td:first-child,th:first-child{text-align:left}th{background:#f3
 
 
 def render_html(
-    metrics: dict, card: DatasetCard, pairs: list[dict], figures: dict[str, bytes]
+    metrics: RunMetrics, card: DatasetCard, pairs: list[dict], figures: dict[str, bytes]
 ) -> str:
-    best = metrics["best"]
-    bm = metrics["methods"][best["method"]]["test"]
-    title = f"Genre classifier run — dataset {metrics['dataset_id']}"
+    best = metrics.best
+    bm = metrics.methods[best.method].test
+    title = f"Genre classifier run — dataset {metrics.dataset_id}"
     body = [
         f"<h1>{html.escape(title)}</h1>",
         *(
@@ -283,9 +284,9 @@ def render_html(
             else []
         ),
         f'<p class="headline">Best method (chosen {chosen_by(metrics)}): '
-        f"<b>{html.escape(best['method'])}</b>"
-        f" — test weighted F1 <b>{best['test_weighted_f1']:.3f}</b> (val "
-        f"{best['val_weighted_f1']:.3f}), macro F1 {bm['macro_f1']:.3f}, accuracy "
+        f"<b>{html.escape(best.method)}</b>"
+        f" — test weighted F1 <b>{best.test_weighted_f1:.3f}</b> (val "
+        f"{best.val_weighted_f1:.3f}), macro F1 {bm['macro_f1']:.3f}, accuracy "
         f"{bm['accuracy']:.3f}</p>",
         "<h2>The ladder</h2>",
         _html_table(LADDER_HEAD, ladder_rows(metrics)),
@@ -299,17 +300,17 @@ def render_html(
             if ablation_rows(metrics)
             else []
         ),
-        f"<h2>Per genre ({html.escape(best['method'])}, test)</h2>",
+        f"<h2>Per genre ({html.escape(best.method)}, test)</h2>",
         _html_table(["genre", "precision", "recall", "F1", "support"], per_class_rows(bm)),
-        _img(figures, f"confusion_{best['method']}.png", "confusion matrix"),
+        _img(figures, f"confusion_{best.method}.png", "confusion matrix"),
         *(
             ["<h2>Model selection</h2><ul>"]
             + [
                 f"<li>{html.escape(line.lstrip('- ').replace('**', ''))}</li>"
-                for line in selection_lines(metrics)
+                for line in selection_lines(metrics.model_selection)
             ]
             + ["</ul>"]
-            if selection_lines(metrics)
+            if selection_lines(metrics.model_selection)
             else []
         ),
         "<h2>Most confused genres</h2><ul>",
@@ -332,7 +333,7 @@ def render_html(
         "</ul><h2>Caveats</h2><ul>",
         *[f'<li class="caveat">{html.escape(c)}</li>' for c in caveats(metrics, card)],
         "</ul><h2>Every method's confusion matrix (test)</h2>",
-        *[_img(figures, f"confusion_{m}.png", m) for m in _ordered(metrics["methods"])],
+        *[_img(figures, f"confusion_{m}.png", m) for m in _ordered(metrics.methods)],
     ]
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
@@ -340,26 +341,26 @@ def render_html(
     )
 
 
-def render_model_card(metrics: dict, card: DatasetCard, payload: dict) -> str:
-    best = metrics["best"]
+def render_model_card(metrics: RunMetrics, card: DatasetCard, payload: dict) -> str:
+    best, headline = metrics.best, metrics.headline
     pre = payload["preprocess"]
     return "\n".join(
         [
-            f"# Model card: sleeve genre classifier ({best['method']})",
+            f"# Model card: sleeve genre classifier ({best.method})",
             "",
             f"- Task: album cover → one of {len(payload['genres'])} genres: "
             f"{', '.join(payload['genres'])}",
-            f"- Method: {best['method']} on {payload['backbone']['name']} "
+            f"- Method: {best.method} on {payload['backbone']['name']} "
             f"({payload['backbone']['source']}); feature recipe {payload['recipe']}",
             f"- Input: RGB, resize to {round(pre['size'] / pre['crop_pct'])} px "
             f"({pre['interpolation']}), centre crop {pre['size']} px, mean {pre['mean']}, "
             f"std {pre['std']}",
-            f"- Trained on dataset `{metrics['dataset_id']}`; seed {metrics['seed']}",
-            f"- Test weighted F1 {best['test_weighted_f1']:.3f} "
-            f"(val {best['val_weighted_f1']:.3f}); see report.md for per-genre scores",
+            f"- Trained on dataset `{metrics.dataset_id}`; seed {metrics.seed}",
+            f"- Test weighted F1 {best.test_weighted_f1:.3f} "
+            f"(val {best.val_weighted_f1:.3f}); see report.md for per-genre scores",
             *(
-                [f"- Headline: {headline_sentence(metrics)} How: {metrics['headline']['method']}."]
-                if headline_sentence(metrics)
+                [f"- Headline: {headline_sentence(metrics)} How: {headline['method']}."]
+                if headline_sentence(metrics) and headline is not None
                 else []
             ),
             "- Intended use: suggesting a genre for a cover, with its probability; not a ground "

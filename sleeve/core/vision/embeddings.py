@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -83,7 +84,7 @@ class FeatureExtractor(nn.Module):
     def _member(self, i: int, x: torch.Tensor) -> list[torch.Tensor]:
         if not self.by_stage:
             return [self.models[i](x)]
-        stages = self.stages[i]
+        stages = cast(nn.ModuleList, self.stages[i])  # a ModuleList of ModuleLists (__init__)
         n = len(stages)
         style = {n + j for j in STYLE_STAGES} if self.recipe.style else set()
         pooled, h = [], x

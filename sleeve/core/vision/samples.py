@@ -30,7 +30,8 @@ class Sample:
 
 def drop_unreadable(samples: Sequence[Sample]) -> tuple[list[Sample], Counter]:
     """Samples whose file decodes; the rest are counted by reason (missing-file, corrupt, ...)."""
-    kept, skipped = [], Counter()
+    kept: list[Sample] = []
+    skipped: Counter[str] = Counter()
     for s in samples:
         try:
             _probe(s.path)

@@ -33,6 +33,7 @@ from sleeve.dataset.export import (
     read_export,
 )
 from sleeve.dataset.rows import load_images
+from sleeve.inference.run_metrics import RunMetrics
 from sleeve.inference.rundir import CONFUSED_PAIRS, Run, latest_run
 
 METRIC_KEYS = ("weighted_f1", "macro_f1", "accuracy")
@@ -48,33 +49,36 @@ class NotReady(DataError):
 @dataclass(frozen=True)
 class RunReport:
     run_dir: Path
-    metrics: dict[str, Any]
+    metrics: RunMetrics
 
     @property
-    def best_method(self) -> str | None:
-        best = self.metrics.get("best") or {}
-        return best.get("method")
+    def best_method(self) -> str:
+        return self.metrics.best.method
 
     @property
     def methods(self) -> list[str]:
-        return list((self.metrics.get("methods") or {}).keys())
+        return list(self.metrics.methods)
 
     def method_rows(self) -> list[dict[str, Any]]:
         """One row per method: val/test scores, training time and speed; best marked."""
         rows = []
-        for name, m in (self.metrics.get("methods") or {}).items():
+        for name, m in self.metrics.methods.items():
             row: dict[str, Any] = {"method": name, "best": name == self.best_method}
-            for split in ("val", "test"):
-                scores = m.get(split) or {}
+            for split, scores in (("val", m.val), ("test", m.test)):
                 for key in METRIC_KEYS:
                     row[f"{split} {key}"] = scores.get(key)
-            row["train seconds"] = m.get("train_seconds")
-            row["images/s"] = m.get("images_per_second")
+            row["train seconds"] = m.train_seconds
+            row["images/s"] = m.images_per_second
             rows.append(row)
         return rows
 
+    def scores(self, method: str, split: str = "test") -> dict[str, Any]:
+        """``method``'s val or test scores ({} when the run has no such method)."""
+        m = self.metrics.methods.get(method)
+        return (m.val if split == "val" else m.test) if m is not None else {}
+
     def per_class_rows(self, method: str, split: str = "test") -> list[dict[str, Any]]:
-        scores = ((self.metrics.get("methods") or {}).get(method) or {}).get(split) or {}
+        scores = self.scores(method, split)
         return [
             {"genre": genre, **values}
             for genre, values in sorted((scores.get("per_class") or {}).items())
@@ -247,9 +251,10 @@ def app_catalog(settings: Settings, *, migrate: bool = False) -> Iterator[Catalo
         yield catalog
     except SQLAlchemyError as exc:
         shown = redact_url(catalog.engine.url.render_as_string(hide_password=False))
+        cause = getattr(exc, "orig", None) or exc  # only a DBAPIError wraps a driver error
         raise NotReady(
             f"The catalog at {shown} cannot be read "
-            f"({type(exc.orig or exc).__name__}): run `collect` or `sleeve db upgrade` first."
+            f"({type(cause).__name__}): run `collect` or `sleeve db upgrade` first."
         ) from None
     finally:
         catalog.dispose()
@@ -298,16 +303,22 @@ class DuplicateMember:
 
 def visual_pairs(card: DatasetCard | None) -> list[tuple[str, str]]:
     """The sha256 pairs build-dataset's visual stage confirmed, from an export's card."""
-    visual = (card.duplicates if card else {}).get("visual") or {}
+    visual = _visual_entry(card)
     return [(p["sha256_a"], p["sha256_b"]) for p in visual.get("pair_list", [])]
 
 
 def word_pairs(card: DatasetCard | None) -> list[tuple[str, str]]:
     """Of :func:`visual_pairs`, those the covers' words confirmed (the text check)."""
-    visual = (card.duplicates if card else {}).get("visual") or {}
+    visual = _visual_entry(card)
     return [
         (p["sha256_a"], p["sha256_b"]) for p in visual.get("pair_list", []) if p.get("by") == "text"
     ]
+
+
+def _visual_entry(card: DatasetCard | None) -> dict[str, Any]:
+    """The card's visual-stage entry ({} when the card has none)."""
+    dup = card.duplicates if card is not None else None
+    return (dup.visual if dup is not None else None) or {}
 
 
 def catalog_duplicate_groups(

@@ -119,7 +119,7 @@ def attribute_filters(
     export: DatasetExport, attrs: dict[str, dict[str, str]], rows: list[ManifestRow]
 ) -> list[ManifestRow]:
     """The per-genre attribute profile, and face / saturation filters over ``rows``."""
-    profile = (export.card.attributes or {}).get("profile") or {}
+    profile = export.card.attributes.profile if export.card.attributes else {}
     if profile:
         with st.expander(
             "Attributes per genre (card.json; definitions: `sleeve attributes --list`)"
@@ -143,7 +143,7 @@ def render_duplicates(settings: Settings, export: DatasetExport | None) -> None:
     summary = export.card.duplicates if export is not None else None
     if summary:
         with st.expander("Duplicate summary of the latest export (card.json)"):
-            st.json(summary)
+            st.json(summary.to_dict())
     card = export.card if export is not None else None
     pairs, by_words = visual_pairs(card), word_pairs(card)
     groups = load_or_explain(

@@ -44,16 +44,11 @@ def render(settings: Settings) -> None:
     if report is None:
         return
     m = report.metrics
-    st.caption(
-        f"Run `{report.run_dir}` · dataset `{m.get('dataset_id', '?')}` · "
-        f"backbone `{m.get('backbone', '?')}`"
-    )
-    best = m.get("best") or {}
-    if report.best_method:
-        cols = st.columns(3)
-        cols[0].metric(f"Best method (chosen {chosen_by(m)})", report.best_method)
-        cols[1].metric("Val weighted F1", _fmt(best.get("val_weighted_f1")))
-        cols[2].metric("Test weighted F1", _fmt(best.get("test_weighted_f1")))
+    st.caption(f"Run `{report.run_dir}` · dataset `{m.dataset_id}` · backbone `{m.backbone}`")
+    cols = st.columns(3)
+    cols[0].metric(f"Best method (chosen {chosen_by(m)})", report.best_method)
+    cols[1].metric("Val weighted F1", _fmt(m.best.val_weighted_f1))
+    cols[2].metric("Test weighted F1", _fmt(m.best.test_weighted_f1))
     if headline_sentence(m):
         st.info(headline_sentence(m))
     st.subheader("Methods")
@@ -83,7 +78,7 @@ def _select_cell(i: int, j: int) -> None:
 def render_confusion(report: RunReport, method: str, rows: list[dict[str, str]] | None) -> None:
     """The test confusion matrix as a grid of buttons (rows true, columns predicted)."""
     counts = confusion_counts(report, method)
-    genres = report.metrics.get("genres") or []
+    genres = report.metrics.genres
     st.subheader(f"Confusion matrix ({method}, test)")
     if not counts or len(counts) != len(genres):
         png = report.confusion_png(method)
@@ -145,7 +140,7 @@ def render_pairs(report: RunReport, method: str, rows: list[dict[str, str]] | No
     if not pairs:
         st.info(f"{method} confused no genres on test.")
         return
-    genres = report.metrics.get("genres") or []
+    genres = report.metrics.genres
     for n, pair in enumerate(pairs):
         st.markdown(
             f"**{pair['true']} → {pair['predicted']}**: {pair['count']} covers "

@@ -7,6 +7,7 @@ when); the next `build-dataset` applies them. A decided cover leaves the queue.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
@@ -23,6 +24,9 @@ from sleeve.ui.app.data_page import thumbnail
 from sleeve.ui.app.runs import page, pages
 from sleeve.ui.app.ui import load_or_explain, pick_run
 from sleeve.ui.review.queue import Suspect, read_suspects, review_queue
+
+if TYPE_CHECKING:  # imported where used: the page opens quickly
+    from sleeve.core.taxonomy import Taxonomy
 
 PAGE_SIZE = 10
 
@@ -47,7 +51,7 @@ def _decide(settings: Settings, sha256: str, decision: str) -> None:
     )
 
 
-def _taxonomy(settings: Settings):  # type: ignore[no-untyped-def]
+def _taxonomy(settings: Settings) -> Taxonomy:
     from sleeve.core.taxonomy import Taxonomy
 
     return Taxonomy.load(settings.taxonomy_path)

@@ -88,16 +88,15 @@ def pages(n: int, size: int) -> int:
 
 def confused_pairs(report: RunReport, method: str, n: int = 3) -> list[dict[str, Any]]:
     """The most confused (true, predicted) pairs of ``method`` on test."""
-    test = ((report.metrics.get("methods") or {}).get(method) or {}).get("test") or {}
-    genres = report.metrics.get("genres") or sorted(test.get("per_class") or {})
+    test = report.scores(method)
+    genres = report.metrics.genres or sorted(test.get("per_class") or {})
     if "confusion" not in test:
         return []
     return top_confused_pairs(test["confusion"], genres, n=n)
 
 
 def confusion_counts(report: RunReport, method: str) -> list[list[int]]:
-    test = ((report.metrics.get("methods") or {}).get(method) or {}).get("test") or {}
-    return test.get("confusion") or []
+    return report.scores(method).get("confusion") or []
 
 
 # -- two runs side by side -----------------------------------------------------------------------
@@ -108,8 +107,7 @@ def _config(run_dir: Path) -> dict[str, Any]:
 
 
 def _wf1(report: RunReport, method: str) -> float | None:
-    m = (report.metrics.get("methods") or {}).get(method) or {}
-    return (m.get("test") or {}).get("weighted_f1")
+    return report.scores(method).get("weighted_f1")
 
 
 def compare_runs(a: RunReport, b: RunReport) -> dict[str, Any]:
@@ -134,7 +132,7 @@ def compare_runs(a: RunReport, b: RunReport) -> dict[str, Any]:
         for k in sorted(set(ca) | set(cb))
         if k not in _NOISE_KEYS and ca.get(k) != cb.get(k)
     ]
-    ids = (a.metrics.get("dataset_id"), b.metrics.get("dataset_id"))
+    ids = (a.metrics.dataset_id, b.metrics.dataset_id)
     return {
         "by_method": by_method,
         "by_genre": by_genre,

@@ -80,7 +80,10 @@ class RungContext:
 class Method(Protocol):
     """A rung of the ladder."""
 
-    names: tuple[str, ...]  # the --method names it answers
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The --method names it answers (a class attribute in each rung)."""
+        ...
 
     def wanted(self, config: TrainConfig) -> bool: ...
 

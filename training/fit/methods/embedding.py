@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -40,7 +40,11 @@ def split_labels(export: Export, split: str) -> np.ndarray:
 
 
 def export_features(
-    export: Export, config: TrainConfig, backbone: Backbone, device, cache_root: Path | None
+    export: Export,
+    config: TrainConfig,
+    backbone: Backbone,
+    device: torch.device,
+    cache_root: Path | None,
 ) -> np.ndarray:
     """The run's image features for every cover (rows follow ``export.samples``), cached."""
     return cached_embeddings(
@@ -71,7 +75,7 @@ def embedding_outcome(
     recipe: FeatureRecipe,
     x_test: np.ndarray,
     per_image: float,
-    **extra,
+    **extra: Any,
 ) -> MethodOutcome:
     """A head on backbone features: its test probabilities, throughput and model.pt payload."""
     test_probs = head_probabilities(fitted.head, x_test)
@@ -86,7 +90,7 @@ def head_payload(
     fitted: FittedHead,
     backbone: Backbone,
     recipe: FeatureRecipe,
-    **extra,
+    **extra: Any,
 ) -> dict:
     """model.pt for a head on backbone features (the embedding rungs and the side rungs)."""
     return package(
@@ -102,7 +106,9 @@ def head_payload(
     )
 
 
-def backbone_seconds(export: Export, backbone, recipe: FeatureRecipe, device, n: int = 64) -> float:
+def backbone_seconds(
+    export: Export, backbone: Backbone, recipe: FeatureRecipe, device: torch.device, n: int = 64
+) -> float:
     """Seconds per image for decode + preprocess + forward, measured on test covers."""
     probe = export.split("test")[:n]
     start = time.perf_counter()

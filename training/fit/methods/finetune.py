@@ -15,15 +15,17 @@ from __future__ import annotations
 import csv
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DistributedSampler
+from torch.optim.lr_scheduler import LRScheduler
+from torch.utils.data import DataLoader, DistributedSampler
 
 from sleeve.core.errors import DataError
 from sleeve.core.fsutil import atomic_path
@@ -31,13 +33,13 @@ from sleeve.core.progress import Progress
 from sleeve.core.progress import bar as progress_bar
 from sleeve.core.vision.backbones import STACK_SEP, Backbone, load_backbone
 from sleeve.core.vision.embeddings import FeatureRecipe, encode
-from sleeve.core.vision.samples import CoverDataset, default_workers, make_loader
+from sleeve.core.vision.samples import CoverDataset, Sample, default_workers, make_loader
 from sleeve.inference.classifier import package
 from sleeve.inference.heads_runtime import head_probabilities
 from sleeve.training.data import Export
 from sleeve.training.distributed import world
 from sleeve.training.evaluation.metrics import classification_metrics
-from sleeve.training.fit.finetune_side import AttributeCoverDataset, net_attributes
+from sleeve.training.fit.finetune_side import AttributeCoverDataset, NetAttributes, net_attributes
 from sleeve.training.fit.methods import FittedHead, MethodOutcome, RungContext
 from sleeve.training.fit.methods.hybrid import run_hybrid
 
@@ -88,7 +90,7 @@ def freeze_all_but(net: FineTuneNet, backbone: Backbone, train_stages: int) -> i
     return sum(p.numel() for p in net.parameters() if p.requires_grad)
 
 
-def warmup_cosine(total_steps: int, warmup_steps: int):
+def warmup_cosine(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
     def factor(step: int) -> float:
         if step < warmup_steps:
             return (step + 1) / warmup_steps
@@ -99,12 +101,16 @@ def warmup_cosine(total_steps: int, warmup_steps: int):
 
 
 def load_data(
-    export: Export, backbone: Backbone, config: TrainConfig, size: int, device, attrs=None
-):
+    export: Export,
+    backbone: Backbone,
+    config: TrainConfig,
+    size: int,
+    device: torch.device,
+    attrs: NetAttributes | None = None,
+) -> DataLoader:
     train = export.split("train")
-    dataset = CoverDataset(train, backbone.train_transform(config.augment, size), min_size=size)
-    if attrs is not None:
-        dataset = AttributeCoverDataset(dataset, attrs)
+    images = CoverDataset(train, backbone.train_transform(config.augment, size), min_size=size)
+    dataset = images if attrs is None else AttributeCoverDataset(images, attrs)
     rank = world()
     if rank.size == 1:
         return make_loader(
@@ -116,13 +122,23 @@ def load_data(
         )
     # torchrun: each rank trains on its shard; the global batch stays config.batch_size, so
     # the schedule and the learning rates mean what they mean in one process
-    sampler = DistributedSampler(dataset, rank.size, rank.rank, shuffle=True, seed=config.seed)
+    sampler: DistributedSampler[object] = DistributedSampler(
+        dataset, rank.size, rank.rank, shuffle=True, seed=config.seed
+    )
     per_rank = max(1, config.batch_size // rank.size)
     return make_loader(dataset, per_rank, sampler=sampler, workers=default_workers(device))
 
 
 def train_one_epoch(
-    net, loader, criterion, optimizer, scheduler, scaler, device, epoch, progress: Progress
+    net: FineTuneNet | DistributedDataParallel,
+    loader: DataLoader,
+    criterion: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: LRScheduler,
+    scaler: torch.amp.GradScaler,
+    device: torch.device,
+    epoch: int,
+    progress: Progress,
 ) -> float:
     net.train()
     total, seen = 0.0, 0
@@ -157,7 +173,13 @@ def linear_head(net: FineTuneNet) -> dict:
 
 
 def evaluate(
-    net, backbone, samples, recipe, device, config, attrs=None
+    net: FineTuneNet,
+    backbone: Backbone,
+    samples: Sequence[Sample],
+    recipe: FeatureRecipe,
+    device: torch.device,
+    config: TrainConfig,
+    attrs: NetAttributes | None = None,
 ) -> tuple[np.ndarray, float]:
     """Probabilities through the same path model.pt uses (features [+ attributes] -> linear
     head)."""
@@ -205,7 +227,13 @@ def run_finetune(
     )
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
     y_val = np.array([s.label for s in export.split("val")])
-    state = {"epoch": 0, "best_f1": -1.0, "best_epoch": -1, "best_state": None, "history": []}
+    state: dict[str, Any] = {
+        "epoch": 0,
+        "best_f1": -1.0,
+        "best_epoch": -1,
+        "best_state": None,
+        "history": [],
+    }
     if rank.main:
         ckpt_dir.mkdir(parents=True, exist_ok=True)
     last = ckpt_dir / "last.pt"
@@ -276,7 +304,14 @@ def run_finetune(
     return MethodOutcome(fitted, test_probs, ips, payload, network=backbone)
 
 
-def _checkpoint(path: Path, net, optimizer, scheduler, config, state: dict) -> None:
+def _checkpoint(
+    path: Path,
+    net: FineTuneNet,
+    optimizer: torch.optim.Optimizer,
+    scheduler: LRScheduler,
+    config: TrainConfig,
+    state: dict[str, Any],
+) -> None:
     with atomic_path(path) as tmp:
         torch.save(
             {
@@ -290,7 +325,13 @@ def _checkpoint(path: Path, net, optimizer, scheduler, config, state: dict) -> N
         )
 
 
-def _resume(path: Path, net, optimizer, scheduler, config) -> dict:
+def _resume(
+    path: Path,
+    net: FineTuneNet,
+    optimizer: torch.optim.Optimizer,
+    scheduler: LRScheduler,
+    config: TrainConfig,
+) -> dict[str, Any]:
     # tensors and plain containers only: a checkpoint swapped in by someone else cannot run code
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     saved = ckpt["config"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -58,7 +59,14 @@ def _select(
     return best
 
 
-def fit_logreg(x_tr, y_tr, x_val, y_val, genres: list[str], seed: int = 0) -> FittedHead:
+def fit_logreg(
+    x_tr: np.ndarray,
+    y_tr: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    genres: list[str],
+    seed: int = 0,
+) -> FittedHead:
     mean, scale = _scaler(x_tr)
     z = (x_tr - mean) / scale
 
@@ -78,7 +86,7 @@ def fit_logreg(x_tr, y_tr, x_val, y_val, genres: list[str], seed: int = 0) -> Fi
     return _select("logreg", [{"C": c} for c in (0.01, 0.05, 0.2, 1.0)], fit, x_val, y_val, genres)
 
 
-def _full_linear(model, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+def _full_linear(model: Any, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     coef, bias = model.coef_.astype(np.float64), model.intercept_.astype(np.float64)
     if coef.shape[0] == 1:  # binary: sklearn keeps one row; softmax over (-z/2, z/2) is equal
         coef = np.vstack([-coef / 2, coef / 2])
@@ -104,7 +112,14 @@ def _fit_temperature(decision: np.ndarray, y: np.ndarray, classes: np.ndarray) -
     return best_t
 
 
-def fit_svc(x_tr, y_tr, x_val, y_val, genres: list[str], seed: int = 0) -> FittedHead:
+def fit_svc(
+    x_tr: np.ndarray,
+    y_tr: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    genres: list[str],
+    seed: int = 0,
+) -> FittedHead:
     mean, scale = _scaler(x_tr)
     z = (x_tr - mean) / scale
 
@@ -121,7 +136,14 @@ def fit_svc(x_tr, y_tr, x_val, y_val, genres: list[str], seed: int = 0) -> Fitte
     return _select("svc", [{"C": c} for c in (1.0, 3.0, 10.0)], fit, x_val, y_val, genres)
 
 
-def fit_rf(x_tr, y_tr, x_val, y_val, genres: list[str], seed: int = 0) -> FittedHead:
+def fit_rf(
+    x_tr: np.ndarray,
+    y_tr: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    genres: list[str],
+    seed: int = 0,
+) -> FittedHead:
     from sklearn.ensemble import RandomForestClassifier
 
     def fit(params: dict) -> dict:
@@ -136,7 +158,7 @@ def fit_rf(x_tr, y_tr, x_val, y_val, genres: list[str], seed: int = 0) -> Fitted
         model.fit(x_tr, y_tr)
         return forest_head(model, len(genres))
 
-    grid = [{"max_features": "sqrt"}, {"max_features": 0.05}]
+    grid: list[dict] = [{"max_features": "sqrt"}, {"max_features": 0.05}]
     return _select("rf", grid, fit, x_val, y_val, genres)
 
 
@@ -148,7 +170,14 @@ def catboost_available() -> bool:
     return True
 
 
-def fit_catboost(x_tr, y_tr, x_val, y_val, genres: list[str], seed: int = 0) -> FittedHead:
+def fit_catboost(
+    x_tr: np.ndarray,
+    y_tr: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    genres: list[str],
+    seed: int = 0,
+) -> FittedHead:
     if not catboost_available():
         raise ConfigError(
             "method catboost needs the optional extra: pip install 'sleeve[catboost]'"

@@ -73,7 +73,7 @@ def hybrid_features(
                 ]
             )
         )
-    return sum(per_view) / len(per_view)
+    return np.asarray(sum(per_view) / len(per_view))  # views' mean (sum's start 0 is an int)
 
 
 def run_hybrid(

@@ -20,7 +20,11 @@ from sleeve.training.fit.projection import PROJECTIONS, fit_projection, stored
 
 
 def fit_projected_methods(
-    wanted: list[str], x: dict[str, np.ndarray], y: dict[str, np.ndarray], genres, seed: int = 0
+    wanted: list[str],
+    x: dict[str, np.ndarray],
+    y: dict[str, np.ndarray],
+    genres: list[str],
+    seed: int = 0,
 ) -> list[FittedHead]:
     """One FittedHead per wanted ``<projection>-<head>``; each projection is fitted once."""
     out = []
