@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from sleeve.images.intake import UNREADABLE, open_image
 from sleeve.progress import Progress
 from sleeve.progress import bar as progress_bar
 
@@ -86,7 +87,7 @@ def load_gray(path: str | Path, side: int = SIDE) -> np.ndarray:
 def load_cover(path: str | Path, side: int = SIDE) -> tuple[np.ndarray, np.ndarray]:
     """The cover as a uint8 grayscale array, longest side ``side`` (JPEG draft decode), and
     its (THUMB, THUMB, 3) float32 RGB thumbnail, aspect ignored."""
-    with Image.open(path) as img:
+    with open_image(path) as img:
         if img.format == "JPEG":
             img.draft("RGB", (side, side))
         img = ImageOps.exif_transpose(img).convert("RGB")
@@ -205,7 +206,7 @@ def verify_pairs(
         if i not in cache:
             try:
                 cache[i] = keypoints(*load_cover(path_of(i)))
-            except OSError:
+            except UNREADABLE:
                 cache[i] = None
         return cache[i]
 
