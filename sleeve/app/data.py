@@ -7,7 +7,6 @@ not exist yet, the functions raise :class:`NotReady` whose message names the com
 
 from __future__ import annotations
 
-import csv
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any
 from sqlalchemy import distinct, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from sleeve import csvfile
 from sleeve.catalog.models import (
     CoverImage,
     Failure,
@@ -190,7 +190,7 @@ def load_attributes(export: DatasetExport) -> dict[str, dict[str, str]]:
     path = export.side_file(ATTRIBUTES_TABLE)
     try:
         with path.open(encoding="utf-8", newline="") as fh:
-            return {r["sha256"]: r for r in csv.DictReader(fh) if r.get("sha256")}
+            return {r["sha256"]: r for r in csvfile.read_dicts(fh) if r.get("sha256")}
     except FileNotFoundError:
         return {}
     except (OSError, ValueError, KeyError) as exc:

@@ -12,7 +12,6 @@ statistics stay fixed, which makes an epoch several times cheaper than full fine
 
 from __future__ import annotations
 
-import csv
 import math
 import time
 from dataclasses import asdict
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from sleeve import csvfile
 from sleeve.errors import DataError
 from sleeve.fsutil import atomic_path
 from sleeve.progress import Progress
@@ -286,10 +286,9 @@ def _resume(path: Path, net, optimizer, scheduler, config) -> dict:
 
 
 def _summary_csv(path: Path, history: list[dict]) -> None:
+    columns = list(history[0])
     with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(history[0]))
-        writer.writeheader()
-        writer.writerows(history)
+        csvfile.write(fh, columns, ([epoch.get(c, "") for c in columns] for epoch in history))
 
 
 class FineTuneRung:
