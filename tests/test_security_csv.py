@@ -14,7 +14,13 @@ import pytest
 from sleeve.csvfile import inert, original, read_dicts, render
 from sleeve.dataset.artist_stage import ArtistStage, load_table
 from sleeve.dataset.artists import ArtistEvidence
-from sleeve.dataset.export import ManifestRow, _parse_rows, dataset_id, render_manifest
+from sleeve.dataset.export import (
+    MANIFEST_COLUMNS,
+    ManifestRow,
+    _parse_rows,
+    dataset_id,
+    render_manifest,
+)
 from sleeve.training.label_issues import LabelIssues, render_label_issues
 
 # what a spreadsheet runs as a formula, or a DDE/command trigger (OWASP's list of first chars)
@@ -81,20 +87,7 @@ def test_security_manifest_cells_are_inert_and_dataset_ids_unchanged(tmp_path: P
     plain = [_row(i, genre=g, artist="Willie Nelson") for i, g in enumerate(["jazz", "rock"])]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(
-        [
-            "path",
-            "sha256",
-            "phash",
-            "genre",
-            "split",
-            "artist",
-            "source",
-            "group_id",
-            "width",
-            "height",
-        ]  # fmt: skip
-    )
+    writer.writerow(MANIFEST_COLUMNS)
     for r in sorted(plain, key=lambda r: (r.split, r.genre, r.sha256)):
         writer.writerow(r.values())
     assert dataset_id(render_manifest(plain)) == dataset_id(buf.getvalue().encode())
