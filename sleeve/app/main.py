@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from sleeve.app import analysis_page, data_page, predict_page, report_page, review_page
+from sleeve.app.ui import code, plain
 from sleeve.errors import ConfigError
 from sleeve.settings import load_settings
 
@@ -29,9 +30,9 @@ def main() -> None:
     try:
         settings = load_settings()
     except ConfigError as exc:
-        st.error(f"Settings problem: {exc}")
+        st.error(f"Settings problem: {plain(exc)}")
         return
-    st.sidebar.caption(f"Data directory: `{settings.data_dir}`")
+    st.sidebar.caption(f"Data directory: {code(settings.data_dir)}")
     PAGES[page](settings)
 
 
