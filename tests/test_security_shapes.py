@@ -207,3 +207,49 @@ def test_security_predict_refuses_hostile_shapes_within_bounded_memory(
     code, peak = peak_rss_mb([*sleeve, *hostile, "--no-progress"])
     assert code == 1
     assert peak <= baseline + PEAK_HEADROOM_MB, (peak, baseline)
+
+
+# -- 5: a strip stored before the shape rule existed ---------------------------------------------
+
+
+def test_a_strip_already_in_the_catalog_is_skipped_by_every_build_stage(
+    sqlite_catalog, settings, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A 780000x64 PNG imported before the rule (it passed the pixel cap) made OCR raise and
+    every build fail; now hashing, OCR, attributes and the export count it and go on."""
+    import hashlib
+
+    from sleeve.collector import records
+    from sleeve.collector.records import Evidence
+    from sleeve.dataset.build import build_dataset
+    from sleeve.images.intake import ImageInfo
+    from sleeve.images.store import ImageStore
+    from sleeve.taxonomy import Taxonomy
+    from tests.dataset_support import add_release, cover, jpeg
+
+    tax = Taxonomy.load()
+    for i in range(16):
+        tag = "hip hop" if i % 2 else "pop"
+        image = jpeg(cover(300 + i))
+        add_release(
+            sqlite_catalog, settings, tax, key=f"r{i}", artist=f"A{i}", image=image,
+            evidence=[Evidence("rg-genre", tag)],
+        )  # fmt: skip
+    strip = bomb_png(780000, 64)
+    info = ImageInfo(hashlib.sha256(strip).hexdigest(), 780000, 64, "PNG", len(strip))
+    with sqlite_catalog.session() as s:
+        release, _ = records.upsert_release(
+            s, source="musicbrainz", ids={"release-group": "strip"}, title="Strip", artist=None,
+            merge_across_sources=False,
+        )  # fmt: skip
+        records.add_evidence(s, release, "musicbrainz", [Evidence("rg-genre", "pop")], tax)
+        records.attach_cover(
+            s, ImageStore(settings.data_dir), release, strip, info, source="musicbrainz",
+            source_url="http://example.invalid/strip",
+        )  # fmt: skip
+    out = tmp_path / "ds"
+    result = build_dataset(
+        sqlite_catalog, settings, tax, out=out, progress=False, read_text=True, attributes="on"
+    )
+    assert result.card.skipped == {"unhashable:bad-shape": 1}
+    assert info.sha256 not in (out / "manifest.csv").read_text()
