@@ -96,6 +96,12 @@ def _safe(node: ast.expr) -> bool:
     return False
 
 
+def _is_path(node: ast.expr) -> bool:
+    return (isinstance(node, ast.Constant) and isinstance(node.value, str)) or (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "str"
+    )
+
+
 def _unsafe_calls(tree: ast.Module) -> list[tuple[int, str]]:
     found = []
     for node in ast.walk(tree):
@@ -107,7 +113,10 @@ def _unsafe_calls(tree: ast.Module) -> list[tuple[int, str]]:
         name = func.attr
         if name not in MARKDOWN_CALLS:
             continue
-        # st.image's first argument is the picture; every other call's is its text
+        # st.image's first argument is the picture: never a path, which Streamlit would
+        # decode itself (figures pass sleeve.app.data.figure_png, covers the thumbnails)
+        if name == "image" and node.args and _is_path(node.args[0]):
+            found.append((node.lineno, "image path"))
         texts = [] if name == "image" else node.args[:1]
         texts += [k.value for k in node.keywords if k.arg in TEXT_KEYWORDS]
         found += [(node.lineno, name) for t in texts if not _safe(t)]
@@ -128,8 +137,11 @@ def test_the_static_rule_catches_outside_text() -> None:
         "st.markdown(words)\ncol.image(x, caption=f'{row.genre}')\nst.caption(f'{n:.0%}')\n"
         "st.error(f'Cannot use {plain(p)}')\nst.info(str(exc))\n"
         "(st.success if ok else st.error)(message)\nst.caption(f'{code(path)} {MAX}')\n"
+        "st.image(str(png))\n"
     )
-    assert _unsafe_calls(tree) == [(1, "markdown"), (2, "image"), (5, "info"), (6, "success")]
+    assert _unsafe_calls(tree) == [
+        (1, "markdown"), (2, "image"), (5, "info"), (6, "success"), (8, "image path"),
+    ]  # fmt: skip
 
 
 # -- 14: the upload cap ---------------------------------------------------------------------------
@@ -141,3 +153,18 @@ def test_security_streamlit_gets_the_intake_upload_cap(tmp_path: Path) -> None:
         cmd = app_command(8765, headless=True, settings=settings)
         flag = cmd.index("--server.maxUploadSize")
         assert int(cmd[flag + 1]) == upload_cap_mb(settings) == max(1, math.ceil(cap / 2**20))
+
+
+def test_security_figures_from_a_run_folder_pass_the_intake(tmp_path: Path) -> None:
+    """Confusion matrices, trees and cluster strips are files in folders anyone may have
+    written: a strip, an HTML page or a path outside stays off the page."""
+    from sleeve.app.data import figure_png
+    from tests.images import bomb_png, png
+
+    cases = {"strip.png": bomb_png(20000, 1), "page.png": b"<html>hi</html>", "ok.png": png()}
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+    assert figure_png(tmp_path / "strip.png") is None
+    assert figure_png(tmp_path / "page.png") is None
+    assert figure_png(tmp_path / "missing.png") is None
+    assert figure_png(tmp_path / "ok.png") == cases["ok.png"]

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from sleeve.app.analysis_data import Analysis, load_analysis
-from sleeve.app.data import thumbnail_jpeg
+from sleeve.app.data import figure_png, thumbnail_jpeg
 from sleeve.app.ui import code, load_or_explain, plain
 from sleeve.settings import Settings
 
@@ -39,8 +39,9 @@ def render(settings: Settings) -> None:
     _clusters(analysis)
     st.subheader("Genre similarity trees")
     trees = analysis.figure("trees")
-    if trees:
-        st.image(str(trees), caption=f"Confusion: {plain(doc['trees']['confusion']['source'])}")
+    trees_png = figure_png(trees) if trees else None
+    if trees_png:
+        st.image(trees_png, caption=f"Confusion: {plain(doc['trees']['confusion']['source'])}")
     st.subheader("Genre pairs, least separated first (test covers)")
     st.dataframe(pd.DataFrame(analysis.separation_rows()), hide_index=True)
 
@@ -105,5 +106,6 @@ def _clusters(analysis: Analysis) -> None:
             label += f" · confusable: {item['region']}"
         strip = analysis.strip(item)
         st.markdown(plain(label))
-        if strip:
-            st.image(str(strip))
+        strip_png = figure_png(strip) if strip else None
+        if strip_png:
+            st.image(strip_png)

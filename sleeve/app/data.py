@@ -333,6 +333,21 @@ def thumbnail_jpeg(path: Path, size: int = 160) -> bytes | None:
     return buf.getvalue()
 
 
+def figure_png(path: Path) -> bytes | None:
+    """A figure from a run or analysis folder (confusion matrix, trees, cluster strips) as
+    its bytes when the intake accepts it, else None. ``st.image`` decodes and resizes whatever
+    it is handed, so a file in a folder someone else wrote passes the shape rule first."""
+    from sleeve.errors import BadImageError
+    from sleeve.images.intake import DEFAULT_MAX_FILE_BYTES, inspect_image, read_image_bytes
+
+    try:
+        data = read_image_bytes(path, DEFAULT_MAX_FILE_BYTES)
+        inspect_image(data, min_side=1)
+    except BadImageError:
+        return None
+    return data
+
+
 # -- duplicate groups in the catalog ------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from sleeve.app.data import RunReport, load_run_report
+from sleeve.app.data import RunReport, figure_png, load_run_report
 from sleeve.app.data_page import GRID_COLUMNS, thumbnail
 from sleeve.app.runs import (
     CellCover,
@@ -87,8 +87,9 @@ def render_confusion(report: RunReport, method: str, rows: list[dict[str, str]] 
     st.subheader(f"Confusion matrix ({plain(method)}, test)")
     if not counts or len(counts) != len(genres):
         png = report.confusion_png(method)
-        if png:
-            st.image(str(png))
+        figure = figure_png(png) if png else None
+        if figure:
+            st.image(figure)
         else:
             st.info(f"No confusion matrix for {plain(method)} in this run.")
         return
