@@ -41,7 +41,9 @@ peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024  # KiB -> 
 lines = out.stdout.strip().splitlines()  # predict: a header, then the input's row
 print(json.dumps({"exit": out.returncode, "peak_mib": peak, "answer": lines[-1] if lines else ""}))
 """
-_OCR_JOB = "import sys; from sleeve.dataset.ocr import _read_job; print(_read_job(sys.argv[1]))"
+_OCR_JOB = (
+    "import sys; from sleeve.dataset.text.ocr import _read_job; print(_read_job(sys.argv[1]))"
+)
 
 
 def peak(argv: list[str]) -> dict[str, Any]:
@@ -62,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         for w, h in SHAPES:
             files[f"{w}x{h} PNG"] = work / f"strip-{w}x{h}.png"
             files[f"{w}x{h} PNG"].write_bytes(bomb_png(width=w, height=h))
-        predict = [sys.executable, "-m", "sleeve.cli", "predict", "--model", str(run)]
+        predict = [sys.executable, "-m", "sleeve.ui.cli", "predict", "--model", str(run)]
         rows: list[dict[str, Any]] = []
         for name, path in files.items():
             rows.append(

@@ -23,10 +23,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sleeve import csvfile
-from sleeve.dataset.cover_text import TEXT_TABLE, read_text_table
-from sleeve.errors import DataError
-from sleeve.fsutil import (
+from sleeve.core import csvfile
+from sleeve.core.errors import DataError
+from sleeve.core.fsutil import (
     atomic_write,
     read_pointer,
     sweep_stale,
@@ -34,7 +33,8 @@ from sleeve.fsutil import (
     widen_to_umask,
     write_pointer,
 )
-from sleeve.progress import bar as progress_bar
+from sleeve.core.progress import bar as progress_bar
+from sleeve.dataset.text.cover_text import TEXT_TABLE, read_text_table
 
 MANIFEST = "manifest.csv"
 CARD_JSON = "card.json"

@@ -35,12 +35,12 @@ def _calls(tree: ast.Module, owner: str, attrs: set[str]) -> list[int]:
 def test_security_only_the_intake_opens_image_files() -> None:
     found = {}
     for name, tree in _product().items():
-        if name == "sleeve.images.intake":
+        if name == "sleeve.core.images.intake":
             continue
         lines = _calls(tree, "Image", {"open"}) + _calls(tree, "cv2", {"imread", "imdecode"})
         if lines:
             found[name] = lines
-    assert found == {}, "open images with sleeve.images.intake.open_image / open_rgb"
+    assert found == {}, "open images with sleeve.core.images.intake.open_image / open_rgb"
 
 
 def test_security_only_csvfile_touches_the_csv_module() -> None:
@@ -54,6 +54,6 @@ def test_security_only_csvfile_touches_the_csv_module() -> None:
                 if isinstance(node, ast.ImportFrom)
                 else []
             )
-            if "csv" in names and name != "sleeve.csvfile":
+            if "csv" in names and name != "sleeve.core.csvfile":
                 found.append(name)
-    assert found == [], "write and read CSV with sleeve.csvfile (inert cells)"
+    assert found == [], "write and read CSV with sleeve.core.csvfile (inert cells)"
