@@ -6,6 +6,7 @@ neither memory nor an engine's own limits are ever reached.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import warnings
@@ -173,39 +174,37 @@ def test_texture_features_of_narrow_and_flat_covers_are_finite(shape: tuple[int,
 # -- memory: the command, measured in a child process ------------------------------------------
 
 _PEAK = """
-import resource, subprocess, sys
-code = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.STDOUT).returncode
+import json, resource, subprocess, sys
+out = subprocess.run(sys.argv[1:], capture_output=True, text=True)
 peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB, the child's peak
-print(code, peak // 1024)
+print(json.dumps([out.returncode, peak // 1024, out.stdout, out.stderr]))
 """
 
 
-def peak_rss_mb(argv: list[str]) -> tuple[int, int]:
-    """(exit code, peak resident MiB) of ``argv`` run alone under a fresh parent."""
+def peak_rss_mb(argv: list[str]) -> tuple[int, int, str, str]:
+    """(exit code, peak resident MiB, stdout, stderr) of ``argv`` run under a fresh parent."""
     out = subprocess.run([sys.executable, "-c", _PEAK, *argv], capture_output=True, text=True)
-    code, peak = out.stdout.split()
-    return int(code), int(peak)
+    code, peak, stdout, stderr = json.loads(out.stdout)
+    return code, peak, stdout, stderr
 
 
 # headroom over a normal cover's run: allocator noise, not a decoded strip (20000x1 was 6.2 GB)
 PEAK_HEADROOM_MB = 150
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)  # two runs of the command, each loading torch and the model
 def test_security_predict_refuses_hostile_shapes_within_bounded_memory(
     tiny_run: Path, strips: dict[tuple[int, int], Path], tmp_path: Path
 ) -> None:
     cover = tmp_path / "cover.jpg"
     cover.write_bytes(jpeg_bytes("jazz", 3))
     sleeve = [sys.executable, "-m", "sleeve.ui.cli", "predict", "--model", str(tiny_run)]
-    code, baseline = peak_rss_mb([*sleeve, str(cover), "--no-progress"])
+    code, baseline, _, _ = peak_rss_mb([*sleeve, str(cover), "--no-progress"])
     assert code == 0
     hostile = [str(p) for p in strips.values()]
-    out = subprocess.run([*sleeve, *hostile, "--no-progress"], capture_output=True, text=True)
-    assert out.returncode == 1 and "Traceback" not in out.stderr
-    assert out.stdout.count("bad-shape") == len(hostile)
-    code, peak = peak_rss_mb([*sleeve, *hostile, "--no-progress"])
-    assert code == 1
+    code, peak, stdout, stderr = peak_rss_mb([*sleeve, *hostile, "--no-progress"])
+    assert code == 1 and "Traceback" not in stderr
+    assert stdout.count("bad-shape") == len(hostile)
     assert peak <= baseline + PEAK_HEADROOM_MB, (peak, baseline)
 
 
