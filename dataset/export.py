@@ -12,9 +12,7 @@ synthetic demo data and the tests' builders read and write exports only through 
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -25,6 +23,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from sleeve.core import csvfile
 from sleeve.core.errors import DataError
 from sleeve.core.fsutil import (
     atomic_write,
@@ -150,12 +149,8 @@ _SECTIONS: dict[str, type[JsonRecord]] = {
 
 def render_manifest(rows: Sequence[ManifestRow]) -> bytes:
     """manifest.csv bytes: fixed columns, rows sorted by (split, genre, sha256), '\\n' endings."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(MANIFEST_COLUMNS)
-    for row in sorted(rows, key=lambda r: (r.split, r.genre, r.sha256)):
-        writer.writerow(row.values())
-    return buf.getvalue().encode("utf-8")
+    ordered = sorted(rows, key=lambda r: (r.split, r.genre, r.sha256))
+    return csvfile.render(MANIFEST_COLUMNS, (row.values() for row in ordered)).encode("utf-8")
 
 
 def dataset_id(manifest: bytes) -> str:
@@ -251,18 +246,21 @@ def _parse_rows(manifest: Path, raw: bytes) -> list[ManifestRow]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DataError(f"{manifest} is not UTF-8 text: {exc}") from None
-    reader = csv.DictReader(text.splitlines())
-    if reader.fieldnames is None:
+    try:
+        header, table = csvfile.read_rows(text)
+    except csvfile.Error as exc:
+        raise DataError(f"{manifest} is not a readable CSV table: {exc}") from None
+    if not header:
         raise DataError(
             f"{manifest} is empty: the dataset has no images; collect covers and "
             "run build-dataset again"
         )
-    missing = [c for c in REQUIRED_COLUMNS if c not in reader.fieldnames]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise DataError(
             f"{manifest} lacks columns {missing}; expected {','.join(MANIFEST_COLUMNS)}"
         )
-    rows = [_row(manifest, r) for r in reader]
+    rows = [_row(manifest, r) for r in csvfile.as_dicts(header, table)]
     if not rows:
         raise DataError(
             f"{manifest} lists no images: the dataset is empty; collect covers and "

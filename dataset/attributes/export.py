@@ -3,14 +3,13 @@ the card's per-genre attribute profile."""
 
 from __future__ import annotations
 
-import csv
-import io
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sleeve.core import csvfile
 from sleeve.core.catalog.db import Catalog
 from sleeve.dataset.attributes.base import Extractor
 from sleeve.dataset.attributes.compute import AttributeReport, Attributes, ensure_attributes
@@ -95,9 +94,7 @@ def render_csv(shas: Sequence[str], attrs: Attributes, extractors: Sequence[Extr
     with_text = any(TEXT_GROUP in a for a in attrs.values())
     if with_text:  # from the OCR cache: empty for covers whose words were not read
         header += [f"{TEXT_GROUP}.{c}" for c in TEXT_COLUMNS]
-    buf = io.StringIO(newline="")
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
+    rows = []
     for sha in sorted(set(shas)):
         row: list[object] = [sha]
         for ex in extractors:
@@ -109,8 +106,8 @@ def render_csv(shas: Sequence[str], attrs: Attributes, extractors: Sequence[Extr
         if with_text:
             text = attrs.get(sha, {}).get(TEXT_GROUP)
             row += [text[c] if text else "" for c in TEXT_COLUMNS]
-        writer.writerow(row)
-    return buf.getvalue().encode("utf-8")
+        rows.append(row)
+    return csvfile.render(header, rows).encode("utf-8")
 
 
 def genre_profile(

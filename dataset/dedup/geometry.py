@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from sleeve.core.images.intake import UNREADABLE, open_image
 from sleeve.core.progress import Progress
 from sleeve.core.progress import bar as progress_bar
 
@@ -86,10 +87,10 @@ def load_gray(path: str | Path, side: int = SIDE) -> np.ndarray:
 def load_cover(path: str | Path, side: int = SIDE) -> tuple[np.ndarray, np.ndarray]:
     """The cover as a uint8 grayscale array, longest side ``side`` (JPEG draft decode), and
     its (THUMB, THUMB, 3) float32 RGB thumbnail, aspect ignored."""
-    with Image.open(path) as src:
-        if src.format == "JPEG":
-            src.draft("RGB", (side, side))
-        img = ImageOps.exif_transpose(src).convert("RGB")
+    with open_image(path) as img:
+        if img.format == "JPEG":
+            img.draft("RGB", (side, side))
+        img = ImageOps.exif_transpose(img).convert("RGB")
         img.thumbnail((side, side), Image.Resampling.BILINEAR)
         thumb = img.resize((THUMB, THUMB), Image.Resampling.BOX)
         return np.asarray(img.convert("L"), dtype=np.uint8), np.asarray(thumb, np.float32)
@@ -209,7 +210,7 @@ def verify_pairs(
         if i not in cache:
             try:
                 cache[i] = keypoints(*load_cover(path_of(i)))
-            except OSError:
+            except UNREADABLE:
                 cache[i] = None
         return cache[i]
 

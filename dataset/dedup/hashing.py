@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import imagehash
-from PIL import Image
 from sqlalchemy import insert, select
 
 from sleeve.core.catalog.db import Catalog
 from sleeve.core.catalog.models import ImageHash
 from sleeve.core.engine import Engine, LocalEngine
-from sleeve.core.images.intake import UNREADABLE, failure_reason, to_8bit
+from sleeve.core.images.intake import UNREADABLE, failure_reason, open_image, to_8bit
 from sleeve.core.procs import worker_pool
 from sleeve.core.progress import Progress
 from sleeve.core.progress import bar as progress_bar
@@ -56,7 +55,7 @@ class HashReport:
 
 def hash_image(path: str | Path, algo: str = "phash") -> str:
     """The 64-bit perceptual hash of an image file as 16 hex digits (OSError if unreadable)."""
-    with Image.open(path) as img:
+    with open_image(path) as img:
         if img.format == "JPEG":
             img.draft("L", _DRAFT_SIZE)
         elif getattr(img, "is_animated", False):

@@ -8,13 +8,12 @@ what is cached after the export read the exported covers, and only records the e
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from sleeve.core import csvfile
 from sleeve.core.catalog.db import Catalog
 from sleeve.dataset.card_sections import ArtistsSection
 from sleeve.dataset.rows import CatalogRows, ImageRow
@@ -45,13 +44,12 @@ class ArtistStage:
         return out
 
     def table(self, shas: Iterable[str]) -> bytes:
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["sha256", "artist_key", "artist", "source"])
+        rows = []
         for sha in sorted(shas):
             ev = self.evidence.get(sha)
-            w.writerow([sha, ev.key, ev.name, ev.source] if ev else [sha, "", "", "none"])
-        return buf.getvalue().encode("utf-8")
+            rows.append([sha, ev.key, ev.name, ev.source] if ev else [sha, "", "", "none"])
+        header = ["sha256", "artist_key", "artist", "source"]
+        return csvfile.render(header, rows).encode("utf-8")
 
     def card(self, shas: Sequence[str], grouped: bool) -> ArtistsSection:
         sources = Counter(self.evidence[s].source if s in self.evidence else "none" for s in shas)
@@ -78,7 +76,7 @@ def load_table(path: Path) -> dict[str, ArtistEvidence]:
     with path.open(encoding="utf-8", newline="") as f:
         return {
             r["sha256"]: ArtistEvidence(r["artist_key"], r["artist"], r["source"])
-            for r in csv.DictReader(f)
+            for r in csvfile.read_dicts(f)
         }
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from sleeve.core.errors import UsageError
+from sleeve.core.errors import BadImageError, UsageError
 from sleeve.core.images.intake import UNREADABLE, failure_reason, open_rgb
 from sleeve.core.procs import worker_pool
 from sleeve.core.progress import Progress
@@ -33,6 +33,8 @@ _CHUNK = 4  # covers per task sent to a worker (a read costs ~0.3 s, so small ch
 _MIN_PARALLEL = 16  # below this, starting workers (each loads the models) costs more
 
 _engine: Any = None  # one per process, built on first use
+# The reason counted when the engine itself fails on an image that passed the intake.
+ENGINE_ERROR = "ocr-engine-error"
 
 
 @dataclass(frozen=True)
@@ -88,8 +90,16 @@ def _get_engine() -> Any:
 
 def read_words(source: str | Path | bytes | Image.Image) -> list[Word]:
     """The words on one image, in reading order (BadImageError if it cannot be decoded)."""
-    img = open_rgb(source)
-    result, _ = _get_engine()(np.ascontiguousarray(np.asarray(img)[:, :, ::-1]))  # BGR
+    return _words_in(open_rgb(source))
+
+
+def _words_in(img: Image.Image) -> list[Word]:
+    engine = _get_engine()
+    try:
+        result, _ = engine(np.ascontiguousarray(np.asarray(img)[:, :, ::-1]))  # BGR
+    except Exception as exc:  # the engine's errors (rapidocr's ResizeImgError,
+        # onnxruntime's) share no base: each fails this one image like a bad file, counted
+        raise BadImageError(ENGINE_ERROR, f"the OCR engine failed: {type(exc).__name__}") from None
     words = []
     for box, text, score in result or []:
         text = str(text).strip()

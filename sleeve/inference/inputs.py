@@ -8,7 +8,6 @@ URLs go through the shared HTTP layer (service ``web``: its timeouts, retries an
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,9 @@ from PIL import Image
 
 from sleeve.core.errors import BadImageError, UsageError
 from sleeve.core.images.intake import (
-    DEFAULT_MAX_PIXELS,
+    check_shape,
     inspect_image,
+    open_image,
     open_rgb,
     read_image_bytes,
 )
@@ -77,8 +77,8 @@ def image_from_bytes(data: bytes, settings: Settings, min_size: int = 0) -> Imag
         )
     if not min_size:
         return open_rgb(data)
-    inspect_image(data, min_side=1)
-    img = Image.open(io.BytesIO(data))
+    inspect_image(data, min_side=1)  # the full decode: truncated files are refused here too
+    img = open_image(data)
     img.draft("RGB", (min_size, min_size))
     return open_rgb(img)
 
@@ -101,8 +101,7 @@ def image_from_array(array: np.ndarray) -> Image.Image:
         raise BadImageError(
             "bad-array", f"shape {array.shape}: expected HxW, HxWx1, HxWx3 or HxWx4"
         )
-    if array.shape[0] * array.shape[1] > DEFAULT_MAX_PIXELS:
-        raise BadImageError("bomb", f"{array.shape[1]}x{array.shape[0]} px > {DEFAULT_MAX_PIXELS}")
+    check_shape(array.shape[1], array.shape[0])  # before any conversion copies the pixels
     if array.dtype == np.uint16:
         array = ((array.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
     elif np.issubdtype(array.dtype, np.floating):

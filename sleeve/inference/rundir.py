@@ -10,13 +10,13 @@ CLIs read through it. Light on purpose (no torch), so every layer can import it.
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sleeve.core import csvfile
 from sleeve.core.errors import DataError
 from sleeve.core.fsutil import atomic_write, read_pointer, write_pointer
 from sleeve.inference.run_metrics import RunMetrics
@@ -129,7 +129,7 @@ class Run:
 
 def _csv_rows(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+        return csvfile.read_dicts(f)
 
 
 @dataclass

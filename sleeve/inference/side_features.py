@@ -19,7 +19,6 @@ model.pt still loads with ``torch.load(weights_only=True)``.
 
 from __future__ import annotations
 
-import csv
 import math
 import re
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from sleeve.core import csvfile
 from sleeve.core.errors import ConfigError, DataError
 from sleeve.dataset.attributes.base import CoverView
 from sleeve.dataset.attributes.registry import EXTRACTORS, resolve
@@ -109,10 +109,10 @@ def read_attribute_table(export: DatasetExport) -> AttributeTable | None:
         return None
     try:
         with path.open(encoding="utf-8", newline="") as fh:
-            reader = csv.reader(fh)
-            header = next(reader)
-            raw = list(reader)
-    except (OSError, StopIteration, csv.Error, UnicodeDecodeError) as exc:
+            header, raw = csvfile.read_rows(fh)
+        if not header:
+            raise csvfile.Error("no header row")
+    except (OSError, csvfile.Error, UnicodeDecodeError) as exc:
         raise DataError(f"cannot read {path}: {exc}") from None
     # the palette columns are lists (``#rrggbb;...``): the scalar colour fields summarise them
     keep = [i for i, c in enumerate(header) if c != "sha256" and "palette" not in c]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import time
@@ -161,6 +162,11 @@ def _add_resized_twin_and_hash(settings: Settings) -> None:
     catalog.dispose()
 
 
+def shown(markdown: str) -> str:
+    """What a reader sees of text the page passed through ``plain()``: the escapes removed."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
+
+
 def _app() -> AppTest:
     return AppTest.from_file(str(APP_FILE), default_timeout=60)
 
@@ -291,7 +297,7 @@ def test_run_list_and_comparison(full_env: Settings, two_runs) -> None:
 
 
 def test_launcher_command_and_environment(tmp_path: Path) -> None:
-    cmd = app_command(8765, headless=True)
+    cmd = app_command(8765, headless=True, settings=fast_settings(tmp_path))
     assert cmd[1:5] == ["-m", "streamlit", "run", str(APP_FILE)]
     joined = " ".join(cmd)
     for flag in (
@@ -317,15 +323,15 @@ def test_launcher_refuses_a_bad_port(tmp_path: Path) -> None:
 def test_pages_say_what_to_run_when_nothing_exists(empty_env: Settings) -> None:
     at = _app().run()
     assert not at.exception
-    assert "train-and-evaluate" in at.info[0].value
+    assert "train-and-evaluate" in shown(at.info[0].value)
     at = _page(at, "Report")
-    assert not at.exception and "train-and-evaluate" in at.info[0].value
+    assert not at.exception and "train-and-evaluate" in shown(at.info[0].value)
     at = _page(at, "Data")
     assert not at.exception
-    infos = " ".join(i.value for i in at.info)
+    infos = " ".join(shown(i.value) for i in at.info)
     assert "`collect`" in infos and "`build-dataset`" in infos
     at = _page(at, "Analysis")
-    assert not at.exception and "`sleeve analyze`" in at.info[0].value
+    assert not at.exception and "`sleeve analyze`" in shown(at.info[0].value)
 
 
 def test_predict_page_upload(full_env: Settings) -> None:
@@ -346,7 +352,7 @@ def test_predict_page_refuses_html_upload(full_env: Settings) -> None:
     at.file_uploader(key="upload").set_value(("cover.jpg", HTML_PAGE, "image/jpeg"))
     at.run()
     assert not at.exception
-    assert "an HTML page was served instead of an image" in at.error[0].value
+    assert "an HTML page was served instead of an image" in shown(at.error[0].value)
     assert not at.subheader
 
 
@@ -355,8 +361,8 @@ def test_security_predict_page_refuses_local_urls(full_env: Settings) -> None:
     with serve_covers() as base:
         at.text_input(key="url").input(f"{base}/cover.jpg").run()
         assert not at.exception and not at.subheader
-        assert "loopback address" in at.error[0].value
-        assert "SLEEVE_ALLOW_PRIVATE_URLS" in at.error[0].value
+        assert "loopback address" in shown(at.error[0].value)
+        assert "SLEEVE_ALLOW_PRIVATE_URLS" in shown(at.error[0].value)
 
 
 def test_predict_page_url(full_env: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -367,9 +373,9 @@ def test_predict_page_url(full_env: Settings, monkeypatch: pytest.MonkeyPatch) -
         assert not at.exception and not at.error
         assert at.subheader[0].value.split(" (")[0] in GENRES
         at.text_input(key="url").input(f"{base}/nothing-here.jpg").run()
-        assert "HTTP 404" in at.error[0].value
+        assert "HTTP 404" in shown(at.error[0].value)
     at.text_input(key="url").input("/etc/passwd").run()  # local paths are not for web users
-    assert "http://" in at.error[0].value
+    assert "http://" in shown(at.error[0].value)
 
 
 def test_report_page(full_env: Settings, tiny_run: Path) -> None:
@@ -431,11 +437,11 @@ def test_review_page_decisions_reach_the_catalog(review_env: Settings, tiny_run:
     first, second = flagged[0], flagged[1]
     at.text_input(key="review_who").input("ann")
     at = at.button(key=f"exclude_{first['sha256'][:16]}").click().run()
-    assert not at.error and "Recorded exclude" in at.success[0].value
+    assert not at.error and "Recorded exclude" in shown(at.success[0].value)
     other = next(g for g in GENRES if g not in (second["given_genre"],))
     at.selectbox(key=f"genre_{second['sha256'][:16]}").set_value(other)
     at = at.button(key=f"relabel_{second['sha256'][:16]}").click().run()
-    assert not at.error and f"Recorded relabel {other}" in at.success[0].value
+    assert not at.error and f"Recorded relabel {other}" in shown(at.success[0].value)
     assert f"**{len(flagged) - 2} covers to review**" in " ".join(m.value for m in at.markdown)
     catalog = open_catalog(review_env.catalog_url)
     got = {d.sha256: (d.decision, d.genre, d.who) for d in latest_decisions(catalog).values()}
@@ -469,7 +475,7 @@ def test_analysis_page(full_env: Settings, tiny_analysis: Path) -> None:
     )
     n = len(doc["genres"])
     assert len(at.dataframe[0].value) == n * (n - 1) // 2  # one row per genre pair
-    assert "Click a point on the map" in at.info[0].value
+    assert "Click a point on the map" in shown(at.info[0].value)
     at.multiselect(key="map_genres").set_value(doc["genres"][:1]).run()
     assert not at.exception
 
@@ -487,7 +493,7 @@ def _free_port() -> int:
 def served_app(review_env: Settings) -> Iterator[str]:
     port = _free_port()
     proc = subprocess.Popen(
-        app_command(port, headless=True),
+        app_command(port, headless=True, settings=review_env),
         env=app_environment(review_env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -784,3 +790,52 @@ def test_browser_cell_covers_and_a_relabel_the_next_build_applies(
     assert (after.card.review.relabelled, after.card.review.excluded) == (1, 0)
     rows = {r["sha256"]: r for r in read_manifest(after.export_dir)}
     assert rows[suspect["sha256"]]["genre"] == new_genre
+
+
+# -- issue 21: outside text stays text; hostile shapes and the upload cap --------------------------
+
+
+def _shown_text(at: AppTest) -> list[str]:
+    """Every Markdown-rendered string on the page: markdown, captions, notes, image captions."""
+    texts = [e.value for kind in ("markdown", "caption", "error", "info", "subheader")
+             for e in getattr(at, kind)]  # fmt: skip
+    texts += [img.caption for e in at.get("image") for img in e.proto.imgs]
+    return texts
+
+
+def test_security_predict_page_shows_words_and_file_names_as_text(
+    full_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from sleeve.ui.app import predict_page
+    from sleeve.ui.app.ui import plain
+
+    with serve_covers() as base:
+        words = f"![x]({base}/cover.jpg)"  # what a text rung would read on a hostile cover
+        real = predict_page.predict_bytes
+        monkeypatch.setattr(
+            predict_page,
+            "predict_bytes",
+            lambda *a, **k: replace(real(*a, **k), words=((words, 0.99),)),
+        )
+        at = _app().run()
+        upload = (f"{words}.jpg", jpeg_bytes("metal", 5), "image/jpeg")
+        at.file_uploader(key="upload").set_value(upload).run()
+    assert not at.exception and not at.error
+    shown = _shown_text(at)
+    assert any(plain(words) in t for t in shown)  # the words, escaped, on the page
+    assert not any("![x](" in t for t in shown)
+
+
+def test_security_predict_page_refuses_a_strip_and_states_the_upload_cap(
+    full_env: Settings,
+) -> None:
+    from tests.images import bomb_png
+
+    at = _app().run()
+    assert any("15 MB" in c.value for c in at.caption)
+    assert at.get("file_uploader")[0].proto.max_upload_size_mb == 15
+    at.file_uploader(key="upload").set_value(("strip.png", bomb_png(20000, 1), "image/png")).run()
+    assert not at.exception and not at.subheader
+    assert "bad-shape" in shown(at.error[0].value) or "aspect ratio" in shown(at.error[0].value)

@@ -51,3 +51,22 @@ def test_data_page_searches_covers_by_their_words(worded_export: Path) -> None:
     at.text_input(key="f_words").set_value("nelson").run()
     assert not at.exception
     assert "1 matching images" in " ".join(m.value for m in at.markdown)
+
+
+def test_security_data_page_shows_cover_words_as_text(
+    worded_export: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cover whose words are a Markdown image: the caption carries them escaped."""
+    from sleeve.ui.app.ui import plain
+
+    hostile = "![x](http://127.0.0.1:9/pixel.png)"
+    shas = [r.sha256 for r in read_export(worded_export).rows]
+    words = {sha: [] for sha in shas}
+    words[shas[0]] = [Word(hostile, 0.98, BOX)]
+    (worded_export / TEXT_TABLE).write_bytes(render_text_table(words))
+    at = AppTest.from_file(str(APP_FILE), default_timeout=60).run()
+    at = at.sidebar.radio(key="page").set_value("Data").run()
+    assert not at.exception
+    captions = [img.caption for e in at.get("image") for img in e.proto.imgs]
+    assert any(plain(hostile) in c for c in captions)
+    assert not any("![x](" in c for c in captions + [m.value for m in at.markdown])

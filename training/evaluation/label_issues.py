@@ -25,14 +25,13 @@ then ``p.<genre>`` for each genre.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from sleeve.core import csvfile
 from sleeve.inference.estimators import logreg_model
 from sleeve.inference.rundir import LABEL_ISSUES, Run
 from sleeve.training.data import Export
@@ -167,11 +166,9 @@ COLUMNS = (
 
 
 def render_label_issues(issues: LabelIssues, genres: list[str]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([*COLUMNS, *(f"p.{g}" for g in genres)])
+    rows = []
     for rank, i in enumerate(issues.order(), start=1):
-        writer.writerow(
+        rows.append(
             [
                 rank,
                 issues.shas[i],
@@ -184,7 +181,7 @@ def render_label_issues(issues: LabelIssues, genres: list[str]) -> str:
                 *(f"{v:.6g}" for v in issues.probs[i]),
             ]
         )
-    return buf.getvalue()
+    return csvfile.render([*COLUMNS, *(f"p.{g}" for g in genres)], rows)
 
 
 def write_label_issues(run_dir: Path, export: Export, feats: np.ndarray, seed: int = 0) -> dict:

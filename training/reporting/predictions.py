@@ -21,14 +21,13 @@ separator is unambiguous.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sleeve.core import csvfile
 from sleeve.core.fsutil import atomic_path
 
 if TYPE_CHECKING:
@@ -54,9 +53,7 @@ def prediction_columns(methods: Sequence[str], genres: Sequence[str]) -> list[st
 def render_predictions(export: Export, outcomes: Sequence[MethodOutcome]) -> str:
     genres = export.genres
     methods = [o.fitted.method for o in outcomes]
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(prediction_columns(methods, genres))
+    table = []
     for split in SPLITS:
         samples = export.split(split)
         probs = [method_probabilities(o, split) for o in outcomes]
@@ -68,8 +65,8 @@ def render_predictions(export: Export, outcomes: Sequence[MethodOutcome]) -> str
             for p in probs:
                 row.append(genres[int(p[i].argmax())])
                 row += [f"{v:.6g}" for v in p[i]]
-            writer.writerow(row)
-    return buf.getvalue()
+            table.append(row)
+    return csvfile.render(prediction_columns(methods, genres), table)
 
 
 def probability_arrays(export: Export, outcomes: Sequence[MethodOutcome]) -> dict[str, np.ndarray]:

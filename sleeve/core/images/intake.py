@@ -1,8 +1,11 @@
 """Image intake: decide whether bytes are a usable cover before anything is stored.
 
 Checks run cheapest first: magic bytes (HTML/JSON served as an image is common on CDNs and
-error pages), then the header's declared size (a decompression bomb is refused before any pixel
-is decoded), then a full decode (truncated or corrupt files). Every refusal is a
+error pages), then the header's declared size and shape (a decompression bomb, or a 143-byte
+PNG declaring a 20000x1 strip that a resize would blow up to gigabytes, is refused before any
+pixel is decoded: :func:`check_shape`, the one shape rule), then a full decode (truncated or
+corrupt files). Readers that decode a file their own way open it with :func:`open_image`, which
+applies the same header checks and leaves the decode (or a JPEG draft) to them. Every refusal is a
 ``BadImageError`` whose ``reason`` is one of :data:`REASONS`, a short code the harvest counts by.
 Readers that decode a file their own way (pHash, attributes, OCR, training's probe) name a
 failure with :func:`failure_reason`, so the same broken file is counted the same everywhere.
@@ -29,6 +32,12 @@ from sleeve.core.errors import BadImageError
 # what exhausts memory on a 2-core laptop.
 DEFAULT_MAX_PIXELS = 50_000_000
 DEFAULT_MIN_SIDE = 64
+# The shape rule. Covers are near square (fold-out sleeves and booklet spreads stay within
+# about 4:1), while a strip is a memory attack: resizing its short side to 256 px, as the eval
+# transform does, turns a 20000x1 PNG into a 5-Gpx picture. 10:1 and 20000 px admit every real
+# cover and bound any resize of what passes to 10x its short side.
+DEFAULT_MAX_ASPECT = 10
+DEFAULT_MAX_SIDE = 20_000
 # For paths read without a caller's cap (stored covers, exports): far above any cover (the
 # intake cap is 15 MB by default) and small enough that a 2 GiB file is refused unread.
 DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -59,6 +68,7 @@ REASONS = frozenset(
         "not-an-image",  # no known image signature
         "unsupported-format",  # an image Pillow reads but covers are never stored as
         "bomb",  # declares more pixels than the cap
+        "bad-shape",  # a side over the limit, or an aspect ratio over the limit (a strip)
         "too-small",  # a side under the minimum
         "truncated",  # the file ends before the image does
         "corrupt",  # the decoder rejected the data
@@ -134,6 +144,25 @@ def failure_reason(exc: BaseException, path: str | Path | None = None) -> str:
     return "truncated" if "truncated" in str(exc).lower() else "corrupt"
 
 
+def check_shape(
+    width: int,
+    height: int,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_side: int = DEFAULT_MAX_SIDE,
+    max_aspect: int = DEFAULT_MAX_ASPECT,
+) -> None:
+    """The one shape rule every image passes before its pixels are touched: at most
+    ``max_pixels`` (``bomb``), no side over ``max_side`` and the long side at most
+    ``max_aspect`` times the short one (``bad-shape``)."""
+    if width * height > max_pixels:
+        raise BadImageError("bomb", f"declares {width}x{height} px > {max_pixels} px")
+    if max(width, height) > max_side:
+        raise BadImageError("bad-shape", f"{width}x{height} px: a side over {max_side} px")
+    if max(width, height) > max_aspect * min(width, height):
+        raise BadImageError("bad-shape", f"{width}x{height} px: aspect ratio over {max_aspect}:1")
+
+
 def inspect_image(
     data: bytes,
     *,
@@ -155,6 +184,7 @@ def inspect_image(
                 raise BadImageError("bomb", f"declares {width}x{height} px > {max_pixels} px")
             if min(width, height) < min_side:
                 raise BadImageError("too-small", f"{width}x{height} px < {min_side} px")
+            check_shape(width, height, max_pixels=max_pixels)
             _decode_fully(img, max_pixels)
             fmt = img.format or fmt
     except BadImageError:
@@ -230,6 +260,41 @@ def read_image_bytes(path: Path, max_bytes: int, *, follow_symlinks: bool = True
     return data
 
 
+def open_image(
+    source: bytes | str | Path,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> Image.Image:
+    """A file or bytes opened as a Pillow image, checked but not decoded: the door for readers
+    that decode their own way (a JPEG draft, a grey-only hash, the first frame).
+
+    The checks are the intake's up to the decode: a regular file within ``max_bytes`` (read
+    before Pillow sees it), a known signature, and the header's size through :func:`check_shape`.
+    """
+    if isinstance(source, str | Path):
+        data = read_image_bytes(Path(source), max_bytes)
+    else:
+        data = bytes(source)
+        if len(data) > max_bytes:
+            raise BadImageError("too-large", f"{len(data)} bytes > {max_bytes}")
+    sniff(data)
+    try:
+        with warnings.catch_warnings():  # check_shape decides, and says so once
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise BadImageError("corrupt", "Pillow cannot identify the image") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise BadImageError(failure_reason(exc), _without_bytes(str(exc))[:200]) from None
+    try:
+        check_shape(img.width, img.height, max_pixels=max_pixels)
+    except BadImageError:
+        img.close()
+        raise
+    return img
+
+
 def to_8bit(img: Image.Image) -> Image.Image:
     """``img`` with high-bit-depth grey (16-bit PNG) scaled to 8-bit ``L``; others unchanged.
 
@@ -251,14 +316,13 @@ def open_rgb(
     """Any usable image as 8-bit RGB: first frame of an animation, alpha flattened on white,
     CMYK/grayscale/palette/16-bit converted. Raises ``BadImageError`` for unusable input.
 
-    Paths and bytes pass the same intake (size cap before reading, magic bytes, bomb check
-    before decoding, full decode); an already opened image is at least bomb-checked before
-    its pixels are loaded.
+    Paths and bytes pass the same intake (size cap before reading, magic bytes, size and
+    shape check before decoding, full decode); an already opened image passes the shape rule
+    before its pixels are loaded.
     """
     if isinstance(source, Image.Image):
         img = source
-        if img.width * img.height > max_pixels:
-            raise BadImageError("bomb", f"declares {img.width}x{img.height} px > {max_pixels} px")
+        check_shape(img.width, img.height, max_pixels=max_pixels)
     else:
         if isinstance(source, str | Path):
             data = read_image_bytes(Path(source), max_bytes)

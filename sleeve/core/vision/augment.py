@@ -9,9 +9,35 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from PIL import Image
 from torchvision import transforms as T
 
+from sleeve.core.images.intake import DEFAULT_MAX_ASPECT
+
 POLICIES = ("simple", "randaugment", "gridmask")
+
+
+class LimitAspect:
+    """Centre-crop the long side of a PIL image to ``max_aspect`` times the short one.
+
+    The first step of every transform: the intake already refuses stranger shapes, but a
+    transform must stay bounded on whatever it is handed, since resizing a 20000x1 strip's
+    short side to 256 px asks for 5 Gpx. Covers within the ratio pass untouched.
+    """
+
+    def __init__(self, max_aspect: int = DEFAULT_MAX_ASPECT) -> None:
+        self.max_aspect = max_aspect
+
+    def __call__(self, img: Image.Image) -> Image.Image:
+        w, h = img.size
+        keep_w, keep_h = min(w, self.max_aspect * h), min(h, self.max_aspect * w)
+        if (keep_w, keep_h) == (w, h):
+            return img
+        left, top = (w - keep_w) // 2, (h - keep_h) // 2
+        return img.crop((left, top, left + keep_w, top + keep_h))
+
+    def __repr__(self) -> str:
+        return f"LimitAspect(max_aspect={self.max_aspect})"
 
 
 class GridMask:
@@ -56,6 +82,7 @@ def train_transform(
         raise ValueError(f"unknown augmentation {policy!r}; valid: {', '.join(POLICIES)}")
     mode = T.InterpolationMode(interpolation)
     ops: list[Callable] = [
+        LimitAspect(),
         T.RandomResizedCrop(size, scale=(0.6, 1.0), ratio=(0.85, 1.18), interpolation=mode),
         T.RandomHorizontalFlip(),
     ]

@@ -131,9 +131,11 @@ def interpolation_mode(name: str) -> T.InterpolationMode:
 def eval_transform(
     size: int, mean: tuple[float, ...], std: tuple[float, ...], interpolation: str = "bicubic"
 ) -> Callable:
-    """Resize to size/0.875 then centre-crop, as the backbone was evaluated on ImageNet."""
+    """Resize to size/0.875 then centre-crop, as the backbone was evaluated on ImageNet (after
+    :class:`~sleeve.core.vision.augment.LimitAspect`, which bounds the resize of any strip)."""
     return T.Compose(
         [
+            augment.LimitAspect(),
             T.Resize(round(size / CROP_PCT), interpolation=interpolation_mode(interpolation)),
             T.CenterCrop(size),
             T.ToTensor(),

@@ -15,7 +15,7 @@ from PIL import Image, ImageFile
 from torch.utils.data import DataLoader, Dataset
 
 from sleeve.core.errors import BadImageError
-from sleeve.core.images.intake import UNREADABLE, failure_reason, open_rgb
+from sleeve.core.images.intake import UNREADABLE, failure_reason, open_image, open_rgb
 from sleeve.core.procs import loader_worker_init_fn
 
 
@@ -47,7 +47,7 @@ def _probe(path: Path) -> None:
     previous = ImageFile.LOAD_TRUNCATED_IMAGES
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
             img.draft("RGB", (64, 64))
             img.load()
     except UNREADABLE as exc:
@@ -59,7 +59,7 @@ def _probe(path: Path) -> None:
 def decode(source: Path | str | bytes | Image.Image, min_size: int = 0) -> Image.Image:
     """An RGB image; JPEGs are decoded at the smallest DCT scale still >= ``min_size``."""
     if isinstance(source, str | Path) and min_size:
-        img = Image.open(source)
+        img = open_image(source)
         img.draft("RGB", (min_size, min_size))
         return open_rgb(img)
     return open_rgb(source)

@@ -12,8 +12,8 @@ import streamlit as st
 
 from sleeve.core.settings import Settings
 from sleeve.ui.app.analysis_data import Analysis, load_analysis
-from sleeve.ui.app.data import thumbnail_jpeg
-from sleeve.ui.app.ui import load_or_explain
+from sleeve.ui.app.data import figure_png, thumbnail_jpeg
+from sleeve.ui.app.ui import code, load_or_explain, plain
 
 
 def render(settings: Settings) -> None:
@@ -23,13 +23,13 @@ def render(settings: Settings) -> None:
         return
     doc = analysis.doc
     st.caption(
-        f"`{analysis.folder}` · dataset `{doc.get('dataset_id', '?')}` · features "
-        f"`{doc.get('features', '?')}` · map {doc['map']['method'].upper()}"
+        f"{code(analysis.folder)} · dataset {code(doc.get('dataset_id', '?'))} · features "
+        f"{code(doc.get('features', '?'))} · map {plain(str(doc['map']['method']).upper())}"
     )
     regions = doc["clusters"].get("confusable_regions", [])
     st.markdown(
         "**Confusable regions** (clusters shared by several genres): "
-        + ("; ".join(regions) if regions else "none")
+        + (plain("; ".join(regions)) if regions else "none")
     )
     left, right = st.columns([3, 2])
     with left:
@@ -39,8 +39,9 @@ def render(settings: Settings) -> None:
     _clusters(analysis)
     st.subheader("Genre similarity trees")
     trees = analysis.figure("trees")
-    if trees:
-        st.image(str(trees), caption=f"Confusion: {doc['trees']['confusion']['source']}")
+    trees_png = figure_png(trees) if trees else None
+    if trees_png:
+        st.image(trees_png, caption=f"Confusion: {plain(doc['trees']['confusion']['source'])}")
     st.subheader("Genre pairs, least separated first (test covers)")
     st.dataframe(pd.DataFrame(analysis.separation_rows()), hide_index=True)
 
@@ -86,23 +87,25 @@ def _selected_cover(analysis: Analysis, row: int | None) -> None:
     p = points[row]
     thumb = thumbnail_jpeg(Path(p["path"]), size=320)
     if thumb is None:
-        st.warning(f"The cover file is gone: {p['path']}")
+        st.warning(f"The cover file is gone: {code(p['path'])}")
     else:
         st.image(
-            thumb, caption=f"Selected cover: {p['genre']} ({p['split']}), cluster {p['cluster']}"
+            thumb,
+            caption=plain(f"Selected cover: {p['genre']} ({p['split']}), cluster {p['cluster']}"),
         )
-    st.caption(f"`{p['path']}`")
+    st.caption(code(p["path"]))
 
 
 def _clusters(analysis: Analysis) -> None:
     c = analysis.doc["clusters"]
-    st.subheader(f"Clusters (k-means, k = {c['k']}: {c['criterion']})")
+    st.subheader(plain(f"Clusters (k-means, k = {c['k']}: {c['criterion']})"))
     for item in c["items"]:
         mix = ", ".join(f"{g} {s:.0%}" for g, s in item["genre_share"].items())
         label = f"cluster {item['cluster']} · {item['size']} covers · {mix}"
         if item.get("confusable"):
             label += f" · confusable: {item['region']}"
         strip = analysis.strip(item)
-        st.markdown(label)
-        if strip:
-            st.image(str(strip))
+        st.markdown(plain(label))
+        strip_png = figure_png(strip) if strip else None
+        if strip_png:
+            st.image(strip_png)

@@ -7,7 +7,6 @@ not exist yet, the functions raise :class:`NotReady` whose message names the com
 
 from __future__ import annotations
 
-import csv
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from sleeve.core import csvfile
 from sleeve.core.catalog.counts import CatalogCounts, count_catalog
 from sleeve.core.catalog.db import Catalog, open_catalog
 from sleeve.core.errors import DataError
@@ -191,7 +191,7 @@ def load_attributes(export: DatasetExport) -> dict[str, dict[str, str]]:
     path = export.side_file(ATTRIBUTES_TABLE)
     try:
         with path.open(encoding="utf-8", newline="") as fh:
-            return {r["sha256"]: r for r in csv.DictReader(fh) if r.get("sha256")}
+            return {r["sha256"]: r for r in csvfile.read_dicts(fh) if r.get("sha256")}
     except FileNotFoundError:
         return {}
     except (OSError, ValueError, KeyError) as exc:
@@ -284,6 +284,21 @@ def thumbnail_jpeg(path: Path, size: int = 160) -> bytes | None:
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=85)
     return buf.getvalue()
+
+
+def figure_png(path: Path) -> bytes | None:
+    """A figure from a run or analysis folder (confusion matrix, trees, cluster strips) as
+    its bytes when the intake accepts it, else None. ``st.image`` decodes and resizes whatever
+    it is handed, so a file in a folder someone else wrote passes the shape rule first."""
+    from sleeve.core.errors import BadImageError
+    from sleeve.core.images.intake import DEFAULT_MAX_FILE_BYTES, inspect_image, read_image_bytes
+
+    try:
+        data = read_image_bytes(path, DEFAULT_MAX_FILE_BYTES)
+        inspect_image(data, min_side=1)
+    except BadImageError:
+        return None
+    return data
 
 
 # -- duplicate groups in the catalog ------------------------------------------------------------

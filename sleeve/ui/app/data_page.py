@@ -25,7 +25,7 @@ from sleeve.ui.app.data import (
     visual_pairs,
     word_pairs,
 )
-from sleeve.ui.app.ui import load_or_explain
+from sleeve.ui.app.ui import code, load_or_explain, plain
 
 GRID_COLUMNS = 6
 MAX_THUMBNAILS = 60
@@ -78,7 +78,8 @@ def render_catalog(settings: Settings) -> None:
 
 def render_export(export: DatasetExport) -> None:
     st.caption(
-        f"Export `{export.root}` · dataset `{export.dataset_id}` · {len(export.rows)} images"
+        f"Export {code(export.root)} · dataset {code(export.dataset_id)} · "
+        f"{len(export.rows)} images"
     )
     st.subheader("Images per genre and split")
     st.dataframe(split_genre_counts(export), hide_index=True)
@@ -108,7 +109,7 @@ def render_export(export: DatasetExport) -> None:
     attrs = load_attributes(export)
     if attrs:  # build-dataset --attributes: filter by what the covers show
         rows = attribute_filters(export, attrs, rows)
-    st.write(
+    st.markdown(
         f"{len(rows)} matching images"
         + (f" (showing the first {MAX_THUMBNAILS})" if len(rows) > MAX_THUMBNAILS else "")
     )
@@ -155,12 +156,12 @@ def render_duplicates(settings: Settings, export: DatasetExport | None) -> None:
         st.info("No near-duplicate covers in the catalog.")
         return
     by_visual = sum(1 for g in groups if "visual" in g[0].found_by)
-    st.write(
+    st.markdown(
         f"{len(groups)} group{'s' if len(groups) != 1 else ''} of near-duplicate covers in the "
         "catalog; an export keeps the "
         "marked one (largest resolution) of each"
         + (
-            f"; {by_visual} joined by the visual stage (same album, another scan or photo; "
+            f"; {by_visual:d} joined by the visual stage (same album, another scan or photo; "
             "'visual + words': confirmed by the words printed on the covers; listed first)"
             if by_visual
             else ""
@@ -171,16 +172,17 @@ def render_duplicates(settings: Settings, export: DatasetExport | None) -> None:
     groups = sorted(groups, key=lambda g: "visual" not in g[0].found_by)
     for group in groups[:MAX_GROUPS]:
         st.markdown(
-            f"**{len(group)} covers** · `{group[0].sha256[:12]}` · found by {group[0].found_by}"
+            f"**{len(group)} covers** · {code(group[0].sha256[:12])} · found by "
+            f"{plain(group[0].found_by)}"
         )
         cols = st.columns(GRID_COLUMNS)
         for col, member in zip(cols, group[:GRID_COLUMNS], strict=False):
             thumb = thumbnail(member.path)
-            caption = f"{member.width}x{member.height}" + (" · kept" if member.kept else "")
+            caption = f"{member.width:d}x{member.height:d}" + (" · kept" if member.kept else "")
             if thumb is None:
-                col.warning(f"missing {member.sha256[:10]}")
+                col.warning(f"missing {code(member.sha256[:10])}")
             else:
-                col.image(thumb, caption=caption, width="stretch")
+                col.image(thumb, caption=plain(caption), width="stretch")
 
 
 def attribute_caption(a: dict[str, str] | None) -> str:
@@ -212,6 +214,6 @@ def thumbnail_grid(
             if export.words.get(row.sha256):
                 caption += f" · “{export.words[row.sha256][:40]}”"
             if thumb is None:
-                col.warning(f"missing {row.sha256[:10]}")
-            else:
-                col.image(thumb, caption=caption, width="stretch")
+                col.warning(f"missing {code(row.sha256[:10])}")
+            else:  # every part came from a catalogue, a cover's words or a file: plain text
+                col.image(thumb, caption=plain(caption), width="stretch")

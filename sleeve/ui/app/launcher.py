@@ -17,7 +17,16 @@ from sleeve.core.settings import Settings
 APP_FILE = Path(__file__).with_name("main.py")
 
 
-def app_command(port: int, headless: bool, address: str = "127.0.0.1") -> list[str]:
+def upload_cap_mb(settings: Settings) -> int:
+    """The intake's byte cap (``SLEEVE_MAX_IMAGE_BYTES``) in Streamlit's upload unit (MiB),
+    rounded up: an upload the intake would accept is never cut off, and a larger one is
+    refused by Streamlit before it is held in the server's memory."""
+    return max(1, -(-settings.max_image_bytes // 2**20))
+
+
+def app_command(
+    port: int, headless: bool, *, settings: Settings, address: str = "127.0.0.1"
+) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -37,6 +46,9 @@ def app_command(port: int, headless: bool, address: str = "127.0.0.1") -> list[s
         # no file watcher: the installed app does not change while it runs
         "--server.fileWatcherType",
         "none",
+        # Streamlit holds an upload in memory before the page sees it: cap it at the intake's
+        "--server.maxUploadSize",
+        str(upload_cap_mb(settings)),
     ]
 
 
@@ -57,7 +69,7 @@ def run_app(settings: Settings, port: int = 8501, headless: bool = True) -> int:
         raise UsageError("the app needs Streamlit: pip install 'sleeve[app]'")
     if not 0 < port < 65536:
         raise UsageError(f"--port must be between 1 and 65535 (got {port})")
-    return run_child(app_command(port, headless), app_environment(settings))
+    return run_child(app_command(port, headless, settings=settings), app_environment(settings))
 
 
 # What stops the launcher stops the app: a service manager's SIGTERM, Ctrl-C, a closed terminal.

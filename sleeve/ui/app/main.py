@@ -11,6 +11,7 @@ import streamlit as st
 from sleeve.core.errors import ConfigError
 from sleeve.core.settings import load_settings
 from sleeve.ui.app import analysis_page, data_page, predict_page, report_page, review_page
+from sleeve.ui.app.ui import code, plain
 
 PAGES = {
     "Predict": predict_page.render,
@@ -29,9 +30,9 @@ def main() -> None:
     try:
         settings = load_settings()
     except ConfigError as exc:
-        st.error(f"Settings problem: {exc}")
+        st.error(f"Settings problem: {plain(exc)}")
         return
-    st.sidebar.caption(f"Data directory: `{settings.data_dir}`")
+    st.sidebar.caption(f"Data directory: {code(settings.data_dir)}")
     PAGES[page](settings)
 
 

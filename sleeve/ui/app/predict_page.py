@@ -17,7 +17,8 @@ from sleeve.inference.predict import (
 )
 from sleeve.inference.rundir import Run
 from sleeve.ui.app.data import latest_run_dir
-from sleeve.ui.app.ui import load_or_explain
+from sleeve.ui.app.launcher import upload_cap_mb
+from sleeve.ui.app.ui import code, load_or_explain, plain
 
 
 @st.cache_resource(show_spinner="Loading the model…")
@@ -41,12 +42,15 @@ def render(settings: Settings) -> None:
     try:
         classifier = cached_classifier(str(run_dir), _model_mtime(run_dir))
     except SleeveError as exc:
-        st.error(f"Cannot load the model in {run_dir}: {exc}")
+        st.error(f"Cannot load the model in {code(run_dir)}: {plain(exc)}")
         return
-    st.caption(f"Model: `{run_dir}` · genres: {', '.join(classifier.genres)}")
+    st.caption(f"Model: {code(run_dir)} · genres: {plain(', '.join(classifier.genres))}")
 
     top_k = st.slider("Genres to show", 1, len(classifier.genres), min(3, len(classifier.genres)))
-    upload = st.file_uploader("Upload a cover image", key="upload")
+    cap = upload_cap_mb(settings)
+    # the server-side cap is the launcher's --server.maxUploadSize; this one is the browser's
+    upload = st.file_uploader("Upload a cover image", key="upload", max_upload_size=cap)
+    st.caption(f"Images up to {cap:d} MB (SLEEVE_MAX_IMAGE_BYTES); JPEG, PNG, GIF, WebP or BMP.")
     url = st.text_input("…or paste an image URL", key="url", placeholder="https://…").strip()
 
     result: PredictionResult | None = None
@@ -70,16 +74,16 @@ def render(settings: Settings) -> None:
 
 def show_result(result: PredictionResult, shown: bytes | str | None) -> None:
     if not result.ok:
-        st.error(f"Cannot use {result.path}: {result.error}")
+        st.error(f"Cannot use {plain(result.path)}: {plain(result.error)}")
         return
     left, right = st.columns([1, 2])
     if isinstance(shown, bytes):
         # only a validated image gets here, so st.image will not choke on it
-        left.image(shown, caption=result.path, width="stretch")
+        left.image(shown, caption=plain(result.path), width="stretch")
     elif shown:
-        left.caption(result.path)
+        left.caption(plain(result.path))
     top = result.predictions[0]
-    right.subheader(f"{top.genre} ({top.probability:.0%})")
+    right.subheader(f"{plain(top.genre)} ({top.probability:.0%})")
     chart = {
         "genre": [p.genre for p in result.predictions],
         "probability": [p.probability for p in result.predictions],
@@ -93,6 +97,7 @@ def show_result(result: PredictionResult, shown: bytes | str | None) -> None:
     )
     if result.words is not None:  # a model with a text rung read the cover's words
         if result.words:
-            right.markdown("**Words read on the cover:** " + " · ".join(t for t, _ in result.words))
+            words = " · ".join(t for t, _ in result.words)
+            right.markdown("**Words read on the cover:** " + plain(words))
         else:
             right.caption("No words read on the cover: the picture alone decided.")

@@ -16,7 +16,7 @@ from sleeve.core.settings import Settings
 from sleeve.inference.rundir import Run
 from sleeve.training.evaluation.headline import headline_sentence
 from sleeve.training.evaluation.selection import chosen_by
-from sleeve.ui.app.data import RunReport, load_run_report
+from sleeve.ui.app.data import RunReport, figure_png, load_run_report
 from sleeve.ui.app.data_page import GRID_COLUMNS, thumbnail
 from sleeve.ui.app.runs import (
     CellCover,
@@ -29,7 +29,7 @@ from sleeve.ui.app.runs import (
     pages,
     predictions,
 )
-from sleeve.ui.app.ui import load_or_explain, pick_run, run_label
+from sleeve.ui.app.ui import code, load_or_explain, pick_run, plain, run_label
 
 PAGE_SIZE = 4 * GRID_COLUMNS
 PAIR_EXAMPLES = 4
@@ -44,13 +44,16 @@ def render(settings: Settings) -> None:
     if report is None:
         return
     m = report.metrics
-    st.caption(f"Run `{report.run_dir}` · dataset `{m.dataset_id}` · backbone `{m.backbone}`")
-    cols = st.columns(3)
-    cols[0].metric(f"Best method (chosen {chosen_by(m)})", report.best_method)
-    cols[1].metric("Val weighted F1", _fmt(m.best.val_weighted_f1))
-    cols[2].metric("Test weighted F1", _fmt(m.best.test_weighted_f1))
+    st.caption(
+        f"Run {code(report.run_dir)} · dataset {code(m.dataset_id)} · backbone {code(m.backbone)}"
+    )
+    if report.best_method:
+        cols = st.columns(3)
+        cols[0].metric(f"Best method (chosen {plain(chosen_by(m))})", report.best_method)
+        cols[1].metric("Val weighted F1", _fmt(m.best.val_weighted_f1))
+        cols[2].metric("Test weighted F1", _fmt(m.best.test_weighted_f1))
     if headline_sentence(m):
-        st.info(headline_sentence(m))
+        st.info(plain(headline_sentence(m)))
     st.subheader("Methods")
     st.dataframe(report.method_rows(), hide_index=True)
     if not report.methods:
@@ -62,11 +65,11 @@ def render(settings: Settings) -> None:
     rows = load_or_explain(lambda: predictions(report.run_dir))
     render_confusion(report, method, rows)
     render_pairs(report, method, rows)
-    st.subheader(f"Per genre ({method}, test)")
+    st.subheader(f"Per genre ({plain(method)}, test)")
     st.dataframe(report.per_class_rows(method), hide_index=True)
     html = Run(report.run_dir).report_html
     if html.is_file():
-        st.caption(f"Full report: `{html}`")
+        st.caption(f"Full report: {code(html)}")
     render_comparison(settings, report)
 
 
@@ -79,25 +82,26 @@ def render_confusion(report: RunReport, method: str, rows: list[dict[str, str]] 
     """The test confusion matrix as a grid of buttons (rows true, columns predicted)."""
     counts = confusion_counts(report, method)
     genres = report.metrics.genres
-    st.subheader(f"Confusion matrix ({method}, test)")
+    st.subheader(f"Confusion matrix ({plain(method)}, test)")
     if not counts or len(counts) != len(genres):
         png = report.confusion_png(method)
-        if png:
-            st.image(str(png))
+        figure = figure_png(png) if png else None
+        if figure:
+            st.image(figure)
         else:
-            st.info(f"No confusion matrix for {method} in this run.")
+            st.info(f"No confusion matrix for {plain(method)} in this run.")
         return
     st.caption("Rows: true genre; columns: predicted. Click a cell to see its covers.")
     header = st.columns(len(genres) + 1)
     header[0].markdown("**true \\ predicted**")
     for col, g in zip(header[1:], genres, strict=True):
-        col.markdown(f"**{g}**")
+        col.markdown(f"**{plain(g)}**")
     for i, g in enumerate(genres):
         line = st.columns(len(genres) + 1)
-        line[0].markdown(f"**{g}**")
+        line[0].markdown(f"**{plain(g)}**")
         for j, n in enumerate(counts[i]):
             line[j + 1].button(
-                f"{n}" + (" ✓" if i == j else ""),
+                f"{n:d}" + (" ✓" if i == j else ""),
                 key=f"cell_{i}_{j}",
                 on_click=_select_cell,
                 args=(i, j),
@@ -113,9 +117,9 @@ def render_confusion(report: RunReport, method: str, rows: list[dict[str, str]] 
     covers = cell_covers(rows, method, genres[i], genres[j])
     total = pages(len(covers), PAGE_SIZE)
     st.markdown(
-        f"**{len(covers)} test cover{'' if len(covers) == 1 else 's'}** of true **{genres[i]}** "
-        f"predicted **{genres[j]}** "
-        f"by {method}" + (f" · {total} pages" if total > 1 else "")
+        f"**{len(covers)} test cover{'' if len(covers) == 1 else 's'}** of true "
+        f"**{plain(genres[i])}** predicted **{plain(genres[j])}** "
+        f"by {plain(method)}" + (f" · {total:d} pages" if total > 1 else "")
     )
     number = 1
     if total > 1:
@@ -129,22 +133,22 @@ def cover_grid(covers: list[CellCover]) -> None:
         for col, c in zip(cols, covers[start : start + GRID_COLUMNS], strict=False):
             thumb = thumbnail(c.path)
             if thumb is None:
-                col.warning(f"missing {c.sha256[:10]}")
+                col.warning(f"missing {code(c.sha256[:10])}")
             else:
-                col.image(thumb, caption=c.caption, width="stretch")
+                col.image(thumb, caption=plain(c.caption), width="stretch")
 
 
 def render_pairs(report: RunReport, method: str, rows: list[dict[str, str]] | None) -> None:
     pairs = confused_pairs(report, method)
-    st.subheader(f"Most confused genre pairs ({method}, test)")
+    st.subheader(f"Most confused genre pairs ({plain(method)}, test)")
     if not pairs:
-        st.info(f"{method} confused no genres on test.")
+        st.info(f"{plain(method)} confused no genres on test.")
         return
     genres = report.metrics.genres
     for n, pair in enumerate(pairs):
         st.markdown(
-            f"**{pair['true']} → {pair['predicted']}**: {pair['count']} covers "
-            f"({pair['rate']:.0%} of true {pair['true']})"
+            f"**{plain(pair['true'])} → {plain(pair['predicted'])}**: {pair['count']:d} covers "
+            f"({pair['rate']:.0%} of true {plain(pair['true'])})"
         )
         if rows is None:
             continue
@@ -180,12 +184,12 @@ def render_comparison(settings: Settings, report: RunReport) -> None:
     diff = compare_runs(report, b)
     ids = diff["dataset_ids"]
     st.markdown(
-        f"A = `{report.run_dir.name}` (best {diff['best'][0]}), "
-        f"B = `{b.run_dir.name}` (best {diff['best'][1]}). "
+        f"A = {code(report.run_dir.name)} (best {plain(diff['best'][0])}), "
+        f"B = {code(b.run_dir.name)} (best {plain(diff['best'][1])}). "
         + (
-            f"Same dataset `{ids[0]}`."
+            f"Same dataset {code(ids[0])}."
             if diff["same_dataset"]
-            else f"Datasets differ: `{ids[0]}` → `{ids[1]}`."
+            else f"Datasets differ: {code(ids[0])} → {code(ids[1])}."
         )
     )
     left, right = st.columns(2)

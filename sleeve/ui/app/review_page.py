@@ -22,7 +22,7 @@ from sleeve.core.settings import Settings
 from sleeve.ui.app.data import app_catalog
 from sleeve.ui.app.data_page import thumbnail
 from sleeve.ui.app.runs import page, pages
-from sleeve.ui.app.ui import load_or_explain, pick_run
+from sleeve.ui.app.ui import code, load_or_explain, pick_run, plain
 from sleeve.ui.review.queue import Suspect, read_suspects, review_queue
 
 if TYPE_CHECKING:  # imported where used: the page opens quickly
@@ -75,7 +75,8 @@ def render(settings: Settings) -> None:
         return
     message = st.session_state.pop("review_msg", None)
     if message:
-        (st.success if message[0] == "success" else st.error)(message[1])
+        show = st.success if message[0] == "success" else st.error
+        show(plain(message[1]))
     st.caption(
         "Suspects: train/val covers whose label an out-of-fold model finds unlikely "
         "(cleanlab confident learning on label_issues.csv). Keep: the label is right. "
@@ -87,7 +88,7 @@ def render(settings: Settings) -> None:
     queue = review_queue(suspects, {d.sha256 for d in decided.values()}, include_unflagged=show_all)
     flagged = sum(s.flagged for s in suspects)
     st.markdown(
-        f"**{len(queue)} covers to review** · {flagged} flagged of {len(suspects)} train/val "
+        f"**{len(queue)} covers to review** · {flagged:d} flagged of {len(suspects)} train/val "
         f"covers · {len(decided)} decided in the catalog"
     )
     if not queue:
@@ -106,13 +107,13 @@ def render_suspect(settings: Settings, s: Suspect, genres: list[str]) -> None:
         img, text, actions = st.columns([1, 2, 2])
         thumb = thumbnail(Path(s.path))
         if thumb is None:
-            img.warning(f"missing {s.sha256[:10]}")
+            img.warning(f"missing {code(s.sha256[:10])}")
         else:
             img.image(thumb, width="stretch")
         text.markdown(
-            f"**#{s.rank}** `{s.sha256[:12]}` · {s.split}\n\n"
-            f"filed as **{s.given_genre}** ({s.probabilities.get(s.given_genre, 0):.0%}), "
-            f"looks like **{s.suggested_genre}** "
+            f"**#{s.rank:d}** {code(s.sha256[:12])} · {plain(s.split)}\n\n"
+            f"filed as **{plain(s.given_genre)}** ({s.probabilities.get(s.given_genre, 0):.0%}), "
+            f"looks like **{plain(s.suggested_genre)}** "
             f"({s.probabilities.get(s.suggested_genre, 0):.0%})"
         )
         b1, b2 = actions.columns(2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,6 +15,33 @@ from sleeve.ui.app.data import NotReady
 
 T = TypeVar("T")
 
+# Every ASCII punctuation character: CommonMark lets a backslash escape each of them, and
+# Streamlit's extensions (links, images, :colour[...] directives, $maths$, tables) start with one.
+_MARKUP = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def plain(text: object) -> str:
+    """``text`` escaped so that Streamlit's Markdown shows it as the very same characters.
+
+    Captions, labels, notes and ``st.markdown`` render Markdown: words read on a cover, a
+    catalogue's genre or source, a file name or a folder pass through here first, so that
+    ``![x](http://host/pixel.png)`` printed on a cover is shown, not fetched. Line breaks
+    become spaces (one caption is one line). A test holds every page call to literals, numbers
+    and this.
+    """
+    return _MARKUP.sub(r"\\\1", " ".join(str(text).splitlines()))
+
+
+def code(text: object) -> str:
+    """``text`` as an inline code span: shown verbatim, since nothing inside a span is Markdown.
+    The fence is one backtick longer than any run of backticks in ``text``, so it cannot be
+    closed early; text that starts or ends with a backtick or a space is padded with the one
+    space each side that CommonMark strips."""
+    line = " ".join(str(text).splitlines())
+    fence = "`" * (max((len(run) for run in re.findall("`+", line)), default=0) + 1)
+    pad = " " if line[:1] in ("`", " ") or line[-1:] in ("`", " ") else ""
+    return f"{fence}{pad}{line}{pad}{fence}" if line else ""
+
 
 def load_or_explain(load: Callable[[], T], where: Any = st) -> T | None:
     """``load()``, or None after telling the user why not: "not there yet" (the message names
@@ -21,9 +49,9 @@ def load_or_explain(load: Callable[[], T], where: Any = st) -> T | None:
     try:
         return load()
     except NotReady as exc:
-        where.info(str(exc))
+        where.info(plain(exc))
     except SleeveError as exc:
-        where.error(str(exc))
+        where.error(plain(exc))
     return None
 
 

@@ -12,7 +12,6 @@ statistics stay fixed, which makes an epoch several times cheaper than full fine
 
 from __future__ import annotations
 
-import csv
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -27,6 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim.lr_scheduler import LRScheduler
 from torch.utils.data import DataLoader, DistributedSampler
 
+from sleeve.core import csvfile
 from sleeve.core.errors import DataError
 from sleeve.core.fsutil import atomic_path
 from sleeve.core.progress import Progress
@@ -350,10 +350,9 @@ def _resume(
 
 
 def _summary_csv(path: Path, history: list[dict]) -> None:
+    columns = list(history[0])
     with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(history[0]))
-        writer.writeheader()
-        writer.writerows(history)
+        csvfile.write(fh, columns, ([epoch.get(c, "") for c in columns] for epoch in history))
 
 
 class FineTuneRung:
