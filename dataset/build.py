@@ -36,6 +36,7 @@ from sleeve.dataset.neighbours import MAX_THRESHOLD
 from sleeve.dataset.ocr import INSTALL_HINT, engine_available
 from sleeve.dataset.review import apply_decisions
 from sleeve.dataset.rows import CatalogRows, ImageRow, load_rows
+from sleeve.dataset.shards import DEFAULT_FORMAT
 from sleeve.dataset.split import SplitItem, assign_splits, leak_groups
 from sleeve.dataset.visual import (
     VisualDedup,
@@ -48,8 +49,9 @@ from sleeve.dataset.visual_text import TEXT, catalog_words
 from sleeve.errors import DataError, NothingYetError, UnknownGenreError, UsageError
 from sleeve.images.integrity import verify_files
 from sleeve.images.store import ImageStore
+from sleeve.objstore import is_url
 from sleeve.review.decisions import latest_decisions
-from sleeve.settings import Settings, redact_url
+from sleeve.settings import Settings, redact, redact_url
 from sleeve.taxonomy import Taxonomy, check_genre_name
 
 THRESHOLD_NOTE = (
@@ -63,7 +65,7 @@ THRESHOLD_NOTE = (
 @dataclass
 class BuildResult:
     dataset_id: str
-    export_dir: Path | None  # None for a dry run
+    export_dir: Path | str | None  # a directory or an object-store URL; None for a dry run
     counts: dict[str, dict[str, int]]  # split -> genre -> n
     card: DatasetCard
     hash_report: HashReport
@@ -137,10 +139,11 @@ def _validate(
         )
 
 
-def _present(rows: CatalogRows, data_dir: Path) -> tuple[list[ImageRow], list[str], list[str]]:
+def _present(rows: CatalogRows, store: ImageStore) -> tuple[list[ImageRow], list[str], list[str]]:
     """(images whose file still hashes to its row, missing paths, changed paths): a file
-    emptied or rewritten since it was stored must not be exported under its old sha256."""
-    report = verify_files(ImageStore(data_dir), [(im.sha256, im.path) for im in rows.images])
+    emptied or rewritten since it was stored must not be exported under its old sha256. Covers
+    on an object store are checked as they are copied to the local cache the stages read."""
+    report = verify_files(store, [(im.sha256, im.path) for im in rows.images], cache=True)
     missing, changed = set(report.missing), set(report.mismatched)
     present = [im for im in rows.images if im.sha256 not in missing | changed]
     by_sha = {im.sha256: im.path for im in rows.images}
@@ -154,7 +157,7 @@ class BuildOptions:
     genres: list[str] | None = None  # None: every genre with labelled covers
     balance: bool = False  # undersample large classes to the median class size
     per_class: int | None = None  # undersample to at most N per class (implies balance)
-    out: Path | None = None  # None: <data_dir>/datasets/<dataset_id>
+    out: Path | str | None = None  # None: <data_dir>/datasets/<dataset_id>; or s3://bucket/x
     seed: int = 0
     hash_algo: str = "phash"
     threshold: int = DEFAULT_THRESHOLD
@@ -166,6 +169,7 @@ class BuildOptions:
     read_text: bool = True
     attributes: str = "on"
     group_by_artist: bool = False  # covers whose words name one artist share a split
+    fmt: str = DEFAULT_FORMAT  # export layout: imagefolder | webdataset | parquet
 
 
 @dataclass
@@ -196,9 +200,9 @@ def build_dataset(
     rows = _load(catalog, taxonomy, opts)
     if not opts.dry_run:
         # what killed runs left, never a live concurrent writer's (fsutil.is_stale)
-        ImageStore(data_dir).sweep_temporaries()
+        ImageStore.from_settings(settings).sweep_temporaries()
         sweep_stale_exports(settings.datasets_dir)
-    images, missing, changed = _present(rows, data_dir)
+    images, missing, changed = _present(rows, ImageStore.from_settings(settings))
     hashes, hash_report = ensure_hashes(
         catalog,
         data_dir,
@@ -214,7 +218,9 @@ def build_dataset(
     chosen = _select(catalog, data_dir, grouping, labels, rows, image_by_id, found.held, opts)
     manifest_rows = _manifest_rows(chosen, grouping, rows, image_by_id, hashes, label_report, opts)
     ds_id = rows_id(manifest_rows)
-    export_dir = Path(opts.out) if opts.out is not None else settings.datasets_dir / ds_id
+    export_dir: Path | str = settings.datasets_dir / ds_id
+    if opts.out is not None:
+        export_dir = str(opts.out) if is_url(opts.out) else Path(opts.out)
     card = _card(
         ds_id, manifest_rows, chosen, rows, images, grouping, found, labels, label_report,
         (missing, changed, hash_report), visual, catalog, opts,
@@ -235,7 +241,7 @@ def build_dataset(
             f"{review['relabelled']}, kept {review['kept']}"
         )
     if opts.dry_run:
-        result.notes.append(f"would export to {export_dir}")
+        result.notes.append(f"would export to {redact(export_dir)}")
         return result
     _export(catalog, settings, export_dir, rows, manifest_rows, chosen, image_by_id, result, opts)
     return result
@@ -477,7 +483,7 @@ def _card(
 def _export(
     catalog: Catalog,
     settings: Settings,
-    export_dir: Path,
+    export_dir: Path | str,
     rows: CatalogRows,
     manifest_rows: list[ManifestRow],
     chosen: Selection,
@@ -514,8 +520,11 @@ def _export(
         render_card_md,
         progress=opts.progress,
         extra_files=extra_files,
+        fmt=opts.fmt,
+        endpoint=settings.store_endpoint,
     )
-    write_latest(settings.datasets_dir, export_dir)
+    if isinstance(export_dir, Path):  # LATEST names local exports only
+        write_latest(settings.datasets_dir, export_dir)
 
 
 def cover_text_table(

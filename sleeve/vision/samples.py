@@ -5,6 +5,8 @@ the visual dedup stage and the style attribute embed covers with the same code t
 
 from __future__ import annotations
 
+import io
+import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -14,18 +16,26 @@ import torch
 from PIL import Image, ImageFile
 from torch.utils.data import DataLoader, Dataset
 
-from sleeve.errors import BadImageError
+from sleeve.errors import BadImageError, DataError
 from sleeve.images.intake import UNREADABLE, failure_reason, open_rgb
 from sleeve.procs import loader_worker_init_fn
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Sample:
-    path: Path  # absolute
+    path: Path  # absolute: the image file, or the shard holding it when ``read`` is set
     sha256: str
     genre: str
     split: str
     label: int
+    # a sharded export's reader of this cover's (sha256-checked) bytes; picklable for workers
+    read: Callable[[], bytes] | None = None
+
+    def source(self) -> Path | bytes:
+        """What :func:`decode` takes: the file, or the bytes read from the shard."""
+        return self.path if self.read is None else self.read()
 
 
 def drop_unreadable(samples: Sequence[Sample]) -> tuple[list[Sample], Counter]:
@@ -33,7 +43,11 @@ def drop_unreadable(samples: Sequence[Sample]) -> tuple[list[Sample], Counter]:
     kept, skipped = [], Counter()
     for s in samples:
         try:
-            _probe(s.path)
+            _probe(s.source())
+        except DataError as exc:  # a shard member whose bytes no longer match their sha256
+            skipped["changed-file"] += 1
+            logger.warning("%s", exc)
+            continue
         except BadImageError as exc:
             skipped[exc.reason] += 1
             continue
@@ -41,12 +55,13 @@ def drop_unreadable(samples: Sequence[Sample]) -> tuple[list[Sample], Counter]:
     return kept, skipped
 
 
-def _probe(path: Path) -> None:
+def _probe(source: Path | bytes) -> None:
     """Decode at reduced scale (JPEG draft: ~8x cheaper) to catch truncated/corrupt files."""
     previous = ImageFile.LOAD_TRUNCATED_IMAGES
     ImageFile.LOAD_TRUNCATED_IMAGES = False
+    path = source if isinstance(source, Path) else Path("<shard member>")
     try:
-        with Image.open(path) as img:
+        with Image.open(source if isinstance(source, Path) else io.BytesIO(source)) as img:
             img.draft("RGB", (64, 64))
             img.load()
     except UNREADABLE as exc:
@@ -57,8 +72,8 @@ def _probe(path: Path) -> None:
 
 def decode(source: Path | str | bytes | Image.Image, min_size: int = 0) -> Image.Image:
     """An RGB image; JPEGs are decoded at the smallest DCT scale still >= ``min_size``."""
-    if isinstance(source, str | Path) and min_size:
-        img = Image.open(source)
+    if isinstance(source, str | Path | bytes) and min_size:
+        img = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
         img.draft("RGB", (min_size, min_size))
         return open_rgb(img)
     return open_rgb(source)
@@ -75,7 +90,7 @@ class CoverDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         s = self.samples[index]
-        return self.transform(decode(s.path, self.min_size)), s.label
+        return self.transform(decode(s.source(), self.min_size)), s.label
 
 
 def make_loader(
