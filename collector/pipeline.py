@@ -235,7 +235,7 @@ def open_harvest(
 
     Temporary files a killed process left in the image store are swept first.
     """
-    store = ImageStore(settings.data_dir)
+    store = ImageStore.from_settings(settings)
     store.sweep_temporaries()
     summary = runs.start_or_resume(catalog, source, genre, limit)
     pipeline = CoverPipeline(

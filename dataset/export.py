@@ -475,6 +475,7 @@ def _shard_covers(
     label = {g: i for i, g in enumerate(genres)}
     words = _side_words(side.get(TEXT_TABLE))
     attrs = _side_attributes(side.get(ATTRIBUTES_TABLE))
+    attr_columns = list(dict.fromkeys(k for a in (attrs or {}).values() for k in a))
     covers = []
     for row in rows:
         source = sources[row.sha256]
@@ -494,8 +495,8 @@ def _shard_covers(
         }
         if words is not None:
             record["text"] = words.get(row.sha256, "")
-        if attrs is not None:
-            record.update(attrs.get(row.sha256, {}))
+        if attrs is not None:  # every cover gets every column (None: not measured)
+            record.update(dict.fromkeys(attr_columns) | attrs.get(row.sha256, {}))
         ext = row.path.rsplit(".", 1)[-1].lower() if "." in row.path else "jpg"
         covers.append(ShardCover(row.sha256, ext, row.split, image, record))
     return covers

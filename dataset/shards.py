@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sleeve.errors import DataError
+from sleeve.errors import ConfigError, DataError
 
 FORMATS = ("imagefolder", "webdataset", "parquet")
 DEFAULT_FORMAT = "imagefolder"
@@ -129,8 +129,11 @@ def _render_tar(covers: Sequence[ShardCover]) -> bytes:
 
 
 def _render_parquet(covers: Sequence[ShardCover], genres: Sequence[str]) -> bytes:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ConfigError("--format parquet needs pyarrow: pip install 'sleeve[formats]'") from None
 
     columns = _record_columns(covers)
     images = [{"bytes": c.image, "path": f"{c.sha256}.{c.ext}"} for c in covers]

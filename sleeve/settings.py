@@ -83,6 +83,10 @@ class Settings:
     # the source cleanly with its resume point saved.
     spotify_retry_after_cap: float = 300.0
     spotify_image_max: int = 640
+    # Covers on object storage: an fsspec URL (s3://bucket/prefix); empty = <data_dir>/images.
+    # Credentials come from the backend's own chain (AWS_* variables, ~/.aws), never from here.
+    store_url: str = ""
+    store_endpoint: str = ""  # an S3-protocol server other than AWS (MinIO, a loopback test)
     # build-dataset's second duplicate stage (embedding candidates + geometric check)
     visual_dedup: bool = True
 
@@ -185,9 +189,17 @@ _VARS: dict[str, str] = {
     "SPOTIFY_RETRY_AFTER_CAP": "spotify_retry_after_cap",
     "SPOTIFY_IMAGE_MAX": "spotify_image_max",
     "SLEEVE_VISUAL_DEDUP": "visual_dedup",
+    "SLEEVE_STORE_URL": "store_url",
+    "SLEEVE_STORE_ENDPOINT": "store_endpoint",
 }
 
-_URL_FIELDS = {"musicbrainz_url", "coverart_url", "spotify_api_url", "spotify_token_url"}
+_URL_FIELDS = {
+    "musicbrainz_url",
+    "coverart_url",
+    "spotify_api_url",
+    "spotify_token_url",
+    "store_endpoint",
+}
 
 
 def normalise_database_url(url: str) -> str:
@@ -217,6 +229,13 @@ def _parse(name: str, field_name: str, raw: str, default: object) -> object:
         return Path(raw).expanduser() if raw else None
     if field_name == "spotify_client_secret":
         return Secret(raw)
+    if field_name == "store_url":
+        if "://" not in raw or raw.startswith("file:"):
+            raise ConfigError(
+                f"{name} must be an object-store URL such as s3://bucket/prefix (a local store "
+                "is SLEEVE_DATA_DIR: leave SLEEVE_STORE_URL empty)"
+            )
+        return raw.rstrip("/")
     if field_name in _URL_FIELDS:
         parsed = urlparse(raw)
         if parsed.scheme not in {"http", "https"} or not parsed.netloc:

@@ -110,8 +110,10 @@ def test_hugging_face_datasets_loads_parquet_and_webdataset(
     wds = datasets.load_dataset(
         "webdataset", data_dir=str(wds_dir / "shards"), cache_dir=str(tmp_path / "c2")
     )
-    assert {s: wds[s].num_rows for s in counts} == counts
-    sample = wds["val"][0]
+    # found by the file names alone; Hugging Face calls the val split "validation"
+    hf_name = {"train": "train", "val": "validation", "test": "test"}
+    assert {s: wds[hf_name[s]].num_rows for s in counts} == counts
+    sample = wds["validation"][0]
     assert isinstance(sample["jpg"], Image.Image)
     assert sample["json"]["split"] == "val"
 

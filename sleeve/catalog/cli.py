@@ -51,7 +51,9 @@ def _check(settings: Settings) -> int:
     from sleeve.catalog.integrity import check_integrity
     from sleeve.images.store import ImageStore
 
-    report = check_integrity(open_catalog(settings.catalog_url), ImageStore(settings.data_dir))
+    store = ImageStore.from_settings(settings)
+    report = check_integrity(open_catalog(settings.catalog_url), store)
+    print(f"covers in {store.where}")  # credentials redacted
     print(
         f"{report.images} images checked: {len(report.missing)} missing, "
         f"{len(report.mismatched)} changed on disk"
