@@ -107,9 +107,14 @@ def harvest_musicbrainz(
 
 
 def record_release_group(
-    session: Session, taxonomy: Taxonomy, rg: ReleaseGroupRecord, download: Download
+    session: Session,
+    taxonomy: Taxonomy,
+    rg: ReleaseGroupRecord,
+    download: Download,
+    extra: tuple[records.Evidence, ...] = (),  # e.g. a dump release's own tags
 ) -> Release:
-    """The release group as a catalog release with every tag as evidence (one transaction)."""
+    """The release group as a catalog release with every tag and genre as evidence (one
+    transaction)."""
     artist = None
     if rg.artists:
         credit = rg.artists[0]
@@ -127,5 +132,8 @@ def record_release_group(
     # Search results carry tags only (never the separate `genres` array); genre-named tags are
     # among them, and the taxonomy decides which strings count for which target genre.
     evidence = [records.Evidence("rg-tag", name, votes) for name, votes in rg.tags]
+    # lookups and dumps carry the curated genres as well (rg-genre: the strongest evidence)
+    evidence += [records.Evidence("rg-genre", name, votes) for name, votes in rg.genres]
+    evidence += extra
     records.add_evidence(session, release, SOURCE, evidence, taxonomy)
     return release
