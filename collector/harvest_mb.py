@@ -19,7 +19,7 @@ from sleeve.collector.coverart import CoverArtClient
 from sleeve.collector.http import http_client
 from sleeve.collector.musicbrainz import MusicBrainzClient, ReleaseGroupRecord
 from sleeve.collector.pipeline import Candidate, Download, Page, open_harvest
-from sleeve.collector.ratelimit import shared_limiter
+from sleeve.collector.ratelimit import musicbrainz_pacer
 from sleeve.errors import RateLimitedError, RemoteError
 from sleeve.settings import Settings
 from sleeve.taxonomy import Taxonomy
@@ -43,7 +43,8 @@ def harvest_musicbrainz(
     query = taxonomy.get(genre).mb_query
     if not query:
         raise ValueError(f"taxonomy genre {genre!r} has no mb_query")
-    limiter = shared_limiter(f"musicbrainz:{settings.musicbrainz_url}", settings.mb_rate)
+    # every collect process on a PostgreSQL catalog shares the one MusicBrainz budget
+    limiter = musicbrainz_pacer(catalog.engine, settings.musicbrainz_url, settings.mb_rate)
     mb = MusicBrainzClient(
         http_client(settings, "musicbrainz", limiter=limiter), settings.musicbrainz_url
     )
