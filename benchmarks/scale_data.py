@@ -13,8 +13,8 @@ Four questions, each against a baseline measured in the same run on the same mac
   webdataset, parquet) for N shared covers; reads are the owner's streaming read
   (iter_images) and the training path's random access (image_source per cover).
 - harvesters: 3 collect processes vs 1 on one PostgreSQL catalog (SLEEVE_TEST_POSTGRES_URL),
-  against fakes with latency (MB 0.1 s; covers 0.2 s, then 1 s as a slow archive.org) and MusicBrainz' 1 request/s enforced:
-  covers/s and the request rate the fake saw.
+  against fakes with latency (MB 0.1 s; covers 0.2 s, then 1 s as a slow archive.org) and
+  MusicBrainz' 1 request/s enforced: covers/s and the request rate the fake saw.
 
 Shared covers are read by path (never copied into the repo); without them generated covers
 are used. Run: .venv/bin/python benchmarks/scale_data.py [--covers 300] [--parts a,b]
