@@ -161,3 +161,20 @@ def test_collect_from_dump_cli(catalogue: FakeCatalogue, tmp_path: Path) -> None
     assert done.returncode == 0, done.stderr
     assert "musicbrainz-dump run" in done.stdout and "5/5 new covers (completed)" in done.stdout
     assert bad.returncode == 2 and "no such file" in bad.stderr
+
+
+def test_the_fakes_cli_writes_the_dumps_of_the_catalogue_it_serves(tmp_path: Path) -> None:
+    import threading
+
+    from sleeve.fakes.__main__ import serve_forever
+
+    out = io.StringIO()
+    stop = threading.Event()
+    serve_forever(
+        {"jazz": 5}, seed=2, out=out, stop=stop, ready=lambda fx: stop.set(), dump_dir=tmp_path
+    )
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("export MUSICBRAINZ_URL=")  # eval "$(... | head -2)" still works
+    assert f"# dumps: {tmp_path / 'release.tar.xz'} {tmp_path / 'release-group.tar.xz'}" in lines
+    entities = [line.entity for line in read_dump(tmp_path / "release-group.tar.xz")]
+    assert len(entities) == 5 and all(e is not None for e in entities)
