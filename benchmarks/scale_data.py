@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Generator
 from dataclasses import replace
 from pathlib import Path
 
@@ -187,6 +188,7 @@ def part_store(work: Path, covers: list[tuple[str, bytes]]) -> dict[str, object]
 
     infos = [(data, inspect_image(data)) for _, data in covers]
     out: dict[str, object] = {"covers": len(infos), "bytes": sum(len(d) for d, _ in infos)}
+    speeds: dict[str, dict[str, float]] = {}
     os.environ.update(S3_ENV)
     with moto_server("bench") as s3:
         stores = {
@@ -201,12 +203,13 @@ def part_store(work: Path, covers: list[tuple[str, bytes]]) -> dict[str, object]
             for rel, (_, info) in zip(rels, infos, strict=True):
                 store.read(rel, info.sha256)  # sha256 checked on every read
             get_s = time.perf_counter() - start
-            out[name] = {"put_per_s": rate(len(rels), put_s), "get_per_s": rate(len(rels), get_s)}
-    local, remote = out["local"], out["s3_loopback"]
-    out["ratio_s3_over_local"] = {
-        k: round(remote[k] / local[k], 3)
-        for k in ("put_per_s", "get_per_s")  # type: ignore[index]
-    }
+            speeds[name] = {
+                "put_per_s": rate(len(rels), put_s),
+                "get_per_s": rate(len(rels), get_s),
+            }
+    out.update(speeds)
+    local, remote = speeds["local"], speeds["s3_loopback"]
+    out["ratio_s3_over_local"] = {k: round(remote[k] / local[k], 3) for k in local}
     return out
 
 
@@ -289,11 +292,12 @@ def part_harvesters(work: Path, per_process: int, cover_latency: float) -> dict[
 
     cat = FakeCatalogue.generate({"rap": 400, "jazz": 400, "pop": 400}, seed=8)
     out: dict[str, object] = {"covers_per_process": per_process, "cover_latency_s": cover_latency}
+    runs: dict[str, dict[str, object]] = {}
     for label, jobs in (
         ("one", [("rap", 3 * per_process)]),
         ("three", [("rap", per_process), ("jazz", per_process), ("pop", per_process)]),
     ):
-        gen = _postgres_database()
+        gen: Generator[str, None, None] = _postgres_database()  # type: ignore[assignment]
         db = next(gen)
         try:
             open_catalog(db).dispose()  # migrate once before the processes start
@@ -331,7 +335,7 @@ def part_harvesters(work: Path, per_process: int, cover_latency: float) -> dict[
             catalog.dispose()
         finally:
             gen.close()
-        out[label] = {
+        runs[label] = {
             "processes": len(jobs),
             "exit_codes": codes,
             "covers": stored,
@@ -339,10 +343,14 @@ def part_harvesters(work: Path, per_process: int, cover_latency: float) -> dict[
             "covers_per_s": rate(stored, seconds),
             **seen,
         }
-    out["ratio_three_over_one"] = round(
-        out["three"]["covers_per_s"] / out["one"]["covers_per_s"], 2
-    )  # type: ignore[index]
+    out.update(runs)
+    out["ratio_three_over_one"] = round(rate_of(runs["three"]) / rate_of(runs["one"]), 2)
     return out
+
+
+def rate_of(run: dict[str, object]) -> float:
+    value = run["covers_per_s"]
+    return float(value) if isinstance(value, int | float) else 0.0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -89,9 +89,7 @@ def harvest_dump(
             if item is None:
                 malformed += 1
             elif (
-                item.front is not False
-                and item.key not in queued
-                and _wanted(item, genre, taxonomy)
+                item.front is not False and item.key not in queued and wanted(item, genre, taxonomy)
             ):
                 queued.add(item.key)
                 batch.append(item)
@@ -108,7 +106,7 @@ def harvest_dump(
     return runs.settle(catalog, summary, met, f"{dump.name} has no more {genre} covers")
 
 
-def _wanted(item: DumpEntity, genre: str, taxonomy: Taxonomy) -> bool:
+def wanted(item: DumpEntity, genre: str, taxonomy: Taxonomy) -> bool:
     """Whether any of the entity's tags or genres is evidence for ``genre`` (the taxonomy's
     match, as the WS/2 harvest's tag query and the label rule read them)."""
     names = [n for n, _ in (*item.group.tags, *item.group.genres, *item.release_tags)]
