@@ -40,21 +40,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.s3_support: the same loopback S3 server the tests use
 
-from sleeve.catalog.db import open_catalog  # noqa: E402
 from sleeve.collector.dump import read_dump  # noqa: E402
 from sleeve.collector.harvest_dump import harvest_dump, wanted  # noqa: E402
 from sleeve.collector.harvest_mb import harvest_musicbrainz  # noqa: E402
 from sleeve.collector.http import http_client  # noqa: E402
 from sleeve.collector.musicbrainz import MusicBrainzClient  # noqa: E402
 from sleeve.collector.ratelimit import RateLimiter  # noqa: E402
+from sleeve.core.catalog.db import open_catalog  # noqa: E402
+from sleeve.core.images.intake import inspect_image  # noqa: E402
+from sleeve.core.images.store import ImageStore  # noqa: E402
+from sleeve.core.settings import load_settings  # noqa: E402
+from sleeve.core.taxonomy import Taxonomy  # noqa: E402
 from sleeve.dataset.export import DatasetCard, ManifestRow, read_export, write_export  # noqa: E402
 from sleeve.fakes.catalogue import FakeCatalogue  # noqa: E402
 from sleeve.fakes.mbdump import write_dump  # noqa: E402
 from sleeve.fakes.server import FakeServices  # noqa: E402
-from sleeve.images.intake import inspect_image  # noqa: E402
-from sleeve.images.store import ImageStore  # noqa: E402
-from sleeve.settings import load_settings  # noqa: E402
-from sleeve.taxonomy import Taxonomy  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 COVERS = ROOT.parent / "shared" / "data" / "covers-5genre" / "Album_Covers"
@@ -328,7 +328,7 @@ def part_harvesters(work: Path, per_process: int, cover_latency: float) -> dict[
             catalog = open_catalog(db)
             from sqlalchemy import func, select
 
-            from sleeve.catalog.models import CoverImage
+            from sleeve.core.catalog.models import CoverImage
 
             with catalog.session() as s:
                 stored = s.scalar(select(func.count()).select_from(CoverImage)) or 0

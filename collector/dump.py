@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from sleeve.collector.musicbrainz import ReleaseGroupRecord, parse_release_group
-from sleeve.errors import UsageError
+from sleeve.core.errors import UsageError
 
 ENTITIES = ("release", "release-group")  # the dumps that carry what a cover harvest needs
 _SKIP_CHUNK = 1 << 20

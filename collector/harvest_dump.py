@@ -16,8 +16,6 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from sleeve.catalog.db import Catalog
-from sleeve.catalog.models import Release, utcnow
 from sleeve.collector import records, runs
 from sleeve.collector.coverart import CoverArtClient
 from sleeve.collector.dump import DumpEntity, dump_entity, read_dump
@@ -25,9 +23,11 @@ from sleeve.collector.harvest_mb import KIND, record_release_group
 from sleeve.collector.harvest_mb import SOURCE as MB_SOURCE
 from sleeve.collector.http import http_client
 from sleeve.collector.pipeline import Candidate, Download, Page, open_harvest
-from sleeve.errors import RemoteError
-from sleeve.settings import Settings
-from sleeve.taxonomy import Taxonomy
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.catalog.models import Release, utcnow
+from sleeve.core.errors import RemoteError
+from sleeve.core.settings import Settings
+from sleeve.core.taxonomy import Taxonomy
 
 SOURCE = "musicbrainz-dump"  # the run and its items; releases and evidence stay "musicbrainz"
 PAGE_CANDIDATES = 100  # covers asked for per page, as one WS/2 search page brings

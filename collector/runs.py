@@ -17,8 +17,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sleeve.catalog.db import Catalog
-from sleeve.catalog.models import HarvestCursor, HarvestItem, HarvestRun, utcnow
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.catalog.models import HarvestCursor, HarvestItem, HarvestRun, utcnow
 
 RESUMABLE = ("running", "paused")
 

@@ -31,7 +31,17 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sleeve.dataset.cover_text import TEXT_TABLE, parse_text_table, read_text_table
+from sleeve.core.errors import DataError
+from sleeve.core.fsutil import (
+    atomic_write,
+    read_pointer,
+    sweep_stale,
+    temp_prefix,
+    widen_to_umask,
+    write_pointer,
+)
+from sleeve.core.objstore import is_url, open_bucket
+from sleeve.core.progress import bar as progress_bar
 from sleeve.dataset.shards import (
     DEFAULT_FORMAT,
     FORMATS,
@@ -44,17 +54,7 @@ from sleeve.dataset.shards import (
     shard_names,
     shard_plan,
 )
-from sleeve.errors import DataError
-from sleeve.fsutil import (
-    atomic_write,
-    read_pointer,
-    sweep_stale,
-    temp_prefix,
-    widen_to_umask,
-    write_pointer,
-)
-from sleeve.objstore import is_url, open_bucket
-from sleeve.progress import bar as progress_bar
+from sleeve.dataset.text.cover_text import TEXT_TABLE, parse_text_table, read_text_table
 
 MANIFEST = "manifest.csv"
 CARD_JSON = "card.json"
@@ -409,7 +409,7 @@ def _stage(
 
 def _upload(stage: Path, url: str, endpoint: str, manifest: bytes) -> None:
     """Copy a staged export to an object store, ``manifest.csv`` last. Each object appears
-    whole or not at all (:mod:`sleeve.objstore`); a reader opens an export by its manifest, so
+    whole or not at all (:mod:`sleeve.core.objstore`); a reader opens an export by its manifest, so
     until the last PUT there is no export there, and afterwards a complete one. A prefix holding
     a different export is refused: objects cannot be swapped in together as a directory is."""
     bucket = open_bucket(url, endpoint)

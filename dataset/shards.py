@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sleeve.errors import ConfigError, DataError
+from sleeve.core.errors import ConfigError, DataError
 
 FORMATS = ("imagefolder", "webdataset", "parquet")
 DEFAULT_FORMAT = "imagefolder"

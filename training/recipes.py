@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sleeve.vision.backbones import DEFAULT_BACKBONE
+from sleeve.core.vision.backbones import DEFAULT_BACKBONE
 
 
 @dataclass(frozen=True)
