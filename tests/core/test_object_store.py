@@ -177,7 +177,7 @@ def test_export_upload_is_visible_only_when_complete(
     sources = {r.sha256: ex.image_path(r) for r in ex.rows}
     url = f"s3://{s3.bucket}/exports/partial"
 
-    from sleeve import objstore
+    from sleeve.core import objstore
 
     real_put = objstore.Bucket.put
     calls = {"n": 0}
