@@ -7,7 +7,8 @@ PY := $(VENV)/bin/python
 # otherwise pick the newest CUDA wheels (several GB).
 TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 # ray: the engine tests start a real Ray head on 127.0.0.1 (tests/ray_support.py)
-EXTRAS ?= dev,app,catboost,bench,analysis,ocr,ray
+# formats, storage: Parquet exports and s3:// stores (their tests run against moto on loopback)
+EXTRAS ?= dev,app,catboost,bench,analysis,ocr,ray,formats,storage
 FACES_PKG ?= facenet-pytorch==2.6.0
 
 .PHONY: install demo test test-fast lint typecheck docs bench

@@ -166,7 +166,7 @@ def import_folder(
     summary = ImportSummary(root, resolved, added_genres=new_genres)
     if linked_out:
         summary.skipped[_OUTSIDE] += len(linked_out)
-    store = ImageStore(settings.data_dir)
+    store = ImageStore.from_settings(settings)
     store.sweep_temporaries()  # a killed import's leftovers (a live writer's are kept)
 
     with catalog.session() as session:

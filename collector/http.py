@@ -25,7 +25,7 @@ import urllib3
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from sleeve.collector.netguard import BlockedAddressError, PublicOnlyAdapter, Refusal, refusal
-from sleeve.collector.ratelimit import RateLimiter
+from sleeve.collector.ratelimit import Pacer
 from sleeve.collector.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
 from sleeve.core.errors import (
     ForbiddenError,
@@ -70,7 +70,7 @@ class HttpClient:
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
         policy: RetryPolicy | None = None,
-        limiter: RateLimiter | None = None,
+        limiter: Pacer | None = None,
         max_bytes: int = 5 * 1024 * 1024,
         sleep: Any = time.sleep,
         deadline: float = 30.0,
@@ -372,7 +372,7 @@ def http_client(
     settings: Settings,
     service: str,
     *,
-    limiter: RateLimiter | None = None,
+    limiter: Pacer | None = None,
     untrusted: bool = False,
 ) -> HttpClient:
     """The client for ``service`` (musicbrainz | coverart | spotify | web) from settings.

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sleeve.collector import records, runs, setting_skips
@@ -28,6 +29,7 @@ from sleeve.core.progress import bar as progress_bar
 from sleeve.core.settings import Settings
 
 log = logging.getLogger("sleeve.harvest")
+_RACE_RETRIES = 3  # unique-key races with another harvester, per candidate
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,27 @@ class CoverPipeline:
         return _Vetted(download, info=info)
 
     def _settle(self, candidate: Candidate, vetted: _Vetted) -> None:
+        """Record one candidate's outcome in one transaction. Another collect process on the
+        same PostgreSQL catalog may store the same release or cover between our read and our
+        insert: the unique keys refuse the second row, and the retry finds and links the
+        first (a cover is never stored twice, and no row is lost)."""
+        summary = self.summary
+        saved = (summary.new, summary.new_this_invocation, summary.had)
+        skipped, failed = summary.skipped.copy(), summary.failed.copy()
+        for attempt in range(_RACE_RETRIES + 1):
+            try:
+                self._settle_once(candidate, vetted)
+                return
+            except IntegrityError:
+                if attempt == _RACE_RETRIES:
+                    raise
+                summary.new, summary.new_this_invocation, summary.had = saved
+                summary.skipped, summary.failed = skipped.copy(), failed.copy()
+                log.info(
+                    "%s %s: stored concurrently, retrying", candidate.kind, candidate.external_id
+                )
+
+    def _settle_once(self, candidate: Candidate, vetted: _Vetted) -> None:
         summary = self.summary
         with self.catalog.session() as s:
             if vetted.remote is not None:
@@ -238,7 +261,7 @@ def open_harvest(
     Temporary files a killed process left in the image store are swept first. ``walked``:
     the kinds the source walks to find candidates (see ``setting_skips.retry_raised``).
     """
-    store = ImageStore(settings.data_dir)
+    store = ImageStore.from_settings(settings)
     store.sweep_temporaries()
     summary = runs.start_or_resume(catalog, source, genre, limit)
     summary.caps = {"too-large": settings.max_image_bytes}

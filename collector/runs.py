@@ -13,7 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sleeve.collector import setting_skips
@@ -138,11 +139,18 @@ def finish(catalog: Catalog, summary: HarvestSummary, state: str, message: str =
 
 
 def count_new_cover(session: Session, summary: HarvestSummary) -> None:
-    """Called inside the transaction that stored the cover, so the count survives a kill -9."""
-    run = session.get(HarvestRun, summary.run_id)
-    if run is not None:
-        run.new_covers += 1
-    summary.new += 1
+    """Called inside the transaction that stored the cover, so the count survives a kill -9.
+
+    One atomic ``UPDATE ... SET new_covers = new_covers + 1``, never read-modify-write: two
+    collect processes adding to one run on PostgreSQL must not lose each other's counts, and
+    each learns the run's total (its own covers and the other's) from the row."""
+    total = session.execute(
+        update(HarvestRun)
+        .where(HarvestRun.id == summary.run_id)
+        .values(new_covers=HarvestRun.new_covers + 1)
+        .returning(HarvestRun.new_covers)
+    ).scalar_one_or_none()
+    summary.new = summary.new + 1 if total is None else int(total)
     summary.new_this_invocation += 1
 
 
@@ -155,9 +163,12 @@ def get_cursor(session: Session, source: str, genre: str, query: str) -> Harvest
         )
     )
     if cursor is None:
-        cursor = HarvestCursor(source=source, genre=genre, query=query, next_offset=0)
-        session.add(cursor)
-        session.flush()
+        try:  # a savepoint: another harvester may create the same cursor at the same moment
+            with session.begin_nested():
+                cursor = HarvestCursor(source=source, genre=genre, query=query, next_offset=0)
+                session.add(cursor)
+        except IntegrityError:
+            return get_cursor(session, source, genre, query)  # theirs is committed: use it
     return cursor
 
 

@@ -21,7 +21,8 @@ from sleeve.core.engine import Engine
 from sleeve.core.errors import DataError, NothingYetError, UnknownGenreError, UsageError
 from sleeve.core.images.integrity import verify_files
 from sleeve.core.images.store import ImageStore
-from sleeve.core.settings import Settings, redact_url
+from sleeve.core.objstore import is_url
+from sleeve.core.settings import Settings, redact, redact_url
 from sleeve.core.taxonomy import Taxonomy, check_genre_name
 from sleeve.dataset.attributes.export import export_attributes, export_extractors
 from sleeve.dataset.balance import BalanceResult, Candidate, balance
@@ -50,6 +51,7 @@ from sleeve.dataset.export import (
 from sleeve.dataset.labels import Label, LabelReport, LabelRule, resolve_labels
 from sleeve.dataset.review import apply_decisions
 from sleeve.dataset.rows import CatalogRows, ImageRow, load_rows
+from sleeve.dataset.shards import DEFAULT_FORMAT
 from sleeve.dataset.split import SplitItem, assign_splits, leak_groups
 from sleeve.dataset.text.artist_stage import ARTIST_TABLE, ArtistStage, find_artists
 from sleeve.dataset.text.cover_text import TEXT_TABLE, ensure_text, load_text, render_text_table
@@ -66,7 +68,7 @@ THRESHOLD_NOTE = (
 @dataclass
 class BuildResult:
     dataset_id: str
-    export_dir: Path | None  # None for a dry run
+    export_dir: Path | str | None  # a directory or an object-store URL; None for a dry run
     counts: dict[str, dict[str, int]]  # split -> genre -> n
     card: DatasetCard
     hash_report: HashReport
@@ -141,10 +143,11 @@ def _validate(
         )
 
 
-def _present(rows: CatalogRows, data_dir: Path) -> tuple[list[ImageRow], list[str], list[str]]:
+def _present(rows: CatalogRows, store: ImageStore) -> tuple[list[ImageRow], list[str], list[str]]:
     """(images whose file still hashes to its row, missing paths, changed paths): a file
-    emptied or rewritten since it was stored must not be exported under its old sha256."""
-    report = verify_files(ImageStore(data_dir), [(im.sha256, im.path) for im in rows.images])
+    emptied or rewritten since it was stored must not be exported under its old sha256. Covers
+    on an object store are checked as they are copied to the local cache the stages read."""
+    report = verify_files(store, [(im.sha256, im.path) for im in rows.images], cache=True)
     missing, changed = set(report.missing), set(report.mismatched)
     present = [im for im in rows.images if im.sha256 not in missing | changed]
     by_sha = {im.sha256: im.path for im in rows.images}
@@ -158,7 +161,7 @@ class BuildOptions:
     genres: list[str] | None = None  # None: every genre with labelled covers
     balance: bool = False  # undersample large classes to the median class size
     per_class: int | None = None  # undersample to at most N per class (implies balance)
-    out: Path | None = None  # None: <data_dir>/datasets/<dataset_id>
+    out: Path | str | None = None  # None: <data_dir>/datasets/<dataset_id>; or s3://bucket/x
     seed: int = 0
     hash_algo: str = "phash"
     threshold: int = DEFAULT_THRESHOLD
@@ -171,6 +174,7 @@ class BuildOptions:
     attributes: str = "on"
     group_by_artist: bool = False  # covers whose words name one artist share a split
     engine: Engine | None = None  # where per-cover work runs (--engine); None: this machine
+    fmt: str = DEFAULT_FORMAT  # export layout: imagefolder | webdataset | parquet
 
 
 @dataclass
@@ -201,9 +205,9 @@ def build_dataset(
     rows = _load(catalog, taxonomy, opts)
     if not opts.dry_run:
         # what killed runs left, never a live concurrent writer's (fsutil.is_stale)
-        ImageStore(data_dir).sweep_temporaries()
+        ImageStore.from_settings(settings).sweep_temporaries()
         sweep_stale_exports(settings.datasets_dir)
-    images, missing, changed = _present(rows, data_dir)
+    images, missing, changed = _present(rows, ImageStore.from_settings(settings))
     hashes, hash_report = ensure_hashes(
         catalog,
         data_dir,
@@ -221,7 +225,9 @@ def build_dataset(
     chosen = _select(catalog, data_dir, grouping, labels, rows, image_by_id, found.held, opts)
     manifest_rows = _manifest_rows(chosen, grouping, rows, image_by_id, hashes, label_report, opts)
     ds_id = rows_id(manifest_rows)
-    export_dir = Path(opts.out) if opts.out is not None else settings.datasets_dir / ds_id
+    export_dir: Path | str = settings.datasets_dir / ds_id
+    if opts.out is not None:
+        export_dir = str(opts.out) if is_url(opts.out) else Path(opts.out)
     card = _card(
         ds_id, manifest_rows, chosen, rows, images, grouping, found, labels, label_report,
         (missing, changed, hash_report), visual, catalog, opts,
@@ -246,7 +252,7 @@ def build_dataset(
             f"review decision skipped: cover {bad.sha256 or f'id {bad.image_id}'}: {bad.reason}"
         )
     if opts.dry_run:
-        result.notes.append(f"would export to {export_dir}")
+        result.notes.append(f"would export to {redact(export_dir)}")
         return result
     _export(catalog, settings, export_dir, rows, manifest_rows, chosen, image_by_id, result, opts)
     return result
@@ -488,7 +494,7 @@ def _card(
 def _export(
     catalog: Catalog,
     settings: Settings,
-    export_dir: Path,
+    export_dir: Path | str,
     rows: CatalogRows,
     manifest_rows: list[ManifestRow],
     chosen: Selection,
@@ -525,8 +531,11 @@ def _export(
         render_card_md,
         progress=opts.progress,
         extra_files=extra_files,
+        fmt=opts.fmt,
+        endpoint=settings.store_endpoint,
     )
-    write_latest(settings.datasets_dir, export_dir)
+    if isinstance(export_dir, Path):  # LATEST names local exports only
+        write_latest(settings.datasets_dir, export_dir)
 
 
 def cover_text_table(

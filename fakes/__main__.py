@@ -31,6 +31,7 @@ def serve_forever(
     stop: threading.Event | None = None,
     bad_art_rate: float = 0.0,
     catalogue: FakeCatalogue | None = None,
+    dump_dir: Path | None = None,
     **options: Any,
 ) -> int:
     """Generate a catalogue (or serve ``catalogue``), start the fakes, print the export lines,
@@ -49,6 +50,11 @@ def serve_forever(
             file=out,
             flush=True,
         )
+        if dump_dir is not None:  # the same catalogue as MusicBrainz JSON dumps (--from-dump)
+            from sleeve.fakes.mbdump import write_dump
+
+            paths = [write_dump(cat, dump_dir, entity) for entity in ("release", "release-group")]
+            print(f"# dumps: {' '.join(str(p) for p in paths)}", file=out, flush=True)
         if ready is not None:
             ready(fx)
         try:
@@ -66,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Examples:\n  python -m sleeve.fakes --genres rap,jazz --per-genre 50\n"
         '  eval "$(python -m sleeve.fakes | head -2)"  # in another shell\n'
-        "  python -m sleeve.fakes --from-folder covers/ --map Electronic=electronic",
+        "  python -m sleeve.fakes --from-folder covers/ --map Electronic=electronic\n"
+        "  python -m sleeve.fakes --write-dump /tmp/mbdump  # then collect --from-dump "
+        "/tmp/mbdump/release.tar.xz --genre rap",
     )
     p.add_argument("--genres", default=DEFAULT_GENRES, help="comma-separated genre names")
     p.add_argument("--per-genre", type=int, default=60, help="release groups per genre")
@@ -87,6 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         metavar="FOLDER=genre,...",
         help="with --from-folder: genres for folders the taxonomy's aliases do not name",
+    )
+    p.add_argument(
+        "--write-dump",
+        type=Path,
+        metavar="DIR",
+        help="also write the catalogue as MusicBrainz JSON dumps (DIR/release.tar.xz, "
+        "DIR/release-group.tar.xz) for collect --from-dump",
     )
     return p
 
@@ -123,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         enforce_rate=args.enforce_rate,
         bad_art_rate=args.bad_art_rate,
         catalogue=catalogue,
+        dump_dir=args.write_dump,
     )
 
 

@@ -32,8 +32,9 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
     # the front door: the version and the lazily imported Classifier
     "sleeve": (*CORE, "sleeve.inference.classifier"),
     "sleeve.core": (),
-    # the image code stays clear of the catalog (covers are checked before any row exists)
-    "sleeve.core.images": ("sleeve.core.errors", "sleeve.core.fsutil"),
+    # the image code stays clear of the catalog (covers are checked before any row exists);
+    # the store writes through fsutil on disk and objstore on an object store
+    "sleeve.core.images": ("sleeve.core.errors", "sleeve.core.fsutil", "sleeve.core.objstore"),
     "sleeve.migrations": CORE,
     "sleeve.collector": CORE,
     "sleeve.dataset": CORE,

@@ -14,8 +14,9 @@ WORK_SIDE = 256  # colour, texture, structure: enough for global statistics, fas
 FACE_SIDE = 512  # faces: a face 1/10 of the cover is still ~50 px, MTCNN's comfortable size
 
 
-def load_view(path: str | Path) -> CoverView:
-    """The cover at ``path`` as a CoverView. Raises BadImageError/OSError if unreadable."""
+def load_view(path: str | Path | bytes) -> CoverView:
+    """The cover at ``path`` (or its bytes) as a CoverView. Raises BadImageError/OSError if
+    unreadable."""
     with open_image(path) as img:
         if img.format == "JPEG":
             img.draft("RGB", (FACE_SIDE, FACE_SIDE))  # DCT downscaling: a cheap decode

@@ -178,8 +178,13 @@ def read_text_table(path: Path) -> dict[str, list[Word]]:
     """Parse an export's text.jsonl (an empty dict when the file is absent)."""
     if not path.is_file():
         return {}
+    return parse_text_table(path.read_bytes())
+
+
+def parse_text_table(data: bytes) -> dict[str, list[Word]]:
+    """text.jsonl's bytes as sha256 -> words."""
     out: dict[str, list[Word]] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in data.decode("utf-8").splitlines():
         if line.strip():
             row = json.loads(line)
             out[row["sha256"]] = [Word.from_dict(d) for d in row["words"]]

@@ -84,6 +84,10 @@ class Settings:
     # the source cleanly with its resume point saved.
     spotify_retry_after_cap: float = 300.0
     spotify_image_max: int = 640
+    # Covers on object storage: an fsspec URL (s3://bucket/prefix); empty = <data_dir>/images.
+    # Credentials come from the backend's own chain (AWS_* variables, ~/.aws), never from here.
+    store_url: str = ""
+    store_endpoint: str = ""  # an S3-protocol server other than AWS (MinIO, a loopback test)
     # build-dataset's second duplicate stage (embedding candidates + geometric check)
     visual_dedup: bool = True
     # the Ray cluster `--engine ray` runs per-cover stages on: ray://HOST:PORT (Ray Client),
@@ -193,9 +197,17 @@ _VARS: dict[str, str] = {
     "SPOTIFY_IMAGE_MAX": "spotify_image_max",
     "SLEEVE_VISUAL_DEDUP": "visual_dedup",
     "SLEEVE_RAY_ADDRESS": "ray_address",
+    "SLEEVE_STORE_URL": "store_url",
+    "SLEEVE_STORE_ENDPOINT": "store_endpoint",
 }
 
-_URL_FIELDS = {"musicbrainz_url", "coverart_url", "spotify_api_url", "spotify_token_url"}
+_URL_FIELDS = {
+    "musicbrainz_url",
+    "coverart_url",
+    "spotify_api_url",
+    "spotify_token_url",
+    "store_endpoint",
+}
 
 
 def normalise_database_url(url: str) -> str:
@@ -303,6 +315,13 @@ def _parse(name: str, field_name: str, raw: str, default: object) -> object:
     if field_name == "ray_address":
         ray_host_port(raw)  # validated now: a typo is one line, not a minute of retries
         return raw
+    if field_name == "store_url":
+        if "://" not in raw or raw.startswith("file:"):
+            raise ConfigError(
+                f"{name} must be an object-store URL such as s3://bucket/prefix (a local store "
+                "is SLEEVE_DATA_DIR: leave SLEEVE_STORE_URL empty)"
+            )
+        return raw.rstrip("/")
     if field_name in _URL_FIELDS:
         parsed = urlparse(raw)
         if parsed.scheme not in {"http", "https"} or not parsed.netloc:

@@ -64,7 +64,9 @@ def _check(settings: Settings) -> int:
     from sleeve.core.catalog.integrity import check_integrity
     from sleeve.core.images.store import ImageStore
 
-    report = check_integrity(open_catalog(settings.catalog_url), ImageStore(settings.data_dir))
+    store = ImageStore.from_settings(settings)
+    report = check_integrity(open_catalog(settings.catalog_url), store)
+    print(f"covers in {store.where}")  # credentials redacted
     print(
         f"{report.images} images checked: {len(report.missing)} missing, "
         f"{len(report.mismatched)} changed on disk"

@@ -60,7 +60,7 @@ def strip_jpeg(samples: list[Sample]) -> bytes:
     canvas = Image.new("RGB", (THUMB * max(1, len(samples)), THUMB), (200, 200, 200))
     for i, s in enumerate(samples):
         try:
-            img = decode(s.path, THUMB)
+            img = decode(s.source(), THUMB)
         except Exception:  # a cover gone since the export: leave its slot grey
             continue
         img.thumbnail((THUMB, THUMB))

@@ -189,7 +189,8 @@ class HarvestCursor(Base):
     source: Mapped[str] = mapped_column(String(32))
     genre: Mapped[str] = mapped_column(String(64))
     query: Mapped[str] = mapped_column(Text)  # query string, or a URL for link-paged APIs
-    next_offset: Mapped[int] = mapped_column(Integer, default=0)
+    # a page offset, or a byte offset into a MusicBrainz dump (tens of GB: 64-bit)
+    next_offset: Mapped[int] = mapped_column(BigInteger, default=0)
     next_url: Mapped[str] = mapped_column(Text, default="")
     exhausted: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -208,6 +209,16 @@ class HarvestItem(Base):
     outcome: Mapped[str] = mapped_column(String(32))  # new | had | skipped:<reason> | failed
     run_id: Mapped[int | None] = mapped_column(ForeignKey("harvest_runs.id"))
     done_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RateBudget(Base):
+    """A request budget shared by every harvester on this catalog (MusicBrainz' 1 request/s
+    per IP): the earliest time the next request may start, taken under a row lock."""
+
+    __tablename__ = "rate_budgets"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    next_at: Mapped[float] = mapped_column(Float, default=0.0)  # epoch seconds, database clock
 
 
 class Failure(Base):

@@ -5,6 +5,7 @@ the visual dedup stage and the style attribute embed covers with the same code t
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -14,18 +15,26 @@ import torch
 from PIL import Image, ImageFile
 from torch.utils.data import DataLoader, Dataset
 
-from sleeve.core.errors import BadImageError
+from sleeve.core.errors import BadImageError, DataError
 from sleeve.core.images.intake import UNREADABLE, failure_reason, open_image, open_rgb
 from sleeve.core.procs import loader_worker_init_fn
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Sample:
-    path: Path  # absolute
+    path: Path  # absolute: the image file, or the shard holding it when ``read`` is set
     sha256: str
     genre: str
     split: str
     label: int
+    # a sharded export's reader of this cover's (sha256-checked) bytes; picklable for workers
+    read: Callable[[], bytes] | None = None
+
+    def source(self) -> Path | bytes:
+        """What :func:`decode` takes: the file, or the bytes read from the shard."""
+        return self.path if self.read is None else self.read()
 
 
 def drop_unreadable(samples: Sequence[Sample]) -> tuple[list[Sample], Counter]:
@@ -34,7 +43,11 @@ def drop_unreadable(samples: Sequence[Sample]) -> tuple[list[Sample], Counter]:
     skipped: Counter[str] = Counter()
     for s in samples:
         try:
-            _probe(s.path)
+            _probe(s.source())
+        except DataError as exc:  # a shard member whose bytes no longer match their sha256
+            skipped["changed-file"] += 1
+            logger.warning("%s", exc)
+            continue
         except BadImageError as exc:
             skipped[exc.reason] += 1
             continue
@@ -42,12 +55,13 @@ def drop_unreadable(samples: Sequence[Sample]) -> tuple[list[Sample], Counter]:
     return kept, skipped
 
 
-def _probe(path: Path) -> None:
+def _probe(source: Path | bytes) -> None:
     """Decode at reduced scale (JPEG draft: ~8x cheaper) to catch truncated/corrupt files."""
     previous = ImageFile.LOAD_TRUNCATED_IMAGES
     ImageFile.LOAD_TRUNCATED_IMAGES = False
+    path = source if isinstance(source, Path) else Path("<shard member>")
     try:
-        with open_image(path) as img:
+        with open_image(source) as img:
             img.draft("RGB", (64, 64))
             img.load()
     except UNREADABLE as exc:
@@ -58,7 +72,7 @@ def _probe(path: Path) -> None:
 
 def decode(source: Path | str | bytes | Image.Image, min_size: int = 0) -> Image.Image:
     """An RGB image; JPEGs are decoded at the smallest DCT scale still >= ``min_size``."""
-    if isinstance(source, str | Path) and min_size:
+    if isinstance(source, str | Path | bytes) and min_size:
         img = open_image(source)
         img.draft("RGB", (min_size, min_size))
         return open_rgb(img)
@@ -76,7 +90,7 @@ class CoverDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         s = self.samples[index]
-        return self.transform(decode(s.path, self.min_size)), s.label
+        return self.transform(decode(s.source(), self.min_size)), s.label
 
 
 def make_loader(

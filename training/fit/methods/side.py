@@ -258,6 +258,6 @@ def _side_seconds(export: Export, side: SideFeatures, n: int = 4) -> float:
     if block is not None and probe:
         start = time.perf_counter()
         for s in probe:
-            cover_attributes(load_view(s.path), block.columns, block.extractors)
+            cover_attributes(load_view(s.source()), block.columns, block.extractors)
         seconds += (time.perf_counter() - start) / len(probe)
     return seconds

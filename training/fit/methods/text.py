@@ -43,10 +43,10 @@ def ocr_seconds(export: Export, n: int = 8) -> float:
     """Seconds per cover to read its words, measured on a few test covers."""
     probe = export.split("test")[:n]
     if probe:
-        read_words(decode(probe[0].path))  # loading the models once is not per-cover cost
+        read_words(decode(probe[0].source()))  # loading the models once is not per-cover cost
     start = time.perf_counter()
     for s in probe:
-        read_words(decode(s.path))
+        read_words(decode(s.source()))
     return (time.perf_counter() - start) / max(1, len(probe))
 
 
