@@ -102,8 +102,34 @@ def test_classifier_reads_a_new_cover_and_uses_its_words(text_run) -> None:  # t
     # the fused answer is the image head's and the text head's, weighted as chosen on val
     p_image = clf._image_probabilities(covers, 32)
     p_text = clf.text_head.probabilities(["NELSON", "EMINEM"])
-    expected = fuse(p_image, p_text, clf.text_weight)
+    expected = fuse(p_image, p_text, clf.text_weights["words"])
     np.testing.assert_allclose(clf.probabilities(covers, words=words), expected, atol=1e-9)
+
+
+def test_a_silent_cover_gets_the_image_alone(text_run) -> None:  # type: ignore[no-untyped-def]
+    # no words, or words the text head knows no n-gram of: the text answer is only the class
+    # prior, so the fused rung answers with the image head alone
+    _, result = text_run
+    clf = Classifier.load(result.run_dir)
+    assert clf.text_weights["no_words"] == 0.0
+    covers = [worded("NELSON", size=160, font_size=28), worded("QQ", size=160, font_size=28)]
+    p_image = clf._image_probabilities(covers, 32)
+    got = clf.probabilities(covers, words=[[], []])
+    np.testing.assert_allclose(got, p_image, atol=1e-9)
+    assert not clf.text_head.speaks(["", "zzqx"]).any()
+    assert clf.text_head.speaks(["NELSON"]).all()
+
+
+def test_the_words_weight_is_chosen_on_the_covers_that_have_words() -> None:
+    from sleeve.training.text_head import choose_weights
+
+    y = np.array([0, 1, 0, 1])
+    p_image = np.array([[0.4, 0.6], [0.6, 0.4], [0.9, 0.1], [0.2, 0.8]])  # wrong on the worded
+    p_text = np.array([[0.95, 0.05], [0.05, 0.95], [0.1, 0.9], [0.9, 0.1]])  # rows 2-3: prior
+    speaks = np.array([True, True, False, False])
+    weights, score = choose_weights(p_image, p_text, y, speaks)
+    assert weights["no_words"] == 0.0 and weights["words"] > 0.0
+    assert score == 1.0  # the worded rows follow their words, the silent ones their image
 
 
 def test_predict_json_shows_the_words(text_run, tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -162,7 +188,8 @@ def test_the_headline_refits_the_fused_rung_itself(text_run) -> None:  # type: i
     h = metrics["headline"]
     assert (h["chosen_method"], h["head"]) == ("fused", "fused")
     assert h["head_params"]["image_method"] == "logreg"
-    assert 0.0 <= h["head_params"]["text_weight"] <= 1.0
+    assert 0.0 <= h["head_params"]["text_weights"]["words"] <= 1.0
+    assert h["head_params"]["text_weights"]["no_words"] == 0.0
     assert len(h["fold_scores"]) == h["n_folds"] * h["repeats"]
     report = (Path(result.run_dir) / "report.md").read_text()
     assert "refitted as its" not in report  # no stand-in sentence
@@ -179,7 +206,8 @@ def test_fused_cv_beats_its_image_head_when_the_words_carry_the_genre() -> None:
     groups = [str(i) for i in range(90)]
     genres = ["country", "rap", "edm"]
     image = grouped_cv_scores("logreg", {"C": 0.05}, x, y, groups, genres)
-    fused = fused_cv_scores("logreg", {"C": 0.05}, 1.0, 10.0, 0.5, x, texts, y, groups, genres)
+    weights = {"words": 0.5, "no_words": 0.0}
+    fused = fused_cv_scores("logreg", {"C": 0.05}, 1.0, 10.0, weights, x, texts, y, groups, genres)
     assert len(fused) == len(image) and np.mean(fused) > np.mean(image) + 0.2
 
 

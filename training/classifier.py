@@ -12,7 +12,9 @@
     recipe: FeatureRecipe dict (size, flip_tta, taps)
     head: see sleeve.training.heads_runtime (linear | knn | svc | forest | oblivious | ensemble
           | projected: a learned projection as dense-layer arrays, then an inner head)
-    text (optional, methods "text" and "fused"): {engine, engine_version, weight, image_method,
+    text (optional, methods "text" and "fused"): {engine, engine_version, weight, weights
+        (per condition: words, no_words; a cover whose words the head has nothing for gets
+        the no_words share), image_method,
         head: sleeve.training.text_head.TextHead as plain arrays}: the cover's words are read
         (OCR) and fused with the image head, ``weight`` being the text's share
     side (optional, early-fusion rungs such as "svc+attrs"): sleeve.training.side_features
@@ -44,7 +46,7 @@ from sleeve.training.heads_runtime import check_head, head_probabilities
 from sleeve.training.predict import ImageLoader, ImageSource
 from sleeve.training.rundir import Run
 from sleeve.training.side_features import SideFeatures, check_extractors, cover_attributes
-from sleeve.training.text_head import TextHead, fuse
+from sleeve.training.text_head import TextHead, fuse_by_condition
 from sleeve.vision.backbones import CROP_PCT, Backbone, eval_transform, load_backbone
 from sleeve.vision.embeddings import FeatureExtractor, FeatureRecipe
 
@@ -137,6 +139,10 @@ class Classifier:
         text = payload.get("text")
         self.text_head = TextHead.from_dict(text["head"]) if text else None
         self.text_weight = float(text["weight"]) if text else 0.0
+        # per condition (words / no_words); a model written before the split has one weight
+        self.text_weights: dict[str, float] = (
+            {k: float(v) for k, v in text.get("weights", {}).items()} if text else {}
+        ) or {"words": self.text_weight, "no_words": self.text_weight}
         self.side = SideFeatures.from_dict(payload["side"]) if "side" in payload else None
         attrs = self.side.block("attrs") if self.side else None
         if attrs is not None:  # a missing extractor package: one line naming it, at load
@@ -214,8 +220,9 @@ class Classifier:
             return probs
         if words is None:
             words = self.read_text(images)
-        p_text = self.text_head.probabilities([words_text(w) for w in words])
-        return fuse(probs, p_text, self.text_weight)
+        texts = [words_text(w) for w in words]
+        p_text = self.text_head.probabilities(texts)
+        return fuse_by_condition(probs, p_text, self.text_head.speaks(texts), self.text_weights)
 
     def _image_probabilities(self, images: Sequence[ImageInput], batch_size: int) -> np.ndarray:
         if not len(images):

@@ -16,7 +16,7 @@ from sleeve.training.estimators import logreg_model, svc_model, text_model
 from sleeve.training.evaluate import classification_metrics
 from sleeve.training.heads_runtime import head_probabilities, l2_normalise, ovr_logits, softmax
 from sleeve.training.label_issues import fold_of
-from sleeve.training.text_head import CharTfidf, TextHead, fuse
+from sleeve.training.text_head import CharTfidf, TextHead, fuse_by_condition
 
 # heads that can be refitted per fold from their chosen params, without a val split
 REFITTABLE = ("knn", "logreg", "svc", "rf")
@@ -136,7 +136,7 @@ def fused_cv_scores(
     image_params: dict,
     temperature: float,
     text_c: float,
-    weight: float,
+    weights: dict[str, float],
     x: np.ndarray,
     texts: list[str],
     y: np.ndarray,
@@ -147,7 +147,8 @@ def fused_cv_scores(
 ) -> list[float]:
     """:func:`grouped_cv_scores` of the late-fused rung: per fold the image head and the text
     rung (TF-IDF fitted on the fold, logistic regression at the run's C) are refitted and fused
-    with the run's text weight, all settings as chosen on val."""
+    with the run's text weights per condition (words / no_words), all settings as chosen on
+    val."""
 
     scores = []
     n = len(genres)
@@ -166,7 +167,8 @@ def fused_cv_scores(
             model = text_model(text_c, seed)
             model.fit(tfidf.transform(fit_texts), y[fit_idx])
             head = TextHead.from_logreg(tfidf, model, n)
-            p_text = head.probabilities([texts[i] for i in held])
-            pred = fuse(p_image, p_text, weight).argmax(1)
+            held_texts = [texts[i] for i in held]
+            p_text = head.probabilities(held_texts)
+            pred = fuse_by_condition(p_image, p_text, head.speaks(held_texts), weights).argmax(1)
             scores.append(classification_metrics(y[held], pred, genres)["weighted_f1"])
     return scores

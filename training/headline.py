@@ -60,6 +60,15 @@ def representative(best: MethodOutcome, outcomes: list[MethodOutcome]) -> Method
 TEXT_RUNGS = ("text", "fused")  # refitted whole: their image head and the words, per fold
 
 
+def text_weights(outcome: MethodOutcome) -> dict[str, float]:
+    """The rung's text weight per condition (``text``: the words alone, 1 everywhere)."""
+    if outcome.fitted.method == "text":
+        return {"words": 1.0, "no_words": 1.0}
+    params = outcome.fitted.params
+    w = float(params["text_weight"])
+    return dict(params.get("text_weights") or {"words": w, "no_words": w})
+
+
 def text_rung_scores(
     outcome: MethodOutcome,
     outcomes: list[MethodOutcome],
@@ -81,17 +90,17 @@ def text_rung_scores(
         return [], {}
     if image.fitted.method not in REFITTABLE:
         return [], {}
-    weight = 1.0 if outcome.fitted.method == "text" else float(params["text_weight"])
+    weights = text_weights(outcome)
     info = {
         "image_method": image.fitted.method,
         "image_params": head_params(image),
         "text_C": params["C"],
-        "text_weight": weight,
+        "text_weights": weights,
     }
     try:
         scores = fused_cv_scores(
             image.fitted.method, info["image_params"],
-            float(image.fitted.head.get("temperature", 1.0)), float(params["C"]), weight,
+            float(image.fitted.head.get("temperature", 1.0)), float(params["C"]), weights,
             x, texts, y, groups, genres, repeats, seed,
         )  # fmt: skip
     except ValueError as exc:  # a fold whose words give TF-IDF nothing

@@ -121,7 +121,9 @@ def caveats(metrics: dict, card: DatasetCard) -> list[str]:
         out.append(
             f"text/fused read the words on the cover (OCR; {p['covers_with_text']:.0%} of "
             f"covers showed some): character n-gram TF-IDF + logistic regression, fused with "
-            f"{p['image_method']} at text weight {weight} (chosen on val). Covers by an artist "
+            f"{p['image_method']} at text weight {weight} (chosen on val on the covers with "
+            "words; a cover whose words the text model has nothing for gets the image alone). "
+            "Covers by an artist "
             "also in train are the easy case for text: read the README before trusting it on "
             "new artists."
         )

@@ -2,12 +2,12 @@
 
 - ``text``: character n-gram TF-IDF + logistic regression on the OCR words alone.
 - ``fused``: the best image rung (on val) and the text rung, log-probabilities weighted with the
-  text weight chosen on val.
+  text weight chosen on val per condition: covers whose words the text head has nothing for
+  (no words read, no known n-gram) get the image alone (training/text_head.py).
 
 Both are stored as the image rung's model.pt plus a ``text`` block (the text head as plain
 arrays and the weight; ``text`` has weight 1), so ``Classifier`` reads a new cover's words and
-applies the same fusion. A cover without words gets the text head's intercept-only answer,
-nearly flat on balanced data, so its image evidence decides.
+applies the same fusion.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from sleeve.training.config import DEFAULT_METHODS, TrainConfig
 from sleeve.training.data import Export
 from sleeve.training.methods import FittedHead, MethodOutcome, RungContext
 from sleeve.training.recipes import BEST
-from sleeve.training.text_head import choose_weight, fit_text, fuse
+from sleeve.training.text_head import choose_weights, fit_text, fuse_by_condition
 from sleeve.vision.samples import decode
 
 TEXT_METHODS = ("text", "fused")
@@ -50,12 +50,14 @@ def ocr_seconds(export: Export, n: int = 8) -> float:
     return (time.perf_counter() - start) / max(1, len(probe))
 
 
-def text_block(head_dict: dict, weight: float, image_method: str) -> dict:
-    """What model.pt's ``text`` entry holds (plain values and tensors only)."""
+def text_block(head_dict: dict, weights: dict[str, float], image_method: str) -> dict:
+    """What model.pt's ``text`` entry holds (plain values and tensors only): ``weights`` per
+    condition (words, no_words); ``weight``, the words weight, for readers of older models."""
     return {
         "engine": ENGINE,
         "engine_version": engine_version() or "",
-        "weight": float(weight),
+        "weight": float(weights["words"]),
+        "weights": {k: float(v) for k, v in weights.items()},
         "image_method": image_method,
         "head": head_dict,
     }
@@ -119,7 +121,8 @@ def run_text_methods(
     }
     out = []
     if "text" in wanted:
-        payload = _with_text(image.payload, "text", head_dict, 1.0, image.fitted.method)
+        alone = {"words": 1.0, "no_words": 1.0}
+        payload = _with_text(image.payload, "text", head_dict, alone, image.fitted.method)
         out.append(
             MethodOutcome(
                 FittedHead("text", {}, fitted.val_probs, common, fitted.train_seconds),
@@ -129,19 +132,29 @@ def run_text_methods(
             )
         )
     if "fused" in wanted:
-        weight, _ = choose_weight(image.fitted.val_probs, fitted.val_probs, y["val"])
-        params = {**common, "text_weight": weight}
-        payload = _with_text(image.payload, "fused", head_dict, weight, image.fitted.method)
+        speaks = {sp: fitted.head.speaks(by_split[sp]) for sp in ("val", "test")}
+        weights, _ = choose_weights(
+            image.fitted.val_probs, fitted.val_probs, y["val"], speaks["val"]
+        )
+        params = {
+            **common,
+            "text_weight": weights["words"],
+            "text_weights": weights,
+            "val_covers_without_words": int((~speaks["val"]).sum()),
+        }
+        payload = _with_text(image.payload, "fused", head_dict, weights, image.fitted.method)
         out.append(
             MethodOutcome(
                 FittedHead(
                     "fused",
                     {},
-                    fuse(image.fitted.val_probs, fitted.val_probs, weight),
+                    fuse_by_condition(
+                        image.fitted.val_probs, fitted.val_probs, speaks["val"], weights
+                    ),
                     params,
                     fitted.train_seconds + image.fitted.train_seconds,
                 ),
-                fuse(image.test_probs, text_test, weight),
+                fuse_by_condition(image.test_probs, text_test, speaks["test"], weights),
                 ips,
                 payload,
             )
@@ -149,8 +162,10 @@ def run_text_methods(
     return out
 
 
-def _with_text(payload: dict, method: str, head: dict, weight: float, image_method: str) -> dict:
-    return {**payload, "method": method, "text": text_block(head, weight, image_method)}
+def _with_text(
+    payload: dict, method: str, head: dict, weights: dict[str, float], image_method: str
+) -> dict:
+    return {**payload, "method": method, "text": text_block(head, weights, image_method)}
 
 
 class TextRung:
