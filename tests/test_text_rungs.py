@@ -224,3 +224,30 @@ def test_small_val_selection_compares_the_text_rungs_by_cv(tmp_path) -> None:  #
     top = max(v["estimate"] for v in block["per_method"].values())
     assert block["per_method"][block["chosen"]]["estimate"] == top
     assert block["per_method"]["fused"]["fold_scores"]  # refitted on every fold
+
+
+def test_the_default_recipe_refuses_without_the_ocr_engine(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    # a plain install (no `ocr` extra) must not silently ship the image SVC alone
+    from sleeve.training import cli
+    from sleeve.training.methods import text
+
+    export = _export(tmp_path / "export", per_split=(2, 1, 1))
+    monkeypatch.setattr(text, "engine_version", lambda: None)
+    monkeypatch.setenv("SLEEVE_DATA_DIR", str(tmp_path / "data"))
+    code = cli.main(["--dataset", str(export), "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and "pip install 'sleeve[ocr]'" in err[0] and "--method svc" in err[0]
+    assert not (tmp_path / "run" / "model.pt").exists()
+
+
+def test_the_default_recipe_refuses_an_export_without_words(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sleeve.training.recipes import BEST
+
+    export = _export(tmp_path / "export", per_split=(2, 1, 1))
+    (export / TEXT_TABLE).unlink()
+    with pytest.raises(ConfigError, match="default recipe"):
+        train_and_evaluate(export, tmp_path / "run", TrainConfig(methods=BEST.methods, **TINY))
+    # an image-only recipe, asked for by name, still runs
+    result = train_and_evaluate(export, tmp_path / "run2", TrainConfig(methods=("logreg",), **TINY))
+    assert result.metrics["best"]["method"] == "logreg"

@@ -27,8 +27,9 @@ from sleeve.training.methods import Method, MethodOutcome, RungContext
 from sleeve.training.methods.embedding import EmbeddingRung, split_arrays, split_labels
 from sleeve.training.methods.finetune import FineTuneRung
 from sleeve.training.methods.side import SideRung
-from sleeve.training.methods.text import TextRung, export_texts
+from sleeve.training.methods.text import TextRung, export_texts, require_words
 from sleeve.training.outputs import write_run_dir
+from sleeve.training.recipes import BEST
 from sleeve.training.rundir import Run, RunResult, default_run_dir, write_latest_run
 from sleeve.training.selection import choose_for_export
 from sleeve.vision.backbones import configure_threads, resolve_device
@@ -72,6 +73,8 @@ def train_and_evaluate(
     configure_threads(device)
     started = time.perf_counter()
     export = load_export(export_dir)
+    if tuple(config.methods) == BEST.methods:
+        require_words(export)  # the default recipe never silently becomes image-only
     run_dir = (
         Path(out_dir) if out_dir else default_run_dir(Path(data_dir) / "runs", export.dataset_id)
     )

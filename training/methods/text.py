@@ -18,12 +18,11 @@ import time
 import numpy as np
 
 from sleeve.dataset.cover_text import TEXT_TABLE
-from sleeve.dataset.ocr import ENGINE, engine_version, read_words, words_text
+from sleeve.dataset.ocr import ENGINE, INSTALL_HINT, engine_version, read_words, words_text
 from sleeve.errors import ConfigError
 from sleeve.training.config import DEFAULT_METHODS, TrainConfig
 from sleeve.training.data import Export
 from sleeve.training.methods import FittedHead, MethodOutcome, RungContext
-from sleeve.training.recipes import BEST
 from sleeve.training.text_head import choose_weights, fit_text, fuse_by_condition
 from sleeve.vision.samples import decode
 
@@ -63,6 +62,29 @@ def text_block(head_dict: dict, weights: dict[str, float], image_method: str) ->
     }
 
 
+def words_problem(texts: dict[str, str] | None) -> str | None:
+    """Why the text rungs cannot run (no text table, no OCR engine), or None."""
+    if texts is None:
+        return (
+            f"the export has no {TEXT_TABLE}: build it with the OCR extra installed "
+            f"({INSTALL_HINT}), then run build-dataset again"
+        )
+    if engine_version() is None:
+        return f"the text rungs read new covers' words: {INSTALL_HINT}"
+    return None
+
+
+def require_words(export: Export) -> None:
+    """The default recipe reads the words on the covers: refuse before any work rather than
+    ship another recipe silently (an image-only --method or --quick runs without them)."""
+    problem = words_problem(export_texts(export))
+    if problem is not None:
+        raise ConfigError(
+            f"the default recipe (svc, text, fused) needs the words on the covers: {problem} "
+            "(or choose an image-only recipe, e.g. --method svc)"
+        )
+
+
 def run_text_methods(
     export: Export, wanted: tuple[str, ...], image_outcomes: list, seed: int, asked: bool
 ) -> list:
@@ -71,15 +93,8 @@ def run_text_methods(
     ``asked``: the rungs were named on the command line, so a missing prerequisite is an
     error; in the default ladder they are skipped quietly instead."""
     texts = export_texts(export)
-    problem = None
-    if texts is None:
-        problem = (
-            f"the export has no {TEXT_TABLE}: build it with the OCR extra installed "
-            "(pip install 'sleeve[ocr]'), then run build-dataset again"
-        )
-    elif engine_version() is None:
-        problem = "the text rungs read new covers' words: pip install 'sleeve[ocr]'"
-    elif not image_outcomes:
+    problem = words_problem(texts)
+    if problem is None and not image_outcomes:
         problem = "the text rungs need an image rung too, e.g. --method svc,text,fused"
     fitted = None
     if problem is None:
@@ -179,6 +194,7 @@ class TextRung:
     def fit(self, ctx: RungContext) -> list[MethodOutcome]:
         methods = tuple(ctx.config.methods)
         wanted = tuple(m for m in methods if m in TEXT_METHODS)
-        # the ladder and the default recipe read the words when the export has them
-        asked = methods not in (DEFAULT_METHODS, BEST.methods)
+        # the quick ladder reads the words when it can; the default recipe was checked before
+        # any work (require_words), a named text rung must run
+        asked = methods != DEFAULT_METHODS
         return run_text_methods(ctx.export, wanted, ctx.outcomes, ctx.config.seed, asked)
