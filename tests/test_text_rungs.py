@@ -251,3 +251,12 @@ def test_the_default_recipe_refuses_an_export_without_words(tmp_path) -> None:  
     # an image-only recipe, asked for by name, still runs
     result = train_and_evaluate(export, tmp_path / "run2", TrainConfig(methods=("logreg",), **TINY))
     assert result.metrics["best"]["method"] == "logreg"
+
+
+def test_the_headline_says_how_its_folds_are_grouped(text_run) -> None:  # type: ignore[no-untyped-def]
+    _, result = text_run
+    h = json.loads((Path(result.run_dir) / "metrics.json").read_text())["headline"]
+    assert "artist key" in " ".join(h["grouping"]["by"])
+    assert h["grouping"]["groups"] <= h["grouping"]["manifest_groups"]
+    assert isinstance(h["test_split_inside_range"], bool)
+    assert "grouped by" in (Path(result.run_dir) / "report.md").read_text()
