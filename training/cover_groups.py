@@ -27,12 +27,17 @@ from sleeve.training.data import Export
 # series mostly below (the visual dedup's candidate floor is 0.7, its geometric check decides)
 LOOKALIKE_COSINE = 0.9
 LOOKALIKE_K = 8
+# a chain of near neighbours is not one artwork: a look-alike link never makes a group larger
+# than this share of the covers (procedural or same-series covers would otherwise chain into
+# one group per genre, and a fold would hold out a whole genre)
+LOOKALIKE_MAX_SHARE = 0.01
 BY = ("manifest group_id", "artist key (artists.csv: credits and words)", "look-alike embeddings")
 
 
 class _Components:
     def __init__(self, n: int) -> None:
         self.parent = list(range(n))
+        self.size = [1] * n
 
     def find(self, i: int) -> int:
         while self.parent[i] != i:
@@ -40,11 +45,16 @@ class _Components:
             i = self.parent[i]
         return i
 
-    def join(self, a: int, b: int) -> bool:
+    def join(self, a: int, b: int, max_size: int | None = None) -> bool:
+        """Merge a's and b's groups (unless the result would exceed ``max_size``)."""
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return False
-        self.parent[max(ra, rb)] = min(ra, rb)
+        if max_size is not None and self.size[ra] + self.size[rb] > max_size:
+            return False
+        lo, hi = min(ra, rb), max(ra, rb)
+        self.parent[hi] = lo
+        self.size[lo] += self.size[hi]
         return True
 
 
@@ -88,13 +98,15 @@ def fold_groups(export: Export, feats: np.ndarray | None) -> tuple[list[str], di
     by_artist = _join_by_key(comp, artist_keys(export))
     by_look = 0
     pairs = lookalike_pairs(feats) if feats is not None and n > 1 else np.zeros((0, 2))
+    cap = max(2, int(LOOKALIKE_MAX_SHARE * n))
     for i, j in pairs:
-        by_look += comp.join(int(i), int(j))
+        by_look += comp.join(int(i), int(j), cap)
     roots = [comp.find(i) for i in range(n)]
     sizes = np.bincount(roots, minlength=n) if n else np.zeros(0, dtype=np.int64)
     info = {
         "by": list(BY),
         "lookalike_cosine": LOOKALIKE_COSINE,
+        "lookalike_max_group": cap,
         "groups": len(set(roots)),
         "manifest_groups": len(set(manifest)),
         "merged_by_artist": int(by_artist),
@@ -102,3 +114,9 @@ def fold_groups(export: Export, feats: np.ndarray | None) -> tuple[list[str], di
         "largest_group": int(sizes.max()) if n else 0,
     }
     return [export.samples[r].sha256 for r in roots], info
+
+
+def artist_names(export: Export) -> dict[str, str]:
+    """sha256 -> "name (source)" for the covers artists.csv gives an artist (for reviewers)."""
+    table = load_table(export.dataset.side_file(ARTIST_TABLE))
+    return {sha: f"{ev.name} ({ev.source})" for sha, ev in table.items() if ev.key}

@@ -145,30 +145,77 @@ def fused_cv_scores(
     repeats: int = 1,
     seed: int = 0,
 ) -> list[float]:
-    """:func:`grouped_cv_scores` of the late-fused rung: per fold the image head and the text
+    """:func:`grouped_cv_scores` of the late-fused rung (:func:`fused_oof_probabilities`)."""
+    scores = []
+    for r in range(repeats):
+        fold = fold_of(y, groups, len(genres), seed + r)
+        probs = fused_oof_probabilities(
+            image_method, image_params, temperature, text_c, weights, x, texts, y, fold,
+            len(genres), seed,
+        )  # fmt: skip
+        for k in range(int(fold.max()) + 1):
+            held = np.flatnonzero(fold == k)
+            if len(held) and probs[held].sum() > 0:
+                pred = probs[held].argmax(1)
+                scores.append(classification_metrics(y[held], pred, genres)["weighted_f1"])
+    return scores
+
+
+def fused_oof_probabilities(
+    image_method: str,
+    image_params: dict,
+    temperature: float,
+    text_c: float,
+    weights: dict[str, float],
+    x: np.ndarray,
+    texts: list[str],
+    y: np.ndarray,
+    fold: np.ndarray,
+    n_classes: int,
+    seed: int = 0,
+) -> np.ndarray:
+    """Out-of-fold probabilities of the late-fused rung: per fold the image head and the text
     rung (TF-IDF fitted on the fold, logistic regression at the run's C) are refitted and fused
     with the run's text weights per condition (words / no_words), all settings as chosen on
-    val."""
+    val. Rows of a fold that cannot be fitted (one class left) stay 0."""
+    probs = np.zeros((len(y), n_classes))
+    for k in range(int(fold.max()) + 1):
+        fit_idx, held = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
+        if len(held) == 0 or len(np.unique(y[fit_idx])) < 2:
+            continue
+        p_image = refit_probabilities(
+            image_method, image_params, x[fit_idx], y[fit_idx], x[held], n_classes,
+            temperature=temperature, seed=seed,
+        )  # fmt: skip
+        fit_texts = [texts[i] for i in fit_idx]
+        tfidf = CharTfidf.fit(fit_texts)
+        model = text_model(text_c, seed)
+        model.fit(tfidf.transform(fit_texts), y[fit_idx])
+        head = TextHead.from_logreg(tfidf, model, n_classes)
+        held_texts = [texts[i] for i in held]
+        p_text = head.probabilities(held_texts)
+        probs[held] = fuse_by_condition(p_image, p_text, head.speaks(held_texts), weights)
+    return probs
 
-    scores = []
-    n = len(genres)
-    for r in range(repeats):
-        fold = fold_of(y, groups, n, seed + r)
-        for k in range(int(fold.max()) + 1):
-            fit_idx, held = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
-            if len(held) == 0 or len(np.unique(y[fit_idx])) < 2:
-                continue
-            p_image = refit_probabilities(
-                image_method, image_params, x[fit_idx], y[fit_idx], x[held], n,
-                temperature=temperature, seed=seed,
-            )  # fmt: skip
-            fit_texts = [texts[i] for i in fit_idx]
-            tfidf = CharTfidf.fit(fit_texts)
-            model = text_model(text_c, seed)
-            model.fit(tfidf.transform(fit_texts), y[fit_idx])
-            head = TextHead.from_logreg(tfidf, model, n)
-            held_texts = [texts[i] for i in held]
-            p_text = head.probabilities(held_texts)
-            pred = fuse_by_condition(p_image, p_text, head.speaks(held_texts), weights).argmax(1)
-            scores.append(classification_metrics(y[held], pred, genres)["weighted_f1"])
-    return scores
+
+def image_oof_probabilities(
+    method: str,
+    params: dict,
+    temperature: float,
+    x: np.ndarray,
+    y: np.ndarray,
+    fold: np.ndarray,
+    n_classes: int,
+    seed: int = 0,
+) -> np.ndarray:
+    """Out-of-fold probabilities of a refittable image head (:func:`refit_probabilities`)."""
+    probs = np.zeros((len(y), n_classes))
+    for k in range(int(fold.max()) + 1):
+        fit_idx, held = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
+        if len(held) == 0 or len(np.unique(y[fit_idx])) < 2:
+            continue
+        probs[held] = refit_probabilities(
+            method, params, x[fit_idx], y[fit_idx], x[held], n_classes,
+            temperature=temperature, seed=seed,
+        )  # fmt: skip
+    return probs

@@ -27,7 +27,13 @@ import numpy as np
 
 from sleeve.training.artist_split import artist_kinds
 from sleeve.training.cover_groups import fold_groups
-from sleeve.training.grouped_cv import REFITTABLE, fused_cv_scores, grouped_cv_scores
+from sleeve.training.grouped_cv import (
+    REFITTABLE,
+    fused_cv_scores,
+    fused_oof_probabilities,
+    grouped_cv_scores,
+    image_oof_probabilities,
+)
 from sleeve.training.text_head import weighted_f1
 
 if TYPE_CHECKING:
@@ -113,6 +119,40 @@ def text_rung_scores(
         log.warning("%s cannot be refitted per fold (%s)", outcome.fitted.method, exc)
         return [], {}
     return scores, info
+
+
+def shipped_oof_probabilities(
+    best: MethodOutcome,
+    outcomes: list[MethodOutcome],
+    x: np.ndarray,
+    texts: list[str] | None,
+    y: np.ndarray,
+    fold: np.ndarray,
+    n_classes: int,
+    seed: int = 0,
+) -> np.ndarray | None:
+    """Out-of-fold probabilities of the shipped rung refitted per fold with its settings (the
+    text rungs with their image head and words), or None when it cannot be refitted."""
+    params = best.fitted.params
+    if best.fitted.method in REFITTABLE:
+        t = float(best.fitted.head.get("temperature", 1.0))
+        return image_oof_probabilities(
+            best.fitted.method, head_params(best), t, x, y, fold, n_classes, seed
+        )
+    image = next((o for o in outcomes if o.fitted.method == params.get("image_method")), None)
+    if best.fitted.method not in TEXT_RUNGS or texts is None or image is None:
+        return None
+    if image.fitted.method not in REFITTABLE:
+        return None
+    try:
+        return fused_oof_probabilities(
+            image.fitted.method, head_params(image),
+            float(image.fitted.head.get("temperature", 1.0)), float(params["C"]),
+            text_weights(best), x, texts, y, fold, n_classes, seed,
+        )  # fmt: skip
+    except ValueError as exc:  # a fold whose words give TF-IDF nothing
+        log.warning("%s cannot be refitted per fold (%s)", best.fitted.method, exc)
+        return None
 
 
 def summarise(scores: list[float]) -> dict:

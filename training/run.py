@@ -118,6 +118,10 @@ def train_and_evaluate(
         extra["learning_curve"] = learning_curve_for_run(
             export, features["x"], best, outcomes, config.seed
         )
+    if config.label_issues and "x" in features:  # the review queue (sleeve review)
+        extra["label_issues"] = write_label_issues(
+            run_dir, export, features["x"], config.seed, best, outcomes, texts
+        )
     metrics = write_run_dir(
         run,
         export,
@@ -129,8 +133,6 @@ def train_and_evaluate(
         extra_metrics={k: v for k, v in extra.items() if v is not None},
     )
     save_model(best.payload, run.model_path)
-    if config.label_issues and "x" in features:  # the review queue (sleeve review)
-        write_label_issues(run_dir, export, features["x"], config.seed)
     if data_dir is not None:
         write_latest_run(Path(data_dir) / "runs", run_dir)
     return RunResult(run, metrics, best.fitted.method)
