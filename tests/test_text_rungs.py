@@ -260,3 +260,32 @@ def test_the_headline_says_how_its_folds_are_grouped(text_run) -> None:  # type:
     assert h["grouping"]["groups"] <= h["grouping"]["manifest_groups"]
     assert isinstance(h["test_split_inside_range"], bool)
     assert "grouped by" in (Path(result.run_dir) / "report.md").read_text()
+
+
+def test_predict_answers_unsure_below_the_asked_confidence(
+    text_run, tmp_path, monkeypatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    from sleeve.training import predict_cli
+
+    _, result = text_run
+    cover = tmp_path / "cover.jpg"
+    worded("CASH", size=160, font_size=28).save(cover)
+    monkeypatch.setenv("SLEEVE_DATA_DIR", str(tmp_path / "data"))
+    argv = [str(cover), "--model", str(result.run_dir), "--json", "--no-progress"]
+    assert predict_cli.main([*argv, "--min-confidence", "0"]) == 0
+    sure = json.loads(capsys.readouterr().out)[0]
+    assert sure["answer"] == sure["predictions"][0]["genre"]
+    assert predict_cli.main([*argv, "--min-confidence", "1"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["answer"] == "unsure"
+    assert predict_cli.main([*argv, "--min-confidence", "2"]) == 2
+
+
+def test_the_run_reports_coverage_against_weighted_f1(text_run) -> None:  # type: ignore[no-untyped-def]
+    _, result = text_run
+    points = result.metrics["confidence"]["points"]
+    assert points[0]["min_confidence"] == 0.0 and points[0]["test_coverage"] == 1.0
+    thresholds = [p["min_confidence"] for p in points]
+    assert thresholds == sorted(thresholds)  # stricter thresholds answer fewer covers
+    coverage = [p["test_coverage"] for p in points]
+    assert coverage == sorted(coverage, reverse=True)
+    assert "How sure is it" in (Path(result.run_dir) / "report.md").read_text()

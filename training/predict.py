@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
@@ -75,6 +75,14 @@ class PredictionResult:
     reason: str | None = None  # short code: missing-file, html, bomb, too-large, timeout, http-404…
     # the words read on the cover (text, confidence) when the model reads text; None otherwise
     words: tuple[tuple[str, float], ...] | None = None
+    unsure: bool = False  # the top probability is under the asked --min-confidence
+
+    @property
+    def answer(self) -> str | None:
+        """The top genre, "unsure" below the asked confidence, None for an error."""
+        if not self.ok or not self.predictions:
+            return None
+        return UNSURE if self.unsure else self.predictions[0].genre
 
     @property
     def ok(self) -> bool:
@@ -85,6 +93,7 @@ class PredictionResult:
             return {"path": self.path, "error": self.error}
         out: dict[str, Any] = {
             "path": self.path,
+            "answer": self.answer,
             "predictions": [
                 {"genre": p.genre, "probability": round(p.probability, 6)} for p in self.predictions
             ],
@@ -92,6 +101,25 @@ class PredictionResult:
         if self.words is not None:
             out["words"] = [{"text": t, "confidence": round(c, 4)} for t, c in self.words]
         return out
+
+
+UNSURE = "unsure"
+
+
+def with_min_confidence(
+    results: Sequence[PredictionResult], min_confidence: float | None
+) -> list[PredictionResult]:
+    """``results`` with ``unsure`` set where the top probability is under ``min_confidence``."""
+    if min_confidence is None:
+        return list(results)
+    if not 0.0 <= min_confidence <= 1.0:
+        raise UsageError(f"--min-confidence must be between 0 and 1 (got {min_confidence})")
+    return [
+        replace(r, unsure=r.predictions[0].probability < min_confidence)
+        if r.ok and r.predictions
+        else r
+        for r in results
+    ]
 
 
 # -- which model -------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from sleeve.dataset.export import DatasetCard
 from sleeve.training.ablation import HEAD as ABLATION_HEAD
 from sleeve.training.ablation import NOTE as ABLATION_NOTE
 from sleeve.training.ablation import ablation_rows
+from sleeve.training.confidence import curve_lines as confidence_lines
 from sleeve.training.headline import headline_sentence
 from sleeve.training.learning_curve import curve_lines
 from sleeve.training.selection import chosen_by, selection_lines
@@ -208,6 +209,17 @@ def render_markdown(metrics: dict, card: DatasetCard, pairs: list[dict]) -> str:
         *(
             ["## Model selection", "", *selection_lines(metrics), ""]
             if selection_lines(metrics)
+            else []
+        ),
+        *(
+            [
+                f"## How sure is it ({metrics['confidence']['method']}, thresholds from val, "
+                "test covers)",
+                "",
+                *confidence_lines(metrics["confidence"]["points"]),
+                "",
+            ]
+            if metrics.get("confidence")
             else []
         ),
         "## Most confused genres",

@@ -17,6 +17,7 @@ import torch
 
 from sleeve.errors import ConfigError
 from sleeve.training.classifier import save_model
+from sleeve.training.confidence import coverage_curve
 from sleeve.training.config import DEFAULT_METHODS, TrainConfig, seed_everything
 from sleeve.training.data import Export, load_export
 from sleeve.training.evaluate import classification_metrics
@@ -118,6 +119,12 @@ def train_and_evaluate(
         extra["learning_curve"] = learning_curve_for_run(
             export, features["x"], best, outcomes, config.seed
         )
+    extra["confidence"] = {  # answer only above a top probability (predict --min-confidence)
+        "method": best.fitted.method,
+        "points": coverage_curve(
+            best.fitted.val_probs, best.test_probs, split_labels(export, "test")
+        ),
+    }
     if config.label_issues and "x" in features:  # the review queue (sleeve review)
         extra["label_issues"] = write_label_issues(
             run_dir, export, features["x"], config.seed, best, outcomes, texts
