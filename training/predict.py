@@ -75,7 +75,7 @@ class PredictionResult:
     reason: str | None = None  # short code: missing-file, html, bomb, too-large, timeout, http-404…
     # the words read on the cover (text, confidence) when the model reads text; None otherwise
     words: tuple[tuple[str, float], ...] | None = None
-    unsure: bool = False  # the top probability is under the asked --min-confidence
+    unsure: bool | None = None  # top probability under --min-confidence (None: not asked)
 
     @property
     def answer(self) -> str | None:
@@ -93,13 +93,14 @@ class PredictionResult:
             return {"path": self.path, "error": self.error}
         out: dict[str, Any] = {
             "path": self.path,
-            "answer": self.answer,
             "predictions": [
                 {"genre": p.genre, "probability": round(p.probability, 6)} for p in self.predictions
             ],
         }
         if self.words is not None:
             out["words"] = [{"text": t, "confidence": round(c, 4)} for t, c in self.words]
+        if self.unsure is not None:  # --min-confidence asked: the genre, or "unsure"
+            out["answer"] = self.answer
         return out
 
 
