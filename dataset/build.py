@@ -29,6 +29,7 @@ from sleeve.dataset.export import (
     write_export,
     write_latest,
 )
+from sleeve.dataset.extra_text import EXTRA_TEXT_TABLE, extra_items, render_extra_text_table
 from sleeve.dataset.groups import DEFAULT_THRESHOLD, Grouping, group_duplicates
 from sleeve.dataset.hashing import ALGOS, HashReport, ensure_hashes
 from sleeve.dataset.labels import Label, LabelReport, LabelRule, resolve_labels
@@ -499,6 +500,10 @@ def _export(
     )
     card.artists = artists.card([r.sha256 for r in manifest_rows], opts.group_by_artist)
     extra_files[ARTIST_TABLE] = artists.table(r.sha256 for r in manifest_rows)
+    if TEXT_TABLE in extra_files:  # the words of the covers the balancer left out
+        extra_files |= extra_text_table(
+            catalog, data_dir, chosen, manifest_rows, artists, image_by_id, text_card, opts
+        )
     wanted_attrs = export_extractors(opts.attributes)
     if wanted_attrs:  # attributes.csv + the card's per-genre profile (dataset/attributes/)
         covers = [(it.sha256, it.genre, image_by_id[it.key].path) for it in chosen.kept]
@@ -516,6 +521,40 @@ def _export(
         extra_files=extra_files,
     )
     write_latest(settings.datasets_dir, export_dir)
+
+
+def extra_text_table(
+    catalog: Catalog,
+    data_dir: Path,
+    chosen: Selection,
+    manifest_rows: list[ManifestRow],
+    artists: ArtistStage,
+    image_by_id: dict[int, ImageRow],
+    text_card: dict[str, object],
+    opts: BuildOptions,
+) -> dict[str, bytes]:
+    """text_extra.jsonl (dataset/extra_text.py) and its count in the card's text entry."""
+    exported = {r.sha256: r.split for r in manifest_rows}
+    artist_of = {sha: ev.key for sha, ev in artists.evidence.items()}
+    extra, shared = extra_items(chosen.items, exported, chosen.leak_of, artist_of)
+    if not extra:
+        return {}
+    ensure_text(
+        catalog,
+        data_dir,
+        [(it.sha256, image_by_id[it.key].path) for it in extra],
+        progress=opts.progress,
+    )
+    words = load_text(catalog, [it.sha256 for it in extra])
+    rows = [(it.sha256, it.genre, words.get(it.sha256, [])) for it in extra]
+    text_card["extra_train_covers"] = len(rows)
+    text_card["extra_left_out_shared_group"] = shared
+    text_card["note"] = (
+        f"{text_card['note']}; the text rung also reads {len(rows)} labelled covers the "
+        f"balancer left out ({EXTRA_TEXT_TABLE}; {shared} more left out for sharing a "
+        "duplicate, release or artist group with a val/test cover)"
+    )
+    return {EXTRA_TEXT_TABLE: render_extra_text_table(rows)}
 
 
 def cover_text_table(

@@ -194,6 +194,19 @@ class DatasetExport:
         except (OSError, ValueError, KeyError) as exc:
             raise DataError(f"cannot read {path}: {exc}") from None
 
+    @cached_property
+    def extra_words(self) -> list[tuple[str, str]]:
+        """(genre, words) of the labelled covers the balancer left out (text_extra.jsonl, for
+        the text rung only: dataset/extra_text.py); [] when absent."""
+        from sleeve.dataset.extra_text import EXTRA_TEXT_TABLE, read_extra_text_table
+
+        path = self.side_file(EXTRA_TEXT_TABLE)
+        try:
+            rows = read_extra_text_table(path)
+        except (OSError, ValueError, KeyError) as exc:
+            raise DataError(f"cannot read {path}: {exc}") from None
+        return [(genre, " ".join(w.text for w in words)) for _, genre, words in rows]
+
     @property
     def has_text(self) -> bool:
         return self.side_file(TEXT_TABLE).is_file()

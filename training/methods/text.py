@@ -62,6 +62,15 @@ def text_block(head_dict: dict, weights: dict[str, float], image_method: str) ->
     }
 
 
+def extra_train_words(export: Export) -> tuple[list[str], np.ndarray]:
+    """The words and labels of the covers the balancer left out (the export's
+    text_extra.jsonl, none sharing a group with a val/test cover): train covers for the text
+    rung only; genres outside the export's are skipped."""
+    label = {g: i for i, g in enumerate(export.genres)}
+    rows = [(label[g], t) for g, t in export.dataset.extra_words if g in label]
+    return [t for _, t in rows], np.array([k for k, _ in rows], dtype=np.int64)
+
+
 def words_problem(texts: dict[str, str] | None) -> str | None:
     """Why the text rungs cannot run (no text table, no OCR engine), or None."""
     if texts is None:
@@ -104,10 +113,11 @@ def run_text_methods(
             for sp in ("train", "val", "test")
         }
         y = {sp: np.array([s.label for s in export.split(sp)]) for sp in ("train", "val", "test")}
+        extra_texts, extra_y = extra_train_words(export)
         try:
             fitted = fit_text(
-                split_texts["train"],
-                y["train"],
+                split_texts["train"] + extra_texts,
+                np.concatenate([y["train"], extra_y]),
                 split_texts["val"],
                 y["val"],
                 len(export.genres),
@@ -131,6 +141,7 @@ def run_text_methods(
     share = sum(1 for t in texts.values() if t) / max(1, len(texts))
     common = {
         **fitted.params,
+        "extra_train_covers": len(extra_texts),
         "covers_with_text": round(share, 3),
         "image_method": image.fitted.method,
     }
