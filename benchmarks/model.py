@@ -32,6 +32,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
+
+from sleeve.dataset.artist_stage import ARTIST_TABLE, load_table
+from sleeve.dataset.export import read_export
+from sleeve.dataset.ocr import words_text
+from sleeve.training.rundir import Run
+from sleeve.training.text_head import TextHead, choose_weight, fuse, weighted_f1
 
 RESULTS = Path(__file__).parent / "results" / "model.json"
 SUBSETS = ("all", "no_words", "words_no_artist", "recognised_artist")
@@ -51,20 +58,14 @@ def _cli(name: str, data_dir: Path, *argv: str) -> str:
     return done.stdout
 
 
-def subsets(run_dir: Path, export_dir: Path, shas: list[str]) -> dict[str, np.ndarray]:
+def subsets(run: Run, export_dir: Path, shas: list[str]) -> dict[str, np.ndarray]:
     """Masks over the test covers: no words the text model knows / words but no artist /
     an artist recognised (artists.csv: credited, or named by the words)."""
-    import torch
-
-    from sleeve.dataset.artist_stage import ARTIST_TABLE, load_table
-    from sleeve.dataset.export import read_export
-    from sleeve.dataset.ocr import words_text
-    from sleeve.training.text_head import TextHead
 
     export = read_export(export_dir)
     table = export.word_table or {}
     texts = [words_text(table.get(s, [])) for s in shas]
-    head = TextHead.from_dict(torch.load(run_dir / "model.pt", weights_only=True)["text"]["head"])
+    head = TextHead.from_dict(torch.load(run.model_path, weights_only=True)["text"]["head"])
     speaks = head.speaks(texts)
     artists = load_table(export.side_file(ARTIST_TABLE))
     named = np.array([bool(artists.get(s) and artists[s].key) for s in shas])
@@ -77,20 +78,20 @@ def subsets(run_dir: Path, export_dir: Path, shas: list[str]) -> dict[str, np.nd
 
 
 def seed_figures(data_dir: Path, seed: int) -> dict:
-    from sleeve.training.text_head import choose_weight, fuse, weighted_f1
 
     built = _cli("build-dataset", data_dir, "--balance", "--seed", str(seed))
     export_dir = Path(built.strip().splitlines()[-1])  # build-dataset's last line
     start = time.perf_counter()
     out = _cli("train-and-evaluate", data_dir, "--seed", str(seed), "--dataset", str(export_dir))
     seconds = time.perf_counter() - start
-    run_dir = Path(out.strip().splitlines()[-1])
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    arrays = np.load(run_dir / "probabilities.npz")
+    run = Run(Path(out.strip().splitlines()[-1]))
+    run_dir = run.root
+    metrics = run.metrics()
+    arrays = np.load(run.probabilities_path)
     genres = list(arrays["genres"])
     shas = list(arrays["sha256_test"])
     label = {g: i for i, g in enumerate(genres)}
-    rows = {r["sha256"]: r["genre"] for r in _manifest(export_dir)}
+    rows = {r.sha256: r.genre for r in read_export(export_dir).rows}
     y_test = np.array([label[rows[s]] for s in shas])
     y_val = np.array([label[rows[s]] for s in arrays["sha256_val"]])
     # the previous rule, same run: one text weight for every cover, chosen on all of val
@@ -100,7 +101,7 @@ def seed_figures(data_dir: Path, seed: int) -> dict:
         "default": arrays[f"{metrics['best']['method']}_test"],
         "baseline": fuse(arrays["svc_test"], arrays["text_test"], w_old),
     }
-    masks = subsets(run_dir, export_dir, shas)
+    masks = subsets(run, export_dir, shas)
     scores = {
         rule: {
             k: round(weighted_f1(y_test[m], p[m]), 4) if m.any() else None for k, m in masks.items()
@@ -132,13 +133,6 @@ def seed_figures(data_dir: Path, seed: int) -> dict:
         "review_queue": metrics.get("label_issues"),
         "coverage": (metrics.get("confidence") or {}).get("points"),
     }
-
-
-def _manifest(export_dir: Path) -> list[dict[str, str]]:
-    import csv
-
-    with (export_dir / "manifest.csv").open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
 
 
 def _spread(values: list[float]) -> dict:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sleeve.dataset.cover_text import TEXT_TABLE, read_text_table
+from sleeve.dataset.extra_text import EXTRA_TEXT_TABLE, read_extra_text_table
 from sleeve.errors import DataError
 from sleeve.fsutil import (
     atomic_write,
@@ -198,8 +199,6 @@ class DatasetExport:
     def extra_words(self) -> list[tuple[str, str]]:
         """(genre, words) of the labelled covers the balancer left out (text_extra.jsonl, for
         the text rung only: dataset/extra_text.py); [] when absent."""
-        from sleeve.dataset.extra_text import EXTRA_TEXT_TABLE, read_extra_text_table
-
         path = self.side_file(EXTRA_TEXT_TABLE)
         try:
             rows = read_extra_text_table(path)

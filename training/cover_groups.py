@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from sleeve.dataset.artist_stage import ARTIST_TABLE, load_table
+from sleeve.dataset.lookalike import candidate_pairs
 from sleeve.training.data import Export
 
 # cosine of two covers' embeddings above which they are one look-alike group: re-issues and
@@ -32,6 +33,27 @@ LOOKALIKE_K = 8
 # one group per genre, and a fold would hold out a whole genre)
 LOOKALIKE_MAX_SHARE = 0.01
 BY = ("manifest group_id", "artist key (artists.csv: credits and words)", "look-alike embeddings")
+
+
+FOLDS = 5
+
+
+def manifest_groups(export: Export) -> dict[str, str]:
+    """sha256 -> group_id from the export's manifest (a cover is its own group without one)."""
+    return {r.sha256: r.group_id or r.sha256 for r in export.dataset.rows}
+
+
+def fold_of(y: np.ndarray, groups: list[str], n_classes: int, seed: int = 0) -> np.ndarray:
+    """Fold index per row: grouped (a group sits in one fold) and stratified by label."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    smallest = int(np.bincount(y, minlength=n_classes)[np.unique(y)].min())
+    folds = max(2, min(FOLDS, smallest, len(set(groups))))
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    out = np.full(len(y), -1, dtype=np.int64)
+    for k, (_, held) in enumerate(splitter.split(np.zeros(len(y)), y, groups)):
+        out[held] = k
+    return out
 
 
 class _Components:
@@ -74,8 +96,6 @@ def _join_by_key(comp: _Components, keys: list[str]) -> int:
 
 def lookalike_pairs(feats: np.ndarray, min_cosine: float = LOOKALIKE_COSINE) -> np.ndarray:
     """(i, j) rows of ``feats`` whose cosine is at least ``min_cosine``."""
-    from sleeve.dataset.lookalike import candidate_pairs
-
     pairs = candidate_pairs(feats, k=LOOKALIKE_K, min_cosine=min_cosine)
     return pairs[:, :2].astype(np.int64)
 
@@ -88,8 +108,6 @@ def artist_keys(export: Export) -> list[str]:
 
 def fold_groups(export: Export, feats: np.ndarray | None) -> tuple[list[str], dict]:
     """Group label per sample (export order) and how the groups were formed."""
-    from sleeve.training.label_issues import manifest_groups
-
     n = len(export.samples)
     comp = _Components(n)
     group_of = manifest_groups(export)

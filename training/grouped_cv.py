@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from sleeve.training.cover_groups import fold_of
 from sleeve.training.estimators import logreg_model, svc_model, text_model
 from sleeve.training.evaluate import classification_metrics
 from sleeve.training.heads_runtime import head_probabilities, l2_normalise, ovr_logits, softmax
-from sleeve.training.label_issues import fold_of
 from sleeve.training.text_head import CharTfidf, TextHead, fuse_by_condition
 
 # heads that can be refitted per fold from their chosen params, without a val split

@@ -36,16 +36,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sleeve.training.cover_groups import artist_names, fold_groups, fold_of, manifest_groups
 from sleeve.training.data import Export
 from sleeve.training.estimators import logreg_model
+from sleeve.training.headline import shipped_oof_probabilities
 from sleeve.training.rundir import LABEL_ISSUES, Run
 
 if TYPE_CHECKING:
     from sleeve.training.methods import MethodOutcome
 
+__all__ = ["fold_of", "manifest_groups"]  # where the review queue's callers found them
+
 log = logging.getLogger(__name__)
 
-FOLDS = 5
 C_GRID = (0.0001, 0.0005, 0.002, 0.01, 0.05)  # ascending: stronger regularisation first
 MAX_QUEUE = 0.05  # share of the train/val covers the default queue may hold
 IMPROBABLE_GRID = (0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
@@ -95,24 +98,6 @@ class LabelIssues:
             ),
             dtype=np.int64,
         )
-
-
-def manifest_groups(export: Export) -> dict[str, str]:
-    """sha256 -> group_id from the export's manifest (a cover is its own group without one)."""
-    return {r.sha256: r.group_id or r.sha256 for r in export.dataset.rows}
-
-
-def fold_of(y: np.ndarray, groups: list[str], n_classes: int, seed: int = 0) -> np.ndarray:
-    """Fold index per row: grouped (a group sits in one fold) and stratified by label."""
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    smallest = int(np.bincount(y, minlength=n_classes)[np.unique(y)].min())
-    folds = max(2, min(FOLDS, smallest, len(set(groups))))
-    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    out = np.full(len(y), -1, dtype=np.int64)
-    for k, (_, held) in enumerate(splitter.split(np.zeros(len(y)), y, groups)):
-        out[held] = k
-    return out
 
 
 def out_of_fold_probabilities(
@@ -219,9 +204,6 @@ def find_label_issues(
     """``feats`` rows follow ``export.samples`` (as :func:`cached_embeddings` returns them);
     ``best``/``outcomes``: the run's shipped rung and its ladder (the rung refitted per fold);
     ``texts``: sha256 -> the cover's words."""
-    from sleeve.training.cover_groups import artist_names, fold_groups
-    from sleeve.training.headline import shipped_oof_probabilities
-
     keep = [i for i, s in enumerate(export.samples) if s.split in ("train", "val")]
     samples = [export.samples[i] for i in keep]
     x = feats[keep]

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sleeve.training.cover_groups import manifest_groups
 from sleeve.training.evaluate import classification_metrics
 from sleeve.training.grouped_cv import REFITTABLE, grouped_cv_scores
 from sleeve.training.headline import TEXT_RUNGS, head_params, summarise, text_rung_scores
-from sleeve.training.label_issues import manifest_groups
 
 if TYPE_CHECKING:
     from sleeve.training.data import Export
