@@ -1,6 +1,6 @@
 # Two commands set everything up on a fresh machine (see README):
 #   make demo   offline demo: fake catalogues -> collect -> build-dataset -> train-and-evaluate
-#   make test   the test suite (what CI runs)
+#   make test   the test suite (what CI runs; make test-fast: the unit tier)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # torch/torchvision are pinned to the builds this workplace serves from local disk; pip would
@@ -9,7 +9,7 @@ TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 EXTRAS ?= dev,app,catboost,bench,analysis,ocr
 FACES_PKG ?= facenet-pytorch==2.6.0
 
-.PHONY: install demo test lint bench
+.PHONY: install demo test test-fast lint docs bench
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -28,6 +28,15 @@ demo: install
 
 test: install
 	$(PY) -m pytest
+
+# the inner loop: everything not marked slow (tests/conftest.py), about two minutes here
+test-fast: install
+	$(PY) -m pytest -m "not slow" -q
+
+# the manual: figures filled from benchmarks/results/*.json must match, and the site builds
+docs: install
+	$(PY) docs/figures.py --check
+	$(VENV)/bin/mkdocs build --strict -q
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

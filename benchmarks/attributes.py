@@ -168,7 +168,7 @@ def _ocr_cache() -> dict[str, tuple[list, int, int]]:
     """sha256 -> (words, width, height) from the copied catalog's cover_text cache."""
     import sqlite3
 
-    from sleeve.dataset.ocr import loads
+    from sleeve.dataset.text.ocr import loads
 
     if not OCR_CATALOG.is_file():
         return {}
@@ -348,7 +348,7 @@ def has_text_check(rows: list[dict[str, str]], path_of: dict[str, Path]) -> dict
     from PIL import Image
 
     from sleeve.dataset.attributes.text_share import values_of
-    from sleeve.dataset.ocr import read_words
+    from sleeve.dataset.text.ocr import read_words
 
     cache = _ocr_cache()
     got, read_now = [], 0
@@ -377,7 +377,7 @@ def whole_stage(only: str, n: int | None = None) -> int:
     import resource
     import tempfile
 
-    from sleeve.catalog.db import open_catalog
+    from sleeve.core.catalog.db import open_catalog
     from sleeve.dataset.attributes.compute import ensure_attributes
     from sleeve.dataset.attributes.export import genre_profile
     from sleeve.dataset.attributes.registry import resolve

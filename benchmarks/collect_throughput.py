@@ -24,13 +24,13 @@ from pathlib import Path
 
 import requests
 
-from sleeve.catalog.db import open_catalog
 from sleeve.collector.harvest_mb import harvest_musicbrainz
+from sleeve.core.catalog.db import open_catalog
+from sleeve.core.images.intake import inspect_image
+from sleeve.core.settings import load_settings
+from sleeve.core.taxonomy import Taxonomy
 from sleeve.fakes.catalogue import FakeCatalogue
 from sleeve.fakes.server import FakeServices
-from sleeve.images.intake import inspect_image
-from sleeve.settings import load_settings
-from sleeve.taxonomy import Taxonomy
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -54,10 +54,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from sleeve.dataset.dedup.geometry import Match
+from sleeve.dataset.dedup.hashing import hash_files
+from sleeve.dataset.dedup.neighbours import hex_to_uint64, near_pairs
 from sleeve.dataset.export import read_export
-from sleeve.dataset.geometry import Match
-from sleeve.dataset.hashing import hash_files
-from sleeve.dataset.neighbours import hex_to_uint64, near_pairs
 
 REPO = Path(__file__).resolve().parents[1]
 COVERS = REPO.parent / "shared" / "data" / "covers-5genre" / "Album_Covers"
@@ -227,10 +227,10 @@ def precision_recall(pairs: list[tuple[str, str, bool]], found: set[tuple[str, s
 
 def _catalog(data_dir: Path):  # type: ignore[no-untyped-def]
     """The shared covers imported into a catalog under ``data_dir`` (once; reused after)."""
-    from sleeve.catalog.db import open_catalog
     from sleeve.collector.folder_import import import_folder
-    from sleeve.settings import load_settings
-    from sleeve.taxonomy import Taxonomy
+    from sleeve.core.catalog.db import open_catalog
+    from sleeve.core.settings import load_settings
+    from sleeve.core.taxonomy import Taxonomy
 
     settings = replace(load_settings({}, env_file=None), data_dir=data_dir)
     catalog = open_catalog(settings.catalog_url)
@@ -243,7 +243,7 @@ def _catalog(data_dir: Path):  # type: ignore[no-untyped-def]
 
 def _group_rep(images, hashes, extra_sha: list[tuple[str, str]]) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """sha256 of every cover -> sha256 of its duplicate group's representative."""
-    from sleeve.dataset.groups import group_duplicates
+    from sleeve.dataset.dedup.groups import group_duplicates
 
     by_sha = {im.sha256: im.id for im in images}
     extra = [(by_sha[a], by_sha[b]) for a, b in extra_sha]
@@ -311,7 +311,7 @@ def heldout_text_check(
     geometric thresholds fixed (the stage's); against geometry alone on the same halves. Rows:
     (same album?, match, containment over all words, containment over confident words).
     Ties on the fitting half go to the stricter thresholds."""
-    from sleeve.dataset.visual import VisualDedup
+    from sleeve.dataset.dedup.visual import VisualDedup
 
     stage = VisualDedup()
     grid = [
@@ -366,13 +366,13 @@ def heldout_text_check(
 
 def visual_stage(data_dir: Path) -> dict[str, object]:
     from sleeve.dataset.build import build_dataset
-    from sleeve.dataset.cover_words import confident_words, containment, cover_words
-    from sleeve.dataset.geometry import verify_pairs
-    from sleeve.dataset.hashing import ensure_hashes
-    from sleeve.dataset.lookalike import candidate_pairs
+    from sleeve.dataset.dedup.cover_words import confident_words, containment, cover_words
+    from sleeve.dataset.dedup.geometry import verify_pairs
+    from sleeve.dataset.dedup.hashing import ensure_hashes
+    from sleeve.dataset.dedup.lookalike import candidate_pairs
+    from sleeve.dataset.dedup.visual import VisualDedup, _embeddings
+    from sleeve.dataset.dedup.visual_text import catalog_words, check_pairs
     from sleeve.dataset.rows import load_rows
-    from sleeve.dataset.visual import VisualDedup, _embeddings
-    from sleeve.dataset.visual_text import catalog_words, check_pairs
 
     stage = VisualDedup()
     pairs = labelled_pairs()
@@ -540,7 +540,7 @@ def split_seed_f1(data_dir: Path, seeds: tuple[int, ...] = (0, 1, 2)) -> dict[st
     """Test weighted F1 of kNN and SVC (cached Lite0 features) over three split seeds, with
     the visual stage off and on: does keeping re-captures in one split change the score?"""
     from sleeve.dataset.build import build_dataset
-    from sleeve.dataset.visual import VisualDedup
+    from sleeve.dataset.dedup.visual import VisualDedup
     from sleeve.training.run import TrainConfig, train_and_evaluate
 
     catalog, settings, tax = _catalog(data_dir)
@@ -583,7 +583,7 @@ def embedding_scaling(sizes: list[int], d: int = 1280, queries: int = 10_000) ->
     above that), and whether 500 planted near copies (cosine ~0.95) come back as neighbours."""
     import faiss
 
-    from sleeve.dataset.lookalike import EXACT_UP_TO, PCA_DIMS, new_index
+    from sleeve.dataset.dedup.lookalike import EXACT_UP_TO, PCA_DIMS, new_index
 
     faiss.omp_set_num_threads(WORKERS)
     chunk, n_planted = 50_000, 500

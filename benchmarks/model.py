@@ -34,11 +34,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sleeve.dataset.artist_stage import ARTIST_TABLE, load_table
 from sleeve.dataset.export import read_export
-from sleeve.dataset.ocr import words_text
-from sleeve.training.rundir import Run
-from sleeve.training.text_head import TextHead, choose_weight, fuse, weighted_f1
+from sleeve.dataset.text.artist_stage import ARTIST_TABLE, load_table
+from sleeve.dataset.text.ocr import words_text
+from sleeve.inference.rundir import Run
+from sleeve.inference.text_head import TextHead, choose_weight, fuse, weighted_f1
 
 RESULTS = Path(__file__).parent / "results" / "model.json"
 SUBSETS = ("all", "no_words", "words_no_artist", "recognised_artist")

@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sleeve.training.rundir import Run
+from sleeve.inference.rundir import Run
 
 # benchmarks/text.py's work dir (its --work default): catalog, exports, embedding cache
 _TEXT_WORK = Path(tempfile.gettempdir()) / "sleeve-text-bench"
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     if not emb.is_dir():  # a private copy: the shared cache stays read-only
         emb.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(CACHE / "data" / "cache" / "embeddings" / LITE0, emb)
-    from sleeve.training.selection import VAL_MIN_COVERS
+    from sleeve.training.evaluation.selection import VAL_MIN_COVERS
 
     per_seed = []
     for seed in seeds:

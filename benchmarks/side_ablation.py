@@ -54,7 +54,7 @@ DEFAULT_RUNGS = ("svc", "text", "fused")  # recipes.BEST: its chosen rung is the
 
 def attach_attributes(catalog_dir: Path, export: Path) -> dict:
     """Write the export's attributes.csv (and the card's entry) from the catalog's cache."""
-    from sleeve.catalog.db import open_catalog
+    from sleeve.core.catalog.db import open_catalog
     from sleeve.dataset.attributes import store
     from sleeve.dataset.attributes.compute import AttributeReport
     from sleeve.dataset.attributes.export import build_export_attributes
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     if not all(e.is_dir() for e in exports.values()):
         print(f"skipped: run benchmarks/text.py --work {args.work} first (exports missing)")
         return 0
-    import sleeve.training.headline as headline
+    import sleeve.training.evaluation.headline as headline
     from sleeve.training.run import TrainConfig, train_and_evaluate
 
     headline.compute_headline = lambda *a, **k: None  # see the module docstring

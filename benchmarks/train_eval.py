@@ -46,11 +46,11 @@ def build_export(work: Path, seed: int) -> tuple[Path, str]:
     """The covers through the product's own path: collect --from-folder, then build-dataset."""
     from dataclasses import replace
 
-    from sleeve.catalog.db import open_catalog
     from sleeve.collector.folder_import import import_folder
+    from sleeve.core.catalog.db import open_catalog
+    from sleeve.core.settings import load_settings
+    from sleeve.core.taxonomy import Taxonomy
     from sleeve.dataset.build import build_dataset
-    from sleeve.settings import load_settings
-    from sleeve.taxonomy import Taxonomy
 
     settings = replace(load_settings({}, env_file=None), data_dir=work / "catalog")
     catalog = open_catalog(settings.catalog_url)
@@ -220,9 +220,9 @@ def cross_rung_ensemble(runs: Path, export: Path) -> dict:
     model.pt holds one rung."""
     import numpy as np
 
+    from sleeve.inference.rundir import Run
     from sleeve.training.data import load_export
-    from sleeve.training.evaluate import classification_metrics
-    from sleeve.training.rundir import Run
+    from sleeve.training.evaluation.metrics import classification_metrics
 
     ex = load_export(export, check_images=False)
     y = {sp: np.array([s.label for s in ex.split(sp)]) for sp in ("val", "test")}

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sleeve.catalog.db import open_catalog
-from sleeve.cliutil import (
+from sleeve.collector.collect import SOURCES, check_data_dir, collect, preflight, resume_plan
+from sleeve.collector.runs import resume_note
+from sleeve.core.catalog.db import open_catalog
+from sleeve.core.cliutil import (
     EXIT_FAILED,
     EXIT_OK,
     parser,
@@ -15,11 +17,9 @@ from sleeve.cliutil import (
     run_command,
     setup_logging,
 )
-from sleeve.collector.collect import SOURCES, check_data_dir, collect, preflight, resume_plan
-from sleeve.collector.runs import resume_note
-from sleeve.errors import UsageError
-from sleeve.settings import load_settings
-from sleeve.taxonomy import Taxonomy
+from sleeve.core.errors import UsageError
+from sleeve.core.settings import load_settings
+from sleeve.core.taxonomy import Taxonomy
 
 EXAMPLES = """\
   collect --genre rap --limit 500

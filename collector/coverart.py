@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from sleeve.collector.http import HttpClient
-from sleeve.errors import PermanentRemoteError
+from sleeve.core.errors import PermanentRemoteError
 
 SIZES = (250, 500, 1200)
 _RELEASE_IN_URL = re.compile(r"mbid-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")

@@ -22,17 +22,17 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sleeve.catalog.db import Catalog
-from sleeve.catalog.models import GenreEvidence, ReleaseSource
-from sleeve.cliutil import printable
 from sleeve.collector import records
-from sleeve.errors import BadImageError, UsageError
-from sleeve.images.intake import ImageInfo, inspect_image, read_image_bytes
-from sleeve.images.store import ImageStore
-from sleeve.progress import Progress
-from sleeve.progress import bar as progress_bar
-from sleeve.settings import Settings
-from sleeve.taxonomy import Taxonomy, check_genre_name
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.catalog.models import GenreEvidence, ReleaseSource
+from sleeve.core.cliutil import printable
+from sleeve.core.errors import BadImageError, UsageError
+from sleeve.core.images.intake import ImageInfo, inspect_image, read_image_bytes
+from sleeve.core.images.store import ImageStore
+from sleeve.core.progress import Progress
+from sleeve.core.progress import bar as progress_bar
+from sleeve.core.settings import Settings
+from sleeve.core.taxonomy import Taxonomy, check_genre_name
 
 SOURCE = "folder"
 KIND = "file"

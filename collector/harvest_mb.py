@@ -12,17 +12,17 @@ from collections.abc import Iterator
 
 from sqlalchemy.orm import Session
 
-from sleeve.catalog.db import Catalog
-from sleeve.catalog.models import Release, utcnow
 from sleeve.collector import records, runs
 from sleeve.collector.coverart import CoverArtClient
 from sleeve.collector.http import http_client
 from sleeve.collector.musicbrainz import MusicBrainzClient, ReleaseGroupRecord
 from sleeve.collector.pipeline import Candidate, Download, Page, open_harvest
 from sleeve.collector.ratelimit import shared_limiter
-from sleeve.errors import RateLimitedError, RemoteError
-from sleeve.settings import Settings
-from sleeve.taxonomy import Taxonomy
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.catalog.models import Release, utcnow
+from sleeve.core.errors import RateLimitedError, RemoteError
+from sleeve.core.settings import Settings
+from sleeve.core.taxonomy import Taxonomy
 
 log = logging.getLogger("sleeve.harvest")
 

@@ -29,22 +29,22 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy.orm import Session
 
-from sleeve.catalog.db import Catalog
-from sleeve.catalog.models import Release, utcnow
 from sleeve.collector import records, runs
 from sleeve.collector.http import HttpClient, http_client
 from sleeve.collector.pipeline import Candidate, Download, Page, open_harvest
 from sleeve.collector.spotify import SpotifyAlbum, SpotifyArtist, SpotifyClient
 from sleeve.collector.spotify_auth import SpotifyToken, check_credentials
-from sleeve.errors import (
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.catalog.models import Release, utcnow
+from sleeve.core.errors import (
     ConfigError,
     ForbiddenError,
     PermanentRemoteError,
     RateLimitedError,
     RemoteError,
 )
-from sleeve.settings import Settings
-from sleeve.taxonomy import Taxonomy
+from sleeve.core.settings import Settings
+from sleeve.core.taxonomy import Taxonomy
 
 log = logging.getLogger("sleeve.harvest")
 

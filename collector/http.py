@@ -27,14 +27,14 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type
 from sleeve.collector.netguard import BlockedAddressError, PublicOnlyAdapter, Refusal, refusal
 from sleeve.collector.ratelimit import RateLimiter
 from sleeve.collector.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
-from sleeve.errors import (
+from sleeve.core.errors import (
     ForbiddenError,
     PermanentRemoteError,
     RateLimitedError,
     RemoteError,
     TransientRemoteError,
 )
-from sleeve.settings import Settings
+from sleeve.core.settings import Settings
 
 log = logging.getLogger("sleeve.http")
 

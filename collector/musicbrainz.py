@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sleeve.collector.http import HttpClient
-from sleeve.errors import PermanentRemoteError
+from sleeve.core.errors import PermanentRemoteError
 
 log = logging.getLogger("sleeve.musicbrainz")
 

@@ -24,7 +24,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util import connection
 
-from sleeve.errors import PermanentRemoteError
+from sleeve.core.errors import PermanentRemoteError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Refusal = Callable[[IPAddress], str | None]  # why an address is refused, None = allowed

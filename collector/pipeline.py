@@ -17,15 +17,15 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from sleeve.catalog.db import Catalog
-from sleeve.catalog.models import Release
 from sleeve.collector import records, runs
-from sleeve.errors import BadImageError, RemoteError, TransientRemoteError
-from sleeve.images.intake import ImageInfo, inspect_image
-from sleeve.images.store import ImageStore
-from sleeve.progress import Bar, Progress
-from sleeve.progress import bar as progress_bar
-from sleeve.settings import Settings
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.catalog.models import Release
+from sleeve.core.errors import BadImageError, RemoteError, TransientRemoteError
+from sleeve.core.images.intake import ImageInfo, inspect_image
+from sleeve.core.images.store import ImageStore
+from sleeve.core.progress import Bar, Progress
+from sleeve.core.progress import bar as progress_bar
+from sleeve.core.settings import Settings
 
 log = logging.getLogger("sleeve.harvest")
 

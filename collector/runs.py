@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sleeve.catalog.db import Catalog
-from sleeve.catalog.models import HarvestCursor, HarvestItem, HarvestRun, utcnow
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.catalog.models import HarvestCursor, HarvestItem, HarvestRun, utcnow
 
 RESUMABLE = ("running", "paused")
 

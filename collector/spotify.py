@@ -31,7 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from sleeve.collector.http import HttpClient
 from sleeve.collector.spotify_auth import SpotifyToken
-from sleeve.errors import ForbiddenError, PermanentRemoteError
+from sleeve.core.errors import ForbiddenError, PermanentRemoteError
 
 log = logging.getLogger("sleeve.spotify")
 

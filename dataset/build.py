@@ -13,13 +13,28 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sleeve import __version__
-from sleeve.catalog.db import Catalog
-from sleeve.dataset.artist_stage import ARTIST_TABLE, ArtistStage, find_artists
+from sleeve.core import __version__
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.catalog.decisions import latest_decisions
+from sleeve.core.errors import DataError, NothingYetError, UnknownGenreError, UsageError
+from sleeve.core.images.integrity import verify_files
+from sleeve.core.images.store import ImageStore
+from sleeve.core.settings import Settings, redact_url
+from sleeve.core.taxonomy import Taxonomy, check_genre_name
 from sleeve.dataset.attributes.export import export_attributes, export_extractors
 from sleeve.dataset.balance import BalanceResult, Candidate, balance
 from sleeve.dataset.card import build_card, render_card_md
-from sleeve.dataset.cover_text import TEXT_TABLE, ensure_text, load_text, render_text_table
+from sleeve.dataset.dedup.groups import DEFAULT_THRESHOLD, Grouping, group_duplicates
+from sleeve.dataset.dedup.hashing import ALGOS, HashReport, ensure_hashes
+from sleeve.dataset.dedup.neighbours import MAX_THRESHOLD
+from sleeve.dataset.dedup.visual import (
+    VisualDedup,
+    VisualReport,
+    card_entry,
+    find_visual_duplicates,
+    summary_line,
+)
+from sleeve.dataset.dedup.visual_text import TEXT, catalog_words
 from sleeve.dataset.export import (
     DatasetCard,
     ManifestRow,
@@ -29,29 +44,14 @@ from sleeve.dataset.export import (
     write_export,
     write_latest,
 )
-from sleeve.dataset.extra_text import EXTRA_TEXT_TABLE, extra_items, render_extra_text_table
-from sleeve.dataset.groups import DEFAULT_THRESHOLD, Grouping, group_duplicates
-from sleeve.dataset.hashing import ALGOS, HashReport, ensure_hashes
 from sleeve.dataset.labels import Label, LabelReport, LabelRule, resolve_labels
-from sleeve.dataset.neighbours import MAX_THRESHOLD
-from sleeve.dataset.ocr import INSTALL_HINT, engine_available
 from sleeve.dataset.review import apply_decisions
 from sleeve.dataset.rows import CatalogRows, ImageRow, load_rows
 from sleeve.dataset.split import SplitItem, assign_splits, leak_groups
-from sleeve.dataset.visual import (
-    VisualDedup,
-    VisualReport,
-    card_entry,
-    find_visual_duplicates,
-    summary_line,
-)
-from sleeve.dataset.visual_text import TEXT, catalog_words
-from sleeve.errors import DataError, NothingYetError, UnknownGenreError, UsageError
-from sleeve.images.integrity import verify_files
-from sleeve.images.store import ImageStore
-from sleeve.review.decisions import latest_decisions
-from sleeve.settings import Settings, redact_url
-from sleeve.taxonomy import Taxonomy, check_genre_name
+from sleeve.dataset.text.artist_stage import ARTIST_TABLE, ArtistStage, find_artists
+from sleeve.dataset.text.cover_text import TEXT_TABLE, ensure_text, load_text, render_text_table
+from sleeve.dataset.text.extra_text import EXTRA_TEXT_TABLE, extra_items, render_extra_text_table
+from sleeve.dataset.text.ocr import INSTALL_HINT, engine_available
 
 THRESHOLD_NOTE = (
     "Chosen on the 4,115 shared 5-genre covers: 29 of 30 random pairs at pHash distance <= 10 "
@@ -533,7 +533,7 @@ def extra_text_table(
     text_card: dict[str, object],
     opts: BuildOptions,
 ) -> dict[str, bytes]:
-    """text_extra.jsonl (dataset/extra_text.py) and its count in the card's text entry."""
+    """text_extra.jsonl (dataset/text/extra_text.py) and its count in the card's text entry."""
     exported = {r.sha256: r.split for r in manifest_rows}
     artist_of = {sha: ev.key for sha, ev in artists.evidence.items()}
     extra, shared = extra_items(chosen.items, exported, chosen.leak_of, artist_of)

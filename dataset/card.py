@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sleeve.dataset.artist_stage import card_lines as artist_lines
 from sleeve.dataset.attributes.export import card_lines
 from sleeve.dataset.export import DatasetCard, ManifestRow, split_counts
+from sleeve.dataset.text.artist_stage import card_lines as artist_lines
 
 
 def class_weights(train_counts: dict[str, int]) -> dict[str, float]:
@@ -235,7 +235,7 @@ def render_card_md(card: DatasetCard) -> str:
         "",
     ]
     lines += [f"- {k}: {v}" for k, v in card.skipped.items()] or ["- nothing"]
-    if card.artists:  # artists.csv: credits, words, none (dataset/artist_stage.py)
+    if card.artists:  # artists.csv: credits, words, none (dataset/text/artist_stage.py)
         lines += artist_lines(card.artists)
     if card.attributes:  # build-dataset --attributes: the per-genre profile
         lines += card_lines(card.attributes)

@@ -6,15 +6,15 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from sleeve.catalog.db import open_catalog
-from sleeve.cliutil import EXIT_OK, parser, printable, run_command, setup_logging
+from sleeve.core.catalog.db import open_catalog
+from sleeve.core.cliutil import EXIT_OK, parser, printable, run_command, setup_logging
+from sleeve.core.errors import UsageError
+from sleeve.core.settings import load_settings
+from sleeve.core.taxonomy import Taxonomy
 from sleeve.dataset.build import build_dataset
-from sleeve.dataset.groups import DEFAULT_THRESHOLD
-from sleeve.dataset.hashing import ALGOS
+from sleeve.dataset.dedup.groups import DEFAULT_THRESHOLD
+from sleeve.dataset.dedup.hashing import ALGOS
 from sleeve.dataset.split import parse_fractions
-from sleeve.errors import UsageError
-from sleeve.settings import load_settings
-from sleeve.taxonomy import Taxonomy
 
 EXAMPLES = f"""\
   build-dataset

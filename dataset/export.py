@@ -25,10 +25,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sleeve.dataset.cover_text import TEXT_TABLE, read_text_table
-from sleeve.dataset.extra_text import EXTRA_TEXT_TABLE, read_extra_text_table
-from sleeve.errors import DataError
-from sleeve.fsutil import (
+from sleeve.core.errors import DataError
+from sleeve.core.fsutil import (
     atomic_write,
     read_pointer,
     sweep_stale,
@@ -36,7 +34,9 @@ from sleeve.fsutil import (
     widen_to_umask,
     write_pointer,
 )
-from sleeve.progress import bar as progress_bar
+from sleeve.core.progress import bar as progress_bar
+from sleeve.dataset.text.cover_text import TEXT_TABLE, read_text_table
+from sleeve.dataset.text.extra_text import EXTRA_TEXT_TABLE, read_extra_text_table
 
 MANIFEST = "manifest.csv"
 CARD_JSON = "card.json"
@@ -198,7 +198,7 @@ class DatasetExport:
     @cached_property
     def extra_words(self) -> list[tuple[str, str]]:
         """(genre, words) of the labelled covers the balancer left out (text_extra.jsonl, for
-        the text rung only: dataset/extra_text.py); [] when absent."""
+        the text rung only: dataset/text/extra_text.py); [] when absent."""
         path = self.side_file(EXTRA_TEXT_TABLE)
         try:
             rows = read_extra_text_table(path)

@@ -28,9 +28,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sleeve.dataset.groups import DuplicateGroup
+from sleeve.core.taxonomy import Taxonomy
+from sleeve.dataset.dedup.groups import DuplicateGroup
 from sleeve.dataset.rows import CatalogRows, EvidenceRow
-from sleeve.taxonomy import Taxonomy
 
 TAG_KINDS = frozenset({"rg-tag", "artist-tag", "release-tag"})
 DEFAULT_MULTIPLIERS: dict[tuple[str, str], float] = {

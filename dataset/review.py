@@ -12,9 +12,9 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
 
-from sleeve.dataset.groups import DuplicateGroup
+from sleeve.core.catalog.decisions import Decision
+from sleeve.dataset.dedup.groups import DuplicateGroup
 from sleeve.dataset.labels import Label
-from sleeve.review.decisions import Decision
 
 EXCLUDED, RELABELLED = "review-excluded", "review-relabelled"
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sleeve.dataset.groups import components
+from sleeve.dataset.dedup.groups import components
 
 SPLITS = ("train", "val", "test")
 

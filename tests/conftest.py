@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sleeve.catalog.db import Catalog, open_catalog
-from sleeve.settings import Settings, load_settings
+from sleeve.core.catalog.db import Catalog, open_catalog
+from sleeve.core.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_COVERS = REPO.parent / "shared" / "data" / "covers-5genre" / "Album_Covers"
@@ -47,7 +47,7 @@ def _postgres_database() -> Iterator[str]:
     """A throw-away database on the PostgreSQL server named by SLEEVE_TEST_POSTGRES_URL."""
     from sqlalchemy import create_engine, text
 
-    from sleeve.settings import normalise_database_url
+    from sleeve.core.settings import normalise_database_url
 
     admin_url = normalise_database_url(POSTGRES_URL)
     name = f"sleeve_test_{uuid.uuid4().hex[:10]}"

@@ -6,18 +6,18 @@ import argparse
 import sys
 from pathlib import Path
 
-from sleeve.cliutil import EXIT_OK, parser, run_command, setup_logging
+from sleeve.core.cliutil import EXIT_OK, parser, run_command, setup_logging
+from sleeve.core.errors import ConfigError, NothingYetError
+from sleeve.core.settings import load_settings
+from sleeve.core.vision.augment import POLICIES
+from sleeve.core.vision.backbones import BACKBONES, DEFAULT_BACKBONE
 from sleeve.dataset.export import latest_export
-from sleeve.errors import ConfigError, NothingYetError
-from sleeve.settings import load_settings
+from sleeve.inference.rundir import latest_run
+from sleeve.inference.side_features import SIDE_HELP, is_side_method
 from sleeve.training.config import DEFAULT_METHODS, TrainConfig
-from sleeve.training.methods import ALL_METHODS
+from sleeve.training.fit.methods import ALL_METHODS
 from sleeve.training.recipes import BEST, resolve_recipe
 from sleeve.training.run import train_and_evaluate
-from sleeve.training.rundir import latest_run
-from sleeve.training.side_features import SIDE_HELP, is_side_method
-from sleeve.vision.augment import POLICIES
-from sleeve.vision.backbones import BACKBONES, DEFAULT_BACKBONE
 
 EXAMPLES = """\
   train-and-evaluate

@@ -11,9 +11,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sleeve.core.errors import DataError
+from sleeve.core.vision.samples import Sample, drop_unreadable
 from sleeve.dataset.export import SPLITS, DatasetCard, DatasetExport, read_export
-from sleeve.errors import DataError
-from sleeve.vision.samples import Sample, drop_unreadable
 
 
 @dataclass

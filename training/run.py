@@ -15,25 +15,25 @@ from pathlib import Path
 
 import torch
 
-from sleeve.errors import ConfigError
-from sleeve.training.classifier import save_model
-from sleeve.training.confidence import coverage_curve
+from sleeve.core.errors import ConfigError
+from sleeve.core.vision.backbones import configure_threads, resolve_device
+from sleeve.inference.classifier import save_model
+from sleeve.inference.rundir import Run, RunResult, default_run_dir, write_latest_run
 from sleeve.training.config import DEFAULT_METHODS, TrainConfig, seed_everything
 from sleeve.training.data import Export, load_export
-from sleeve.training.evaluate import classification_metrics
-from sleeve.training.headline import TEXT_RUNGS, compute_headline
-from sleeve.training.label_issues import write_label_issues
-from sleeve.training.learning_curve import learning_curve_for_run
-from sleeve.training.methods import Method, MethodOutcome, RungContext
-from sleeve.training.methods.embedding import EmbeddingRung, split_arrays, split_labels
-from sleeve.training.methods.finetune import FineTuneRung
-from sleeve.training.methods.side import SideRung
-from sleeve.training.methods.text import TextRung, export_texts, require_words
-from sleeve.training.outputs import write_run_dir
+from sleeve.training.evaluation.confidence import coverage_curve
+from sleeve.training.evaluation.headline import TEXT_RUNGS, compute_headline
+from sleeve.training.evaluation.label_issues import write_label_issues
+from sleeve.training.evaluation.learning_curve import learning_curve_for_run
+from sleeve.training.evaluation.metrics import classification_metrics
+from sleeve.training.evaluation.selection import choose_for_export
+from sleeve.training.fit.methods import Method, MethodOutcome, RungContext
+from sleeve.training.fit.methods.embedding import EmbeddingRung, split_arrays, split_labels
+from sleeve.training.fit.methods.finetune import FineTuneRung
+from sleeve.training.fit.methods.side import SideRung
+from sleeve.training.fit.methods.text import TextRung, export_texts, require_words
 from sleeve.training.recipes import BEST
-from sleeve.training.rundir import Run, RunResult, default_run_dir, write_latest_run
-from sleeve.training.selection import choose_for_export
-from sleeve.vision.backbones import configure_threads, resolve_device
+from sleeve.training.reporting.outputs import write_run_dir
 
 # the public API callers import from here (the orchestrator); nothing run.py imports imports it
 __all__ = [
@@ -92,7 +92,7 @@ def train_and_evaluate(
     outcomes, features = ctx.outcomes, ctx.features
     if not outcomes:
         raise ConfigError("no method could be trained: see the messages above")
-    # best on val; by grouped CV on train+val when val is small (training/selection.py)
+    # best on val; by grouped CV on train+val when val is small (training/evaluation/selection.py)
     # the words, when a text rung ran: the CV rule and the headline refit it per fold
     texts = export_texts(export) if any(o.fitted.method in TEXT_RUNGS for o in outcomes) else None
     best, selection = choose_for_export(
@@ -109,7 +109,8 @@ def train_and_evaluate(
     extra: dict = {"model_selection": selection}
     if selection["rule"] != "val":
         extra["selection"] = selection["detail"] + "; test evaluated once per method"
-    if "x" in features:  # the headline: grouped CV of the chosen head (training/headline.py)
+    # the headline: grouped CV of the chosen head (training/evaluation/headline.py)
+    if "x" in features:
         extra["headline"] = compute_headline(
             export, features["x"], best, outcomes, config.seed, texts=texts
         )

@@ -15,16 +15,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sleeve.catalog.db import Catalog
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.errors import SleeveError
+from sleeve.core.images.intake import UNREADABLE, failure_reason
+from sleeve.core.procs import worker_pool
+from sleeve.core.progress import Progress
+from sleeve.core.progress import bar as progress_bar
 from sleeve.dataset.attributes import store
 from sleeve.dataset.attributes.base import Extractor, Values
 from sleeve.dataset.attributes.decode import load_view
 from sleeve.dataset.attributes.registry import EXTRACTORS
-from sleeve.errors import SleeveError
-from sleeve.images.intake import UNREADABLE, failure_reason
-from sleeve.procs import worker_pool
-from sleeve.progress import Progress
-from sleeve.progress import bar as progress_bar
 
 BATCH = 256  # files per stored batch: a kill loses at most a few seconds of work
 _CHUNK = 8  # files per task sent to a worker

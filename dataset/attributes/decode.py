@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from sleeve.core.images.intake import open_rgb
 from sleeve.dataset.attributes.base import CoverView
-from sleeve.images.intake import open_rgb
 
 WORK_SIDE = 256  # colour, texture, structure: enough for global statistics, fast
 FACE_SIDE = 512  # faces: a face 1/10 of the cover is still ~50 px, MTCNN's comfortable size

@@ -17,8 +17,8 @@ import functools
 
 import numpy as np
 
+from sleeve.core.errors import ConfigError
 from sleeve.dataset.attributes.base import CoverView, Extractor, Field, Values
-from sleeve.errors import ConfigError
 
 MTCNN_MIN_PROB = 0.90  # the threshold measured in docs/offline-weights.md
 GROUP_MIN = 3

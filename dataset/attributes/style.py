@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sleeve.core.errors import ConfigError
 from sleeve.dataset.attributes.base import CoverView, Extractor, Field, Values
-from sleeve.errors import ConfigError
 
 VERSION = 1
 WEIGHTS = Path(__file__).with_name("style_weights.npz")
@@ -30,7 +30,7 @@ STYLES = ("photo", "illustration", "typography")
 
 @functools.cache
 def _backbone():  # type: ignore[no-untyped-def]
-    from sleeve.vision.backbones import load_backbone
+    from sleeve.core.vision.backbones import load_backbone
 
     backbone = load_backbone(BACKBONE, "auto")
     return backbone, backbone.preprocess()
