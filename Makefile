@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 # torch/torchvision are pinned to the builds this workplace serves from local disk; pip would
 # otherwise pick the newest CUDA wheels (several GB).
 TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
-EXTRAS ?= dev,app,catboost,bench,analysis,ocr
+# ray: the engine tests start a real Ray head on 127.0.0.1 (tests/ray_support.py)
+EXTRAS ?= dev,app,catboost,bench,analysis,ocr,ray
 FACES_PKG ?= facenet-pytorch==2.6.0
 
 .PHONY: install demo test test-fast lint docs bench

@@ -88,7 +88,13 @@ def harvest_spotify(
     client = client or spotify_client(settings)
     client.token.bearer()  # bad credentials fail here, before a run is recorded
     summary, pipeline = open_harvest(
-        catalog, settings, source=SOURCE, genre=genre, limit=limit, progress=progress
+        catalog,
+        settings,
+        source=SOURCE,
+        genre=genre,
+        limit=limit,
+        progress=progress,
+        walked=(ARTIST,),  # an artist's albums are listed again when one is retried
     )
     walk = _Walk(catalog, settings, taxonomy, client, http_client(settings, "web"), summary)
     try:

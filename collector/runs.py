@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sleeve.collector import setting_skips
 from sleeve.core.catalog.db import Catalog
 from sleeve.core.catalog.models import HarvestCursor, HarvestItem, HarvestRun, utcnow
 
@@ -36,6 +37,8 @@ class HarvestSummary:
     failed: Counter[str] = field(default_factory=Counter)  # remote failures, by reason
     state: str = "running"
     message: str = ""
+    # reason -> the value of the setting that decides it (setting_skips), e.g. too-large -> cap
+    caps: dict[str, int] = field(default_factory=dict)
 
     def rows(self) -> list[tuple[str, int]]:
         out = [("new covers (this run)", self.new), ("already had", self.had)]
@@ -194,9 +197,13 @@ def settle(catalog: Catalog, summary: HarvestSummary, met: bool, dry: str) -> Ha
     """Close a run that ended normally: target met, or the source ran dry (``dry`` says how)."""
     if met:
         finish(catalog, summary, "completed")
-    else:
-        note = f"{dry} ({summary.new} of {summary.target} new covers)"
-        finish(catalog, summary, "exhausted", note)
+        return summary
+    with catalog.session() as s:
+        held_back = setting_skips.still_skipped(s, summary.source, summary.genre)
+    if held_back:  # the source did not run dry: a setting held covers back
+        dry = setting_skips.dry_note(held_back, summary.caps)
+    note = f"{dry} ({summary.new} of {summary.target} new covers)"
+    finish(catalog, summary, "exhausted", note)
     return summary
 
 

@@ -15,7 +15,8 @@ from typing import Any
 
 from sleeve.core import __version__
 from sleeve.core.catalog.db import Catalog
-from sleeve.core.catalog.decisions import latest_decisions
+from sleeve.core.catalog.decisions import known_genres, read_decisions
+from sleeve.core.engine import Engine
 from sleeve.core.errors import DataError, NothingYetError, UnknownGenreError, UsageError
 from sleeve.core.images.integrity import verify_files
 from sleeve.core.images.store import ImageStore
@@ -167,6 +168,7 @@ class BuildOptions:
     read_text: bool = True
     attributes: str = "on"
     group_by_artist: bool = False  # covers whose words name one artist share a split
+    engine: Engine | None = None  # where per-cover work runs (--engine); None: this machine
 
 
 @dataclass
@@ -206,11 +208,13 @@ def build_dataset(
         [(im.id, im.path) for im in images],
         opts.hash_algo,
         progress=opts.progress,
+        engine=opts.engine,
     )
     grouping, found = _group(catalog, images, hashes, data_dir, visual, opts)
     labels, label_report = resolve_labels(grouping.groups, rows, taxonomy, opts.rule)
     # people's verdicts from `sleeve review` override the rule (dataset/review.py)
-    labels, review = apply_decisions(grouping.groups, labels, latest_decisions(catalog))
+    decisions, skipped = read_decisions(catalog, known_genres(catalog, taxonomy))
+    labels, review = apply_decisions(grouping.groups, labels, decisions, skipped)
     image_by_id = {im.id: im for im in images}
     chosen = _select(catalog, data_dir, grouping, labels, rows, image_by_id, found.held, opts)
     manifest_rows = _manifest_rows(chosen, grouping, rows, image_by_id, hashes, label_report, opts)
@@ -234,6 +238,10 @@ def build_dataset(
         result.notes.append(
             f"review decisions applied: excluded {review['excluded']}, relabelled "
             f"{review['relabelled']}, kept {review['kept']}"
+        )
+    for bad in skipped:  # written by another tool: listed, never applied, never blocking
+        result.notes.append(
+            f"review decision skipped: cover {bad.sha256 or f'id {bad.image_id}'}: {bad.reason}"
         )
     if opts.dry_run:
         result.notes.append(f"would export to {export_dir}")

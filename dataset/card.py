@@ -200,6 +200,12 @@ def render_card_md(card: DatasetCard) -> str:
             + f", kept {review['kept']}. The newest decision on any member of a duplicate "
             "group applies to the group; the catalog keeps every decision.",
         ]
+    if review.get("skipped"):
+        lines += ["", "Review decisions skipped (they cannot be applied):", ""]
+        lines += [
+            f"- `{d['sha256'] or 'cover id ' + str(d['image_id'])}` {d['decision']}: {d['reason']}"
+            for d in review["skipped"]
+        ]
     lines += ["", "## Balance", ""]
     if bal["applied"]:
         lines.append(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sleeve.core.catalog.db import open_catalog
 from sleeve.core.cliutil import EXIT_OK, parser, printable, run_command, setup_logging
+from sleeve.core.engine import ENGINES, engine_from_settings
 from sleeve.core.errors import UsageError
 from sleeve.core.settings import load_settings
 from sleeve.core.taxonomy import Taxonomy
@@ -111,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep covers whose words name the same artist in one split (reads the words of "
         "every candidate cover first; artists.csv is written either way)",
     )
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="where per-cover work runs: local (this machine's cores, default) or ray (the "
+        "cluster at SLEEVE_RAY_ADDRESS; pip install 'sleeve[ray]'; see docs/scale.md)",
+    )
     return p
 
 
@@ -128,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.visual_dedup is not None:
             settings = replace(settings, visual_dedup=args.visual_dedup == "on")
         taxonomy = Taxonomy.load(settings.taxonomy_path)
+        engine = engine_from_settings(settings, args.engine)
         catalog = open_catalog(settings.catalog_url)
         try:
             result = build_dataset(
@@ -147,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                 read_text=not args.no_text,
                 attributes=args.attributes,
                 group_by_artist=args.group_by_artist,
+                engine=engine,
             )
         finally:
             catalog.dispose()

@@ -12,6 +12,7 @@ import pytest
 
 from sleeve.core.catalog.db import Catalog, open_catalog
 from sleeve.core.settings import Settings, load_settings
+from tests.ray_support import ray_head  # noqa: F401  (the session's Ray head, when asked for)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_COVERS = REPO.parent / "shared" / "data" / "covers-5genre" / "Album_Covers"

@@ -15,9 +15,10 @@ from sleeve.dataset.export import latest_export
 from sleeve.inference.rundir import latest_run
 from sleeve.inference.side_features import SIDE_HELP, is_side_method
 from sleeve.training.config import DEFAULT_METHODS, TrainConfig
+from sleeve.training.distributed import world
 from sleeve.training.fit.methods import ALL_METHODS
 from sleeve.training.recipes import BEST, resolve_recipe
-from sleeve.training.run import train_and_evaluate
+from sleeve.training.run import help_train, train_and_evaluate
 
 EXAMPLES = """\
   train-and-evaluate
@@ -206,6 +207,11 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         config, recipe_name = config_from_args(args)
         dataset = resolve_dataset(args.dataset, settings.data_dir)
+        if not world().main:  # torchrun: this rank helps fine-tune; rank 0 reports
+            help_train(
+                dataset, resolve_out(args, settings.data_dir), config, data_dir=settings.data_dir
+            )
+            return EXIT_OK
         result = train_and_evaluate(
             dataset,
             resolve_out(args, settings.data_dir),

@@ -21,6 +21,7 @@ from sleeve.inference.classifier import save_model
 from sleeve.inference.rundir import Run, RunResult, default_run_dir, write_latest_run
 from sleeve.training.config import DEFAULT_METHODS, TrainConfig, seed_everything
 from sleeve.training.data import Export, load_export
+from sleeve.training.distributed import join, same_on_all
 from sleeve.training.evaluation.confidence import coverage_curve
 from sleeve.training.evaluation.headline import TEXT_RUNGS, compute_headline
 from sleeve.training.evaluation.label_issues import write_label_issues
@@ -29,7 +30,7 @@ from sleeve.training.evaluation.metrics import classification_metrics
 from sleeve.training.evaluation.selection import choose_for_export
 from sleeve.training.fit.methods import Method, MethodOutcome, RungContext
 from sleeve.training.fit.methods.embedding import EmbeddingRung, split_arrays, split_labels
-from sleeve.training.fit.methods.finetune import FineTuneRung
+from sleeve.training.fit.methods.finetune import FineTuneRung, run_finetune
 from sleeve.training.fit.methods.side import SideRung
 from sleeve.training.fit.methods.text import TextRung, export_texts, require_words
 from sleeve.training.recipes import BEST
@@ -50,7 +51,40 @@ log = logging.getLogger(__name__)
 # the ladder, in order: embedding heads (kNN ... ensemble, projected), fine-tune + hybrid, then
 # the text rung and its fusion with the best image rung on val, then early fusion of side
 # features (asked for by name)
-RUNGS: tuple[Method, ...] = (EmbeddingRung(), FineTuneRung(), TextRung(), SideRung())
+FINETUNE = FineTuneRung()  # the one rung every torchrun rank joins
+RUNGS: tuple[Method, ...] = (EmbeddingRung(), FINETUNE, TextRung(), SideRung())
+
+
+def _prepare(
+    export_dir: Path | str, out_dir: Path | None, config: TrainConfig, data_dir: Path | None
+) -> tuple[Export, Run, torch.device]:
+    """The export, the run directory (rank 0's name on every torchrun rank) and the device."""
+    config.validate()
+    if out_dir is None and data_dir is None:
+        raise ConfigError("give an output directory (--out DIR) or a data dir (SLEEVE_DATA_DIR)")
+    seed_everything(config.seed)
+    _, device = join(resolve_device(config.device))  # under torchrun (training/distributed.py)
+    configure_threads(device)
+    export = load_export(export_dir)
+    if tuple(config.methods) == BEST.methods:
+        require_words(export)  # the default recipe never silently becomes image-only
+    run_dir = out_dir or default_run_dir(Path(data_dir) / "runs", export.dataset_id)  # type: ignore[arg-type]
+    return export, Run(Path(str(same_on_all(str(run_dir))))), device
+
+
+def help_train(
+    export_dir: Path | str,
+    out_dir: Path | None = None,
+    config: TrainConfig | None = None,
+    *,
+    data_dir: Path | None = None,
+) -> None:
+    """A torchrun rank other than 0: join the fine-tune rung's training, write nothing (rank 0
+    runs :func:`train_and_evaluate`, the other rungs and every output)."""
+    config = config or TrainConfig()
+    export, run, device = _prepare(export_dir, out_dir, config, data_dir)
+    if FINETUNE.wanted(config):
+        run_finetune(export, config, device, run.checkpoints_dir)
 
 
 def train_and_evaluate(
@@ -64,25 +98,14 @@ def train_and_evaluate(
     """Train ``config.methods`` on the export, evaluate, and write a run directory.
 
     ``data_dir`` (optional) gives the embedding cache (<data_dir>/cache/embeddings), the
-    default run dir (<data_dir>/runs/<UTC time>-<dataset_id>) and <data_dir>/runs/LATEST."""
+    default run dir (<data_dir>/runs/<UTC time>-<dataset_id>) and <data_dir>/runs/LATEST.
+    Under torchrun this is rank 0's part; the other ranks run :func:`help_train`."""
     config = config or TrainConfig()
-    config.validate()
-    if out_dir is None and data_dir is None:
-        raise ConfigError("give an output directory (--out DIR) or a data dir (SLEEVE_DATA_DIR)")
-    seed_everything(config.seed)
-    device = resolve_device(config.device)
-    configure_threads(device)
     started = time.perf_counter()
-    export = load_export(export_dir)
-    if tuple(config.methods) == BEST.methods:
-        require_words(export)  # the default recipe never silently becomes image-only
-    run_dir = (
-        Path(out_dir) if out_dir else default_run_dir(Path(data_dir) / "runs", export.dataset_id)
-    )
+    export, run, device = _prepare(export_dir, out_dir, config, data_dir)
+    run_dir = run.root
     run_dir.mkdir(parents=True, exist_ok=True)
-    run = Run(run_dir)
     cache_root = Path(data_dir) / "cache" / "embeddings" if data_dir else None
-
     ctx = RungContext(export, config, device, cache_root, run)
     for rung in RUNGS:  # ladder order: fusion (text rung) reads the image rungs' scores
         if rung.wanted(config):

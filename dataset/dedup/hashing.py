@@ -19,6 +19,7 @@ from sqlalchemy import insert, select
 
 from sleeve.core.catalog.db import Catalog
 from sleeve.core.catalog.models import ImageHash
+from sleeve.core.engine import Engine, LocalEngine
 from sleeve.core.images.intake import UNREADABLE, failure_reason, to_8bit
 from sleeve.core.procs import worker_pool
 from sleeve.core.progress import Progress
@@ -74,6 +75,11 @@ def _hash_job(job: tuple[str, str]) -> tuple[str | None, str]:
         return None, failure_reason(exc, path)
 
 
+def hash_batch(jobs: Sequence[tuple[str, str]]) -> list[tuple[str | None, str]]:
+    """The engine's batch function: (hex or None, skip reason) per (path, algo) job."""
+    return [_hash_job(job) for job in jobs]
+
+
 def hash_files(
     paths: Sequence[str | Path],
     algo: str = "phash",
@@ -101,6 +107,15 @@ def hash_files(
     return out
 
 
+def _hash_on(engine: Engine, paths: Sequence[Path], algo: str) -> list[tuple[str | None, str]]:
+    """``hash_files`` on ``engine``'s workers, results in the order of ``paths``."""
+    jobs = [(str(p), algo) for p in paths]
+    found: dict[str, tuple[str | None, str]] = {}
+    for batch, results in engine.map_batches(hash_batch, jobs, _CHUNK):
+        found.update((path, result) for (path, _), result in zip(batch, results, strict=True))
+    return [found[path] for path, _ in jobs]
+
+
 def cached_hashes(catalog: Catalog, algo: str = "phash") -> dict[int, str]:
     """image id -> the ``algo`` hash stored by an earlier build (read-only)."""
     with catalog.session() as session:
@@ -116,12 +131,14 @@ def ensure_hashes(
     *,
     workers: int | None = None,
     progress: Progress = True,
+    engine: Engine | None = None,
 ) -> tuple[dict[int, str], HashReport]:
     """Hashes for ``images`` ((image id, path relative to data dir)), computing only the missing.
 
     New hashes are stored batch by batch (``HASH_BATCH`` files per transaction) as they are
     computed. Images whose file cannot be hashed are left out of the result and counted in the
-    report by reason.
+    report by reason. ``engine`` (e.g. Ray) hashes in its workers; None or the local engine:
+    this machine's forked pool (no torch in a hashing worker, so no spawn to pay for).
     """
     images = list(images)
     report = HashReport(algo)
@@ -139,12 +156,16 @@ def ensure_hashes(
     with bar:
         for start in range(0, len(todo), HASH_BATCH):
             batch = todo[start : start + HASH_BATCH]
-            hashed = hash_files(
-                [Path(data_dir) / rel for _, rel in batch],
-                algo,
-                workers=workers,
-                progress=progress if one_batch else False,
-            )
+            paths = [Path(data_dir) / rel for _, rel in batch]
+            if engine is None or isinstance(engine, LocalEngine):
+                hashed = hash_files(
+                    paths,
+                    algo,
+                    workers=engine.workers if engine else workers,
+                    progress=progress if one_batch else False,
+                )
+            else:
+                hashed = _hash_on(engine, paths, algo)
             bar.update(len(batch))
             new_rows = []
             for (image_id, rel), (value, reason) in zip(batch, hashed, strict=True):

@@ -10,10 +10,8 @@ from worker processes instead.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -24,6 +22,7 @@ from PIL import Image
 
 from sleeve.core.errors import UsageError
 from sleeve.core.images.intake import UNREADABLE, failure_reason, open_rgb
+from sleeve.core.procs import worker_pool
 from sleeve.core.progress import Progress
 from sleeve.core.progress import bar as progress_bar
 
@@ -146,8 +145,7 @@ def read_files(
             return
         # spawn, not fork: a forked copy of a process whose onnxruntime threads already ran can
         # deadlock (measured here: the pool hung)
-        ctx = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker)
+        pool = worker_pool(workers, "spawn", initializer=_init_worker)
         try:
             for result in pool.map(_read_job, jobs, chunksize=_CHUNK):
                 yield result

@@ -13,7 +13,9 @@
     ├── DataError                a dataset, export or run directory that cannot be used
     │   └── NothingYetError      nothing to work on yet: empty catalog, no dataset, no model
     └── StorageError             a file sleeve keeps cannot be written or read: disk full, a
-                                 damaged catalog, an unreadable model file (names the file)
+        │                        damaged catalog, an unreadable model file (names the file)
+        ├── ModelFileError       a model.pt that parses but fails validation (names the field)
+        └── NewerCatalogError    the catalog was migrated by a newer sleeve (names the revision)
 
 Commands catch SleeveError at the edge (``sleeve.core.cliutil.run_command``) and print one line with
 the exit code its class maps to; anything else is a bug. A full disk (``OSError`` ENOSPC /
@@ -100,6 +102,21 @@ class NothingYetError(DataError):
 
 class StorageError(SleeveError):
     """A file sleeve keeps is unusable or cannot be written; the message names it and the fix."""
+
+
+class ModelFileError(StorageError):
+    """A model file whose payload is malformed or hostile: refused before anything runs it."""
+
+
+class NewerCatalogError(StorageError):
+    """The catalog's schema revision is unknown here: a newer sleeve wrote it."""
+
+    def __init__(self, revision: str) -> None:
+        self.revision = revision
+        super().__init__(
+            f"the catalog is from a newer sleeve (revision {revision}); upgrade sleeve "
+            "(nothing was changed)"
+        )
 
 
 DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})

@@ -22,6 +22,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
 from sleeve.core.fsutil import pid_alive
@@ -62,18 +63,33 @@ def _set_pdeathsig(sig: int) -> bool:
         return False
 
 
-def worker_pool(workers: int, start_method: str | None = None) -> ProcessPoolExecutor:
+def _start_worker(parent_pid: int, then: Callable[[], None] | None) -> None:
+    die_with_parent(parent_pid)  # first, so a hang in ``then`` cannot outlive the parent
+    if then is not None:
+        then()
+
+
+def worker_pool(
+    workers: int,
+    start_method: str | None = None,
+    initializer: Callable[[], None] | None = None,
+) -> ProcessPoolExecutor:
     """A process pool whose workers die with this process, even under ``kill -9``.
+
+    The one place the product makes a process pool (``tests/core/test_pools.py`` checks that no
+    other module constructs one), so no pool can miss the guard.
 
     ``start_method="spawn"``: for workers that run torch or other OpenMP code after this
     process already did; a forked child can hang in libgomp's inherited state. (Not
     "forkserver": after a ``kill -9`` of this process the server and its workers stayed up.)
+    ``initializer``: a picklable module-level function each worker runs after arming the
+    guard (e.g. OCR's one-thread OpenCV setting).
     """
     context = multiprocessing.get_context(start_method) if start_method else None
     return ProcessPoolExecutor(
         max_workers=workers,
-        initializer=die_with_parent,
-        initargs=(os.getpid(),),
+        initializer=_start_worker,
+        initargs=(os.getpid(), initializer),
         mp_context=context,
     )
 

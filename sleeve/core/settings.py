@@ -7,6 +7,7 @@ over ``.env``; ``.env.example`` documents each one.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -85,6 +86,12 @@ class Settings:
     spotify_image_max: int = 640
     # build-dataset's second duplicate stage (embedding candidates + geometric check)
     visual_dedup: bool = True
+    # the Ray cluster `--engine ray` runs per-cover stages on: ray://HOST:PORT (Ray Client),
+    # HOST:PORT (the head's GCS) or auto (the cluster this machine belongs to)
+    ray_address: str = ""
+
+    def __post_init__(self) -> None:
+        check_settings(self)  # every construction, from the environment or replace()
 
     @property
     def catalog_url(self) -> str:
@@ -185,6 +192,7 @@ _VARS: dict[str, str] = {
     "SPOTIFY_RETRY_AFTER_CAP": "spotify_retry_after_cap",
     "SPOTIFY_IMAGE_MAX": "spotify_image_max",
     "SLEEVE_VISUAL_DEDUP": "visual_dedup",
+    "SLEEVE_RAY_ADDRESS": "ray_address",
 }
 
 _URL_FIELDS = {"musicbrainz_url", "coverart_url", "spotify_api_url", "spotify_token_url"}
@@ -199,30 +207,125 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+_DAY = 86_400.0
+# field -> (lowest, highest, whether the lowest itself is allowed). Zero is refused where it
+# would switch a guard off: a rate of 0 or NaN turned MusicBrainz pacing off, a timeout of 0
+# fails every request.
+_LIMITS: dict[str, tuple[float, float, bool]] = {
+    "mb_rate": (0.0, 1000.0, False),  # requests/s; MusicBrainz asks for 1, fakes go faster
+    "download_workers": (1, 64, True),
+    "connect_timeout": (0.0, 600.0, False),
+    "read_timeout": (0.0, 3600.0, False),
+    "request_deadline": (0.0, 3600.0, False),
+    "max_json_bytes": (1024, 2**31, True),
+    "max_image_bytes": (1024, 2**31, True),
+    "max_retries": (0, 100, True),
+    "backoff_base": (0.0, 3600.0, True),
+    "backoff_cap": (0.0, _DAY, True),
+    "retry_after_cap": (0.0, 7 * _DAY, True),
+    "spotify_retry_after_cap": (0.0, 7 * _DAY, True),
+    "spotify_image_max": (1, 10_000, True),
+}
+# field -> the only values it takes
+_CHOICES: dict[str, tuple[object, ...]] = {"cover_size": (0, 250, 500, 1200)}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+# the catalogs sleeve can keep (SQLAlchemy dialect names, before the "+driver")
+DATABASE_DIALECTS = ("sqlite", "postgresql")
+
+
+def _variable(field_name: str) -> str:
+    return next((var for var, f in _VARS.items() if f == field_name), field_name)
+
+
+def check_settings(settings: Settings) -> None:
+    """The one check of every setting's value: finite, in range, one of the allowed values.
+    Raises ConfigError naming the environment variable to fix (exit 2)."""
+    for field_name, (lo, hi, lo_ok) in _LIMITS.items():
+        value = getattr(settings, field_name)
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        ok = ok and math.isfinite(value) and (lo <= value if lo_ok else lo < value) and value <= hi
+        if not ok:
+            low = f">= {lo:g}" if lo_ok else f"> {lo:g}"
+            raise ConfigError(
+                f"{_variable(field_name)}={value!r} is out of range: a finite number {low} and "
+                f"<= {hi:g}"
+            )
+    for field_name, choices in _CHOICES.items():
+        value = getattr(settings, field_name)
+        if value not in choices:
+            shown = ", ".join(map(str, choices))
+            raise ConfigError(f"{_variable(field_name)}={value!r} is not one of {shown}")
+    if settings.database_url:
+        check_database_url(settings.database_url)
+
+
+def check_database_url(url: str) -> None:
+    """A catalog URL SQLAlchemy can parse, of a dialect sleeve supports (password redacted)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    # without a scheme nothing in it can be told apart from a password: show none of it
+    shown = redact_url(url) if "://" in url else "(not shown)"
+    try:
+        parsed = make_url(normalise_database_url(url))
+        parsed.port  # noqa: B018 - a bad port only fails when read
+    except (ArgumentError, ValueError):
+        raise ConfigError(
+            f"SLEEVE_DATABASE_URL={shown} is not a database URL "
+            "(e.g. postgresql://user@host/sleeve or sqlite:////path/catalog.db)"
+        ) from None
+    if parsed.get_backend_name() not in DATABASE_DIALECTS:
+        raise ConfigError(
+            f"SLEEVE_DATABASE_URL={shown}: {parsed.get_backend_name()!r} is not a catalog "
+            f"sleeve supports ({', '.join(DATABASE_DIALECTS)})"
+        )
+
+
 def _parse(name: str, field_name: str, raw: str, default: object) -> object:
     raw = raw.strip()
     try:
         if isinstance(default, bool):
-            return raw.lower() in {"1", "true", "yes", "on"}
+            if raw.lower() not in _TRUE | _FALSE:
+                raise ConfigError(
+                    f"{name}={raw!r} is not one of {', '.join(sorted(_TRUE | _FALSE))}"
+                )
+            return raw.lower() in _TRUE
         if isinstance(default, int):
             return int(raw)
         if isinstance(default, float):
-            value = float(raw)
-            if field_name in {"mb_rate", "request_deadline"} and value <= 0:
-                raise ValueError("must be > 0")
-            return value
+            return float(raw)  # range and finiteness: check_settings
     except ValueError as exc:
         raise ConfigError(f"{name}={raw!r} is not a valid number ({exc})") from None
     if field_name in {"data_dir", "taxonomy_path"}:
         return Path(raw).expanduser() if raw else None
     if field_name == "spotify_client_secret":
         return Secret(raw)
+    if field_name == "ray_address":
+        ray_host_port(raw)  # validated now: a typo is one line, not a minute of retries
+        return raw
     if field_name in _URL_FIELDS:
         parsed = urlparse(raw)
         if parsed.scheme not in {"http", "https"} or not parsed.netloc:
             raise ConfigError(f"{name}={raw!r} is not an http(s) URL")
         return raw.rstrip("/")
     return raw
+
+
+def ray_host_port(address: str) -> tuple[str, int] | None:
+    """(host, port) of a Ray address ``ray://HOST:PORT`` or ``HOST:PORT``; None for ``auto``."""
+    if address == "auto":
+        return None
+    parsed = urlparse(address if "://" in address else f"gcs://{address}")
+    try:
+        port = parsed.port
+    except ValueError:
+        port = None
+    if parsed.scheme not in {"ray", "gcs"} or not parsed.hostname or port is None:
+        raise ConfigError(
+            f"SLEEVE_RAY_ADDRESS={address!r} is not a Ray address (ray://HOST:PORT, HOST:PORT "
+            "or auto)"
+        )
+    return parsed.hostname, port
 
 
 def load_settings(

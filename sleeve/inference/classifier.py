@@ -37,15 +37,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sleeve.core.errors import DataError, StorageError
+from sleeve.core.errors import DataError, ModelFileError, SleeveError, StorageError
 from sleeve.core.fsutil import atomic_path
 from sleeve.core.settings import Settings, load_settings
 from sleeve.core.vision.backbones import CROP_PCT, Backbone, eval_transform, load_backbone
 from sleeve.core.vision.embeddings import FeatureExtractor, FeatureRecipe
 from sleeve.dataset.attributes.decode import FACE_SIDE, view_of
 from sleeve.dataset.text.ocr import Word, read_words, words_text
-from sleeve.inference.heads_runtime import check_head, head_probabilities
+from sleeve.inference.heads_runtime import head_probabilities
 from sleeve.inference.inputs import ImageLoader, ImageSource
+from sleeve.inference.model_check import (
+    RETRAIN,
+    check_archive,
+    check_head,
+    check_payload,
+    check_side,
+)
 from sleeve.inference.rundir import Run
 from sleeve.inference.side_features import SideFeatures, check_extractors, cover_attributes
 from sleeve.inference.text_head import TextHead, fuse_by_condition
@@ -169,6 +176,7 @@ class Classifier:
             raise DataError(
                 f"{path} not found: pass a run directory from train-and-evaluate or its model.pt"
             )
+        check_archive(path)  # bounded memory, whatever the file claims
         try:
             payload = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch's own text is long and suggests unsafe loading
@@ -176,15 +184,38 @@ class Classifier:
                 f"{path} is not a readable sleeve model (damaged, truncated or another kind of "
                 "file): run train-and-evaluate again, or pass --model with another run"
             ) from exc
+        where = str(path)
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-            raise DataError(f"{path} is not a sleeve classifier (format {FORMAT!r} expected)")
-        if int(payload.get("version", 0)) > VERSION:
-            raise DataError(
-                f"{path} was written by a newer sleeve (model format "
-                f"v{payload['version']} > v{VERSION}); upgrade sleeve"
+            raise ModelFileError(f"{path} is not a sleeve classifier (format {FORMAT!r} expected)")
+        version = payload.get("version")
+        if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
+            raise ModelFileError(
+                f"{path} was written by a newer sleeve (model format v{version} > "
+                f"v{VERSION}); upgrade sleeve"
             )
-        check_head(payload.get("head"), str(path))
-        return cls(payload, device, settings)
+        check_payload(payload, where, VERSION)
+        try:
+            classifier = cls(payload, device, settings)
+        except SleeveError:
+            raise
+        except Exception as exc:  # what the field checks cannot see, e.g. a state dict's shapes
+            raise ModelFileError(
+                f"{where} is not a usable sleeve model: {type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:200] if str(exc) else ''}; {RETRAIN}"
+            ) from exc
+        classifier._check_head(where)
+        return classifier
+
+    def _check_head(self, where: str) -> None:
+        """The head must read what the backbone (and side blocks) really hand it, and answer
+        one column per genre."""
+        size = min(self.recipe.size, 64)  # pooled width does not depend on the input size
+        with torch.inference_mode():
+            probe = torch.zeros(1, 3, size, size, device=self.device)
+            width = int(self.extractor(probe).shape[1])
+        if self.side is not None:
+            width = check_side(self.payload["side"], where, width)
+        check_head(self.head, where, width, len(self._genres))
 
     @property
     def genres(self) -> list[str]:
@@ -213,6 +244,20 @@ class Classifier:
         """(len(images), len(genres)) class probabilities, rows summing to 1.
 
         ``words``: the covers' words when already read (a text model reads them otherwise)."""
+        probs = self._probabilities(images, batch_size, words)
+        if not np.isfinite(probs).all():  # finite weights can still overflow: never emit NaN
+            raise ModelFileError(
+                f"the {self.method} model gave non-finite probabilities (its numbers overflow); "
+                f"{RETRAIN}"
+            )
+        return probs
+
+    def _probabilities(
+        self,
+        images: Sequence[ImageInput],
+        batch_size: int,
+        words: Sequence[Sequence[Word]] | None,
+    ) -> np.ndarray:
         if self.side is not None:
             return self._side_probabilities(images, batch_size, words)
         probs = self._image_probabilities(images, batch_size)

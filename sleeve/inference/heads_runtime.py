@@ -17,8 +17,9 @@ Head kinds (``head["type"]``):
 
 Every kind is numbers only (see :mod:`sleeve.training.fit.heads_arrays`): loading a model never
 unpickles anything, and predicting needs neither scikit-learn nor catboost. Heads written by
-sleeve before this format (``sklearn``: a pickled estimator) are refused by
-:func:`check_head`, as is any kind not listed here.
+sleeve before this format (``sklearn``: a pickled estimator) are refused at load by
+:func:`sleeve.inference.model_check.check_head`, as is any kind not listed here, and every
+array's shape and values are checked there too.
 """
 
 from __future__ import annotations
@@ -27,63 +28,6 @@ import numpy as np
 import torch
 
 from sleeve.core.errors import DataError
-
-# kind -> the keys it cannot work without
-HEAD_KEYS: dict[str, tuple[str, ...]] = {
-    "linear": ("weight", "bias"),
-    "knn": ("vectors", "labels", "k", "n_classes"),
-    "svc": (
-        "kernel",
-        "gamma",
-        "support_vectors",
-        "dual_coef",
-        "intercept",
-        "n_support",
-        "classes",
-        "n_classes",
-        "temperature",
-    ),
-    "forest": ("left", "right", "feature", "threshold", "value", "roots", "classes", "n_classes"),
-    "oblivious": (
-        "features",
-        "borders",
-        "leaf_values",
-        "scale",
-        "bias",
-        "classes",
-        "n_classes",
-    ),
-    "ensemble": ("members", "weights"),
-    "projected": ("projection", "head"),
-}
-
-
-def check_head(head: object, where: str) -> None:
-    """Refuse (one-line DataError naming ``where``) a head this version cannot trust or run."""
-    kind = head.get("type") if isinstance(head, dict) else None
-    if kind == "sklearn":
-        raise DataError(
-            f"{where} holds a pickled scikit-learn head (an earlier sleeve's format), which "
-            "could run code when loaded; it is refused: retrain with train-and-evaluate"
-        )
-    if kind not in HEAD_KEYS:
-        raise DataError(
-            f"{where}: unknown head type {kind!r}; retrain with train-and-evaluate "
-            "(or upgrade sleeve if a newer one wrote it)"
-        )
-    missing = [k for k in HEAD_KEYS[kind] if k not in head]  # type: ignore[operator]
-    if missing:
-        raise DataError(f"{where}: {kind} head lacks {', '.join(missing)}; retrain it")
-    if kind == "ensemble":
-        for member in head["members"]:  # type: ignore[index]
-            check_head(member, where)
-    if kind == "projected":
-        layers = head["projection"].get("layers") if isinstance(head["projection"], dict) else None  # type: ignore[index]
-        if not layers or not all(
-            isinstance(a, dict) and {"weight", "bias"} <= set(a) for a in layers
-        ):
-            raise DataError(f"{where}: projected head has no usable layers; retrain it")
-        check_head(head["head"], where)  # type: ignore[index]
 
 
 def _standardise(head: dict, x: np.ndarray) -> np.ndarray:
@@ -157,8 +101,8 @@ def head_probabilities(head: dict, feats: np.ndarray | torch.Tensor) -> np.ndarr
             )
             / total
         )
-    check_head(head, "model head")  # raises for a pickled or unknown head
-    raise ValueError(f"unknown head type {kind!r}")  # pragma: no cover
+    # model_check.check_head refuses these at load; a head built in code can still be wrong
+    raise DataError(f"unknown head type {kind!r}")
 
 
 def project(projection: dict, x: np.ndarray) -> np.ndarray:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from sleeve.core.catalog.db import current_revision, head_revision, make_engine, upgrade
+from sleeve.core.catalog.db import (
+    alembic_config,
+    catalog_exists,
+    check_known_revision,
+    current_revision,
+    head_revision,
+    make_engine,
+    upgrade,
+)
 from sleeve.core.cliutil import run_command
 from sleeve.core.settings import Settings, load_settings, redact_url
 
@@ -32,15 +40,20 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         settings = load_settings()
-        engine = make_engine(settings.catalog_url)
+        url = settings.catalog_url
+        if args.action == "current" and not catalog_exists(url):  # read-only: create nothing
+            print(f"catalog {redact_url(url)}: not created yet (newest: {head_revision(url)})")
+            return 0
+        engine = make_engine(url)
         if args.action == "check":
             return _check(settings)
         if args.action == "upgrade":
             upgrade(engine)
         print(f"catalog {redact_url(engine.url.render_as_string(hide_password=False))}")
-        print(
-            f"  revision {current_revision(engine)} (newest: {head_revision(settings.catalog_url)})"
-        )
+        print(f"  revision {current_revision(engine)} (newest: {head_revision(url)})")
+        if args.action == "current":
+            with engine.connect() as conn:  # a newer sleeve's revision: say so, exit 4
+                check_known_revision(conn, alembic_config(url))
         return 0
 
     return run_command(body)

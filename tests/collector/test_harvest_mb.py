@@ -290,3 +290,26 @@ def test_cover_size_is_configurable(tmp_path: Path, size: int) -> None:
     assert fronts and all(t.endswith(f"front-{size}") for t in fronts)
     with catalog.session() as s:
         assert set(s.scalars(select(CoverImage.width))) == {size}
+
+
+def test_covers_refused_by_a_setting_are_retried_when_it_is_raised(tmp_path: Path) -> None:
+    """Issue 21 #9: covers refused as too large under a low SLEEVE_MAX_IMAGE_BYTES were never
+    met again once the cap was raised, and the run said MusicBrainz had no more covers."""
+    cat = FakeCatalogue.generate({"pop": 12}, seed=5)
+    with FakeServices(cat) as fx:
+        low = _settings(tmp_path, fx, max_image_bytes=2048)  # every fake cover is bigger
+        catalog = open_catalog(low.catalog_url)
+        first = harvest_musicbrainz(catalog, low, TAXONOMY, "pop", 10, progress=False)
+        again = harvest_musicbrainz(catalog, low, TAXONOMY, "pop", 10, progress=False)
+        raised = replace(low, max_image_bytes=15 * 1024 * 1024)
+        third = harvest_musicbrainz(catalog, raised, TAXONOMY, "pop", 10, progress=False)
+    refused = first.failed["too-large"] + first.skipped["too-large"]
+    assert first.new == 0 and refused >= 5 and first.state == "exhausted"
+    for run in (first, again):
+        assert "no more pop" not in run.message and "MusicBrainz has no more" not in run.message
+        assert f"{refused} skipped as too-large under SLEEVE_MAX_IMAGE_BYTES=2048" in run.message
+        assert "raise SLEEVE_MAX_IMAGE_BYTES" in run.message
+    assert again.new == 0 and not again.failed and not again.skipped  # same cap: not re-fetched
+    assert third.new == refused == _count(catalog, CoverImage)  # every refused cover, now
+    # the rest have no art: now the source really ran dry, and says so
+    assert third.state == "exhausted" and "MusicBrainz has no more pop" in third.message

@@ -257,3 +257,20 @@ def test_fake_speaks_spotify(fake: FakeSpotify) -> None:
     assert page["next"].startswith(fake.api_url + "/search?query=")
     nxt = requests.get(page["next"], headers=auth, timeout=5).json()["artists"]
     assert nxt["offset"] == 10 and nxt["previous"]
+
+
+def test_albums_refused_by_a_setting_are_retried_when_it_is_raised(
+    cat: Catalog, sp_settings: Settings
+) -> None:
+    """Issue 21 #9 for Spotify: albums are found by walking artists, so raising
+    SLEEVE_MAX_IMAGE_BYTES lists the genre's artists again and fetches the refused covers."""
+    from dataclasses import replace
+
+    low = replace(sp_settings, max_image_bytes=2048)
+    first = _harvest(cat, low, n=10)
+    refused = first.failed["too-large"] + first.skipped["too-large"]
+    assert first.new == 0 and refused > 0
+    assert f"{refused} skipped as too-large under SLEEVE_MAX_IMAGE_BYTES=2048" in first.message
+    assert "Spotify has no more" not in first.message
+    second = _harvest(cat, sp_settings, n=10)
+    assert second.new == min(10, refused)

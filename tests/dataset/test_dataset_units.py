@@ -163,3 +163,22 @@ def test_cli_help_errors_and_last_line(monkeypatch, tmp_path, capsys) -> None:  
     assert Path(lines[-1]).parent == data / "datasets"
     assert (Path(lines[-1]) / "manifest.csv").is_file()
     assert any(line.startswith("  pop") for line in lines)
+
+
+@pytest.mark.parametrize("chunks", [3, 4, 11, 16])
+def test_near_pairs_exact_with_every_chunking(chunks: int, monkeypatch) -> None:
+    """The chunking the cost model picks at 10^6-10^7 hashes (3-4 chunks) is exact too, and
+    so are plans with unprobed chunks (more chunks than the threshold needs)."""
+    import sleeve.dataset.dedup.neighbours as neighbours
+
+    h = _planted(1200, 10)
+    h[7] = h[3]  # identical hashes: distance 0, reported once
+    ints = [int(x) for x in h]
+    expected = {
+        (i, j, (ints[i] ^ ints[j]).bit_count())
+        for i, j in itertools.combinations(range(len(ints)), 2)
+        if (ints[i] ^ ints[j]).bit_count() <= 10
+    }
+    monkeypatch.setattr(neighbours, "choose_chunks", lambda n, t: chunks)
+    rows = near_pairs(h, 10, threads=2)
+    assert len(rows) == len(expected) and {tuple(int(x) for x in r) for r in rows} == expected

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from sleeve.core.errors import DataError
+from sleeve.core.errors import ModelFileError
 from sleeve.inference.classifier import Classifier, save_model
 from sleeve.inference.heads_runtime import head_probabilities, svc_decision
 from sleeve.training.fit.heads_arrays import catboost_head, forest_head, svc_head
@@ -47,7 +47,7 @@ def test_security_pickled_head_is_refused_and_never_unpickled(
     evil = {"type": "sklearn", "pickle": pickle.dumps(_Exploit(marker))}
     head = {"type": "ensemble", "members": [evil], "weights": [1]} if nested else evil
     run_dir = _crafted_run(tiny_run, tmp_path / "run", head)
-    with pytest.raises(DataError, match="retrain") as caught:
+    with pytest.raises(ModelFileError, match="retrain") as caught:
         Classifier.load(run_dir)
     assert str(run_dir / "model.pt") in str(caught.value)
     image = next((shared_tiny_export(tmp_path_factory) / "images" / "test").glob("*/*.jpg"))
@@ -61,7 +61,7 @@ def test_security_unknown_head_type_is_refused(
     tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
 ) -> None:
     run_dir = _crafted_run(shared_tiny_run(tmp_path_factory), tmp_path / "run", {"type": "x"})
-    with pytest.raises(DataError, match="unknown head type 'x'"):
+    with pytest.raises(ModelFileError, match="unknown head type 'x'"):
         Classifier.load(run_dir)
 
 

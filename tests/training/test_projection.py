@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from sleeve.core.errors import DataError
+from sleeve.core.errors import ModelFileError
 from sleeve.inference.classifier import Classifier
-from sleeve.inference.heads_runtime import check_head, head_probabilities, project
+from sleeve.inference.heads_runtime import head_probabilities, project
+from sleeve.inference.model_check import check_head
 from sleeve.training.analyze.separation import find_pair, pair_separation
 from sleeve.training.fit.methods import ALL_METHODS, PROJECTED_METHODS
 from sleeve.training.fit.methods.projected import fit_projected_methods
@@ -96,7 +97,7 @@ def test_projected_head_is_plain_arrays_and_survives_weights_only_load(data, tmp
         path = tmp_path / f"{f.method}.pt"
         torch.save({"head": f.head}, path)
         head = torch.load(path, weights_only=True)["head"]
-        check_head(head, str(path))
+        check_head(head, str(path), x["test"].shape[1], len(GENRES))
         inner = head_probabilities(head["head"], project(head["projection"], x["test"]))
         np.testing.assert_allclose(head_probabilities(head, x["test"]), inner)
         assert (head_probabilities(head, x["test"]).argmax(1) == y["test"]).mean() > 0.8
@@ -106,8 +107,8 @@ def test_projected_head_without_layers_is_refused(data) -> None:
     x, y = data
     (fitted,) = fit_projected_methods(["lda-knn"], x, y, GENRES)
     broken = {**fitted.head, "projection": {"layers": []}}
-    with pytest.raises(DataError, match="no usable layers"):
-        check_head(broken, "model.pt")
+    with pytest.raises(ModelFileError, match="no usable layers"):
+        check_head(broken, "model.pt", x["test"].shape[1], len(GENRES))
 
 
 def test_projected_rungs_train_and_predict_end_to_end(tmp_path: Path) -> None:

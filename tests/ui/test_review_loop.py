@@ -179,3 +179,57 @@ def test_a_decision_on_any_member_speaks_for_its_duplicate_group() -> None:
     assert (report["excluded"], report["relabelled"], report["kept"]) == (1, 1, 0)
     assert report["labels_changed"] == 2 and report["relabelled_to"] == {"rock": 1}
     assert labels["g1"].genre == "pop"  # the input is not modified
+
+
+def test_decisions_written_by_another_tool_are_checked_not_trusted(env) -> None:  # type: ignore[no-untyped-def]
+    """Issue 21 #11: rows another tool wrote straight into review_decisions. A relabel to a
+    genre outside the taxonomy used to be applied (creating that genre), an unsafe genre name
+    blocked the whole build, unknown kinds and orphaned rows vanished silently. Now the valid
+    ones apply and the rest are listed with their cover and reason; the build finishes."""
+    import sqlite3
+
+    settings, catalog, tax = env
+    with catalog.session() as s:
+        covers = [
+            (i, sha) for i, sha in s.query(CoverImage.id, CoverImage.sha256).order_by(CoverImage.id)
+        ]
+    (a, sha_a), (b, sha_b), (c, sha_c), (d, sha_d), (e, sha_e) = covers[:5]
+    rows = [
+        (a, "relabel", "polka", "2026-01-01 00:00:00"),  # outside the taxonomy and catalog
+        (b, "relabel", "../../evil ![x](http://127.0.0.1:9/p.png)", "2026-01-01 00:00:00"),
+        (c, "maybe", None, "2026-01-01 00:00:00"),  # not a decision sleeve knows
+        (999_999, "exclude", None, "2026-01-01 00:00:00"),  # no such cover
+        (d, "exclude", None, "2026-01-01 00:00:00"),  # valid
+        (e, "relabel", "jazz", "2026-01-01 00:00:00"),  # valid ...
+        (e, "relabel", "polka", "2026-01-02 00:00:00"),  # ... and a newer invalid one
+    ]
+    db = sqlite3.connect(settings.data_dir / "catalog.db")
+    with db:  # another tool, foreign keys off
+        db.execute("PRAGMA foreign_keys=OFF")
+        db.executemany(
+            "INSERT INTO review_decisions (image_id, source, decision, genre, who, decided_at, "
+            "note) VALUES (?, 'review', ?, ?, 'other-tool', ?, '')",
+            rows,
+        )
+    db.close()
+
+    result = _build(settings, catalog, tax)
+    review = result.card.review
+    skipped = {(s["sha256"], s["reason"].split(" ")[0]) for s in review["skipped"]}
+    assert skipped == {
+        (sha_a, "genre"),
+        (sha_b, "unsafe"),
+        (sha_c, "unknown"),
+        (None, "orphaned:"),
+        (sha_e, "genre"),
+    }
+    assert (review["excluded"], review["relabelled"]) == (1, 1)
+    manifest = {r["sha256"]: r for r in read_manifest(result.export_dir)}
+    assert sha_d not in manifest
+    assert sha_e not in manifest or manifest[sha_e]["genre"] == "jazz"
+    assert "polka" not in {r["genre"] for r in manifest.values()} | set(result.card.genres)
+    summary = "\n".join(result.summary_lines())
+    assert f"review decision skipped: cover {sha_b}: unsafe genre name" in summary
+    assert "cover id 999999: orphaned" in summary and "http://" not in summary
+    card = (result.export_dir / "card.md").read_text()
+    assert "Review decisions skipped" in card and sha_a in card and "](http" not in card

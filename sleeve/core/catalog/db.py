@@ -22,12 +22,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from sleeve.core.errors import DISK_FULL, ConfigError, StorageError
-from sleeve.core.settings import normalise_database_url, redact_url
+from sleeve.core.errors import DISK_FULL, ConfigError, NewerCatalogError, StorageError
+from sleeve.core.settings import check_database_url, normalise_database_url, redact_url
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -40,6 +40,9 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
 
 
 def make_engine(url: str) -> Engine:
+    """An engine for the catalog at ``url``; a SQLite catalog's folder is created here (use
+    :func:`catalog_exists` first where nothing may be created)."""
+    check_database_url(url)  # unparsable or unsupported: one ConfigError line, password masked
     url = normalise_database_url(url)
     if url.startswith("sqlite"):
         path = url.split("sqlite:///", 1)[-1]
@@ -68,7 +71,8 @@ def _storage_errors(engine: Engine):  # type: ignore[no-untyped-def]
     """A damaged catalog or a full disk, wherever a query meets it, becomes one StorageError
     naming the catalog and the fix (instead of a long SQLAlchemy traceback)."""
     where = engine.url.database if engine.dialect.name == "sqlite" else None
-    where = where or engine.url.render_as_string(hide_password=True)
+    # redact_url, not hide_password: a password may sit in the query (?password=...) too
+    where = where or redact_url(engine.url.render_as_string(hide_password=False))
 
     def handle(context) -> None:  # type: ignore[no-untyped-def]
         error = context.original_exception
@@ -82,6 +86,14 @@ def _storage_errors(engine: Engine):  # type: ignore[no-untyped-def]
             raise StorageError(
                 f"disk full writing the catalog {where}: free some space, then run the same "
                 "command again (committed work is kept)"
+            ) from error
+        if context.connection is None and isinstance(error, Exception):  # while connecting
+            first = (
+                str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            )
+            raise StorageError(
+                f"cannot reach the catalog at {where} ({first}): check SLEEVE_DATABASE_URL and "
+                "that the database server is up"
             ) from error
 
     return handle
@@ -135,6 +147,7 @@ def upgrade(engine: Engine) -> None:
         if conn.dialect.name == "postgresql":
             lock = text("SELECT pg_advisory_xact_lock(:key)")
             conn.execute(lock, {"key": _PG_MIGRATION_LOCK})
+        check_known_revision(conn, cfg)  # before alembic, whose own error is a traceback
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
@@ -142,6 +155,25 @@ def upgrade(engine: Engine) -> None:
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def check_known_revision(conn: Connection, cfg: Config) -> None:
+    """Refuse a catalog whose schema revision this sleeve's migrations do not know: a newer
+    sleeve migrated it, and neither upgrading nor using it here is safe."""
+    current = MigrationContext.configure(conn).get_current_revision()
+    script = ScriptDirectory.from_config(cfg)
+    if current is not None and current not in {s.revision for s in script.walk_revisions()}:
+        raise NewerCatalogError(current)
+
+
+def catalog_exists(url: str) -> bool:
+    """False only for a SQLite catalog whose file is not there yet (read-only commands then
+    report that instead of creating it); a server database is assumed to exist."""
+    url = normalise_database_url(url)
+    if not url.startswith("sqlite"):
+        return True
+    path = url.split("sqlite:///", 1)[-1]
+    return not path or path == ":memory:" or Path(path).is_file()
 
 
 def head_revision(url: str) -> str | None:
@@ -173,10 +205,13 @@ class Catalog:
 def open_catalog(url: str, *, migrate: bool = True) -> Catalog:
     """Open (and by default create/upgrade) the catalog at ``url``."""
     engine = make_engine(url)
-    if migrate:
-        try:
+    try:
+        if migrate:
             upgrade(engine)
-        except OperationalError as exc:
-            shown = redact_url(engine.url.render_as_string(hide_password=False))
-            raise ConfigError(f"cannot open the catalog at {shown}: {exc.orig}") from exc
+        else:
+            with engine.connect() as conn:
+                check_known_revision(conn, alembic_config(url))
+    except OperationalError as exc:
+        shown = redact_url(engine.url.render_as_string(hide_password=False))
+        raise StorageError(f"cannot open the catalog at {shown}: {exc.orig}") from exc
     return Catalog(engine, sessionmaker(engine, expire_on_commit=False))

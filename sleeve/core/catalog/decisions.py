@@ -3,6 +3,11 @@
 A decision is evidence from the "review" source about one cover (by sha256): ``keep`` (the
 label is right: leave the queue), ``exclude`` (not a usable example of any genre) or
 ``relabel`` to a genre. Rows are only ever added; the newest decision of a cover wins.
+
+Rows may also come from another tool writing the catalog: :func:`read_decisions` checks each
+one as :func:`record_decision` would (a known kind, a safe genre the catalog already knows, a
+cover that exists) and hands back the invalid ones with their reason instead of applying them,
+so one bad row neither creates a genre nor blocks a build.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from sqlalchemy import select
 from sleeve.core.catalog.db import Catalog
 from sleeve.core.catalog.models import CoverImage, GenreEvidence, ReviewDecision
 from sleeve.core.errors import UnknownGenreError, UsageError
-from sleeve.core.taxonomy import Taxonomy, check_genre_name
+from sleeve.core.taxonomy import GENRE_NAME, Taxonomy, check_genre_name
 
 DECISIONS = ("keep", "exclude", "relabel")
 SOURCE = "review"
@@ -112,9 +117,65 @@ def record_decision(
     return Decision(image_id, full, decision, genre, who, decided_at, note)
 
 
-def latest_decisions(catalog: Catalog) -> dict[int, Decision]:
-    """image id -> its newest decision (ties on time go to the later row)."""
+@dataclass(frozen=True)
+class SkippedDecision:
+    """A decision row that cannot be applied, and why (a short reason code)."""
+
+    image_id: int
+    sha256: str | None  # None: no cover with this id in the catalog (an orphaned row)
+    decision: str
+    genre: str | None
+    reason: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "sha256": self.sha256,
+            "image_id": self.image_id,
+            "decision": self.decision,
+            "genre": self.genre,
+            "reason": self.reason,
+        }
+
+
+def _shown(value: object) -> str:
+    """A value another tool wrote, safe to echo in a terminal line or a Markdown card."""
+    return repr(re.sub(r"[^\w .-]", "?", str(value))[:64])
+
+
+def decision_problem(
+    sha256: str | None,
+    decision: object,
+    genre: object,
+    decided_at: object,
+    genres: set[str] | None,
+) -> str | None:
+    """Why a stored decision cannot be applied (a reason code), or None when it can.
+    ``genres``: the genres a relabel may name (None: not checked)."""
+    if sha256 is None:
+        return "orphaned: no such cover"
+    if decision not in DECISIONS:
+        return f"unknown decision {_shown(decision)}"
+    if not isinstance(decided_at, datetime):
+        return "no decision time"
+    if decision != "relabel":
+        return f"{decision} with a genre" if genre else None
+    if not genre:
+        return "relabel without a genre"
+    if not isinstance(genre, str) or not GENRE_NAME.fullmatch(genre):
+        return f"unsafe genre name {_shown(genre)}"
+    if genres is not None and genre not in genres:
+        return f"genre {_shown(genre)} is not in the taxonomy or the catalog"
+    return None
+
+
+def read_decisions(
+    catalog: Catalog, genres: set[str] | None = None
+) -> tuple[dict[int, Decision], list[SkippedDecision]]:
+    """(image id -> its newest valid decision, the invalid rows with their reason).
+
+    Ties on time go to the later row. An invalid row never hides an older valid one."""
     out: dict[int, Decision] = {}
+    skipped: list[SkippedDecision] = []
     with catalog.session() as s:
         rows = s.execute(
             select(
@@ -126,10 +187,21 @@ def latest_decisions(catalog: Catalog) -> dict[int, Decision]:
                 ReviewDecision.decided_at,
                 ReviewDecision.note,
             )
-            .join(CoverImage, CoverImage.id == ReviewDecision.image_id)
+            .outerjoin(CoverImage, CoverImage.id == ReviewDecision.image_id)
             .where(ReviewDecision.source == SOURCE)
             .order_by(ReviewDecision.decided_at, ReviewDecision.id)
         ).all()
-    for row in rows:
-        out[int(row[0])] = Decision(int(row[0]), *row[1:])
-    return out
+    for image_id, sha, decision, genre, who, decided_at, note in rows:
+        reason = decision_problem(sha, decision, genre, decided_at, genres)
+        if reason is not None:
+            skipped.append(SkippedDecision(int(image_id), sha, str(decision), genre, reason))
+            continue
+        out[int(image_id)] = Decision(
+            int(image_id), sha, decision, genre, str(who), decided_at, str(note or "")
+        )
+    return out, skipped
+
+
+def latest_decisions(catalog: Catalog) -> dict[int, Decision]:
+    """image id -> its newest decision that can be applied (see :func:`read_decisions`)."""
+    return read_decisions(catalog)[0]

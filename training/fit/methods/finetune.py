@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DistributedSampler
 
 from sleeve.core.errors import DataError
 from sleeve.core.fsutil import atomic_path
@@ -33,6 +35,7 @@ from sleeve.core.vision.samples import CoverDataset, default_workers, make_loade
 from sleeve.inference.classifier import package
 from sleeve.inference.heads_runtime import head_probabilities
 from sleeve.training.data import Export
+from sleeve.training.distributed import world
 from sleeve.training.evaluation.metrics import classification_metrics
 from sleeve.training.fit.finetune_side import AttributeCoverDataset, net_attributes
 from sleeve.training.fit.methods import FittedHead, MethodOutcome, RungContext
@@ -102,9 +105,20 @@ def load_data(
     dataset = CoverDataset(train, backbone.train_transform(config.augment, size), min_size=size)
     if attrs is not None:
         dataset = AttributeCoverDataset(dataset, attrs)
-    return make_loader(
-        dataset, config.batch_size, shuffle=True, workers=default_workers(device), seed=config.seed
-    )
+    rank = world()
+    if rank.size == 1:
+        return make_loader(
+            dataset,
+            config.batch_size,
+            shuffle=True,
+            workers=default_workers(device),
+            seed=config.seed,
+        )
+    # torchrun: each rank trains on its shard; the global batch stays config.batch_size, so
+    # the schedule and the learning rates mean what they mean in one process
+    sampler = DistributedSampler(dataset, rank.size, rank.rank, shuffle=True, seed=config.seed)
+    per_rank = max(1, config.batch_size // rank.size)
+    return make_loader(dataset, per_rank, sampler=sampler, workers=default_workers(device))
 
 
 def train_one_epoch(
@@ -172,6 +186,9 @@ def run_finetune(
     net = FineTuneNet(backbone, len(export.genres), side_dim=attrs.dims if attrs else 0)
     net = net.to(device)
     freeze_all_but(net, backbone, stages)
+    rank = world()
+    # DDP averages the gradients of the ranks' shards; evaluation and the head use ``net``
+    trained = net if rank.size == 1 else DistributedDataParallel(net)
     recipe = FeatureRecipe(size)
     loader = load_data(export, backbone, config, size, device, attrs)
     weights = torch.tensor(export.class_weights(), dtype=torch.float32, device=device)
@@ -189,7 +206,8 @@ def run_finetune(
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
     y_val = np.array([s.label for s in export.split("val")])
     state = {"epoch": 0, "best_f1": -1.0, "best_epoch": -1, "best_state": None, "history": []}
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    if rank.main:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
     last = ckpt_dir / "last.pt"
     if config.resume and last.is_file():
         state = _resume(last, net, optimizer, scheduler, config)
@@ -197,9 +215,13 @@ def run_finetune(
         t0 = time.perf_counter()
         # per-epoch seeds: an epoch's order and augmentations are the same resumed or not
         torch.manual_seed(config.seed + epoch)
-        loader.generator.manual_seed(config.seed + epoch)
+        if isinstance(loader.sampler, DistributedSampler):
+            loader.sampler.set_epoch(epoch)
+        else:
+            loader.generator.manual_seed(config.seed + epoch)
+        progress = config.progress and rank.main
         loss = train_one_epoch(
-            net, loader, criterion, optimizer, scheduler, scaler, device, epoch, config.progress
+            trained, loader, criterion, optimizer, scheduler, scaler, device, epoch, progress
         )
         val_probs, _ = evaluate(net, backbone, export.split("val"), recipe, device, config, attrs)
         f1 = classification_metrics(y_val, val_probs.argmax(1), export.genres)["weighted_f1"]
@@ -217,8 +239,9 @@ def run_finetune(
                 best_state={k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
             )
         state["epoch"] = epoch + 1
-        _checkpoint(last, net, optimizer, scheduler, config, state)
-        _summary_csv(ckpt_dir / "summary.csv", state["history"])
+        if rank.main:  # every rank evaluated the same network: the same early stop
+            _checkpoint(last, net, optimizer, scheduler, config, state)
+            _summary_csv(ckpt_dir / "summary.csv", state["history"])
         if epoch + 1 - state["best_epoch"] >= PATIENCE:
             break  # early stopping on val weighted F1
     if state["best_state"] is not None:
