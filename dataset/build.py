@@ -55,6 +55,7 @@ from sleeve.dataset.shards import DEFAULT_FORMAT
 from sleeve.dataset.split import SplitItem, assign_splits, leak_groups
 from sleeve.dataset.text.artist_stage import ARTIST_TABLE, ArtistStage, find_artists
 from sleeve.dataset.text.cover_text import TEXT_TABLE, ensure_text, load_text, render_text_table
+from sleeve.dataset.text.extra_text import EXTRA_TEXT_TABLE, extra_items, render_extra_text_table
 from sleeve.dataset.text.ocr import INSTALL_HINT, engine_available
 
 THRESHOLD_NOTE = (
@@ -516,6 +517,10 @@ def _export(
     )
     card.artists = artists.card([r.sha256 for r in manifest_rows], opts.group_by_artist)
     extra_files[ARTIST_TABLE] = artists.table(r.sha256 for r in manifest_rows)
+    if TEXT_TABLE in extra_files:  # the words of the covers the balancer left out
+        extra_files |= extra_text_table(
+            catalog, data_dir, chosen, manifest_rows, artists, image_by_id, text_card, opts
+        )
     wanted_attrs = export_extractors(opts.attributes)
     if wanted_attrs:  # attributes.csv + the card's per-genre profile (dataset/attributes/)
         covers = [(it.sha256, it.genre, image_by_id[it.key].path) for it in chosen.kept]
@@ -536,6 +541,40 @@ def _export(
     )
     if isinstance(export_dir, Path):  # LATEST names local exports only
         write_latest(settings.datasets_dir, export_dir)
+
+
+def extra_text_table(
+    catalog: Catalog,
+    data_dir: Path,
+    chosen: Selection,
+    manifest_rows: list[ManifestRow],
+    artists: ArtistStage,
+    image_by_id: dict[int, ImageRow],
+    text_card: TextSection,
+    opts: BuildOptions,
+) -> dict[str, bytes]:
+    """text_extra.jsonl (dataset/text/extra_text.py) and its count in the card's text entry."""
+    exported = {r.sha256: r.split for r in manifest_rows}
+    artist_of = {sha: ev.key for sha, ev in artists.evidence.items()}
+    extra, shared = extra_items(chosen.items, exported, chosen.leak_of, artist_of)
+    if not extra:
+        return {}
+    ensure_text(
+        catalog,
+        data_dir,
+        [(it.sha256, image_by_id[it.key].path) for it in extra],
+        progress=opts.progress,
+    )
+    words = load_text(catalog, [it.sha256 for it in extra])
+    rows = [(it.sha256, it.genre, words.get(it.sha256, [])) for it in extra]
+    text_card.extra_train_covers = len(rows)
+    text_card.extra_left_out_shared_group = shared
+    text_card.note = (
+        f"{text_card.note}; the text rung also reads {len(rows)} labelled covers the "
+        f"balancer left out ({EXTRA_TEXT_TABLE}; {shared} more left out for sharing a "
+        "duplicate, release or artist group with a val/test cover)"
+    )
+    return {EXTRA_TEXT_TABLE: render_extra_text_table(rows)}
 
 
 def cover_text_table(

@@ -59,6 +59,9 @@ class TextSection(JsonRecord):
     covers: int | None = None
     covers_with_text: int | None = None
     note: str
+    # the labelled covers the balancer left out whose words the text rung reads too
+    extra_train_covers: int | None = None
+    extra_left_out_shared_group: int | None = None
 
 
 @dataclass(kw_only=True)

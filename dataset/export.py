@@ -62,6 +62,7 @@ from sleeve.dataset.shards import (
     shard_plan,
 )
 from sleeve.dataset.text.cover_text import TEXT_TABLE, parse_text_table, read_text_table
+from sleeve.dataset.text.extra_text import EXTRA_TEXT_TABLE, read_extra_text_table
 
 MANIFEST = "manifest.csv"
 CARD_JSON = "card.json"
@@ -268,6 +269,17 @@ class DatasetExport:
             return read_text_table(path)
         except (OSError, ValueError, KeyError) as exc:
             raise DataError(f"cannot read {path}: {exc}") from None
+
+    @cached_property
+    def extra_words(self) -> list[tuple[str, str]]:
+        """(genre, words) of the labelled covers the balancer left out (text_extra.jsonl, for
+        the text rung only: dataset/text/extra_text.py); [] when absent."""
+        path = self.side_file(EXTRA_TEXT_TABLE)
+        try:
+            rows = read_extra_text_table(path)
+        except (OSError, ValueError, KeyError) as exc:
+            raise DataError(f"cannot read {path}: {exc}") from None
+        return [(genre, " ".join(w.text for w in words)) for _, genre, words in rows]
 
     @property
     def has_text(self) -> bool:

@@ -22,6 +22,7 @@ from sleeve.inference.rundir import Run, RunResult, default_run_dir, write_lates
 from sleeve.training.config import DEFAULT_METHODS, TrainConfig, seed_everything
 from sleeve.training.data import Export, load_export
 from sleeve.training.distributed import join, same_on_all
+from sleeve.training.evaluation.confidence import coverage_curve
 from sleeve.training.evaluation.headline import TEXT_RUNGS, compute_headline
 from sleeve.training.evaluation.label_issues import write_label_issues
 from sleeve.training.evaluation.learning_curve import learning_curve_for_run
@@ -31,7 +32,8 @@ from sleeve.training.fit.methods import Method, MethodOutcome, RungContext
 from sleeve.training.fit.methods.embedding import EmbeddingRung, split_arrays, split_labels
 from sleeve.training.fit.methods.finetune import FineTuneRung, run_finetune
 from sleeve.training.fit.methods.side import SideRung
-from sleeve.training.fit.methods.text import TextRung, export_texts
+from sleeve.training.fit.methods.text import TextRung, export_texts, require_words
+from sleeve.training.recipes import BEST
 from sleeve.training.reporting.outputs import write_run_dir
 
 # the public API callers import from here (the orchestrator); nothing run.py imports imports it
@@ -64,6 +66,8 @@ def _prepare(
     _, device = join(resolve_device(config.device))  # under torchrun (training/distributed.py)
     configure_threads(device)
     export = load_export(export_dir)
+    if tuple(config.methods) == BEST.methods:
+        require_words(export)  # the default recipe never silently becomes image-only
     run_dir = out_dir or default_run_dir(Path(data_dir) / "runs", export.dataset_id)  # type: ignore[arg-type]
     return export, Run(Path(str(same_on_all(str(run_dir))))), device
 
@@ -128,9 +132,8 @@ def train_and_evaluate(
     extra: dict = {"model_selection": selection}
     if selection["rule"] != "val":
         extra["selection"] = selection["detail"] + "; test evaluated once per method"
-    if (
-        "x" in features
-    ):  # the headline: grouped CV of the chosen head (training/evaluation/headline.py)
+    # the headline: grouped CV of the chosen head (training/evaluation/headline.py)
+    if "x" in features:
         extra["headline"] = compute_headline(
             export, features["x"], best, outcomes, config.seed, texts=texts
         )
@@ -139,6 +142,16 @@ def train_and_evaluate(
     if config.learning_curve and "x" in features:
         extra["learning_curve"] = learning_curve_for_run(
             export, features["x"], best, outcomes, config.seed
+        )
+    extra["confidence"] = {  # answer only above a top probability (predict --min-confidence)
+        "method": best.fitted.method,
+        "points": coverage_curve(
+            best.fitted.val_probs, best.test_probs, split_labels(export, "test")
+        ),
+    }
+    if config.label_issues and "x" in features:  # the review queue (sleeve review)
+        extra["label_issues"] = write_label_issues(
+            run_dir, export, features["x"], config.seed, best, outcomes, texts
         )
     metrics = write_run_dir(
         run,
@@ -151,8 +164,6 @@ def train_and_evaluate(
         extra_metrics={k: v for k, v in extra.items() if v is not None},
     )
     save_model(best.payload, run.model_path)
-    if config.label_issues and "x" in features:  # the review queue (sleeve review)
-        write_label_issues(run_dir, export, features["x"], config.seed)
     if data_dir is not None:
         write_latest_run(Path(data_dir) / "runs", run_dir)
     return RunResult(run, metrics, best.fitted.method)

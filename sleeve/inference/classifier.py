@@ -12,7 +12,9 @@
     recipe: FeatureRecipe dict (size, flip_tta, taps)
     head: see sleeve.inference.heads_runtime (linear | knn | svc | forest | oblivious | ensemble
           | projected: a learned projection as dense-layer arrays, then an inner head)
-    text (optional, methods "text" and "fused"): {engine, engine_version, weight, image_method,
+    text (optional, methods "text" and "fused"): {engine, engine_version, weight, weights
+        (per condition: words, no_words; a cover whose words the head has nothing for gets
+        the no_words share), image_method,
         head: sleeve.inference.text_head.TextHead as plain arrays}: the cover's words are read
         (OCR) and fused with the image head, ``weight`` being the text's share
     side (optional, early-fusion rungs such as "svc+attrs"): sleeve.inference.side_features
@@ -53,7 +55,7 @@ from sleeve.inference.model_check import (
 )
 from sleeve.inference.rundir import Run
 from sleeve.inference.side_features import SideFeatures, check_extractors, cover_attributes
-from sleeve.inference.text_head import TextHead, fuse
+from sleeve.inference.text_head import TextHead, fuse_by_condition
 
 FORMAT, VERSION = "sleeve-classifier", 2
 # a path, an http(s) URL, bytes, a PIL image or a numpy array (see ImageLoader)
@@ -144,6 +146,10 @@ class Classifier:
         text = payload.get("text")
         self.text_head = TextHead.from_dict(text["head"]) if text else None
         self.text_weight = float(text["weight"]) if text else 0.0
+        # per condition (words / no_words); a model written before the split has one weight
+        self.text_weights: dict[str, float] = (
+            {k: float(v) for k, v in text.get("weights", {}).items()} if text else {}
+        ) or {"words": self.text_weight, "no_words": self.text_weight}
         self.side = SideFeatures.from_dict(payload["side"]) if "side" in payload else None
         attrs = self.side.block("attrs") if self.side else None
         if attrs is not None:  # a missing extractor package: one line naming it, at load
@@ -259,8 +265,9 @@ class Classifier:
             return probs
         if words is None:
             words = self.read_text(images)
-        p_text = self.text_head.probabilities([words_text(w) for w in words])
-        return fuse(probs, p_text, self.text_weight)
+        texts = [words_text(w) for w in words]
+        p_text = self.text_head.probabilities(texts)
+        return fuse_by_condition(probs, p_text, self.text_head.speaks(texts), self.text_weights)
 
     def _image_probabilities(self, images: Sequence[ImageInput], batch_size: int) -> np.ndarray:
         if not len(images):

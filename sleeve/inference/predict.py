@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -63,6 +63,14 @@ class PredictionResult:
     reason: str | None = None  # short code: missing-file, html, bomb, too-large, timeout, http-404…
     # the words read on the cover (text, confidence) when the model reads text; None otherwise
     words: tuple[tuple[str, float], ...] | None = None
+    unsure: bool | None = None  # top probability under --min-confidence (None: not asked)
+
+    @property
+    def answer(self) -> str | None:
+        """The top genre, "unsure" below the asked confidence, None for an error."""
+        if not self.ok or not self.predictions:
+            return None
+        return UNSURE if self.unsure else self.predictions[0].genre
 
     @property
     def ok(self) -> bool:
@@ -79,7 +87,28 @@ class PredictionResult:
         }
         if self.words is not None:
             out["words"] = [{"text": t, "confidence": round(c, 4)} for t, c in self.words]
+        if self.unsure is not None:  # --min-confidence asked: the genre, or "unsure"
+            out["answer"] = self.answer
         return out
+
+
+UNSURE = "unsure"
+
+
+def with_min_confidence(
+    results: Sequence[PredictionResult], min_confidence: float | None
+) -> list[PredictionResult]:
+    """``results`` with ``unsure`` set where the top probability is under ``min_confidence``."""
+    if min_confidence is None:
+        return list(results)
+    if not 0.0 <= min_confidence <= 1.0:
+        raise UsageError(f"--min-confidence must be between 0 and 1 (got {min_confidence})")
+    return [
+        replace(r, unsure=r.predictions[0].probability < min_confidence)
+        if r.ok and r.predictions
+        else r
+        for r in results
+    ]
 
 
 # -- which model -------------------------------------------------------------------------------

@@ -50,6 +50,8 @@ class RunMetrics(JsonRecord):
     artists: dict[str, Any] | None = (
         None  # seen/unseen artists (training/evaluation/artist_split.py)
     )
+    # coverage vs weighted F1 above a top-probability threshold (training/evaluation/confidence.py)
+    confidence: dict[str, Any] | None = None
 
     @classmethod
     def _decode(cls, values: dict[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from sleeve.inference.predict import (
     PredictionResult,
     load_classifier,
     predict_inputs,
+    with_min_confidence,
 )
 
 EXAMPLES = """\
@@ -37,6 +38,7 @@ EXAMPLES = """\
   predict a.jpg https://example.org/b.png --json
       as JSON; a model with a text rung (text, fused) also lists the words it read on each cover
   predict covers/ --model sleeve-data/runs/20250101-120000-0123456789abcdef
+  predict cover.jpg --min-confidence 0.6     "unsure" when the top genre's probability < 0.6
 
 Exit status: 0 all inputs answered, 1 some inputs failed (each failure is reported in the
 table or as {"path", "error"} in --json, and the others are still answered), 2 usage error,
@@ -54,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--top-k", type=int, default=3, metavar="K", help="genres per image (3)")
     p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    p.add_argument(
+        "--min-confidence",
+        type=float,
+        metavar="T",
+        help='answer "unsure" when the top probability is under T (the run\'s report lists '
+        "thresholds chosen on val with the share of test covers answered and their F1)",
+    )
     p.add_argument(
         "--batch-size",
         type=int,
@@ -73,6 +82,7 @@ def format_table(results: list[PredictionResult]) -> str:
     for r, path in zip(results, paths, strict=True):
         if r.ok:
             answer = "  ".join(f"{p.genre} {p.probability:.3f}" for p in r.predictions)
+            answer = f"unsure ({answer})" if r.unsure else answer
         else:
             answer = f"error: {r.error}"
         lines.append(f"{path:<{width}}  {printable(answer)}")
@@ -85,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         settings = load_settings()
+        with_min_confidence([], args.min_confidence)  # a bad threshold fails before any work
         classifier = load_classifier(args.model, settings)
         inputs = resolve_inputs(args.inputs)  # folders expanded once, so the bar knows the total
         progress = _progress(len(inputs), disabled=args.no_progress)
@@ -100,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             if progress is not None:
                 progress.close()
+        results = with_min_confidence(results, args.min_confidence)
         if args.json:
             print(json.dumps([r.to_json() for r in results], indent=2, ensure_ascii=False))
         else:

@@ -77,8 +77,12 @@ def test_flag_rebuild_excluded_and_relabelled(env, capsys) -> None:
     assert {s["sha256"] for s in queue} == {s for s, r in rows.items() if r["split"] != "test"}
     by_source = _misfiled_sha(catalog)
     assert rows[by_source]["split"] != "test"  # with this seed; test covers are never queued
-    assert queue[0]["sha256"] == by_source and queue[0]["flagged"]
-    assert (queue[0]["given_genre"], queue[0]["suggested_genre"]) == ("disco", "metal")
+    # the shipped head (a logistic regression on 16 procedural covers a genre) refitted out of
+    # fold ranks the misfiled cover among its first few suspects
+    top = {s["sha256"]: s for s in queue[:3]}
+    assert by_source in top
+    assert (top[by_source]["given_genre"], top[by_source]["suggested_genre"]) == ("disco", "metal")
+    assert sum(s["flagged"] for s in queue) <= 0.05 * len(queue)
     relabel = next(s for s in queue if s["sha256"] != by_source)
     exclude = next(s for s in queue if s["sha256"] not in (by_source, relabel["sha256"]))
     new_genre = next(g for g in MAPPING.values() if g != relabel["given_genre"])

@@ -1,7 +1,8 @@
 """Grouped cross-validation of one embedding head with fixed settings, on cached features.
 
-Shared by the headline estimate (training/evaluation/headline.py), selection on a small val split
-(training/evaluation/selection.py) and the learning curve (evaluation/learning_curve.py). Folds are
+Shared by the headline estimate (training/evaluation/headline.py), selection on a small val
+split (training/evaluation/selection.py) and the learning curve
+(training/evaluation/learning_curve.py). Folds are
 grouped by the manifest's ``group_id`` (duplicate group + artist + release, as the split and
 the label-issue folds are) and stratified by label, so a near-copy or the same artist's other
 covers never sit on both sides of a fold. The head is refitted per fold with the settings the
@@ -16,8 +17,8 @@ import numpy as np
 
 from sleeve.inference.estimators import logreg_model, svc_model, text_model
 from sleeve.inference.heads_runtime import head_probabilities, l2_normalise, ovr_logits, softmax
-from sleeve.inference.text_head import CharTfidf, TextHead, fuse
-from sleeve.training.evaluation.label_issues import fold_of
+from sleeve.inference.text_head import CharTfidf, TextHead, fuse_by_condition
+from sleeve.training.evaluation.cover_groups import fold_of
 from sleeve.training.evaluation.metrics import classification_metrics
 
 # heads that can be refitted per fold from their chosen params, without a val split
@@ -138,7 +139,7 @@ def fused_cv_scores(
     image_params: dict,
     temperature: float,
     text_c: float,
-    weight: float,
+    weights: dict[str, float],
     x: np.ndarray,
     texts: list[str],
     y: np.ndarray,
@@ -147,28 +148,77 @@ def fused_cv_scores(
     repeats: int = 1,
     seed: int = 0,
 ) -> list[float]:
-    """:func:`grouped_cv_scores` of the late-fused rung: per fold the image head and the text
-    rung (TF-IDF fitted on the fold, logistic regression at the run's C) are refitted and fused
-    with the run's text weight, all settings as chosen on val."""
-
+    """:func:`grouped_cv_scores` of the late-fused rung (:func:`fused_oof_probabilities`)."""
     scores = []
-    n = len(genres)
     for r in range(repeats):
-        fold = fold_of(y, groups, n, seed + r)
+        fold = fold_of(y, groups, len(genres), seed + r)
+        probs = fused_oof_probabilities(
+            image_method, image_params, temperature, text_c, weights, x, texts, y, fold,
+            len(genres), seed,
+        )  # fmt: skip
         for k in range(int(fold.max()) + 1):
-            fit_idx, held = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
-            if len(held) == 0 or len(np.unique(y[fit_idx])) < 2:
-                continue
-            p_image = refit_probabilities(
-                image_method, image_params, x[fit_idx], y[fit_idx], x[held], n,
-                temperature=temperature, seed=seed,
-            )  # fmt: skip
-            fit_texts = [texts[i] for i in fit_idx]
-            tfidf = CharTfidf.fit(fit_texts)
-            model = text_model(text_c, seed)
-            model.fit(tfidf.transform(fit_texts), y[fit_idx])
-            head = TextHead.from_logreg(tfidf, model, n)
-            p_text = head.probabilities([texts[i] for i in held])
-            pred = fuse(p_image, p_text, weight).argmax(1)
-            scores.append(classification_metrics(y[held], pred, genres)["weighted_f1"])
+            held = np.flatnonzero(fold == k)
+            if len(held) and probs[held].sum() > 0:
+                pred = probs[held].argmax(1)
+                scores.append(classification_metrics(y[held], pred, genres)["weighted_f1"])
     return scores
+
+
+def fused_oof_probabilities(
+    image_method: str,
+    image_params: dict,
+    temperature: float,
+    text_c: float,
+    weights: dict[str, float],
+    x: np.ndarray,
+    texts: list[str],
+    y: np.ndarray,
+    fold: np.ndarray,
+    n_classes: int,
+    seed: int = 0,
+) -> np.ndarray:
+    """Out-of-fold probabilities of the late-fused rung: per fold the image head and the text
+    rung (TF-IDF fitted on the fold, logistic regression at the run's C) are refitted and fused
+    with the run's text weights per condition (words / no_words), all settings as chosen on
+    val. Rows of a fold that cannot be fitted (one class left) stay 0."""
+    probs = np.zeros((len(y), n_classes))
+    for k in range(int(fold.max()) + 1):
+        fit_idx, held = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
+        if len(held) == 0 or len(np.unique(y[fit_idx])) < 2:
+            continue
+        p_image = refit_probabilities(
+            image_method, image_params, x[fit_idx], y[fit_idx], x[held], n_classes,
+            temperature=temperature, seed=seed,
+        )  # fmt: skip
+        fit_texts = [texts[i] for i in fit_idx]
+        tfidf = CharTfidf.fit(fit_texts)
+        model = text_model(text_c, seed)
+        model.fit(tfidf.transform(fit_texts), y[fit_idx])
+        head = TextHead.from_logreg(tfidf, model, n_classes)
+        held_texts = [texts[i] for i in held]
+        p_text = head.probabilities(held_texts)
+        probs[held] = fuse_by_condition(p_image, p_text, head.speaks(held_texts), weights)
+    return probs
+
+
+def image_oof_probabilities(
+    method: str,
+    params: dict,
+    temperature: float,
+    x: np.ndarray,
+    y: np.ndarray,
+    fold: np.ndarray,
+    n_classes: int,
+    seed: int = 0,
+) -> np.ndarray:
+    """Out-of-fold probabilities of a refittable image head (:func:`refit_probabilities`)."""
+    probs = np.zeros((len(y), n_classes))
+    for k in range(int(fold.max()) + 1):
+        fit_idx, held = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
+        if len(held) == 0 or len(np.unique(y[fit_idx])) < 2:
+            continue
+        probs[held] = refit_probabilities(
+            method, params, x[fit_idx], y[fit_idx], x[held], n_classes,
+            temperature=temperature, seed=seed,
+        )  # fmt: skip
+    return probs

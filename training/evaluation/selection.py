@@ -2,8 +2,8 @@
 
 A small val split picks noisily: on one split of the shared covers a 38-cover val picked kNN
 while three other rungs did better on test. Below ``VAL_MIN_COVERS`` val covers the refittable
-embedding heads (evaluation/grouped_cv.py) and the text rungs (``text``, ``fused``: their image
-head and the words refitted per fold when that image head is refittable) are compared by
+embedding heads (training/evaluation/grouped_cv.py) and the text rungs (``text``, ``fused``:
+their image head and the words refitted per fold when that image head is refittable) are compared by
 grouped, stratified 5-fold cross-validation over train+val (their settings as chosen on val;
 test never enters), and the best mean fold weighted F1 wins. Heads that cannot be refitted per
 fold (fine-tune, hybrid, CatBoost, projections, the val-built ensemble) are then left out, and
@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sleeve.inference.run_metrics import RunMetrics
+from sleeve.training.evaluation.cover_groups import manifest_groups
 from sleeve.training.evaluation.grouped_cv import REFITTABLE, grouped_cv_scores
 from sleeve.training.evaluation.headline import TEXT_RUNGS, head_params, summarise, text_rung_scores
-from sleeve.training.evaluation.label_issues import manifest_groups
 from sleeve.training.evaluation.metrics import classification_metrics
 
 if TYPE_CHECKING:

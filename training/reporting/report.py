@@ -12,6 +12,7 @@ import math
 
 from sleeve.dataset.export import DatasetCard
 from sleeve.inference.run_metrics import RunMetrics
+from sleeve.training.evaluation.confidence import curve_lines as confidence_lines
 from sleeve.training.evaluation.headline import headline_sentence
 from sleeve.training.evaluation.learning_curve import curve_lines
 from sleeve.training.evaluation.selection import chosen_by, selection_lines
@@ -122,7 +123,9 @@ def caveats(metrics: RunMetrics, card: DatasetCard) -> list[str]:
         out.append(
             f"text/fused read the words on the cover (OCR; {p['covers_with_text']:.0%} of "
             f"covers showed some): character n-gram TF-IDF + logistic regression, fused with "
-            f"{p['image_method']} at text weight {weight} (chosen on val). Covers by an artist "
+            f"{p['image_method']} at text weight {weight} (chosen on val on the covers with "
+            "words; a cover whose words the text model has nothing for gets the image alone). "
+            "Covers by an artist "
             "also in train are the easy case for text: read the README before trusting it on "
             "new artists."
         )
@@ -207,6 +210,17 @@ def render_markdown(metrics: RunMetrics, card: DatasetCard, pairs: list[dict]) -
         *(
             ["## Model selection", "", *selection_lines(metrics.model_selection), ""]
             if selection_lines(metrics.model_selection)
+            else []
+        ),
+        *(
+            [
+                f"## How sure is it ({metrics.confidence['method']}, thresholds from val, "
+                "test covers)",
+                "",
+                *confidence_lines(metrics.confidence["points"]),
+                "",
+            ]
+            if metrics.confidence
             else []
         ),
         "## Most confused genres",

@@ -78,8 +78,9 @@ def render(settings: Settings) -> None:
         show = st.success if message[0] == "success" else st.error
         show(plain(message[1]))
     st.caption(
-        "Suspects: train/val covers whose label an out-of-fold model finds unlikely "
-        "(cleanlab confident learning on label_issues.csv). Keep: the label is right. "
+        "Suspects: train/val covers whose given genre the shipped model, refitted without them, "
+        "finds improbable while it confidently suggests another (label_issues.csv; thresholds "
+        "measured on the run's covers). Keep: the label is right. "
         "Relabel: it belongs to another genre. Exclude: not a usable cover."
     )
     c1, c2 = st.columns(2)
@@ -115,6 +116,8 @@ def render_suspect(settings: Settings, s: Suspect, genres: list[str]) -> None:
             f"filed as **{plain(s.given_genre)}** ({s.probabilities.get(s.given_genre, 0):.0%}), "
             f"looks like **{plain(s.suggested_genre)}** "
             f"({s.probabilities.get(s.suggested_genre, 0):.0%})"
+            + (f"\n\nartist: **{s.artist}**" if s.artist else "")
+            + (f"\n\nwords: _{s.words[:200]}_" if s.words else "\n\nwords: none read")
         )
         b1, b2 = actions.columns(2)
         b1.button("Keep", key=f"keep_{key}", on_click=_decide, args=(settings, s.sha256, "keep"))

@@ -34,9 +34,9 @@ DECIDE_EXAMPLES = """\
 def list_parser() -> argparse.ArgumentParser:
     p = parser(
         "sleeve review",
-        "List the covers whose label a run's out-of-fold model finds suspect (label_issues.csv, "
-        "cleanlab), most suspect first, without those already decided. Decide with "
-        "`sleeve review decide`; the next build-dataset applies the decisions.",
+        "List the covers whose label the run's shipped model, refitted out of fold, finds "
+        "improbable (label_issues.csv), most suspect first, without those already decided. "
+        "Decide with `sleeve review decide`; the next build-dataset applies the decisions.",
         LIST_EXAMPLES,
     )
     p.add_argument("--run", type=Path, help="run directory (default: runs/LATEST)")
@@ -118,6 +118,7 @@ def _list(args: argparse.Namespace) -> int:
                 f"  {s.rank:>5}  {s.sha256[:12]}  {s.given_genre} -> {s.suggested_genre} "
                 f"(p {s.probabilities.get(s.given_genre, 0):.2f} vs "
                 f"{s.probabilities.get(s.suggested_genre, 0):.2f})  {s.split}  {s.path}"
+                + (f"  artist: {s.artist}" if s.artist else "")
             )
         waiting = len(review_queue(suspects, decided, include_unflagged=args.all))
         if waiting > len(queue):

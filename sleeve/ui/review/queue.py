@@ -20,6 +20,8 @@ class Suspect:
     label_quality: float
     flagged: bool
     probabilities: dict[str, float]
+    words: str = ""  # as the OCR read them (runs before the words column: none)
+    artist: str = ""  # the recognised artist and its source, e.g. "Johnny Cash (text)"
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -32,6 +34,8 @@ class Suspect:
             "label_quality": self.label_quality,
             "flagged": self.flagged,
             "probabilities": self.probabilities,
+            "words": self.words,
+            "artist": self.artist,
         }
 
 
@@ -56,6 +60,8 @@ def read_suspects(run_dir: Path) -> list[Suspect]:
                 float(r["label_quality"]),
                 r["is_label_issue"] == "1",
                 probs,
+                r.get("words") or "",
+                r.get("artist") or "",
             )
         )
     return out
