@@ -168,7 +168,7 @@ def _ocr_cache() -> dict[str, tuple[list, int, int]]:
     """sha256 -> (words, width, height) from the copied catalog's cover_text cache."""
     import sqlite3
 
-    from sleeve.dataset.ocr import loads
+    from sleeve.dataset.text.ocr import loads
 
     if not OCR_CATALOG.is_file():
         return {}
@@ -183,7 +183,7 @@ def _ocr_cache() -> dict[str, tuple[list, int, int]]:
     return {sha: (loads(words), w, h) for sha, words, w, h in rows}
 
 
-def _cpu_seconds(resource) -> float:  # type: ignore[no-untyped-def]
+def _cpu_seconds(resource) -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
@@ -224,7 +224,7 @@ def _labelled() -> tuple[list[dict[str, str]], dict[str, Path]]:
     return [r for r in rows if r["sha256"] in path_of], path_of
 
 
-def _cv_scores(x, y, seeds: int = 5, balanced: bool = False) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _cv_scores(x, y, seeds: int = 5, balanced: bool = False) -> dict[str, object]:
     """Stratified 5-fold predictions repeated over seeds; C chosen inside each training fold
     (LogisticRegressionCV), so the held-out fold never picks its own regularisation."""
     import numpy as np
@@ -335,6 +335,7 @@ def labels() -> int:
         for r, g in zip(rows, got, strict=True):
             if r["face"] == "1":
                 by_style.setdefault(r["style"], []).append(g["face_count"] > 0)
+        # result values are dicts (built above); typed as object
         result[ex.name]["face_recall_by_style"] = {  # type: ignore[index]
             k: round(sum(v) / len(v), 3) for k, v in sorted(by_style.items())
         }
@@ -348,7 +349,7 @@ def has_text_check(rows: list[dict[str, str]], path_of: dict[str, Path]) -> dict
     from PIL import Image
 
     from sleeve.dataset.attributes.text_share import values_of
-    from sleeve.dataset.ocr import read_words
+    from sleeve.dataset.text.ocr import read_words
 
     cache = _ocr_cache()
     got, read_now = [], 0
@@ -377,7 +378,7 @@ def whole_stage(only: str, n: int | None = None) -> int:
     import resource
     import tempfile
 
-    from sleeve.catalog.db import open_catalog
+    from sleeve.core.catalog.db import open_catalog
     from sleeve.dataset.attributes.compute import ensure_attributes
     from sleeve.dataset.attributes.export import genre_profile
     from sleeve.dataset.attributes.registry import resolve

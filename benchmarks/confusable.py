@@ -55,17 +55,17 @@ def val_confused_pairs(y: np.ndarray, pred: np.ndarray, genres: list[str], n: in
 def one_seed(seed: int, work: Path, progress: bool) -> dict:
     import torch
 
+    from sleeve.core.vision.backbones import load_backbone
+    from sleeve.core.vision.embeddings import FeatureRecipe, cached_embeddings
+    from sleeve.inference.heads_runtime import head_probabilities, project
+    from sleeve.training.analyze.separation import find_pair, pair_separation
     from sleeve.training.config import seed_everything
     from sleeve.training.data import load_export
-    from sleeve.training.evaluate import classification_metrics
-    from sleeve.training.heads_runtime import head_probabilities, project
-    from sleeve.training.methods.embedding import split_arrays
-    from sleeve.training.methods.heads import fit_svc
-    from sleeve.training.methods.knn import fit_knn
-    from sleeve.training.projection import fit_lda, fit_supcon
-    from sleeve.training.separation import find_pair, pair_separation
-    from sleeve.vision.backbones import load_backbone
-    from sleeve.vision.embeddings import FeatureRecipe, cached_embeddings
+    from sleeve.training.evaluation.metrics import classification_metrics
+    from sleeve.training.fit.methods.embedding import split_arrays
+    from sleeve.training.fit.methods.heads import fit_svc
+    from sleeve.training.fit.methods.knn import fit_knn
+    from sleeve.training.fit.projection import fit_lda, fit_supcon
 
     seed_everything(seed)
     export_dir, _ = build_export(work / f"seed{seed}", seed)

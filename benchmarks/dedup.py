@@ -54,10 +54,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from sleeve.dataset.dedup.geometry import Match
+from sleeve.dataset.dedup.hashing import hash_files
+from sleeve.dataset.dedup.neighbours import hex_to_uint64, near_pairs
 from sleeve.dataset.export import read_export
-from sleeve.dataset.geometry import Match
-from sleeve.dataset.hashing import hash_files
-from sleeve.dataset.neighbours import hex_to_uint64, near_pairs
 
 REPO = Path(__file__).resolve().parents[1]
 COVERS = REPO.parent / "shared" / "data" / "covers-5genre" / "Album_Covers"
@@ -225,12 +225,12 @@ def precision_recall(pairs: list[tuple[str, str, bool]], found: set[tuple[str, s
     }
 
 
-def _catalog(data_dir: Path):  # type: ignore[no-untyped-def]
+def _catalog(data_dir: Path):
     """The shared covers imported into a catalog under ``data_dir`` (once; reused after)."""
-    from sleeve.catalog.db import open_catalog
     from sleeve.collector.folder_import import import_folder
-    from sleeve.settings import load_settings
-    from sleeve.taxonomy import Taxonomy
+    from sleeve.core.catalog.db import open_catalog
+    from sleeve.core.settings import load_settings
+    from sleeve.core.taxonomy import Taxonomy
 
     settings = replace(load_settings({}, env_file=None), data_dir=data_dir)
     catalog = open_catalog(settings.catalog_url)
@@ -241,9 +241,9 @@ def _catalog(data_dir: Path):  # type: ignore[no-untyped-def]
     return catalog, settings, tax
 
 
-def _group_rep(images, hashes, extra_sha: list[tuple[str, str]]) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _group_rep(images, hashes, extra_sha: list[tuple[str, str]]) -> dict[str, str]:
     """sha256 of every cover -> sha256 of its duplicate group's representative."""
-    from sleeve.dataset.groups import group_duplicates
+    from sleeve.dataset.dedup.groups import group_duplicates
 
     by_sha = {im.sha256: im.id for im in images}
     extra = [(by_sha[a], by_sha[b]) for a, b in extra_sha]
@@ -256,7 +256,7 @@ def _group_rep(images, hashes, extra_sha: list[tuple[str, str]]) -> dict[str, st
     }
 
 
-def spanning(pairs, rep: dict[str, str], export_dir: Path) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def spanning(pairs, rep: dict[str, str], export_dir: Path) -> dict[str, object]:
     """Labelled same-album pairs whose covers both reach the export, in two different splits."""
     split = {r.sha256: r.split for r in read_export(export_dir).rows}
     both, crossed = 0, []
@@ -311,7 +311,7 @@ def heldout_text_check(
     geometric thresholds fixed (the stage's); against geometry alone on the same halves. Rows:
     (same album?, match, containment over all words, containment over confident words).
     Ties on the fitting half go to the stricter thresholds."""
-    from sleeve.dataset.visual import VisualDedup
+    from sleeve.dataset.dedup.visual import VisualDedup
 
     stage = VisualDedup()
     grid = [
@@ -321,7 +321,7 @@ def heldout_text_check(
         for diff in (-1.0, 0.0, 0.1, 0.2, 0.3)  # -1: no veto
     ]
 
-    def decide(row, t) -> bool:  # type: ignore[no-untyped-def]
+    def decide(row, t) -> bool:
         _, m, every, sure = row
         if t is None:
             return m.passes(stage.min_inliers, stage.max_disagreement)
@@ -333,7 +333,7 @@ def heldout_text_check(
         in_band = m.plain is None and m.inliers >= stage.min_inliers and m.disagreement <= band
         return in_band and every is not None and every[0] >= same
 
-    def score(sub, t) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    def score(sub, t) -> tuple[float, float]:
         tp = sum(1 for r in sub if r[0] and decide(r, t))
         fp = sum(1 for r in sub if not r[0] and decide(r, t))
         return (tp / (tp + fp) if tp + fp else 0.0), tp / max(1, sum(r[0] for r in sub))
@@ -346,7 +346,7 @@ def heldout_text_check(
         for fit, held in ((idx[:half], idx[half:]), (idx[half:], idx[:half])):
             fit_rows, held_rows = [rows[i] for i in fit], [rows[i] for i in held]
 
-            def rank(t, fit_rows=fit_rows):  # type: ignore[no-untyped-def]
+            def rank(t, fit_rows=fit_rows):
                 p, r = score(fit_rows, t)
                 return (p >= 0.95 and r >= 0.9, round(p + r, 9), t[1], -t[0], -t[2])
 
@@ -366,13 +366,13 @@ def heldout_text_check(
 
 def visual_stage(data_dir: Path) -> dict[str, object]:
     from sleeve.dataset.build import build_dataset
-    from sleeve.dataset.cover_words import confident_words, containment, cover_words
-    from sleeve.dataset.geometry import verify_pairs
-    from sleeve.dataset.hashing import ensure_hashes
-    from sleeve.dataset.lookalike import candidate_pairs
+    from sleeve.dataset.dedup.cover_words import confident_words, containment, cover_words
+    from sleeve.dataset.dedup.geometry import verify_pairs
+    from sleeve.dataset.dedup.hashing import ensure_hashes
+    from sleeve.dataset.dedup.lookalike import candidate_pairs
+    from sleeve.dataset.dedup.visual import VisualDedup, _embeddings
+    from sleeve.dataset.dedup.visual_text import catalog_words, check_pairs
     from sleeve.dataset.rows import load_rows
-    from sleeve.dataset.visual import VisualDedup, _embeddings
-    from sleeve.dataset.visual_text import catalog_words, check_pairs
 
     stage = VisualDedup()
     pairs = labelled_pairs()
@@ -476,7 +476,7 @@ def visual_stage(data_dir: Path) -> dict[str, object]:
                 attributes="off",  # cover attributes: another stage, not timed here
             )
             wall = time.perf_counter() - t0
-            vis = res.card.duplicates["visual"]
+            vis = res.card.duplicates.visual
             extra = [(p["sha256_a"], p["sha256_b"]) for p in vis.get("pair_list", [])]
             rep = _group_rep(images, hashes, extra)
             split = spanning(pairs, rep, res.export_dir)
@@ -489,7 +489,7 @@ def visual_stage(data_dir: Path) -> dict[str, object]:
                 "stage_s": vis.get("seconds"),
                 "text_check": vis.get("text"),
                 "exported": sum(sum(c.values()) for c in res.counts.values()),
-                "pairs_by_stage": res.card.duplicates["pairs_by_stage"],
+                "pairs_by_stage": res.card.duplicates.pairs_by_stage,
                 "groups_joined": vis.get("groups_joined"),
                 "conflicts_revealed": vis.get("conflicts_revealed"),
                 "labelled_pairs_grouped": precision_recall(pairs, grouped),
@@ -540,7 +540,7 @@ def split_seed_f1(data_dir: Path, seeds: tuple[int, ...] = (0, 1, 2)) -> dict[st
     """Test weighted F1 of kNN and SVC (cached Lite0 features) over three split seeds, with
     the visual stage off and on: does keeping re-captures in one split change the score?"""
     from sleeve.dataset.build import build_dataset
-    from sleeve.dataset.visual import VisualDedup
+    from sleeve.dataset.dedup.visual import VisualDedup
     from sleeve.training.run import TrainConfig, train_and_evaluate
 
     catalog, settings, tax = _catalog(data_dir)
@@ -564,9 +564,7 @@ def split_seed_f1(data_dir: Path, seeds: tuple[int, ...] = (0, 1, 2)) -> dict[st
                 built.export_dir, work / f"run-{seed}-{on}", config, data_dir=data_dir
             )
             for method in scores:
-                scores[method].append(
-                    round(run.metrics["methods"][method]["test"]["weighted_f1"], 3)
-                )
+                scores[method].append(round(run.metrics.methods[method].test["weighted_f1"], 3))
             test_covers.append(sum(built.counts["test"].values()))
         out["phash + visual" if on else "phash only"] = {
             "test_weighted_f1": scores,
@@ -583,7 +581,7 @@ def embedding_scaling(sizes: list[int], d: int = 1280, queries: int = 10_000) ->
     above that), and whether 500 planted near copies (cosine ~0.95) come back as neighbours."""
     import faiss
 
-    from sleeve.dataset.lookalike import EXACT_UP_TO, PCA_DIMS, new_index
+    from sleeve.dataset.dedup.lookalike import EXACT_UP_TO, PCA_DIMS, new_index
 
     faiss.omp_set_num_threads(WORKERS)
     chunk, n_planted = 50_000, 500

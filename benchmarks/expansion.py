@@ -11,14 +11,14 @@ weighted F1 on one fixed set of covers that are never harvested go up?
    imported with ``collect --from-folder``.
 3. Harvest: the other two thirds, plus a copy of ``--copies`` (default 25 %) of the starting
    third's files, are served by the loopback MusicBrainz / Cover Art Archive stand-ins
-   (sleeve/fakes/folder_catalogue.py: one release per file, tagged with its genre, the
+   (fakes/folder_catalogue.py: one release per file, tagged with its genre, the
    file's own bytes as the original image) and harvested with ``collect --genre G`` per genre
    (``--cover-size 0``: the original, as the archive stores it). The harvested copies of
    imported covers are stored once and carry both sources' labels.
 4. ``build-dataset --balance --no-text --attributes off`` and ``train-and-evaluate --method svc``
    (Lite0 224 px; the fast recipe, embeddings from a copied cache) after each step.
 5. Review: the after-expansion run's top ``--review`` suspects (label_issues.csv, cleanlab)
-   get decisions recorded in the catalog (``sleeve.review.decisions.record_decision``, what
+   get decisions recorded in the catalog (``sleeve.core.catalog.decisions.record_decision``, what
    ``sleeve review decide`` calls) by a stated policy, then rebuild and retrain:
    * ``eye``: the verdicts one engineer gave BY EYE to covers of the shared set
      (benchmarks/results/label_issues_review.json, contact sheets): "mistake" and
@@ -98,13 +98,13 @@ def full_groups(work: Path) -> dict[str, str]:
     """sha256 -> duplicate group id over ALL shared covers, grouped as build-dataset does."""
     from dataclasses import replace
 
-    from sleeve.catalog.db import open_catalog
+    from sleeve.core.catalog.db import open_catalog
+    from sleeve.core.settings import load_settings
     from sleeve.dataset.build import _present
-    from sleeve.dataset.groups import group_duplicates
-    from sleeve.dataset.hashing import ensure_hashes
+    from sleeve.dataset.dedup.groups import group_duplicates
+    from sleeve.dataset.dedup.hashing import ensure_hashes
+    from sleeve.dataset.dedup.visual import VisualDedup, find_visual_duplicates
     from sleeve.dataset.rows import load_rows
-    from sleeve.dataset.visual import VisualDedup, find_visual_duplicates
-    from sleeve.settings import load_settings
 
     saved = work / "groups.json"
     if saved.is_file():
@@ -229,11 +229,11 @@ def score_fixed_test(run: Path, truth: dict[str, str], data_dir: Path) -> dict:
     import torch
     from sklearn.metrics import f1_score
 
-    from sleeve.training.classifier import Classifier
-    from sleeve.training.heads_runtime import head_probabilities
-    from sleeve.vision.backbones import load_backbone
-    from sleeve.vision.embeddings import cached_embeddings
-    from sleeve.vision.samples import Sample
+    from sleeve.core.vision.backbones import load_backbone
+    from sleeve.core.vision.embeddings import cached_embeddings
+    from sleeve.core.vision.samples import Sample
+    from sleeve.inference.classifier import Classifier
+    from sleeve.inference.heads_runtime import head_probabilities
 
     clf = Classifier.load(run)
     shas = sorted(truth)
@@ -281,6 +281,7 @@ def paired_bootstrap(truth: dict[str, str], a: dict[str, str], b: dict[str, str]
 
 
 def card_facts(export: Path) -> dict:
+    from sleeve.core.jsonrecord import plain
     from sleeve.dataset.export import read_export
 
     card = read_export(export).card
@@ -288,20 +289,20 @@ def card_facts(export: Path) -> dict:
         "dataset_id": card.dataset_id,
         "counts": card.counts,
         "labels": card.labels,
-        "duplicates": card.duplicates,
-        "review": card.review,
+        "duplicates": plain(card.duplicates),
+        "review": plain(card.review),
     }
 
 
 def run_metrics(run: Path) -> dict:
-    from sleeve.training.rundir import Run
+    from sleeve.inference.rundir import Run
 
     m = Run(run).metrics()
-    svc = m["methods"]["svc"]
+    svc = m.methods["svc"]
     return {
-        "own_split_test_weighted_f1": round(svc["test"]["weighted_f1"], 4),
-        "counts": {sp: sum(c.values()) for sp, c in m["counts"].items()},
-        "headline": m.get("headline"),
+        "own_split_test_weighted_f1": round(svc.test["weighted_f1"], 4),
+        "counts": {sp: sum(c.values()) for sp, c in m.counts.items()},
+        "headline": m.headline,
     }
 
 
@@ -309,11 +310,11 @@ def decide(work: Path, settings_env: dict[str, str], run: Path, top: int, policy
     """Record review decisions for the run's top suspects by ``policy`` (module doc)."""
     from dataclasses import replace
 
-    from sleeve.catalog.db import open_catalog
-    from sleeve.review.decisions import record_decision
-    from sleeve.settings import load_settings
-    from sleeve.taxonomy import Taxonomy
-    from sleeve.training.rundir import Run
+    from sleeve.core.catalog.db import open_catalog
+    from sleeve.core.catalog.decisions import record_decision
+    from sleeve.core.settings import load_settings
+    from sleeve.core.taxonomy import Taxonomy
+    from sleeve.inference.rundir import Run
 
     suspects = Run(run).label_issues()[:top]
     eye: dict[str, dict] = {}
@@ -438,9 +439,9 @@ def main(argv: list[str] | None = None) -> int:
     stages["before"]["fixed_test"] = score_fixed_test(run, split["test"], data)
     print(f"before: {stages['before']['fixed_test']}", file=sys.stderr, flush=True)
 
+    from sleeve.core.taxonomy import Taxonomy
     from sleeve.fakes.folder_catalogue import folder_catalogue
     from sleeve.fakes.server import FakeServices
-    from sleeve.taxonomy import Taxonomy
 
     taxonomy = Taxonomy.load(work / "taxonomy.toml")
     harvest: dict[str, str] = {}

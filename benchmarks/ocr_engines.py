@@ -93,7 +93,7 @@ def read_tesseract(paths: list[str], psm: int, workers: int) -> tuple[list[list[
 
 
 def read_rapidocr(paths: list[str], workers: int) -> tuple[list[list[str]], float]:
-    from sleeve.dataset.ocr import loads, read_files
+    from sleeve.dataset.text.ocr import loads, read_files
 
     start = time.perf_counter()
     res = list(read_files(paths, workers=workers, progress=False))
@@ -125,7 +125,7 @@ def cv_weighted_f1(texts: list[str], y: list[int], seed: int = 0) -> float:
     from sklearn.metrics import f1_score
     from sklearn.model_selection import StratifiedKFold
 
-    from sleeve.training.text_head import CharTfidf
+    from sleeve.inference.text_head import CharTfidf
 
     y_arr = np.array(y)
     pred = np.zeros_like(y_arr)
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     if not COVERS.is_dir():
         print(f"skipped: the shared covers are not at {COVERS}")
         return 0
-    from sleeve.dataset.ocr import engine_version
+    from sleeve.dataset.text.ocr import engine_version
 
     tess = shutil.which("tesseract")
     if engine_version() is None or tess is None:

@@ -29,10 +29,10 @@ from pathlib import Path
 
 import torch
 
-from sleeve.settings import load_settings
-from sleeve.training.classifier import Classifier
-from sleeve.training.predict import predict_inputs
-from sleeve.training.rundir import latest_run
+from sleeve.core.settings import load_settings
+from sleeve.inference.classifier import Classifier
+from sleeve.inference.predict import predict_inputs
+from sleeve.inference.rundir import latest_run
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data" / "covers-5genre" / "Album_Covers"

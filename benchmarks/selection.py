@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sleeve.training.rundir import Run
+from sleeve.inference.rundir import Run
 
 # benchmarks/text.py's work dir (its --work default): catalog, exports, embedding cache
 _TEXT_WORK = Path(tempfile.gettempdir()) / "sleeve-text-bench"
@@ -63,14 +63,14 @@ def one_seed(seed: int, work: Path) -> dict:
 def describe(run: Path, seed: int, seconds: float | None) -> dict:
     """The two rules' choices and their test scores, from a finished run directory."""
     m = Run(run).metrics()
-    sel = m["model_selection"]
-    test = {k: round(v["test"]["weighted_f1"], 4) for k, v in m["methods"].items()}
-    val = {k: round(v["val"]["weighted_f1"], 4) for k, v in m["methods"].items()}
+    sel = m.model_selection or {}
+    test = {k: round(v.test["weighted_f1"], 4) for k, v in m.methods.items()}
+    val = {k: round(v.val["weighted_f1"], 4) for k, v in m.methods.items()}
     cv = {k: v["estimate"] for k, v in sel["per_method"].items()}
     return {
         "seed": seed,
         "val_covers": sel["val_covers"],
-        "counts": {sp: sum(c.values()) for sp, c in m["counts"].items()},
+        "counts": {sp: sum(c.values()) for sp, c in m.counts.items()},
         "val_weighted_f1": val,
         "cv_weighted_f1": cv,
         "test_weighted_f1": test,
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     if not emb.is_dir():  # a private copy: the shared cache stays read-only
         emb.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(CACHE / "data" / "cache" / "embeddings" / LITE0, emb)
-    from sleeve.training.selection import VAL_MIN_COVERS
+    from sleeve.training.evaluation.selection import VAL_MIN_COVERS
 
     per_seed = []
     for seed in seeds:

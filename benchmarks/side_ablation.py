@@ -54,7 +54,7 @@ DEFAULT_RUNGS = ("svc", "text", "fused")  # recipes.BEST: its chosen rung is the
 
 def attach_attributes(catalog_dir: Path, export: Path) -> dict:
     """Write the export's attributes.csv (and the card's entry) from the catalog's cache."""
-    from sleeve.catalog.db import open_catalog
+    from sleeve.core.catalog.db import open_catalog
     from sleeve.dataset.attributes import store
     from sleeve.dataset.attributes.compute import AttributeReport
     from sleeve.dataset.attributes.export import build_export_attributes
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     if not all(e.is_dir() for e in exports.values()):
         print(f"skipped: run benchmarks/text.py --work {args.work} first (exports missing)")
         return 0
-    import sleeve.training.headline as headline
+    import sleeve.training.evaluation.headline as headline
     from sleeve.training.run import TrainConfig, train_and_evaluate
 
     headline.compute_headline = lambda *a, **k: None  # see the module docstring
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             export, args.work / "runs" / f"side-{args.image}-seed{seed}", config,
             data_dir=args.work / "data",
         )  # fmt: skip
-        methods = result.metrics["methods"]
+        methods = result.metrics.methods
         per_seed.append(
             {
                 "seed": seed,
@@ -123,12 +123,12 @@ def main(argv: list[str] | None = None) -> int:
                 "best_on_val": result.best_method,
                 **{
                     r: {
-                        "val": round(methods[r]["val"]["weighted_f1"], 4),
-                        "test": round(methods[r]["test"]["weighted_f1"], 4),
+                        "val": round(methods[r].val["weighted_f1"], 4),
+                        "test": round(methods[r].test["weighted_f1"], 4),
                         **{
-                            k: methods[r]["params"][k]
+                            k: methods[r].params[k]
                             for k in ("side_weight", "C", "text_weight")
-                            if k in methods[r]["params"]
+                            if k in methods[r].params
                         },
                     }
                     for r in rungs

@@ -2,7 +2,7 @@
 
 "before" is the path the toolkit ran until now, kept as the reference: eager PyTorch for the
 Lite backbones, the style attribute and predict's image features. "after" is today's default:
-the extractor's ONNX Runtime graph (sleeve/vision/runtime.py). Both run in ONE process with
+the extractor's ONNX Runtime graph (sleeve/core/vision/runtime.py). Both run in ONE process with
 the same threads, interleaved batch by batch (cover by cover for predict), so a load spike from
 the machine's other users hits both sides alike; the ratio is the figure to quote. OCR keeps
 its models and sizes (they decide the words); its variants (smaller detection input, no angle
@@ -60,7 +60,7 @@ def sample(n: int) -> list[Path]:
 
 
 def machine() -> dict[str, object]:
-    from sleeve.vision.runtime import cpu_model
+    from sleeve.core.vision.runtime import cpu_model
 
     return {"cpu": cpu_model(), "cores": len(os.sched_getaffinity(0)), "load": os.getloadavg()}
 
@@ -82,8 +82,8 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def bench_decode_hash(files: list[Path]) -> dict[str, object]:
-    from sleeve.dataset.hashing import hash_image
-    from sleeve.images.intake import open_rgb
+    from sleeve.core.images.intake import open_rgb
+    from sleeve.dataset.dedup.hashing import hash_image
 
     open_rgb(files[0]), hash_image(files[0])  # warm-up: imports, first-call setup
     decode = [timed(functools.partial(open_rgb, f))[0] for f in files]
@@ -112,8 +112,8 @@ OCR_VARIANTS: dict[str, dict[str, object]] = {
 
 
 def bench_ocr(files: list[Path]) -> dict[str, object]:
-    from sleeve.dataset import ocr
-    from sleeve.images.intake import open_rgb
+    from sleeve.core.images.intake import open_rgb
+    from sleeve.dataset.text import ocr
 
     engines = {"default": ocr._get_engine()}
     engines.update({name: ocr.build_engine(**kw) for name, kw in OCR_VARIANTS.items()})  # type: ignore[arg-type]
@@ -152,10 +152,10 @@ def bench_ocr(files: list[Path]) -> dict[str, object]:
 def bench_backbone(name: str, files: list[Path]) -> dict[str, object]:
     import torch
 
-    from sleeve.vision.backbones import configure_threads, load_backbone
-    from sleeve.vision.embeddings import FeatureRecipe, encode, extractor_for
-    from sleeve.vision.runtime import OnnxExtractor
-    from sleeve.vision.samples import Sample
+    from sleeve.core.vision.backbones import configure_threads, load_backbone
+    from sleeve.core.vision.embeddings import FeatureRecipe, encode, extractor_for
+    from sleeve.core.vision.runtime import OnnxExtractor
+    from sleeve.core.vision.samples import Sample
 
     cpu = torch.device("cpu")
     configure_threads(cpu)
@@ -193,10 +193,10 @@ def bench_backbone(name: str, files: list[Path]) -> dict[str, object]:
 def bench_attributes(files: list[Path]) -> dict[str, object]:
     import torch
 
+    from sleeve.core.vision.backbones import load_backbone
     from sleeve.dataset.attributes import style
     from sleeve.dataset.attributes.decode import load_view
     from sleeve.dataset.attributes.registry import EXTRACTORS
-    from sleeve.vision.backbones import load_backbone
 
     views = [load_view(f) for f in files]
     out: dict[str, object] = {}
@@ -235,11 +235,12 @@ def bench_attributes(files: list[Path]) -> dict[str, object]:
 def bench_predict(
     model: Path, files: list[Path], singles: int, batch_covers: int
 ) -> dict[str, object]:
-    from sleeve.settings import load_settings
-    from sleeve.training.classifier import Classifier
-    from sleeve.vision import runtime
+    from sleeve.core.settings import load_settings
+    from sleeve.core.vision import runtime
+    from sleeve.inference.classifier import Classifier
+    from sleeve.inference.rundir import Run
 
-    path = model / "model.pt" if model.is_dir() else model
+    path = Run(model).model_path if model.is_dir() else model
     settings = load_settings()
     classifiers = {}
     for side, choice in (("before", "torch"), ("after", "auto")):
@@ -277,9 +278,13 @@ def bench_predict(
 
 
 def _manifest(data_dir: Path) -> tuple[str, bytes]:
-    """(dataset id, manifest.csv bytes) of the build a data folder holds."""
-    [export] = [p for p in (data_dir / "datasets").iterdir() if (p / "manifest.csv").is_file()]
-    return export.name, (export / "manifest.csv").read_bytes()
+    """(dataset id, manifest rows rendered by the export's owner) of the build a data folder
+    holds (the id is the digest of the manifest, so equal ids mean equal manifests)."""
+    from sleeve.dataset.export import read_export, render_manifest
+
+    folders = [p for p in (data_dir / "datasets").iterdir() if p.is_dir() and p.name[0] != "."]
+    [export] = [read_export(p) for p in folders]
+    return export.dataset_id, render_manifest(export.rows)
 
 
 def full_build(

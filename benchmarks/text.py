@@ -13,7 +13,7 @@ per core. A proxy for "seen artist" (folder imports carry no artist): a test cov
 
 `--image lite0` measures against the default backbone instead (text-lite0.json).
 
-Artist evidence (artists.csv, dataset/artist_stage.py): test covers are also split by whether
+Artist evidence (artists.csv, dataset/text/artist_stage.py): test covers are also split by whether
 their artist (credited, or read from the words and printed on another cover too) also appears
 in train ("artist_seen"), appears only outside train ("artist_unseen") or is unknown
 ("artist_none"). `--group-by-artist` builds the exports with artist-grouped splits
@@ -57,11 +57,12 @@ def build_exports(
 ) -> tuple[dict[int, Path], dict]:
     from dataclasses import replace
 
-    from sleeve.catalog.db import open_catalog
     from sleeve.collector.folder_import import import_folder
+    from sleeve.core.catalog.db import open_catalog
+    from sleeve.core.jsonrecord import plain
+    from sleeve.core.settings import load_settings
+    from sleeve.core.taxonomy import Taxonomy
     from sleeve.dataset.build import build_dataset
-    from sleeve.settings import load_settings
-    from sleeve.taxonomy import Taxonomy
 
     settings = replace(
         load_settings({}, env_file=None), data_dir=work / "catalog", visual_dedup=visual
@@ -83,15 +84,16 @@ def build_exports(
             attributes="off",  # not what this measures; the catalog may lack them
             group_by_artist=grouped,
         )
+        # not a dry run: the export dir is set
         exports[seed] = Path(built.export_dir)  # type: ignore[arg-type]
-        text_cards[seed] = (built.card.text or {}) | {"artists": built.card.artists}
+        text_cards[seed] = plain(built.card.text or {}) | {"artists": plain(built.card.artists)}
     catalog.dispose()
     return exports, text_cards
 
 
 def ocr_probe(export: Path, n: int) -> dict:
     """Covers/s reading ``n`` test covers afresh, one engine process per core."""
-    from sleeve.dataset.ocr import read_files
+    from sleeve.dataset.text.ocr import read_files
     from sleeve.training.data import load_export
 
     samples = load_export(export, check_images=False).split("test")[:n]
@@ -114,9 +116,9 @@ def name_seen_split(export: Path, probs: dict[str, object]) -> dict:
     """Test weighted F1 per rung for covers whose words (>= 4 letters) also appear in train."""
     import numpy as np
 
+    from sleeve.inference.text_head import weighted_f1
     from sleeve.training.data import load_export
-    from sleeve.training.methods.text import export_texts
-    from sleeve.training.text_head import weighted_f1
+    from sleeve.training.fit.methods.text import export_texts
 
     ex = load_export(export, check_images=False)
     texts = export_texts(ex) or {}
@@ -135,6 +137,7 @@ def name_seen_split(export: Path, probs: dict[str, object]) -> dict:
     for rung in RUNGS:
         p = probs[f"{rung}_test"]
         out[rung] = {
+            # p is one of the run's probability arrays (probs is typed dict of object)
             "name_seen": round(weighted_f1(y[seen], p[seen]), 4) if seen.any() else None,  # type: ignore[index]
             "name_unseen": round(weighted_f1(y[~seen], p[~seen]), 4) if (~seen).any() else None,  # type: ignore[index]
         }
@@ -143,9 +146,10 @@ def name_seen_split(export: Path, probs: dict[str, object]) -> dict:
 
 def artist_split(export: Path, probs: dict[str, object]) -> dict:
     """Test weighted F1 per rung by artist: seen in train, unseen, unknown (artists.csv)."""
-    from sleeve.training.artist_split import artist_breakdown
     from sleeve.training.data import load_export
+    from sleeve.training.evaluation.artist_split import artist_breakdown
 
+    # the npz arrays, read as a dict of object
     got = artist_breakdown(load_export(export, check_images=False), probs)  # type: ignore[arg-type]
     if not got:
         return {}
@@ -160,8 +164,8 @@ def sample_report(export: Path) -> dict:
     per sample: "tune" (the rules were adjusted on it) and "held-out" (labelled afterwards)."""
     import csv
 
-    from sleeve.dataset.artist_stage import ARTIST_TABLE, load_table
-    from sleeve.dataset.artists import same_artist
+    from sleeve.dataset.text.artist_stage import ARTIST_TABLE, load_table
+    from sleeve.dataset.text.artists import same_artist
 
     if not SAMPLE.is_file():
         return {}
@@ -231,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps({"skipped": reason}, indent=2) + "\n")
         return 0
-    from sleeve.dataset.ocr import engine_version
+    from sleeve.dataset.text.ocr import engine_version
 
     if engine_version() is None:
         print("skipped: the OCR engine is not installed (pip install 'sleeve[ocr]')")
@@ -266,26 +270,26 @@ def main(argv: list[str] | None = None) -> int:
             data_dir=args.work / "data",
         )
         print(f"[seed {seed}] {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
-        methods = result.metrics["methods"]
+        methods = result.metrics.methods
         probs = dict(np.load(result.run.probabilities_path))
         per_seed.append(
             {
                 "seed": seed,
-                "counts": {sp: sum(c.values()) for sp, c in result.metrics["counts"].items()},
-                "share_with_text": methods["text"]["params"]["covers_with_text"],
-                "text_weight": methods["fused"]["params"]["text_weight"],
-                "text_C": methods["text"]["params"]["C"],
+                "counts": {sp: sum(c.values()) for sp, c in result.metrics.counts.items()},
+                "share_with_text": methods["text"].params["covers_with_text"],
+                "text_weight": methods["fused"].params["text_weight"],
+                "text_C": methods["text"].params["C"],
                 **{
                     rung: {
-                        "val": round(methods[rung]["val"]["weighted_f1"], 4),
-                        "test": round(methods[rung]["test"]["weighted_f1"], 4),
+                        "val": round(methods[rung].val["weighted_f1"], 4),
+                        "test": round(methods[rung].test["weighted_f1"], 4),
                     }
                     for rung in RUNGS
                 },
                 "name_seen": name_seen_split(exports[seed], probs),
                 "artist_seen": artist_split(exports[seed], probs),
                 "best_on_val": result.best_method,
-                "fused_images_per_second": methods["fused"]["images_per_second"],
+                "fused_images_per_second": methods["fused"].images_per_second,
             }
         )
         report = summarise(per_seed, text_cards, started, args.image)  # after every seed

@@ -46,11 +46,11 @@ def build_export(work: Path, seed: int) -> tuple[Path, str]:
     """The covers through the product's own path: collect --from-folder, then build-dataset."""
     from dataclasses import replace
 
-    from sleeve.catalog.db import open_catalog
     from sleeve.collector.folder_import import import_folder
+    from sleeve.core.catalog.db import open_catalog
+    from sleeve.core.settings import load_settings
+    from sleeve.core.taxonomy import Taxonomy
     from sleeve.dataset.build import build_dataset
-    from sleeve.settings import load_settings
-    from sleeve.taxonomy import Taxonomy
 
     settings = replace(load_settings({}, env_file=None), data_dir=work / "catalog")
     catalog = open_catalog(settings.catalog_url)
@@ -187,18 +187,18 @@ def main(argv: list[str] | None = None) -> int:
             export, args.work / "runs" / rung, config, data_dir=args.work / "data"
         )
         print(f"[{rung}] {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
-        for method, m in result.metrics["methods"].items():
+        for method, m in result.metrics.methods.items():
             rows.append(
                 {
                     "rung": f"{rung}/{method}",
-                    "val_weighted_f1": round(m["val"]["weighted_f1"], 4),
-                    "test_weighted_f1": round(m["test"]["weighted_f1"], 4),
-                    "test_macro_f1": round(m["test"]["macro_f1"], 4),
-                    "test_accuracy": round(m["test"]["accuracy"], 4),
-                    "train_seconds": m["train_seconds"],
-                    "images_per_second": m["images_per_second"],
+                    "val_weighted_f1": round(m.val["weighted_f1"], 4),
+                    "test_weighted_f1": round(m.test["weighted_f1"], 4),
+                    "test_macro_f1": round(m.test["macro_f1"], 4),
+                    "test_accuracy": round(m.test["accuracy"], 4),
+                    "train_seconds": m.train_seconds,
+                    "images_per_second": m.images_per_second,
                     "pretrained": config.weights != "none",
-                    "params": {k: v for k, v in m["params"].items() if k != "history"},
+                    "params": {k: v for k, v in m.params.items() if k != "history"},
                     "run_dir": str(result.run_dir),
                 }
             )
@@ -220,9 +220,9 @@ def cross_rung_ensemble(runs: Path, export: Path) -> dict:
     model.pt holds one rung."""
     import numpy as np
 
+    from sleeve.inference.rundir import Run
     from sleeve.training.data import load_export
-    from sleeve.training.evaluate import classification_metrics
-    from sleeve.training.rundir import Run
+    from sleeve.training.evaluation.metrics import classification_metrics
 
     ex = load_export(export, check_images=False)
     y = {sp: np.array([s.label for s in ex.split(sp)]) for sp in ("val", "test")}

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sleeve.catalog.db import open_catalog
-from sleeve.cliutil import (
+from sleeve.collector.collect import SOURCES, check_data_dir, collect, preflight, resume_plan
+from sleeve.collector.runs import HarvestSummary, resume_note
+from sleeve.core.catalog.db import open_catalog
+from sleeve.core.cliutil import (
     EXIT_FAILED,
     EXIT_OK,
     parser,
@@ -15,11 +17,9 @@ from sleeve.cliutil import (
     run_command,
     setup_logging,
 )
-from sleeve.collector.collect import SOURCES, check_data_dir, collect, preflight, resume_plan
-from sleeve.collector.runs import resume_note
-from sleeve.errors import UsageError
-from sleeve.settings import load_settings
-from sleeve.taxonomy import Taxonomy
+from sleeve.core.errors import UsageError
+from sleeve.core.settings import Settings, load_settings
+from sleeve.core.taxonomy import Taxonomy
 
 EXAMPLES = """\
   collect --genre rap --limit 500
@@ -30,8 +30,12 @@ EXAMPLES = """\
   collect --from-folder ../shared/data/covers-5genre/Album_Covers \\
           --map Electronic=electronic,Rock=rock
       import a class-per-folder dataset (folder names map through the taxonomy's aliases)
+  collect --from-dump release.tar.xz --genre jazz --limit 5000
+      metadata from a MusicBrainz JSON dump (no MusicBrainz requests, no 1 request/s), read as
+      a stream and resumable; covers from the Cover Art Archive as usual
   MUSICBRAINZ_URL=http://127.0.0.1:8080/ws/2 COVERART_URL=http://127.0.0.1:8081 collect ...
-      run against other endpoints (mirrors, the loopback fakes)"""
+      run against other endpoints (mirrors, the loopback fakes); a self-hosted mirror with its
+      own limit: SLEEVE_MB_RATE=20 (see docs/storage.md)"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,6 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
         "or 500)",
     )
     p.add_argument("--from-folder", type=Path, metavar="DIR", help="import DIR/<Genre>/*.jpg")
+    p.add_argument(
+        "--from-dump",
+        type=Path,
+        metavar="PATH",
+        help="with --genre: read release groups from a MusicBrainz JSON dump (release.tar.xz or "
+        "release-group.tar.xz) instead of searching MusicBrainz; covers still come from the "
+        "Cover Art Archive",
+    )
     p.add_argument(
         "--map",
         default="",
@@ -96,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         taxonomy.get(args.genre)  # unknown genre: fails here with the valid list, before any I/O
         if args.limit < 1:
             raise UsageError("--limit must be at least 1")
+        if args.from_dump is not None:
+            return _harvest_dump(args, settings, taxonomy)
         preflight(settings, args.source)  # credentials, data dir: before anything is written
         catalog = open_catalog(settings.catalog_url)
         for run, target in resume_plan(catalog, args.genre, args.limit, args.source):
@@ -109,25 +123,50 @@ def main(argv: list[str] | None = None) -> int:
             source=args.source,
             progress=not args.no_progress,
         )
-        code = EXIT_OK
-        for summary in summaries:
-            verb = "resumed" if summary.resumed else "run"
-            print()  # a blank line: print_table escapes control characters in its title
-            print_table(
-                summary.rows(),
-                f"{summary.source} {verb} #{summary.run_id}, genre {summary.genre}: "
-                f"{summary.new}/{summary.target} new covers ({summary.state})",
-            )
-            if summary.message:
-                print(f"  note: {printable(summary.message)}")
-            if summary.state in ("paused", "failed"):
-                code = EXIT_FAILED
-        return code
+        return _report(summaries)
 
     return run_command(body)
 
 
-def _import_folder(args: argparse.Namespace, settings, taxonomy) -> int:  # type: ignore[no-untyped-def]
+def _report(summaries: list[HarvestSummary]) -> int:
+    code = EXIT_OK
+    for summary in summaries:
+        verb = "resumed" if summary.resumed else "run"
+        print()  # a blank line: print_table escapes control characters in its title
+        print_table(
+            summary.rows(),
+            f"{summary.source} {verb} #{summary.run_id}, genre {summary.genre}: "
+            f"{summary.new}/{summary.target} new covers ({summary.state})",
+        )
+        if summary.message:
+            print(f"  note: {printable(summary.message)}")
+        if summary.state in ("paused", "failed"):
+            code = EXIT_FAILED
+    return code
+
+
+def _harvest_dump(args: argparse.Namespace, settings: Settings, taxonomy: Taxonomy) -> int:
+    from sleeve.collector.dump import dump_entity
+    from sleeve.collector.harvest_dump import harvest_dump
+
+    if not args.from_dump.is_file():
+        raise UsageError(f"--from-dump {args.from_dump}: no such file")
+    dump_entity(args.from_dump)  # a wrong file name fails here, before anything is written
+    check_data_dir(settings)
+    catalog = open_catalog(settings.catalog_url)
+    summary = harvest_dump(
+        catalog,
+        settings,
+        taxonomy,
+        args.genre,
+        args.limit,
+        args.from_dump,
+        progress=not args.no_progress,
+    )
+    return _report([summary])
+
+
+def _import_folder(args: argparse.Namespace, settings: Settings, taxonomy: Taxonomy) -> int:
     from sleeve.collector.folder_import import import_folder
 
     if not args.from_folder.is_dir():

@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 import tempfile
 
-from sleeve.catalog.db import Catalog
 from sleeve.collector import runs
 from sleeve.collector.harvest_mb import harvest_musicbrainz
 from sleeve.collector.harvest_spotify import harvest_spotify, spotify_client
 from sleeve.collector.spotify import SpotifyClient
 from sleeve.collector.spotify_auth import check_credentials
-from sleeve.errors import DISK_FULL, ConfigError, UsageError
-from sleeve.settings import Settings
-from sleeve.taxonomy import Taxonomy
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.errors import DISK_FULL, ConfigError, UsageError
+from sleeve.core.settings import Settings
+from sleeve.core.taxonomy import Taxonomy
 
 SOURCES = ("musicbrainz", "spotify", "all")
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from sleeve.collector.http import HttpClient
-from sleeve.errors import PermanentRemoteError
+from sleeve.core.errors import PermanentRemoteError
 
 SIZES = (250, 500, 1200)
 _RELEASE_IN_URL = re.compile(r"mbid-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
@@ -34,13 +34,16 @@ class CoverArtClient:
         self.base_url = base_url.rstrip("/")
         self.size = size
 
-    def front_url(self, release_group_id: str) -> str:
+    def front_url(self, mbid: str, entity: str = "release-group") -> str:
         suffix = f"front-{self.size}" if self.size else "front"
         # The CAA accepts lower-case MBIDs only (upper case is a 400).
-        return f"{self.base_url}/release-group/{release_group_id.lower()}/{suffix}"
+        return f"{self.base_url}/{entity}/{mbid.lower()}/{suffix}"
 
-    def fetch_front(self, release_group_id: str, *, max_bytes: int) -> CoverDownload | None:
-        url = self.front_url(release_group_id)
+    def fetch_front(
+        self, mbid: str, *, max_bytes: int, entity: str = "release-group"
+    ) -> CoverDownload | None:
+        """The front cover of a release group (the CAA picks its release) or of a release."""
+        url = self.front_url(mbid, entity)
         try:
             fetched = self.http.get_bytes(url, max_bytes=max_bytes)
         except PermanentRemoteError as exc:

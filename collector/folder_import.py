@@ -22,17 +22,17 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sleeve.catalog.db import Catalog
-from sleeve.catalog.models import GenreEvidence, ReleaseSource
-from sleeve.cliutil import printable
 from sleeve.collector import records
-from sleeve.errors import BadImageError, UsageError
-from sleeve.images.intake import ImageInfo, inspect_image, read_image_bytes
-from sleeve.images.store import ImageStore
-from sleeve.progress import Progress
-from sleeve.progress import bar as progress_bar
-from sleeve.settings import Settings
-from sleeve.taxonomy import Taxonomy, check_genre_name
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.catalog.models import GenreEvidence, ReleaseSource
+from sleeve.core.cliutil import printable
+from sleeve.core.errors import BadImageError, UsageError
+from sleeve.core.images.intake import ImageInfo, inspect_image, read_image_bytes
+from sleeve.core.images.store import ImageStore
+from sleeve.core.progress import Progress
+from sleeve.core.progress import bar as progress_bar
+from sleeve.core.settings import Settings
+from sleeve.core.taxonomy import Taxonomy, check_genre_name
 
 SOURCE = "folder"
 KIND = "file"
@@ -102,11 +102,11 @@ def resolve_folders(
     resolved: dict[str, str] = {}
     unmapped: list[str] = []
     for name in folder_names:
-        genre = mapping.get(name) or taxonomy.genre_for_folder(name)
-        if genre is None:
+        target = mapping.get(name) or taxonomy.genre_for_folder(name)
+        if target is None:
             unmapped.append(name)
         else:
-            resolved[name] = genre
+            resolved[name] = target
     if unmapped:
         example = ",".join(f"{n}={n.lower()}" for n in unmapped)
         raise UsageError(
@@ -127,7 +127,8 @@ def _inside(path: Path, root_real: Path) -> Path | None:
 def _class_folders(root: Path) -> tuple[list[str], list[str]]:
     """(class folder names, names that are links leading outside ``root``)."""
     root_real = root.resolve()
-    names, outside = [], []
+    names: list[str] = []
+    outside: list[str] = []
     for p in sorted(root.iterdir()):
         if p.is_dir() and not p.name.startswith("."):
             (names if _inside(p, root_real) else outside).append(p.name)
@@ -165,7 +166,7 @@ def import_folder(
     summary = ImportSummary(root, resolved, added_genres=new_genres)
     if linked_out:
         summary.skipped[_OUTSIDE] += len(linked_out)
-    store = ImageStore(settings.data_dir)
+    store = ImageStore.from_settings(settings)
     store.sweep_temporaries()  # a killed import's leftovers (a live writer's are kept)
 
     with catalog.session() as session:

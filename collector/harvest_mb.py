@@ -12,17 +12,18 @@ from collections.abc import Iterator
 
 from sqlalchemy.orm import Session
 
-from sleeve.catalog.db import Catalog
-from sleeve.catalog.models import Release, utcnow
 from sleeve.collector import records, runs
 from sleeve.collector.coverart import CoverArtClient
 from sleeve.collector.http import http_client
 from sleeve.collector.musicbrainz import MusicBrainzClient, ReleaseGroupRecord
 from sleeve.collector.pipeline import Candidate, Download, Page, open_harvest
-from sleeve.collector.ratelimit import shared_limiter
-from sleeve.errors import RateLimitedError, RemoteError
-from sleeve.settings import Settings
-from sleeve.taxonomy import Taxonomy
+from sleeve.collector.ratelimit import musicbrainz_pacer
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.catalog.models import Release, utcnow
+from sleeve.core.errors import RateLimitedError, RemoteError
+from sleeve.core.progress import Progress
+from sleeve.core.settings import Settings
+from sleeve.core.taxonomy import Taxonomy
 
 log = logging.getLogger("sleeve.harvest")
 
@@ -37,13 +38,14 @@ def harvest_musicbrainz(
     genre: str,
     limit: int,
     *,
-    progress: bool = True,
+    progress: Progress = True,
 ) -> runs.HarvestSummary:
     """Add ``limit`` new distinct covers of ``genre`` (or resume the unfinished run)."""
     query = taxonomy.get(genre).mb_query
     if not query:
         raise ValueError(f"taxonomy genre {genre!r} has no mb_query")
-    limiter = shared_limiter(f"musicbrainz:{settings.musicbrainz_url}", settings.mb_rate)
+    # every collect process on a PostgreSQL catalog shares the one MusicBrainz budget
+    limiter = musicbrainz_pacer(catalog.engine, settings.musicbrainz_url, settings.mb_rate)
     mb = MusicBrainzClient(
         http_client(settings, "musicbrainz", limiter=limiter), settings.musicbrainz_url
     )
@@ -107,9 +109,14 @@ def harvest_musicbrainz(
 
 
 def record_release_group(
-    session: Session, taxonomy: Taxonomy, rg: ReleaseGroupRecord, download: Download
+    session: Session,
+    taxonomy: Taxonomy,
+    rg: ReleaseGroupRecord,
+    download: Download,
+    extra: tuple[records.Evidence, ...] = (),  # e.g. a dump release's own tags
 ) -> Release:
-    """The release group as a catalog release with every tag as evidence (one transaction)."""
+    """The release group as a catalog release with every tag and genre as evidence (one
+    transaction)."""
     artist = None
     if rg.artists:
         credit = rg.artists[0]
@@ -127,5 +134,8 @@ def record_release_group(
     # Search results carry tags only (never the separate `genres` array); genre-named tags are
     # among them, and the taxonomy decides which strings count for which target genre.
     evidence = [records.Evidence("rg-tag", name, votes) for name, votes in rg.tags]
+    # lookups and dumps carry the curated genres as well (rg-genre: the strongest evidence)
+    evidence += [records.Evidence("rg-genre", name, votes) for name, votes in rg.genres]
+    evidence += extra
     records.add_evidence(session, release, SOURCE, evidence, taxonomy)
     return release

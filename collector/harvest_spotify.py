@@ -29,22 +29,23 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy.orm import Session
 
-from sleeve.catalog.db import Catalog
-from sleeve.catalog.models import Release, utcnow
 from sleeve.collector import records, runs
 from sleeve.collector.http import HttpClient, http_client
 from sleeve.collector.pipeline import Candidate, Download, Page, open_harvest
-from sleeve.collector.spotify import SpotifyAlbum, SpotifyArtist, SpotifyClient
+from sleeve.collector.spotify import SpotifyAlbum, SpotifyArtist, SpotifyClient, SpotifyPage
 from sleeve.collector.spotify_auth import SpotifyToken, check_credentials
-from sleeve.errors import (
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.catalog.models import Release, utcnow
+from sleeve.core.errors import (
     ConfigError,
     ForbiddenError,
     PermanentRemoteError,
     RateLimitedError,
     RemoteError,
 )
-from sleeve.settings import Settings
-from sleeve.taxonomy import Taxonomy
+from sleeve.core.progress import Progress
+from sleeve.core.settings import Settings
+from sleeve.core.taxonomy import Taxonomy
 
 log = logging.getLogger("sleeve.harvest")
 
@@ -79,7 +80,7 @@ def harvest_spotify(
     limit: int,
     *,
     client: SpotifyClient | None = None,
-    progress: bool = True,
+    progress: Progress = True,
 ) -> runs.HarvestSummary:
     """Add ``limit`` new distinct covers of ``genre`` from Spotify (or resume the open run)."""
     filters = taxonomy.get(genre).spotify_search
@@ -88,7 +89,13 @@ def harvest_spotify(
     client = client or spotify_client(settings)
     client.token.bearer()  # bad credentials fail here, before a run is recorded
     summary, pipeline = open_harvest(
-        catalog, settings, source=SOURCE, genre=genre, limit=limit, progress=progress
+        catalog,
+        settings,
+        source=SOURCE,
+        genre=genre,
+        limit=limit,
+        progress=progress,
+        walked=(ARTIST,),  # an artist's albums are listed again when one is retried
     )
     walk = _Walk(catalog, settings, taxonomy, client, http_client(settings, "web"), summary)
     try:
@@ -153,7 +160,7 @@ class _Walk:
             exhausted = not next_url or _offset(next_url) > SEARCH_WINDOW
             self._save_cursor(genre, query, next_url, exhausted)
 
-    def _artist_page(self, query: str, next_url: str):  # type: ignore[no-untyped-def]
+    def _artist_page(self, query: str, next_url: str) -> SpotifyPage[SpotifyArtist] | None:
         if not next_url:
             return self.client.search_artists(query)
         try:

@@ -25,16 +25,16 @@ import urllib3
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from sleeve.collector.netguard import BlockedAddressError, PublicOnlyAdapter, Refusal, refusal
-from sleeve.collector.ratelimit import RateLimiter
+from sleeve.collector.ratelimit import Pacer
 from sleeve.collector.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
-from sleeve.errors import (
+from sleeve.core.errors import (
     ForbiddenError,
     PermanentRemoteError,
     RateLimitedError,
     RemoteError,
     TransientRemoteError,
 )
-from sleeve.settings import Settings
+from sleeve.core.settings import Settings
 
 log = logging.getLogger("sleeve.http")
 
@@ -70,7 +70,7 @@ class HttpClient:
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
         policy: RetryPolicy | None = None,
-        limiter: RateLimiter | None = None,
+        limiter: Pacer | None = None,
         max_bytes: int = 5 * 1024 * 1024,
         sleep: Any = time.sleep,
         deadline: float = 30.0,
@@ -139,7 +139,16 @@ class HttpClient:
         with self._stats_lock:
             self.stats[key] = self.stats.get(key, 0) + 1
 
-    def _with_retries(self, method, url, params, headers, max_bytes, *, parse_json):  # type: ignore[no-untyped-def]
+    def _with_retries(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        max_bytes: int | None,
+        *,
+        parse_json: bool,
+    ) -> Any:
         policy = self.policy
 
         def error_of(state: RetryCallState) -> BaseException | None:
@@ -189,7 +198,15 @@ class HttpClient:
             raise wrapped.error from wrapped.error.__cause__
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _send(self, method, url, params, headers, max_bytes, data=None) -> Fetched:  # type: ignore[no-untyped-def]
+    def _send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        max_bytes: int | None,
+        data: Mapping[str, str] | None = None,
+    ) -> Fetched:
         if self.limiter is not None:
             self.limiter.acquire()
         self._count("requests")
@@ -270,7 +287,7 @@ def _status_error(resp: requests.Response, url: str, *, quote_body: bool = True)
         message += f": {detail}"
     if status in RETRY_STATUSES:
         err = TransientRemoteError(message, url=url, status=status, reason=f"http-{status}")
-        err.retry_after = parse_retry_after(resp.headers.get("Retry-After"))  # type: ignore[attr-defined]
+        err.retry_after = parse_retry_after(resp.headers.get("Retry-After"))
         return err
     if status == 403:
         return ForbiddenError(message, url=url, status=status, reason="http-403")
@@ -355,7 +372,7 @@ def http_client(
     settings: Settings,
     service: str,
     *,
-    limiter: RateLimiter | None = None,
+    limiter: Pacer | None = None,
     untrusted: bool = False,
 ) -> HttpClient:
     """The client for ``service`` (musicbrainz | coverart | spotify | web) from settings.

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sleeve.collector.http import HttpClient
-from sleeve.errors import PermanentRemoteError
+from sleeve.core.errors import PermanentRemoteError
 
 log = logging.getLogger("sleeve.musicbrainz")
 
@@ -39,6 +39,8 @@ class ReleaseGroupRecord:
     secondary_types: tuple[str, ...] = ()
     artists: tuple[ArtistCredit, ...] = ()
     tags: tuple[tuple[str, int], ...] = ()  # (name, votes), as the server sent them
+    # lookups and the JSON dumps carry the curated genres too (search results never do)
+    genres: tuple[tuple[str, int], ...] = ()
     release_ids: tuple[str, ...] = ()
 
     @property
@@ -122,11 +124,8 @@ def parse_release_group(raw: Any) -> ReleaseGroupRecord | None:
             artists.append(
                 ArtistCredit(artist["id"], str(credit.get("name") or artist.get("name") or ""))
             )
-    tags = tuple(
-        (str(t["name"]), _int(t.get("count"), 1))
-        for t in raw.get("tags") or []
-        if isinstance(t, dict) and t.get("name")
-    )
+    tags = _named_counts(raw.get("tags"))
+    genres = _named_counts(raw.get("genres"))
     releases = tuple(
         r["id"]
         for r in raw.get("releases") or []
@@ -140,7 +139,17 @@ def parse_release_group(raw: Any) -> ReleaseGroupRecord | None:
         secondary_types=tuple(str(s) for s in raw.get("secondary-types") or []),
         artists=tuple(artists),
         tags=tags,
+        genres=genres,
         release_ids=releases,
+    )
+
+
+def _named_counts(items: Any) -> tuple[tuple[str, int], ...]:
+    """``tags``/``genres`` as (name, votes); entries without a name are dropped."""
+    return tuple(
+        (str(t["name"]), _int(t.get("count"), 1))
+        for t in items or []
+        if isinstance(t, dict) and t.get("name")
     )
 
 

@@ -24,7 +24,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util import connection
 
-from sleeve.errors import PermanentRemoteError
+from sleeve.core.errors import PermanentRemoteError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Refusal = Callable[[IPAddress], str | None]  # why an address is refused, None = allowed
@@ -91,6 +91,7 @@ class _Guarded:
         try:
             addresses = public_addresses(self._dns_host, self.port, self.refuse)
         except socket.gaierror as exc:
+            # self is the urllib3 HTTPConnection this mixin is mixed into
             raise NameResolutionError(self.host, self, exc) from exc  # type: ignore[arg-type]
         last: OSError | None = None
         for address in addresses:
@@ -107,6 +108,7 @@ class _Guarded:
                 ) from exc
             except OSError as exc:
                 last = exc
+        # self is the urllib3 HTTPConnection this mixin is mixed into
         raise NewConnectionError(self, f"Failed to establish a new connection: {last}")  # type: ignore[arg-type]
 
 

@@ -15,19 +15,21 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sleeve.catalog.db import Catalog
-from sleeve.catalog.models import Release
-from sleeve.collector import records, runs
-from sleeve.errors import BadImageError, RemoteError, TransientRemoteError
-from sleeve.images.intake import ImageInfo, inspect_image
-from sleeve.images.store import ImageStore
-from sleeve.progress import Bar, Progress
-from sleeve.progress import bar as progress_bar
-from sleeve.settings import Settings
+from sleeve.collector import records, runs, setting_skips
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.catalog.models import Release
+from sleeve.core.errors import BadImageError, RemoteError, TransientRemoteError
+from sleeve.core.images.intake import ImageInfo, inspect_image
+from sleeve.core.images.store import ImageStore
+from sleeve.core.progress import Bar, Progress
+from sleeve.core.progress import bar as progress_bar
+from sleeve.core.settings import Settings
 
 log = logging.getLogger("sleeve.harvest")
+_RACE_RETRIES = 3  # unique-key races with another harvester, per candidate
 
 
 @dataclass(frozen=True)
@@ -136,8 +138,9 @@ class CoverPipeline:
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in done:
                 candidate = in_flight.pop(future)
+                before = self.summary.new
                 self._settle(candidate, future.result())
-                bar.update(self.summary.new - bar.n)
+                bar.update(self.summary.new - before)  # a callback bar has no tqdm counter
                 bar.set_postfix(had=self.summary.had, skipped=sum(self.summary.skipped.values()))
 
     def _fetch_and_vet(self, candidate: Candidate) -> _Vetted:
@@ -154,6 +157,27 @@ class CoverPipeline:
         return _Vetted(download, info=info)
 
     def _settle(self, candidate: Candidate, vetted: _Vetted) -> None:
+        """Record one candidate's outcome in one transaction. Another collect process on the
+        same PostgreSQL catalog may store the same release or cover between our read and our
+        insert: the unique keys refuse the second row, and the retry finds and links the
+        first (a cover is never stored twice, and no row is lost)."""
+        summary = self.summary
+        saved = (summary.new, summary.new_this_invocation, summary.had)
+        skipped, failed = summary.skipped.copy(), summary.failed.copy()
+        for attempt in range(_RACE_RETRIES + 1):
+            try:
+                self._settle_once(candidate, vetted)
+                return
+            except IntegrityError:
+                if attempt == _RACE_RETRIES:
+                    raise
+                summary.new, summary.new_this_invocation, summary.had = saved
+                summary.skipped, summary.failed = skipped.copy(), failed.copy()
+                log.info(
+                    "%s %s: stored concurrently, retrying", candidate.kind, candidate.external_id
+                )
+
+    def _settle_once(self, candidate: Candidate, vetted: _Vetted) -> None:
         summary = self.summary
         with self.catalog.session() as s:
             if vetted.remote is not None:
@@ -175,7 +199,7 @@ class CoverPipeline:
                         self.source,
                         candidate.kind,
                         candidate.external_id,
-                        f"failed:{reason}",
+                        setting_skips.outcome("failed", reason, summary.caps),
                         summary.run_id,
                     )
                 summary.failed[reason] += 1
@@ -196,7 +220,7 @@ class CoverPipeline:
                     self.source,
                     candidate.kind,
                     candidate.external_id,
-                    f"skipped:{reason}",
+                    setting_skips.outcome("skipped", reason, summary.caps),
                     summary.run_id,
                 )
                 summary.skipped[reason] += 1
@@ -230,14 +254,19 @@ def open_harvest(
     genre: str,
     limit: int,
     progress: Progress = True,
+    walked: tuple[str, ...] = (),
 ) -> tuple[runs.HarvestSummary, CoverPipeline]:
     """Start (or resume) the run for (source, genre) and the pipeline that will fill it.
 
-    Temporary files a killed process left in the image store are swept first.
+    Temporary files a killed process left in the image store are swept first. ``walked``:
+    the kinds the source walks to find candidates (see ``setting_skips.retry_raised``).
     """
-    store = ImageStore(settings.data_dir)
+    store = ImageStore.from_settings(settings)
     store.sweep_temporaries()
     summary = runs.start_or_resume(catalog, source, genre, limit)
+    summary.caps = {"too-large": settings.max_image_bytes}
+    with catalog.session() as s:  # covers refused under a lower cap than now: meet them again
+        setting_skips.retry_raised(s, source, genre, summary.caps, walked)
     pipeline = CoverPipeline(
         catalog,
         store,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sleeve.catalog.models import (
+from sleeve.core.catalog.models import (
     Artist,
     CoverImage,
     Failure,
@@ -24,9 +24,9 @@ from sleeve.catalog.models import (
     ReleaseSource,
     utcnow,
 )
-from sleeve.images.intake import ImageInfo
-from sleeve.images.store import ImageStore
-from sleeve.taxonomy import Taxonomy
+from sleeve.core.images.intake import ImageInfo
+from sleeve.core.images.store import ImageStore
+from sleeve.core.taxonomy import Taxonomy
 
 _MAX_URL = 1000
 

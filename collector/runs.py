@@ -13,11 +13,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sleeve.catalog.db import Catalog
-from sleeve.catalog.models import HarvestCursor, HarvestItem, HarvestRun, utcnow
+from sleeve.collector import setting_skips
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.catalog.models import HarvestCursor, HarvestItem, HarvestRun, utcnow
 
 RESUMABLE = ("running", "paused")
 
@@ -36,6 +38,8 @@ class HarvestSummary:
     failed: Counter[str] = field(default_factory=Counter)  # remote failures, by reason
     state: str = "running"
     message: str = ""
+    # reason -> the value of the setting that decides it (setting_skips), e.g. too-large -> cap
+    caps: dict[str, int] = field(default_factory=dict)
 
     def rows(self) -> list[tuple[str, int]]:
         out = [("new covers (this run)", self.new), ("already had", self.had)]
@@ -135,11 +139,18 @@ def finish(catalog: Catalog, summary: HarvestSummary, state: str, message: str =
 
 
 def count_new_cover(session: Session, summary: HarvestSummary) -> None:
-    """Called inside the transaction that stored the cover, so the count survives a kill -9."""
-    run = session.get(HarvestRun, summary.run_id)
-    if run is not None:
-        run.new_covers += 1
-    summary.new += 1
+    """Called inside the transaction that stored the cover, so the count survives a kill -9.
+
+    One atomic ``UPDATE ... SET new_covers = new_covers + 1``, never read-modify-write: two
+    collect processes adding to one run on PostgreSQL must not lose each other's counts, and
+    each learns the run's total (its own covers and the other's) from the row."""
+    total = session.execute(
+        update(HarvestRun)
+        .where(HarvestRun.id == summary.run_id)
+        .values(new_covers=HarvestRun.new_covers + 1)
+        .returning(HarvestRun.new_covers)
+    ).scalar_one_or_none()
+    summary.new = summary.new + 1 if total is None else int(total)
     summary.new_this_invocation += 1
 
 
@@ -152,9 +163,12 @@ def get_cursor(session: Session, source: str, genre: str, query: str) -> Harvest
         )
     )
     if cursor is None:
-        cursor = HarvestCursor(source=source, genre=genre, query=query, next_offset=0)
-        session.add(cursor)
-        session.flush()
+        try:  # a savepoint: another harvester may create the same cursor at the same moment
+            with session.begin_nested():
+                cursor = HarvestCursor(source=source, genre=genre, query=query, next_offset=0)
+                session.add(cursor)
+        except IntegrityError:
+            return get_cursor(session, source, genre, query)  # theirs is committed: use it
     return cursor
 
 
@@ -194,9 +208,13 @@ def settle(catalog: Catalog, summary: HarvestSummary, met: bool, dry: str) -> Ha
     """Close a run that ended normally: target met, or the source ran dry (``dry`` says how)."""
     if met:
         finish(catalog, summary, "completed")
-    else:
-        note = f"{dry} ({summary.new} of {summary.target} new covers)"
-        finish(catalog, summary, "exhausted", note)
+        return summary
+    with catalog.session() as s:
+        held_back = setting_skips.still_skipped(s, summary.source, summary.genre)
+    if held_back:  # the source did not run dry: a setting held covers back
+        dry = setting_skips.dry_note(held_back, summary.caps)
+    note = f"{dry} ({summary.new} of {summary.target} new covers)"
+    finish(catalog, summary, "exhausted", note)
     return summary
 
 

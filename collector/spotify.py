@@ -31,7 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from sleeve.collector.http import HttpClient
 from sleeve.collector.spotify_auth import SpotifyToken
-from sleeve.errors import ForbiddenError, PermanentRemoteError
+from sleeve.core.errors import ForbiddenError, PermanentRemoteError
 
 log = logging.getLogger("sleeve.spotify")
 
@@ -79,7 +79,7 @@ class SpotifyAlbum:
         When every image is wider than the cap, the narrowest one is the closest we can get.
         """
         sized = [i for i in self.images if i.width]
-        fitting = [i for i in sized if i.width <= max_width]  # type: ignore[operator]
+        fitting = [i for i in sized if (i.width or 0) <= max_width]
         if fitting:
             return max(fitting, key=lambda i: i.width or 0)
         if sized:

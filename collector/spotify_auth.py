@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable
 
 from sleeve.collector.http import HttpClient
-from sleeve.errors import ConfigError, PermanentRemoteError, RemoteError
-from sleeve.settings import Secret, Settings
+from sleeve.core.errors import ConfigError, PermanentRemoteError, RemoteError
+from sleeve.core.settings import Secret, Settings
 
 log = logging.getLogger("sleeve.spotify")
 

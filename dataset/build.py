@@ -8,19 +8,44 @@ load rows -> drop covers whose file is missing -> perceptual hashes (cached) -> 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sleeve import __version__
-from sleeve.catalog.db import Catalog
-from sleeve.dataset.artist_stage import ARTIST_TABLE, ArtistStage, find_artists
+from sleeve.core import __version__
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.catalog.decisions import known_genres, read_decisions
+from sleeve.core.engine import Engine
+from sleeve.core.errors import (
+    DataError,
+    NothingYetError,
+    SleeveError,
+    UnknownGenreError,
+    UsageError,
+)
+from sleeve.core.images.integrity import verify_files
+from sleeve.core.images.store import ImageStore
+from sleeve.core.objstore import is_url
+from sleeve.core.settings import Settings, redact, redact_url
+from sleeve.core.taxonomy import Taxonomy, check_genre_name
 from sleeve.dataset.attributes.export import export_attributes, export_extractors
 from sleeve.dataset.attributes.registry import resolve as resolve_extractors
 from sleeve.dataset.balance import BalanceResult, Candidate, balance
 from sleeve.dataset.card import build_card, render_card_md
-from sleeve.dataset.cover_text import TEXT_TABLE, ensure_text, load_text, render_text_table
+from sleeve.dataset.card_sections import DuplicatesSection, TextSection
+from sleeve.dataset.dedup.groups import DEFAULT_THRESHOLD, Grouping, group_duplicates
+from sleeve.dataset.dedup.hashing import ALGOS, HashReport, ensure_hashes
+from sleeve.dataset.dedup.neighbours import MAX_THRESHOLD
+from sleeve.dataset.dedup.visual import (
+    VisualDedup,
+    VisualReport,
+    card_entry,
+    find_visual_duplicates,
+    summary_line,
+)
+from sleeve.dataset.dedup.visual_text import TEXT, catalog_words
 from sleeve.dataset.export import (
     DatasetCard,
     ManifestRow,
@@ -30,30 +55,16 @@ from sleeve.dataset.export import (
     write_export,
     write_latest,
 )
-from sleeve.dataset.groups import DEFAULT_THRESHOLD, Grouping, group_duplicates
-from sleeve.dataset.hashing import ALGOS, HashReport, ensure_hashes
 from sleeve.dataset.labels import Label, LabelReport, LabelRule, resolve_labels
-from sleeve.dataset.neighbours import MAX_THRESHOLD
-from sleeve.dataset.ocr import INSTALL_HINT, engine_available
 from sleeve.dataset.per_cover import PassReport, warm_build_caches
 from sleeve.dataset.review import apply_decisions
 from sleeve.dataset.rows import CatalogRows, ImageRow, load_rows
+from sleeve.dataset.shards import DEFAULT_FORMAT
 from sleeve.dataset.split import SplitItem, assign_splits, leak_groups
-from sleeve.dataset.visual import (
-    VisualDedup,
-    VisualReport,
-    card_entry,
-    find_visual_duplicates,
-    summary_line,
-)
-from sleeve.dataset.visual_text import TEXT, catalog_words
-from sleeve.engine import Engine
-from sleeve.errors import DataError, NothingYetError, SleeveError, UnknownGenreError, UsageError
-from sleeve.images.integrity import verify_files
-from sleeve.images.store import ImageStore
-from sleeve.review.decisions import latest_decisions
-from sleeve.settings import Settings, redact_url
-from sleeve.taxonomy import Taxonomy, check_genre_name
+from sleeve.dataset.text.artist_stage import ARTIST_TABLE, ArtistStage, find_artists
+from sleeve.dataset.text.cover_text import TEXT_TABLE, ensure_text, load_text, render_text_table
+from sleeve.dataset.text.extra_text import EXTRA_TEXT_TABLE, extra_items, render_extra_text_table
+from sleeve.dataset.text.ocr import INSTALL_HINT, engine_available
 
 THRESHOLD_NOTE = (
     "Chosen on the 4,115 shared 5-genre covers: 29 of 30 random pairs at pHash distance <= 10 "
@@ -66,7 +77,7 @@ THRESHOLD_NOTE = (
 @dataclass
 class BuildResult:
     dataset_id: str
-    export_dir: Path | None  # None for a dry run
+    export_dir: Path | str | None  # a directory or an object-store URL; None for a dry run
     counts: dict[str, dict[str, int]]  # split -> genre -> n
     card: DatasetCard
     hash_report: HashReport
@@ -85,12 +96,13 @@ class BuildResult:
             lines.append(f"  {g:<{width}}  {c[0]:>6} {c[1]:>6} {c[2]:>6} {sum(c):>6}")
         tot = [sum(self.counts[s].values()) for s in ("train", "val", "test")]
         lines.append(f"  {'total':<{width}}  {tot[0]:>6} {tot[1]:>6} {tot[2]:>6} {sum(tot):>6}")
-        lines.append(
-            f"duplicates removed: {dup['byte_identical_extra_links']} byte-identical files, "
-            f"{dup['near_duplicate_images_removed']} near-duplicates "
-            f"({self.card.settings['hash']} <= {self.card.settings['threshold']}"
-            f"{' + visual stage' if _visual_pairs(dup) else ''})"
-        )
+        if dup is not None:
+            lines.append(
+                f"duplicates removed: {dup.byte_identical_extra_links} byte-identical files, "
+                f"{dup.near_duplicate_images_removed} near-duplicates "
+                f"({self.card.settings['hash']} <= {self.card.settings['threshold']}"
+                f"{' + visual stage' if _visual_pairs(dup) else ''})"
+            )
         lines.append("labels: " + ", ".join(f"{k} {v}" for k, v in lab["status"].items()))
         for kind, c in lab["conflicts"].items():
             resolved = ", ".join(f"{g} {n}" for g, n in sorted(c["resolved"].items()))
@@ -112,8 +124,8 @@ class BuildResult:
         return lines
 
 
-def _visual_pairs(duplicates: dict) -> int:
-    by_stage = duplicates.get("pairs_by_stage", {})
+def _visual_pairs(duplicates: DuplicatesSection) -> int:
+    by_stage = duplicates.pairs_by_stage or {}
     return int(by_stage.get("visual", 0)) + int(by_stage.get("text", 0))
 
 
@@ -123,7 +135,7 @@ def _validate(
     per_class: int | None,
     hash_algo: str,
     threshold: int,
-    splits: tuple[float, float, float],
+    splits: Sequence[float],  # the options' 3-tuple, but a Python caller may pass any length
 ) -> None:
     for g in genres or []:
         if g not in known:
@@ -140,10 +152,11 @@ def _validate(
         )
 
 
-def _present(rows: CatalogRows, data_dir: Path) -> tuple[list[ImageRow], list[str], list[str]]:
+def _present(rows: CatalogRows, store: ImageStore) -> tuple[list[ImageRow], list[str], list[str]]:
     """(images whose file still hashes to its row, missing paths, changed paths): a file
-    emptied or rewritten since it was stored must not be exported under its old sha256."""
-    report = verify_files(ImageStore(data_dir), [(im.sha256, im.path) for im in rows.images])
+    emptied or rewritten since it was stored must not be exported under its old sha256. Covers
+    on an object store are checked as they are copied to the local cache the stages read."""
+    report = verify_files(store, [(im.sha256, im.path) for im in rows.images], cache=True)
     missing, changed = set(report.missing), set(report.mismatched)
     present = [im for im in rows.images if im.sha256 not in missing | changed]
     by_sha = {im.sha256: im.path for im in rows.images}
@@ -157,7 +170,7 @@ class BuildOptions:
     genres: list[str] | None = None  # None: every genre with labelled covers
     balance: bool = False  # undersample large classes to the median class size
     per_class: int | None = None  # undersample to at most N per class (implies balance)
-    out: Path | None = None  # None: <data_dir>/datasets/<dataset_id>
+    out: Path | str | None = None  # None: <data_dir>/datasets/<dataset_id>; or s3://bucket/x
     seed: int = 0
     hash_algo: str = "phash"
     threshold: int = DEFAULT_THRESHOLD
@@ -169,7 +182,8 @@ class BuildOptions:
     read_text: bool = True
     attributes: str = "on"
     group_by_artist: bool = False  # covers whose words name one artist share a split
-    engine: Engine | None = None  # where per-cover work runs; None: the local pool (all cores)
+    engine: Engine | None = None  # where per-cover work runs (--engine); None: this machine
+    fmt: str = DEFAULT_FORMAT  # export layout: imagefolder | webdataset | parquet
 
 
 @dataclass
@@ -200,9 +214,9 @@ def build_dataset(
     rows = _load(catalog, taxonomy, opts)
     if not opts.dry_run:
         # what killed runs left, never a live concurrent writer's (fsutil.is_stale)
-        ImageStore(data_dir).sweep_temporaries()
+        ImageStore.from_settings(settings).sweep_temporaries()
         sweep_stale_exports(settings.datasets_dir)
-    images, missing, changed = _present(rows, data_dir)
+    images, missing, changed = _present(rows, ImageStore.from_settings(settings))
     pass_report = None if opts.dry_run else _per_cover_pass(catalog, data_dir, images, visual, opts)
     hashes, hash_report = ensure_hashes(
         catalog,
@@ -215,12 +229,15 @@ def build_dataset(
     grouping, found = _group(catalog, images, hashes, data_dir, visual, opts)
     labels, label_report = resolve_labels(grouping.groups, rows, taxonomy, opts.rule)
     # people's verdicts from `sleeve review` override the rule (dataset/review.py)
-    labels, review = apply_decisions(grouping.groups, labels, latest_decisions(catalog))
+    decisions, skipped = read_decisions(catalog, known_genres(catalog, taxonomy))
+    labels, review = apply_decisions(grouping.groups, labels, decisions, skipped)
     image_by_id = {im.id: im for im in images}
     chosen = _select(catalog, data_dir, grouping, labels, rows, image_by_id, found.held, opts)
     manifest_rows = _manifest_rows(chosen, grouping, rows, image_by_id, hashes, label_report, opts)
     ds_id = rows_id(manifest_rows)
-    export_dir = Path(opts.out) if opts.out is not None else settings.datasets_dir / ds_id
+    export_dir: Path | str = settings.datasets_dir / ds_id
+    if opts.out is not None:
+        export_dir = str(opts.out) if is_url(opts.out) else Path(opts.out)
     card = _card(
         ds_id, manifest_rows, chosen, rows, images, grouping, found, labels, label_report,
         (missing, changed, hash_report), visual, catalog, opts,
@@ -237,13 +254,17 @@ def build_dataset(
     result.notes.append(summary_line(found))
     if pass_report is not None and pass_report.covers:
         result.notes.append(pass_report.summary())
-    if review["decisions_in_catalog"]:
+    if review.decisions_in_catalog:
         result.notes.append(
-            f"review decisions applied: excluded {review['excluded']}, relabelled "
-            f"{review['relabelled']}, kept {review['kept']}"
+            f"review decisions applied: excluded {review.excluded}, relabelled "
+            f"{review.relabelled}, kept {review.kept}"
+        )
+    for bad in skipped:  # written by another tool: listed, never applied, never blocking
+        result.notes.append(
+            f"review decision skipped: cover {bad.sha256 or f'id {bad.image_id}'}: {bad.reason}"
         )
     if opts.dry_run:
-        result.notes.append(f"would export to {export_dir}")
+        result.notes.append(f"would export to {redact(export_dir)}")
         return result
     _export(catalog, settings, export_dir, rows, manifest_rows, chosen, image_by_id, result, opts)
     return result
@@ -326,7 +347,7 @@ def _select(
     catalog: Catalog,
     data_dir: Path,
     grouping: Grouping,
-    labels: dict[int, Label],
+    labels: dict[str, Label],  # by group id
     rows: CatalogRows,
     image_by_id: dict[int, ImageRow],
     held: list[tuple[int, int]],
@@ -443,7 +464,7 @@ def _card(
     images: list[ImageRow],
     grouping: Grouping,
     found: VisualReport,
-    labels: dict[int, Label],
+    labels: dict[str, Label],  # by group id
     label_report: LabelReport,
     skips: tuple[list[str], list[str], HashReport],
     visual: VisualDedup,
@@ -455,22 +476,22 @@ def _card(
     out_genres = wanted or sorted({r.genre for r in manifest_rows})
     multi_link = [im for im in images if len(rows.releases_of(im.id)) > 1]
     near_groups = grouping.near_duplicate_groups
-    duplicates = {
-        "byte_identical_images": len(multi_link),
-        "byte_identical_extra_links": sum(len(rows.releases_of(im.id)) - 1 for im in multi_link),
-        "near_pairs": grouping.near_pairs,
-        "near_duplicate_groups": len(near_groups),
-        "near_duplicate_images_removed": sum(g.size - 1 for g in near_groups),
-        "max_distance_merged": grouping.max_distance_seen,
-        "threshold_note": THRESHOLD_NOTE,
-        "pairs_by_stage": {
+    duplicates = DuplicatesSection(
+        byte_identical_images=len(multi_link),
+        byte_identical_extra_links=sum(len(rows.releases_of(im.id)) - 1 for im in multi_link),
+        near_pairs=grouping.near_pairs,
+        near_duplicate_groups=len(near_groups),
+        near_duplicate_images_removed=sum(g.size - 1 for g in near_groups),
+        max_distance_merged=grouping.max_distance_seen,
+        threshold_note=THRESHOLD_NOTE,
+        pairs_by_stage={
             "sha256": sum(len(rows.releases_of(im.id)) - 1 for im in multi_link),
             "phash": grouping.near_pairs,
             "visual": sum(1 for p in found.pairs if p.by != TEXT),
             "text": sum(1 for p in found.pairs if p.by == TEXT),
         },
-        "visual": card_entry(found, visual, grouping, labels, {im.id: im.sha256 for im in images}),
-    }
+        visual=card_entry(found, visual, grouping, labels, {im.id: im.sha256 for im in images}),
+    )
     missing, changed, hash_report = skips
     rule = opts.rule or LabelRule()
     skipped: dict[str, object] = {}
@@ -516,7 +537,7 @@ def _card(
 def _export(
     catalog: Catalog,
     settings: Settings,
-    export_dir: Path,
+    export_dir: Path | str,
     rows: CatalogRows,
     manifest_rows: list[ManifestRow],
     chosen: Selection,
@@ -538,12 +559,16 @@ def _export(
         engine=opts.engine,
     )
     card.text = text_card
-    result.notes.append(str(text_card["note"]))
+    result.notes.append(text_card.note)
     artists = chosen.artists or find_artists(  # evidence only, from the words just read
         catalog, data_dir, rows, chosen.items, image_by_id, read=False, progress=opts.progress
     )
     card.artists = artists.card([r.sha256 for r in manifest_rows], opts.group_by_artist)
     extra_files[ARTIST_TABLE] = artists.table(r.sha256 for r in manifest_rows)
+    if TEXT_TABLE in extra_files:  # the words of the covers the balancer left out
+        extra_files |= extra_text_table(
+            catalog, data_dir, chosen, manifest_rows, artists, image_by_id, text_card, opts
+        )
     wanted_attrs = export_extractors(opts.attributes)
     if wanted_attrs:  # attributes.csv + the card's per-genre profile (dataset/attributes/)
         covers = [(it.sha256, it.genre, image_by_id[it.key].path) for it in chosen.kept]
@@ -561,8 +586,45 @@ def _export(
         render_card_md,
         progress=opts.progress,
         extra_files=extra_files,
+        fmt=opts.fmt,
+        endpoint=settings.store_endpoint,
     )
-    write_latest(settings.datasets_dir, export_dir)
+    if isinstance(export_dir, Path):  # LATEST names local exports only
+        write_latest(settings.datasets_dir, export_dir)
+
+
+def extra_text_table(
+    catalog: Catalog,
+    data_dir: Path,
+    chosen: Selection,
+    manifest_rows: list[ManifestRow],
+    artists: ArtistStage,
+    image_by_id: dict[int, ImageRow],
+    text_card: TextSection,
+    opts: BuildOptions,
+) -> dict[str, bytes]:
+    """text_extra.jsonl (dataset/text/extra_text.py) and its count in the card's text entry."""
+    exported = {r.sha256: r.split for r in manifest_rows}
+    artist_of = {sha: ev.key for sha, ev in artists.evidence.items()}
+    extra, shared = extra_items(chosen.items, exported, chosen.leak_of, artist_of)
+    if not extra:
+        return {}
+    ensure_text(
+        catalog,
+        data_dir,
+        [(it.sha256, image_by_id[it.key].path) for it in extra],
+        progress=opts.progress,
+    )
+    words = load_text(catalog, [it.sha256 for it in extra])
+    rows = [(it.sha256, it.genre, words.get(it.sha256, [])) for it in extra]
+    text_card.extra_train_covers = len(rows)
+    text_card.extra_left_out_shared_group = shared
+    text_card.note = (
+        f"{text_card.note}; the text rung also reads {len(rows)} labelled covers the "
+        f"balancer left out ({EXTRA_TEXT_TABLE}; {shared} more left out for sharing a "
+        "duplicate, release or artist group with a val/test cover)"
+    )
+    return {EXTRA_TEXT_TABLE: render_extra_text_table(rows)}
 
 
 def cover_text_table(
@@ -574,13 +636,13 @@ def cover_text_table(
     enabled: bool,
     progress: bool,
     engine: Engine | None = None,
-) -> tuple[dict[str, bytes], dict[str, object]]:
+) -> tuple[dict[str, bytes], TextSection]:
     """Read the exported covers' words (cached) and render text.jsonl; a card entry says how."""
     if not enabled:
-        return {}, {"note": "cover text: not read (--no-text)"}
+        return {}, TextSection(note="cover text: not read (--no-text)")
     if not engine_available():
         note = f"cover text: skipped, the OCR engine is not installed ({INSTALL_HINT})"
-        return {}, {"note": note}
+        return {}, TextSection(note=note)
     shas = [r.sha256 for r in rows]
     report = ensure_text(
         catalog,
@@ -591,12 +653,19 @@ def cover_text_table(
     )
     words = load_text(catalog, shas)
     with_text = sum(1 for w in words.values() if w)
-    info: dict[str, object] = report.as_dict() | {
-        "file": TEXT_TABLE,
-        "covers": len(words),
-        "covers_with_text": with_text,
-        "note": f"{report.summary()}; {with_text} of {len(shas)} exported covers show words",
-    }
+    info = TextSection(
+        engine=report.engine,
+        version=report.version,
+        cached=report.cached,
+        read=report.read,
+        with_text=report.with_text,
+        skipped=dict(sorted(report.skipped.items())),
+        skipped_examples=report.skipped_examples,
+        file=TEXT_TABLE,
+        covers=len(words),
+        covers_with_text=with_text,
+        note=f"{report.summary()}; {with_text} of {len(shas)} exported covers show words",
+    )
     return {TEXT_TABLE: render_text_table(words)}, info
 
 

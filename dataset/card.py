@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sleeve.dataset.artist_stage import card_lines as artist_lines
 from sleeve.dataset.attributes.export import card_lines
+from sleeve.dataset.card_sections import DuplicatesSection
 from sleeve.dataset.export import DatasetCard, ManifestRow, split_counts
+from sleeve.dataset.text.artist_stage import card_lines as artist_lines
 
 
 def class_weights(train_counts: dict[str, int]) -> dict[str, float]:
@@ -31,7 +32,7 @@ def build_card(
     rows: Sequence[ManifestRow],
     oversample: dict[str, float],
     settings: dict[str, Any],
-    duplicates: dict[str, Any],
+    duplicates: DuplicatesSection,
     labels: dict[str, Any],
     balance: dict[str, Any],
     skipped: dict[str, Any],
@@ -67,6 +68,23 @@ def _inline(value: object) -> str:
             f"{k} x{v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in value.items()
         )
     return str(value)
+
+
+def _duplicate_lines(settings: dict[str, Any], dup: DuplicatesSection | None) -> list[str]:
+    if dup is None:  # a card made without build-dataset (a test's synthetic export)
+        return ["(not recorded)"]
+    return [
+        f"Perceptual hash `{settings['hash']}` (64 bits), near-duplicate threshold: Hamming "
+        f"distance <= {settings['threshold']}. {dup.threshold_note}",
+        "",
+        f"- byte-identical files (one stored cover, several releases): "
+        f"{dup.byte_identical_images} covers, {dup.byte_identical_extra_links} extra files "
+        "collapsed",
+        f"- near-duplicate pairs within the threshold: {dup.near_pairs}; groups of 2+ distinct "
+        f"covers: {dup.near_duplicate_groups} ({dup.near_duplicate_images_removed} covers "
+        "removed, the largest-resolution one kept, ties to the smallest sha256)",
+        *_visual_lines(dup.visual),
+    ]
 
 
 def _visual_lines(visual: dict | None) -> list[str]:
@@ -144,16 +162,7 @@ def render_card_md(card: DatasetCard) -> str:
         "",
         "## Duplicates",
         "",
-        f"Perceptual hash `{settings['hash']}` (64 bits), near-duplicate threshold: Hamming "
-        f"distance <= {settings['threshold']}. {dup['threshold_note']}",
-        "",
-        f"- byte-identical files (one stored cover, several releases): "
-        f"{dup['byte_identical_images']} covers, {dup['byte_identical_extra_links']} extra files "
-        "collapsed",
-        f"- near-duplicate pairs within the threshold: {dup['near_pairs']}; groups of 2+ distinct "
-        f"covers: {dup['near_duplicate_groups']} ({dup['near_duplicate_images_removed']} covers "
-        "removed, the largest-resolution one kept, ties to the smallest sha256)",
-        *_visual_lines(dup.get("visual")),
+        *_duplicate_lines(settings, dup),
         "",
         "## Labels",
         "",
@@ -187,18 +196,24 @@ def render_card_md(card: DatasetCard) -> str:
             "Resolved to genres outside the requested set (left out): "
             + ", ".join(f"{g} {n}" for g, n in excluded.items()),
         ]
-    review = card.review or {}
-    if review.get("decisions_in_catalog"):
-        to = ", ".join(f"{g} {n}" for g, n in (review.get("relabelled_to") or {}).items())
+    review = card.review
+    if review is not None and review.decisions_in_catalog:
+        to = ", ".join(f"{g} {n}" for g, n in review.relabelled_to.items())
         lines += [
             "",
             "## Review decisions",
             "",
-            f"Applied from `sleeve review` ({review['decisions_in_catalog']} covers decided in "
-            f"the catalog): excluded {review['excluded']}, relabelled {review['relabelled']}"
+            f"Applied from `sleeve review` ({review.decisions_in_catalog} covers decided in "
+            f"the catalog): excluded {review.excluded}, relabelled {review.relabelled}"
             + (f" (to {to})" if to else "")
-            + f", kept {review['kept']}. The newest decision on any member of a duplicate "
+            + f", kept {review.kept}. The newest decision on any member of a duplicate "
             "group applies to the group; the catalog keeps every decision.",
+        ]
+    if review is not None and review.skipped:
+        lines += ["", "Review decisions skipped (they cannot be applied):", ""]
+        lines += [
+            f"- `{d['sha256'] or 'cover id ' + str(d['image_id'])}` {d['decision']}: {d['reason']}"
+            for d in review.skipped
         ]
     lines += ["", "## Balance", ""]
     if bal["applied"]:
@@ -227,7 +242,7 @@ def render_card_md(card: DatasetCard) -> str:
         "by leak group (duplicate group + artist + release): no group spans two splits. "
         + (
             "Folder imports' artists come from the words on the covers (see Artists)."
-            if (card.artists or {}).get("grouped_split")
+            if card.artists is not None and card.artists.grouped_split
             else "Folder imports have no artist, so only their duplicate groups are grouped."
         ),
         "",
@@ -235,7 +250,7 @@ def render_card_md(card: DatasetCard) -> str:
         "",
     ]
     lines += [f"- {k}: {v}" for k, v in card.skipped.items()] or ["- nothing"]
-    if card.artists:  # artists.csv: credits, words, none (dataset/artist_stage.py)
+    if card.artists:  # artists.csv: credits, words, none (dataset/text/artist_stage.py)
         lines += artist_lines(card.artists)
     if card.attributes:  # build-dataset --attributes: the per-genre profile
         lines += card_lines(card.attributes)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
-from pathlib import Path
 
-from sleeve.catalog.db import open_catalog
-from sleeve.cliutil import EXIT_OK, parser, printable, run_command, setup_logging
+from sleeve.core.catalog.db import open_catalog
+from sleeve.core.cliutil import EXIT_OK, parser, printable, run_command, setup_logging
+from sleeve.core.engine import ENGINES, engine_from_settings
+from sleeve.core.errors import UsageError
+from sleeve.core.settings import load_settings, redact
+from sleeve.core.taxonomy import Taxonomy
 from sleeve.dataset.build import build_dataset
-from sleeve.dataset.groups import DEFAULT_THRESHOLD
-from sleeve.dataset.hashing import ALGOS
+from sleeve.dataset.dedup.groups import DEFAULT_THRESHOLD
+from sleeve.dataset.dedup.hashing import ALGOS
+from sleeve.dataset.shards import DEFAULT_FORMAT, FORMATS
 from sleeve.dataset.split import parse_fractions
-from sleeve.errors import UsageError
-from sleeve.settings import load_settings
-from sleeve.taxonomy import Taxonomy
 
 EXAMPLES = f"""\
   build-dataset
@@ -22,6 +23,8 @@ EXAMPLES = f"""\
   build-dataset --balance --genres rap,pop,country
       three genres, large classes cut to the median class size (keeping artist diversity)
   build-dataset --per-class 500 --seed 1 --split 80/10/10 --out ./my-dataset
+  build-dataset --format parquet --out ./covers-parquet
+      the same dataset (same id) as Parquet files that pyarrow and Hugging Face datasets read
   build-dataset --hash dhash --threshold 8 --dry-run
       show what would be exported (counts, duplicates, label conflicts); write nothing
 
@@ -55,9 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--out",
-        type=Path,
-        metavar="DIR",
-        help="export directory (default: <data_dir>/datasets/<dataset_id>)",
+        metavar="DIR|URL",
+        help="export directory or object-store URL such as s3://bucket/datasets/x "
+        "(default: <data_dir>/datasets/<dataset_id>)",
+    )
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=DEFAULT_FORMAT,
+        help="export layout: an ImageFolder tree (default), WebDataset tar shards or Parquet "
+        "files; the manifest and dataset id are the same in each (see docs/storage.md)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed for balance and split (default 0)")
     p.add_argument(
@@ -111,6 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep covers whose words name the same artist in one split (reads the words of "
         "every candidate cover first; artists.csv is written either way)",
     )
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="where per-cover work runs: local (this machine's cores, default) or ray (the "
+        "cluster at SLEEVE_RAY_ADDRESS; pip install 'sleeve[ray]'; see docs/scale.md)",
+    )
     return p
 
 
@@ -128,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.visual_dedup is not None:
             settings = replace(settings, visual_dedup=args.visual_dedup == "on")
         taxonomy = Taxonomy.load(settings.taxonomy_path)
+        engine = engine_from_settings(settings, args.engine)
         catalog = open_catalog(settings.catalog_url)
         try:
             result = build_dataset(
@@ -147,13 +165,15 @@ def main(argv: list[str] | None = None) -> int:
                 read_text=not args.no_text,
                 attributes=args.attributes,
                 group_by_artist=args.group_by_artist,
+                engine=engine,
+                fmt=args.format,
             )
         finally:
             catalog.dispose()
         for line in result.summary_lines():
             print(printable(line))  # genre names and paths: no control characters raw
         if result.export_dir is not None:
-            print(printable(result.export_dir))
+            print(printable(redact(result.export_dir)))  # a URL's credentials masked
         return EXIT_OK
 
     return run_command(body)

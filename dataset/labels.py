@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from sleeve.dataset.groups import DuplicateGroup
+from sleeve.core.taxonomy import Taxonomy
+from sleeve.dataset.dedup.groups import DuplicateGroup
 from sleeve.dataset.rows import CatalogRows, EvidenceRow
-from sleeve.taxonomy import Taxonomy
 
 TAG_KINDS = frozenset({"rg-tag", "artist-tag", "release-tag"})
 DEFAULT_MULTIPLIERS: dict[tuple[str, str], float] = {
@@ -82,7 +83,7 @@ class Label:
 class LabelReport:
     status: Counter[str] = field(default_factory=Counter)
     # conflict kind -> {"groups": n, "ambiguous": n, "resolved": {genre: n}}
-    conflicts: dict[str, dict[str, object]] = field(default_factory=dict)
+    conflicts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add(self, label: Label) -> None:
         self.status[label.status] += 1
@@ -91,11 +92,11 @@ class LabelReport:
         entry = self.conflicts.setdefault(
             label.conflict, {"groups": 0, "ambiguous": 0, "weak": 0, "resolved": {}}
         )
-        entry["groups"] += 1  # type: ignore[operator]
+        entry["groups"] += 1
         if label.genre is None:
-            entry[label.status] += 1  # type: ignore[operator]
+            entry[label.status] += 1
         else:
-            resolved: dict[str, int] = entry["resolved"]  # type: ignore[assignment]
+            resolved: dict[str, int] = entry["resolved"]
             resolved[label.genre] = resolved.get(label.genre, 0) + 1
 
     def as_dict(self) -> dict[str, object]:
@@ -156,14 +157,16 @@ def resolve_group(
     releases_by_image = {i: rows.releases_of(i) for i in group.members}
     total: dict[str, float] = defaultdict(float)
     for rid in sorted({r for rs in releases_by_image.values() for r in rs}):
-        for genre, score in scores_of(rid).items():
-            total[genre] += score
+        for g, score in scores_of(rid).items():
+            total[g] += score
     genre, status = decide(dict(total), rule)
     ranked = tuple(sorted(((g, round(s, 4)) for g, s in total.items()), key=lambda kv: -kv[1]))
     return Label(genre, status, ranked, _conflict_kind(releases_by_image, scores_of))
 
 
-def _conflict_kind(releases_by_image: dict[int, list[int]], scores_of) -> str | None:  # type: ignore[no-untyped-def]
+def _conflict_kind(
+    releases_by_image: dict[int, list[int]], scores_of: Callable[[int], dict[str, float]]
+) -> str | None:
     per_release = {r: frozenset(scores_of(r)) for rs in releases_by_image.values() for r in rs}
     if len(frozenset().union(*per_release.values())) < 2:
         return None

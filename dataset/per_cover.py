@@ -10,7 +10,7 @@ for embedding, attributes and words, plus the tiny grey one for the hash). Each 
 on exactly the pixels it computed on before, so every cached value is the value the stage
 alone would have stored.
 
-The work runs through the engine (:mod:`sleeve.engine`); only the driver writes, into the
+The work runs through the engine (:mod:`sleeve.core.engine`); only the driver writes, into the
 caches the stages already read (ImageHash, CoverText, CoverAttribute, the embedding cache), so
 a killed pass keeps every finished batch and the stages after it find their caches warm.
 """
@@ -18,7 +18,6 @@ a killed pass keeps every finished batch and the stages after it find their cach
 from __future__ import annotations
 
 import functools
-import io
 import logging
 import time
 from collections import Counter
@@ -30,17 +29,29 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from sleeve.engine import Engine, LocalEngine
-from sleeve.images.intake import (
+from sleeve.core.catalog.models import ImageHash
+from sleeve.core.engine import Engine, LocalEngine
+from sleeve.core.errors import SleeveError
+from sleeve.core.images.intake import (
     DEFAULT_MAX_FILE_BYTES,
     DEFAULT_MAX_PIXELS,
     UNREADABLE,
     failure_reason,
     inspect_image,
+    open_image,
     open_rgb,
     read_image_bytes,
 )
-from sleeve.procs import available_cores
+from sleeve.core.procs import available_cores
+from sleeve.core.progress import bar as progress_bar
+from sleeve.dataset.attributes import store
+from sleeve.dataset.attributes.decode import FACE_SIDE, view_of
+from sleeve.dataset.attributes.registry import EXTRACTORS
+from sleeve.dataset.dedup.hashing import ALGOS, DRAFT_SIDE, hash_input
+from sleeve.dataset.dedup.visual import BACKBONE, IMAGE_SIZE, embedding_cache_root, visual_backbone
+from sleeve.dataset.text.cover_text import cached_shas as words_cached
+from sleeve.dataset.text.cover_text import store_words, words_row
+from sleeve.dataset.text.ocr import dumps, engine_version, read_pixels
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +102,7 @@ class Picture:
         self.decodes = 0
 
     def _open(self) -> Image.Image:
-        return Image.open(io.BytesIO(self.data))
+        return open_image(self.data)  # the one door: signature and shape checked again
 
     def decoded(self, mode: str | None, side: int | None, finish: Callable) -> Image.Image:
         """The picture as ``finish(opened)`` after ``draft(mode, (side, side))`` (no draft when
@@ -107,7 +118,6 @@ class Picture:
 
 
 def _grey(img: Image.Image) -> Image.Image:
-    from sleeve.dataset.hashing import hash_input
 
     return hash_input(img)
 
@@ -120,9 +130,8 @@ def _rgb(img: Image.Image) -> Image.Image:
 def _embedder(size: int) -> tuple[Callable, Callable]:
     import torch
 
-    from sleeve.dataset.visual import BACKBONE
-    from sleeve.vision.backbones import eval_transform, load_backbone
-    from sleeve.vision.embeddings import FeatureRecipe, extractor_for
+    from sleeve.core.vision.backbones import eval_transform, load_backbone
+    from sleeve.core.vision.embeddings import FeatureRecipe, extractor_for
 
     backbone = load_backbone(BACKBONE, "auto")
     recipe = FeatureRecipe(size)
@@ -130,11 +139,7 @@ def _embedder(size: int) -> tuple[Callable, Callable]:
     return extractor_for(backbone, recipe, torch.device("cpu")), transform
 
 
-def _one_cover(root: Path, plan: Plan, item: Item, tensors: list) -> Result:  # type: ignore[type-arg]
-    from sleeve.dataset.attributes.decode import FACE_SIDE, view_of
-    from sleeve.dataset.attributes.registry import EXTRACTORS
-    from sleeve.dataset.hashing import ALGOS, DRAFT_SIDE
-    from sleeve.dataset.ocr import dumps, read_pixels
+def _one_cover(root: Path, plan: Plan, item: Item, tensors: list[Any]) -> Result:
 
     out = Result()
     path = root / item.path
@@ -236,7 +241,6 @@ def run_pass(
 ) -> PassReport:
     """Run the planned stages of ``items`` on ``engine``; ``write`` stores each finished batch
     (it runs here, in the driver). Items with nothing to do are not sent."""
-    from sleeve.progress import bar as progress_bar
 
     report = PassReport()
     todo = [i for i in items if i.hash or i.embed or i.words or i.attributes]
@@ -275,13 +279,6 @@ def warm_build_caches(
     the hashes of ``hash_algo``, the visual stage's Lite0 embeddings (``embed``), the words
     (``words``) and the ``attributes`` (extractor names), each only where it is missing."""
     from sqlalchemy import insert, select
-
-    from sleeve.catalog.models import ImageHash
-    from sleeve.dataset.attributes import store
-    from sleeve.dataset.attributes.registry import EXTRACTORS
-    from sleeve.dataset.cover_text import cached_shas as words_cached
-    from sleeve.dataset.cover_text import store_words, words_row
-    from sleeve.dataset.ocr import engine_version
 
     have_hash: set[int] = set()
     if hash_algo:
@@ -364,12 +361,12 @@ class _EmbeddingCache:
     size: int
 
     def shas(self) -> set[str]:
-        from sleeve.vision.embeddings import cached_shas
+        from sleeve.core.vision.embeddings import cached_shas
 
         return cached_shas(self.root, self.backbone, self.recipe)
 
     def add(self, shas: list[str], feats: list[np.ndarray]) -> int:
-        from sleeve.vision.embeddings import add_to_cache
+        from sleeve.core.vision.embeddings import add_to_cache
 
         return add_to_cache(self.root, self.backbone, self.recipe, shas, np.stack(feats))
 
@@ -377,13 +374,11 @@ class _EmbeddingCache:
 def _embedding_cache(data_dir: Path) -> _EmbeddingCache | None:
     """None when the visual stage could not run here (no OpenCV, no torch, no weights): the
     stage then says why itself."""
-    from sleeve.dataset.visual import IMAGE_SIZE, embedding_cache_root, visual_backbone
-    from sleeve.errors import SleeveError
 
     try:
         import cv2  # noqa: F401  (the stage's geometric check)
 
-        from sleeve.vision.embeddings import FeatureRecipe
+        from sleeve.core.vision.embeddings import FeatureRecipe
 
         backbone = visual_backbone()
     except (ImportError, SleeveError):

@@ -4,6 +4,8 @@ A decision is about one cover; its duplicate group shares one label, so the newe
 on any member speaks for the group: ``exclude`` drops the group, ``relabel`` sets its genre
 whatever the label rule decided (an ambiguous group included), ``keep`` changes nothing.
 The catalog keeps every decision; only the export changes (and so its dataset id).
+Decisions that cannot be applied (another tool wrote them: an unknown genre, an unsafe name,
+a missing cover) are skipped and listed in the card with their cover and reason.
 """
 
 from __future__ import annotations
@@ -12,16 +14,20 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
 
-from sleeve.dataset.groups import DuplicateGroup
+from sleeve.core.catalog.decisions import Decision, SkippedDecision
+from sleeve.dataset.card_sections import ReviewSection
+from sleeve.dataset.dedup.groups import DuplicateGroup
 from sleeve.dataset.labels import Label
-from sleeve.review.decisions import Decision
 
 EXCLUDED, RELABELLED = "review-excluded", "review-relabelled"
 
 
 def apply_decisions(
-    groups: Iterable[DuplicateGroup], labels: dict[str, Label], decisions: dict[int, Decision]
-) -> tuple[dict[str, Label], dict[str, object]]:
+    groups: Iterable[DuplicateGroup],
+    labels: dict[str, Label],
+    decisions: dict[int, Decision],
+    skipped: Iterable[SkippedDecision] = (),
+) -> tuple[dict[str, Label], ReviewSection]:
     """(labels with decisions applied, the card's ``review`` block)."""
     out = dict(labels)
     applied: Counter[str] = Counter()
@@ -40,14 +46,15 @@ def apply_decisions(
             out[group.id] = replace(before, genre=newest.genre, status=RELABELLED)
             relabelled_to[str(newest.genre)] += 1
         changed += out[group.id].genre != before.genre
-    report: dict[str, object] = {
-        "decisions_in_catalog": len(decisions),
-        "excluded": applied["exclude"],
-        "relabelled": applied["relabel"],
-        "kept": applied["keep"],
-        "relabelled_to": dict(sorted(relabelled_to.items())),
-        "labels_changed": changed,
-        "rule": "newest decision on any member of a duplicate group; exclude drops the group, "
+    report = ReviewSection(
+        decisions_in_catalog=len(decisions),
+        excluded=applied["exclude"],
+        relabelled=applied["relabel"],
+        kept=applied["keep"],
+        relabelled_to=dict(sorted(relabelled_to.items())),
+        labels_changed=changed,
+        skipped=[d.as_dict() for d in skipped],
+        rule="newest decision on any member of a duplicate group; exclude drops the group, "
         "relabel overrides the label rule, keep changes nothing",
-    }
+    )
     return out, report

@@ -10,9 +10,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from sleeve.catalog.db import Catalog
-from sleeve.catalog.models import Artist, CoverImage, GenreEvidence, Release, ReleaseImage
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.catalog.models import Artist, CoverImage, GenreEvidence, Release, ReleaseImage
 
 
 @dataclass(frozen=True)
@@ -64,21 +65,23 @@ class CatalogRows:
         return {e.target_genre for rows in self.evidence.values() for e in rows if e.target_genre}
 
 
+def _images(s: Session) -> list[ImageRow]:
+    query = select(
+        CoverImage.id, CoverImage.sha256, CoverImage.path, CoverImage.width, CoverImage.height
+    ).order_by(CoverImage.sha256)
+    return [ImageRow(*row) for row in s.execute(query)]
+
+
+def load_images(catalog: Catalog) -> list[ImageRow]:
+    """Every stored cover, by sha256 (what the app groups into duplicates)."""
+    with catalog.session() as s:
+        return _images(s)
+
+
 def load_rows(catalog: Catalog) -> CatalogRows:
     """Read every image, link, release and evidence row (read-only, one transaction)."""
     with catalog.session() as s:
-        images = [
-            ImageRow(*row)
-            for row in s.execute(
-                select(
-                    CoverImage.id,
-                    CoverImage.sha256,
-                    CoverImage.path,
-                    CoverImage.width,
-                    CoverImage.height,
-                ).order_by(CoverImage.sha256)
-            )
-        ]
+        images = _images(s)
         releases = {
             rid: ReleaseRow(rid, key or "", name or fallback or "")
             for rid, key, name, fallback in s.execute(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sleeve.dataset.groups import components
+from sleeve.dataset.dedup.groups import components
 
 SPLITS = ("train", "val", "test")
 
@@ -71,7 +71,7 @@ def assign_splits(
     target = {
         s: {g: f * n for g, n in totals.items()} for s, f in zip(SPLITS, fractions, strict=True)
     }
-    current = {s: defaultdict(float) for s in SPLITS}
+    current: dict[str, defaultdict[str, float]] = {s: defaultdict(float) for s in SPLITS}
     rng = random.Random(seed)
     order = sorted(members)
     rng.shuffle(order)

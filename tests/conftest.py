@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from sleeve.catalog.db import Catalog, open_catalog
-from sleeve.settings import Settings, load_settings
+from sleeve.core.catalog.db import Catalog, open_catalog
+from sleeve.core.settings import Settings, load_settings
+from tests.ray_support import ray_head  # noqa: F401  (the session's Ray head, when asked for)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_COVERS = REPO.parent / "shared" / "data" / "covers-5genre" / "Album_Covers"
@@ -35,6 +36,7 @@ def fast_settings(data_dir: Path, **overrides: object) -> Settings:
         "visual_dedup": False,
     }
     values.update(overrides)
+    # overrides are Settings fields with their own types
     return replace(base, **values)  # type: ignore[arg-type]
 
 
@@ -47,7 +49,7 @@ def _postgres_database() -> Iterator[str]:
     """A throw-away database on the PostgreSQL server named by SLEEVE_TEST_POSTGRES_URL."""
     from sqlalchemy import create_engine, text
 
-    from sleeve.settings import normalise_database_url
+    from sleeve.core.settings import normalise_database_url
 
     admin_url = normalise_database_url(POSTGRES_URL)
     name = f"sleeve_test_{uuid.uuid4().hex[:10]}"

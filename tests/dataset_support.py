@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from sleeve.catalog.db import Catalog
 from sleeve.collector import records
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.images.intake import inspect_image
+from sleeve.core.images.store import ImageStore
+from sleeve.core.settings import Settings
+from sleeve.core.taxonomy import Taxonomy
 from sleeve.dataset.export import read_export
-from sleeve.images.intake import inspect_image
-from sleeve.images.store import ImageStore
-from sleeve.settings import Settings
-from sleeve.taxonomy import Taxonomy
 
 
 def cover(seed: int, size: int = 160) -> Image.Image:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from sleeve.core.settings import Settings
 from sleeve.dataset.export import (
     DatasetCard,
     ManifestRow,
@@ -26,7 +27,6 @@ from sleeve.dataset.export import (
     write_latest,
 )
 from sleeve.fakes.covers import cover_jpeg, render_cover
-from sleeve.settings import Settings
 from tests.images import bomb_png
 
 GENRES = ("jazz", "metal", "rap")
@@ -70,7 +70,6 @@ def write_tiny_export(root: Path, size: int = 96) -> Path:
         counts=split_counts(rows, sorted(GENRES)),
         class_weights=dict.fromkeys(GENRES, 1.0),
         oversample=dict.fromkeys(GENRES, 1.0),
-        duplicates={"groups": len(GENRES), "images_in_groups": 2 * len(GENRES)},
         created_with="sleeve tests",
     )
     write_export(export, rows, blobs, card, lambda _card: "# tiny test export\n", progress=False)
@@ -158,11 +157,11 @@ def serve_covers() -> Iterator[str]:
 
 def write_tiny_catalog(settings: Settings) -> dict[str, int]:
     """A catalog written with the real record writers: 4 releases, 3 covers, 1 failure."""
-    from sleeve.catalog.db import open_catalog
     from sleeve.collector import records
-    from sleeve.images.intake import inspect_image
-    from sleeve.images.store import ImageStore
-    from sleeve.taxonomy import Taxonomy
+    from sleeve.core.catalog.db import open_catalog
+    from sleeve.core.images.intake import inspect_image
+    from sleeve.core.images.store import ImageStore
+    from sleeve.core.taxonomy import Taxonomy
 
     catalog = open_catalog(settings.catalog_url)
     store, taxonomy = ImageStore(settings.data_dir), Taxonomy.load()

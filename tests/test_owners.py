@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PRODUCT = ("sleeve", "collector", "dataset", "training", "benchmarks")
+PRODUCT = ("sleeve", "collector", "dataset", "training", "fakes", "benchmarks")
 # the tests' builders (shared helpers, not test modules) go through the owners too
 TEST_BUILDERS = ("conftest.py", "images.py", "text_images.py", "visual_images.py")
 EXPORT_OWNER = "dataset/export.py"
-RUN_OWNER = "training/rundir.py"
-POINTER_OWNER = "sleeve/fsutil.py"
+RUN_OWNER = "sleeve/inference/rundir.py"
+POINTER_OWNER = "sleeve/core/fsutil.py"
 EXPORT_FILES = ("manifest.csv", "card.json")
 RUN_FILES = (
     "metrics.json",
@@ -90,7 +90,7 @@ def test_only_the_run_owner_names_the_run_files() -> None:
         for name in RUN_FILES
         for line in constants(tree, name)
     ]
-    assert offenders == [], "take run-directory paths from sleeve.training.rundir.Run"
+    assert offenders == [], "take run-directory paths from sleeve.inference.rundir.Run"
 
 
 def test_only_the_export_owner_computes_the_dataset_id() -> None:
@@ -127,33 +127,44 @@ def test_the_checks_see_what_they_look_for() -> None:
 
 # -- imports: no function-level import of a project module except lazy heavy ones -------------
 
-LAYERS = ("training", "dataset")
+LAYERS = ("training", "dataset", "sleeve/inference")
 # (module file, imported module) -> why it is imported inside a function. Only optional or
 # heavy dependencies (torch, the HTTP stack) and CLI start-up time qualify; never a cycle.
 LAZY_IMPORTS = {
     # `sleeve analyze --help` answers without importing torch
-    ("training/analysis_cli.py", "sleeve.training.analysis"): "CLI start-up (torch)",
-    ("training/analysis_cli.py", "sleeve.training.analysis_page"): "CLI start-up (torch)",
-    ("training/analysis_cli.py", "sleeve.vision.backbones"): "CLI start-up (torch)",
-    ("training/analysis_cli.py", "sleeve.training.cli"): "CLI start-up (torch)",
-    ("training/analysis_cli.py", "sleeve.training.data"): "CLI start-up (torch)",
-    ("training/analysis_cli.py", "sleeve.vision.embeddings"): "CLI start-up (torch)",
-    ("training/analysis_cli.py", "sleeve.training.classifier"): "CLI start-up (torch)",
+    ("training/analyze/cli.py", "sleeve.training.analyze.analysis"): "CLI start-up (torch)",
+    ("training/analyze/cli.py", "sleeve.training.analyze.page"): "CLI start-up (torch)",
+    ("training/analyze/cli.py", "sleeve.core.vision.backbones"): "CLI start-up (torch)",
+    ("training/analyze/cli.py", "sleeve.training.cli"): "CLI start-up (torch)",
+    ("training/analyze/cli.py", "sleeve.training.data"): "CLI start-up (torch)",
+    ("training/analyze/cli.py", "sleeve.core.vision.embeddings"): "CLI start-up (torch)",
+    ("training/analyze/cli.py", "sleeve.inference.classifier"): "CLI start-up (torch)",
     # the app's pages import evaluate's confusion helpers; decoding covers needs torch
-    ("training/evaluate.py", "sleeve.vision.samples"): "heavy (torch) for one figure",
-    ("training/predict.py", "sleeve.training.classifier"): "heavy (torch) only to predict",
-    ("training/predict.py", "sleeve.collector.http"): "only URL inputs need the HTTP stack",
+    (
+        "training/evaluation/metrics.py",
+        "sleeve.core.vision.samples",
+    ): "heavy (torch) for one figure",
+    # not a cycle: the classifier reads its inputs through inference/inputs.py, not predict
+    ("sleeve/inference/predict.py", "sleeve.inference.classifier"): "heavy (torch) only to predict",
+    ("sleeve/inference/inputs.py", "sleeve.collector.http"): "only URL inputs need the HTTP stack",
     # build-dataset's visual stage embeds covers only when it is on
-    ("dataset/visual.py", "sleeve.vision.backbones"): "heavy (torch), visual stage only",
-    ("dataset/visual.py", "sleeve.vision.samples"): "heavy (torch), visual stage only",
-    ("dataset/visual.py", "sleeve.vision.embeddings"): "heavy (torch), visual stage only",
+    ("dataset/dedup/visual.py", "sleeve.core.vision.backbones"): "heavy (torch), visual stage only",
+    ("dataset/dedup/visual.py", "sleeve.core.vision.samples"): "heavy (torch), visual stage only",
+    (
+        "dataset/dedup/visual.py",
+        "sleeve.core.vision.embeddings",
+    ): "heavy (torch), visual stage only",
     ("dataset/attributes/cli.py", "sleeve.dataset.attributes.registry"): "CLI start-up",
     ("dataset/attributes/cli.py", "sleeve.dataset.attributes.compute"): "CLI start-up",
-    ("dataset/attributes/cli.py", "sleeve.catalog.db"): "CLI start-up (SQLAlchemy)",
-    ("dataset/attributes/cli.py", "sleeve.catalog.models"): "CLI start-up (SQLAlchemy)",
+    ("dataset/attributes/cli.py", "sleeve.core.catalog.db"): "CLI start-up (SQLAlchemy)",
+    ("dataset/attributes/cli.py", "sleeve.core.catalog.models"): "CLI start-up (SQLAlchemy)",
     ("dataset/attributes/cli.py", "sleeve.dataset.attributes"): "CLI start-up (OpenCV)",
     # the style attribute reads Lite0's pooled features only when it runs
-    ("dataset/attributes/style.py", "sleeve.vision.backbones"): "heavy (torch), style only",
+    ("dataset/attributes/style.py", "sleeve.core.vision.backbones"): "heavy (torch), style only",
+    ("dataset/attributes/style.py", "sleeve.core.vision.embeddings"): "heavy (torch), style only",
+    # the per-cover pass loads the network only when a build embeds covers
+    ("dataset/per_cover.py", "sleeve.core.vision.backbones"): "heavy (torch), embeddings only",
+    ("dataset/per_cover.py", "sleeve.core.vision.embeddings"): "heavy (torch), embeddings only",
 }
 
 
@@ -204,6 +215,6 @@ def test_one_writer_and_one_reader_per_hand_off() -> None:
     assert pointer_callers == {
         EXPORT_OWNER,
         RUN_OWNER,
-        "training/analysis_cli.py",  # <data_dir>/analysis/LATEST (written)
-        "sleeve/app/analysis_data.py",  # ... and read by the app
+        "training/analyze/cli.py",  # <data_dir>/analysis/LATEST (written)
+        "sleeve/ui/app/analysis_data.py",  # ... and read by the app
     }

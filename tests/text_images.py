@@ -30,5 +30,6 @@ def worded(
 
 def worded_jpeg(word: str, **kw: object) -> bytes:
     buf = io.BytesIO()
+    # kw are worded()'s own keyword options
     worded(word, **kw).save(buf, "JPEG", quality=92)  # type: ignore[arg-type]
     return buf.getvalue()

@@ -6,18 +6,20 @@ import argparse
 import sys
 from pathlib import Path
 
-from sleeve.cliutil import EXIT_OK, parser, run_command, setup_logging
+from sleeve.core.cliutil import EXIT_OK, parser, run_command, setup_logging
+from sleeve.core.errors import ConfigError, NothingYetError
+from sleeve.core.settings import load_settings
+from sleeve.core.vision.augment import POLICIES
+from sleeve.core.vision.backbones import BACKBONES, DEFAULT_BACKBONE
 from sleeve.dataset.export import latest_export
-from sleeve.errors import ConfigError, NothingYetError
-from sleeve.settings import load_settings
+from sleeve.inference.run_metrics import RunMetrics
+from sleeve.inference.rundir import latest_run
+from sleeve.inference.side_features import SIDE_HELP, is_side_method
 from sleeve.training.config import DEFAULT_METHODS, TrainConfig
-from sleeve.training.methods import ALL_METHODS
+from sleeve.training.distributed import world
+from sleeve.training.fit.methods import ALL_METHODS
 from sleeve.training.recipes import BEST, resolve_recipe
-from sleeve.training.run import train_and_evaluate
-from sleeve.training.rundir import latest_run
-from sleeve.training.side_features import SIDE_HELP, is_side_method
-from sleeve.vision.augment import POLICIES
-from sleeve.vision.backbones import BACKBONES, DEFAULT_BACKBONE
+from sleeve.training.run import help_train, train_and_evaluate
 
 EXAMPLES = """\
   train-and-evaluate
@@ -206,6 +208,11 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         config, recipe_name = config_from_args(args)
         dataset = resolve_dataset(args.dataset, settings.data_dir)
+        if not world().main:  # torchrun: this rank helps fine-tune; rank 0 reports
+            help_train(
+                dataset, resolve_out(args, settings.data_dir), config, data_dir=settings.data_dir
+            )
+            return EXIT_OK
         result = train_and_evaluate(
             dataset,
             resolve_out(args, settings.data_dir),
@@ -257,22 +264,21 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str]:
     )
 
 
-def print_summary(metrics: dict) -> None:
-    print(f"dataset {metrics['dataset_id']}  backbone {metrics['backbone']}")
+def print_summary(metrics: RunMetrics) -> None:
+    print(f"dataset {metrics.dataset_id}  backbone {metrics.backbone}")
     print(
         f"  {'method':<10} {'val wF1':>8} {'test wF1':>9} {'macro F1':>9} {'train s':>8} "
         f"{'img/s':>7}"
     )
-    for name, m in metrics["methods"].items():
-        mark = "*" if name == metrics["best"]["method"] else " "
+    for name, m in metrics.methods.items():
+        mark = "*" if name == metrics.best.method else " "
         print(
-            f"{mark} {name:<10} {m['val']['weighted_f1']:>8.3f} {m['test']['weighted_f1']:>9.3f} "
-            f"{m['test']['macro_f1']:>9.3f} {m['train_seconds']:>8.1f} "
-            f"{m['images_per_second']:>7.1f}"
+            f"{mark} {name:<10} {m.val['weighted_f1']:>8.3f} {m.test['weighted_f1']:>9.3f} "
+            f"{m.test['macro_f1']:>9.3f} {m.train_seconds:>8.1f} "
+            f"{m.images_per_second:>7.1f}"
         )
     print(
-        f"best on val: {metrics['best']['method']} (test weighted F1 "
-        f"{metrics['best']['test_weighted_f1']:.3f})"
+        f"best on val: {metrics.best.method} (test weighted F1 {metrics.best.test_weighted_f1:.3f})"
     )
 
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from sleeve.errors import ConfigError
-from sleeve.training.methods import ALL_METHODS
-from sleeve.training.selection import VAL_MIN_COVERS
-from sleeve.training.side_features import SIDE_HELP, is_side_method
-from sleeve.vision.backbones import DEFAULT_BACKBONE, STACK_SEP, STACK_WEIGHTS_ERROR
-from sleeve.vision.embeddings import FeatureRecipe
+from sleeve.core.errors import ConfigError
+from sleeve.core.vision.backbones import DEFAULT_BACKBONE, STACK_SEP, STACK_WEIGHTS_ERROR
+from sleeve.core.vision.embeddings import FeatureRecipe
+from sleeve.inference.side_features import SIDE_HELP, is_side_method
+from sleeve.training.evaluation.selection import VAL_MIN_COVERS
+from sleeve.training.fit.methods import ALL_METHODS
 
 # "hybrid" is asked for by name: it measured level with the stack SVC (README) and doubles
 # the network work per cover. "text" and "fused" read the export's text.jsonl (skipped, with a

@@ -1,5 +1,9 @@
 """Read a dataset export (manifest.csv + card.json), check it is usable, decode its images.
 
+Every export layout trains the same way: an ImageFolder tree gives file samples; WebDataset and
+Parquet exports give samples that read their bytes from the shard (a seek into the tar, one
+Parquet row group) through the export owner's index, so nothing is unpacked to disk first.
+
 The reader decides *which* samples exist (sorted, explicit class map, unreadable files
 skipped and counted); :class:`CoverDataset` only decodes. Validation happens before any
 CPU hour is spent, and every message names the sizes involved and what to do.
@@ -11,9 +15,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sleeve.dataset.export import SPLITS, DatasetCard, DatasetExport, read_export
-from sleeve.errors import DataError
-from sleeve.vision.samples import Sample, drop_unreadable
+from sleeve.core.errors import DataError
+from sleeve.core.vision.samples import Sample, drop_unreadable
+from sleeve.dataset.export import SPLITS, DatasetCard, DatasetExport, ManifestRow, read_export
 
 
 @dataclass
@@ -65,7 +69,7 @@ def load_export(export_dir: Path | str, *, check_images: bool = True) -> Export:
     dataset = read_export(export_dir)
     label = {g: i for i, g in enumerate(dataset.genres)}
     samples = [
-        Sample(dataset.image_path(r), r.sha256, r.genre, r.split, label[r.genre])
+        _sample(dataset, r, label[r.genre])
         for r in sorted(dataset.rows, key=lambda r: (r.split, r.genre, r.sha256))
     ]
     skipped: Counter = Counter()
@@ -74,6 +78,14 @@ def load_export(export_dir: Path | str, *, check_images: bool = True) -> Export:
     export = Export(dataset, samples, skipped)
     validate(export)
     return export
+
+
+def _sample(dataset: DatasetExport, row: ManifestRow, label: int) -> Sample:
+    """A file sample (ImageFolder), or one whose bytes are read from its shard on demand."""
+    source = dataset.image_source(row)
+    if isinstance(source, Path):
+        return Sample(source, row.sha256, row.genre, row.split, label)
+    return Sample(source.shard, row.sha256, row.genre, row.split, label, read=source)
 
 
 def validate(export: Export) -> None:

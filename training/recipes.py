@@ -7,7 +7,9 @@ best image-only recipe (an SVC on the Lite0+Lite1 stack with flip-TTA and ``--st
 same splits. The stack with the text reaches 0.503, but its embedding pass (four forward
 passes per cover, ~4 covers/s on 2 cores) makes a first run about 30 minutes; Lite0 (~35
 covers/s) keeps the default within the 15 minutes asked of it. Without the ``ocr`` extra (no
-text.jsonl in the export) the text rungs are skipped with a warning and the SVC stands alone.
+OCR engine, or no text.jsonl in the export) the default recipe refuses before any work with one
+line naming what to install (training/fit/methods/text.py ``require_words``): it never silently
+ships the SVC alone (0.39 against 0.47 on new covers). An image-only ``--method`` still runs.
 ``--quick`` is today's Lite0 ladder. Any recipe option given (--method, --backbone, --flip-tta,
 --style) means the user is composing a recipe: the options apply on top of the quick ladder's
 defaults, as before. Early fusion of the words and the cover attributes with the Lite0
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sleeve.vision.backbones import DEFAULT_BACKBONE
+from sleeve.core.vision.backbones import DEFAULT_BACKBONE
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from sleeve.training.rundir import Run
+from sleeve.inference.rundir import Run
 
 TILE, TEXT = 200, 44
 

@@ -9,9 +9,16 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from sleeve.cliutil import EXIT_FAILED, EXIT_OK, parser, print_table, run_command, setup_logging
-from sleeve.errors import NothingYetError
-from sleeve.settings import load_settings
+from sleeve.core.cliutil import (
+    EXIT_FAILED,
+    EXIT_OK,
+    parser,
+    print_table,
+    run_command,
+    setup_logging,
+)
+from sleeve.core.errors import NothingYetError
+from sleeve.core.settings import load_settings
 
 EXAMPLES = """\
   sleeve attributes                          # every extractor, every cover lacking values
@@ -69,8 +76,8 @@ def _run(args: argparse.Namespace) -> int:
         print_table([(f.name, f"{f.definition}; range {f.range}") for f in text_share.FIELDS])
         return EXIT_OK
     extractors = resolve(args.only)
-    from sleeve.catalog.db import open_catalog
-    from sleeve.catalog.models import CoverImage
+    from sleeve.core.catalog.db import open_catalog
+    from sleeve.core.catalog.models import CoverImage
     from sleeve.dataset.attributes.compute import ensure_attributes
 
     settings = load_settings()

@@ -15,17 +15,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sleeve.catalog.db import Catalog
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.engine import Engine, LocalEngine
+from sleeve.core.errors import SleeveError
+from sleeve.core.images.intake import UNREADABLE, failure_reason
+from sleeve.core.procs import available_cores
+from sleeve.core.progress import Progress
+from sleeve.core.progress import bar as progress_bar
 from sleeve.dataset.attributes import store
 from sleeve.dataset.attributes.base import Extractor, Values
 from sleeve.dataset.attributes.decode import load_view
 from sleeve.dataset.attributes.registry import EXTRACTORS
-from sleeve.engine import Engine, LocalEngine
-from sleeve.errors import SleeveError
-from sleeve.images.intake import UNREADABLE, failure_reason
-from sleeve.procs import available_cores
-from sleeve.progress import Progress
-from sleeve.progress import bar as progress_bar
 
 BATCH = 256  # files per stored batch: a kill loses at most a few seconds of work
 _CHUNK = 8  # files per batch sent to a worker
@@ -136,7 +136,12 @@ def ensure_attributes(
     jobs = [(sha, (str(Path(data_dir) / paths[sha]), tuple(names))) for sha, names in todo.items()]
     if engine is None:
         small = len(jobs) < _MIN_PARALLEL
-        engine = LocalEngine(1 if small else workers or available_cores())
+        # torch extractors get fresh (spawned, not forked) workers: a forked child can hang
+        # in the OpenMP state torch left in this process
+        fresh = any(ex.uses_torch for ex in extractors)
+        engine = LocalEngine(
+            1 if small else workers or available_cores(), "spawn" if fresh else None
+        )
     new: dict[str, list[tuple[str, Values]]] = {}
 
     def store_new() -> None:

@@ -7,16 +7,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from sleeve.core.images.intake import open_image, open_rgb
 from sleeve.dataset.attributes.base import CoverView
-from sleeve.images.intake import open_rgb
 
 WORK_SIDE = 256  # colour, texture, structure: enough for global statistics, fast
 FACE_SIDE = 512  # faces: a face 1/10 of the cover is still ~50 px, MTCNN's comfortable size
 
 
-def load_view(path: str | Path) -> CoverView:
-    """The cover at ``path`` as a CoverView. Raises BadImageError/OSError if unreadable."""
-    with Image.open(path) as img:
+def load_view(path: str | Path | bytes) -> CoverView:
+    """The cover at ``path`` (or its bytes) as a CoverView. Raises BadImageError/OSError if
+    unreadable."""
+    with open_image(path) as img:
         if img.format == "JPEG":
             img.draft("RGB", (FACE_SIDE, FACE_SIDE))  # DCT downscaling: a cheap decode
         # the intake's conversions: alpha on white, 16-bit, CMYK, frames

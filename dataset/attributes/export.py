@@ -3,14 +3,15 @@ the card's per-genre attribute profile."""
 
 from __future__ import annotations
 
-import csv
-import io
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sleeve.catalog.db import Catalog
+from sleeve.core import csvfile
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.engine import Engine
 from sleeve.dataset.attributes.base import Extractor
 from sleeve.dataset.attributes.compute import AttributeReport, Attributes, ensure_attributes
 from sleeve.dataset.attributes.figure import profile_png
@@ -18,7 +19,7 @@ from sleeve.dataset.attributes.registry import GROUPS, resolve
 from sleeve.dataset.attributes.text_share import COLUMNS as TEXT_COLUMNS
 from sleeve.dataset.attributes.text_share import GROUP as TEXT_GROUP
 from sleeve.dataset.attributes.text_share import text_values
-from sleeve.engine import Engine
+from sleeve.dataset.card_sections import AttributesSection
 
 # per-genre profile: (card key, extractor group, field, how: "share" of covers with value > 0,
 # "mean", or "is:<value>" share of covers with that value), in the card's column order
@@ -61,7 +62,7 @@ def export_extractors(mode: str) -> list[str] | None:
 @dataclass
 class ExportAttributes:
     csv_bytes: bytes
-    card: dict[str, object]
+    card: AttributesSection
     summary: str = ""
     figure: bytes = b""  # the profile's small multiples (PNG), empty without matplotlib
 
@@ -94,13 +95,11 @@ def render_csv(shas: Sequence[str], attrs: Attributes, extractors: Sequence[Extr
     with_text = any(TEXT_GROUP in a for a in attrs.values())
     if with_text:  # from the OCR cache: empty for covers whose words were not read
         header += [f"{TEXT_GROUP}.{c}" for c in TEXT_COLUMNS]
-    buf = io.StringIO(newline="")
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
+    rows = []
     for sha in sorted(set(shas)):
         row: list[object] = [sha]
         for ex in extractors:
-            values = attrs.get(sha, {}).get(ex.name)
+            values: dict[str, Any] | None = attrs.get(sha, {}).get(ex.name)  # decoded JSON
             row += [values[c] if values else "" for c in ex.columns]
             if ex.name == "colour":
                 row += [";".join(map(str, values[k])) if values else "" for k in
@@ -108,8 +107,8 @@ def render_csv(shas: Sequence[str], attrs: Attributes, extractors: Sequence[Extr
         if with_text:
             text = attrs.get(sha, {}).get(TEXT_GROUP)
             row += [text[c] if text else "" for c in TEXT_COLUMNS]
-        writer.writerow(row)
-    return buf.getvalue().encode("utf-8")
+        rows.append(row)
+    return csvfile.render(header, rows).encode("utf-8")
 
 
 def genre_profile(
@@ -126,7 +125,7 @@ def genre_profile(
             name = by_group.get(group)
             if name is None:
                 continue
-            vals = [attrs[s][name][fld] for s in shas if name in attrs.get(s, {})]
+            vals: list[Any] = [attrs[s][name][fld] for s in shas if name in attrs.get(s, {})]
             if not vals:
                 continue
             if how.startswith("is:"):
@@ -148,39 +147,39 @@ def build_export_attributes(
 
     profile = genre_profile(genre_of, attrs, extractors)
     text_read = sum(TEXT_GROUP in attrs.get(sha, {}) for sha in genre_of)
-    card = {
-        "file": CSV_FILE,
-        "extractors": {ex.name: ex.version for ex in extractors},
-        "profile": profile,
-        "computed": report.as_dict(),
-        "text_read": text_read,
-        "note": "face = share of covers with at least one face (person present, from the face "
+    card = AttributesSection(
+        file=CSV_FILE,
+        extractors={ex.name: ex.version for ex in extractors},
+        profile=profile,
+        computed=report.as_dict(),
+        text_read=text_read,
+        note="face = share of covers with at least one face (person present, from the face "
         "detector); group = 3 or more faces; photo / illustration / typography = share of each "
         "style; has_text = share with words read, text_share = mean share of the cover's area "
         "under the words (both from the OCR cache: covers not yet read have none); other "
         "columns are means. Definitions: `sleeve attributes --list`.",
-    }
+    )
     figure = profile_png(profile, [k for k, *_ in PROFILE])
     if figure:
-        card["figure"] = FIGURE_FILE
+        card.figure = FIGURE_FILE
     summary = f"attributes: {report.summary()}; text share from OCR for {text_read} covers"
     return ExportAttributes(render_csv(list(genre_of), attrs, extractors), card, summary, figure)
 
 
-def card_lines(entry: dict | None) -> list[str]:
+def card_lines(entry: AttributesSection | None) -> list[str]:
     """The card.md section: the per-genre attribute profile table."""
     if not entry:
         return []
-    profile: dict[str, dict[str, object]] = entry.get("profile", {})
+    profile = entry.profile
     keys = [k for k, *_ in PROFILE if any(k in p for p in profile.values())]
-    lines = ["", "## Attributes", "", f"Per cover in `{entry.get('file')}`; " + entry["note"], ""]
+    lines = ["", "## Attributes", "", f"Per cover in `{entry.file}`; " + entry.note, ""]
     lines.append("| genre | covers | " + " | ".join(keys) + " |")
     lines.append("|---" * (len(keys) + 2) + "|")
     for genre, p in profile.items():
         cells = [str(p.get("covers", 0))] + [f"{p[k]:.3g}" if k in p else "" for k in keys]
         lines.append(f"| {genre} | " + " | ".join(cells) + " |")
-    if entry.get("figure"):
-        lines += ["", f"![per-genre attribute profile]({entry['figure']})"]
+    if entry.figure:
+        lines += ["", f"![per-genre attribute profile]({entry.figure})"]
     return lines
 
 

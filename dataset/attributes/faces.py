@@ -17,8 +17,8 @@ import functools
 
 import numpy as np
 
+from sleeve.core.errors import ConfigError
 from sleeve.dataset.attributes.base import CoverView, Extractor, Field, Values
-from sleeve.errors import ConfigError
 
 MTCNN_MIN_PROB = 0.90  # the threshold measured in docs/offline-weights.md
 GROUP_MIN = 3
@@ -61,7 +61,7 @@ def mtcnn_available() -> bool:
 
 
 @functools.cache
-def _mtcnn():  # type: ignore[no-untyped-def]
+def _mtcnn():
     try:
         from facenet_pytorch import MTCNN
     except ImportError as exc:
@@ -74,16 +74,18 @@ def _mtcnn():  # type: ignore[no-untyped-def]
 def compute_mtcnn(view: CoverView) -> Values:
     img = view.large
     boxes, probs = _mtcnn().detect(img)
-    kept = []
+    kept: list[tuple[float, float, float, float]] = []
     if boxes is not None:
         kept = [
-            tuple(map(float, b)) for b, p in zip(boxes, probs, strict=True) if p >= MTCNN_MIN_PROB
+            (float(x0), float(y0), float(x1), float(y1))
+            for (x0, y0, x1, y1), p in zip(boxes, probs, strict=True)
+            if p >= MTCNN_MIN_PROB
         ]
     return _values(kept, *img.shape[:2])
 
 
 @functools.cache
-def _haar():  # type: ignore[no-untyped-def]
+def _haar():
     import cv2
 
     data = getattr(cv2, "data", None)

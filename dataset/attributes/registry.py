@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from sleeve.core.errors import ConfigError, UsageError
 from sleeve.dataset.attributes import colour, faces, structure, style, texture
 from sleeve.dataset.attributes.base import Extractor
-from sleeve.errors import ConfigError, UsageError
 
 log = logging.getLogger(__name__)
 

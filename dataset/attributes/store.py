@@ -7,8 +7,8 @@ from collections.abc import Iterable
 
 from sqlalchemy import insert, select
 
-from sleeve.catalog.db import Catalog
-from sleeve.catalog.models import CoverAttribute
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.catalog.models import CoverAttribute
 from sleeve.dataset.attributes.base import Extractor, Values
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sleeve.core.errors import ConfigError
 from sleeve.dataset.attributes.base import CoverView, Extractor, Field, Values
-from sleeve.errors import ConfigError
 
 VERSION = 1
 WEIGHTS = Path(__file__).with_name("style_weights.npz")
@@ -29,11 +29,11 @@ STYLES = ("photo", "illustration", "typography")
 
 
 @functools.cache
-def _backbone():  # type: ignore[no-untyped-def]
+def _backbone():
     import torch
 
-    from sleeve.vision.backbones import load_backbone
-    from sleeve.vision.embeddings import FeatureRecipe, extractor_for
+    from sleeve.core.vision.backbones import load_backbone
+    from sleeve.core.vision.embeddings import FeatureRecipe, extractor_for
 
     backbone = load_backbone(BACKBONE, "auto")
     # the plain 224 px recipe: the very graph the embedding caches use

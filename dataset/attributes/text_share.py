@@ -15,11 +15,11 @@ from collections.abc import Iterable, Sequence
 import cv2
 import numpy as np
 
-from sleeve.catalog.db import Catalog
-from sleeve.catalog.models import CoverImage
+from sleeve.core.catalog.db import Catalog
+from sleeve.core.catalog.models import CoverImage
 from sleeve.dataset.attributes.base import Field, Values
-from sleeve.dataset.cover_text import load_text
-from sleeve.dataset.ocr import Word
+from sleeve.dataset.text.cover_text import load_text
+from sleeve.dataset.text.ocr import Word
 
 GROUP = "text"  # the export's column prefix: text.share, text.has_text, text.words
 MASK_SIDE = 256  # the union is measured on a mask this long on its longest side

@@ -51,11 +51,16 @@ def compute(view: CoverView) -> Values:
     grey = _grey(view.rgb)
     quant = (grey * LEVELS / 256.0).astype(np.uint8)
     glcm = graycomatrix(quant, [1], _ANGLES, levels=LEVELS, symmetric=True, normed=True)
-    props = {p: float(np.nan_to_num(graycoprops(glcm, p), nan=1.0).mean()) for p in
-             ("contrast", "homogeneity", "energy", "correlation")}  # fmt: skip
+    # a flat cover (or an angle with no neighbour pairs) has no grey-level variance: its
+    # correlation is 0/0, defined as 1 (the field's documented value), not a warning
+    with np.errstate(divide="ignore", invalid="ignore"):
+        props = {p: float(np.nan_to_num(graycoprops(glcm, p), nan=1.0).mean()) for p in
+                 ("contrast", "homogeneity", "energy", "correlation")}  # fmt: skip
     codes = local_binary_pattern(grey.astype(np.uint8), _LBP_P, _LBP_R, method="uniform")
     inner = codes[_LBP_R:-_LBP_R, _LBP_R:-_LBP_R]  # border pixels see padding, not the cover
-    hist = np.bincount(inner.astype(int).ravel(), minlength=_LBP_P + 2) / inner.size
+    if not inner.size:  # a view 2 px thin has no inner pixel: one (empty) pattern
+        inner = codes
+    hist = np.bincount(inner.astype(int).ravel(), minlength=_LBP_P + 2) / max(inner.size, 1)
     nz = hist[hist > 0]
     return {
         "glcm_contrast": round(props["contrast"] / (LEVELS - 1) ** 2, 5),

@@ -1,5 +1,0 @@
-"""The SQLite/PostgreSQL catalog: models, engine/session factory and migrations."""
-
-from sleeve.catalog.db import Catalog, open_catalog
-
-__all__ = ["Catalog", "open_catalog"]

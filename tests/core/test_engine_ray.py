@@ -1,0 +1,143 @@
+"""The Ray engine against a real local Ray head (tests/ray_support.py): same results as the
+local engine, a worker killed with kill -9 loses nothing, build-dataset --engine ray exports
+the same dataset as the local engine with every cached hash equal."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from sleeve.collector.folder_import import import_folder
+from sleeve.core.catalog.db import open_catalog
+from sleeve.core.catalog.models import CoverImage, ImageHash
+from sleeve.core.engine import LocalEngine, engine_from_settings
+from sleeve.core.errors import ConfigError, UsageError
+from sleeve.core.taxonomy import Taxonomy
+from sleeve.dataset import cli as build_cli
+from sleeve.dataset.export import latest_export
+from tests.conftest import fast_settings
+from tests.dataset_support import cover, jpeg, reencoded, resized, write_tree
+from tests.ray_support import RayHead, free_port, worker_pids
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def square_all(batch: Sequence[int]) -> list[int]:
+    return [x * x for x in batch]
+
+
+def slow_square_all(batch: Sequence[int]) -> list[int]:
+    time.sleep(0.5)  # long enough for the test to find and kill the worker running it
+    return [x * x for x in batch]
+
+
+def test_ray_engine_yields_each_result_once(ray_head: RayHead) -> None:
+    engine = engine_from_settings(fast_settings(Path("."), ray_address=ray_head.address), "ray")
+    assert engine.name == "ray" and engine.workers == 2
+    items = list(range(23))
+    seen: dict[int, int] = {}
+    for batch, results in engine.map_batches(square_all, items, batch_size=4):
+        assert len(batch) == len(results)
+        seen.update(zip(batch, results, strict=True))
+    local = LocalEngine(1).map_batches(square_all, items, batch_size=4)
+    assert seen == {x: r for batch, results in local for x, r in zip(batch, results, strict=True)}
+
+
+def test_killed_worker_loses_nothing(ray_head: RayHead) -> None:
+    """kill -9 of the worker process running a batch: Ray re-runs the task elsewhere."""
+    engine = engine_from_settings(fast_settings(Path("."), ray_address=ray_head.address), "ray")
+    killed: list[int] = []
+
+    def kill_one() -> None:
+        deadline = time.monotonic() + 60
+        while not killed and time.monotonic() < deadline:
+            running = worker_pids(ray_head.temp_dir, "slow_square_all")
+            if running:
+                os.kill(running[0], signal.SIGKILL)
+                killed.append(running[0])
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_one)
+    killer.start()
+    items = list(range(40))
+    seen: dict[int, int] = {}
+    for batch, results in engine.map_batches(slow_square_all, items, batch_size=4):
+        seen.update(zip(batch, results, strict=True))
+    killer.join()
+    assert killed, "no worker was seen running the batch function"
+    assert seen == {x: x * x for x in items}
+
+
+def test_unreachable_address_is_one_line(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("ray", reason="ray is not installed (pip install 'sleeve[ray]')")
+    settings = fast_settings(Path("."), ray_address=f"127.0.0.1:{free_port()}")
+    with pytest.raises(ConfigError, match="no Ray cluster answers there"):
+        engine_from_settings(settings, "ray")
+
+
+def test_missing_extra_or_address_is_one_line(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError, match="needs SLEEVE_RAY_ADDRESS"):
+        engine_from_settings(fast_settings(Path(".")), "ray")
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
+    with pytest.raises(UsageError, match=r"sleeve\[ray\]"):
+        engine_from_settings(fast_settings(Path("."), ray_address="auto"), "ray")
+
+
+def _covers(root: Path) -> Path:
+    """Two genres, ~50 covers, with re-encoded and resized copies (near-duplicate groups)."""
+    pop = {f"p{i}.jpg": jpeg(cover(i)) for i in range(26)}
+    pop |= {"p1-q60.jpg": reencoded(1), "p2-small.jpg": resized(2)}
+    rap = {f"h{i}.jpg": jpeg(cover(i)) for i in range(100, 124)}
+    rap |= {"h100-q60.jpg": reencoded(100), "p3-small.jpg": resized(3)}
+    return write_tree(root, {"Pop": pop, "HipHop": rap})
+
+
+def _build_by_cli(monkeypatch, data_dir: Path, folder: Path, engine: str, address: str) -> str:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("SLEEVE_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("SLEEVE_VISUAL_DEDUP", "off")
+    monkeypatch.setenv("SLEEVE_RAY_ADDRESS", address)
+    settings = fast_settings(data_dir)
+    catalog = open_catalog(settings.catalog_url)
+    import_folder(catalog, settings, Taxonomy.load(), folder, None, progress=False)
+    catalog.dispose()
+    argv = ["--engine", engine, "--no-text", "--attributes", "off", "--no-progress", "--seed", "1"]
+    assert build_cli.main(argv) == 0
+    export = latest_export(data_dir / "datasets")
+    assert export is not None
+    return export.name
+
+
+def _hashes(data_dir: Path) -> dict[str, str]:
+    catalog = open_catalog(fast_settings(data_dir).catalog_url)
+    with catalog.session() as session:
+        query = select(CoverImage.sha256, ImageHash.algo, ImageHash.value).join(
+            ImageHash, ImageHash.image_id == CoverImage.id
+        )
+        rows = {f"{sha}:{algo}": value for sha, algo, value in session.execute(query)}
+    catalog.dispose()
+    return rows
+
+
+def test_build_dataset_on_ray_equals_local(ray_head: RayHead, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import sleeve.dataset.dedup.hashing as hashing
+
+    monkeypatch.setattr(hashing, "_CHUNK", 8)  # several batches, so several tasks
+    folder = _covers(tmp_path / "covers")
+    local_id = _build_by_cli(monkeypatch, tmp_path / "local", folder, "local", ray_head.address)
+    ray_id = _build_by_cli(monkeypatch, tmp_path / "ray", folder, "ray", ray_head.address)
+    assert ray_id == local_id
+    manifests = [
+        (tmp_path / d / "datasets" / ds_id / "manifest.csv").read_bytes()
+        for d, ds_id in (("local", local_id), ("ray", ray_id))
+    ]
+    assert manifests[0] == manifests[1] and manifests[0].count(b"\n") > 20
+    local_hashes, ray_hashes = _hashes(tmp_path / "local"), _hashes(tmp_path / "ray")
+    assert ray_hashes == local_hashes and len(local_hashes) == 54

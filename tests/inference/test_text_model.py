@@ -1,0 +1,84 @@
+"""The text rung's own transform equals scikit-learn's, and its head is stored without pickle."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+
+from sleeve.inference.text_head import (
+    CharTfidf,
+    TextHead,
+    choose_weight,
+    fit_text,
+    fuse,
+    sklearn_vectorizer,
+)
+
+TRAIN = [
+    "WILLIE NELSON Red Headed Stranger",
+    "Johnny Cash  At Folsom Prison",
+    "NAS illmatic",
+    "Wu-Tang Clan Enter the Wu-Tang (36 Chambers)",
+    "Beyoncé Lemonade",
+    "nas stillmatic",
+    "Dixie Chicks Wide Open Spaces",
+    "the Chronic Dr. Dre",
+    "Waylon Jennings Honky Tonk Heroes",
+    "KANYE WEST graduation",
+    "",
+    "a b",
+]
+UNSEEN = ["Willie Nelson Stardust", "unknown words only zzzz", "", "Nas\tIt Was Written", "É"]
+
+
+def test_transform_equals_sklearn_char_wb_tfidf() -> None:
+    for min_df in (1, 2):
+        vec = sklearn_vectorizer(min_df=min_df).fit(TRAIN)
+        ours = CharTfidf.from_sklearn(vec)
+        for texts in (TRAIN, UNSEEN):
+            expected = vec.transform(texts).toarray()
+            np.testing.assert_allclose(ours.transform(texts).toarray(), expected, atol=1e-12)
+
+
+def test_head_equals_logistic_regression_probabilities() -> None:
+    vec = sklearn_vectorizer().fit(TRAIN)
+    x = vec.transform(TRAIN)
+    for y in (np.arange(len(TRAIN)) % 3, np.arange(len(TRAIN)) % 2):  # multinomial and binary
+        model = LogisticRegression(C=10, max_iter=1000).fit(x, y)
+        head = TextHead.from_logreg(CharTfidf.from_sklearn(vec), model, int(y.max()) + 1)
+        expected = model.predict_proba(vec.transform(UNSEEN))
+        np.testing.assert_allclose(head.probabilities(UNSEEN), expected, atol=1e-6)
+
+
+def test_head_round_trips_through_a_weights_only_load() -> None:
+    fitted = fit_text(TRAIN, np.arange(len(TRAIN)) % 3, UNSEEN, np.array([0, 1, 2, 0, 1]), 3)
+    buf = io.BytesIO()
+    torch.save({"text": fitted.head.to_dict()}, buf)
+    buf.seek(0)
+    back = TextHead.from_dict(torch.load(buf, weights_only=True)["text"])
+    np.testing.assert_allclose(
+        back.probabilities(UNSEEN), fitted.head.probabilities(UNSEEN), atol=1e-6
+    )
+
+
+def test_a_class_missing_from_train_is_never_predicted() -> None:
+    fitted = fit_text(TRAIN, np.arange(len(TRAIN)) % 2, UNSEEN, np.array([0, 1, 0, 1, 0]), 3)
+    probs = fitted.head.probabilities(UNSEEN)
+    assert probs.shape == (5, 3) and np.all(probs[:, 2] < 1e-6)
+
+
+def test_fusion_weight_ends_and_choice() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 60)
+    p_image = np.full((60, 3), 1 / 3) + rng.normal(0, 0.01, (60, 3)).clip(-0.1, 0.1)
+    p_image /= p_image.sum(1, keepdims=True)  # an image model that knows nothing
+    p_text = np.full((60, 3), 0.1)
+    p_text[np.arange(60), y] = 0.8  # a text model that knows everything
+    np.testing.assert_allclose(fuse(p_image, p_text, 0.0), p_image, atol=1e-6)
+    np.testing.assert_allclose(fuse(p_image, p_text, 1.0), p_text, atol=1e-6)
+    weight, f1 = choose_weight(p_image, p_text, y)
+    assert weight > 0 and f1 == pytest.approx(1.0)

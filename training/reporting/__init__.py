@@ -1,0 +1,2 @@
+"""Reporting: a finished run's files (metrics, figures, report, per-cover predictions) and the
+report's ablation section."""
