@@ -15,7 +15,7 @@ from sleeve.dataset.export import latest_export
 from sleeve.inference.rundir import latest_run
 from sleeve.inference.side_features import SIDE_HELP, is_side_method
 from sleeve.training.config import DEFAULT_METHODS, TrainConfig
-from sleeve.training.fit.methods import ALL_METHODS
+from sleeve.training.fit.method_names import ALL_METHODS
 from sleeve.training.recipes import BEST, resolve_recipe
 from sleeve.training.run import train_and_evaluate
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sleeve.training.config import VAL_MIN_COVERS
 from sleeve.training.evaluation.grouped_cv import REFITTABLE, grouped_cv_scores
 from sleeve.training.evaluation.headline import TEXT_RUNGS, head_params, summarise, text_rung_scores
 from sleeve.training.evaluation.label_issues import manifest_groups
@@ -29,9 +30,6 @@ if TYPE_CHECKING:
     from sleeve.training.data import Export
     from sleeve.training.fit.methods import MethodOutcome
 
-# ~±0.05 weighted F1 of bootstrap noise at 300 covers (0.035 at 615, shrinking as 1/sqrt(n)):
-# below it, gaps between rungs are mostly val noise
-VAL_MIN_COVERS = 300
 BOOTSTRAP = 200
 
 
