@@ -32,7 +32,7 @@ EXAMPLES = """\
       only two embedding methods, features averaged over the cover and its mirror image
   train-and-evaluate --backbone efficientnet_lite0+efficientnet_lite1 --style --flip-tta
       two offline backbones stacked, with texture statistics: the strongest embedding
-      features measured on the shared covers (see README)
+      features measured on the shared covers (docs/results.md)
   train-and-evaluate --method hybrid --backbone efficientnet_lite0+efficientnet_lite1 \
       --style --flip-tta --finetune-size 224 --train-stages 99
       fine-tune Lite0 whole, then an SVC on its features joined with the frozen stack's

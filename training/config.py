@@ -35,8 +35,8 @@ DEFAULT_METHODS = (
 )
 
 
-# ~±0.05 weighted F1 of bootstrap noise at 300 covers (0.035 at 615, shrinking as 1/sqrt(n)):
-# below it, gaps between rungs are mostly val noise (training/evaluation/selection.py)
+# the bootstrap noise of val weighted F1 shrinks as 1/sqrt(n): below this many covers, gaps
+# between rungs are mostly val noise (training/evaluation/selection.py, benchmarks/selection.py)
 VAL_MIN_COVERS = 300
 
 

@@ -7,12 +7,12 @@ So for every chunk and every flip mask of at most ``t // m`` bits, hashes whose 
 another's chunk XOR the mask are candidates, and candidates are checked on all 64 bits. The
 result is exact: the same pairs a brute-force scan finds.
 
-Why not FAISS (benchmarks/dedup.py: 2 cores, random hashes with 1 % planted near pairs, t = 10):
-``IndexBinaryFlat.range_search`` is a C++ brute force and costs n²: 0.06 s at 10^4, 5.0 s at
-10^5, ~508 s at 10^6 (20k queries timed, scaled). ``IndexBinaryMultiHash`` (4x16 bits, nflip 2)
-was slower still (22.5 s at 10^5). This join: 0.03 s at 10^4, 1.2 s at 10^5, 98 s at 10^6,
-exact, with no index to keep. At 10^6 the 16-bit chunk buckets hold ~15 hashes each, so the
-candidate checks grow faster than n; it is still ~5x under the brute force.
+Why not FAISS (benchmarks/dedup.py times both on random hashes with planted near pairs at
+10^4-10^6, ``search_scaling`` in benchmarks/results/dedup.json, docs/results.md):
+``IndexBinaryFlat.range_search`` is a C++ brute force and costs n², and
+``IndexBinaryMultiHash`` was slower still. This join is exact, with no index to keep, and
+faster at every size. At 10^6 the 16-bit chunk buckets hold many hashes each, so the
+candidate checks grow faster than n; it still stays well under the brute force.
 """
 
 from __future__ import annotations

@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 THRESHOLD_NOTE = (
-    "Chosen on 289 pairs of the shared covers labelled by eye (tests/data/cover_pairs.csv): "
-    "on them the stage has precision 0.984 and recall 0.973 with its text check (0.973 / 0.962 "
-    "on the geometry alone); thresholds picked on random halves score 0.976 / 0.968 on the "
-    "other halves (geometry alone: 0.973 / 0.963; benchmarks/dedup.py)."
+    "Chosen on the cover pairs of the shared covers labelled by eye (tests/data/cover_pairs.csv) "
+    "and checked on random halves of them; precision and recall, with and without the text "
+    "check, are measured by benchmarks/dedup.py (benchmarks/results/dedup.json, docs/build.md)."
 )
 BACKBONE = "efficientnet_lite0"
 VERIFY = "ORB+RANSAC (near-featureless covers: 32 px layout and colour)"
@@ -31,7 +30,7 @@ class VisualDedup:
     max_disagreement: float = 0.475  # share of textured blocks that may differ once aligned
     # pairs within this pHash distance are candidates too (0: none) when their cosine reaches
     # phash_min_cosine: a photo whose embedding drifted under the floor can still be near in
-    # pHash (433 more pairs to check on the shared covers without that cosine bound, 32 with)
+    # pHash (the cosine bound keeps the extra pairs to check few)
     phash_candidates: int = 14
     phash_min_cosine: float = 0.5
     # the words on the covers as a second verdict (sleeve.dataset.dedup.visual_text): pairs with
@@ -47,8 +46,8 @@ class VisualDedup:
     # pairs that align (>= hold_min_inliers) with disagreement up to hold_max_disagreement but
     # are not confirmed are kept in ONE split without being merged: a stickered copy, another
     # printing or the same photo session on another release. Both covers and both labels stay;
-    # only the split is shared, so a doubt costs nothing and a real copy cannot leak. (On the
-    # shared covers: 28 such pairs, 7 of the 8 labelled same-album pairs geometry misses.)
+    # only the split is shared, so a doubt costs nothing and a real copy cannot leak
+    # (benchmarks/dedup.py counts labelled same-album pairs left in two splits).
     hold_min_inliers: int = 12
     hold_max_disagreement: float = 0.75
 

@@ -1,7 +1,8 @@
 """Which method a run ships: best on val, or by grouped cross-validation when val is small.
 
-A small val split picks noisily: on one split of the shared covers a 38-cover val picked kNN
-while three other rungs did better on test. Below ``VAL_MIN_COVERS`` val covers the refittable
+A small val split picks noisily (benchmarks/selection.py compares the choice by val and by
+cross-validation on the shared covers; docs/results.md).
+Below ``VAL_MIN_COVERS`` val covers the refittable
 embedding heads (evaluation/grouped_cv.py) and the text rungs (``text``, ``fused``: their image
 head and the words refitted per fold when that image head is refittable) are compared by
 grouped, stratified 5-fold cross-validation over train+val (their settings as chosen on val;
