@@ -2,9 +2,9 @@
 
 The engine is ``rapidocr-onnxruntime`` (optional extra ``sleeve[ocr]``): PP-OCRv4 detection and
 recognition as ONNX files inside the wheel, so nothing is downloaded. Each process builds the
-engine once. onnxruntime runs with one thread per process: on this 2-core machine one thread
-read 3.6 covers/s against 1.9 with two (the threads fight over the cores), so parallelism comes
-from worker processes instead.
+engine once. onnxruntime runs with one thread per process: on a 2-core machine one thread
+reads faster than two (the threads fight over the cores), so parallelism comes from worker
+processes instead (benchmarks/ocr_engines.py measures the rate, one process per core).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from sleeve.core.progress import bar as progress_bar
 ENGINE = "rapidocr-onnxruntime"
 INSTALL_HINT = "pip install 'sleeve[ocr]'"
 MIN_CONFIDENCE = 0.5  # the engine's own default text score: weaker reads are mostly noise
-_CHUNK = 4  # covers per task sent to a worker (a read costs ~0.3 s, so small chunks balance)
+_CHUNK = 4  # covers per task sent to a worker (reads are slow and uneven, so small chunks balance)
 _MIN_PARALLEL = 16  # below this, starting workers (each loads the models) costs more
 
 _engine: Any = None  # one per process, built on first use
