@@ -311,7 +311,7 @@ def heldout_text_check(
     geometric thresholds fixed (the stage's); against geometry alone on the same halves. Rows:
     (same album?, match, containment over all words, containment over confident words).
     Ties on the fitting half go to the stricter thresholds."""
-    from sleeve.dataset.dedup.visual import VisualDedup
+    from sleeve.dataset.dedup.visual_settings import VisualDedup
 
     stage = VisualDedup()
     grid = [
@@ -370,7 +370,8 @@ def visual_stage(data_dir: Path) -> dict[str, object]:
     from sleeve.dataset.dedup.geometry import verify_pairs
     from sleeve.dataset.dedup.hashing import ensure_hashes
     from sleeve.dataset.dedup.lookalike import candidate_pairs
-    from sleeve.dataset.dedup.visual import VisualDedup, _embeddings
+    from sleeve.dataset.dedup.visual import _embeddings
+    from sleeve.dataset.dedup.visual_settings import VisualDedup
     from sleeve.dataset.dedup.visual_text import catalog_words, check_pairs
     from sleeve.dataset.rows import load_rows
 
@@ -540,7 +541,7 @@ def split_seed_f1(data_dir: Path, seeds: tuple[int, ...] = (0, 1, 2)) -> dict[st
     """Test weighted F1 of kNN and SVC (cached Lite0 features) over three split seeds, with
     the visual stage off and on: does keeping re-captures in one split change the score?"""
     from sleeve.dataset.build import build_dataset
-    from sleeve.dataset.dedup.visual import VisualDedup
+    from sleeve.dataset.dedup.visual_settings import VisualDedup
     from sleeve.training.run import TrainConfig, train_and_evaluate
 
     catalog, settings, tax = _catalog(data_dir)

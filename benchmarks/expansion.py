@@ -103,7 +103,8 @@ def full_groups(work: Path) -> dict[str, str]:
     from sleeve.dataset.build import _present
     from sleeve.dataset.dedup.groups import group_duplicates
     from sleeve.dataset.dedup.hashing import ensure_hashes
-    from sleeve.dataset.dedup.visual import VisualDedup, find_visual_duplicates
+    from sleeve.dataset.dedup.visual import find_visual_duplicates
+    from sleeve.dataset.dedup.visual_settings import VisualDedup
     from sleeve.dataset.rows import load_rows
 
     saved = work / "groups.json"

@@ -37,7 +37,7 @@ from sleeve.core.taxonomy import Taxonomy, check_genre_name
 SOURCE = "folder"
 KIND = "file"
 # One transaction per batch: a folder import has no remote calls to interleave, and a commit per
-# file would make the 4,115 shared covers take ~10x longer on SQLite. A crash loses at most one
+# file would make a large import many times slower on SQLite. A crash loses at most one
 # batch, which the next (idempotent) run redoes.
 BATCH = 500
 PREPARE_THREADS = 4

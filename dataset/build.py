@@ -39,12 +39,12 @@ from sleeve.dataset.dedup.groups import DEFAULT_THRESHOLD, Grouping, group_dupli
 from sleeve.dataset.dedup.hashing import ALGOS, HashReport, ensure_hashes
 from sleeve.dataset.dedup.neighbours import MAX_THRESHOLD
 from sleeve.dataset.dedup.visual import (
-    VisualDedup,
     VisualReport,
     card_entry,
     find_visual_duplicates,
     summary_line,
 )
+from sleeve.dataset.dedup.visual_settings import VisualDedup
 from sleeve.dataset.dedup.visual_text import TEXT, catalog_words
 from sleeve.dataset.export import (
     DatasetCard,
@@ -67,10 +67,10 @@ from sleeve.dataset.text.extra_text import EXTRA_TEXT_TABLE, extra_items, render
 from sleeve.dataset.text.ocr import INSTALL_HINT, engine_available
 
 THRESHOLD_NOTE = (
-    "Chosen on the 4,115 shared 5-genre covers: 29 of 30 random pairs at pHash distance <= 10 "
-    "were the same album (the one miss at exactly 10), 27 of 30 pairs at 12-14 were unrelated "
-    "covers; pair counts jump from 93 at distance 10 to 162 at 12 and 474 at 14 "
-    "(benchmarks/dedup.py)."
+    "Chosen on the shared 5-genre covers: random pairs at pHash distance <= 10 were checked by "
+    "eye and were the same album, unrelated covers start to match just above it, where the pair "
+    "counts jump (benchmarks/dedup.py; figures in benchmarks/results/dedup.json and "
+    "docs/results.md)."
 )
 
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from sleeve.core.catalog.db import open_catalog
 from sleeve.core.cliutil import EXIT_OK, parser, printable, run_command, setup_logging
-from sleeve.core.engine import ENGINES, engine_from_settings
+from sleeve.core.engine_choice import ENGINES, engine_from_settings
 from sleeve.core.errors import UsageError
 from sleeve.core.settings import load_settings, redact
 from sleeve.core.taxonomy import Taxonomy

@@ -48,7 +48,8 @@ from sleeve.dataset.attributes import store
 from sleeve.dataset.attributes.decode import FACE_SIDE, view_of
 from sleeve.dataset.attributes.registry import EXTRACTORS
 from sleeve.dataset.dedup.hashing import ALGOS, DRAFT_SIDE, hash_input
-from sleeve.dataset.dedup.visual import BACKBONE, IMAGE_SIZE, embedding_cache_root, visual_backbone
+from sleeve.dataset.dedup.visual import embedding_cache_root, visual_backbone
+from sleeve.dataset.dedup.visual_settings import BACKBONE, IMAGE_SIZE
 from sleeve.dataset.text.cover_text import cached_shas as words_cached
 from sleeve.dataset.text.cover_text import store_words, words_row
 from sleeve.dataset.text.ocr import dumps, engine_version, read_pixels

@@ -5,11 +5,12 @@ A figure in a Markdown page is written as an inline marker around its value::
     sleeve reads <!-- fig text.json summary.fused.mean .3f -->0.503<!-- /fig --> ...
 
 ``text.json`` is a file in benchmarks/results/, ``summary.fused.mean`` a dotted path into it
-(list items by index: ``seeds.0.val_covers``), and the optional last word a format spec for
-Python's ``format`` (``.3f``, ``.1%``, ``,d``). Rendered Markdown hides the comments, so a
-reader sees the value. Nobody types a figure by hand: a benchmark rewrites its JSON, this script
-rewrites the pages, and CI runs ``python docs/figures.py --check`` so a page that disagrees
-with its JSON fails the build.
+(list items by index: ``seeds.0.val_covers``; a key holding a space, a dot or ``<>`` is
+percent-encoded: ``visual.methods.phash%20%3C%3D%2010.precision``), and the optional last word
+a format spec for Python's ``format`` (``.3f``, ``.1%``, ``,d``). Rendered Markdown hides the
+comments, so a reader sees the value. Nobody types a figure by hand: a benchmark rewrites its
+JSON, this script rewrites the pages, and CI runs ``python docs/figures.py --check`` so a page
+that disagrees with its JSON fails the build.
 
     python docs/figures.py           # rewrite README.md and docs/*.md in place
     python docs/figures.py --check   # exit 1 and list every figure that differs or is missing
@@ -24,6 +25,7 @@ import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -47,7 +49,7 @@ def _results(name: str) -> Any:
 
 def lookup(name: str, dotted: str) -> Any:
     value = _results(name)
-    for part in dotted.split("."):
+    for part in map(unquote, dotted.split(".")):
         if isinstance(value, list) and part.lstrip("-").isdigit():
             value = value[int(part)]
         elif isinstance(value, dict) and part in value:

@@ -15,6 +15,12 @@ from sleeve.core.settings import Settings, load_settings
 from tests.ray_support import ray_head  # noqa: F401  (the session's Ray head, when asked for)
 
 REPO = Path(__file__).resolve().parents[1]
+# `make test-fast` runs `pytest -m "not slow"`. A test is slow when tests/slow_tests.txt names it
+# (`file.py::test_name`, measured with --durations) or when it needs a service or data a plain
+# checkout lacks: these markers, or these fixtures (a Ray head, the loopback S3 server).
+SLOW_LIST = Path(__file__).with_name("slow_tests.txt")
+SLOW_MARKERS = ("postgres", "browser", "shared_data")
+SLOW_FIXTURES = ("ray_head", "s3")
 SHARED_COVERS = REPO.parent / "shared" / "data" / "covers-5genre" / "Album_Covers"
 POSTGRES_URL = os.environ.get("SLEEVE_TEST_POSTGRES_URL", "")
 
@@ -92,3 +98,29 @@ def shared_covers_or_skip() -> Path:
     if not SHARED_COVERS.is_dir():
         pytest.skip(f"shared cover set not found at {SHARED_COVERS} (it lives beside the repo)")
     return SHARED_COVERS
+
+
+def slow_tests(path: Path = SLOW_LIST) -> set[str]:
+    """``file.py::test_name`` per line of tests/slow_tests.txt (blanks and # comments skipped)."""
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return {line for line in lines if line}
+
+
+def slow_key(item: pytest.Item) -> str:
+    """``file.py::test_name`` of a collected test: its file's name, its parameters dropped."""
+    return f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
+
+
+def is_slow(item: pytest.Item, listed: set[str]) -> bool:
+    return (
+        slow_key(item) in listed
+        or any(item.get_closest_marker(m) for m in SLOW_MARKERS)
+        or any(f in getattr(item, "fixturenames", ()) for f in SLOW_FIXTURES)
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    listed = slow_tests()
+    for item in items:
+        if is_slow(item, listed):
+            item.add_marker(pytest.mark.slow)

@@ -17,7 +17,7 @@ from sleeve.inference.rundir import latest_run
 from sleeve.inference.side_features import SIDE_HELP, is_side_method
 from sleeve.training.config import DEFAULT_METHODS, TrainConfig
 from sleeve.training.distributed import world
-from sleeve.training.fit.methods import ALL_METHODS
+from sleeve.training.fit.method_names import ALL_METHODS
 from sleeve.training.recipes import BEST, resolve_recipe
 from sleeve.training.run import help_train, train_and_evaluate
 
@@ -34,7 +34,7 @@ EXAMPLES = """\
       only two embedding methods, features averaged over the cover and its mirror image
   train-and-evaluate --backbone efficientnet_lite0+efficientnet_lite1 --style --flip-tta
       two offline backbones stacked, with texture statistics: the strongest embedding
-      features measured on the shared covers (see README)
+      features measured on the shared covers (docs/results.md)
   train-and-evaluate --method hybrid --backbone efficientnet_lite0+efficientnet_lite1 \
       --style --flip-tta --finetune-size 224 --train-stages 99
       fine-tune Lite0 whole, then an SVC on its features joined with the frozen stack's

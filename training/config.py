@@ -17,8 +17,7 @@ from sleeve.core.errors import ConfigError
 from sleeve.core.vision.backbones import DEFAULT_BACKBONE, STACK_SEP, STACK_WEIGHTS_ERROR
 from sleeve.core.vision.embeddings import FeatureRecipe
 from sleeve.inference.side_features import SIDE_HELP, is_side_method
-from sleeve.training.evaluation.selection import VAL_MIN_COVERS
-from sleeve.training.fit.methods import ALL_METHODS
+from sleeve.training.fit.method_names import ALL_METHODS
 
 # "hybrid" is asked for by name: it measured level with the stack SVC (README) and doubles
 # the network work per cover. "text" and "fused" read the export's text.jsonl (skipped, with a
@@ -34,6 +33,11 @@ DEFAULT_METHODS = (
     "text",
     "fused",
 )
+
+
+# the bootstrap noise of val weighted F1 shrinks as 1/sqrt(n): below this many covers, gaps
+# between rungs are mostly val noise (training/evaluation/selection.py, benchmarks/selection.py)
+VAL_MIN_COVERS = 300
 
 
 @dataclass

@@ -1,20 +1,18 @@
 """What `train-and-evaluate` runs when not told: the strongest recipe measured, or --quick.
 
-Across three splits of the shared covers (README "Read the cover", benchmarks/results/
-text-lite0.json and text.json) the words on the cover fused with an image SVC beat every
-image-only recipe: Lite0 SVC + text, fused, 0.486 mean test weighted F1 against 0.445 for the
-best image-only recipe (an SVC on the Lite0+Lite1 stack with flip-TTA and ``--style``) on the
-same splits. The stack with the text reaches 0.503, but its embedding pass (four forward
-passes per cover, ~4 covers/s on 2 cores) makes a first run about 30 minutes; Lite0 (~35
-covers/s) keeps the default within the 15 minutes asked of it. Without the ``ocr`` extra (no
-OCR engine, or no text.jsonl in the export) the default recipe refuses before any work with one
-line naming what to install (training/fit/methods/text.py ``require_words``): it never silently
-ships the SVC alone (0.39 against 0.47 on new covers). An image-only ``--method`` still runs.
+Across three splits of the shared covers (docs/text.md, benchmarks/results/text-lite0.json and
+text.json) the words on the cover fused with an image SVC beat every image-only recipe, the
+Lite0+Lite1 stack with flip-TTA and ``--style`` included. The stack with the text scores higher
+still, but its embedding pass (four forward passes per cover) makes a first run several times
+longer on 2 cores; Lite0 keeps the default within the 15 minutes asked of it. Without the
+``ocr`` extra (no OCR engine, or no text.jsonl in the export) the default recipe refuses before
+any work with one line naming what to install (training/fit/methods/text.py ``require_words``):
+it never silently ships the SVC alone. An image-only ``--method`` still runs.
 ``--quick`` is today's Lite0 ladder. Any recipe option given (--method, --backbone, --flip-tta,
 --style) means the user is composing a recipe: the options apply on top of the quick ladder's
 defaults, as before. Early fusion of the words and the cover attributes with the Lite0
-embedding (``svc+text-early+attrs``, benchmarks/results/side_ablation.json) scored 0.483 mean
-val against fused's 0.529 on the same splits, so it is not part of the recipe.
+embedding (``svc+text-early+attrs``, benchmarks/results/side_ablation.json) scored below fused
+on val on the same splits, so it is not part of the recipe.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Faces: how many, and how large the largest, with MTCNN (facenet-pytorch) or OpenCV Haar.
 
-MTCNN's weights ship inside the facenet-pytorch wheel (no download). On 200 shared covers it
-found faces on 46.5 % of covers, and every face it found that Haar missed was real, drawn faces
-included; Haar found 29 %, most of what it alone found being false (docs/offline-weights.md).
+MTCNN's weights ship inside the facenet-pytorch wheel (no download). On shared covers labelled
+by eye it finds more faces than Haar, and every face it found that Haar missed was real, drawn
+faces included, while most of what Haar alone found was false (benchmarks/attributes.py,
+benchmarks/results/attributes.json; docs/attributes.md).
 So MTCNN is the default and Haar (always available: opencv-python-headless) the fallback.
 The two are cached under different names: their counts are not interchangeable.
 

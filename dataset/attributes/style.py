@@ -6,8 +6,8 @@ eye (``tests/data/cover_attribute_labels.csv``) by ``benchmarks/attributes.py --
 style-fit``. The fitted numbers ship as plain arrays in ``style_weights.npz`` beside this
 module, read with ``allow_pickle=False`` (no pickle, as for the training heads): the class
 names, the standardisation (mean, scale), the coefficients and intercepts. Rules on colour,
-texture, structure and faces reached 0.67 against 0.61 for the majority class; the measured
-accuracy of this model is in the README (attributes).
+texture, structure and faces barely beat the majority class; the measured
+accuracy of this model is in docs/attributes.md (benchmarks/attributes.py).
 
 Refitting changes the values: bump ``VERSION`` with the weights so that the cache recomputes.
 """

@@ -2,13 +2,11 @@
 near-duplicates (Hamming distance <= threshold), merged transitively; one representative each.
 
 Threshold (pHash, 64 bits; pHash distances are even because each hash has 32 set bits): 10.
-Measured on the 4,115 shared 5-genre covers (benchmarks/dedup.py, contact sheets inspected by
-eye): pairs per distance 0:395 2:39 4:69 6:101 8:75 10:93, then 12:162 14:474 16:2363 - the
-count turns up where unrelated covers with a similar layout start to match. A random 30 pairs
-at <= 10 were 29 the same album (the miss at exactly 10); 30 pairs at 12-14 were 27 unrelated.
-About 7 % of the distinct covers are dropped as another's near-duplicate. A false merge costs
-one cover; a missed one leaks an album across splits, so the threshold sits at the top of the
-clean range.
+Chosen on the shared 5-genre covers (benchmarks/dedup.py, contact sheets inspected by eye; the
+pair counts per distance are ``pair_distance_histogram`` in benchmarks/results/dedup.json):
+the count turns up just above 10, where unrelated covers with a similar layout start to match,
+and random pairs at <= 10 were the same album. A false merge costs one cover; a missed one leaks
+an album across splits, so the threshold sits at the top of the clean range.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Each cover's ``k`` nearest neighbours by cosine similarity (L2-normalised embedd
 exact cosine reaches ``min_cosine`` become candidate pairs; the geometric check
 (:mod:`sleeve.dataset.dedup.geometry`) decides which are the same artwork. Up to ``EXACT_UP_TO``
 vectors the index is exact (``IndexFlatIP``: one BLAS product per query block). Above, a flat
-scan grows as n^2 (benchmarks/dedup.py: 3.5 s at 10^4 covers, 100x that at 10^5), so the index
+scan grows as n^2 (benchmarks/dedup.py, ``visual.search_scaling`` in its JSON), so the index
 becomes ``PCA128,IVF{2 sqrt(n)},Flat``: vectors projected to 128 dimensions, searched in the
 ``NPROBE`` nearest of ~2 sqrt(n) k-means lists. For unit vectors Euclidean order is cosine
 order, and the projection keeps distances roughly; the cosine of every pair it returns is then
@@ -22,7 +22,7 @@ import numpy as np
 if TYPE_CHECKING:  # imported where an index is made (it loads the native library)
     import faiss
 
-EXACT_UP_TO = 20_000  # flat: ~3.5 s at 10^4 on 2 cores, growing as n^2
+EXACT_UP_TO = 20_000  # flat search time grows as n^2 (benchmarks/dedup.py)
 PCA_DIMS = 128
 NPROBE = 16
 TRAIN_PER_LIST = 40  # k-means training vectors per inverted list (FAISS asks for >= 39)

@@ -11,11 +11,10 @@ chunk within its radius only, so each pair comes once. Exact: the same pairs a b
 
 The join runs bucket against bucket in compiled code (numba), over key ranges split between
 threads. Why not the numpy self-join this replaced: it materialised every candidate (repeat,
-gather, compare) per flip mask, one random memory access each; 98 s at 10^6 hashes.
-Bucket against bucket, both sides are short contiguous runs of the sorted hashes: 5-6x faster at
-10^5 and 10^6 in the same run (benchmarks/scale.py). Why not FAISS (benchmarks/dedup.py):
-``IndexBinaryFlat.range_search`` is a brute force (~508 s at 10^6); ``IndexBinaryMultiHash``
-(4x16 bits, nflip 2) took 22.5 s at 10^5.
+gather, compare) per flip mask, one random memory access each. Bucket against bucket, both
+sides are short contiguous runs of the sorted hashes (benchmarks/scale.py measures both in the
+same run; docs/scale.md). Why not FAISS (benchmarks/dedup.py): ``IndexBinaryFlat.range_search``
+is a brute force that costs n², and ``IndexBinaryMultiHash`` was slower still.
 
 Scaling: the work is ``sum_c masks_c * (2^w_c lookups + n^2 / 2^w_c candidate checks)``; the
 chunking minimises it (4 chunks of 16 bits at t = 10 up to ~3x10^6 hashes, 3 of ~21 bits above).

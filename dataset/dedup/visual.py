@@ -11,18 +11,19 @@ too. This stage finds those:
    inliers, and once aligned the two covers agree on most of their textured area. That tells
    a re-capture of one artwork from a different release on the same template (record centre
    labels of different singles, one photo laid out as two albums). Why not a calibrated
-   threshold pair on the scores we already have: on the labelled pairs embedding cosine >= 0.9
-   finds 26 % of the same-album pairs at precision 0.96, and pHash <= 14 finds 59 % at 0.74;
-   neither separates a re-capture from a look-alike, keypoint geometry does.
+   threshold pair on the scores we already have: on the labelled pairs a high embedding cosine
+   finds few same-album pairs and a loose pHash distance lets look-alikes in
+   (benchmarks/dedup.py); neither separates a re-capture from a look-alike, keypoint geometry
+   does.
 3. the words (:mod:`sleeve.dataset.dedup.visual_text`, OCR cached in the catalog per sha256; covers
    in the pairs it asks about are read first when the OCR extra is installed and ``--no-text``
    is not given): a pair with >= 15 inliers and disagreement up to 0.75 is confirmed when each
    cover's prominent words are all found on the other (Fugees *The Score* with an "ORANGE"
    sticker, Dr. Dre *2001* with a "Back to Black" sticker); a geometric pair is dropped when both
    covers print confident prominent words and neither's are found on the other (one photo on
-   two Tammy Wynette albums, two singles' Columbia labels). On the labelled pairs: precision
-   0.984 / recall 0.973 (held-out halves 0.976 / 0.968 vs 0.973 / 0.963 for geometry alone on
-   the same halves). It cannot reach pairs where OCR reads nothing legible on one cover: the
+   two Tammy Wynette albums, two singles' Columbia labels); its precision and recall on the
+   labelled pairs, against geometry alone, are in docs/build.md.
+   It cannot reach pairs where OCR reads nothing legible on one cover: the
    Run the Jewels photo (its only words are on the other copy's sticker), the *Waylon* reprint,
    *Red Headed Stranger* (script lettering) against its live album. No words for a cover (no
    OCR extra, ``--no-text`` with nothing cached, an unreadable file, too few letters) means the
@@ -31,14 +32,14 @@ too. This stage finds those:
 Confirmed pairs join the pHash groups (:func:`sleeve.dataset.dedup.groups.group_duplicates`), so
 they never span splits and their genre evidence is pooled by the label rule.
 
-Thresholds, chosen on the 289 labelled pairs in ``tests/data/cover_pairs.csv`` (186 same
-album, 103 different releases; benchmarks/dedup.py): candidates k = 8 at cosine >= 0.7, plus
-pairs within pHash 14 at cosine >= 0.5 (a phone photo whose embedding drifted: the Nashville
-Sound photo vs its scan, cosine 0.67), cover all 186 same-album pairs; >= 15 inliers and
-<= 0.475 disagreeing blocks (near-featureless covers: a plain-resized layout and colour
-comparison instead, :mod:`sleeve.dataset.dedup.geometry`) then give precision 0.973 / recall 0.962
-(thresholds picked on random halves: 0.967 / 0.963 on the other halves, worst 0.928 / 0.943).
-pHash <= 10 scores 1.000 / 0.129 on the same pairs. Still missed: re-prints whose texture
+Thresholds (:class:`sleeve.dataset.dedup.visual_settings.VisualDedup`), chosen on the cover
+pairs labelled by eye in ``tests/data/cover_pairs.csv`` (same album or different releases):
+the candidates (k nearest by cosine, plus pairs near in pHash at a lower cosine: a phone
+photo whose embedding drifted) cover every labelled same-album pair; the inlier and
+disagreeing-block bounds (near-featureless covers: a plain-resized layout and colour
+comparison instead, :mod:`sleeve.dataset.dedup.geometry`) then keep precision and recall high,
+also with thresholds picked on random halves; benchmarks/dedup.py measures them against pHash
+alone (benchmarks/results/dedup.json, docs/build.md). Still missed: re-prints whose texture
 differs everywhere (a leather-look *Waylon* reprint, *The King of Limbs*), a stickered re-capture
 whose two halves align differently (Run the Jewels), *Blurryface* on another background colour;
 they disagree on aligned blocks as much as one photo session laid out as two albums does.
@@ -50,7 +51,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -61,6 +62,12 @@ from sleeve.dataset.dedup.geometry import Match, verify_pairs
 from sleeve.dataset.dedup.groups import Grouping
 from sleeve.dataset.dedup.lookalike import candidate_pairs, normalised
 from sleeve.dataset.dedup.neighbours import hex_to_uint64, near_pairs
+from sleeve.dataset.dedup.visual_settings import (
+    BACKBONE,
+    IMAGE_SIZE,
+    THRESHOLD_NOTE,
+    VisualDedup,
+)
 from sleeve.dataset.dedup.visual_text import TEXT, TextCheckReport, WordSource, run_text_check
 from sleeve.dataset.labels import NEAR_DUPLICATE, Label
 from sleeve.dataset.rows import ImageRow
@@ -69,52 +76,6 @@ if TYPE_CHECKING:  # torch loads only when the stage runs
     import torch
 
     from sleeve.core.vision.backbones import Backbone
-
-THRESHOLD_NOTE = (
-    "Chosen on 289 pairs of the shared covers labelled by eye (tests/data/cover_pairs.csv): "
-    "on them the stage has precision 0.984 and recall 0.973 with its text check (0.973 / 0.962 "
-    "on the geometry alone); thresholds picked on random halves score 0.976 / 0.968 on the "
-    "other halves (geometry alone: 0.973 / 0.963; benchmarks/dedup.py)."
-)
-BACKBONE = "efficientnet_lite0"
-VERIFY = "ORB+RANSAC (near-featureless covers: 32 px layout and colour)"
-IMAGE_SIZE = 224  # train-and-evaluate's default recipe: the cache it fills is the one read here
-
-
-@dataclass(frozen=True)
-class VisualDedup:
-    """Settings of the stage (``build-dataset --visual-dedup on|off``)."""
-
-    enabled: bool = True
-    k: int = 8  # neighbours per cover searched for candidates
-    min_cosine: float = 0.7  # candidate floor on embedding cosine similarity
-    min_inliers: int = 15  # RANSAC homography inliers to confirm
-    max_disagreement: float = 0.475  # share of textured blocks that may differ once aligned
-    # pairs within this pHash distance are candidates too (0: none) when their cosine reaches
-    # phash_min_cosine: a photo whose embedding drifted under the floor can still be near in
-    # pHash (433 more pairs to check on the shared covers without that cosine bound, 32 with)
-    phash_candidates: int = 14
-    phash_min_cosine: float = 0.5
-    # the words on the covers as a second verdict (sleeve.dataset.dedup.visual_text): pairs with
-    # enough inliers and disagreement up to text_max_disagreement are confirmed when both
-    # covers print the same prominent words (containment >= text_same_at both ways); pairs the
-    # geometry confirmed are dropped when neither cover's confident (>= text_veto_confidence)
-    # prominent words are found on the other (containment <= text_different_at)
-    text_check: bool = True
-    text_max_disagreement: float = 0.75
-    text_same_at: float = 1.0
-    text_different_at: float = 0.2
-    text_veto_confidence: float = 0.9
-    # pairs that align (>= hold_min_inliers) with disagreement up to hold_max_disagreement but
-    # are not confirmed are kept in ONE split without being merged: a stickered copy, another
-    # printing or the same photo session on another release. Both covers and both labels stay;
-    # only the split is shared, so a doubt costs nothing and a real copy cannot leak. (On the
-    # shared covers: 28 such pairs, 7 of the 8 labelled same-album pairs geometry misses.)
-    hold_min_inliers: int = 12
-    hold_max_disagreement: float = 0.75
-
-    def describe(self) -> dict[str, object]:
-        return asdict(self) | {"backbone": f"{BACKBONE} {IMAGE_SIZE}px", "verify": VERIFY}
 
 
 @dataclass(frozen=True)

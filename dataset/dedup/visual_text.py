@@ -13,7 +13,7 @@ label's centre template). The words tell them apart where OCR reads them:
 
 No words (OCR engine not installed, ``--no-text`` with nothing cached, an unreadable cover, or
 too few legible letters) is no evidence: the pair gets the geometric verdict alone, as
-without this check. Thresholds: :class:`sleeve.dataset.dedup.visual.VisualDedup`.
+without this check. Thresholds: :class:`sleeve.dataset.dedup.visual_settings.VisualDedup`.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING
 
 from sleeve.dataset.dedup.cover_words import DIFFERENT, SAME, TextThresholds, text_verdict
 from sleeve.dataset.dedup.geometry import Match
+from sleeve.dataset.dedup.visual_settings import VisualDedup
 from sleeve.dataset.text.cover_text import ensure_text, load_text
 from sleeve.dataset.text.ocr import Word, engine_available
 
 if TYPE_CHECKING:
     from sleeve.core.catalog.db import Catalog
-    from sleeve.dataset.dedup.visual import VisualDedup
 
 GEOMETRY = "geometry"  # how a pair was confirmed: by the geometric check alone
 TEXT = "text"  # in the text band, by the words the two covers print

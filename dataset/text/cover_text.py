@@ -1,6 +1,6 @@
 """The cover-text cache: OCR words per (image sha256, engine, engine version) in the catalog.
 
-Reading is the cost (~0.2-0.3 s a cover on one core), so it happens once per image and engine
+Reading is the cost (benchmarks/ocr_engines.py: covers/s), so it happens once per image and engine
 version. Results are committed in batches as they arrive: an interrupted run keeps what it read
 and the next run reads only the rest. Unreadable files are skipped, counted, and retried next
 time (nothing is cached for them).

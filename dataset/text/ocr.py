@@ -2,15 +2,15 @@
 
 The engine is ``rapidocr-onnxruntime`` (optional extra ``sleeve[ocr]``): PP-OCRv4 detection and
 recognition as ONNX files inside the wheel, so nothing is downloaded. Each process builds the
-engine once. onnxruntime runs with one thread per process: on this 2-core machine one thread
-read 3.6 covers/s against 1.9 with two (the threads fight over the cores), so parallelism comes
-from the engine's workers (:mod:`sleeve.core.engine`) instead.
+engine once. onnxruntime runs with one thread per process: on a 2-core machine one thread
+reads faster than two (the threads fight over the cores), so parallelism comes from the
+engine's workers (:mod:`sleeve.core.engine`) instead (benchmarks/ocr_engines.py measures the
+rate, one process per core).
 
-Measured on the shared covers (benchmarks/stages.py, docs/performance.md): detection is about
-60 % of a read, recognition 30 %, the angle classifier 1 %; a smaller detection input is the
-only large saving and it changes the words, so the defaults keep the library's models and
-sizes. The wrapper already skips recognition when detection finds no line and recognises
-the lines in batches.
+Where a read's time goes is measured by benchmarks/stages.py (docs/performance.md): detection
+takes most of it; a smaller detection input is the only large saving and it changes the words,
+so the defaults keep the library's models and sizes. The wrapper already skips recognition
+when detection finds no line and recognises the lines in batches.
 """
 
 from __future__ import annotations
@@ -36,13 +36,13 @@ from sleeve.core.progress import bar as progress_bar
 ENGINE = "rapidocr-onnxruntime"
 INSTALL_HINT = "pip install 'sleeve[ocr]'"
 MIN_CONFIDENCE = 0.5  # the engine's own default text score: weaker reads are mostly noise
-CHUNK = 8  # covers per batch sent to a worker (a read costs ~0.1 s, so small batches balance)
+CHUNK = 8  # covers per batch sent to a worker (reads are slow and uneven: small batches balance)
 MIN_PARALLEL = 16  # below this, starting workers (each loads the models) costs more
 # Detection input: None keeps the library's (shorter side scaled up to 736 px). Smaller inputs
-# are faster but change the words read (measured on the shared covers, benchmarks/stages.py:
-# 480 px kept the words of only about a third of the covers), so the default keeps it.
+# are faster but change the words read (benchmarks/stages.py, docs/performance.md), so the
+# default keeps it.
 DET_SIDE: int | None = None
-USE_CLS = True  # the angle classifier changed the words of ~10 % of the sample when off
+USE_CLS = True  # turning the angle classifier off changed words (benchmarks/stages.py)
 REC_BATCH = 6  # text-line crops per recognition run (the library's)
 
 _engine: Any = None  # one per process, built on first use

@@ -12,16 +12,14 @@ results as the batch finishes, so a killed job keeps every batch the driver alre
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from sleeve.core.errors import ConfigError, UsageError
 from sleeve.core.procs import worker_pool
 
 if TYPE_CHECKING:
-    from sleeve.core.settings import Settings
+    pass
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -77,24 +75,3 @@ class LocalEngine:
         finally:
             # an interrupt (or the caller stopping early) drops queued batches
             pool.shutdown(wait=True, cancel_futures=True)
-
-
-ENGINES = ("local", "ray")
-
-
-def engine_from_settings(
-    settings: Settings, name: str = "local", workers: int | None = None
-) -> Engine:
-    """The engine ``--engine NAME`` asks for: ``local`` (this machine, ``workers`` processes,
-    default one per core) or ``ray`` (the cluster at ``SLEEVE_RAY_ADDRESS``)."""
-    if name == "local":
-        return LocalEngine(workers or os.cpu_count() or 1)
-    if name == "ray":
-        if not settings.ray_address:
-            raise ConfigError(
-                "--engine ray needs SLEEVE_RAY_ADDRESS (ray://HOST:10001, HOST:PORT or auto)"
-            )
-        from sleeve.core.engine_ray import RayEngine
-
-        return RayEngine(settings.ray_address)
-    raise UsageError(f"--engine {name!r}: choose one of {', '.join(ENGINES)}")

@@ -27,7 +27,8 @@ from sleeve.core.settings import Settings
 from sleeve.inference.inputs import ImageLoader, image_from_bytes, resolve_inputs
 from sleeve.inference.rundir import latest_run
 
-# measured (benchmarks/predict.py, Lite0 on 2 CPU cores): batch 8 ~51 img/s, 1 ~42, 32 ~41
+# the fastest of batch 1/8/32 for Lite0 on 2 CPU cores (benchmarks/predict.py,
+# throughput_images_per_second in benchmarks/results/predict.json)
 DEFAULT_BATCH_SIZE = 8
 
 

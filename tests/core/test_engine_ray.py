@@ -18,7 +18,8 @@ from sqlalchemy import select
 from sleeve.collector.folder_import import import_folder
 from sleeve.core.catalog.db import open_catalog
 from sleeve.core.catalog.models import CoverImage, ImageHash
-from sleeve.core.engine import LocalEngine, engine_from_settings
+from sleeve.core.engine import LocalEngine
+from sleeve.core.engine_choice import engine_from_settings
 from sleeve.core.errors import ConfigError, UsageError
 from sleeve.core.taxonomy import Taxonomy
 from sleeve.dataset import cli as build_cli

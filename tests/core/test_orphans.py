@@ -17,12 +17,17 @@ import pytest
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 
-# Hash 200 FIFOs with 2 workers: each worker blocks opening a FIFO nobody writes, so the pool is
-# mid-hashing for as long as the test wants (the parallel path needs >= 200 files).
+# Hash 200 files with 2 workers, each stuck inside its first hash (a hung network file system, a
+# huge decode): the forked workers inherit a hash function that never returns, so the pool is
+# mid-hashing for as long as the test wants (the parallel path needs >= 200 files). Not FIFOs:
+# the image intake refuses them at once (regular files only), so they cannot be the block.
 HASHER = """
-import sys
-from sleeve.dataset.dedup.hashing import hash_files
-hash_files(sys.argv[1:], workers=2, progress=False)
+import sys, time
+from sleeve.dataset.dedup import hashing
+def stuck(path, algo):
+    time.sleep(3600)
+hashing.hash_image = stuck
+hashing.hash_files(sys.argv[1:], workers=2, progress=False)
 """
 
 # Load covers through the training data loader with 2 workers, each stuck inside __getitem__

@@ -23,7 +23,8 @@ from sleeve.dataset.attributes import store
 from sleeve.dataset.attributes.decode import load_view
 from sleeve.dataset.attributes.registry import EXTRACTORS
 from sleeve.dataset.dedup.hashing import ensure_hashes, hash_image
-from sleeve.dataset.dedup.visual import IMAGE_SIZE, embedding_cache_root, visual_backbone
+from sleeve.dataset.dedup.visual import embedding_cache_root, visual_backbone
+from sleeve.dataset.dedup.visual_settings import IMAGE_SIZE
 from sleeve.dataset.per_cover import Item, Plan, run_batch, warm_build_caches
 from sleeve.dataset.text.cover_text import catalog_images, ensure_text, load_text
 from tests.dataset_support import write_tree

@@ -19,7 +19,7 @@ from sleeve.dataset.build import build_dataset
 from sleeve.dataset.dedup.geometry import keypoints, load_cover, match, verify_pairs
 from sleeve.dataset.dedup.groups import group_duplicates
 from sleeve.dataset.dedup.lookalike import candidate_pairs
-from sleeve.dataset.dedup.visual import VisualDedup
+from sleeve.dataset.dedup.visual_settings import VisualDedup
 from sleeve.dataset.labels import NEAR_DUPLICATE
 from sleeve.dataset.rows import ImageRow
 from tests.dataset_support import cover, read_manifest

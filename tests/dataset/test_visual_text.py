@@ -12,7 +12,7 @@ from sleeve.core.taxonomy import Taxonomy
 from sleeve.dataset.build import build_dataset
 from sleeve.dataset.dedup.cover_words import DIFFERENT, SAME, TextThresholds, text_verdict
 from sleeve.dataset.dedup.geometry import Match
-from sleeve.dataset.dedup.visual import VisualDedup
+from sleeve.dataset.dedup.visual_settings import VisualDedup
 from sleeve.dataset.dedup.visual_text import check_pairs
 from sleeve.dataset.text.ocr import Word
 from tests.dataset_support import cover

@@ -15,7 +15,7 @@ from sleeve.inference.classifier import Classifier
 from sleeve.inference.heads_runtime import head_probabilities, project
 from sleeve.inference.model_check import check_head
 from sleeve.training.analyze.separation import find_pair, pair_separation
-from sleeve.training.fit.methods import ALL_METHODS, PROJECTED_METHODS
+from sleeve.training.fit.method_names import ALL_METHODS, PROJECTED_METHODS
 from sleeve.training.fit.methods.projected import fit_projected_methods
 from sleeve.training.fit.projection import (
     PROJECTIONS,

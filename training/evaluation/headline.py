@@ -1,7 +1,8 @@
 """The figure a run leads with: grouped cross-validation of the chosen recipe over all covers.
 
-One test split is a small sample: on the shared covers one 490-cover test split moves by about
-±0.04 weighted F1 from seed to seed. So the headline refits the chosen head (its settings as
+One test split is a small sample: on the shared covers its weighted F1 moves from split seed to
+seed by as much as the gaps between rungs (docs/results.md).
+So the headline refits the chosen head (its settings as
 chosen on val) on cached embeddings in grouped, stratified 5-fold cross-validation (``REPEATS``)
 over train+val+test, and reports the mean of the fold scores with the 2.5-97.5 % range of
 those scores beside the single test split's score. The folds are grouped by the manifest's

@@ -1,9 +1,10 @@
 """Which method a run ships: best on val, or by grouped cross-validation when val is small.
 
-A small val split picks noisily: on one split of the shared covers a 38-cover val picked kNN
-while three other rungs did better on test. Below ``VAL_MIN_COVERS`` val covers the refittable
-embedding heads (training/evaluation/grouped_cv.py) and the text rungs (``text``, ``fused``:
-their image head and the words refitted per fold when that image head is refittable) are compared by
+A small val split picks noisily (benchmarks/selection.py compares the choice by val and by
+cross-validation on the shared covers; docs/results.md).
+Below ``VAL_MIN_COVERS`` val covers the refittable
+embedding heads (evaluation/grouped_cv.py) and the text rungs (``text``, ``fused``: their image
+head and the words refitted per fold when that image head is refittable) are compared by
 grouped, stratified 5-fold cross-validation over train+val (their settings as chosen on val;
 test never enters), and the best mean fold weighted F1 wins. Heads that cannot be refitted per
 fold (fine-tune, hybrid, CatBoost, projections, the val-built ensemble) are then left out, and
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sleeve.inference.run_metrics import RunMetrics
+from sleeve.training.config import VAL_MIN_COVERS
 from sleeve.training.evaluation.cover_groups import manifest_groups
 from sleeve.training.evaluation.grouped_cv import REFITTABLE, grouped_cv_scores
 from sleeve.training.evaluation.headline import TEXT_RUNGS, head_params, summarise, text_rung_scores
@@ -30,9 +32,6 @@ if TYPE_CHECKING:
     from sleeve.training.data import Export
     from sleeve.training.fit.methods import MethodOutcome
 
-# ~±0.05 weighted F1 of bootstrap noise at 300 covers (0.035 at 615, shrinking as 1/sqrt(n)):
-# below it, gaps between rungs are mostly val noise
-VAL_MIN_COVERS = 300
 BOOTSTRAP = 200
 
 

@@ -118,6 +118,6 @@ def make_loader(
 
 
 def default_workers(device: torch.device) -> int:
-    # On a 2-core CPU the network is the bottleneck (decode ~490 img/s vs ~35 img/s forward):
+    # On a 2-core CPU the network is the bottleneck (decoding is an order of magnitude faster):
     # a worker process would only steal a core from the matmuls.
     return 4 if device.type == "cuda" else 0

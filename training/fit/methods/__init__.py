@@ -24,19 +24,6 @@ if TYPE_CHECKING:
     from sleeve.training.config import TrainConfig
     from sleeve.training.data import Export
 
-EMBEDDING_METHODS = ("knn", "logreg", "svc", "rf", "catboost")
-# kNN / SVC in a learned space (methods/projected.py); asked for by name, like hybrid
-PROJECTED_METHODS = ("lda-knn", "lda-svc", "supcon-knn", "supcon-svc")
-ALL_METHODS = (
-    *EMBEDDING_METHODS,
-    "ensemble",
-    "finetune",
-    "hybrid",
-    *PROJECTED_METHODS,
-    "text",
-    "fused",
-)
-
 
 @dataclass
 class FittedHead:

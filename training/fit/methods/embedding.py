@@ -19,13 +19,8 @@ from sleeve.core.vision.embeddings import FeatureRecipe, cached_embeddings, enco
 from sleeve.inference.classifier import package
 from sleeve.inference.heads_runtime import head_probabilities
 from sleeve.training.config import DEFAULT_METHODS, TrainConfig
-from sleeve.training.fit.methods import (
-    EMBEDDING_METHODS,
-    PROJECTED_METHODS,
-    FittedHead,
-    MethodOutcome,
-    RungContext,
-)
+from sleeve.training.fit.method_names import EMBEDDING_METHODS, PROJECTED_METHODS
+from sleeve.training.fit.methods import FittedHead, MethodOutcome, RungContext
 from sleeve.training.fit.methods.heads import EMBEDDING_FITTERS, catboost_available, fit_ensemble
 from sleeve.training.fit.methods.knn import fit_knn
 from sleeve.training.fit.methods.projected import fit_projected_methods
