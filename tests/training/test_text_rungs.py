@@ -251,7 +251,7 @@ def test_the_default_recipe_refuses_an_export_without_words(tmp_path) -> None:  
         train_and_evaluate(export, tmp_path / "run", TrainConfig(methods=BEST.methods, **TINY))
     # an image-only recipe, asked for by name, still runs
     result = train_and_evaluate(export, tmp_path / "run2", TrainConfig(methods=("logreg",), **TINY))
-    assert result.metrics["best"]["method"] == "logreg"
+    assert result.metrics.best.method == "logreg"
 
 
 def test_the_headline_says_how_its_folds_are_grouped(text_run) -> None:  # type: ignore[no-untyped-def]
@@ -283,7 +283,8 @@ def test_predict_answers_unsure_below_the_asked_confidence(
 
 def test_the_run_reports_coverage_against_weighted_f1(text_run) -> None:  # type: ignore[no-untyped-def]
     _, result = text_run
-    points = result.metrics["confidence"]["points"]
+    assert result.metrics.confidence is not None
+    points = result.metrics.confidence["points"]
     assert points[0]["min_confidence"] == 0.0 and points[0]["test_coverage"] == 1.0
     thresholds = [p["min_confidence"] for p in points]
     assert thresholds == sorted(thresholds)  # stricter thresholds answer fewer covers
@@ -302,4 +303,4 @@ def test_the_text_rung_reads_the_covers_the_balancer_left_out(tmp_path) -> None:
     (export / EXTRA_TEXT_TABLE).write_bytes(render_extra_text_table(extra))
     config = TrainConfig(methods=("logreg", "text"), select_min_val=0, **TINY)
     metrics = train_and_evaluate(export, tmp_path / "run", config).metrics
-    assert metrics["methods"]["text"]["params"]["extra_train_covers"] == 6
+    assert metrics.methods["text"].params["extra_train_covers"] == 6

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import platform
 from collections import defaultdict
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -133,7 +133,13 @@ def write_run_dir(
 ) -> RunMetrics:
     metrics = build_metrics(export, outcomes, best, config, total_seconds)
     # model_selection / selection / headline / learning_curve blocks (training/evaluation/)
-    metrics = replace(metrics, **_jsonable(extra_metrics or {}))
+    blocks = _jsonable(extra_metrics or {})
+    known = {f.name for f in fields(RunMetrics)} - {"extra"}
+    metrics = replace(
+        metrics,
+        **{k: v for k, v in blocks.items() if k in known},
+        extra=metrics.extra | {k: v for k, v in blocks.items() if k not in known},
+    )
     arrays = probability_arrays(export, outcomes)
     by_artist = artist_breakdown(export, arrays)  # seen/unseen artist (export's artists.csv)
     if by_artist:
