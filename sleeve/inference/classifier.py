@@ -42,6 +42,7 @@ from sleeve.core.fsutil import atomic_path
 from sleeve.core.settings import Settings, load_settings
 from sleeve.core.vision.backbones import CROP_PCT, Backbone, eval_transform, load_backbone
 from sleeve.core.vision.embeddings import FeatureRecipe, extractor_for
+from sleeve.core.vision.runtime import OnnxExtractor
 from sleeve.dataset.attributes.decode import FACE_SIDE, view_of
 from sleeve.dataset.text.ocr import Word, read_words, words_text
 from sleeve.inference.heads_runtime import head_probabilities
@@ -209,7 +210,9 @@ class Classifier:
     def _check_head(self, where: str) -> None:
         """The head must read what the backbone (and side blocks) really hand it, and answer
         one column per genre."""
-        size = min(self.recipe.size, 64)  # pooled width does not depend on the input size
+        # pooled width does not depend on the input size; an exported graph takes only its own
+        fixed = isinstance(self.extractor, OnnxExtractor)
+        size = self.recipe.size if fixed else min(self.recipe.size, 64)
         with torch.inference_mode():
             probe = torch.zeros(1, 3, size, size, device=self.device)
             width = int(self.extractor(probe).shape[1])
