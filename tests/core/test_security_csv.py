@@ -105,6 +105,9 @@ def test_security_label_issues_keep_file_names_and_genres_inert() -> None:
         is_issue=np.ones(n, dtype=bool),
         folds=2,
         c=1.0,
+        thresholds={},
+        words=HOSTILE,  # words read on a cover and artist names are outside text too
+        artists=HOSTILE,
     )
     text = render_label_issues(issues, ["=cmd()", "rock"])
     assert not any(_live(c) for row in _cells(text) for c in row)
