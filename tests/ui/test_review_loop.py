@@ -215,7 +215,8 @@ def test_decisions_written_by_another_tool_are_checked_not_trusted(env) -> None:
 
     result = _build(settings, catalog, tax)
     review = result.card.review
-    skipped = {(s["sha256"], s["reason"].split(" ")[0]) for s in review["skipped"]}
+    assert review is not None and review.skipped is not None
+    skipped = {(s["sha256"], str(s["reason"]).split(" ")[0]) for s in review.skipped}
     assert skipped == {
         (sha_a, "genre"),
         (sha_b, "unsafe"),
@@ -223,7 +224,7 @@ def test_decisions_written_by_another_tool_are_checked_not_trusted(env) -> None:
         (None, "orphaned:"),
         (sha_e, "genre"),
     }
-    assert (review["excluded"], review["relabelled"]) == (1, 1)
+    assert (review.excluded, review.relabelled) == (1, 1)
     manifest = {r["sha256"]: r for r in read_manifest(result.export_dir)}
     assert sha_d not in manifest
     assert sha_e not in manifest or manifest[sha_e]["genre"] == "jazz"

@@ -148,7 +148,7 @@ def test_the_static_rule_catches_outside_text() -> None:
 
 
 def test_security_streamlit_gets_the_intake_upload_cap(tmp_path: Path) -> None:
-    for cap in (15 * 1024 * 1024, 1, 5 * 1024 * 1024 + 1):
+    for cap in (15 * 1024 * 1024, 1024, 5 * 1024 * 1024 + 1):  # 1024: the smallest cap allowed
         settings = fast_settings(tmp_path, max_image_bytes=cap)
         cmd = app_command(8765, headless=True, settings=settings)
         flag = cmd.index("--server.maxUploadSize")

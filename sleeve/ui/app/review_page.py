@@ -116,8 +116,8 @@ def render_suspect(settings: Settings, s: Suspect, genres: list[str]) -> None:
             f"filed as **{plain(s.given_genre)}** ({s.probabilities.get(s.given_genre, 0):.0%}), "
             f"looks like **{plain(s.suggested_genre)}** "
             f"({s.probabilities.get(s.suggested_genre, 0):.0%})"
-            + (f"\n\nartist: **{s.artist}**" if s.artist else "")
-            + (f"\n\nwords: _{s.words[:200]}_" if s.words else "\n\nwords: none read")
+            + (f"\n\nartist: **{plain(s.artist)}**" if s.artist else "")
+            + (f"\n\nwords: _{plain(s.words[:200])}_" if s.words else "\n\nwords: none read")
         )
         b1, b2 = actions.columns(2)
         b1.button("Keep", key=f"keep_{key}", on_click=_decide, args=(settings, s.sha256, "keep"))
