@@ -13,11 +13,11 @@ FACES_PKG ?= facenet-pytorch==2.6.0
 
 .PHONY: install demo test test-fast lint typecheck docs bench
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_PINS)
-	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[$(EXTRAS)]"
 	# MTCNN faces (sleeve attributes): its wheel pins torch<2.3 and numpy<2, which would replace
 	# the pinned torch; it runs fine on the current ones, so no deps (requests, tqdm are ours).
 	$(PY) -m pip install -q --no-deps $(FACES_PKG)

@@ -31,7 +31,9 @@ Mutation = Callable[[dict, int], None]
 def _width(run: Path) -> int:
     clf = Classifier.load(run)
     with torch.inference_mode():
-        return int(clf.extractor(torch.zeros(1, 3, 64, 64)).shape[1])
+        # an exported graph takes only its own input size
+        size = clf.recipe.size
+        return int(clf.extractor(torch.zeros(1, 3, size, size)).shape[1])
 
 
 def _linear(n: int, width: int, value: float = 0.01) -> dict:
