@@ -62,8 +62,14 @@ from sleeve.dataset.rows import CatalogRows, ImageRow, load_rows
 from sleeve.dataset.shards import DEFAULT_FORMAT
 from sleeve.dataset.split import SplitItem, assign_splits, leak_groups
 from sleeve.dataset.text.artist_stage import ARTIST_TABLE, ArtistStage, find_artists
+from sleeve.dataset.text.artists import NONE as NO_ARTIST
 from sleeve.dataset.text.cover_text import TEXT_TABLE, ensure_text, load_text, render_text_table
-from sleeve.dataset.text.extra_text import EXTRA_TEXT_TABLE, extra_items, render_extra_text_table
+from sleeve.dataset.text.extra_text import (
+    EXTRA_TEXT_TABLE,
+    ExtraCover,
+    extra_items,
+    render_extra_text_table,
+)
 from sleeve.dataset.text.ocr import INSTALL_HINT, engine_available
 
 THRESHOLD_NOTE = (
@@ -616,7 +622,16 @@ def extra_text_table(
         progress=opts.progress,
     )
     words = load_text(catalog, [it.sha256 for it in extra])
-    rows = [(it.sha256, it.genre, words.get(it.sha256, [])) for it in extra]
+    rows = [
+        ExtraCover(
+            it.sha256,
+            it.genre,
+            words.get(it.sha256, []),
+            artists.evidence.get(it.sha256, NO_ARTIST).key,
+            artists.evidence.get(it.sha256, NO_ARTIST).name,
+        )
+        for it in extra
+    ]
     text_card.extra_train_covers = len(rows)
     text_card.extra_left_out_shared_group = shared
     text_card.note = (

@@ -62,7 +62,7 @@ from sleeve.dataset.shards import (
     shard_plan,
 )
 from sleeve.dataset.text.cover_text import TEXT_TABLE, parse_text_table, read_text_table
-from sleeve.dataset.text.extra_text import EXTRA_TEXT_TABLE, read_extra_text_table
+from sleeve.dataset.text.extra_text import EXTRA_TEXT_TABLE, ExtraCover, read_extra_text_table
 
 MANIFEST = "manifest.csv"
 CARD_JSON = "card.json"
@@ -271,15 +271,19 @@ class DatasetExport:
             raise DataError(f"cannot read {path}: {exc}") from None
 
     @cached_property
-    def extra_words(self) -> list[tuple[str, str]]:
-        """(genre, words) of the labelled covers the balancer left out (text_extra.jsonl, for
-        the text rung only: dataset/text/extra_text.py); [] when absent."""
+    def extra_covers(self) -> list[ExtraCover]:
+        """The labelled covers the balancer left out (text_extra.jsonl, for the text rung only:
+        dataset/text/extra_text.py): genre, words, artist evidence; [] when absent."""
         path = self.side_file(EXTRA_TEXT_TABLE)
         try:
-            rows = read_extra_text_table(path)
+            return read_extra_text_table(path)
         except (OSError, ValueError, KeyError) as exc:
             raise DataError(f"cannot read {path}: {exc}") from None
-        return [(genre, " ".join(w.text for w in words)) for _, genre, words in rows]
+
+    @property
+    def extra_words(self) -> list[tuple[str, str]]:
+        """(genre, words as one string) of :attr:`extra_covers`."""
+        return [(c.genre, " ".join(w.text for w in c.words)) for c in self.extra_covers]
 
     @property
     def has_text(self) -> bool:

@@ -149,6 +149,9 @@ def train_and_evaluate(
             best.fitted.val_probs, best.test_probs, split_labels(export, "test")
         ),
     }
+    fused = [o.artist_table for o in outcomes if o.artist_table is not None]
+    if fused:  # the fused rung's artist table: its size and its test figures
+        extra["artist_table"] = fused[0]
     if config.label_issues and "x" in features:  # the review queue (sleeve review)
         extra["label_issues"] = write_label_issues(
             run_dir, export, features["x"], config.seed, best, outcomes, texts

@@ -3,7 +3,8 @@
 ``--balance`` undersamples the large genres for the image rung (about 1,000 of the shared
 covers), but their words (artist names above all) are evidence the text rung can learn from
 without unbalancing anything the image head sees. The export's ``text_extra.jsonl`` lists them
-(sha256, genre, words) and training adds them to the text rung's train covers. A cover is left
+(sha256, genre, words, and the artist evidence found for it: dataset/text/artists.py) and
+training adds them to the text rung's train covers and its artist table. A cover is left
 out when it shares a leak group (duplicate group, release, credited artist) or an artist read
 from the words with a val or test cover, so the extra words never vouch for a held-out cover.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 from sleeve.dataset.text.ocr import Word
 
@@ -44,26 +46,45 @@ def extra_items(
     return out, shared
 
 
-def render_extra_text_table(rows: Iterable[tuple[str, str, list[Word]]]) -> bytes:
-    """text_extra.jsonl: one line per (sha256, genre, words), sorted by sha256."""
-    lines = [
-        json.dumps(
-            {"sha256": sha, "genre": genre, "words": [w.as_dict() for w in words]},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-        for sha, genre, words in sorted(rows, key=lambda r: r[0])
-    ]
+class ExtraCover(NamedTuple):
+    sha256: str
+    genre: str
+    words: list[Word]
+    artist_key: str = ""  # the artist evidence's key ("" none; artists.csv's artist_key)
+    artist: str = ""  # its name
+
+
+def render_extra_text_table(rows: Iterable[ExtraCover]) -> bytes:
+    """text_extra.jsonl: one line per cover, sorted by sha256 (the artist only when known)."""
+    lines = []
+    for row in sorted(rows, key=lambda r: r.sha256):
+        record: dict = {
+            "sha256": row.sha256,
+            "genre": row.genre,
+            "words": [w.as_dict() for w in row.words],
+        }
+        if row.artist_key:
+            record |= {"artist_key": row.artist_key, "artist": row.artist}
+        lines.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
     return ("\n".join(lines) + "\n" if lines else "").encode("utf-8")
 
 
-def read_extra_text_table(path: Path) -> list[tuple[str, str, list[Word]]]:
-    """Parse text_extra.jsonl ([] when absent)."""
+def read_extra_text_table(path: Path) -> list[ExtraCover]:
+    """Parse text_extra.jsonl ([] when absent; tables written before the artist fields read
+    as covers without artist evidence)."""
     if not path.is_file():
         return []
     out = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             row = json.loads(line)
-            out.append((row["sha256"], row["genre"], [Word.from_dict(d) for d in row["words"]]))
+            out.append(
+                ExtraCover(
+                    row["sha256"],
+                    row["genre"],
+                    [Word.from_dict(d) for d in row["words"]],
+                    str(row.get("artist_key", "")),
+                    str(row.get("artist", "")),
+                )
+            )
     return out

@@ -15,8 +15,10 @@
     text (optional, methods "text" and "fused"): {engine, engine_version, weight, weights
         (per condition: words, no_words; a cover whose words the head has nothing for gets
         the no_words share), image_method,
-        head: sleeve.inference.text_head.TextHead as plain arrays}: the cover's words are read
-        (OCR) and fused with the image head, ``weight`` being the text's share
+        head: sleeve.inference.text_head.TextHead as plain arrays, artists (optional, fused):
+        sleeve.inference.artist_table.ArtistTable as plain lists}: the cover's words are read
+        (OCR) and fused with the image head, ``weight`` being the text's share; when they name
+        an artist of the table, its genre distribution is one more log-linear term
     side (optional, early-fusion rungs such as "svc+attrs"): sleeve.inference.side_features
         blocks as plain arrays; the head then reads the image features and the cover's
         attributes and/or words, each block standardised and weighted as in training
@@ -45,6 +47,7 @@ from sleeve.core.vision.embeddings import FeatureRecipe, extractor_for
 from sleeve.core.vision.runtime import OnnxExtractor
 from sleeve.dataset.attributes.decode import FACE_SIDE, view_of
 from sleeve.dataset.text.ocr import Word, read_words, words_text
+from sleeve.inference.artist_table import ArtistContribution, ArtistTable
 from sleeve.inference.heads_runtime import head_probabilities
 from sleeve.inference.inputs import ImageLoader, ImageSource
 from sleeve.inference.model_check import (
@@ -67,6 +70,16 @@ ImageInput = ImageSource
 class Prediction:
     genre: str
     probability: float
+
+
+@dataclass
+class CoverAnswer:
+    """One cover's answer: the top genres, and for a text model the words read and the
+    artist they named (None: no artist of the model's table)."""
+
+    predictions: list[Prediction]
+    words: list[Word] | None = None
+    artist: ArtistContribution | None = None
 
 
 def package(
@@ -151,6 +164,8 @@ class Classifier:
         self.text_weights: dict[str, float] = (
             {k: float(v) for k, v in text.get("weights", {}).items()} if text else {}
         ) or {"words": self.text_weight, "no_words": self.text_weight}
+        artists = text.get("artists") if text else None
+        self.artists = ArtistTable.from_dict(artists) if artists else None
         self.side = SideFeatures.from_dict(payload["side"]) if "side" in payload else None
         attrs = self.side.block("attrs") if self.side else None
         if attrs is not None:  # a missing extractor package: one line naming it, at load
@@ -247,30 +262,49 @@ class Classifier:
         """(len(images), len(genres)) class probabilities, rows summing to 1.
 
         ``words``: the covers' words when already read (a text model reads them otherwise)."""
-        probs = self._probabilities(images, batch_size, words)
+        return self._answer(images, batch_size, words)[0]
+
+    def _answer(
+        self,
+        images: Sequence[ImageInput],
+        batch_size: int,
+        words: Sequence[Sequence[Word]] | None,
+    ) -> tuple[np.ndarray, list[ArtistContribution | None]]:
+        """The probabilities, checked finite, and per cover what a recognised artist did."""
+        probs, artists = self._probabilities(images, batch_size, words)
         if not np.isfinite(probs).all():  # finite weights can still overflow: never emit NaN
             raise ModelFileError(
                 f"the {self.method} model gave non-finite probabilities (its numbers overflow); "
                 f"{RETRAIN}"
             )
-        return probs
+        return probs, artists
 
     def _probabilities(
         self,
         images: Sequence[ImageInput],
         batch_size: int,
         words: Sequence[Sequence[Word]] | None,
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, list[ArtistContribution | None]]:
+        none: list[ArtistContribution | None] = [None] * len(images)
         if self.side is not None:
-            return self._side_probabilities(images, batch_size, words)
+            return self._side_probabilities(images, batch_size, words), none
         probs = self._image_probabilities(images, batch_size)
         if self.text_head is None or not len(images):
-            return probs
+            return probs, none
         if words is None:
             words = self.read_text(images)
         texts = [words_text(w) for w in words]
         p_text = self.text_head.probabilities(texts)
-        return fuse_by_condition(probs, p_text, self.text_head.speaks(texts), self.text_weights)
+        fused = fuse_by_condition(probs, p_text, self.text_head.speaks(texts), self.text_weights)
+        if self.artists is None:
+            return fused, none
+        # a cover naming no artist of the table keeps the fused answer bit for bit
+        found = [self.artists.recognise(w) for w in words]
+        final = self.artists.apply(fused, found)
+        return final, [
+            self.artists.contribution(f, fused[i], final[i]) if f is not None else None
+            for i, f in enumerate(found)
+        ]
 
     def _image_probabilities(self, images: Sequence[ImageInput], batch_size: int) -> np.ndarray:
         if not len(images):
@@ -315,6 +349,31 @@ class Classifier:
             texts = [words_text(w) for w in words]
         return head_probabilities(self.head, self.side.transform(image, attrs, texts))
 
+    def answer_batch(
+        self,
+        images: Sequence[ImageInput],
+        top_k: int = 3,
+        batch_size: int = 32,
+        words: Sequence[Sequence[Word]] | None = None,
+    ) -> list[CoverAnswer]:
+        """Per cover: the top ``top_k`` genres and, for a text model, the words read and the
+        artist of the model's artist table they named (with what it contributed)."""
+        if self.reads_text and words is None and len(images):
+            words = self.read_text(images)
+        probs, artists = self._answer(images, batch_size, words)
+        k = max(1, min(top_k, len(self._genres)))
+        result = []
+        for n, row in enumerate(probs):
+            order = sorted(range(len(row)), key=lambda i: (-row[i], i))[:k]
+            result.append(
+                CoverAnswer(
+                    [Prediction(self._genres[i], float(row[i])) for i in order],
+                    list(words[n]) if words is not None else None,
+                    artists[n],
+                )
+            )
+        return result
+
     def predict_batch(
         self,
         images: Sequence[ImageInput],
@@ -322,13 +381,7 @@ class Classifier:
         batch_size: int = 32,
         words: Sequence[Sequence[Word]] | None = None,
     ) -> list[list[Prediction]]:
-        probs = self.probabilities(images, batch_size, words)
-        k = max(1, min(top_k, len(self._genres)))
-        result = []
-        for row in probs:
-            order = sorted(range(len(row)), key=lambda i: (-row[i], i))[:k]
-            result.append([Prediction(self._genres[i], float(row[i])) for i in order])
-        return result
+        return [a.predictions for a in self.answer_batch(images, top_k, batch_size, words)]
 
     def predict(self, image: ImageInput, top_k: int = 3) -> list[Prediction]:
         return self.predict_batch([image], top_k)[0]

@@ -34,6 +34,10 @@ MAX_MEMBERS = 64
 MAX_GENRES = 1000
 SIZE_RANGE = (32, 1024)  # preprocess/recipe image side, px
 MAX_OBLIVIOUS_DEPTH = 16  # 2**depth leaves per tree
+MAX_ARTISTS = 200_000  # an artist table's rows: a full MusicBrainz harvest names far fewer
+MAX_NAME = 300  # characters in an artist key or name
+MAX_ARTIST_COUNT = 10**9  # covers behind one artist in one genre
+MAX_ARTIST_WEIGHT = 100.0
 # zipfile's own end-of-archive reader (private, unchanged since Python 2): the entry count
 # before ZipFile builds one object per entry
 _END_RECORD = getattr(zipfile, "_EndRecData")  # noqa: B009
@@ -430,16 +434,61 @@ def _check_payload(payload: dict, version: int) -> None:
     for i, tap in enumerate(taps):
         _int(tap, f"recipe.taps[{i}]", -64, 64)
     if payload.get("text") is not None:
-        _check_text(_dict(payload["text"], "text"), len(genres))
+        _check_text(_dict(payload["text"], "text"), genres)
 
 
-def _check_text(text: dict, n_genres: int) -> None:
+def _check_text(text: dict, genres: Sequence[str]) -> None:
+    n_genres = len(genres)
     _float(_field(text, "weight", "text"), "text.weight", 0.0, 1.0)
     head = _dict(_field(text, "head", "text"), "text.head")
     vocab = _vocab(_field(head, "vocab", "text.head"), "text.head.vocab")
     _array(_field(head, "idf", "text.head"), "text.head.idf", [len(vocab)])
     _array(_field(head, "coef", "text.head"), "text.head.coef", [n_genres, len(vocab)])
     _array(_field(head, "intercept", "text.head"), "text.head.intercept", [n_genres])
+    if text.get("artists") is not None:
+        _check_artists(_dict(text["artists"], "text.artists"), genres)
+
+
+def _check_artists(table: dict, genres: Sequence[str]) -> None:
+    """The fused rung's artist table (sleeve/inference/artist_table.py): plain lists only,
+    one row of whole, non-negative counts per artist, columns in the model's genre order."""
+    name = "text.artists"
+    _str(_field(table, "type", name), f"{name}.type", ("artist-table",))
+    own = _field(table, "genres", name)
+    if not isinstance(own, list | tuple) or list(own) != list(genres):
+        raise _Invalid(f"{name}.genres is not the model's genres in the model's order")
+    _float(_field(table, "weight", name), f"{name}.weight", 0.0, MAX_ARTIST_WEIGHT)
+    _float(_field(table, "smoothing", name), f"{name}.smoothing", 1e-6, 1e6)
+    _int(_field(table, "min_covers", name), f"{name}.min_covers", 1, MAX_ARTIST_COUNT)
+    keys = _names(_field(table, "keys", name), f"{name}.keys")
+    if not all(keys):
+        raise _Invalid(f"{name}.keys holds an empty key")
+    if len(set(keys)) != len(keys):
+        raise _Invalid(f"{name}.keys repeats an artist")
+    names = _names(_field(table, "names", name), f"{name}.names")
+    if len(names) != len(keys):
+        raise _Invalid(f"{name}.names has {len(names)} names for {len(keys)} artists")
+    counts = _field(table, "counts", name)
+    if not isinstance(counts, list | tuple) or not all(
+        isinstance(row, list | tuple) and all(_whole(c) for c in row) for row in counts
+    ):
+        raise _Invalid(f"{name}.counts is not a list of rows of whole numbers")
+    array = _array(counts, f"{name}.counts", [len(keys), len(genres)], integer=True)
+    _in_range(array, f"{name}.counts", 0, MAX_ARTIST_COUNT + 1)
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _names(value: object, name: str) -> list[str]:
+    """A list of at most MAX_ARTISTS short printable strings."""
+    if not isinstance(value, list | tuple) or len(value) > MAX_ARTISTS:
+        raise _Invalid(f"{name} is not a list of at most {MAX_ARTISTS:,} names")
+    for i, item in enumerate(value):
+        if not isinstance(item, str) or len(item) > MAX_NAME or not item.isprintable():
+            raise _Invalid(f"{name}[{i}] is not a printable name of at most {MAX_NAME} characters")
+    return list(value)
 
 
 def _vocab(value: object, name: str) -> list[str]:

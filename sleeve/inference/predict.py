@@ -24,6 +24,7 @@ from PIL import Image
 
 from sleeve.core.errors import NothingYetError, SleeveError, UsageError
 from sleeve.core.settings import Settings
+from sleeve.inference.artist_table import ArtistContribution
 from sleeve.inference.inputs import ImageLoader, image_from_bytes, resolve_inputs
 from sleeve.inference.rundir import latest_run
 
@@ -64,6 +65,8 @@ class PredictionResult:
     reason: str | None = None  # short code: missing-file, html, bomb, too-large, timeout, http-404…
     # the words read on the cover (text, confidence) when the model reads text; None otherwise
     words: tuple[tuple[str, float], ...] | None = None
+    # the artist of the model's artist table the words named, and what it contributed
+    artist: ArtistContribution | None = None
     unsure: bool | None = None  # top probability under --min-confidence (None: not asked)
 
     @property
@@ -88,6 +91,8 @@ class PredictionResult:
         }
         if self.words is not None:
             out["words"] = [{"text": t, "confidence": round(c, 4)} for t, c in self.words]
+        if self.words is not None:  # a text model: which artist its words named (or null)
+            out["artist"] = self.artist.as_dict() if self.artist is not None else None
         if self.unsure is not None:  # --min-confidence asked: the genre, or "unsure"
             out["answer"] = self.answer
         return out
@@ -175,17 +180,18 @@ def predict_images(
             PredictionResult(path=name, predictions=_scores(preds))
             for (name, _), preds in zip(images, batch, strict=True)
         ]
-    # a model with a text rung: read each cover's words once, use them, and show them
-    # (ClassifierLike leaves out read_text and words=: only a text model, checked above, has them)
-    words = classifier.read_text(pictures)  # type: ignore[attr-defined]
-    batch = classifier.predict_batch(pictures, top_k=top_k, words=words)  # type: ignore[call-arg]
+    # a model with a text rung: each cover's words read once, used, and shown with the artist
+    # they named (ClassifierLike leaves out answer_batch: only a text model, checked above,
+    # needs it)
+    answers = classifier.answer_batch(pictures, top_k=top_k)  # type: ignore[attr-defined]
     return [
         PredictionResult(
             path=name,
-            predictions=_scores(preds),
-            words=tuple((w.text, float(w.confidence)) for w in read),
+            predictions=_scores(answer.predictions),
+            words=tuple((w.text, float(w.confidence)) for w in answer.words or ()),
+            artist=answer.artist,
         )
-        for (name, _), preds, read in zip(images, batch, words, strict=True)
+        for (name, _), answer in zip(images, answers, strict=True)
     ]
 
 

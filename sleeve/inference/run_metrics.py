@@ -5,7 +5,8 @@ metrics.json has always had; a key a newer sleeve adds is kept in ``extra``.
 ``val`` and ``test`` stay the plain mapping classification_metrics returns
 (training/evaluation/metrics.py: weighted_f1, macro_f1, accuracy, per_class, confusion, ...),
 and the optional blocks
-(model_selection, headline, learning_curve, artists) stay the objects their modules write."""
+(model_selection, headline, learning_curve, artists) stay the objects their modules write;
+``artist_table`` is a record."""
 
 from __future__ import annotations
 
@@ -32,6 +33,25 @@ class BestMethod(JsonRecord):
 
 
 @dataclass(kw_only=True)
+class ArtistTableMetrics(JsonRecord):
+    """The fused rung's artist table (sleeve/inference/artist_table.py): its size, its weight
+    and what it did on the test covers whose words name one of its artists."""
+
+    method: str  # the rung that carries it (fused)
+    artists: int  # in the table (at least min_covers train covers each)
+    min_covers: int
+    train_covers: int  # train covers with artist evidence (before the min_covers cut)
+    extra_covers: int  # of them, covers the balancer left out (text_extra.jsonl)
+    weight: float  # the term's weight, chosen on val
+    val_recognised: int  # val covers whose words name a table artist
+    test_covers: int
+    test_recognised: int
+    # test weighted F1 on the recognised covers, fused with and without the artist term
+    test_weighted_f1_with: float | None
+    test_weighted_f1_without: float | None
+
+
+@dataclass(kw_only=True)
 class RunMetrics(JsonRecord):
     dataset_id: str
     backbone: str
@@ -52,10 +72,14 @@ class RunMetrics(JsonRecord):
     )
     # coverage vs weighted F1 above a top-probability threshold (training/evaluation/confidence.py)
     confidence: dict[str, Any] | None = None
+    artist_table: ArtistTableMetrics | None = None  # sleeve/inference/artist_table.py
 
     @classmethod
     def _decode(cls, values: dict[str, Any]) -> dict[str, Any]:
-        return values | {
+        out = values | {
             "methods": {k: MethodMetrics.from_dict(v) for k, v in values["methods"].items()},
             "best": BestMethod.from_dict(values["best"]),
         }
+        if values.get("artist_table") is not None:
+            out["artist_table"] = ArtistTableMetrics.from_dict(values["artist_table"])
+        return out

@@ -7,6 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from sleeve.dataset.text.extra_text import (
+    ExtraCover,
     extra_items,
     read_extra_text_table,
     render_extra_text_table,
@@ -29,11 +30,15 @@ def test_left_out_covers_sharing_a_val_or_test_group_stay_out() -> None:
 
 def test_the_table_round_trips(tmp_path: Path) -> None:
     box = ((0, 0), (10, 0), (10, 5), (0, 5))
-    rows = [("b", "rap", [Word("NAS", 0.9, box)]), ("a", "country", [])]
+    rows = [
+        ExtraCover("b", "rap", [Word("NAS", 0.9, box)], "text:nas", "NAS"),
+        ExtraCover("a", "country", []),
+    ]
     path = tmp_path / "text_extra.jsonl"
     path.write_bytes(render_extra_text_table(rows))
     back = read_extra_text_table(path)
-    assert [(s, g, [w.text for w in ws]) for s, g, ws in back] == [
+    assert [(c.sha256, c.genre, [w.text for w in c.words]) for c in back] == [
         ("a", "country", []),
         ("b", "rap", ["NAS"]),
     ]
+    assert [(c.artist_key, c.artist) for c in back] == [("", ""), ("text:nas", "NAS")]

@@ -294,12 +294,19 @@ def test_the_run_reports_coverage_against_weighted_f1(text_run) -> None:  # type
 
 
 def test_the_text_rung_reads_the_covers_the_balancer_left_out(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from sleeve.dataset.text.extra_text import EXTRA_TEXT_TABLE, render_extra_text_table
+    from sleeve.dataset.text.extra_text import (
+        EXTRA_TEXT_TABLE,
+        ExtraCover,
+        render_extra_text_table,
+    )
 
     export = _export(tmp_path / "export", per_split=(3, 3, 3))
     box = ((10, 60), (150, 60), (150, 90), (10, 90))
-    extra = [(f"{i:064x}", "country" if i % 2 else "rap", [Word(n, 0.99, box)]) for i, n in
-             enumerate(["DRE", "NELSON", "NAS", "CASH", "EMINEM", "PARTON"])]  # fmt: skip
+    names = ["DRE", "NELSON", "NAS", "CASH", "EMINEM", "PARTON"]
+    extra = [
+        ExtraCover(f"{i:064x}", "country" if i % 2 else "rap", [Word(n, 0.99, box)])
+        for i, n in enumerate(names)
+    ]
     (export / EXTRA_TEXT_TABLE).write_bytes(render_extra_text_table(extra))
     config = TrainConfig(methods=("logreg", "text"), select_min_val=0, **TINY)
     metrics = train_and_evaluate(export, tmp_path / "run", config).metrics

@@ -139,6 +139,17 @@ def caveats(metrics: RunMetrics, card: DatasetCard) -> list[str]:
             f"train {n['seen']} (weighted F1 {best} {f1.get('seen')}), by artists train lacks "
             f"{n['unseen']} ({f1.get('unseen')}), artist unknown {n['none']} ({f1.get('none')})."
         )
+    table = metrics.artist_table
+    if table is not None:  # the fused rung's artist table (sleeve/inference/artist_table.py)
+        out.append(
+            f"Artist table ({table.method}): {table.artists} artists with at least "
+            f"{table.min_covers} train covers each ({table.train_covers} train covers with "
+            f"artist evidence, {table.extra_covers} of them left out by the balancer); weight "
+            f"{table.weight} chosen on the {table.val_recognised} val covers whose words name "
+            f"one. Test covers whose words name one: {table.test_recognised} of "
+            f"{table.test_covers}, weighted F1 {table.test_weighted_f1_with} with the artist "
+            f"term, {table.test_weighted_f1_without} without."
+        )
     if len(metrics.genres) != STUDY_GENRES:
         out.append(
             f"The study used {STUDY_GENRES} genres and ResNet50 features; this run has "

@@ -101,3 +101,19 @@ def show_result(result: PredictionResult, shown: bytes | str | None) -> None:
             right.markdown("**Words read on the cover:** " + plain(words))
         else:
             right.caption("No words read on the cover: the picture alone decided.")
+        show_artist(result, right)
+
+
+def show_artist(result: PredictionResult, where: Any) -> None:
+    """The artist the cover's words named (the model's artist table) and what it moved."""
+    artist = result.artist
+    if artist is None:
+        where.caption("No artist of the model's artist table named on the cover.")
+        return
+    moved = sorted(artist.shift.items(), key=lambda kv: -abs(kv[1]))[:3]
+    shift = ", ".join(f"{g} {d:+.1%}" for g, d in moved)
+    where.markdown(
+        f"**Artist recognised:** {plain(artist.name)} ({code(artist.key)}, named by "
+        f"“{plain(artist.words)}”; {artist.covers:d} train covers, weight {artist.weight:g}); "
+        f"it moved {plain(shift)}"
+    )

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import torch
 
     from sleeve.core.vision.backbones import Backbone
+    from sleeve.inference.run_metrics import ArtistTableMetrics
     from sleeve.inference.rundir import Run
     from sleeve.training.config import TrainConfig
     from sleeve.training.data import Export
@@ -44,6 +45,7 @@ class MethodOutcome:
     images_per_second: float
     payload: dict  # model.pt for this method (only the best one is written)
     network: Backbone | None = None  # the fine-tuned backbone (finetune), for the hybrid
+    artist_table: ArtistTableMetrics | None = None  # fused: its artist table's figures
     val: dict = field(default_factory=dict)
     test: dict = field(default_factory=dict)
 

@@ -3,7 +3,9 @@
 - ``text``: character n-gram TF-IDF + logistic regression on the OCR words alone.
 - ``fused``: the best image rung (on val) and the text rung, log-probabilities weighted with the
   text weight chosen on val per condition: covers whose words the text head has nothing for
-  (no words read, no known n-gram) get the image alone (sleeve/inference/text_head.py).
+  (no words read, no known n-gram) get the image alone (sleeve/inference/text_head.py); then
+  the artist table's term on covers whose words name one of its artists
+  (sleeve/inference/artist_table.py, training/fit/artists.py).
 
 Both are stored as the image rung's model.pt plus a ``text`` block (the text head as plain
 arrays and the weight; ``text`` has weight 1), so ``Classifier`` reads a new cover's words and
@@ -21,9 +23,11 @@ from sleeve.core.errors import ConfigError
 from sleeve.core.vision.samples import decode
 from sleeve.dataset.text.cover_text import TEXT_TABLE
 from sleeve.dataset.text.ocr import ENGINE, INSTALL_HINT, engine_version, read_words, words_text
+from sleeve.inference.artist_table import ArtistTable
 from sleeve.inference.text_head import choose_weights, fit_text, fuse_by_condition
 from sleeve.training.config import DEFAULT_METHODS, TrainConfig
 from sleeve.training.data import Export
+from sleeve.training.fit.artists import fit_artists
 from sleeve.training.fit.methods import FittedHead, MethodOutcome, RungContext
 
 TEXT_METHODS = ("text", "fused")
@@ -49,10 +53,16 @@ def ocr_seconds(export: Export, n: int = 8) -> float:
     return (time.perf_counter() - start) / max(1, len(probe))
 
 
-def text_block(head_dict: dict, weights: dict[str, float], image_method: str) -> dict:
+def text_block(
+    head_dict: dict,
+    weights: dict[str, float],
+    image_method: str,
+    artists: ArtistTable | None = None,
+) -> dict:
     """What model.pt's ``text`` entry holds (plain values and tensors only): ``weights`` per
-    condition (words, no_words); ``weight``, the words weight, for readers of older models."""
-    return {
+    condition (words, no_words); ``weight``, the words weight, for readers of older models;
+    ``artists``, the fused rung's artist table when it has artists and a weight above 0."""
+    block = {
         "engine": ENGINE,
         "engine_version": engine_version() or "",
         "weight": float(weights["words"]),
@@ -60,6 +70,9 @@ def text_block(head_dict: dict, weights: dict[str, float], image_method: str) ->
         "image_method": image_method,
         "head": head_dict,
     }
+    if artists is not None and len(artists) and artists.weight > 0:
+        block["artists"] = artists.to_dict()
+    return block
 
 
 def extra_train_words(export: Export) -> tuple[list[str], np.ndarray]:
@@ -162,36 +175,52 @@ def run_text_methods(
         weights, _ = choose_weights(
             image.fitted.val_probs, fitted.val_probs, y["val"], speaks["val"]
         )
+        # the artist table's term on top of the fused answer (training/fit/artists.py)
+        artists = fit_artists(
+            export,
+            fuse_by_condition(image.fitted.val_probs, fitted.val_probs, speaks["val"], weights),
+            fuse_by_condition(image.test_probs, text_test, speaks["test"], weights),
+            y["val"],
+        )
         params = {
             **common,
             "text_weight": weights["words"],
             "text_weights": weights,
             "val_covers_without_words": int((~speaks["val"]).sum()),
+            "artist_weight": artists.table.weight,
+            "artists": len(artists.table),
         }
-        payload = _with_text(image.payload, "fused", head_dict, weights, image.fitted.method)
+        payload = _with_text(
+            image.payload, "fused", head_dict, weights, image.fitted.method, artists.table
+        )
         out.append(
             MethodOutcome(
                 FittedHead(
                     "fused",
                     {},
-                    fuse_by_condition(
-                        image.fitted.val_probs, fitted.val_probs, speaks["val"], weights
-                    ),
+                    artists.val_probs,
                     params,
                     fitted.train_seconds + image.fitted.train_seconds,
                 ),
-                fuse_by_condition(image.test_probs, text_test, speaks["test"], weights),
+                artists.test_probs,
                 ips,
                 payload,
+                artist_table=artists.metrics,
             )
         )
     return out
 
 
 def _with_text(
-    payload: dict, method: str, head: dict, weights: dict[str, float], image_method: str
+    payload: dict,
+    method: str,
+    head: dict,
+    weights: dict[str, float],
+    image_method: str,
+    artists: ArtistTable | None = None,
 ) -> dict:
-    return {**payload, "method": method, "text": text_block(head, weights, image_method)}
+    block = text_block(head, weights, image_method, artists)
+    return {**payload, "method": method, "text": block}
 
 
 class TextRung:
