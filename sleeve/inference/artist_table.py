@@ -37,7 +37,9 @@ from sleeve.inference.text_head import weighted_f1
 TYPE = "artist-table"
 MIN_COVERS = 2  # train covers an artist needs to enter the table (see the module docstring)
 SMOOTHING = 1.0  # add-one per genre: two rock covers give rock 3/7 of 5 genres, not 1
-WEIGHT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+# from no term, through a nudge, to the artist overriding an over-confident fused answer (an
+# image head's probabilities can sit at 1e-9: only a weight of ~10+ outweighs that)
+WEIGHT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 _EPS = 1e-9
 
 
