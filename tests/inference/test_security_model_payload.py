@@ -146,6 +146,46 @@ def _state_shape(payload: dict, width: int) -> None:
     payload["backbone_state"][key] = torch.zeros(1)
 
 
+def _artist_table(n: int) -> dict:
+    return {
+        "type": "artist-table",
+        "genres": [],  # filled with the model's genres
+        "weight": 1.0,
+        "min_covers": 2,
+        "smoothing": 1.0,
+        "keys": ["mb-a", "text:bname"],
+        "names": ["A", "B Name"],
+        "counts": [[2] + [0] * (n - 1), [0] * (n - 1) + [3]],
+    }
+
+
+def _artists(key: str, value: object) -> Mutation:
+    """A fused model's text block whose artist table has ``key`` set to ``value`` (a callable
+    gets the table and returns the value)."""
+
+    def mutate(payload: dict, width: int) -> None:
+        n = len(payload["genres"])
+        table = _artist_table(n) | {"genres": list(payload["genres"])}
+        if key:
+            table[key] = value(table) if callable(value) else value
+        payload["method"] = "fused"
+        payload["text"] = {
+            "weight": 0.5,
+            "weights": {"words": 0.5, "no_words": 0.0},
+            "head": {
+                "type": "char-tfidf-linear",
+                "ngram_range": [3, 5],
+                "vocab": ["abc"],
+                "idf": torch.ones(1, dtype=torch.float64),
+                "coef": torch.zeros(n, 1),
+                "intercept": torch.zeros(n, dtype=torch.float64),
+            },
+            "artists": table if key else value,
+        }
+
+    return mutate
+
+
 HOSTILE: dict[str, tuple[Mutation, str]] = {
     "missing-backbone": (_del("backbone"), "backbone is missing"),
     "non-numeric-version": (_set("version", "two"), "version is 'two'"),
@@ -183,6 +223,37 @@ HOSTILE: dict[str, tuple[Mutation, str]] = {
         _head(_patched(_forest, "roots", torch.tensor([3]))),
         "roots holds",
     ),
+    "artists-not-a-mapping": (_artists("", ["mb-a"]), "text.artists is list, not a mapping"),
+    "artists-unknown-type": (_artists("type", "pickle"), "text.artists.type is 'pickle'"),
+    "artists-nan-weight": (_artists("weight", float("nan")), "text.artists.weight is nan"),
+    "artists-huge-weight": (_artists("weight", 1e300), "text.artists.weight is 1e+300"),
+    "artists-unknown-genres": (
+        _artists("genres", lambda t: [*t["genres"][:-1], "polka"]),
+        "text.artists.genres is not the model's genres",
+    ),
+    "artists-key-not-text": (_artists("keys", [1, 2]), "text.artists.keys[0] is not"),
+    "artists-too-many": (
+        _artists("keys", [f"k{i}" for i in range(200_001)]),
+        "not a list of at most 200,000 names",
+    ),
+    "artists-names-short": (_artists("names", ["A"]), "has 1 names for 2 artists"),
+    "artists-nan-counts": (
+        _artists("counts", lambda t: [[float("nan")] * len(r) for r in t["counts"]]),
+        "not a list of rows of whole numbers",
+    ),
+    "artists-negative-counts": (
+        _artists("counts", lambda t: [[-1] * len(r) for r in t["counts"]]),
+        "text.artists.counts holds -1",
+    ),
+    "artists-counts-as-text": (
+        _artists("counts", lambda t: [["2"] * len(r) for r in t["counts"]]),
+        "not a list of rows of whole numbers",
+    ),
+    "artists-counts-shape": (
+        _artists("counts", lambda t: [[*r, 0] for r in t["counts"]]),
+        "text.artists.counts has shape",
+    ),
+    "artists-repeated-key": (_artists("keys", ["mb-a", "mb-a"]), "repeats an artist"),
     "forest-float-indices": (
         _head(_patched(_forest, "left", torch.tensor([1.5, -1, -1]))),
         "not whole numbers",
@@ -266,6 +337,17 @@ def test_real_model_still_loads_and_predicts(tiny: tuple[Path, int, Path]) -> No
     probs = Classifier.load(tiny_run).probabilities([image])
     assert probs.shape[0] == 1 and np.isfinite(probs).all()
     np.testing.assert_allclose(probs.sum(axis=1), 1.0)
+
+
+def test_a_well_formed_artist_table_loads(tiny: tuple[Path, int, Path], tmp_path: Path) -> None:
+    """The hostile artist tables above differ from this one in one field each."""
+    tiny_run, width, _ = tiny
+    run = _write(tiny_run, tmp_path / "run", _artists("weight", 1.0), width)
+    clf = Classifier.load(run)
+    assert clf.artists is not None and [a.key for a in clf.artists.artists] == [
+        "mb-a",
+        "text:bname",
+    ]
 
 
 def test_security_model_archive_entry_count_is_read_before_listing(
