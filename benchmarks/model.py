@@ -86,7 +86,12 @@ def seed_figures(data_dir: Path, seed: int, recipe: list[str]) -> dict:
         "train-and-evaluate", data_dir, "--seed", str(seed), "--dataset", str(export_dir), *recipe
     )
     seconds = time.perf_counter() - start
-    run = Run(Path(out.strip().splitlines()[-1]))
+    return run_figures(Path(out.strip().splitlines()[-1]), export_dir, seed, seconds)
+
+
+def run_figures(run_dir: Path, export_dir: Path, seed: int, seconds: float) -> dict:
+    """The figures of one finished run (``seconds``: its train-and-evaluate wall time)."""
+    run = Run(run_dir)
     run_dir = run.root
     metrics = run.metrics()
     arrays = np.load(run.probabilities_path)
