@@ -401,7 +401,7 @@ def visual_stage(data_dir: Path) -> dict[str, object]:
         if d <= stage.phash_candidates and cos[p] >= stage.phash_min_cosine
     }
     matches = verify_pairs(
-        [(at[a], at[b]) for a, b, _ in pairs], lambda k: data_dir / images[k].path
+        [(at[a], at[b]) for a, b, _ in pairs], [(im.sha256, im.path) for im in images], data_dir
     )
     m = {(a, b): matches[(at[a], at[b])] for a, b, _ in pairs}
     verified = {p for p, mm in m.items() if mm.passes(stage.min_inliers, stage.max_disagreement)}
