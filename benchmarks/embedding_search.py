@@ -14,7 +14,7 @@ Per size, in a fresh process (peak memory: VmHWM, reset before each index with
   * before: the index the stage used, ``PCA128,IVF{2 sqrt n},Flat``, nprobe 16, no re-rank;
     search of every vector timed on all n at 10^5, on 10^5 queries scaled to n at 10^6;
   * now: :func:`sleeve.dataset.dedup.lookalike.nearest` (4-bit PQ fast-scan shortlist of
-    4 x 9, exact re-rank), every vector searched, measured whole.
+    16 x 9, exact re-rank), every vector searched, measured whole.
 recall@8: the share of each query's true 8 nearest among the 8 returned (self excluded).
 
     .venv/bin/python benchmarks/embedding_search.py [--sizes 100000 1000000]

@@ -5,7 +5,7 @@ exact cosine reaches ``min_cosine`` become candidate pairs; the geometric check
 (:mod:`sleeve.dataset.dedup.geometry`) decides which are the same artwork. Up to ``EXACT_UP_TO``
 vectors the index is exact (``IndexFlatIP``: one BLAS product per query block). Above, a flat
 scan grows as n^2 (benchmarks/dedup.py, ``visual.search_scaling`` in its JSON), so the index
-becomes ``PCA128,IVF{2 sqrt(n)},PQ32x4fs``: vectors projected to 128 dimensions, searched in the
+becomes ``PCA128,IVF{2 sqrt(n)},PQ64x4fs``: vectors projected to 128 dimensions, searched in the
 ``NPROBE`` nearest of ~2 sqrt(n) k-means lists as 4-bit product-quantised codes. It only
 shortlists: ``SHORTLIST`` times the wanted neighbours are re-ranked by their exact cosine from
 the full vectors (the projection alone loses about a third of the true 8 nearest on Lite0-like
@@ -29,7 +29,7 @@ NPROBE = 16
 TRAIN_PER_LIST = 40  # k-means training vectors per inverted list (FAISS asks for >= 39)
 # approximate index: each vector's k + 1 nearest are re-ranked by exact cosine among this many
 # times as many shortlisted by the index (benchmarks/embedding_search.py: recall against x1)
-SHORTLIST = 4
+SHORTLIST = 16
 _BLOCK = 4096  # queries per search call: bounds the (block, k) result arrays
 _RERANK = 256  # queries per exact re-rank: bounds the (rows, shortlist, d) gathered vectors
 
@@ -46,9 +46,10 @@ def index_spec(d: int, n: int, *, exact_up_to: int = EXACT_UP_TO) -> str:
         return "Flat"
     nlist = max(16, int(2 * math.sqrt(n)))
     dims = min(PCA_DIMS, d)
-    # 4-bit PQ codes scanned with SIMD (fast-scan): a list of 500 vectors costs what a few
-    # float vectors would; the codes only shortlist, the exact re-rank orders
-    return f"PCA{dims},IVF{nlist},PQ{dims // 4}x4fs"
+    # 4-bit PQ codes (2 dimensions each) scanned with SIMD (fast-scan): a list of 500 vectors
+    # costs what a few float vectors would; the codes only shortlist, the exact re-rank orders
+    # (at 10^6, 4 dimensions a code or a shortlist of 4 lost a quarter of the recall)
+    return f"PCA{dims},IVF{nlist},PQ{dims // 2}x4fs"
 
 
 def new_index(d: int, n: int, train: np.ndarray, *, exact_up_to: int = EXACT_UP_TO) -> faiss.Index:
@@ -70,8 +71,9 @@ def build_index(x: np.ndarray, *, exact_up_to: int = EXACT_UP_TO, seed: int = 0)
     """A FAISS index holding the rows of ``x`` (already L2-normalised)."""
     n = len(x)
     sample = x
-    if n > exact_up_to:
-        sample = x[np.random.default_rng(seed).permutation(n)]
+    if n > exact_up_to:  # only the rows k-means trains on: no permuted copy of all of x
+        nlist = max(16, int(2 * math.sqrt(n)))
+        sample = x[np.random.default_rng(seed).permutation(n)[: TRAIN_PER_LIST * nlist]]
     index = new_index(x.shape[1], n, sample, exact_up_to=exact_up_to)
     index.add(x)
     return index
