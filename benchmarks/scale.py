@@ -1,11 +1,15 @@
 """Beyond one machine: per-cover stages on the local pool and on Ray, the near-duplicate search
 at 10^5-10^7 hashes, and the cost model's inputs for 10^6 covers (docs/scale.md).
 
---part stages (on an even sample of N shared covers, default 200):
-  * hashing through the engine seam (dataset/dedup/hashing.py's batch function, best of 3):
+--part stages (on an even sample of N shared covers, default 200; --part engines: this first
+item alone):
+  * through the engine seam, best of 3 after a warm-up, the load average beside each: hashing
+    (dataset/dedup/hashing.py's batch function) and the build's per-cover pass without OCR
+    (dataset/per_cover.py: pHash, Lite0 embedding, colour/texture/structure from one read),
     local 1 worker (in-process), local 2 workers, Ray with 1 and with 2 worker CPUs (a real
     head started on 127.0.0.1 for each, tests/ray_support.py), covers/s and the Ray/local time
-    ratio at equal workers;
+    ratio at equal workers. A local pool starts (and loads its models) in every timed run, as a
+    build's stage does; Ray's workers stay up between runs, as on a cluster;
   * OCR (dataset/text/ocr.py, read_words) and the Lite0 embedding (vision/embeddings.encode, 224 px,
     batch 32) in this process on small samples: CPU seconds per cover (time.process_time, so
     the figure is what a dedicated core takes whatever the machine's load), and the bytes each
@@ -26,6 +30,7 @@ and ratios are only taken between figures of the same run.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -60,7 +65,7 @@ def sample_covers(n: int) -> list[Path]:
 # -- per-cover stages ---------------------------------------------------------------------------
 
 
-def time_engine(engine, paths: list[Path]) -> float:  # type: ignore[no-untyped-def]
+def time_hashing(engine, paths: list[Path]) -> float:  # type: ignore[no-untyped-def]
     from sleeve.dataset.dedup.hashing import _CHUNK, hash_batch
 
     jobs = [(str(p), "phash") for p in paths]
@@ -70,36 +75,71 @@ def time_engine(engine, paths: list[Path]) -> float:  # type: ignore[no-untyped-
     return time.perf_counter() - t0
 
 
-def hashing_engines(paths: list[Path]) -> dict[str, object]:
+def time_pass(engine, paths: list[Path]) -> float:  # type: ignore[no-untyped-def]
+    """The build's per-cover pass (dataset/per_cover.py) without the words: pHash, the Lite0
+    embedding and the colour, texture and structure attributes from one read per cover."""
+    from sleeve.dataset.per_cover import BATCH, Item, Plan, run_batch
+
+    plan = Plan("phash", 224, False, ("colour", "texture", "structure"))
+    items = [
+        Item(f"{k:064x}", str(p.relative_to(COVERS)), k, True, True, False, plan.attributes)
+        for k, p in enumerate(paths)
+    ]
+    t0 = time.perf_counter()
+    fn = functools.partial(run_batch, str(COVERS), plan)
+    results = [r for _, batch in engine.map_batches(fn, items, BATCH) for r in batch]
+    assert len(results) == len(items) and all(r.embedding is not None for r in results)
+    return time.perf_counter() - t0
+
+
+def compare_engines(timed, paths: list[Path], start_method: str | None) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """``timed(engine, paths)`` on local 1 and 2 workers, then Ray with 1 and 2 worker CPUs
+    (a head started for each); the best of REPEATS after a warm-up, and the load average
+    (1 min) right after each configuration's runs."""
     from tests.ray_support import LOOPBACK_ENV, start_head, stop_head
 
     os.environ.update(LOOPBACK_ENV)  # before ray is imported: the driver stays on loopback
-    from sleeve.core.engine import LocalEngine
+    from sleeve.core.engine import Engine, LocalEngine
     from sleeve.core.engine_ray import RayEngine
 
     rows: dict[str, float] = {}
+    loads: dict[str, float] = {}
+    engine: Engine
     for workers in (1, 2):
-        time_engine(LocalEngine(workers, start_method=None), paths[:8])  # warm the page cache
-        engine = LocalEngine(workers, start_method=None)
-        rows[f"local-{workers}"] = min(time_engine(engine, paths) for _ in range(REPEATS))
-        print(f"  hashing local {workers} worker(s): {rows[f'local-{workers}']:.2f} s", flush=True)
+        key = f"local-{workers}"
+        timed(LocalEngine(workers, start_method), paths[:16])  # page cache, models exported
+        engine = LocalEngine(workers, start_method)
+        rows[key] = min(timed(engine, paths) for _ in range(REPEATS))
+        loads[key] = load()[0]
+        print(f"  {timed.__name__} {key}: {rows[key]:.2f} s (load {loads[key]})", flush=True)
     for cpus in (1, 2):
+        key = f"ray-{cpus}"
         head = start_head(cpus)
         try:
             engine = RayEngine(head.address)
-            time_engine(engine, paths[: 4 * cpus])  # workers started and the function exported
-            rows[f"ray-{cpus}"] = min(time_engine(engine, paths) for _ in range(REPEATS))
+            timed(engine, paths[: 16 * cpus])  # workers started, models loaded
+            rows[key] = min(timed(engine, paths) for _ in range(REPEATS))
+            loads[key] = load()[0]
         finally:
             stop_head(head)
-        print(f"  hashing Ray {cpus} CPU(s): {rows[f'ray-{cpus}']:.2f} s", flush=True)
+        print(f"  {timed.__name__} {key}: {rows[key]:.2f} s (load {loads[key]})", flush=True)
     return {
         "covers": len(paths),
         "seconds": {k: round(v, 3) for k, v in rows.items()},
         "covers_per_s": {k: round(len(paths) / v, 1) for k, v in rows.items()},
+        "load_1min_after": loads,
         "ray_over_local_time": {
             str(w): round(rows[f"ray-{w}"] / rows[f"local-{w}"], 2) for w in (1, 2)
         },
         "local_2_over_1_speedup": round(rows["local-1"] / rows["local-2"], 2),
+    }
+
+
+def engines(paths: list[Path]) -> dict[str, object]:
+    # hashing: fork is safe (no torch); the pass: spawn, as the product starts its workers
+    return {
+        "hashing_engines": compare_engines(time_hashing, paths, None),
+        "pass_engines": compare_engines(time_pass, paths, "spawn"),
     }
 
 
@@ -387,9 +427,9 @@ def cost_model(result: dict) -> dict[str, object]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parts = ("stages", "search", "ddp", "cost", "all")  # cost: recompute the model only
+    parts = ("stages", "engines", "search", "ddp", "cost", "all")  # cost: the model only
     ap.add_argument("--part", choices=parts, default="all")
-    ap.add_argument("--n", type=int, default=200, help="shared covers for the hashing engines")
+    ap.add_argument("--n", type=int, default=200, help="shared covers for the engine timings")
     args = ap.parse_args()
     result: dict[str, object] = json.loads(OUT.read_text()) if OUT.is_file() else {}
     result["machine"] = {
@@ -403,10 +443,19 @@ def main() -> int:
             return 1
         paths = sample_covers(args.n)
         before = load()
-        stages = {"hashing_engines": hashing_engines(paths)}
+        stages = engines(paths)
         stages["cpu_per_cover"] = cpu_per_cover(paths, paths)
         stages["shared_covers_search"] = shared_covers_same_pairs(sample_covers(10**6))
         stages["load_before_after"] = [before, load()]
+        result["stages"] = stages
+    if args.part == "engines":  # the engine comparison alone, the rest of "stages" kept
+        if not COVERS.is_dir():
+            print(f"shared covers not found at {COVERS}", file=sys.stderr)
+            return 1
+        before = load()
+        stages = dict(result.get("stages", {}))  # type: ignore[call-overload]
+        stages.update(engines(sample_covers(args.n)))
+        stages["engines_load_before_after"] = [before, load()]
         result["stages"] = stages
     if args.part in ("search", "all"):
         before = load()
