@@ -14,6 +14,9 @@ item alone):
     batch 32) in this process on small samples: CPU seconds per cover (time.process_time, so
     the figure is what a dedicated core takes whatever the machine's load), and the bytes each
     stage keeps per cover.
+--part geometry: the visual stage's geometric check on the warmed catalog's candidate pairs
+  (/work/base-data, read only) in this process, on the local engine with 2 workers and on Ray
+  with 2 worker CPUs: seconds and whether the verdicts are the same.
 --part search: the near-duplicate search (dataset/dedup/neighbours.py) on random 64-bit hashes with
   1 % planted near pairs at threshold 10: against the numpy join it replaced
   (benchmarks/tools/mih_numpy.py) at 10^5 and 3x10^5, same run, same pairs; alone at 10^6; at
@@ -24,7 +27,7 @@ item alone):
 The machine is shared (~8 agents on 2 cores): the load average is recorded before and after,
 and ratios are only taken between figures of the same run.
 
-    .venv/bin/python benchmarks/scale.py [--part stages|search|all] [--n 200]
+    .venv/bin/python benchmarks/scale.py [--part stages|engines|geometry|search|ddp|all] [--n 200]
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ sys.path.insert(0, str(REPO))
 OUT = REPO / "benchmarks" / "results" / "scale.json"
 COVERS = REPO.parent / "shared" / "data" / "covers-5genre" / "Album_Covers"
 THRESHOLD = 10
+WARMED = Path("/work/base-data")  # the warmed catalog of the shared covers (HELPERS.md), read only
 COVERS_TARGET = 10**6  # the cost model's dataset size
 REPEATS = 3  # engine timings: the best of 3 (the shared machine's load comes and goes)
 
@@ -140,6 +144,60 @@ def engines(paths: list[Path]) -> dict[str, object]:
     return {
         "hashing_engines": compare_engines(time_hashing, paths, None),
         "pass_engines": compare_engines(time_pass, paths, "spawn"),
+    }
+
+
+def geometry_engines(data_dir: Path = WARMED) -> dict[str, object]:
+    """The visual stage's geometric check on the warmed catalog's candidate pairs (its cached
+    Lite0 embeddings, k = 8, the stage's cosine floor): in this process (what a build did
+    before), on the local engine with 2 workers (what `build-dataset` now does), and on Ray
+    with 2 worker CPUs; whether all three give the same verdicts."""
+    from tests.ray_support import LOOPBACK_ENV, start_head, stop_head
+
+    os.environ.update(LOOPBACK_ENV)
+    from sleeve.core.engine import Engine, LocalEngine
+    from sleeve.core.engine_ray import RayEngine
+    from sleeve.dataset.dedup.geometry import verify_pairs
+    from sleeve.dataset.dedup.lookalike import candidate_pairs
+    from sleeve.dataset.dedup.visual_settings import VisualDedup
+
+    cache = next((data_dir / "cache" / "embeddings").glob("efficientnet_lite0-*-224px"))
+    shas = (cache / "sha256.txt").read_text().split()
+    feats = np.load(cache / "features.npy")
+    paths = {p.stem: p for p in (data_dir / "images").glob("*/*")}
+    covers = [(sha, str(paths[sha].relative_to(data_dir))) for sha in shas]
+    stage = VisualDedup()
+    pairs = [
+        (int(i), int(j))
+        for i, j, _ in candidate_pairs(feats, k=stage.k, min_cosine=stage.min_cosine)
+    ]
+    found, seconds = {}, {}
+    runs: dict[str, Engine | None] = {"in_process": None, "local-2": LocalEngine(2)}
+    for name, local in runs.items():
+        t0 = time.perf_counter()
+        found[name] = verify_pairs(pairs, covers, data_dir, engine=local)
+        seconds[name] = round(time.perf_counter() - t0, 2)
+        print(f"  geometry {name}: {seconds[name]} s", flush=True)
+    head = start_head(2)
+    try:
+        engine = RayEngine(head.address)
+        t0 = time.perf_counter()
+        found["ray-2"] = verify_pairs(pairs, covers, data_dir, engine=engine)
+        seconds["ray-2"] = round(time.perf_counter() - t0, 2)  # cold: workers start here
+    finally:
+        stop_head(head)
+    print(f"  geometry ray-2: {seconds['ray-2']} s", flush=True)
+    same = all(found[k] == found["in_process"] for k in found)
+    confirmed = sum(
+        m.passes(stage.min_inliers, stage.max_disagreement) for m in found["in_process"].values()
+    )
+    return {
+        "covers": len(covers),
+        "pairs": len(pairs),
+        "confirmed_by_geometry": confirmed,
+        "seconds": seconds,
+        "same_verdicts": same,
+        "local_2_over_in_process_speedup": round(seconds["in_process"] / seconds["local-2"], 2),
     }
 
 
@@ -427,7 +485,7 @@ def cost_model(result: dict) -> dict[str, object]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parts = ("stages", "engines", "search", "ddp", "cost", "all")  # cost: the model only
+    parts = ("stages", "engines", "geometry", "search", "ddp", "cost", "all")  # cost: model only
     ap.add_argument("--part", choices=parts, default="all")
     ap.add_argument("--n", type=int, default=200, help="shared covers for the engine timings")
     args = ap.parse_args()
@@ -457,6 +515,11 @@ def main() -> int:
         stages.update(engines(sample_covers(args.n)))
         stages["engines_load_before_after"] = [before, load()]
         result["stages"] = stages
+    if args.part in ("geometry", "all"):
+        before = load()
+        checked = geometry_engines()
+        checked["load_before_after"] = [before, load()]
+        result["geometry"] = checked
     if args.part in ("search", "all"):
         before = load()
         found = search()
