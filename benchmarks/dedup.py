@@ -401,7 +401,7 @@ def visual_stage(data_dir: Path) -> dict[str, object]:
         if d <= stage.phash_candidates and cos[p] >= stage.phash_min_cosine
     }
     matches = verify_pairs(
-        [(at[a], at[b]) for a, b, _ in pairs], lambda k: data_dir / images[k].path
+        [(at[a], at[b]) for a, b, _ in pairs], [(im.sha256, im.path) for im in images], data_dir
     )
     m = {(a, b): matches[(at[a], at[b])] for a, b, _ in pairs}
     verified = {p for p, mm in m.items() if mm.passes(stage.min_inliers, stage.max_disagreement)}
@@ -582,7 +582,7 @@ def embedding_scaling(sizes: list[int], d: int = 1280, queries: int = 10_000) ->
     above that), and whether 500 planted near copies (cosine ~0.95) come back as neighbours."""
     import faiss
 
-    from sleeve.dataset.dedup.lookalike import EXACT_UP_TO, PCA_DIMS, new_index
+    from sleeve.dataset.dedup.lookalike import index_spec, new_index
 
     faiss.omp_set_num_threads(WORKERS)
     chunk, n_planted = 50_000, 500
@@ -621,9 +621,7 @@ def embedding_scaling(sizes: list[int], d: int = 1280, queries: int = 10_000) ->
         rows.append(
             {
                 "n": n,
-                "index": "flat"
-                if n <= EXACT_UP_TO
-                else f"PCA{PCA_DIMS},IVF{int(2 * np.sqrt(n))},Flat",
+                "index": index_spec(d, n),
                 "train_s": round(train_s, 2),
                 "add_s": round(add_s, 2),
                 "search_all_s": round(search_s, 2),

@@ -1,15 +1,22 @@
 """Beyond one machine: per-cover stages on the local pool and on Ray, the near-duplicate search
 at 10^5-10^7 hashes, and the cost model's inputs for 10^6 covers (docs/scale.md).
 
---part stages (on an even sample of N shared covers, default 200):
-  * hashing through the engine seam (dataset/dedup/hashing.py's batch function, best of 3):
+--part stages (on an even sample of N shared covers, default 200; --part engines: this first
+item alone):
+  * through the engine seam, best of 3 after a warm-up, the load average beside each: hashing
+    (dataset/dedup/hashing.py's batch function) and the build's per-cover pass without OCR
+    (dataset/per_cover.py: pHash, Lite0 embedding, colour/texture/structure from one read),
     local 1 worker (in-process), local 2 workers, Ray with 1 and with 2 worker CPUs (a real
     head started on 127.0.0.1 for each, tests/ray_support.py), covers/s and the Ray/local time
-    ratio at equal workers;
+    ratio at equal workers. A local pool starts (and loads its models) in every timed run, as a
+    build's stage does; Ray's workers stay up between runs, as on a cluster;
   * OCR (dataset/text/ocr.py, read_words) and the Lite0 embedding (vision/embeddings.encode, 224 px,
     batch 32) in this process on small samples: CPU seconds per cover (time.process_time, so
     the figure is what a dedicated core takes whatever the machine's load), and the bytes each
     stage keeps per cover.
+--part geometry: the visual stage's geometric check on the warmed catalog's candidate pairs
+  (/work/base-data, read only) in this process, on the local engine with 2 workers and on Ray
+  with 2 worker CPUs: seconds and whether the verdicts are the same.
 --part search: the near-duplicate search (dataset/dedup/neighbours.py) on random 64-bit hashes with
   1 % planted near pairs at threshold 10: against the numpy join it replaced
   (benchmarks/tools/mih_numpy.py) at 10^5 and 3x10^5, same run, same pairs; alone at 10^6; at
@@ -20,12 +27,13 @@ at 10^5-10^7 hashes, and the cost model's inputs for 10^6 covers (docs/scale.md)
 The machine is shared (~8 agents on 2 cores): the load average is recorded before and after,
 and ratios are only taken between figures of the same run.
 
-    .venv/bin/python benchmarks/scale.py [--part stages|search|all] [--n 200]
+    .venv/bin/python benchmarks/scale.py [--part stages|engines|geometry|search|ddp|all] [--n 200]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -43,6 +51,7 @@ sys.path.insert(0, str(REPO))
 OUT = REPO / "benchmarks" / "results" / "scale.json"
 COVERS = REPO.parent / "shared" / "data" / "covers-5genre" / "Album_Covers"
 THRESHOLD = 10
+WARMED = Path("/work/base-data")  # the warmed catalog of the shared covers (HELPERS.md), read only
 COVERS_TARGET = 10**6  # the cost model's dataset size
 REPEATS = 3  # engine timings: the best of 3 (the shared machine's load comes and goes)
 
@@ -60,7 +69,7 @@ def sample_covers(n: int) -> list[Path]:
 # -- per-cover stages ---------------------------------------------------------------------------
 
 
-def time_engine(engine, paths: list[Path]) -> float:  # type: ignore[no-untyped-def]
+def time_hashing(engine, paths: list[Path]) -> float:  # type: ignore[no-untyped-def]
     from sleeve.dataset.dedup.hashing import _CHUNK, hash_batch
 
     jobs = [(str(p), "phash") for p in paths]
@@ -70,36 +79,125 @@ def time_engine(engine, paths: list[Path]) -> float:  # type: ignore[no-untyped-
     return time.perf_counter() - t0
 
 
-def hashing_engines(paths: list[Path]) -> dict[str, object]:
+def time_pass(engine, paths: list[Path]) -> float:  # type: ignore[no-untyped-def]
+    """The build's per-cover pass (dataset/per_cover.py) without the words: pHash, the Lite0
+    embedding and the colour, texture and structure attributes from one read per cover."""
+    from sleeve.dataset.per_cover import BATCH, Item, Plan, run_batch
+
+    plan = Plan("phash", 224, False, ("colour", "texture", "structure"))
+    items = [
+        Item(f"{k:064x}", str(p.relative_to(COVERS)), k, True, True, False, plan.attributes)
+        for k, p in enumerate(paths)
+    ]
+    t0 = time.perf_counter()
+    fn = functools.partial(run_batch, str(COVERS), plan)
+    results = [r for _, batch in engine.map_batches(fn, items, BATCH) for r in batch]
+    assert len(results) == len(items) and all(r.embedding is not None for r in results)
+    return time.perf_counter() - t0
+
+
+def compare_engines(timed, paths: list[Path], start_method: str | None) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """``timed(engine, paths)`` on local 1 and 2 workers, then Ray with 1 and 2 worker CPUs
+    (a head started for each); the best of REPEATS after a warm-up, and the load average
+    (1 min) right after each configuration's runs."""
     from tests.ray_support import LOOPBACK_ENV, start_head, stop_head
 
     os.environ.update(LOOPBACK_ENV)  # before ray is imported: the driver stays on loopback
-    from sleeve.core.engine import LocalEngine
+    from sleeve.core.engine import Engine, LocalEngine
     from sleeve.core.engine_ray import RayEngine
 
     rows: dict[str, float] = {}
+    loads: dict[str, float] = {}
+    engine: Engine
     for workers in (1, 2):
-        time_engine(LocalEngine(workers, start_method=None), paths[:8])  # warm the page cache
-        engine = LocalEngine(workers, start_method=None)
-        rows[f"local-{workers}"] = min(time_engine(engine, paths) for _ in range(REPEATS))
-        print(f"  hashing local {workers} worker(s): {rows[f'local-{workers}']:.2f} s", flush=True)
+        key = f"local-{workers}"
+        timed(LocalEngine(workers, start_method), paths[:16])  # page cache, models exported
+        engine = LocalEngine(workers, start_method)
+        rows[key] = min(timed(engine, paths) for _ in range(REPEATS))
+        loads[key] = load()[0]
+        print(f"  {timed.__name__} {key}: {rows[key]:.2f} s (load {loads[key]})", flush=True)
     for cpus in (1, 2):
+        key = f"ray-{cpus}"
         head = start_head(cpus)
         try:
             engine = RayEngine(head.address)
-            time_engine(engine, paths[: 4 * cpus])  # workers started and the function exported
-            rows[f"ray-{cpus}"] = min(time_engine(engine, paths) for _ in range(REPEATS))
+            timed(engine, paths[: 16 * cpus])  # workers started, models loaded
+            rows[key] = min(timed(engine, paths) for _ in range(REPEATS))
+            loads[key] = load()[0]
         finally:
             stop_head(head)
-        print(f"  hashing Ray {cpus} CPU(s): {rows[f'ray-{cpus}']:.2f} s", flush=True)
+        print(f"  {timed.__name__} {key}: {rows[key]:.2f} s (load {loads[key]})", flush=True)
     return {
         "covers": len(paths),
         "seconds": {k: round(v, 3) for k, v in rows.items()},
         "covers_per_s": {k: round(len(paths) / v, 1) for k, v in rows.items()},
+        "load_1min_after": loads,
         "ray_over_local_time": {
             str(w): round(rows[f"ray-{w}"] / rows[f"local-{w}"], 2) for w in (1, 2)
         },
         "local_2_over_1_speedup": round(rows["local-1"] / rows["local-2"], 2),
+    }
+
+
+def engines(paths: list[Path]) -> dict[str, object]:
+    # hashing: fork is safe (no torch); the pass: spawn, as the product starts its workers
+    return {
+        "hashing_engines": compare_engines(time_hashing, paths, None),
+        "pass_engines": compare_engines(time_pass, paths, "spawn"),
+    }
+
+
+def geometry_engines(data_dir: Path = WARMED) -> dict[str, object]:
+    """The visual stage's geometric check on the warmed catalog's candidate pairs (its cached
+    Lite0 embeddings, k = 8, the stage's cosine floor): in this process (what a build did
+    before), on the local engine with 2 workers (what `build-dataset` now does), and on Ray
+    with 2 worker CPUs; whether all three give the same verdicts."""
+    from tests.ray_support import LOOPBACK_ENV, start_head, stop_head
+
+    os.environ.update(LOOPBACK_ENV)
+    from sleeve.core.engine import Engine, LocalEngine
+    from sleeve.core.engine_ray import RayEngine
+    from sleeve.dataset.dedup.geometry import verify_pairs
+    from sleeve.dataset.dedup.lookalike import candidate_pairs
+    from sleeve.dataset.dedup.visual_settings import VisualDedup
+
+    cache = next((data_dir / "cache" / "embeddings").glob("efficientnet_lite0-*-224px"))
+    shas = (cache / "sha256.txt").read_text().split()
+    feats = np.load(cache / "features.npy")
+    paths = {p.stem: p for p in (data_dir / "images").glob("*/*")}
+    covers = [(sha, str(paths[sha].relative_to(data_dir))) for sha in shas]
+    stage = VisualDedup()
+    pairs = [
+        (int(i), int(j))
+        for i, j, _ in candidate_pairs(feats, k=stage.k, min_cosine=stage.min_cosine)
+    ]
+    found, seconds = {}, {}
+    runs: dict[str, Engine | None] = {"in_process": None, "local-2": LocalEngine(2)}
+    for name, local in runs.items():
+        t0 = time.perf_counter()
+        found[name] = verify_pairs(pairs, covers, data_dir, engine=local)
+        seconds[name] = round(time.perf_counter() - t0, 2)
+        print(f"  geometry {name}: {seconds[name]} s", flush=True)
+    head = start_head(2)
+    try:
+        engine = RayEngine(head.address)
+        t0 = time.perf_counter()
+        found["ray-2"] = verify_pairs(pairs, covers, data_dir, engine=engine)
+        seconds["ray-2"] = round(time.perf_counter() - t0, 2)  # cold: workers start here
+    finally:
+        stop_head(head)
+    print(f"  geometry ray-2: {seconds['ray-2']} s", flush=True)
+    same = all(found[k] == found["in_process"] for k in found)
+    confirmed = sum(
+        m.passes(stage.min_inliers, stage.max_disagreement) for m in found["in_process"].values()
+    )
+    return {
+        "covers": len(covers),
+        "pairs": len(pairs),
+        "confirmed_by_geometry": confirmed,
+        "seconds": seconds,
+        "same_verdicts": same,
+        "local_2_over_in_process_speedup": round(seconds["in_process"] / seconds["local-2"], 2),
     }
 
 
@@ -387,9 +485,9 @@ def cost_model(result: dict) -> dict[str, object]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parts = ("stages", "search", "ddp", "cost", "all")  # cost: recompute the model only
+    parts = ("stages", "engines", "geometry", "search", "ddp", "cost", "all")  # cost: model only
     ap.add_argument("--part", choices=parts, default="all")
-    ap.add_argument("--n", type=int, default=200, help="shared covers for the hashing engines")
+    ap.add_argument("--n", type=int, default=200, help="shared covers for the engine timings")
     args = ap.parse_args()
     result: dict[str, object] = json.loads(OUT.read_text()) if OUT.is_file() else {}
     result["machine"] = {
@@ -403,11 +501,25 @@ def main() -> int:
             return 1
         paths = sample_covers(args.n)
         before = load()
-        stages = {"hashing_engines": hashing_engines(paths)}
+        stages = engines(paths)
         stages["cpu_per_cover"] = cpu_per_cover(paths, paths)
         stages["shared_covers_search"] = shared_covers_same_pairs(sample_covers(10**6))
         stages["load_before_after"] = [before, load()]
         result["stages"] = stages
+    if args.part == "engines":  # the engine comparison alone, the rest of "stages" kept
+        if not COVERS.is_dir():
+            print(f"shared covers not found at {COVERS}", file=sys.stderr)
+            return 1
+        before = load()
+        stages = dict(result.get("stages", {}))  # type: ignore[call-overload]
+        stages.update(engines(sample_covers(args.n)))
+        stages["engines_load_before_after"] = [before, load()]
+        result["stages"] = stages
+    if args.part in ("geometry", "all"):
+        before = load()
+        checked = geometry_engines()
+        checked["load_before_after"] = [before, load()]
+        result["geometry"] = checked
     if args.part in ("search", "all"):
         before = load()
         found = search()

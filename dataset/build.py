@@ -330,9 +330,18 @@ def _group(
     """Duplicate groups: byte-identical and pHash near-duplicates, then the visual stage
     (with the words on the covers as its second verdict)."""
     grouping = group_duplicates(images, hashes, opts.threshold)
-    words = catalog_words(catalog, data_dir, read=opts.read_text, progress=opts.progress)
+    words = catalog_words(
+        catalog, data_dir, read=opts.read_text, engine=opts.engine, progress=opts.progress
+    )
     found = find_visual_duplicates(
-        images, data_dir, grouping, visual, hashes=hashes, words=words, progress=opts.progress
+        images,
+        data_dir,
+        grouping,
+        visual,
+        hashes=hashes,
+        words=words,
+        engine=opts.engine,
+        progress=opts.progress,
     )
     if found.pairs:  # the second stage: re-captures pHash misses join the same groups
         grouping = group_duplicates(images, hashes, opts.threshold, extra_pairs=found.edges)

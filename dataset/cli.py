@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from sleeve.core.catalog.db import open_catalog
 from sleeve.core.cliutil import EXIT_OK, parser, printable, run_command, setup_logging
-from sleeve.core.engine_choice import ENGINES, engine_from_settings
+from sleeve.core.engine_choice import add_engine_option, engine_from_settings
 from sleeve.core.errors import UsageError
 from sleeve.core.settings import load_settings, redact
 from sleeve.core.taxonomy import Taxonomy
@@ -121,13 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep covers whose words name the same artist in one split (reads the words of "
         "every candidate cover first; artists.csv is written either way)",
     )
-    p.add_argument(
-        "--engine",
-        choices=ENGINES,
-        default="local",
-        help="where per-cover work runs: local (this machine's cores, default) or ray (the "
-        "cluster at SLEEVE_RAY_ADDRESS; pip install 'sleeve[ray]'; see docs/scale.md)",
-    )
+    add_engine_option(p)
     return p
 
 

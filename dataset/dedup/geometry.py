@@ -21,13 +21,15 @@ imported lazily so that the rest of the builder works without it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
 
+from sleeve.core.engine import Engine, LocalEngine
 from sleeve.core.images.intake import UNREADABLE, open_image
 from sleeve.core.progress import Progress
 from sleeve.core.progress import bar as progress_bar
@@ -45,6 +47,10 @@ FEW_KEYPOINTS = 50  # under this on either side, a cover is near-featureless
 THUMB = 32  # side of the plain-resized colour thumbnail compared for featureless covers
 PLAIN_NCC = 0.7  # grey-level correlation of two featureless covers' thumbnails
 PLAIN_DIFF = 30.0  # their mean absolute RGB difference (0..255)
+PAIRS_PER_BATCH = 32  # pairs per engine batch (a few ms each: enough to amortise a task)
+KEYPOINTS_KEPT = 256  # covers whose keypoints a worker keeps between pairs
+
+CoverRef = tuple[str, str]  # a cover as (sha256, path relative to the store root)
 
 
 @dataclass(frozen=True)
@@ -199,25 +205,43 @@ def disagreement(
 
 def verify_pairs(
     pairs: Sequence[tuple[int, int]],
-    path_of: Callable[[int], str | Path],
+    covers: Sequence[CoverRef],
+    root: str | Path = "",
     *,
+    engine: Engine | None = None,
     progress: Progress = False,
 ) -> dict[tuple[int, int], Match]:
-    """Match every pair; each image is decoded and described once. Unreadable images: NO_MATCH."""
-    cache: dict[int, Keypoints | None] = {}
+    """Match every pair of ``covers`` (index -> (sha256, path relative to ``root``)) on
+    ``engine`` (default: in this process); unreadable images: NO_MATCH. Workers read the
+    covers themselves, so only the pairs' names travel; the result is keyed as ``pairs``."""
+    engine = engine or LocalEngine(1)
+    jobs = [(covers[i], covers[j]) for i, j in pairs]
+    found: dict[tuple[CoverRef, CoverRef], Match] = {}
+    check = functools.partial(match_batch, str(root))
+    try:
+        with progress_bar(len(jobs), "checking look-alikes", "pair", progress=progress) as bar:
+            for batch, results in engine.map_batches(check, jobs, PAIRS_PER_BATCH):
+                found.update(zip(batch, results, strict=True))
+                bar.update(len(batch))
+    finally:
+        _cover_keypoints.cache_clear()  # in-process: the driver keeps no pictures after
+    return {(i, j): found[job] for (i, j), job in zip(pairs, jobs, strict=True)}
 
-    def kp(i: int) -> Keypoints | None:
-        if i not in cache:
-            try:
-                cache[i] = keypoints(*load_cover(path_of(i)))
-            except UNREADABLE:
-                cache[i] = None
-        return cache[i]
 
-    out: dict[tuple[int, int], Match] = {}
-    with progress_bar(len(pairs), "checking look-alikes", "pair", progress=progress) as bar:
-        for i, j in pairs:
-            ka, kb = kp(i), kp(j)
-            out[(i, j)] = NO_MATCH if ka is None or kb is None else match(ka, kb)
-            bar.update()
+def match_batch(root: str, batch: Sequence[tuple[CoverRef, CoverRef]]) -> list[Match]:
+    """The engine's unit of work: the verdict of each pair of covers in ``batch``."""
+    out = []
+    for a, b in batch:
+        ka, kb = _cover_keypoints(root, *a), _cover_keypoints(root, *b)
+        out.append(NO_MATCH if ka is None or kb is None else match(ka, kb))
     return out
+
+
+# a worker keeps the keypoints of the covers it saw last: pairs come sorted by their first
+# cover, and a cover's neighbours meet it again in later batches (~140 kB each at SIDE)
+@functools.lru_cache(maxsize=KEYPOINTS_KEPT)
+def _cover_keypoints(root: str, sha256: str, rel: str) -> Keypoints | None:
+    try:
+        return keypoints(*load_cover(Path(root) / rel))
+    except UNREADABLE:
+        return None

@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sleeve.core.engine import Engine
 from sleeve.core.errors import SleeveError
 from sleeve.dataset.dedup.geometry import Match, verify_pairs
 from sleeve.dataset.dedup.groups import Grouping
@@ -143,12 +144,14 @@ def find_visual_duplicates(
     *,
     hashes: Mapping[int, str] | None = None,
     words: WordSource | None = None,
+    engine: Engine | None = None,
     progress: bool = False,
 ) -> VisualReport:
     """Pairs of ``images`` that are the same artwork and not already in one pHash group.
     Candidates: embedding neighbours, and pairs within ``config.phash_candidates`` bits of
     ``hashes`` (image id -> pHash hex) when given; ``words`` (the catalog's OCR cache,
-    :func:`sleeve.dataset.dedup.visual_text.catalog_words`) gives the text check its words."""
+    :func:`sleeve.dataset.dedup.visual_text.catalog_words`) gives the text check its words.
+    The geometric check runs on ``engine`` (default: in this process)."""
     if not config.enabled:
         return VisualReport("off")
     rows = [im for im in images if im.id in grouping.group_of]
@@ -180,10 +183,10 @@ def find_visual_duplicates(
         for (i, j), c in sorted(cosine.items())
         if grouping.group_of[rows[i].id].id != grouping.group_of[rows[j].id].id
     ]
-    matches = verify_pairs(
-        [(i, j) for i, j, _ in todo], lambda i: data_dir / rows[i].path, progress=progress
-    )
     covers = [(im.sha256, im.path) for im in rows]
+    matches = verify_pairs(
+        [(i, j) for i, j, _ in todo], covers, data_dir, engine=engine, progress=progress
+    )
     verdicts, text = run_text_check(matches, covers, words, config)
     confirmed = []
     for i, j, cos in todo:

@@ -32,6 +32,7 @@ from sleeve.dataset.text.ocr import Word, engine_available
 
 if TYPE_CHECKING:
     from sleeve.core.catalog.db import Catalog
+    from sleeve.core.engine import Engine
 
 GEOMETRY = "geometry"  # how a pair was confirmed: by the geometric check alone
 TEXT = "text"  # in the text band, by the words the two covers print
@@ -121,18 +122,24 @@ def check_pairs(
 
 
 def catalog_words(
-    catalog: Catalog, data_dir: Path, *, read: bool, progress: bool = False
+    catalog: Catalog,
+    data_dir: Path,
+    *,
+    read: bool,
+    engine: Engine | None = None,
+    progress: bool = False,
 ) -> WordSource:
     """Words from the catalog's OCR cache; with ``read``, covers not yet read are read first
-    (and cached: the export's text step then finds them there). Nothing when the OCR engine
-    is not installed."""
+    (on ``engine``, and cached: the export's text step then finds them there). Nothing when
+    the OCR engine is not installed."""
 
     def source(covers: Sequence[tuple[str, str]]) -> tuple[dict[str, list[Word]], int]:
         if not covers or not engine_available():
             return {}, 0
         read_now = 0
         if read:
-            read_now = ensure_text(catalog, data_dir, covers, progress=progress).read
+            report = ensure_text(catalog, data_dir, covers, progress=progress, engine=engine)
+            read_now = report.read
         return load_text(catalog, {sha for sha, _ in covers}), read_now
 
     return source

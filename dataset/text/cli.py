@@ -7,6 +7,7 @@ import os
 
 from sleeve.core.catalog.db import open_catalog
 from sleeve.core.cliutil import EXIT_OK, parser, run_command, setup_logging
+from sleeve.core.engine_choice import add_engine_option, engine_from_settings
 from sleeve.core.errors import UsageError
 from sleeve.core.settings import load_settings
 from sleeve.dataset.text.cover_text import cached_shas, catalog_images, ensure_text
@@ -17,6 +18,9 @@ EXAMPLES = f"""\
       read every catalog cover that has no text yet (resumable: re-run after an interrupt)
   sleeve text --workers 1 --limit 200
       one process, at most 200 covers this time
+  SLEEVE_RAY_ADDRESS=ray://head:10001 sleeve text --engine ray
+      read on a Ray cluster's workers (they read the covers at the same paths); this
+      process alone writes the catalog
 
 The words (strings, confidences, boxes) are cached per (cover sha256, engine, engine version);
 build-dataset reads missing ones itself and exports them as text.jsonl. Needs the OCR extra:
@@ -30,8 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=os.cpu_count() or 1,
         metavar="N",
-        help="worker processes, one OCR thread each (default: CPU count)",
+        help="local worker processes, one OCR thread each (default: CPU count)",
     )
+    add_engine_option(p)
     p.add_argument(
         "--limit", type=int, metavar="N", help="read at most N uncached covers in this run"
     )
@@ -50,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         if not engine_available():
             raise UsageError(f"reading cover text needs the OCR engine: {INSTALL_HINT}")
         settings = load_settings()
+        # local: left to ensure_text, which reads a few covers in this process
+        engine = None if args.engine == "local" else engine_from_settings(settings, args.engine)
         catalog = open_catalog(settings.catalog_url)
         try:
             images = catalog_images(catalog)
@@ -62,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                 images,
                 workers=args.workers,
                 progress=not args.no_progress,
+                engine=engine,
             )
         finally:
             catalog.dispose()

@@ -6,6 +6,7 @@ engine (which implements the seam) imports nothing that imports it back.
 
 from __future__ import annotations
 
+import argparse
 import os
 
 from sleeve.core.engine import Engine, LocalEngine
@@ -30,3 +31,14 @@ def engine_from_settings(
             )
         return RayEngine(settings.ray_address)
     raise UsageError(f"--engine {name!r}: choose one of {', '.join(ENGINES)}")
+
+
+def add_engine_option(p: argparse.ArgumentParser) -> None:
+    """``--engine local|ray``, the same on every command with per-cover work."""
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="where per-cover work runs: local (this machine's cores, default) or ray (the "
+        "cluster at SLEEVE_RAY_ADDRESS; pip install 'sleeve[ray]'; see docs/scale.md)",
+    )

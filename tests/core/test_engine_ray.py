@@ -23,6 +23,7 @@ from sleeve.core.engine_choice import engine_from_settings
 from sleeve.core.errors import ConfigError, UsageError
 from sleeve.core.taxonomy import Taxonomy
 from sleeve.dataset import cli as build_cli
+from sleeve.dataset.dedup.visual_settings import VisualDedup
 from sleeve.dataset.export import latest_export
 from tests.conftest import fast_settings
 from tests.dataset_support import cover, jpeg, reencoded, resized, write_tree
@@ -142,3 +143,72 @@ def test_build_dataset_on_ray_equals_local(ray_head: RayHead, tmp_path: Path, mo
     assert manifests[0] == manifests[1] and manifests[0].count(b"\n") > 20
     local_hashes, ray_hashes = _hashes(tmp_path / "local"), _hashes(tmp_path / "ray")
     assert ray_hashes == local_hashes and len(local_hashes) == 54
+
+
+def test_geometric_check_on_ray_equals_local(
+    ray_head: RayHead, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The visual stage's geometric check: pairs sent as (sha256, path) to Ray's workers get
+    the verdicts the check gives in this process."""
+    pytest.importorskip("cv2", reason="OpenCV is not installed")
+    import sleeve.dataset.dedup.geometry as geometry
+    from tests.visual_images import jpeg_bytes, recaptured, release
+
+    monkeypatch.setattr(geometry, "PAIRS_PER_BATCH", 2)  # several tasks
+    pictures = [release(1, 1), recaptured(release(1, 1)), release(1, 2), release(4, 4)]
+    covers = []
+    for k, img in enumerate(pictures):
+        (tmp_path / f"c{k}.jpg").write_bytes(jpeg_bytes(img))
+        covers.append((f"{k:064x}", f"c{k}.jpg"))
+    (tmp_path / "bad.jpg").write_bytes(b"<html>not an image</html>")
+    covers.append(("f" * 64, "bad.jpg"))
+    pairs = [(i, j) for i in range(len(covers)) for j in range(i + 1, len(covers))]
+    engine = engine_from_settings(fast_settings(tmp_path, ray_address=ray_head.address), "ray")
+    on_ray = geometry.verify_pairs(pairs, covers, tmp_path, engine=engine)
+    here = geometry.verify_pairs(pairs, covers, tmp_path)
+    assert on_ray == here and list(on_ray) == pairs
+    stage = VisualDedup()
+    verdicts = [m.passes(stage.min_inliers, stage.max_disagreement) for m in here.values()]
+    assert verdicts[0] and not all(verdicts)  # the re-capture confirmed, the look-alikes not
+
+
+def _text_rows(data_dir: Path) -> dict[str, tuple[str, str, int]]:
+    from sleeve.core.catalog.models import CoverText
+
+    catalog = open_catalog(fast_settings(data_dir).catalog_url)
+    with catalog.session() as session:
+        query = select(
+            CoverText.sha256, CoverText.engine_version, CoverText.words, CoverText.n_words
+        )
+        rows = {sha: (version, words, n) for sha, version, words, n in session.execute(query)}
+    catalog.dispose()
+    return rows
+
+
+def test_sleeve_text_on_ray_equals_local(ray_head: RayHead, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`sleeve text --engine ray`: Ray's workers read the words, this process writes them; the
+    catalog ends with the rows `--engine local` writes (same words, boxes, confidences)."""
+    pytest.importorskip("rapidocr_onnxruntime", reason="the OCR extra is not installed")
+    import sleeve.dataset.text.cover_text as cover_text
+    from sleeve.dataset.text import cli as text_cli
+    from tests.text_images import worded_jpeg
+
+    monkeypatch.setattr(cover_text, "CHUNK", 1)  # one task per cover
+    folder = write_tree(
+        tmp_path / "covers",
+        {
+            "Pop": {"a.jpg": worded_jpeg("MADONNA"), "b.jpg": worded_jpeg("ABBA")},
+            "HipHop": {"c.jpg": worded_jpeg("NAS"), "d.jpg": b"<html>not an image</html>"},
+        },
+    )
+    monkeypatch.setenv("SLEEVE_RAY_ADDRESS", ray_head.address)
+    for engine in ("local", "ray"):
+        data_dir = tmp_path / engine
+        monkeypatch.setenv("SLEEVE_DATA_DIR", str(data_dir))
+        settings = fast_settings(data_dir)
+        catalog = open_catalog(settings.catalog_url)
+        import_folder(catalog, settings, Taxonomy.load(), folder, None, progress=False)
+        catalog.dispose()
+        assert text_cli.main(["--engine", engine, "--no-progress"]) == 0
+    local, ray = _text_rows(tmp_path / "local"), _text_rows(tmp_path / "ray")
+    assert ray == local and sorted(n for _, _, n in local.values()) == [1, 1, 1]

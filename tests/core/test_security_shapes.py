@@ -82,7 +82,8 @@ def test_security_every_image_reader_refuses_a_hostile_shape_from_its_header(
         assert _refused(read) == "bad-shape", name
     assert drop_unreadable([sample])[1] == {"bad-shape": 1}
     assert hash_files([path], workers=1, progress=False) == [(None, "bad-shape")]
-    assert verify_pairs([(0, 1)], lambda i: path)[(0, 1)].inliers == 0
+    hostile = ("0" * 64, str(path))
+    assert verify_pairs([(0, 1)], [hostile, hostile])[(0, 1)].inliers == 0
 
 
 @pytest.mark.parametrize("shape", HOSTILE, ids=_IDS)

@@ -101,8 +101,7 @@ def test_unreadable_image_is_no_match(tmp_path: Path) -> None:
     good = _write(tmp_path / "a.jpg", release(1, 1))
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"<html>not an image</html>")
-    paths = {0: good, 1: bad}
-    out = verify_pairs([(0, 1)], paths.__getitem__)
+    out = verify_pairs([(0, 1)], [("a" * 64, str(good)), ("b" * 64, str(bad))])
     assert out[(0, 1)].inliers == 0
 
 
