@@ -139,6 +139,7 @@ def run_figures(run_dir: Path, export_dir: Path, seed: int, seconds: float) -> d
             )
         },
         "review_queue": (metrics.extra or {}).get("label_issues"),
+        "artist_table": metrics.artist_table.to_dict() if metrics.artist_table else None,
         "coverage": (metrics.confidence or {}).get("points"),
     }
 
@@ -179,6 +180,13 @@ def summarise(seeds: list[dict]) -> dict:
     queues = [s["review_queue"] for s in seeds if s["review_queue"]]
     if queues:
         out["review_queue_share"] = _spread([q["flagged"] / q["covers_scored"] for q in queues])
+    tables = [s["artist_table"] for s in seeds if s.get("artist_table")]
+    if len(tables) == len(seeds):
+        out["artist_table"] = {
+            k: _spread([t[k] for t in tables])
+            for k in tables[0]
+            if all(isinstance(t.get(k), int | float) and t.get(k) is not None for t in tables)
+        }
     out["train_seconds"] = _spread([s["train_seconds"] for s in seeds])
     return out
 
