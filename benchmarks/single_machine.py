@@ -7,10 +7,11 @@ BIN_DIR``, e.g. a worktree of the commit before those changes) and this checkout
 (old, new, old, new ...), each in a fresh data folder and a fresh graph cache (a first-time
 user's cost, the ONNX export included):
 
-* ``sleeve demo`` with its defaults (the README's offline demo);
-* ``build-dataset --balance --seed 0 --no-text`` of a folder import (``--covers`` covers of the
-  shared set; the words are left out because the OCR engine is the same code on both sides and
-  would dominate; benchmarks/stages.py measures it).
+* ``sleeve demo`` with its defaults (the README's offline demo: harvest from the loopback
+  stand-ins, build-dataset, train-and-evaluate).
+
+The first build of the shared covers, old and new code side by side, is
+``benchmarks/stages.py --full-build`` (benchmarks/results/stages_build.json).
 
 Prints a table and writes benchmarks/results/single_machine.json (wall seconds per run, the
 new/old ratio per pair and its median, the load averages before and after).
@@ -30,9 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-COVERS = REPO.parent / "shared" / "data" / "covers-5genre" / "Album_Covers"
 RESULTS = REPO / "benchmarks" / "results" / "single_machine.json"
-MAP = "Electronic=electronic,Rock=rock"
 
 
 def _load() -> list[float]:
@@ -47,31 +46,9 @@ def _run(cmd: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def _folder_sample(n: int, work: Path) -> Path:
-    """A class-per-folder tree of links to the first ``n`` covers (sorted) of the shared set,
-    spread evenly over its genre folders: links, never copies of the cover art."""
-    genres = sorted(p for p in COVERS.iterdir() if p.is_dir())
-    root = work / "sample"
-    for g in genres:
-        (root / g.name).mkdir(parents=True, exist_ok=True)
-        for f in sorted(g.iterdir())[: n // len(genres)]:
-            (root / g.name / f.name).symlink_to(f)
-    return root
-
-
 def demo(bin_dir: Path, work: Path) -> float:
     env = {**os.environ, "SLEEVE_DATA_DIR": str(work / "data"), "XDG_CACHE_HOME": str(work)}
     return _run([str(bin_dir / "sleeve"), "demo", "--no-progress"], env)
-
-
-def build(bin_dir: Path, work: Path, sample: Path) -> float:
-    """build-dataset only (the import before it is not timed)."""
-    env = {**os.environ, "SLEEVE_DATA_DIR": str(work / "data"), "XDG_CACHE_HOME": str(work)}
-    _run(
-        [str(bin_dir / "collect"), "--from-folder", str(sample), "--map", MAP, "--no-progress"], env
-    )
-    flags = ["--balance", "--seed", "0", "--no-text", "--no-progress"]
-    return _run([str(bin_dir / "build-dataset"), *flags], env)
 
 
 def pairs(name: str, fn: Callable[[Path, Path], float], old: Path, new: Path, n: int) -> dict:
@@ -94,8 +71,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--old", type=Path, required=True, help="the older checkout's .venv/bin")
     p.add_argument("--old-commit", default="", help="recorded beside the figures")
     p.add_argument("--pairs", type=int, default=2)
-    p.add_argument("--covers", type=int, default=300, help="covers in the build comparison")
-    p.add_argument("--skip-demo", action="store_true")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     new = Path(sys.executable).parent
@@ -105,22 +80,12 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_cores": os.cpu_count(),
         "load_before": _load(),
     }
-    if not args.skip_demo:
-        doc["demo"] = pairs("demo", demo, args.old, new, args.pairs)
-    if COVERS.is_dir():
-        with tempfile.TemporaryDirectory(prefix="sm-sample-") as tmp:
-            sample = _folder_sample(args.covers, Path(tmp))
-            doc["build"] = {
-                "covers": sum(1 for _ in sample.rglob("*.jpg")),
-                **pairs("build", lambda b, w: build(b, w, sample), args.old, new, args.pairs),
-            }
-    else:
-        doc["build"] = f"skipped: {COVERS} not found"
+    doc["demo"] = pairs("demo", demo, args.old, new, args.pairs)
     doc["load_after"] = _load()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=2) + "\n")
     print(f"{'command':<10}{'old s (median)':>16}{'new s (median)':>16}{'new/old':>10}")
-    for key in ("demo", "build"):
+    for key in ("demo",):
         row = doc.get(key)
         if isinstance(row, dict):
             old_s = statistics.median(row["wall_s"]["old"])
