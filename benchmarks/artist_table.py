@@ -31,22 +31,26 @@ MINIMA = (1, 2, 3, 5)
 
 
 def main() -> int:
+    from sleeve.core.errors import SleeveError
+    from sleeve.dataset.export import latest_export
     from sleeve.inference.artist_table import build_artist_table
     from sleeve.inference.text_head import weighted_f1
     from sleeve.training.data import load_export
     from sleeve.training.fit.artists import train_evidence
 
     ap = argparse.ArgumentParser()
-    default = Path(os.environ.get("SLEEVE_DATA_DIR", "sleeve-data")) / "datasets" / "LATEST"
-    ap.add_argument("--export", type=Path, default=default)
+    ap.add_argument("--export", type=Path, help="an export dir (default: the newest export)")
     args = ap.parse_args()
-    export_dir = args.export
-    if export_dir.name == "LATEST" and export_dir.is_file():
-        export_dir = Path(export_dir.read_text().strip())
-    if not (export_dir / "manifest.csv").is_file():
-        print(f"skipped: no export at {export_dir}")
+    datasets = Path(os.environ.get("SLEEVE_DATA_DIR", "sleeve-data")) / "datasets"
+    export_dir = args.export or latest_export(datasets)
+    try:
+        export = load_export(export_dir, check_images=False) if export_dir else None
+    except SleeveError as exc:  # no export there (or not a readable one): nothing to measure
+        print(f"skipped: {exc}")
         return 0
-    export = load_export(export_dir, check_images=False)
+    if export is None:
+        print(f"skipped: no export under {datasets}")
+        return 0
     evidence, extra = train_evidence(export)
     words = export.dataset.word_table
     val = export.split("val")

@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from sleeve.inference.rundir import Run
+
 RESULTS = Path(__file__).parent / "results" / "recipe_time.json"
 RECIPES = {
     "lite0": ["--method", "svc,text,fused"],  # the default's rungs on Lite0 alone
@@ -48,13 +50,12 @@ def first_run(data_dir: Path, export: str, work: Path, recipe: list[str]) -> dic
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(recipe) or 'default'} failed: {done.stderr[-600:]}")
-    run_dir = Path(done.stdout.strip().splitlines()[-1])
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics = Run(Path(done.stdout.strip().splitlines()[-1])).metrics()
     return {
         "options": " ".join(recipe) or "(none)",
         "seconds": round(seconds, 1),
         "within_budget": seconds <= BUDGET_S,
-        "test_weighted_f1": round(metrics["best"]["test_weighted_f1"], 4),
+        "test_weighted_f1": round(metrics.best.test_weighted_f1, 4),
         "load_1min_before": round(load, 2),
         "load_1min_after": round(os.getloadavg()[0], 2),
     }
