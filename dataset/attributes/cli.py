@@ -17,6 +17,7 @@ from sleeve.core.cliutil import (
     run_command,
     setup_logging,
 )
+from sleeve.core.engine_choice import add_engine_option, engine_from_settings
 from sleeve.core.errors import NothingYetError
 from sleeve.core.settings import load_settings
 
@@ -28,6 +29,7 @@ EXAMPLES = """\
   sleeve attributes --only faces-haar --workers 1
   sleeve attributes --list                   # every field: definition and range
   sleeve attributes --json                   # the run's counts for scripts
+  SLEEVE_RAY_ADDRESS=ray://head:10001 sleeve attributes --engine ray
 
 Values are cached in the catalog per (cover sha256, extractor, version): a second run computes
 nothing, an interrupted one resumes. Unreadable files are skipped and counted (exit code 1).
@@ -52,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--workers", type=int, metavar="N", help="worker processes (default: one per CPU core)"
     )
+    add_engine_option(p)
     p.add_argument("--list", action="store_true", help="print every field's definition; no work")
     p.add_argument("--json", action="store_true", help="print the run's counts as JSON")
     return p
@@ -81,6 +84,8 @@ def _run(args: argparse.Namespace) -> int:
     from sleeve.dataset.attributes.compute import ensure_attributes
 
     settings = load_settings()
+    # local keeps ensure_attributes' own pool (spawned workers for the torch extractors)
+    engine = None if args.engine == "local" else engine_from_settings(settings, args.engine)
     catalog = open_catalog(settings.catalog_url)
     with catalog.session() as session:
         images = session.execute(select(CoverImage.sha256, CoverImage.path)).all()
@@ -94,6 +99,7 @@ def _run(args: argparse.Namespace) -> int:
         extractors,
         workers=args.workers,
         progress=not args.no_progress,
+        engine=engine,
     )
     seconds = time.monotonic() - started
     if args.json:

@@ -212,3 +212,43 @@ def test_sleeve_text_on_ray_equals_local(ray_head: RayHead, tmp_path: Path, monk
         assert text_cli.main(["--engine", engine, "--no-progress"]) == 0
     local, ray = _text_rows(tmp_path / "local"), _text_rows(tmp_path / "ray")
     assert ray == local and sorted(n for _, _, n in local.values()) == [1, 1, 1]
+
+
+def _attribute_rows(data_dir: Path) -> dict[tuple[str, str], str]:
+    from sleeve.core.catalog.models import CoverAttribute
+
+    catalog = open_catalog(fast_settings(data_dir).catalog_url)
+    with catalog.session() as session:
+        query = select(CoverAttribute.sha256, CoverAttribute.extractor, CoverAttribute.value_json)
+        rows = {(sha, name): values for sha, name, values in session.execute(query)}
+    catalog.dispose()
+    return rows
+
+
+def test_sleeve_attributes_on_ray_equals_local(
+    ray_head: RayHead, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """`sleeve attributes --engine ray`: Ray's workers measure, this process stores; the catalog
+    ends with the values `--engine local` stores, and the unreadable file is skipped on both."""
+    from sleeve.dataset.attributes import cli as attributes_cli
+    from tests.text_images import worded_jpeg
+
+    folder = write_tree(
+        tmp_path / "covers",
+        {
+            "Pop": {"a.jpg": worded_jpeg("MADONNA"), "b.jpg": worded_jpeg("ABBA")},
+            "HipHop": {"c.jpg": worded_jpeg("NAS")},
+        },
+    )
+    monkeypatch.setenv("SLEEVE_RAY_ADDRESS", ray_head.address)
+    for engine in ("local", "ray"):
+        data_dir = tmp_path / engine
+        monkeypatch.setenv("SLEEVE_DATA_DIR", str(data_dir))
+        settings = fast_settings(data_dir)
+        catalog = open_catalog(settings.catalog_url)
+        import_folder(catalog, settings, Taxonomy.load(), folder, None, progress=False)
+        catalog.dispose()
+        argv = ["--engine", engine, "--only", "colour,structure", "--no-progress"]
+        assert attributes_cli.main(argv) == 0
+    local, ray = _attribute_rows(tmp_path / "local"), _attribute_rows(tmp_path / "ray")
+    assert ray == local and len(local) == 6  # 3 covers x 2 extractors
