@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -172,6 +172,22 @@ def test_geometric_check_on_ray_equals_local(
     assert verdicts[0] and not all(verdicts)  # the re-capture confirmed, the look-alikes not
 
 
+def _each_engine(
+    ray_head: RayHead, tmp_path: Path, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """``local`` then ``ray``, each with its own data folder (SLEEVE_DATA_DIR) holding a fresh
+    import of ``folder``, SLEEVE_RAY_ADDRESS pointing at the loopback head."""
+    monkeypatch.setenv("SLEEVE_RAY_ADDRESS", ray_head.address)
+    for engine in ("local", "ray"):
+        data_dir = tmp_path / engine
+        monkeypatch.setenv("SLEEVE_DATA_DIR", str(data_dir))
+        settings = fast_settings(data_dir)
+        catalog = open_catalog(settings.catalog_url)
+        import_folder(catalog, settings, Taxonomy.load(), folder, None, progress=False)
+        catalog.dispose()
+        yield engine
+
+
 def _text_rows(data_dir: Path) -> dict[str, tuple[str, str, int]]:
     from sleeve.core.catalog.models import CoverText
 
@@ -201,14 +217,7 @@ def test_sleeve_text_on_ray_equals_local(ray_head: RayHead, tmp_path: Path, monk
             "HipHop": {"c.jpg": worded_jpeg("NAS"), "d.jpg": b"<html>not an image</html>"},
         },
     )
-    monkeypatch.setenv("SLEEVE_RAY_ADDRESS", ray_head.address)
-    for engine in ("local", "ray"):
-        data_dir = tmp_path / engine
-        monkeypatch.setenv("SLEEVE_DATA_DIR", str(data_dir))
-        settings = fast_settings(data_dir)
-        catalog = open_catalog(settings.catalog_url)
-        import_folder(catalog, settings, Taxonomy.load(), folder, None, progress=False)
-        catalog.dispose()
+    for engine in _each_engine(ray_head, tmp_path, folder, monkeypatch):
         assert text_cli.main(["--engine", engine, "--no-progress"]) == 0
     local, ray = _text_rows(tmp_path / "local"), _text_rows(tmp_path / "ray")
     assert ray == local and sorted(n for _, _, n in local.values()) == [1, 1, 1]
@@ -240,14 +249,7 @@ def test_sleeve_attributes_on_ray_equals_local(
             "HipHop": {"c.jpg": worded_jpeg("NAS")},
         },
     )
-    monkeypatch.setenv("SLEEVE_RAY_ADDRESS", ray_head.address)
-    for engine in ("local", "ray"):
-        data_dir = tmp_path / engine
-        monkeypatch.setenv("SLEEVE_DATA_DIR", str(data_dir))
-        settings = fast_settings(data_dir)
-        catalog = open_catalog(settings.catalog_url)
-        import_folder(catalog, settings, Taxonomy.load(), folder, None, progress=False)
-        catalog.dispose()
+    for engine in _each_engine(ray_head, tmp_path, folder, monkeypatch):
         argv = ["--engine", engine, "--only", "colour,structure", "--no-progress"]
         assert attributes_cli.main(argv) == 0
     local, ray = _attribute_rows(tmp_path / "local"), _attribute_rows(tmp_path / "ray")
