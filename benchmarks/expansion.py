@@ -17,7 +17,7 @@ weighted F1 on one fixed set of covers that are never harvested go up?
    imported covers are stored once and carry both sources' labels.
 4. ``build-dataset --balance --no-text --attributes off`` and ``train-and-evaluate --method svc``
    (Lite0 224 px; the fast recipe, embeddings from a copied cache) after each step.
-5. Review: the after-expansion run's top ``--review`` suspects (label_issues.csv, cleanlab)
+5. Review: the after-expansion run's top ``--review`` suspects (label_issues.csv)
    get decisions recorded in the catalog (``sleeve.core.catalog.decisions.record_decision``, what
    ``sleeve review decide`` calls) by a stated policy, then rebuild and retrain:
    * ``eye``: the verdicts one engineer gave BY EYE to covers of the shared set
