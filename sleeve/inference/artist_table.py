@@ -32,6 +32,7 @@ import numpy as np
 
 from sleeve.dataset.text.artists import TEXT_PREFIX, CatalogNames, text_key
 from sleeve.dataset.text.ocr import Word
+from sleeve.inference.heads_runtime import softmax
 from sleeve.inference.text_head import weighted_f1
 
 TYPE = "artist-table"
@@ -125,10 +126,7 @@ class ArtistTable:
         if w == 0.0 or not rows:
             return out
         log_q = np.stack([np.log(self.shares(f[0])) for f in found if f is not None])
-        z = np.log(out[rows] + _EPS) + w * log_q
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        out[rows] = e / e.sum(axis=1, keepdims=True)
+        out[rows] = softmax(np.log(out[rows] + _EPS) + w * log_q)
         return out
 
     def contribution(

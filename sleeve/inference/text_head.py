@@ -28,6 +28,7 @@ import torch
 from scipy import sparse
 
 from sleeve.inference.estimators import text_model
+from sleeve.inference.heads_runtime import softmax
 
 NGRAMS = (3, 5)
 MIN_DF = 2  # an n-gram seen on one training cover only is mostly OCR noise
@@ -99,12 +100,6 @@ def sklearn_vectorizer(min_df: int = MIN_DF) -> Any:  # a TfidfVectorizer (no ty
     return TfidfVectorizer(
         analyzer="char_wb", ngram_range=NGRAMS, sublinear_tf=True, min_df=min_df, lowercase=True
     )
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 @dataclass
