@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sleeve.dataset.export import read_export
+from sleeve.dataset.export import DatasetExport, read_export
 from sleeve.dataset.text.artist_stage import ARTIST_TABLE, load_table
 from sleeve.dataset.text.ocr import words_text
 from sleeve.inference.rundir import Run
@@ -58,11 +58,10 @@ def _cli(name: str, data_dir: Path, *argv: str) -> str:
     return done.stdout
 
 
-def subsets(run: Run, export_dir: Path, shas: list[str]) -> dict[str, np.ndarray]:
+def subsets(run: Run, export: DatasetExport, shas: list[str]) -> dict[str, np.ndarray]:
     """Masks over the test covers: no words the text model knows / words but no artist /
     an artist recognised (artists.csv: credited, or named by the words)."""
 
-    export = read_export(export_dir)
     table = export.word_table or {}
     texts = [words_text(table.get(s, [])) for s in shas]
     head = TextHead.from_dict(torch.load(run.model_path, weights_only=True)["text"]["head"])
@@ -105,7 +104,8 @@ def run_figures(run_dir: Path, export_dir: Path, seed: int, seconds: float) -> d
     genres = list(arrays["genres"])
     shas = list(arrays["sha256_test"])
     label = {g: i for i, g in enumerate(genres)}
-    rows = {r.sha256: r.genre for r in read_export(export_dir).rows}
+    export = read_export(export_dir)
+    rows = {r.sha256: r.genre for r in export.rows}
     y_test = np.array([label[rows[s]] for s in shas])
     y_val = np.array([label[rows[s]] for s in arrays["sha256_val"]])
     # the previous rule, same run: one text weight for every cover, chosen on all of val
@@ -115,7 +115,7 @@ def run_figures(run_dir: Path, export_dir: Path, seed: int, seconds: float) -> d
         "default": arrays[f"{metrics.best.method}_test"],
         "baseline": fuse(arrays["svc_test"], arrays["text_test"], w_old),
     }
-    masks = subsets(run, export_dir, shas)
+    masks = subsets(run, export, shas)
     scores = {
         rule: {
             k: round(weighted_f1(y_test[m], p[m]), 4) if m.any() else None for k, m in masks.items()
