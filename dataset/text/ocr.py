@@ -32,6 +32,8 @@ from sleeve.core.images.intake import UNREADABLE, failure_reason, open_rgb
 from sleeve.core.procs import available_cores
 from sleeve.core.progress import Progress
 from sleeve.core.progress import bar as progress_bar
+from sleeve.core.settings import load_settings
+from sleeve.dataset.text import ocr_runtime
 
 ENGINE = "rapidocr-onnxruntime"
 INSTALL_HINT = "pip install 'sleeve[ocr]'"
@@ -99,17 +101,23 @@ def _get_engine() -> Any:
 
 
 def build_engine(
-    det_side: int | None = DET_SIDE, use_cls: bool = USE_CLS, rec_batch: int = REC_BATCH
+    det_side: int | None = DET_SIDE,
+    use_cls: bool = USE_CLS,
+    rec_batch: int = REC_BATCH,
+    runtime: str | None = None,
 ) -> Any:
-    """A RapidOCR engine on one onnxruntime thread (the benchmark builds variants with it)."""
+    """A RapidOCR engine on one thread, its models on ``runtime`` (None: the setting
+    ``SLEEVE_OCR_RUNTIME``; see :mod:`ocr_runtime`). The benchmark builds variants with it."""
     require_engine()
     from rapidocr_onnxruntime import RapidOCR
 
+    chosen = ocr_runtime.resolve(runtime or load_settings().ocr_runtime)
     engine = RapidOCR(
         intra_op_num_threads=1, inter_op_num_threads=1, use_cls=use_cls, rec_batch_num=rec_batch
     )
     if det_side is not None:
         _size_detection(engine, det_side)
+    ocr_runtime.attach(engine, chosen, threads=1)
     return engine
 
 
