@@ -72,7 +72,7 @@ def main() -> int:
 
     same_text = same_record = failed = 0
     differ: list[dict[str, object]] = []
-    for sha, (words_json, reason) in zip(shas, read, strict=True):
+    for sha, (words_json, _reason) in zip(shas, read, strict=True):
         if words_json is None:
             failed += 1
             continue

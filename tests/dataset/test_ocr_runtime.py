@@ -1,0 +1,69 @@
+"""The OCR runtime choice and the exact detection normalisation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sleeve.core.errors import ConfigError, UsageError
+from sleeve.core.settings import load_settings
+from sleeve.dataset.text import ocr_runtime
+
+pytest.importorskip("rapidocr_onnxruntime", reason="the OCR extra is not installed")
+
+
+def test_auto_means_openvino_when_installed_else_onnxruntime(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ocr_runtime, "openvino_version", lambda: "2026.4.1")
+    assert ocr_runtime.resolve("auto") == "openvino"
+    monkeypatch.setattr(ocr_runtime, "openvino_version", lambda: None)
+    assert ocr_runtime.resolve("auto") == "onnxruntime"
+    assert ocr_runtime.resolve("onnxruntime") == "onnxruntime"
+
+
+def test_openvino_asked_for_but_missing_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ocr_runtime, "openvino_version", lambda: None)
+    with pytest.raises(UsageError, match=r"sleeve\[ocr\]"):
+        ocr_runtime.resolve("openvino")
+
+
+def test_an_unknown_runtime_is_refused_in_the_settings_with_the_choices() -> None:
+    with pytest.raises(ConfigError, match="onnxruntime") as info:
+        load_settings({"SLEEVE_OCR_RUNTIME": "tensorrt"}, env_file=None)
+    assert "SLEEVE_OCR_RUNTIME" in str(info.value)
+    with pytest.raises(UsageError, match="openvino"):
+        ocr_runtime.resolve("tensorrt")
+
+
+@pytest.mark.parametrize("shape", [(736, 736, 3), (37, 1216, 3), (1, 1, 3)])
+def test_the_lookup_normalisation_is_bit_identical_to_the_library(
+    shape: tuple[int, int, int],
+) -> None:
+    from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
+
+    img = np.random.default_rng(len(shape) + shape[0]).integers(0, 256, shape, dtype=np.uint8)
+    for mean, std in (
+        ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5]),
+        ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+    ):
+        library = DetPreProcess(736, "min", mean, std)
+        fast = DetPreProcess(736, "min", mean, std)
+        ocr_runtime.exact_normalize(fast)
+        want = np.expand_dims(library.permute(library.normalize(img)), 0).astype(np.float32)
+        got = np.expand_dims(fast.permute(fast.normalize(img)), 0).astype(np.float32)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+@pytest.mark.skipif(ocr_runtime.openvino_version() is None, reason="OpenVINO is not installed")
+def test_openvino_compiles_the_first_shapes_and_serves_the_rest_dynamically() -> None:
+    det = ocr_runtime.model_paths()["det"]
+    model = ocr_runtime._OpenVinoModel(det, threads=1, static_shapes=1)
+    a = np.zeros((1, 3, 64, 64), np.float32)
+    b = np.zeros((1, 3, 96, 64), np.float32)
+    first, again, other = model(a)[0], model(a)[0], model(b)[0]
+    assert first.shape[-2:] == (64, 64) and np.array_equal(first, again)
+    assert other.shape[-2:] == (96, 64)
+    assert set(model._graphs) == {(1, 3, 64, 64), None}
