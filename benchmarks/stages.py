@@ -1,18 +1,20 @@
 """Question: what does each per-cover stage cost on this CPU, before and after the fast path?
 
 "before" is the path the toolkit ran until now, kept as the reference: eager PyTorch for the
-Lite backbones, the style attribute and predict's image features. "after" is today's default:
-the extractor's ONNX Runtime graph (sleeve/core/vision/runtime.py). Both run in ONE process with
+Lite backbones, the style attribute and predict's image features; rapidocr's own ONNX Runtime
+sessions for OCR. "after" is today's default:
+the extractor's ONNX Runtime graph (sleeve/core/vision/runtime.py); for OCR the runtime
+``SLEEVE_OCR_RUNTIME=auto`` picks (sleeve/dataset/text/ocr_runtime.py). Both run in ONE process with
 the same threads, interleaved batch by batch (cover by cover for predict), so a load spike from
 the machine's other users hits both sides alike; the ratio is the figure to quote. OCR keeps
-its models and sizes (they decide the words); its variants (smaller detection input, no angle
-classifier) are measured against the default read for read, to show what each would save and
-what it would change.
+its models and sizes (they decide the words); its runtimes and variants (bf16, smaller
+detection input, no angle classifier) are measured against the reference read for read, to
+show what each saves and what it changes.
 
 Measured on a fixed sample of the shared covers (every k-th file of the sorted list):
   * decode (full RGB) and pHash, ms per cover;
-  * OCR: covers/s of the default and of each variant, and the share of covers whose words
-    each variant reads identically;
+  * OCR: covers/s before (the reference) and of the default, each runtime and each variant,
+    and the share of covers whose words each reads identically to the reference;
   * Lite0 and Lite1 embeddings (224 / 240 px) before/after: covers/s (file to features), the
     lowest and median cosine between the two paths' features;
   * each attribute extractor (colour, texture, structure, faces-mtcnn, style; style before/after)
@@ -102,7 +104,7 @@ def _words(result: object) -> str:
     )
 
 
-# OCR variants against today's reads: what each saving costs in words
+# OCR variants against the reference reads: what each saving costs in words
 OCR_VARIANTS: dict[str, dict[str, object]] = {
     "no angle classifier": {"use_cls": False},
     "detection 640 px": {"det_side": 640},
@@ -111,41 +113,68 @@ OCR_VARIANTS: dict[str, dict[str, object]] = {
 }
 
 
-def bench_ocr(files: list[Path]) -> dict[str, object]:
-    from sleeve.core.images.intake import open_rgb
-    from sleeve.dataset.text import ocr
+def _bf16(engine: object) -> object:
+    """The OpenVINO engine computing in bf16 (this CPU has bf16 units): the ceiling of the
+    same models here, at the cost in words the benchmark reports. The runners compile on
+    first use, so changing their configuration before any read takes effect."""
+    for runner in (engine.text_det.infer, engine.text_cls.infer, engine.text_rec.session):  # type: ignore[attr-defined]
+        runner._config["INFERENCE_PRECISION_HINT"] = "bf16"
+    return engine
 
-    engines = {"default": ocr._get_engine()}
+
+def bench_ocr(files: list[Path]) -> dict[str, object]:
+    """Read for read, interleaved: the reference (rapidocr as the library builds it: ONNX
+    Runtime, one thread, the path sleeve ran before the runtime choice), today's default
+    (``SLEEVE_OCR_RUNTIME=auto``), each runtime, and the variants that would change the words."""
+    from rapidocr_onnxruntime import RapidOCR
+
+    from sleeve.core.images.intake import open_rgb
+    from sleeve.dataset.text import ocr, ocr_runtime
+
+    engines: dict[str, object] = {
+        "before": RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1),
+        "default": ocr._get_engine(),
+        "onnxruntime": ocr.build_engine(runtime="onnxruntime"),
+    }
+    runtimes = ["onnxruntime"]
+    if ocr_runtime.openvino_version() is not None:
+        engines["openvino"] = ocr.build_engine(runtime="openvino")
+        engines["openvino bf16"] = _bf16(ocr.build_engine(runtime="openvino"))
+        runtimes += ["openvino", "openvino bf16"]
     engines.update({name: ocr.build_engine(**kw) for name, kw in OCR_VARIANTS.items()})  # type: ignore[arg-type]
     seconds = dict.fromkeys(engines, 0.0)
     same = dict.fromkeys(engines, 0)
     silent = 0
     warm = np.ascontiguousarray(np.asarray(open_rgb(files[0]))[:, :, ::-1])
     for engine in engines.values():
-        engine(warm)  # sessions' first run
+        engine(warm)  # type: ignore[operator]  # sessions' first run, graphs compiled
     for f in files:
         bgr = np.ascontiguousarray(np.asarray(open_rgb(f))[:, :, ::-1])
         reads = {}
-        for name, engine in engines.items():  # interleaved: load spikes hit every variant
-            dt, out = timed(functools.partial(engine, bgr))
+        for name, engine in engines.items():  # interleaved: load spikes hit every engine
+            dt, out = timed(functools.partial(engine, bgr))  # type: ignore[arg-type]
             seconds[name] += dt
             reads[name] = _words(out[0])  # type: ignore[index]
         for name in engines:
-            same[name] += reads[name] == reads["default"]
-        silent += not reads["default"]
-    base = seconds["default"]
+            same[name] += reads[name] == reads["before"]
+        silent += not reads["before"]
+    base = seconds["before"]
+
+    def row(name: str) -> dict[str, object]:
+        return {
+            "covers_per_s": rate(len(files), seconds[name]),
+            "speedup": round(base / seconds[name], 2),
+            "words_identical": round(same[name] / len(files), 4),
+        }
+
     return {
-        "covers_per_s": rate(len(files), base),
+        "before_covers_per_s": rate(len(files), base),
+        **row("default"),
+        "runtime": ocr_runtime.resolve("auto"),
         "no_words_read": silent,
         "settings": {"det_side": ocr.DET_SIDE, "cls": ocr.USE_CLS, "rec_batch": ocr.REC_BATCH},
-        "variants": {
-            name: {
-                "covers_per_s": rate(len(files), seconds[name]),
-                "speedup": round(base / seconds[name], 2),
-                "words_identical": round(same[name] / len(files), 4),
-            }
-            for name in OCR_VARIANTS
-        },
+        "runtimes": {name: row(name) for name in runtimes},
+        "variants": {name: row(name) for name in OCR_VARIANTS},
     }
 
 
@@ -340,8 +369,12 @@ def render(doc: dict) -> str:
             lines.append(f"{name:<22} {row}")
             continue
         if name == "ocr":
-            lines.append(f"{'ocr (default)':<22} {row['covers_per_s']:>9}")
-            for variant, v in row["variants"].items():
+            lines.append(
+                f"{'ocr (' + row['runtime'] + ')':<22} {row['before_covers_per_s']:>9} "
+                f"{row['covers_per_s']:>9} {row['speedup']:>6}  "
+                f"words identical {row['words_identical']:.1%}"
+            )
+            for variant, v in [*row["runtimes"].items(), *row["variants"].items()]:
                 lines.append(
                     f"  ocr {variant:<31} {v['covers_per_s']:>6} x{v['speedup']:<5} "
                     f"words identical {v['words_identical']:.1%}"
