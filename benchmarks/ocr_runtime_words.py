@@ -9,6 +9,10 @@ the sha256 of their file, so byte-identical copies count once.
 
 Run: .venv/bin/python benchmarks/ocr_runtime_words.py --catalog DATA_DIR/catalog.db
      [--runtime openvino] [--limit N]
+or, when another catalog already holds the runtime's words (e.g. the "after" side of
+``stages.py --full-build``), compare the two caches without reading again:
+     .venv/bin/python benchmarks/ocr_runtime_words.py --catalog REF/catalog.db \
+         --compare AFTER/catalog.db --runtime openvino
 Writes benchmarks/results/ocr_runtime_words.json.
 """
 
@@ -50,6 +54,7 @@ def main() -> int:
     ap.add_argument("--catalog", type=Path, required=True, help="a catalog with the words read")
     ap.add_argument("--runtime", default="openvino", choices=("onnxruntime", "openvino"))
     ap.add_argument("--limit", type=int, default=0, help="read only the first N distinct covers")
+    ap.add_argument("--compare", type=Path, help="a catalog holding the runtime's words already")
     args = ap.parse_args()
     if not COVERS.is_dir():
         print(f"skipped: the shared covers are not at {COVERS}")
@@ -67,7 +72,12 @@ def main() -> int:
             todo.setdefault(sha, path)
     shas = list(todo)[: args.limit or None]
     start = time.perf_counter()
-    read = list(ocr.read_files([todo[s] for s in shas], progress=True))
+    if args.compare:
+        theirs = reference_words(args.compare, version)
+        shas = [s for s in shas if s in theirs]
+        read: list[tuple[str | None, str]] = [(theirs[s], "") for s in shas]
+    else:
+        read = list(ocr.read_files([todo[s] for s in shas], progress=True))
     seconds = time.perf_counter() - start
 
     same_text = same_record = failed = 0
@@ -93,8 +103,9 @@ def main() -> int:
         "records_identical": round(same_record / n, 4) if n else None,
         "covers_differing": n - failed - same_text,
         "examples": differ,
-        "seconds": round(seconds, 1),
-        "covers_per_s": round(n / seconds, 2) if seconds else None,
+        "source": f"the cache of {args.compare.name}" if args.compare else "read now",
+        "seconds": None if args.compare else round(seconds, 1),
+        "covers_per_s": None if args.compare else round(n / seconds, 2),
         "load": os.getloadavg(),
     }
     print(f"{'runtime':<12} {'covers':>7} {'words same':>11} {'records same':>13} {'covers/s':>9}")
