@@ -67,3 +67,15 @@ def test_openvino_compiles_the_first_shapes_and_serves_the_rest_dynamically() ->
     assert first.shape[-2:] == (64, 64) and np.array_equal(first, again)
     assert other.shape[-2:] == (96, 64)
     assert set(model._graphs) == {(1, 3, 64, 64), None}
+
+
+def test_ocr_threads_follow_where_the_reading_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sleeve.core.procs import available_cores, worker_pool
+    from sleeve.dataset.text import ocr
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert ocr.engine_threads() == available_cores()  # reading alone: every core
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # a scheduler's share (Ray sets it per task)
+    assert ocr.engine_threads() == 3
+    with worker_pool(1, start_method="spawn") as pool:  # a pool's worker: one
+        assert pool.submit(ocr.engine_threads).result(timeout=120) == 1
