@@ -36,6 +36,7 @@ that manifest.csv and the dataset id are the same; writes benchmarks/results/sta
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
@@ -43,7 +44,7 @@ import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +180,22 @@ def bench_ocr(files: list[Path]) -> dict[str, object]:
     }
 
 
+@contextlib.contextmanager
+def reference_tensors(on: bool) -> Iterator[None]:
+    """While ``on``, the encoder builds its transform with torchvision's ``ToTensor`` and
+    ``Normalize`` (the path before the lookup; the same values, see NormalizedTensor)."""
+    from sleeve.core.vision import backbones, embeddings
+
+    if not on:
+        yield
+        return
+    embeddings.eval_transform = functools.partial(backbones.eval_transform, lookup=False)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        embeddings.eval_transform = backbones.eval_transform
+
+
 def bench_backbone(name: str, files: list[Path]) -> dict[str, object]:
     import torch
 
@@ -203,7 +220,9 @@ def bench_backbone(name: str, files: list[Path]) -> dict[str, object]:
             run = functools.partial(
                 encode, chunk, backbone, recipe, cpu, batch_size=BATCH, progress=False
             )
-            dt, out = timed(functools.partial(run, engine=engine))
+            # before: the eager network on torchvision's ToTensor + Normalize, as it ran
+            with reference_tensors(engine == "torch"):
+                dt, out = timed(functools.partial(run, engine=engine))
             t[engine] += dt
             feats[engine].append(out)  # type: ignore[arg-type]
     cos = cosines(np.concatenate(feats["torch"]), np.concatenate(feats["onnxruntime"]))
@@ -223,7 +242,7 @@ def bench_backbone(name: str, files: list[Path]) -> dict[str, object]:
 def bench_attributes(files: list[Path]) -> dict[str, object]:
     import torch
 
-    from sleeve.core.vision.backbones import load_backbone
+    from sleeve.core.vision.backbones import eval_transform, load_backbone
     from sleeve.dataset.attributes import style
     from sleeve.dataset.attributes.decode import load_view
     from sleeve.dataset.attributes.registry import EXTRACTORS
@@ -241,7 +260,9 @@ def bench_attributes(files: list[Path]) -> dict[str, object]:
         out[name] = {"covers_per_s": rate(len(views), seconds)}
     # style before: the eager backbone it ran on until now, same views
     backbone = load_backbone(style.BACKBONE, "auto")
-    transform = backbone.preprocess()
+    transform = eval_transform(  # torchvision's ToTensor + Normalize, as it ran
+        backbone.input_size, backbone.mean, backbone.std, backbone.interpolation, lookup=False
+    )
     from PIL import Image
 
     def eager(view):  # type: ignore[no-untyped-def]
@@ -262,6 +283,15 @@ def bench_attributes(files: list[Path]) -> dict[str, object]:
     return out
 
 
+def reference_classifier_transform(clf: Any) -> Callable:
+    """The classifier's eval transform with torchvision's tensor steps (the path before): its
+    last step, the lookup, swapped for the transforms the lookup was computed with."""
+    from torchvision import transforms as T
+
+    *steps, lookup = clf.transform.transforms
+    return T.Compose([*steps, *lookup.reference.transforms])
+
+
 def bench_predict(
     model: Path, files: list[Path], singles: int, batch_covers: int
 ) -> dict[str, object]:
@@ -280,6 +310,8 @@ def bench_predict(
         runtime.configure(choice)
         classifiers[side] = Classifier.load(path, settings=settings)
     runtime.configure("auto")
+    # before: torchvision's ToTensor + Normalize, as it ran
+    classifiers["before"].transform = reference_classifier_transform(classifiers["before"])
     # the words: rapidocr's own sessions before (one thread), the default engine after; the
     # process holds one OCR engine, so each side's calls swap theirs in
     readers = {
