@@ -22,6 +22,7 @@ library's own arithmetic, so the network sees bit-identical inputs at a tenth of
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -128,6 +129,7 @@ class _OpenVinoModel:
             "CPU_DENORMALS_OPTIMIZATION": True,
         }
         self._static_left = static_shapes
+        self._lock = threading.Lock()
         self._graphs: dict[tuple[int, ...] | None, tuple[Any, Any]] = {}
 
     def _compile(self, shape: tuple[int, ...] | None) -> tuple[Any, Any]:
@@ -140,17 +142,20 @@ class _OpenVinoModel:
         return compiled.create_infer_request(), compiled.output(0)
 
     def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
-        key: tuple[int, ...] | None = tuple(batch.shape)
-        if key not in self._graphs:
-            if self._static_left > 0:
-                self._static_left -= 1
-            else:
-                key = None
+        # one infer request per graph, and requests are not thread-safe (ONNX Runtime's run
+        # is): the app may read two covers at once from two threads, so reads take turns
+        with self._lock:
+            key: tuple[int, ...] | None = tuple(batch.shape)
             if key not in self._graphs:
-                self._graphs[key] = self._compile(key)
-        request, output = self._graphs[key]
-        # the request reuses its output buffer on the next call: the caller keeps a copy
-        return [request.infer({0: batch})[output].copy()]
+                if self._static_left > 0:
+                    self._static_left -= 1
+                else:
+                    key = None
+                if key not in self._graphs:
+                    self._graphs[key] = self._compile(key)
+            request, output = self._graphs[key]
+            # the request reuses its output buffer on the next call: the caller keeps a copy
+            return [request.infer({0: batch})[output].copy()]
 
 
 def exact_normalize(preprocess: Any) -> None:

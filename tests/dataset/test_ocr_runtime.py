@@ -79,3 +79,19 @@ def test_ocr_threads_follow_where_the_reading_runs(monkeypatch: pytest.MonkeyPat
     assert ocr.engine_threads() == 3
     with worker_pool(1, start_method="spawn") as pool:  # a pool's worker: one
         assert pool.submit(ocr.engine_threads).result(timeout=120) == 1
+
+
+@pytest.mark.skipif(ocr_runtime.openvino_version() is None, reason="OpenVINO is not installed")
+def test_openvino_reads_from_several_threads_at_once_give_each_its_own_answer() -> None:
+    """The app serves several sessions from threads; OpenVINO's infer requests are not
+    thread-safe, so each read must still get the answer for its own input."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = ocr_runtime._OpenVinoModel(ocr_runtime.model_paths()["cls"], 1, 0)
+    rng = np.random.default_rng(1)
+    batches = [rng.standard_normal((1, 3, 48, 192)).astype(np.float32) for _ in range(8)]
+    alone = [model(b)[0] for b in batches]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda b: model(b)[0], batches * 4))
+    for i, out in enumerate(together):
+        assert np.array_equal(out, alone[i % len(batches)])
