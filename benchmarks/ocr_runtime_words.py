@@ -49,6 +49,12 @@ def reference_words(catalog_path: Path, version: str) -> dict[str, str]:
         return {sha: words for sha, words in rows}
 
 
+def latest_dataset(catalog_path: Path) -> str | None:
+    """The id of the newest export beside a catalog (its data folder's datasets/LATEST)."""
+    latest = catalog_path.parent / "datasets" / "LATEST"
+    return latest.read_text().strip() or None if latest.is_file() else None
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--catalog", type=Path, required=True, help="a catalog with the words read")
@@ -103,7 +109,12 @@ def main() -> int:
         "records_identical": round(same_record / n, 4) if n else None,
         "covers_differing": n - failed - same_text,
         "examples": differ,
-        "source": f"the cache of {args.compare.name}" if args.compare else "read now",
+        "source": f"the cache of {args.compare}" if args.compare else "read now",
+        # the builds beside the two catalogs (build-dataset --balance --seed 0 on each)
+        "dataset_ids": {
+            "reference": latest_dataset(args.catalog),
+            "runtime": latest_dataset(args.compare) if args.compare else None,
+        },
         "seconds": None if args.compare else round(seconds, 1),
         "covers_per_s": None if args.compare else round(n / seconds, 2),
         "load": os.getloadavg(),
