@@ -52,7 +52,7 @@ def reference_words(catalog_path: Path, version: str) -> dict[str, str]:
 def latest_dataset(catalog_path: Path) -> str | None:
     """The id of the newest export beside a catalog (its data folder's datasets/LATEST)."""
     latest = catalog_path.parent / "datasets" / "LATEST"
-    return latest.read_text().strip() or None if latest.is_file() else None
+    return Path(latest.read_text().strip()).name or None if latest.is_file() else None
 
 
 def main() -> int:
