@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 COVERS = REPO.parent / "shared" / "data" / "covers-5genre" / "Album_Covers"
@@ -87,7 +88,7 @@ def _dataset_id(data: Path) -> str:
     return read_export(folder).dataset_id
 
 
-def build(imported: Path, work: Path, name: str, flags: list[str]) -> dict[str, object]:
+def build(imported: Path, work: Path, name: str, flags: list[str]) -> dict[str, Any]:
     """One first build from a fresh copy of ``imported`` with a fresh graph cache."""
     data, cache = work / name, work / f"{name}-cache"
     for folder in (data, cache):
