@@ -129,6 +129,18 @@ def read_attribute_table(export: DatasetExport) -> AttributeTable | None:
     return AttributeTable(columns, rows, extractors)
 
 
+def side_groups(table: AttributeTable, groups: Sequence[str] = ATTR_GROUPS) -> AttributeTable:
+    """``table`` with only the columns of ``groups``: by default the groups a side feature
+    takes (a new cover's values computed by their extractors). The export's style label and
+    probabilities and its text share (from the OCR cache, no extractor) are left out."""
+    keep = [i for i, c in enumerate(table.columns) if c.split(".", 1)[0] in groups]
+    return AttributeTable(
+        [table.columns[i] for i in keep],
+        {sha: row[keep] for sha, row in table.rows.items()},
+        {g: n for g, n in table.extractors.items() if g in groups},
+    )
+
+
 def _float(cell: str) -> float:
     try:
         return float(cell) if cell != "" else math.nan
