@@ -172,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"pair {i + 1}: cheap {cheap['wall_s']} s, all {five['wall_s']} s", flush=True)
     doc["machine_after"] = machine()
+    doc["pair_count"] = len(doc["pairs"])
     doc["ratio_median"] = statistics.median(p["ratio"] for p in doc["pairs"])
     doc["cpu_ratio_median"] = statistics.median(p["cpu_ratio"] for p in doc["pairs"])
     doc["cheap_cpu_s"] = statistics.median(p["cheap"]["cpu_s"] for p in doc["pairs"])

@@ -211,3 +211,28 @@ def test_mtcnn_finds_no_face_in_a_view_narrower_than_its_smallest_window() -> No
     strip = np.full((512, 12, 3), 128, np.uint8)
     values = MTCNN.compute(CoverView(rgb=strip, large=strip))
     assert values == {"face_count": 0, "largest_face_share": 0.0, "person": 0, "group": 0}
+
+
+def _threads_after_faces_and_style(root: str, rel: str) -> tuple[int, str]:
+    """In a pool worker: one batch of the pass with faces and style, then torch's threads."""
+    import torch
+
+    from sleeve.dataset.per_cover import Item, Plan, run_batch
+
+    runtime.configure("torch")  # the threads are under test, not the graph: no export here
+    names = (resolve("faces")[0].name, "style")
+    [result] = run_batch(root, Plan(attributes=names), [Item("0" * 64, rel, attributes=names)])
+    return torch.get_num_threads(), result.reason
+
+
+def test_pass_workers_run_faces_and_style_on_one_thread_each(tmp_path: Path) -> None:
+    """The pool uses the cores: each worker runs MTCNN and the style network on one thread."""
+    from sleeve.core.procs import worker_pool
+
+    (tmp_path / "c.jpg").write_bytes(jpeg(cover(3)))
+    pool = worker_pool(2, "spawn")
+    try:
+        jobs = [pool.submit(_threads_after_faces_and_style, str(tmp_path), "c.jpg") for _ in "ab"]
+        assert [job.result() for job in jobs] == [(1, ""), (1, "")]
+    finally:
+        pool.shutdown()
