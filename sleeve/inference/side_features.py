@@ -40,8 +40,7 @@ TEXT_DIMS = 64
 SIDE_HELP = "e.g. attrs, svc+attrs, svc+attrs:colour, svc+pca128+attrs, svc+text-early"
 _PCA = re.compile(r"^pca(\d+)$")
 ATTRS_MISSING = (
-    f"the export has no {ATTRIBUTES_TABLE}: run build-dataset with --attributes on (or all), "
-    "after `sleeve attributes`"
+    f"the export has no {ATTRIBUTES_TABLE}: run build-dataset with --attributes on (the default)"
 )
 
 
