@@ -6,8 +6,9 @@ A side rung is named ``[head+][pcaN+]token[+token...]``:
   head and the image: ``svc+attrs``); without it the side blocks stand alone, on an SVC
   (``attrs``, ``text-early``).
 - ``pcaN``: the image embedding reduced to its first N principal components (train only).
-- tokens: ``attrs`` (every numeric column of the export's attributes.csv), ``attrs:GROUP``
-  (one group: colour, texture, structure, faces), ``text-early`` (character n-gram TF-IDF of
+- tokens: ``attrs`` (every column of ATTR_GROUPS in the export's attributes.csv; not the
+  style or text share columns), ``attrs:GROUP`` (one group: colour, texture, structure,
+  faces), ``text-early`` (character n-gram TF-IDF of
   the cover's OCR words, reduced by truncated SVD to at most ``TEXT_DIMS`` dimensions).
 
 Every block is standardised with train statistics, then scaled so its total variance is its
