@@ -8,8 +8,8 @@ A side rung is named ``[head+][pcaN+]token[+token...]``:
 - ``pcaN``: the image embedding reduced to its first N principal components (train only).
 - tokens: ``attrs`` (every column of ATTR_GROUPS in the export's attributes.csv; not the
   style or text share columns), ``attrs:GROUP`` (one group: colour, texture, structure,
-  faces), ``text-early`` (character n-gram TF-IDF of
-  the cover's OCR words, reduced by truncated SVD to at most ``TEXT_DIMS`` dimensions).
+  faces), ``text-early`` (character n-gram TF-IDF of the cover's OCR words, reduced by
+  truncated SVD to at most ``TEXT_DIMS`` dimensions).
 
 Every block is standardised with train statistics, then scaled so its total variance is its
 weight (1 for the image; the side blocks' shared weight is chosen on val): without this a
