@@ -310,10 +310,13 @@ def warm_build_caches(
     plan = Plan(hash_algo, cache.size if cache else None, version is not None, tuple(attributes))
     if cache and any(i.embed for i in items):
         _embedder(cache.size)  # export the graph here once, not in every worker at the same time
-    for name in attributes:  # the style network likewise (faces: MTCNN's weights need nothing)
-        load = EXTRACTORS[name].load
-        if load is not None and any(name in i.attributes for i in items):
-            load()
+    # the style network likewise when workers may start together, on more than one batch
+    # (one batch runs here and loads it only on a readable cover; MTCNN needs no export)
+    if sum(1 for i in items if i.hash or i.embed or i.words or i.attributes) > BATCH:
+        for name in attributes:
+            load = EXTRACTORS[name].load
+            if load is not None and any(name in i.attributes for i in items):
+                load()
     report = PassReport()
     pending_feats: tuple[list[str], list[np.ndarray]] = ([], [])
 
