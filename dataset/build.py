@@ -19,9 +19,9 @@ from sleeve.core.catalog.db import Catalog
 from sleeve.core.catalog.decisions import known_genres, read_decisions
 from sleeve.core.engine import Engine
 from sleeve.core.errors import (
+    ConfigError,
     DataError,
     NothingYetError,
-    SleeveError,
     UnknownGenreError,
     UsageError,
 )
@@ -30,8 +30,7 @@ from sleeve.core.images.store import ImageStore
 from sleeve.core.objstore import is_url
 from sleeve.core.settings import Settings, redact, redact_url
 from sleeve.core.taxonomy import Taxonomy, check_genre_name
-from sleeve.dataset.attributes.export import export_attributes, export_extractors
-from sleeve.dataset.attributes.registry import resolve as resolve_extractors
+from sleeve.dataset.attributes.export import build_extractors, export_attributes
 from sleeve.dataset.balance import BalanceResult, Candidate, balance
 from sleeve.dataset.card import build_card, render_card_md
 from sleeve.dataset.card_sections import DuplicatesSection, TextSection
@@ -186,7 +185,9 @@ class BuildOptions:
     rule: LabelRule | None = None  # None: the default LabelRule()
     visual: VisualDedup | None = None  # None: on or off as settings.visual_dedup says
     read_text: bool = True
-    attributes: str = "on"
+    # attribute groups (--attributes): on (every group), off or a list; None: the setting
+    # SLEEVE_BUILD_ATTRIBUTES (on unless set). Resolved once to extractor names.
+    attributes: str | None = None
     group_by_artist: bool = False  # covers whose words name one artist share a split
     engine: Engine | None = None  # where per-cover work runs (--engine); None: this machine
     fmt: str = DEFAULT_FORMAT  # export layout: imagefolder | webdataset | parquet
@@ -215,7 +216,15 @@ def build_dataset(
     """Build (and unless ``dry_run`` export) a dataset from the catalog."""
     opts = replace(options or BuildOptions(), **overrides)
     visual = opts.visual or VisualDedup(enabled=settings.visual_dedup)
-    opts = replace(opts, rule=opts.rule or LabelRule(), visual=visual)
+    # faces -> faces-mtcnn or faces-haar once, and a bad name or missing package said now,
+    # before any cover is read ("off" when none)
+    attributes = _attribute_extractors(opts.attributes, settings.build_attributes)
+    opts = replace(
+        opts,
+        rule=opts.rule or LabelRule(),
+        visual=visual,
+        attributes=",".join(attributes) or "off",
+    )
     data_dir = Path(settings.data_dir)
     rows = _load(catalog, taxonomy, opts)
     if not opts.dry_run:
@@ -276,6 +285,16 @@ def build_dataset(
     return result
 
 
+def _attribute_extractors(option: str | None, setting: str) -> list[str]:
+    """The extractor names of ``--attributes`` (or, without it, SLEEVE_BUILD_ATTRIBUTES)."""
+    try:
+        return build_extractors(option or setting)
+    except UsageError as exc:
+        if option or isinstance(exc, ConfigError):  # the option's or a missing package's line
+            raise
+        raise ConfigError(f"SLEEVE_BUILD_ATTRIBUTES={setting!r}: {exc}") from None
+
+
 def _per_cover_pass(
     catalog: Catalog,
     data_dir: Path,
@@ -288,11 +307,6 @@ def _per_cover_pass(
     Words and attributes are computed for every present cover, not only the exported ones: the
     text rung reads every labelled cover, and a rebuild with other genres or seeds then finds
     them all cached."""
-    wanted = export_extractors(opts.attributes) or []
-    try:
-        attributes = [ex.name for ex in resolve_extractors(wanted)] if wanted else []
-    except SleeveError:  # a missing package: the export stage says which, in one line
-        attributes = []
     report = warm_build_caches(
         catalog,
         data_dir,
@@ -300,7 +314,7 @@ def _per_cover_pass(
         hash_algo=opts.hash_algo,
         embed=visual.enabled,
         words=opts.read_text and engine_available(),
-        attributes=attributes,
+        attributes=build_extractors(opts.attributes or "off"),
         engine=opts.engine,
         progress=opts.progress,
     )
@@ -584,7 +598,7 @@ def _export(
         extra_files |= extra_text_table(
             catalog, data_dir, chosen, manifest_rows, artists, image_by_id, text_card, opts
         )
-    wanted_attrs = export_extractors(opts.attributes)
+    wanted_attrs = build_extractors(opts.attributes or "off")
     if wanted_attrs:  # attributes.csv + the card's per-genre profile (dataset/attributes/)
         covers = [(it.sha256, it.genre, image_by_id[it.key].path) for it in chosen.kept]
         found = export_attributes(

@@ -27,6 +27,8 @@ EXAMPLES = f"""\
       the same dataset (same id) as Parquet files that pyarrow and Hugging Face datasets read
   build-dataset --hash dhash --threshold 8 --dry-run
       show what would be exported (counts, duplicates, label conflicts); write nothing
+  build-dataset --attributes colour,texture,structure
+      the cheap build: no faces (MTCNN) or style (Lite0) in attributes.csv
 
 Near-duplicates: covers whose perceptual hash differs in <= --threshold of 64 bits
 (default {DEFAULT_THRESHOLD}) are one group; only its largest-resolution cover is kept. A second
@@ -93,11 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--attributes",
-        default="on",
-        metavar="on|off|all|A,B",
-        help="cover attributes for the exported covers, cached in the catalog, written to "
-        "attributes.csv with a per-genre profile in the card (default on: colour, texture, "
-        "structure; all: faces too; or a list, e.g. colour,faces; see `sleeve attributes`)",
+        default=None,
+        metavar="on|off|A,B",
+        help="cover attributes of every present cover, computed in the build's one pass, cached "
+        "in the catalog, written to attributes.csv with a per-genre profile in the card "
+        "(default on: all five groups, colour, texture, structure, faces, style; the cheap "
+        "build: colour,texture,structure; off: none; names as `sleeve attributes --only`; "
+        "SLEEVE_BUILD_ATTRIBUTES)",
     )
     p.add_argument(
         "--split",

@@ -90,7 +90,7 @@ class Result:
     embedding: np.ndarray | None = None
     words: str | None = None  # JSON, as the OCR cache stores it
     attributes: dict[str, Any] = field(default_factory=dict)
-    reason: str = ""  # why the cover (or a stage of it) could not be read
+    reason: str = ""  # why the cover could not be read, or which stages failed on it
     decodes: int = 0  # pixel decodes of this cover (the test counts them)
 
 
@@ -161,7 +161,7 @@ def _one_cover(root: Path, plan: Plan, item: Item, tensors: list[Any]) -> Result
                 try:
                     out.attributes[name] = EXTRACTORS[name].compute(view)
                 except Exception:  # an odd picture one extractor chokes on: counted
-                    out.reason = f"failed:{name}"
+                    out.reason = ";".join(filter(None, (out.reason, f"failed:{name}")))
         if item.words:
             out.words = dumps(read_pixels(np.asarray(picture.decoded(None, None, _rgb))))
         out.decodes = picture.decodes
@@ -215,15 +215,16 @@ def _single_threaded() -> None:
 class PassReport:
     covers: int = 0
     computed: Counter[str] = field(default_factory=Counter)  # stage -> covers computed
-    skipped: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)  # reason -> covers
     decodes: int = 0
     seconds: float = 0.0
 
     def summary(self) -> str:
         done = ", ".join(f"{k} {v}" for k, v in sorted(self.computed.items()))
+        skipped = ", ".join(f"{k} {v}" for k, v in sorted(self.skipped.items()))
         return (
             f"per-cover pass: {self.covers} covers in {self.seconds:.0f} s ({done or 'all cached'}"
-            f"; {self.decodes} decodes)"
+            f"; {self.decodes} decodes{'; skipped ' + skipped if skipped else ''})"
         )
 
 
@@ -256,8 +257,8 @@ def run_pass(
             write(batch, results)
             for result in results:
                 report.decodes += result.decodes
-                if result.reason:
-                    report.skipped[result.reason.split(":")[0]] += 1
+                for reason in filter(None, result.reason.split(";")):
+                    report.skipped[reason] += 1  # "corrupt", "failed:faces-mtcnn", ...
             report.covers += len(batch)
             bar.update(len(batch))
     report.seconds = time.perf_counter() - started
@@ -309,6 +310,13 @@ def warm_build_caches(
     plan = Plan(hash_algo, cache.size if cache else None, version is not None, tuple(attributes))
     if cache and any(i.embed for i in items):
         _embedder(cache.size)  # export the graph here once, not in every worker at the same time
+    # the style network likewise when workers may start together, on more than one batch
+    # (one batch runs here and loads it only on a readable cover; MTCNN needs no export)
+    if sum(1 for i in items if i.hash or i.embed or i.words or i.attributes) > BATCH:
+        for name in attributes:
+            load = EXTRACTORS[name].load
+            if load is not None and any(name in i.attributes for i in items):
+                load()
     report = PassReport()
     pending_feats: tuple[list[str], list[np.ndarray]] = ([], [])
 

@@ -12,6 +12,7 @@ import pytest
 
 from sleeve.core.catalog.db import Catalog, open_catalog
 from sleeve.core.settings import Settings, load_settings
+from sleeve.dataset.attributes.registry import CHEAP
 from tests.ray_support import ray_head  # noqa: F401  (the session's Ray head, when asked for)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,6 +24,11 @@ SLOW_MARKERS = ("postgres", "browser", "shared_data")
 SLOW_FIXTURES = ("ray_head", "s3")
 SHARED_COVERS = REPO.parent / "shared" / "data" / "covers-5genre" / "Album_Covers"
 POSTGRES_URL = os.environ.get("SLEEVE_TEST_POSTGRES_URL", "")
+# build-dataset's default computes all five attribute groups; faces (MTCNN) and style (Lite0)
+# load two networks and cost tens of ms per cover, in every test that builds. Tests build with
+# the cheap three (the setting a user sets for the cheap build); the default five are tested
+# end to end where they are the subject (test_attributes.py, test_build_attributes.py).
+TEST_ATTRIBUTES = ",".join(CHEAP)
 
 
 def fast_settings(data_dir: Path, **overrides: object) -> Settings:
@@ -40,10 +46,17 @@ def fast_settings(data_dir: Path, **overrides: object) -> Settings:
         # the visual duplicate stage embeds every cover (seconds per build): its own tests
         # (test_visual_dedup.py) turn it on
         "visual_dedup": False,
+        "build_attributes": TEST_ATTRIBUTES,
     }
     values.update(overrides)
     # overrides are Settings fields with their own types
     return replace(base, **values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def _cheap_build_attributes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands run in a test (and their subprocesses) read the environment: the cheap three."""
+    monkeypatch.setenv("SLEEVE_BUILD_ATTRIBUTES", TEST_ATTRIBUTES)
 
 
 @pytest.fixture

@@ -32,6 +32,10 @@ class Extractor:
     requires: str = ""  # the pip package to install when the extractor cannot load
     columns: tuple[str, ...] = field(default=())  # scalar fields exported to attributes.csv
     uses_torch: bool = False  # then workers are spawned fresh, not forked
+    # loads the extractor's network (exporting its ONNX graph on first use); a build's driver
+    # calls it before the workers start, so they find the graph made instead of racing to
+    # export it. None: nothing worth loading ahead
+    load: Callable[[], object] | None = None
 
 
 @dataclass

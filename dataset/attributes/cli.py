@@ -35,7 +35,8 @@ Values are cached in the catalog per (cover sha256, extractor, version): a secon
 nothing, an interrupted one resumes. Unreadable files are skipped and counted (exit code 1).
 The text share (text.share in attributes.csv) is no extractor: build-dataset derives it from
 the words `sleeve text` read (the OCR cache), so covers get it once their words are read.
-build-dataset computes missing ones for the covers it exports (--attributes off to skip)."""
+build-dataset computes the missing ones of every present cover (all five groups by default;
+--attributes colour,texture,structure for the cheap build, off to skip)."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -41,22 +41,30 @@ PROFILE = (
 )
 
 
-# build-dataset --attributes on: the extractors cheap enough to run on every build
-# (benchmarks/attributes.py); faces cost more and are asked for by name or with "all"
-DEFAULT_EXPORT = ("colour", "texture", "structure")
+# build-dataset --attributes on (its default): every group. Faces (MTCNN) and style (Lite0)
+# were once left to `sleeve attributes`; in the build's one pass over the covers they run at
+# tens of covers/s, cheap next to OCR (benchmarks/stages.py, benchmarks/build_attributes.py).
+# The cheap build asks for CHEAP by name: --attributes colour,texture,structure.
+DEFAULT_EXPORT = GROUPS
 
 
 def export_extractors(mode: str) -> list[str] | None:
-    """``--attributes`` value -> extractor names, or None for off. ``on``: DEFAULT_EXPORT;
-    ``all``: every group; else a comma list like ``colour,faces``."""
+    """``--attributes`` value -> extractor names, or None for off. ``on`` (and ``all``):
+    DEFAULT_EXPORT, every group; else a comma list like ``colour,faces``."""
     mode = mode.strip().lower()
     if mode in {"off", "no", "none", ""}:
         return None
-    if mode == "on":
+    if mode in {"on", "all"}:
         return list(DEFAULT_EXPORT)
-    if mode == "all":
-        return list(GROUPS)
     return [m.strip() for m in mode.split(",") if m.strip()]
+
+
+def build_extractors(mode: str) -> list[str]:
+    """``--attributes`` (or SLEEVE_BUILD_ATTRIBUTES) -> the extractor names a build computes,
+    resolved once (``faces`` -> faces-mtcnn or faces-haar), [] for off. An unknown name or a
+    missing package is one line here, before the build reads any cover."""
+    wanted = export_extractors(mode)
+    return [ex.name for ex in resolve(wanted)] if wanted else []
 
 
 @dataclass

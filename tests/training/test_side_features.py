@@ -222,3 +222,32 @@ def test_finetune_attributes_need_the_attributes_file(tmp_path: Path) -> None:
     config = TrainConfig(methods=("finetune",), epochs=1, finetune_attributes=True, **TINY)
     with pytest.raises(ConfigError, match=r"--finetune-attributes: .*no attributes\.csv"):
         train_and_evaluate(export, tmp_path / "run", config)
+
+
+def test_finetune_attributes_take_the_side_groups_of_a_default_export(tmp_path: Path) -> None:
+    """A default build's attributes.csv also has the style label and probabilities and the
+    OCR's text share: the fine-tuned network takes the groups a new cover's extractors give
+    (as ``attrs`` does), not a text label or a column no extractor computes."""
+    from sleeve.dataset.attributes import style
+    from sleeve.dataset.attributes.text_share import values_of
+    from sleeve.training.data import load_export
+    from sleeve.training.fit.finetune_side import net_attributes
+
+    root = _export(tmp_path / "export", per_split=(3, 2, 2))
+    table = read_attribute_table(read_export(root))
+    assert table is not None
+    cheap = [EXTRACTORS[n] for n in CHEAP]
+    attrs: dict = {}
+    for sha, row in table.rows.items():
+        values = dict(zip(table.columns, row.tolist(), strict=True))
+        attrs[sha] = {ex.name: {c: values[f"{ex.name}.{c}"] for c in ex.columns} for ex in cheap}
+        attrs[sha]["colour"] |= {"palette": [], "palette_shares": []}
+        probs = np.array([0.6, 0.3, 0.1])
+        attrs[sha]["style"] = style.values_from(probs, np.array(style.STYLES))
+        attrs[sha]["text"] = values_of([], 96, 96)  # read: no words
+    wide = render_csv(list(attrs), attrs, [*cheap, EXTRACTORS["style"]])
+    assert b"style.style" in wide and b"text.share" in wide
+    (root / "attributes.csv").write_bytes(wide)
+    net = net_attributes(load_export(root))
+    assert {c.split(".", 1)[0] for c in net.block.columns} == set(CHEAP)
+    assert set(net.block.extractors) == set(CHEAP)

@@ -1,6 +1,7 @@
 """The cover's attributes as extra inputs to the fine-tuned network's classifier layer.
 
-With ``TrainConfig.finetune_attributes`` the export's attributes.csv columns, standardised on
+With ``TrainConfig.finetune_attributes`` the export's attributes.csv columns of the side
+features' groups (colour, texture, structure, faces: what ``attrs`` takes), standardised on
 train (one unit of variance per column; an unmeasured value is the train mean, i.e. 0), are
 concatenated to the pooled image features before the last linear layer. model.pt stores the
 scaling as a side block (sleeve/inference/side_features.py) beside an identity image block, so
@@ -19,12 +20,14 @@ from torch.utils.data import Dataset
 from sleeve.core.errors import ConfigError
 from sleeve.core.vision.samples import CoverDataset, Sample
 from sleeve.inference.side_features import (
+    ATTR_GROUPS,
     ATTRS_MISSING,
     Block,
     SideFeatures,
     check_extractors,
     fit_attr_block,
     read_attribute_table,
+    side_groups,
 )
 from sleeve.training.data import Export
 
@@ -51,6 +54,12 @@ def net_attributes(export: Export) -> NetAttributes:
     table = read_attribute_table(export.dataset)
     if table is None:
         raise ConfigError(f"--finetune-attributes: {ATTRS_MISSING}")
+    table = side_groups(table)  # not the style label or the OCR's text share (no extractor)
+    if not table.columns:
+        raise ConfigError(
+            f"--finetune-attributes: the export's attributes.csv has no {', '.join(ATTR_GROUPS)} "
+            "columns: rebuild it with build-dataset --attributes on"
+        )
     check_extractors(table.extractors)
     empty = np.full(len(table.columns), np.nan)
     raw = {s.sha256: table.rows.get(s.sha256, empty) for s in export.samples}

@@ -191,7 +191,7 @@ def run_side_methods(
         if table is None:
             raise ConfigError(ATTRS_MISSING)
         present = {c.split(".", 1)[0] for c in table.columns}
-        # ``attrs``: the groups the export measured (faces are off in build-dataset's default)
+        # ``attrs``: the groups the export measured (a build may leave faces out)
         specs = [
             replace(s, groups=tuple(g for g in s.groups if g in present)) if s.every else s
             for s in specs
@@ -201,9 +201,8 @@ def run_side_methods(
         absent = [g for g in groups if not any(c.startswith(g + ".") for c in table.columns)]
         if absent:
             raise ConfigError(
-                f"the export's attributes.csv has no {', '.join(absent)} columns: run "
-                f"`sleeve attributes --only {','.join(absent)}`, then build-dataset "
-                f"--attributes {','.join(absent)}"
+                f"the export's attributes.csv has no {', '.join(absent)} columns: rebuild it "
+                "with build-dataset --attributes on (the default: every group)"
             )
         check_extractors({g: table.extractors[g] for g in groups})
     texts = _texts(export) if any(s.text for s in specs) else None
