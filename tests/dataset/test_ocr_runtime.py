@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -70,15 +73,26 @@ def test_openvino_compiles_the_first_shapes_and_serves_the_rest_dynamically() ->
 
 
 def test_ocr_threads_follow_where_the_reading_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    from sleeve.core.procs import available_cores, worker_pool
+    from sleeve.core.procs import available_cores
     from sleeve.dataset.text import ocr
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     assert ocr.engine_threads() == available_cores()  # reading alone: every core
     monkeypatch.setenv("OMP_NUM_THREADS", "3")  # a scheduler's share (Ray sets it per task)
     assert ocr.engine_threads() == 3
-    with worker_pool(1, start_method="spawn") as pool:  # a pool's worker: one
-        assert pool.submit(ocr.engine_threads).result(timeout=120) == 1
+    # a pool's worker: one (the pool is made in a fresh interpreter, so the answer does not
+    # depend on what earlier tests left in this process)
+    probe = (
+        "from sleeve.core.procs import worker_pool\n"
+        "from sleeve.dataset.text import ocr\n"
+        "if __name__ == '__main__':\n"
+        "    with worker_pool(1, start_method='spawn') as pool:\n"
+        "        print(pool.submit(ocr.engine_threads).result(timeout=120))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=180, check=True
+    )
+    assert out.stdout.split() == ["1"]
 
 
 @pytest.mark.skipif(ocr_runtime.openvino_version() is None, reason="OpenVINO is not installed")
