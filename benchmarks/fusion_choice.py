@@ -40,6 +40,7 @@ import torch
 from sleeve.core.vision.backbones import load_backbone
 from sleeve.inference.estimators import svc_model, text_model
 from sleeve.inference.heads_runtime import ovr_logits, softmax
+from sleeve.inference.rundir import Run
 from sleeve.inference.text_head import WEIGHT_GRID, CharTfidf, TextHead, fuse, weighted_f1
 from sleeve.training.config import TrainConfig
 from sleeve.training.data import load_export
@@ -110,10 +111,11 @@ def class_bias(logp: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def seed_candidates(data_dir: Path, run_dir: Path) -> dict:
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    resolved = json.loads((run_dir / "config.json").read_text())["resolved"]
-    seed, n = int(metrics["seed"]), len(metrics["genres"])
-    export = load_export(data_dir / "datasets" / metrics["dataset_id"])
+    run = Run(run_dir)
+    metrics = run.metrics()
+    resolved = run.config()["resolved"]
+    seed, n = metrics.seed, len(metrics.genres)
+    export = load_export(data_dir / "datasets" / metrics.dataset_id)
     config = TrainConfig(
         methods=tuple(resolved["methods"]), backbone=resolved["backbone"], seed=seed,
         flip_tta=resolved["flip_tta"], style=resolved["style"],
@@ -125,12 +127,12 @@ def seed_candidates(data_dir: Path, run_dir: Path) -> dict:
     texts = export_texts(export) or {}
     words = {sp: [texts.get(s.sha256, "") for s in export.split(sp)] for sp in x}
     extra_t, extra_y = extra_train_words(export)
-    saved = np.load(run_dir / "probabilities.npz")
-    model = torch.load(run_dir / "model.pt", weights_only=True)
+    saved = np.load(run.probabilities_path)
+    model = torch.load(run.model_path, weights_only=True)
     shipped_text = TextHead.from_dict(model["text"]["head"])
     speaks = {sp: shipped_text.speaks(words[sp]) for sp in ("val", "test")}
-    svc_c = float(metrics["methods"]["svc"]["params"]["C"])
-    text_c = float(metrics["methods"]["text"]["params"]["C"])
+    svc_c = float(metrics.methods["svc"].params["C"])
+    text_c = float(metrics.methods["text"].params["C"])
     temperature = float(model["head"]["temperature"])
     iv, it = saved["svc_val"], saved["svc_test"]
     tv, tt = saved["text_val"], saved["text_test"]
