@@ -13,8 +13,14 @@ words are those the text rung was validated on:
   serves every other shape.
 - ``onnxruntime``: rapidocr's own session options, plus denormals flushed to zero (tiny
   activations that the CPU handles on a slow path; the words are the same).
-- ``auto`` (the default, setting ``SLEEVE_OCR_RUNTIME``): OpenVINO when it is installed (it
-  comes with the ``ocr`` extra), else ONNX Runtime.
+- ``auto`` (the default, setting ``SLEEVE_OCR_RUNTIME``): OpenVINO in a pool's worker
+  process when it is installed (it comes with the ``ocr`` extra), ONNX Runtime elsewhere. A
+  process that had run OpenVINO crashed (SIGSEGV in the parent) when it later started a
+  subprocess, in a long test session; the cause is not found. A pool's workers start no
+  processes of their own, so they take OpenVINO's speed where the bulk of the reading is (a
+  build's per-cover pass, ``sleeve text``), while a process reading on its own and going on to
+  start others (``predict``, the app, training, a build's small in-process batches) keeps ONNX
+  Runtime. ``openvino`` forces it everywhere.
 
 Detection's input normalisation is also replaced by a lookup table computed with the
 library's own arithmetic, so the network sees bit-identical inputs at a tenth of the cost.
@@ -22,6 +28,7 @@ library's own arithmetic, so the network sees bit-identical inputs at a tenth of
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from collections.abc import Callable
 from importlib import metadata
@@ -47,11 +54,13 @@ def openvino_version() -> str | None:
 
 
 def resolve(choice: str) -> str:
-    """The runtime a choice means on this machine (``auto`` -> what is installed)."""
+    """The runtime a choice means here (``auto``: OpenVINO in a pool's worker when it is
+    installed, else ONNX Runtime; see the module doc)."""
     if choice not in RUNTIMES:
         raise UsageError(f"SLEEVE_OCR_RUNTIME={choice!r}: valid values are {', '.join(RUNTIMES)}")
     if choice == "auto":
-        return "openvino" if openvino_version() is not None else "onnxruntime"
+        pool_worker = multiprocessing.parent_process() is not None
+        return "openvino" if pool_worker and openvino_version() is not None else "onnxruntime"
     if choice == "openvino" and openvino_version() is None:
         raise UsageError(f"SLEEVE_OCR_RUNTIME=openvino needs OpenVINO: {INSTALL_HINT}")
     return choice

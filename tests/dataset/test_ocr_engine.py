@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sleeve.dataset.text import ocr, ocr_runtime
+from sleeve.dataset.text import ocr
 from tests.text_images import worded
 
 pytest.importorskip("rapidocr_onnxruntime", reason="the OCR extra is not installed")
@@ -22,15 +22,8 @@ def _read(engine, bgr: np.ndarray) -> list[tuple[str, float]]:  # type: ignore[n
     return [(str(text), round(float(score), 4)) for _, text, score in result or []]
 
 
-RUNTIMES = [
-    "onnxruntime",
-    pytest.param(
-        "openvino",
-        marks=pytest.mark.skipif(
-            ocr_runtime.openvino_version() is None, reason="OpenVINO is not installed"
-        ),
-    ),
-]
+# OpenVINO's twin of this check runs in a fresh interpreter (test_ocr_runtime.py)
+RUNTIMES = ["onnxruntime"]
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
