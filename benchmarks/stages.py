@@ -501,6 +501,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--build-flag", action="append", default=[], help="extra build-dataset flag (repeat)"
     )
+    parser.add_argument(
+        "--build-out", type=Path, default=BUILD_RESULTS, help="where --full-build writes"
+    )
     args = parser.parse_args(argv)
     if args.merge:
         return merge(args.merge, args.out)
@@ -508,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
         doc = {"machine_before": machine(), **full_build(*args.full_build, args.build_flag)}
         doc["machine_after"] = machine()
         print(json.dumps(doc, indent=1))
-        BUILD_RESULTS.write_text(json.dumps(doc, indent=1) + "\n")
+        args.build_out.write_text(json.dumps(doc, indent=1) + "\n")
         return 0
     if not COVERS.is_dir():
         print(f"skipped: the shared covers are not at {COVERS}")
