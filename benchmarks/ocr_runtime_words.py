@@ -50,9 +50,11 @@ def reference_words(catalog_path: Path, version: str) -> dict[str, str]:
 
 
 def latest_dataset(catalog_path: Path) -> str | None:
-    """The id of the newest export beside a catalog (its data folder's datasets/LATEST)."""
-    latest = catalog_path.parent / "datasets" / "LATEST"
-    return Path(latest.read_text().strip()).name or None if latest.is_file() else None
+    """The id of the newest export beside a catalog (its data folder's LATEST pointer)."""
+    from sleeve.dataset.export import latest_export
+
+    export = latest_export(catalog_path.parent / "datasets")
+    return export.name if export is not None else None
 
 
 def main() -> int:
