@@ -133,17 +133,20 @@ def bench_ocr(files: list[Path]) -> dict[str, object]:
     from sleeve.core.images.intake import open_rgb
     from sleeve.dataset.text import ocr, ocr_runtime
 
+    # every engine on one thread: covers/s per core, as a build's pool workers read
     engines: dict[str, Any] = {
         "before": RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1),
-        "default": ocr._get_engine(),
-        "onnxruntime": ocr.build_engine(runtime="onnxruntime"),
+        "default": ocr.build_engine(threads=1),
+        "onnxruntime": ocr.build_engine(runtime="onnxruntime", threads=1),
     }
     runtimes = ["onnxruntime"]
     if ocr_runtime.openvino_version() is not None:
-        engines["openvino"] = ocr.build_engine(runtime="openvino")
-        engines["openvino bf16"] = _bf16(ocr.build_engine(runtime="openvino"))
+        engines["openvino"] = ocr.build_engine(runtime="openvino", threads=1)
+        engines["openvino bf16"] = _bf16(ocr.build_engine(runtime="openvino", threads=1))
         runtimes += ["openvino", "openvino bf16"]
-    engines.update({name: ocr.build_engine(**kw) for name, kw in OCR_VARIANTS.items()})  # type: ignore[arg-type]
+    engines.update(
+        {name: ocr.build_engine(threads=1, **kw) for name, kw in OCR_VARIANTS.items()}  # type: ignore[arg-type]
+    )
     seconds = dict.fromkeys(engines, 0.0)
     same = dict.fromkeys(engines, 0)
     silent = 0
