@@ -396,10 +396,15 @@ def full_build(
         cmd = [str(binary), "--balance", "--seed", "0", "--no-progress", *(flags or [])]
         started[side] = time.perf_counter()
         procs[side] = subprocess.Popen(cmd, env=env, cwd=work, stdout=subprocess.DEVNULL)
-    for side, proc in procs.items():
-        if proc.wait() != 0:
-            raise SystemExit(f"the {side} build failed (exit {proc.returncode})")
-        walls[side] = time.perf_counter() - started[side]
+    # each side's wall ends when its own process does: waiting on them in turn would give the
+    # side that finished first the other's time
+    while len(walls) < len(procs):
+        for side, proc in procs.items():
+            if side not in walls and proc.poll() is not None:
+                walls[side] = time.perf_counter() - started[side]
+                if proc.returncode != 0:
+                    raise SystemExit(f"the {side} build failed (exit {proc.returncode})")
+        time.sleep(0.2)
     (id_b, man_b), (id_a, man_a) = _manifest(work / "before"), _manifest(work / "after")
     return {
         "flags": ["--balance", "--seed", "0", *(flags or [])],
