@@ -1,18 +1,20 @@
 """Question: what does each per-cover stage cost on this CPU, before and after the fast path?
 
 "before" is the path the toolkit ran until now, kept as the reference: eager PyTorch for the
-Lite backbones, the style attribute and predict's image features. "after" is today's default:
-the extractor's ONNX Runtime graph (sleeve/core/vision/runtime.py). Both run in ONE process with
+Lite backbones, the style attribute and predict's image features; rapidocr's own ONNX Runtime
+sessions for OCR. "after" is today's default:
+the extractor's ONNX Runtime graph (sleeve/core/vision/runtime.py); for OCR the runtime
+``SLEEVE_OCR_RUNTIME=auto`` picks (sleeve/dataset/text/ocr_runtime.py). Both run in ONE process with
 the same threads, interleaved batch by batch (cover by cover for predict), so a load spike from
 the machine's other users hits both sides alike; the ratio is the figure to quote. OCR keeps
-its models and sizes (they decide the words); its variants (smaller detection input, no angle
-classifier) are measured against the default read for read, to show what each would save and
-what it would change.
+its models and sizes (they decide the words); its runtimes and variants (bf16, smaller
+detection input, no angle classifier) are measured against the reference read for read, to
+show what each saves and what it changes.
 
 Measured on a fixed sample of the shared covers (every k-th file of the sorted list):
   * decode (full RGB) and pHash, ms per cover;
-  * OCR: covers/s of the default and of each variant, and the share of covers whose words
-    each variant reads identically;
+  * OCR: covers/s before (the reference) and of the default, each runtime and each variant,
+    and the share of covers whose words each reads identically to the reference;
   * Lite0 and Lite1 embeddings (224 / 240 px) before/after: covers/s (file to features), the
     lowest and median cosine between the two paths' features;
   * each attribute extractor (colour, texture, structure, faces-mtcnn, style; style before/after)
@@ -34,6 +36,7 @@ that manifest.csv and the dataset id are the same; writes benchmarks/results/sta
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
@@ -41,8 +44,9 @@ import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -102,7 +106,7 @@ def _words(result: object) -> str:
     )
 
 
-# OCR variants against today's reads: what each saving costs in words
+# OCR variants against the reference reads: what each saving costs in words
 OCR_VARIANTS: dict[str, dict[str, object]] = {
     "no angle classifier": {"use_cls": False},
     "detection 640 px": {"det_side": 640},
@@ -111,42 +115,88 @@ OCR_VARIANTS: dict[str, dict[str, object]] = {
 }
 
 
-def bench_ocr(files: list[Path]) -> dict[str, object]:
-    from sleeve.core.images.intake import open_rgb
-    from sleeve.dataset.text import ocr
+def _bf16(engine: Any) -> Any:
+    """The OpenVINO engine computing in bf16 (this CPU has bf16 units): the ceiling of the
+    same models here, at the cost in words the benchmark reports. The runners compile on
+    first use, so changing their configuration before any read takes effect."""
+    for runner in (engine.text_det.infer, engine.text_cls.infer, engine.text_rec.session):
+        runner._config["INFERENCE_PRECISION_HINT"] = "bf16"
+    return engine
 
-    engines = {"default": ocr._get_engine()}
-    engines.update({name: ocr.build_engine(**kw) for name, kw in OCR_VARIANTS.items()})  # type: ignore[arg-type]
+
+def bench_ocr(files: list[Path]) -> dict[str, object]:
+    """Read for read, interleaved: the reference (rapidocr as the library builds it: ONNX
+    Runtime, one thread, the path sleeve ran before the runtime choice), today's default
+    (``SLEEVE_OCR_RUNTIME=auto``), each runtime, and the variants that would change the words."""
+    from rapidocr_onnxruntime import RapidOCR
+
+    from sleeve.core.images.intake import open_rgb
+    from sleeve.dataset.text import ocr, ocr_runtime
+
+    # every engine on one thread: covers/s per core, as a build's pool workers read
+    engines: dict[str, Any] = {
+        "before": RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1),
+        "default": ocr.build_engine(threads=1),
+        "onnxruntime": ocr.build_engine(runtime="onnxruntime", threads=1),
+    }
+    runtimes = ["onnxruntime"]
+    if ocr_runtime.openvino_version() is not None:
+        engines["openvino"] = ocr.build_engine(runtime="openvino", threads=1)
+        engines["openvino bf16"] = _bf16(ocr.build_engine(runtime="openvino", threads=1))
+        runtimes += ["openvino", "openvino bf16"]
+    engines.update(
+        {name: ocr.build_engine(threads=1, **kw) for name, kw in OCR_VARIANTS.items()}  # type: ignore[arg-type]
+    )
     seconds = dict.fromkeys(engines, 0.0)
     same = dict.fromkeys(engines, 0)
     silent = 0
     warm = np.ascontiguousarray(np.asarray(open_rgb(files[0]))[:, :, ::-1])
     for engine in engines.values():
-        engine(warm)  # sessions' first run
+        engine(warm)  # sessions' first run, graphs compiled
     for f in files:
         bgr = np.ascontiguousarray(np.asarray(open_rgb(f))[:, :, ::-1])
         reads = {}
-        for name, engine in engines.items():  # interleaved: load spikes hit every variant
+        for name, engine in engines.items():  # interleaved: load spikes hit every engine
             dt, out = timed(functools.partial(engine, bgr))
             seconds[name] += dt
             reads[name] = _words(out[0])  # type: ignore[index]
         for name in engines:
-            same[name] += reads[name] == reads["default"]
-        silent += not reads["default"]
-    base = seconds["default"]
+            same[name] += reads[name] == reads["before"]
+        silent += not reads["before"]
+    base = seconds["before"]
+
+    def row(name: str) -> dict[str, object]:
+        return {
+            "covers_per_s": rate(len(files), seconds[name]),
+            "speedup": round(base / seconds[name], 2),
+            "words_identical": round(same[name] / len(files), 4),
+        }
+
     return {
-        "covers_per_s": rate(len(files), base),
+        "before_covers_per_s": rate(len(files), base),
+        **row("default"),
+        "runtime": ocr_runtime.resolve("auto"),
         "no_words_read": silent,
         "settings": {"det_side": ocr.DET_SIDE, "cls": ocr.USE_CLS, "rec_batch": ocr.REC_BATCH},
-        "variants": {
-            name: {
-                "covers_per_s": rate(len(files), seconds[name]),
-                "speedup": round(base / seconds[name], 2),
-                "words_identical": round(same[name] / len(files), 4),
-            }
-            for name in OCR_VARIANTS
-        },
+        "runtimes": {name: row(name) for name in runtimes},
+        "variants": {name: row(name) for name in OCR_VARIANTS},
     }
+
+
+@contextlib.contextmanager
+def reference_tensors(on: bool) -> Iterator[None]:
+    """While ``on``, the encoder builds its transform with torchvision's ``ToTensor`` and
+    ``Normalize`` (the path before the lookup; the same values, see NormalizedTensor)."""
+    from sleeve.core.vision import backbones, embeddings
+
+    if not on:
+        yield
+        return
+    embeddings.eval_transform = functools.partial(backbones.eval_transform, lookup=False)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        embeddings.eval_transform = backbones.eval_transform
 
 
 def bench_backbone(name: str, files: list[Path]) -> dict[str, object]:
@@ -173,7 +223,9 @@ def bench_backbone(name: str, files: list[Path]) -> dict[str, object]:
             run = functools.partial(
                 encode, chunk, backbone, recipe, cpu, batch_size=BATCH, progress=False
             )
-            dt, out = timed(functools.partial(run, engine=engine))
+            # before: the eager network on torchvision's ToTensor + Normalize, as it ran
+            with reference_tensors(engine == "torch"):
+                dt, out = timed(functools.partial(run, engine=engine))
             t[engine] += dt
             feats[engine].append(out)  # type: ignore[arg-type]
     cos = cosines(np.concatenate(feats["torch"]), np.concatenate(feats["onnxruntime"]))
@@ -193,7 +245,7 @@ def bench_backbone(name: str, files: list[Path]) -> dict[str, object]:
 def bench_attributes(files: list[Path]) -> dict[str, object]:
     import torch
 
-    from sleeve.core.vision.backbones import load_backbone
+    from sleeve.core.vision.backbones import eval_transform, load_backbone
     from sleeve.dataset.attributes import style
     from sleeve.dataset.attributes.decode import load_view
     from sleeve.dataset.attributes.registry import EXTRACTORS
@@ -211,7 +263,9 @@ def bench_attributes(files: list[Path]) -> dict[str, object]:
         out[name] = {"covers_per_s": rate(len(views), seconds)}
     # style before: the eager backbone it ran on until now, same views
     backbone = load_backbone(style.BACKBONE, "auto")
-    transform = backbone.preprocess()
+    transform = eval_transform(  # torchvision's ToTensor + Normalize, as it ran
+        backbone.input_size, backbone.mean, backbone.std, backbone.interpolation, lookup=False
+    )
     from PIL import Image
 
     def eager(view):  # type: ignore[no-untyped-def]
@@ -232,11 +286,23 @@ def bench_attributes(files: list[Path]) -> dict[str, object]:
     return out
 
 
+def reference_classifier_transform(clf: Any) -> Callable:
+    """The classifier's eval transform with torchvision's tensor steps (the path before): its
+    last step, the lookup, swapped for the transforms the lookup was computed with."""
+    from torchvision import transforms as T
+
+    *steps, lookup = clf.transform.transforms
+    return T.Compose([*steps, *lookup.reference.transforms])
+
+
 def bench_predict(
     model: Path, files: list[Path], singles: int, batch_covers: int
 ) -> dict[str, object]:
+    from rapidocr_onnxruntime import RapidOCR
+
     from sleeve.core.settings import load_settings
     from sleeve.core.vision import runtime
+    from sleeve.dataset.text import ocr
     from sleeve.inference.classifier import Classifier
     from sleeve.inference.rundir import Run
 
@@ -247,19 +313,38 @@ def bench_predict(
         runtime.configure(choice)
         classifiers[side] = Classifier.load(path, settings=settings)
     runtime.configure("auto")
-    for clf in classifiers.values():  # warm-up: sessions, first-call setup
-        clf.predict(files[0])
+    # before: torchvision's ToTensor + Normalize, as it ran
+    classifiers["before"].transform = reference_classifier_transform(classifiers["before"])
+    # the words: rapidocr's own sessions before (one thread), the default engine after; the
+    # process holds one OCR engine, so each side's calls swap theirs in
+    readers = {
+        "before": RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1),
+        "after": ocr._get_engine(),
+    }
+
+    def on(side: str, call: Callable[[], object]) -> Callable[[], object]:
+        def run() -> object:
+            ocr._engine = readers[side]
+            return call()
+
+        return run
+
+    for side, clf in classifiers.items():  # warm-up: sessions, first-call setup
+        on(side, functools.partial(clf.predict, files[0]))()
     single: dict[str, list[float]] = {"before": [], "after": []}
     batch_s: dict[str, float] = {}
     for f in files[:singles]:
         for side, clf in classifiers.items():
-            single[side].append(1000 * timed(functools.partial(clf.predict, f))[0])
+            call = on(side, functools.partial(clf.predict, f))
+            single[side].append(1000 * timed(call)[0])
     many = files[:batch_covers]
     for side, clf in classifiers.items():
-        batch_s[side] = timed(functools.partial(clf.predict_batch, many))[0]
+        batch_s[side] = timed(on(side, functools.partial(clf.predict_batch, many)))[0]
+    ocr._engine = readers["after"]
     out: dict[str, object] = {
         "model": str(path),
         "reads_text": classifiers["after"].reads_text,
+        "ocr_threads_after": ocr.engine_threads(),
         "singles": singles,
         "batch_covers": len(many),
     }
@@ -311,10 +396,15 @@ def full_build(
         cmd = [str(binary), "--balance", "--seed", "0", "--no-progress", *(flags or [])]
         started[side] = time.perf_counter()
         procs[side] = subprocess.Popen(cmd, env=env, cwd=work, stdout=subprocess.DEVNULL)
-    for side, proc in procs.items():
-        if proc.wait() != 0:
-            raise SystemExit(f"the {side} build failed (exit {proc.returncode})")
-        walls[side] = time.perf_counter() - started[side]
+    # each side's wall ends when its own process does: waiting on them in turn would give the
+    # side that finished first the other's time
+    while len(walls) < len(procs):
+        for side, proc in procs.items():
+            if side not in walls and proc.poll() is not None:
+                walls[side] = time.perf_counter() - started[side]
+                if proc.returncode != 0:
+                    raise SystemExit(f"the {side} build failed (exit {proc.returncode})")
+        time.sleep(0.2)
     (id_b, man_b), (id_a, man_a) = _manifest(work / "before"), _manifest(work / "after")
     return {
         "flags": ["--balance", "--seed", "0", *(flags or [])],
@@ -340,8 +430,12 @@ def render(doc: dict) -> str:
             lines.append(f"{name:<22} {row}")
             continue
         if name == "ocr":
-            lines.append(f"{'ocr (default)':<22} {row['covers_per_s']:>9}")
-            for variant, v in row["variants"].items():
+            lines.append(
+                f"{'ocr (' + row['runtime'] + ')':<22} {row['before_covers_per_s']:>9} "
+                f"{row['covers_per_s']:>9} {row['speedup']:>6}  "
+                f"words identical {row['words_identical']:.1%}"
+            )
+            for variant, v in [*row["runtimes"].items(), *row["variants"].items()]:
                 lines.append(
                     f"  ocr {variant:<31} {v['covers_per_s']:>6} x{v['speedup']:<5} "
                     f"words identical {v['words_identical']:.1%}"
@@ -415,6 +509,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--build-flag", action="append", default=[], help="extra build-dataset flag (repeat)"
     )
+    parser.add_argument(
+        "--build-out", type=Path, default=BUILD_RESULTS, help="where --full-build writes"
+    )
     args = parser.parse_args(argv)
     if args.merge:
         return merge(args.merge, args.out)
@@ -422,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
         doc = {"machine_before": machine(), **full_build(*args.full_build, args.build_flag)}
         doc["machine_after"] = machine()
         print(json.dumps(doc, indent=1))
-        BUILD_RESULTS.write_text(json.dumps(doc, indent=1) + "\n")
+        args.build_out.write_text(json.dumps(doc, indent=1) + "\n")
         return 0
     if not COVERS.is_dir():
         print(f"skipped: the shared covers are not at {COVERS}")

@@ -1,11 +1,12 @@
 """Read the words printed on a cover (OCR), offline.
 
 The engine is ``rapidocr-onnxruntime`` (optional extra ``sleeve[ocr]``): PP-OCRv4 detection and
-recognition as ONNX files inside the wheel, so nothing is downloaded. Each process builds the
-engine once. onnxruntime runs with one thread per process: on a 2-core machine one thread
-reads faster than two (the threads fight over the cores), so parallelism comes from the
-engine's workers (:mod:`sleeve.core.engine`) instead (benchmarks/ocr_engines.py measures the
-rate, one process per core).
+recognition as ONNX files inside the wheel, so nothing is downloaded; its models run on
+OpenVINO or ONNX Runtime (:mod:`ocr_runtime`). Each process builds the engine once. In a
+pool's worker the models run on one thread: on a 2-core machine two workers of one thread
+read faster than workers of two threads (the threads fight over the cores), so parallelism
+comes from the engine's workers (:mod:`sleeve.core.engine`; benchmarks/ocr_engines.py);
+a process reading on its own (``predict``, the app) uses every core.
 
 Where a read's time goes is measured by benchmarks/stages.py (docs/performance.md): detection
 takes most of it; a smaller detection input is the only large saving and it changes the words,
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -32,6 +34,8 @@ from sleeve.core.images.intake import UNREADABLE, failure_reason, open_rgb
 from sleeve.core.procs import available_cores
 from sleeve.core.progress import Progress
 from sleeve.core.progress import bar as progress_bar
+from sleeve.core.settings import load_settings
+from sleeve.dataset.text import ocr_runtime
 
 ENGINE = "rapidocr-onnxruntime"
 INSTALL_HINT = "pip install 'sleeve[ocr]'"
@@ -99,18 +103,38 @@ def _get_engine() -> Any:
 
 
 def build_engine(
-    det_side: int | None = DET_SIDE, use_cls: bool = USE_CLS, rec_batch: int = REC_BATCH
+    det_side: int | None = DET_SIDE,
+    use_cls: bool = USE_CLS,
+    rec_batch: int = REC_BATCH,
+    runtime: str | None = None,
+    threads: int | None = None,
 ) -> Any:
-    """A RapidOCR engine on one onnxruntime thread (the benchmark builds variants with it)."""
+    """A RapidOCR engine, its models on ``runtime`` (None: the setting ``SLEEVE_OCR_RUNTIME``;
+    see :mod:`ocr_runtime`) with ``threads`` each (None: :func:`engine_threads`). The
+    benchmark builds variants with it."""
     require_engine()
     from rapidocr_onnxruntime import RapidOCR
 
+    chosen = ocr_runtime.resolve(runtime or load_settings().ocr_runtime)
     engine = RapidOCR(
         intra_op_num_threads=1, inter_op_num_threads=1, use_cls=use_cls, rec_batch_num=rec_batch
     )
     if det_side is not None:
         _size_detection(engine, det_side)
+    ocr_runtime.attach(engine, chosen, threads=threads or engine_threads())
     return engine
+
+
+def engine_threads() -> int:
+    """Threads for this process's OCR models: one in a worker of a pool (the pool's workers
+    use the cores; two threads each fight over them), the ``OMP_NUM_THREADS`` a scheduler such
+    as Ray gives its task, else every core (``predict``, the app: one read at a time)."""
+    import multiprocessing
+
+    if multiprocessing.parent_process() is not None:
+        return 1
+    omp = os.environ.get("OMP_NUM_THREADS", "")
+    return int(omp) if omp.isdigit() and int(omp) > 0 else available_cores()
 
 
 def _size_detection(engine: Any, side: int) -> None:

@@ -97,6 +97,9 @@ class Settings:
     # how networks run on CPU: auto (the engine measured fastest here), onnxruntime or torch
     # (sleeve.core.vision.runtime; docs/performance.md)
     inference: str = "auto"
+    # what runs the OCR's ONNX models: auto (OpenVINO when installed, else ONNX Runtime),
+    # onnxruntime or openvino (sleeve.dataset.text.ocr_runtime; docs/performance.md)
+    ocr_runtime: str = "auto"
     # the Ray cluster `--engine ray` runs per-cover stages on: ray://HOST:PORT (Ray Client),
     # HOST:PORT (the head's GCS) or auto (the cluster this machine belongs to)
     ray_address: str = ""
@@ -205,6 +208,7 @@ _VARS: dict[str, str] = {
     "SLEEVE_VISUAL_DEDUP": "visual_dedup",
     "SLEEVE_BUILD_ATTRIBUTES": "build_attributes",
     "SLEEVE_INFERENCE": "inference",
+    "SLEEVE_OCR_RUNTIME": "ocr_runtime",
     "SLEEVE_RAY_ADDRESS": "ray_address",
     "SLEEVE_STORE_URL": "store_url",
     "SLEEVE_STORE_ENDPOINT": "store_endpoint",
@@ -248,9 +252,12 @@ _LIMITS: dict[str, tuple[float, float, bool]] = {
     "spotify_image_max": (1, 10_000, True),
 }
 # field -> the only values it takes
+# what may run the OCR's ONNX models (sleeve.dataset.text.ocr_runtime)
+OCR_RUNTIMES = ("auto", "onnxruntime", "openvino")
 _CHOICES: dict[str, tuple[object, ...]] = {
     "cover_size": (0, 250, 500, 1200),
     "inference": INFERENCE_ENGINES,
+    "ocr_runtime": OCR_RUNTIMES,
 }
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 # the catalogs sleeve can keep (SQLAlchemy dialect names, before the "+driver")

@@ -13,12 +13,12 @@ chosen on the out-of-fold log loss.
 A cover is flagged only when its given genre is improbable (p(given) < ``improbable``) and
 another genre is confidently suggested (max p(other) >= ``confident``). Confident learning
 (cleanlab's rule, used before) flagged a large share of the shared train/val covers, mostly
-right labels the model gets wrong: no queue a person finishes. The two thresholds are measured on the run's own covers
-(:func:`measure_thresholds`): every cover is given a planted wrong genre, and the pair that
-flags the most planted mistakes while flagging at most ``MAX_QUEUE`` of the covers as labelled
-wins. (The out-of-fold probabilities were fitted on the true labels, so a planted flip is
-seen as a single mislabel among clean neighbours.) Covers are ranked flagged first, then by
-p(given), lowest first.
+right labels the model gets wrong: no queue a person finishes. The two thresholds are measured
+on the run's own covers (:func:`measure_thresholds`): every cover is given a planted wrong
+genre, and the pair that flags the most planted mistakes while flagging at most ``MAX_QUEUE``
+of the covers as labelled wins. (The out-of-fold probabilities were fitted on the true labels,
+so a planted flip is seen as a single mislabel among clean neighbours.) Covers are ranked
+flagged first, then by p(given), lowest first.
 
 ``label_issues.csv``: every train/val cover, most suspect first: rank, sha256, path, split,
 given_genre, suggested_genre (the out-of-fold argmax), label_quality (p(given)),

@@ -129,17 +129,27 @@ def interpolation_mode(name: str) -> T.InterpolationMode:
 
 
 def eval_transform(
-    size: int, mean: tuple[float, ...], std: tuple[float, ...], interpolation: str = "bicubic"
+    size: int,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    interpolation: str = "bicubic",
+    *,
+    lookup: bool = True,
 ) -> Callable:
     """Resize to size/0.875 then centre-crop, as the backbone was evaluated on ImageNet (after
-    :class:`~sleeve.core.vision.augment.LimitAspect`, which bounds the resize of any strip)."""
+    :class:`~sleeve.core.vision.augment.LimitAspect`, which bounds the resize of any strip),
+    then the normalised tensor: by table lookup (the same values, see
+    :class:`~sleeve.core.vision.augment.NormalizedTensor`), or with ``lookup=False`` by
+    torchvision's ``ToTensor`` and ``Normalize``, the reference the benchmark times."""
+    to_tensor = (
+        [augment.NormalizedTensor(mean, std)] if lookup else [T.ToTensor(), T.Normalize(mean, std)]
+    )
     return T.Compose(
         [
             augment.LimitAspect(),
             T.Resize(round(size / CROP_PCT), interpolation=interpolation_mode(interpolation)),
             T.CenterCrop(size),
-            T.ToTensor(),
-            T.Normalize(mean, std),
+            *to_tensor,
         ]
     )
 

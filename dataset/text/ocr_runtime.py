@@ -1,0 +1,180 @@
+"""The runtime under the OCR's three ONNX models (detection, angle, recognition).
+
+rapidocr-onnxruntime runs its models on ONNX Runtime. The same files also run on OpenVINO's
+CPU plugin, which reads them faster here with the same words (benchmarks/stages.py,
+docs/performance.md). Either way the models, sizes and thresholds are the library's, so the
+words are those the text rung was validated on:
+
+- ``openvino``: each model compiled in full float32. ``INFERENCE_PRECISION_HINT`` is pinned
+  to f32 because on CPUs with bf16 units (this machine's AMD EPYC) OpenVINO would otherwise
+  compute in bf16, about twice as fast but with other words on about half the covers. The
+  detection network gets a graph compiled for each of the first few input shapes it sees
+  (covers of one size all detect at one shape), faster than the dynamic-shape graph that
+  serves every other shape.
+- ``onnxruntime``: rapidocr's own session options, plus denormals flushed to zero (tiny
+  activations that the CPU handles on a slow path; the words are the same).
+- ``auto`` (the default, setting ``SLEEVE_OCR_RUNTIME``): OpenVINO in a pool's worker
+  process when it is installed (it comes with the ``ocr`` extra), ONNX Runtime elsewhere. A
+  process that had run OpenVINO crashed (SIGSEGV in the parent) when it later started a
+  subprocess, in a long test session; the cause is not found. A pool's workers start no
+  processes of their own, so they take OpenVINO's speed where the bulk of the reading is (a
+  build's per-cover pass, ``sleeve text``), while a process reading on its own and going on to
+  start others (``predict``, the app, training, a build's small in-process batches) keeps ONNX
+  Runtime. ``openvino`` forces it everywhere.
+
+Detection's input normalisation is also replaced by a lookup table computed with the
+library's own arithmetic, so the network sees bit-identical inputs at a tenth of the cost.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sleeve.core.errors import UsageError
+from sleeve.core.settings import OCR_RUNTIMES as RUNTIMES
+
+INSTALL_HINT = "pip install 'sleeve[ocr]'"  # the extra brings OpenVINO beside the engine
+STATIC_SHAPES = 4  # detection input shapes compiled to their own graph; later ones run dynamic
+
+Runner = Callable[[np.ndarray], list[np.ndarray]]
+
+
+def openvino_version() -> str | None:
+    try:
+        return metadata.version("openvino")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def resolve(choice: str) -> str:
+    """The runtime a choice means here (``auto``: OpenVINO in a pool's worker when it is
+    installed, else ONNX Runtime; see the module doc)."""
+    if choice not in RUNTIMES:
+        raise UsageError(f"SLEEVE_OCR_RUNTIME={choice!r}: valid values are {', '.join(RUNTIMES)}")
+    if choice == "auto":
+        pool_worker = multiprocessing.parent_process() is not None
+        return "openvino" if pool_worker and openvino_version() is not None else "onnxruntime"
+    if choice == "openvino" and openvino_version() is None:
+        raise UsageError(f"SLEEVE_OCR_RUNTIME=openvino needs OpenVINO: {INSTALL_HINT}")
+    return choice
+
+
+def model_paths() -> dict[str, Path]:
+    """The wheel's three model files, by stage (det, cls, rec), as rapidocr resolves them."""
+    from rapidocr_onnxruntime.main import DEFAULT_CFG_PATH
+    from rapidocr_onnxruntime.utils import read_yaml, update_model_path
+
+    config = update_model_path(read_yaml(DEFAULT_CFG_PATH))
+    return {stage: Path(config[key]["model_path"]) for stage, key in _STAGES.items()}
+
+
+_STAGES = {"det": "Det", "cls": "Cls", "rec": "Rec"}
+
+
+def attach(engine: Any, runtime: str, threads: int = 1) -> None:
+    """Run ``engine``'s (a RapidOCR) models on ``runtime`` with ``threads`` each, in place.
+
+    The runners replace the wrapper's session objects where it calls them; the recognition
+    session's other use (the character list) happens when the wrapper is built, before this.
+    """
+    paths = model_paths()
+    make = _openvino_runner if runtime == "openvino" else _onnxruntime_runner
+    engine.text_det.infer = make(paths["det"], threads, STATIC_SHAPES)
+    engine.text_cls.infer = make(paths["cls"], threads, 0)
+    engine.text_rec.session = make(paths["rec"], threads, 0)
+    sized = engine.text_det.get_preprocess  # a new DetPreProcess per picture
+
+    def get_preprocess(longest: int) -> Any:
+        preprocess = sized(longest)
+        exact_normalize(preprocess)
+        return preprocess
+
+    engine.text_det.get_preprocess = get_preprocess
+
+
+def _onnxruntime_runner(path: Path, threads: int, _static_shapes: int) -> Runner:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()  # rapidocr's options (utils/infer_engine.py), plus DAZ
+    options.log_severity_level = 4
+    options.enable_cpu_mem_arena = False
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.set_denormal_as_zero", "1")
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+
+    def run(batch: np.ndarray) -> list[np.ndarray]:
+        return list(session.run(None, {name: batch}))
+
+    return run
+
+
+def _openvino_runner(path: Path, threads: int, static_shapes: int) -> Runner:
+    return _OpenVinoModel(path, threads, static_shapes)
+
+
+class _OpenVinoModel:
+    """One ONNX file on OpenVINO: a dynamic-shape graph, plus graphs compiled for the first
+    ``static_shapes`` input shapes seen (compiling one takes a fraction of a second)."""
+
+    def __init__(self, path: Path, threads: int, static_shapes: int) -> None:
+        import openvino as ov
+
+        self._core = ov.Core()
+        self._model = self._core.read_model(str(path))
+        self._config = {
+            "INFERENCE_NUM_THREADS": threads,
+            "INFERENCE_PRECISION_HINT": "f32",  # bf16 would change the words (module doc)
+            "PERFORMANCE_HINT": "LATENCY",
+            "CPU_DENORMALS_OPTIMIZATION": True,
+        }
+        self._static_left = static_shapes
+        self._lock = threading.Lock()
+        self._graphs: dict[tuple[int, ...] | None, tuple[Any, Any]] = {}
+
+    def _compile(self, shape: tuple[int, ...] | None) -> tuple[Any, Any]:
+        """(infer request, output port) of the graph for ``shape`` (None: dynamic shapes)."""
+        model = self._model
+        if shape is not None:
+            model = model.clone()
+            model.reshape(list(shape))
+        compiled = self._core.compile_model(model, "CPU", self._config)
+        return compiled.create_infer_request(), compiled.output(0)
+
+    def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
+        # one infer request per graph, and requests are not thread-safe (ONNX Runtime's run
+        # is): the app may read two covers at once from two threads, so reads take turns
+        with self._lock:
+            key: tuple[int, ...] | None = tuple(batch.shape)
+            if key not in self._graphs:
+                if self._static_left > 0:
+                    self._static_left -= 1
+                else:
+                    key = None
+                if key not in self._graphs:
+                    self._graphs[key] = self._compile(key)
+            request, output = self._graphs[key]
+            # the request reuses its output buffer on the next call: the caller keeps a copy
+            return [request.infer({0: batch})[output].copy()]
+
+
+def exact_normalize(preprocess: Any) -> None:
+    """Swap ``preprocess.normalize`` (rapidocr's DetPreProcess: float64 arithmetic over the
+    whole picture) for per-channel lookup tables made by calling the original on every byte
+    value: the same float32 values the wrapper passed on, bit for bit, at a tenth of the cost."""
+    ramp = np.repeat(np.arange(256, dtype=np.uint8)[:, None, None], 3, axis=2)
+    table = np.asarray(preprocess.normalize(ramp), dtype=np.float32)[:, 0, :]  # (256, 3)
+
+    def normalize(img: np.ndarray) -> np.ndarray:
+        return np.stack([np.take(table[:, c], img[:, :, c]) for c in range(3)], axis=2)
+
+    preprocess.normalize = normalize
