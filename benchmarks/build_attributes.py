@@ -32,18 +32,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).parent))
+from stages import COVERS, sample  # the same sample of the shared covers as the stage figures
+
 REPO = Path(__file__).resolve().parents[1]
-COVERS = REPO.parent / "shared" / "data" / "covers-5genre" / "Album_Covers"
 RESULTS = REPO / "benchmarks" / "results" / "build_attributes.json"
 BIN = Path(sys.executable).parent
 CHEAP = "colour,texture,structure"
 MAP = "Electronic=electronic,Rock=rock"  # as the shared catalog was imported
-
-
-def sample(n: int) -> list[Path]:
-    files = sorted(p for p in COVERS.glob("*/*") if p.is_file())
-    step = max(1, len(files) // n)
-    return files[::step][:n]
 
 
 def machine() -> dict[str, object]:
