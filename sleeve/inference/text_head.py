@@ -202,13 +202,14 @@ def fit_text(
     n_classes: int,
     *,
     seed: int = 0,
+    min_dfs: Sequence[int] = MIN_DF_GRID,
 ) -> FittedText:
     """TF-IDF on the train covers' words, logistic regression; C and the vocabulary's cut
     (min_df) chosen on val."""
 
     start = time.perf_counter()
     best: tuple[float, TextSetting, TextHead, np.ndarray] | None = None
-    for min_df in MIN_DF_GRID:
+    for min_df in min_dfs:
         try:
             tfidf = CharTfidf.fit(train_texts, min_df)
         except ValueError:  # no n-gram on min_df train covers: this cut leaves nothing
