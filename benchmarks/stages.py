@@ -306,6 +306,7 @@ def bench_predict(
     from sleeve.inference.classifier import Classifier
     from sleeve.inference.rundir import Run
 
+    load_at_start = machine()
     path = Run(model).model_path if model.is_dir() else model
     settings = load_settings()
     classifiers = {}
@@ -342,6 +343,7 @@ def bench_predict(
         batch_s[side] = timed(on(side, functools.partial(clf.predict_batch, many)))[0]
     ocr._engine = readers["after"]
     out: dict[str, object] = {
+        "machine": load_at_start,
         "model": str(path),
         "reads_text": classifiers["after"].reads_text,
         "ocr_threads_after": ocr.engine_threads(),
@@ -359,7 +361,55 @@ def bench_predict(
         out["after"]["p50_ms"] / out["before"]["p50_ms"],  # type: ignore[index]
         3,
     )
+    out["parts"] = predict_parts(classifiers["after"], files[:singles], readers["after"])
+    ocr._engine = readers["after"]
     return out
+
+
+def predict_parts(clf: Any, files: list[Path], reader: Any) -> dict[str, object]:
+    """Where one cover's predict time goes (the after side), wall and CPU ms (p50 over
+    ``files``): the image side (decode, both networks and the mirror, head), the words (decode
+    at full size, OCR), and the whole call with OpenVINO reading in this process instead of
+    ONNX Runtime (what ``auto`` would give predict without the subprocess crash, see
+    docs/performance.md). The floor on this machine is the two sides' CPU time over its cores
+    (they could at best run side by side)."""
+    from sleeve.dataset.text import ocr
+
+    ov = ocr.build_engine(runtime="openvino", threads=ocr.engine_threads())
+    words_of(ov, clf, files[0])  # loads and compiles its first shapes: not per-cover cost
+    wall: dict[str, list[float]] = {"image": [], "words": [], "whole_openvino": []}
+    cpu: dict[str, list[float]] = {"image": [], "words": []}
+
+    def clocked(key: str, call: Callable[[], object]) -> None:
+        w, c = time.perf_counter(), time.process_time()
+        call()
+        wall[key].append(1000 * (time.perf_counter() - w))
+        if key in cpu:
+            cpu[key].append(1000 * (time.process_time() - c))
+
+    for f in files:
+        ocr._engine = reader
+        clocked("image", functools.partial(clf._image_probabilities, [f], 1))
+        clocked("words", functools.partial(words_of, reader, clf, f))
+        ocr._engine = ov
+        clocked("whole_openvino", functools.partial(clf.predict, f))
+    cores = os.cpu_count() or 1
+    med = {k: round(statistics.median(v), 1) for k, v in wall.items()}
+    cpu_med = {k: round(statistics.median(v), 1) for k, v in cpu.items()}
+    return {
+        "wall_p50_ms": med,
+        "cpu_p50_ms": cpu_med,
+        "cores": cores,
+        "floor_ms": round((cpu_med["image"] + cpu_med["words"]) / cores, 1),
+    }
+
+
+def words_of(engine: Any, clf: Any, f: Path) -> object:
+    """The words of one file as predict reads them (its full-size decode, then OCR)."""
+    from sleeve.dataset.text import ocr
+
+    ocr._engine = engine
+    return clf.read_text([f])
 
 
 def _manifest(data_dir: Path) -> tuple[str, bytes]:
@@ -460,6 +510,14 @@ def render(doc: dict) -> str:
             f" {p.get('batch_covers', 100)} covers: {p['before']['batch_covers_per_s']} -> "
             f"{p['after']['batch_covers_per_s']} covers/s"
         )
+        if "parts" in p:
+            w, c = p["parts"]["wall_p50_ms"], p["parts"]["cpu_p50_ms"]
+            lines.append(
+                f"  where it goes, p50 ms wall (CPU): image side {w['image']} ({c['image']}), "
+                f"words {w['words']} ({c['words']}); floor on {p['parts']['cores']} cores "
+                f"{p['parts']['floor_ms']}; whole call with OpenVINO reading in-process "
+                f"{w['whole_openvino']}"
+            )
     lines.append(f"peak memory {doc['peak_rss_mib']} MiB")
     return "\n".join(lines)
 
@@ -470,7 +528,12 @@ def merge(parts: list[Path], out: Path) -> int:
     docs = [json.loads(p.read_text()) for p in parts]
     doc: dict = {
         "covers": max(d["covers"] for d in docs),
-        "parts": [{"stages": sorted(d["stages"]), "covers": d["covers"]} for d in docs],
+        "parts": [  # a part may itself be a merged result
+            part
+            for d in docs
+            for part in d.get("parts")
+            or [{"stages": sorted(d["stages"]), "covers": d["covers"], "predict": "predict" in d}]
+        ],
         "machine_before": docs[0]["machine_before"],
         "machine_after": docs[-1]["machine_after"],
         "stages": {k: v for d in docs for k, v in d["stages"].items()},
