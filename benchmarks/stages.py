@@ -20,7 +20,8 @@ Measured on a fixed sample of the shared covers (every k-th file of the sorted l
   * each attribute extractor (colour, texture, structure, faces-mtcnn, style; style before/after)
     in covers/s on the attributes' own decoded view;
   * predict of one cover (p50/p95 ms) and of 100 covers (covers/s) with a default-recipe model
-    (``--model``: a run dir or model.pt), before/after;
+    (``--model``: a run dir or model.pt), before/after, and where the after side's time goes
+    (image side, words; wall and CPU) with the floor that CPU time sets on the cores;
   * peak memory (max RSS) and the CPU model and load averages before and after.
 
 The graph export (once per weights and runtime version) is timed apart: it is not part of any
@@ -302,7 +303,7 @@ def bench_predict(
 
     from sleeve.core.settings import load_settings
     from sleeve.core.vision import runtime
-    from sleeve.dataset.text import ocr
+    from sleeve.dataset.text import ocr, ocr_runtime
     from sleeve.inference.classifier import Classifier
     from sleeve.inference.rundir import Run
 
@@ -347,6 +348,7 @@ def bench_predict(
         "model": str(path),
         "reads_text": classifiers["after"].reads_text,
         "ocr_threads_after": ocr.engine_threads(),
+        "ocr_runtime_after": ocr_runtime.resolve(settings.ocr_runtime),
         "singles": singles,
         "batch_covers": len(many),
     }
@@ -368,31 +370,21 @@ def bench_predict(
 
 def predict_parts(clf: Any, files: list[Path], reader: Any) -> dict[str, object]:
     """Where one cover's predict time goes (the after side), wall and CPU ms (p50 over
-    ``files``): the image side (decode, both networks and the mirror, head), the words (decode
-    at full size, OCR), and the whole call with OpenVINO reading in this process instead of
-    ONNX Runtime (what ``auto`` would give predict without the subprocess crash, see
-    docs/performance.md). The floor on this machine is the two sides' CPU time over its cores
-    (they could at best run side by side)."""
-    from sleeve.dataset.text import ocr
-
-    ov = ocr.build_engine(runtime="openvino", threads=ocr.engine_threads())
-    words_of(ov, clf, files[0])  # loads and compiles its first shapes: not per-cover cost
-    wall: dict[str, list[float]] = {"image": [], "words": [], "whole_openvino": []}
+    ``files``): the image side (decode, both networks and the mirror, head) and the words
+    (decode at full size, OCR on the default runtime). The floor on this machine is the two
+    sides' CPU time over its cores (they could at best run side by side)."""
+    wall: dict[str, list[float]] = {"image": [], "words": []}
     cpu: dict[str, list[float]] = {"image": [], "words": []}
 
     def clocked(key: str, call: Callable[[], object]) -> None:
         w, c = time.perf_counter(), time.process_time()
         call()
         wall[key].append(1000 * (time.perf_counter() - w))
-        if key in cpu:
-            cpu[key].append(1000 * (time.process_time() - c))
+        cpu[key].append(1000 * (time.process_time() - c))
 
     for f in files:
-        ocr._engine = reader
         clocked("image", functools.partial(clf._image_probabilities, [f], 1))
         clocked("words", functools.partial(words_of, reader, clf, f))
-        ocr._engine = ov
-        clocked("whole_openvino", functools.partial(clf.predict, f))
     cores = os.cpu_count() or 1
     med = {k: round(statistics.median(v), 1) for k, v in wall.items()}
     cpu_med = {k: round(statistics.median(v), 1) for k, v in cpu.items()}
@@ -515,8 +507,7 @@ def render(doc: dict) -> str:
             lines.append(
                 f"  where it goes, p50 ms wall (CPU): image side {w['image']} ({c['image']}), "
                 f"words {w['words']} ({c['words']}); floor on {p['parts']['cores']} cores "
-                f"{p['parts']['floor_ms']}; whole call with OpenVINO reading in-process "
-                f"{w['whole_openvino']}"
+                f"{p['parts']['floor_ms']}"
             )
     lines.append(f"peak memory {doc['peak_rss_mib']} MiB")
     return "\n".join(lines)
