@@ -38,10 +38,18 @@ import numpy as np
 import torch
 
 from sleeve.core.vision.backbones import load_backbone
-from sleeve.inference.estimators import svc_model, text_model
+from sleeve.inference.estimators import svc_model
 from sleeve.inference.heads_runtime import ovr_logits, softmax
 from sleeve.inference.rundir import Run
-from sleeve.inference.text_head import WEIGHT_GRID, CharTfidf, TextHead, fuse, weighted_f1
+from sleeve.inference.text_head import (
+    MIN_DF,
+    WEIGHT_GRID,
+    TextHead,
+    TextSetting,
+    fit_head,
+    fuse,
+    weighted_f1,
+)
 from sleeve.training.config import TrainConfig
 from sleeve.training.data import load_export
 from sleeve.training.evaluation.cover_groups import fold_groups, fold_of
@@ -87,12 +95,14 @@ def val_temperature(decision: np.ndarray, y: np.ndarray) -> float:
 
 
 def text_probs(
-    fit_texts: list[str], y_fit: np.ndarray, held: list[list[str]], c: float, n: int, seed: int
+    fit_texts: list[str],
+    y_fit: np.ndarray,
+    held: list[list[str]],
+    setting: TextSetting,
+    n: int,
+    seed: int,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    tfidf = CharTfidf.fit(fit_texts)
-    head = TextHead.from_logreg(
-        tfidf, text_model(c, seed).fit(tfidf.transform(fit_texts), y_fit), n
-    )
+    head = fit_head(fit_texts, y_fit, setting, n, seed)
     return [(head.probabilities(t), head.speaks(t)) for t in held]
 
 
@@ -132,7 +142,10 @@ def seed_candidates(data_dir: Path, run_dir: Path) -> dict:
     shipped_text = TextHead.from_dict(model["text"]["head"])
     speaks = {sp: shipped_text.speaks(words[sp]) for sp in ("val", "test")}
     svc_c = float(metrics.methods["svc"].params["C"])
-    text_c = float(metrics.methods["text"].params["C"])
+    text_setting = TextSetting(
+        float(metrics.methods["text"].params["C"]),
+        int(metrics.methods["text"].params.get("min_df", MIN_DF)),
+    )
     temperature = float(model["head"]["temperature"])
     iv, it = saved["svc_val"], saved["svc_test"]
     tv, tt = saved["text_val"], saved["text_test"]
@@ -152,7 +165,7 @@ def seed_candidates(data_dir: Path, run_dir: Path) -> dict:
         for c in SVC_C_GRID:
             dec_oof[c][held] = svc_decisions(xo[fit], yo[fit], [xo[held]], c, seed)[0]
         [(to[held], so[held])] = text_probs(
-            [wo[i] for i in fit], yo[fit], [[wo[i] for i in held]], text_c, n, seed
+            [wo[i] for i in fit], yo[fit], [[wo[i] for i in held]], text_setting, n, seed
         )
     io = softmax(dec_oof[svc_c] / temperature)
 
@@ -214,7 +227,7 @@ def seed_candidates(data_dir: Path, run_dir: Path) -> dict:
     it_tv = softmax(dt_tv / temperature)
     [(tt_tv, st_tv)] = text_probs(
         words["train"] + words["val"] + extra_t, np.concatenate([y_tv, extra_y]),
-        [words["test"]], text_c, n, seed,
+        [words["test"]], text_setting, n, seed,
     )  # fmt: skip
     record("refit_train_val", val_f, by_condition(it_tv, tt_tv, st_tv, w_val))
     out["refit_train_val"]["image"] = _scores(yt, it_tv, speaks["test"])

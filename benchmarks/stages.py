@@ -20,7 +20,8 @@ Measured on a fixed sample of the shared covers (every k-th file of the sorted l
   * each attribute extractor (colour, texture, structure, faces-mtcnn, style; style before/after)
     in covers/s on the attributes' own decoded view;
   * predict of one cover (p50/p95 ms) and of 100 covers (covers/s) with a default-recipe model
-    (``--model``: a run dir or model.pt), before/after;
+    (``--model``: a run dir or model.pt), before/after, and where the after side's time goes
+    (image side, words; wall and CPU) with the floor that CPU time sets on the cores;
   * peak memory (max RSS) and the CPU model and load averages before and after.
 
 The graph export (once per weights and runtime version) is timed apart: it is not part of any
@@ -302,10 +303,11 @@ def bench_predict(
 
     from sleeve.core.settings import load_settings
     from sleeve.core.vision import runtime
-    from sleeve.dataset.text import ocr
+    from sleeve.dataset.text import ocr, ocr_runtime
     from sleeve.inference.classifier import Classifier
     from sleeve.inference.rundir import Run
 
+    load_at_start = machine()
     path = Run(model).model_path if model.is_dir() else model
     settings = load_settings()
     classifiers = {}
@@ -342,9 +344,11 @@ def bench_predict(
         batch_s[side] = timed(on(side, functools.partial(clf.predict_batch, many)))[0]
     ocr._engine = readers["after"]
     out: dict[str, object] = {
+        "machine": load_at_start,
         "model": str(path),
         "reads_text": classifiers["after"].reads_text,
         "ocr_threads_after": ocr.engine_threads(),
+        "ocr_runtime_after": ocr_runtime.resolve(settings.ocr_runtime),
         "singles": singles,
         "batch_covers": len(many),
     }
@@ -359,7 +363,49 @@ def bench_predict(
         out["after"]["p50_ms"] / out["before"]["p50_ms"],  # type: ignore[index]
         3,
     )
+    out["parts"] = predict_parts(classifiers["after"], files[:singles], readers["after"])
+    ocr._engine = readers["after"]
     return out
+
+
+def predict_parts(clf: Any, files: list[Path], reader: Any) -> dict[str, object]:
+    """Where one cover's predict time goes (the after side), wall and CPU ms (p50 over
+    ``files``): the image side (decode, both networks and the mirror, head) and the words
+    (decode at full size, OCR on the default runtime). The floor on this machine is the two
+    sides' CPU time over its cores (they could at best run side by side)."""
+    wall: dict[str, list[float]] = {"image": [], "words": []}
+    cpu: dict[str, list[float]] = {"image": [], "words": []}
+
+    def clocked(key: str, call: Callable[[], object]) -> None:
+        w, c = time.perf_counter(), time.process_time()
+        call()
+        wall[key].append(1000 * (time.perf_counter() - w))
+        cpu[key].append(1000 * (time.process_time() - c))
+
+    for f in files:
+        clocked("image", functools.partial(clf._image_probabilities, [f], 1))
+        clocked("words", functools.partial(words_of, reader, clf, f))
+    cores = os.cpu_count() or 1
+    med = {k: round(statistics.median(v), 1) for k, v in wall.items()}
+    cpu_med = {k: round(statistics.median(v), 1) for k, v in cpu.items()}
+    # per cover, then the median: the words' time varies with how much a cover prints, so
+    # the parts' medians do not add up to the median of their sum
+    both = [i + w for i, w in zip(wall["image"], wall["words"], strict=True)]
+    floor = [(i + w) / cores for i, w in zip(cpu["image"], cpu["words"], strict=True)]
+    return {
+        "wall_p50_ms": {**med, "image+words": round(statistics.median(both), 1)},
+        "cpu_p50_ms": cpu_med,
+        "cores": cores,
+        "floor_ms": round(statistics.median(floor), 1),
+    }
+
+
+def words_of(engine: Any, clf: Any, f: Path) -> object:
+    """The words of one file as predict reads them (its full-size decode, then OCR)."""
+    from sleeve.dataset.text import ocr
+
+    ocr._engine = engine
+    return clf.read_text([f])
 
 
 def _manifest(data_dir: Path) -> tuple[str, bytes]:
@@ -460,6 +506,14 @@ def render(doc: dict) -> str:
             f" {p.get('batch_covers', 100)} covers: {p['before']['batch_covers_per_s']} -> "
             f"{p['after']['batch_covers_per_s']} covers/s"
         )
+        if "parts" in p:
+            w, c = p["parts"]["wall_p50_ms"], p["parts"]["cpu_p50_ms"]
+            lines.append(
+                f"  where it goes, p50 ms wall (CPU): image side {w['image']} ({c['image']}), "
+                f"words {w['words']} ({c['words']}), both {w['image+words']}; floor on "
+                f"{p['parts']['cores']} cores "
+                f"{p['parts']['floor_ms']}"
+            )
     lines.append(f"peak memory {doc['peak_rss_mib']} MiB")
     return "\n".join(lines)
 
@@ -469,10 +523,15 @@ def merge(parts: list[Path], out: Path) -> int:
     before/after ratio is still from one process, interleaved)."""
     docs = [json.loads(p.read_text()) for p in parts]
     doc: dict = {
-        "covers": max(d["covers"] for d in docs),
-        "parts": [{"stages": sorted(d["stages"]), "covers": d["covers"]} for d in docs],
+        "covers": max(d["covers"] for d in docs if d["stages"]),  # a predict part has none
+        "parts": [  # a part may itself be a merged result
+            part
+            for d in docs
+            for part in d.get("parts")
+            or [{"stages": sorted(d["stages"]), "covers": d["covers"], "predict": "predict" in d}]
+        ],
         "machine_before": docs[0]["machine_before"],
-        "machine_after": docs[-1]["machine_after"],
+        "machine_after": [d for d in docs if d["stages"]][-1]["machine_after"],
         "stages": {k: v for d in docs for k, v in d["stages"].items()},
         "peak_rss_mib": max(d["peak_rss_mib"] for d in docs),
     }

@@ -13,14 +13,15 @@ words are those the text rung was validated on:
   serves every other shape.
 - ``onnxruntime``: rapidocr's own session options, plus denormals flushed to zero (tiny
   activations that the CPU handles on a slow path; the words are the same).
-- ``auto`` (the default, setting ``SLEEVE_OCR_RUNTIME``): OpenVINO in a pool's worker
-  process when it is installed (it comes with the ``ocr`` extra), ONNX Runtime elsewhere. A
-  process that had run OpenVINO crashed (SIGSEGV in the parent) when it later started a
-  subprocess, in a long test session; the cause is not found. A pool's workers start no
-  processes of their own, so they take OpenVINO's speed where the bulk of the reading is (a
-  build's per-cover pass, ``sleeve text``), while a process reading on its own and going on to
-  start others (``predict``, the app, training, a build's small in-process batches) keeps ONNX
-  Runtime. ``openvino`` forces it everywhere.
+- ``auto`` (the default, setting ``SLEEVE_OCR_RUNTIME``): OpenVINO when it is installed (it
+  comes with the ``ocr`` extra), else ONNX Runtime.
+
+OpenVINO's CPU plugin gives the thread that runs a graph an alternate signal stack of its own
+and frees it with the graph. When the graph was freed from another thread, the reading thread
+kept pointing at freed memory, and the next signal handled on that stack (Python installs its
+handlers with ``SA_ONSTACK``; a ``SIGCHLD`` handler and a child exiting were enough) killed the
+process with SIGSEGV. Every OpenVINO call here therefore puts the calling thread's own signal
+stack back afterwards (:func:`kept_signal_stack`).
 
 Detection's input normalisation is also replaced by a lookup table computed with the
 library's own arithmetic, so the network sees bit-identical inputs at a tenth of the cost.
@@ -28,9 +29,11 @@ library's own arithmetic, so the network sees bit-identical inputs at a tenth of
 
 from __future__ import annotations
 
-import multiprocessing
+import contextlib
+import ctypes
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -54,13 +57,12 @@ def openvino_version() -> str | None:
 
 
 def resolve(choice: str) -> str:
-    """The runtime a choice means here (``auto``: OpenVINO in a pool's worker when it is
-    installed, else ONNX Runtime; see the module doc)."""
+    """The runtime a choice means here (``auto``: OpenVINO when it is installed, else ONNX
+    Runtime; see the module doc)."""
     if choice not in RUNTIMES:
         raise UsageError(f"SLEEVE_OCR_RUNTIME={choice!r}: valid values are {', '.join(RUNTIMES)}")
     if choice == "auto":
-        pool_worker = multiprocessing.parent_process() is not None
-        return "openvino" if pool_worker and openvino_version() is not None else "onnxruntime"
+        return "openvino" if openvino_version() is not None else "onnxruntime"
     if choice == "openvino" and openvino_version() is None:
         raise UsageError(f"SLEEVE_OCR_RUNTIME=openvino needs OpenVINO: {INSTALL_HINT}")
     return choice
@@ -118,6 +120,42 @@ def _onnxruntime_runner(path: Path, threads: int, _static_shapes: int) -> Runner
     return run
 
 
+class _SignalStack(ctypes.Structure):  # stack_t (sigaltstack(2))
+    _fields_ = [
+        ("ss_sp", ctypes.c_void_p),
+        ("ss_flags", ctypes.c_int),
+        ("ss_size", ctypes.c_size_t),
+    ]
+
+
+_SS_ONSTACK = 1
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+def signal_stack() -> tuple[int | None, int, int]:
+    """This thread's alternate signal stack: (address, size, flags); (None, 0, 0) off Linux."""
+    stack = _SignalStack()
+    if _LIBC is None or _LIBC.sigaltstack(None, ctypes.byref(stack)) != 0:
+        return None, 0, 0
+    return stack.ss_sp, stack.ss_size, stack.ss_flags
+
+
+@contextlib.contextmanager
+def kept_signal_stack() -> Iterator[None]:
+    """Run the block, then give this thread back the alternate signal stack it had: OpenVINO's
+    CPU plugin installs its own on the thread that runs a graph, freed with the graph, which
+    may be freed from another thread (module docstring)."""
+    before = _SignalStack()
+    if _LIBC is None or _LIBC.sigaltstack(None, ctypes.byref(before)) != 0:
+        yield
+        return
+    try:
+        yield
+    finally:
+        if not before.ss_flags & _SS_ONSTACK:  # inside a handler on it: cannot be swapped
+            _LIBC.sigaltstack(ctypes.byref(before), None)
+
+
 def _openvino_runner(path: Path, threads: int, static_shapes: int) -> Runner:
     return _OpenVinoModel(path, threads, static_shapes)
 
@@ -153,7 +191,7 @@ class _OpenVinoModel:
     def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
         # one infer request per graph, and requests are not thread-safe (ONNX Runtime's run
         # is): the app may read two covers at once from two threads, so reads take turns
-        with self._lock:
+        with self._lock, kept_signal_stack():
             key: tuple[int, ...] | None = tuple(batch.shape)
             if key not in self._graphs:
                 if self._static_left > 0:

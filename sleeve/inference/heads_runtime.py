@@ -24,6 +24,8 @@ array's shape and values are checked there too.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import torch
 
@@ -127,13 +129,34 @@ def _columns(head: dict, probs: np.ndarray) -> np.ndarray:
     return out
 
 
+# float64 support vectors and their squared norms per stored array, made once: converting
+# them (thousands x thousands of floats) was most of a single-cover predict's SVC time
+_SUPPORT: dict[int, tuple[weakref.ref, np.ndarray, np.ndarray]] = {}
+
+
+def _support_vectors(head: dict) -> tuple[np.ndarray, np.ndarray]:
+    stored = head["support_vectors"]
+    hit = _SUPPORT.get(id(stored))
+    if hit is not None and hit[0]() is stored:
+        return hit[1], hit[2]
+    sv = _tensor_np(stored).astype(np.float64)
+    norms = (sv**2).sum(1)
+    key = id(stored)
+    try:  # forgotten with the array it was made from
+        ref = weakref.ref(stored, lambda _: _SUPPORT.pop(key, None))
+    except TypeError:  # an array that cannot be weakly referenced: no memo
+        return sv, norms
+    _SUPPORT[key] = (ref, sv, norms)
+    return sv, norms
+
+
 def svc_decision(head: dict, z: np.ndarray) -> np.ndarray:
     """scikit-learn's ``SVC.decision_function`` (``ovr`` shape) from the stored arrays."""
-    sv = _tensor_np(head["support_vectors"]).astype(np.float64)
+    sv, sv_norms = _support_vectors(head)
     if head["kernel"] == "linear":
         kernel = z @ sv.T
     else:  # rbf: exp(-gamma * |z - sv|^2)
-        sq = (z**2).sum(1)[:, None] + (sv**2).sum(1)[None, :] - 2.0 * (z @ sv.T)
+        sq = (z**2).sum(1)[:, None] + sv_norms[None, :] - 2.0 * (z @ sv.T)
         kernel = np.exp(-float(head["gamma"]) * np.maximum(sq, 0.0))
     coef = _tensor_np(head["dual_coef"]).astype(np.float64)
     intercept = _tensor_np(head["intercept"]).astype(np.float64)

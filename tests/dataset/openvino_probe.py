@@ -1,8 +1,7 @@
-"""OpenVINO checks run in a fresh interpreter (``python openvino_probe.py CHECK``).
-
-A process that has run OpenVINO crashed when it later started a subprocess (see
-sleeve/dataset/text/ocr_runtime.py), so the test process never loads it: each check runs here,
-asserts, and prints "ok". tests/dataset/test_ocr_runtime.py calls it.
+"""OpenVINO checks run in a fresh interpreter (``python openvino_probe.py CHECK``): each
+starts from a process that has not run OpenVINO yet, asserts, and prints "ok"; a check that
+crashes the process fails its test instead of the test session.
+tests/dataset/test_ocr_runtime.py calls it.
 """
 
 from __future__ import annotations
@@ -59,7 +58,43 @@ def threads_take_turns() -> None:
         assert np.array_equal(out, alone[i % len(batches)])
 
 
-CHECKS = {f.__name__: f for f in (reads_as_the_library, compiles_first_shapes, threads_take_turns)}
+def survives_a_signal_after_the_graph_is_freed_elsewhere() -> None:
+    """The crash of ocr_runtime's docstring, replayed: a graph run on this thread, freed from
+    another thread, then a signal handled on this thread's signal stack (a SIGCHLD handler and
+    a child exiting). Before the fix this process died with SIGSEGV here."""
+    import faulthandler
+    import gc
+    import signal
+    import subprocess
+    import threading
+
+    faulthandler.enable()  # a signal stack of its own on this thread, as pytest's
+    before = ocr_runtime.signal_stack()
+    holder = [ocr_runtime._OpenVinoModel(ocr_runtime.model_paths()["cls"], 1, 0)]
+    holder[0](np.zeros((1, 3, 48, 192), np.float32))
+    assert ocr_runtime.signal_stack() == before
+
+    def free() -> None:
+        holder.clear()
+        gc.collect()
+
+    t = threading.Thread(target=free)
+    t.start()
+    t.join()
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    out = subprocess.run([sys.executable, "-c", "print('child')"], capture_output=True, text=True)
+    assert out.stdout.strip() == "child"
+
+
+CHECKS = {
+    f.__name__: f
+    for f in (
+        reads_as_the_library,
+        compiles_first_shapes,
+        threads_take_turns,
+        survives_a_signal_after_the_graph_is_freed_elsewhere,
+    )
+}
 
 if __name__ == "__main__":
     CHECKS[sys.argv[1]]()

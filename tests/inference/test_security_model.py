@@ -87,6 +87,28 @@ def test_svc_arrays_reproduce_scikit_learn(n_classes: int) -> None:
         assert (probs.argmax(1) == model.predict(x)).mean() > 0.99  # ties aside, same winner
 
 
+def test_svc_support_vectors_are_converted_once_per_stored_array() -> None:
+    import gc
+
+    import torch
+    from sklearn.svm import SVC
+
+    from sleeve.inference import heads_runtime
+
+    x, y = _blobs(3)
+    model = SVC(C=3.0, kernel="rbf", gamma="scale").fit(x, y)
+    head = svc_head(model, 0.5, 3)
+    head["support_vectors"] = torch.from_numpy(model.support_vectors_.astype(np.float32))
+    first = svc_decision(head, x)
+    key = id(head["support_vectors"])
+    assert key in heads_runtime._SUPPORT
+    np.testing.assert_array_equal(svc_decision(head, x), first)  # from the memo, same numbers
+    head["support_vectors"] = head["support_vectors"].clone() * 2  # a new array: made afresh
+    assert not np.array_equal(svc_decision(head, x), first)
+    gc.collect()
+    assert key not in heads_runtime._SUPPORT  # forgotten with the array it was made from
+
+
 def test_forest_arrays_reproduce_predict_proba() -> None:
     from sklearn.ensemble import RandomForestClassifier
 

@@ -12,7 +12,9 @@ from sklearn.linear_model import LogisticRegression
 from sleeve.inference.text_head import (
     CharTfidf,
     TextHead,
+    TextSetting,
     choose_weight,
+    fit_head,
     fit_text,
     fuse,
     sklearn_vectorizer,
@@ -82,3 +84,37 @@ def test_fusion_weight_ends_and_choice() -> None:
     np.testing.assert_allclose(fuse(p_image, p_text, 1.0), p_text, atol=1e-6)
     weight, f1 = choose_weight(p_image, p_text, y)
     assert weight > 0 and f1 == pytest.approx(1.0)
+
+
+def test_the_vocabulary_cut_is_chosen_on_val() -> None:
+    # each name is printed on one train cover only: the cut at 2 keeps just "the", so val can
+    # only be answered with the cut at 1
+    names = ["NELSON", "CASH", "JENNINGS", "NAS", "DRE", "EMINEM"]
+    train = [f"the {n}" for n in names]
+    y_train = np.array([0, 0, 0, 1, 1, 1])
+    val = ["NELSON live", "EMINEM show", "CASH again", "DRE day"]
+    fitted = fit_text(train, y_train, val, np.array([0, 1, 0, 1]), 2)
+    assert fitted.setting.min_df == 1 and fitted.params["min_df"] == 1
+    assert fitted.val_probs.argmax(1).tolist() == [0, 1, 0, 1]
+    # words shared by two covers decide val as well at the cut of 2: the tie keeps 2
+    twice = fit_text(
+        train + train, np.concatenate([y_train, y_train]), val, np.array([0, 1, 0, 1]), 2
+    )
+    assert twice.setting.min_df == 2
+
+
+def test_a_cut_that_leaves_no_ngram_is_skipped_and_none_left_is_one_error() -> None:
+    fitted = fit_text(["NELSON", "EMINEM"], np.array([0, 1]), ["NELSON"], np.array([0]), 2)
+    assert fitted.setting.min_df == 1  # at 2 nothing was left
+    with pytest.raises(ValueError, match="no n-gram"):
+        fit_text(["", " "], np.array([0, 1]), ["NELSON"], np.array([0]), 2)
+
+
+def test_fit_head_is_the_rung_at_a_setting() -> None:
+    y = np.arange(len(TRAIN)) % 3
+    head = fit_head(TRAIN, y, TextSetting(10.0, 1), 3)
+    vec = sklearn_vectorizer(min_df=1).fit(TRAIN)
+    model = LogisticRegression(C=10.0, max_iter=2000, random_state=0).fit(vec.transform(TRAIN), y)
+    np.testing.assert_allclose(
+        head.probabilities(UNSEEN), model.predict_proba(vec.transform(UNSEEN)), atol=1e-6
+    )

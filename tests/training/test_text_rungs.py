@@ -82,6 +82,25 @@ def test_text_rungs_join_the_ladder(text_run) -> None:
     assert "fused" in (result.run_dir / "report.md").read_text()
 
 
+def test_the_shipped_text_head_is_refitted_on_train_and_val(text_run) -> None:  # type: ignore[no-untyped-def]
+    # settings and weights are chosen on val with the train-only head, then the head that
+    # ships is fitted again on train + val words at those settings
+    from sleeve.inference.text_head import CharTfidf
+    from sleeve.training.data import load_export
+    from sleeve.training.fit.methods.text import export_texts
+
+    export_dir, result = text_run
+    params = result.metrics.methods["text"].params
+    assert params["refit_on"] == "train+val" and params["min_df"] in (1, 2)
+    export = load_export(export_dir)
+    texts = export_texts(export)
+    assert texts is not None
+    fit_on = [texts.get(s.sha256, "") for sp in ("train", "val") for s in export.split(sp)]
+    shipped = torch.load(result.run_dir / "model.pt", weights_only=True)["text"]["head"]
+    assert shipped["vocab"] == CharTfidf.fit(fit_on, params["min_df"]).vocab
+    assert params["terms"] == len(shipped["vocab"])
+
+
 def test_model_pt_holds_the_text_head_as_plain_arrays(text_run) -> None:
     _, result = text_run
     payload = torch.load(result.run_dir / "model.pt", weights_only=True)  # no pickle needed
@@ -196,6 +215,7 @@ def test_the_headline_refits_the_fused_rung_itself(text_run) -> None:
 
 
 def test_fused_cv_beats_its_image_head_when_the_words_carry_the_genre() -> None:
+    from sleeve.inference.text_head import TextSetting
     from sleeve.training.evaluation.grouped_cv import fused_cv_scores, grouped_cv_scores
 
     rng = np.random.default_rng(0)
@@ -207,7 +227,9 @@ def test_fused_cv_beats_its_image_head_when_the_words_carry_the_genre() -> None:
     genres = ["country", "rap", "edm"]
     image = grouped_cv_scores("logreg", {"C": 0.05}, x, y, groups, genres)
     weights = {"words": 0.5, "no_words": 0.0}
-    fused = fused_cv_scores("logreg", {"C": 0.05}, 1.0, 10.0, weights, x, texts, y, groups, genres)
+    fused = fused_cv_scores(
+        "logreg", {"C": 0.05}, 1.0, TextSetting(10.0), weights, x, texts, y, groups, genres
+    )
     assert len(fused) == len(image) and np.mean(fused) > np.mean(image) + 0.2
 
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from sleeve.inference.estimators import logreg_model, svc_model, text_model
+from sleeve.inference.estimators import logreg_model, svc_model
 from sleeve.inference.heads_runtime import head_probabilities, l2_normalise, ovr_logits, softmax
-from sleeve.inference.text_head import CharTfidf, TextHead, fuse_by_condition
+from sleeve.inference.text_head import TextSetting, fit_head, fuse_by_condition
 from sleeve.training.evaluation.cover_groups import fold_of
 from sleeve.training.evaluation.metrics import classification_metrics
 
@@ -138,7 +138,7 @@ def fused_cv_scores(
     image_method: str,
     image_params: dict,
     temperature: float,
-    text_c: float,
+    text: TextSetting,
     weights: dict[str, float],
     x: np.ndarray,
     texts: list[str],
@@ -153,7 +153,7 @@ def fused_cv_scores(
     for r in range(repeats):
         fold = fold_of(y, groups, len(genres), seed + r)
         probs = fused_oof_probabilities(
-            image_method, image_params, temperature, text_c, weights, x, texts, y, fold,
+            image_method, image_params, temperature, text, weights, x, texts, y, fold,
             len(genres), seed,
         )  # fmt: skip
         for k in range(int(fold.max()) + 1):
@@ -168,7 +168,7 @@ def fused_oof_probabilities(
     image_method: str,
     image_params: dict,
     temperature: float,
-    text_c: float,
+    text: TextSetting,
     weights: dict[str, float],
     x: np.ndarray,
     texts: list[str],
@@ -178,9 +178,9 @@ def fused_oof_probabilities(
     seed: int = 0,
 ) -> np.ndarray:
     """Out-of-fold probabilities of the late-fused rung: per fold the image head and the text
-    rung (TF-IDF fitted on the fold, logistic regression at the run's C) are refitted and fused
-    with the run's text weights per condition (words / no_words), all settings as chosen on
-    val. Rows of a fold that cannot be fitted (one class left) stay 0."""
+    rung (TF-IDF fitted on the fold at the run's min_df, logistic regression at its C) are
+    refitted and fused with the run's text weights per condition (words / no_words), all
+    settings as chosen on val. Rows of a fold that cannot be fitted (one class left) stay 0."""
     probs = np.zeros((len(y), n_classes))
     for k in range(int(fold.max()) + 1):
         fit_idx, held = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
@@ -190,11 +190,7 @@ def fused_oof_probabilities(
             image_method, image_params, x[fit_idx], y[fit_idx], x[held], n_classes,
             temperature=temperature, seed=seed,
         )  # fmt: skip
-        fit_texts = [texts[i] for i in fit_idx]
-        tfidf = CharTfidf.fit(fit_texts)
-        model = text_model(text_c, seed)
-        model.fit(tfidf.transform(fit_texts), y[fit_idx])
-        head = TextHead.from_logreg(tfidf, model, n_classes)
+        head = fit_head([texts[i] for i in fit_idx], y[fit_idx], text, n_classes, seed)
         held_texts = [texts[i] for i in held]
         p_text = head.probabilities(held_texts)
         probs[held] = fuse_by_condition(p_image, p_text, head.speaks(held_texts), weights)

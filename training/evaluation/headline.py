@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sleeve.inference.run_metrics import RunMetrics
-from sleeve.inference.text_head import weighted_f1
+from sleeve.inference.text_head import MIN_DF, TextSetting, weighted_f1
 from sleeve.training.evaluation.artist_split import artist_kinds
 from sleeve.training.evaluation.cover_groups import fold_groups
 from sleeve.training.evaluation.grouped_cv import (
@@ -84,6 +84,11 @@ def text_weights(outcome: MethodOutcome) -> dict[str, float]:
     return dict(params.get("text_weights") or {"words": w, "no_words": w})
 
 
+def text_setting(params: dict) -> TextSetting:
+    """The text rung's settings as chosen on val (a run before min_df was chosen used 2)."""
+    return TextSetting(float(params["C"]), int(params.get("min_df", MIN_DF)))
+
+
 def text_rung_scores(
     outcome: MethodOutcome,
     outcomes: list[MethodOutcome],
@@ -110,12 +115,13 @@ def text_rung_scores(
         "image_method": image.fitted.method,
         "image_params": head_params(image),
         "text_C": params["C"],
+        "text_min_df": text_setting(params).min_df,
         "text_weights": weights,
     }
     try:
         scores = fused_cv_scores(
             image.fitted.method, info["image_params"],
-            float(image.fitted.head.get("temperature", 1.0)), float(params["C"]), weights,
+            float(image.fitted.head.get("temperature", 1.0)), text_setting(params), weights,
             x, texts, y, groups, genres, repeats, seed,
         )  # fmt: skip
     except ValueError as exc:  # a fold whose words give TF-IDF nothing
@@ -150,7 +156,7 @@ def shipped_oof_probabilities(
     try:
         return fused_oof_probabilities(
             image.fitted.method, head_params(image),
-            float(image.fitted.head.get("temperature", 1.0)), float(params["C"]),
+            float(image.fitted.head.get("temperature", 1.0)), text_setting(params),
             text_weights(best), x, texts, y, fold, n_classes, seed,
         )  # fmt: skip
     except ValueError as exc:  # a fold whose words give TF-IDF nothing
