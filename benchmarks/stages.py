@@ -514,8 +514,47 @@ def render(doc: dict) -> str:
                 f"{p['parts']['cores']} cores "
                 f"{p['parts']['floor_ms']}"
             )
+    if "build_floor" in doc:
+        f = doc["build_floor"]
+        lines.append(
+            f"first build's per-cover stages, CPU ms per cover: before "
+            f"{f['before_cpu_ms_per_cover']}, after {f['after_cpu_ms_per_cover']} "
+            f"(x{f['ratio']}; OCR {f['ocr_share_after']:.0%} of after)"
+        )
     lines.append(f"peak memory {doc['peak_rss_mib']} MiB")
     return "\n".join(lines)
+
+
+def build_floor(stages: dict, cores: int) -> dict[str, object]:
+    """The per-cover stages of a first build as a cost model from the measured rates (CPU
+    seconds per cover, each stage one thread): before = the default until now (rapidocr's own
+    sessions, eager Lite0 for the visual check, three attribute groups); after = today's
+    default (OCR on OpenVINO, the Lite0 graph, all five groups). Over ``cores`` cores that is
+    the least wall a build's per-cover pass can take; the ratio is the best a first build can
+    do against before, however well the rest is scheduled."""
+    ocr = stages["ocr"]
+    cheap = ("attribute colour", "attribute texture", "attribute structure", "hash")
+    common = sum(1.0 / stages[k]["covers_per_s"] for k in cheap)
+    lite0 = stages["lite0 embedding"]
+    before = 1.0 / ocr["before_covers_per_s"] + 1.0 / lite0["before_covers_per_s"] + common
+    after_ocr = 1.0 / ocr["runtimes"]["openvino"]["covers_per_s"]
+    after = (
+        after_ocr
+        + 1.0 / lite0["after_covers_per_s"]
+        + common
+        + 1.0 / stages["attribute faces-mtcnn"]["covers_per_s"]
+        + 1.0 / stages["attribute style"]["covers_per_s"]
+    )
+    return {
+        "cores": cores,
+        "before_cpu_ms_per_cover": round(1000 * before, 1),
+        "after_cpu_ms_per_cover": round(1000 * after, 1),
+        "ratio": round(after / before, 3),
+        "ocr_share_after": round(after_ocr / after, 3),
+        "after_floor_s_per_1000_covers": round(1000 * after / cores, 1),
+        "one_third_of_before_cpu_ms_per_cover": round(1000 * before / 3, 1),
+        "ocr_alone_after_cpu_ms_per_cover": round(1000 * after_ocr, 1),
+    }
 
 
 def merge(parts: list[Path], out: Path) -> int:
@@ -538,6 +577,7 @@ def merge(parts: list[Path], out: Path) -> int:
     for d in docs:
         if "predict" in d:
             doc["predict"] = d["predict"]
+    doc["build_floor"] = build_floor(doc["stages"], doc["machine_before"]["cores"])
     print(render(doc))
     out.write_text(json.dumps(doc, indent=1) + "\n")
     return 0
