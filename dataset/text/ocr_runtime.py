@@ -21,7 +21,7 @@ and frees it with the graph. When the graph was freed from another thread, the r
 kept pointing at freed memory, and the next signal handled on that stack (Python installs its
 handlers with ``SA_ONSTACK``; a ``SIGCHLD`` handler and a child exiting were enough) killed the
 process with SIGSEGV. Every OpenVINO call here therefore puts the calling thread's own signal
-stack back afterwards (:func:`kept_signal_stack`).
+stack back afterwards (:func:`sleeve.core.openvino_graph.kept_signal_stack`).
 
 Detection's input normalisation is also replaced by a lookup table computed with the
 library's own arithmetic, so the network sees bit-identical inputs at a tenth of the cost.
@@ -29,31 +29,20 @@ library's own arithmetic, so the network sees bit-identical inputs at a tenth of
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import sys
-import threading
-from collections.abc import Callable, Iterator
-from importlib import metadata
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sleeve.core.errors import UsageError
+from sleeve.core.openvino_graph import OpenVinoModel, openvino_version
 from sleeve.core.settings import OCR_RUNTIMES as RUNTIMES
 
 INSTALL_HINT = "pip install 'sleeve[ocr]'"  # the extra brings OpenVINO beside the engine
 STATIC_SHAPES = 4  # detection input shapes compiled to their own graph; later ones run dynamic
 
 Runner = Callable[[np.ndarray], list[np.ndarray]]
-
-
-def openvino_version() -> str | None:
-    try:
-        return metadata.version("openvino")
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def resolve(choice: str) -> str:
@@ -120,89 +109,10 @@ def _onnxruntime_runner(path: Path, threads: int, _static_shapes: int) -> Runner
     return run
 
 
-class _SignalStack(ctypes.Structure):  # stack_t (sigaltstack(2))
-    _fields_ = [
-        ("ss_sp", ctypes.c_void_p),
-        ("ss_flags", ctypes.c_int),
-        ("ss_size", ctypes.c_size_t),
-    ]
-
-
-_SS_ONSTACK = 1
-_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
-
-
-def signal_stack() -> tuple[int | None, int, int]:
-    """This thread's alternate signal stack: (address, size, flags); (None, 0, 0) off Linux."""
-    stack = _SignalStack()
-    if _LIBC is None or _LIBC.sigaltstack(None, ctypes.byref(stack)) != 0:
-        return None, 0, 0
-    return stack.ss_sp, stack.ss_size, stack.ss_flags
-
-
-@contextlib.contextmanager
-def kept_signal_stack() -> Iterator[None]:
-    """Run the block, then give this thread back the alternate signal stack it had: OpenVINO's
-    CPU plugin installs its own on the thread that runs a graph, freed with the graph, which
-    may be freed from another thread (module docstring)."""
-    before = _SignalStack()
-    if _LIBC is None or _LIBC.sigaltstack(None, ctypes.byref(before)) != 0:
-        yield
-        return
-    try:
-        yield
-    finally:
-        if not before.ss_flags & _SS_ONSTACK:  # inside a handler on it: cannot be swapped
-            _LIBC.sigaltstack(ctypes.byref(before), None)
-
-
 def _openvino_runner(path: Path, threads: int, static_shapes: int) -> Runner:
-    return _OpenVinoModel(path, threads, static_shapes)
-
-
-class _OpenVinoModel:
-    """One ONNX file on OpenVINO: a dynamic-shape graph, plus graphs compiled for the first
-    ``static_shapes`` input shapes seen (compiling one takes a fraction of a second)."""
-
-    def __init__(self, path: Path, threads: int, static_shapes: int) -> None:
-        import openvino as ov
-
-        self._core = ov.Core()
-        self._model = self._core.read_model(str(path))
-        self._config = {
-            "INFERENCE_NUM_THREADS": threads,
-            "INFERENCE_PRECISION_HINT": "f32",  # bf16 would change the words (module doc)
-            "PERFORMANCE_HINT": "LATENCY",
-            "CPU_DENORMALS_OPTIMIZATION": True,
-        }
-        self._static_left = static_shapes
-        self._lock = threading.Lock()
-        self._graphs: dict[tuple[int, ...] | None, tuple[Any, Any]] = {}
-
-    def _compile(self, shape: tuple[int, ...] | None) -> tuple[Any, Any]:
-        """(infer request, output port) of the graph for ``shape`` (None: dynamic shapes)."""
-        model = self._model
-        if shape is not None:
-            model = model.clone()
-            model.reshape(list(shape))
-        compiled = self._core.compile_model(model, "CPU", self._config)
-        return compiled.create_infer_request(), compiled.output(0)
-
-    def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
-        # one infer request per graph, and requests are not thread-safe (ONNX Runtime's run
-        # is): the app may read two covers at once from two threads, so reads take turns
-        with self._lock, kept_signal_stack():
-            key: tuple[int, ...] | None = tuple(batch.shape)
-            if key not in self._graphs:
-                if self._static_left > 0:
-                    self._static_left -= 1
-                else:
-                    key = None
-                if key not in self._graphs:
-                    self._graphs[key] = self._compile(key)
-            request, output = self._graphs[key]
-            # the request reuses its output buffer on the next call: the caller keeps a copy
-            return [request.infer({0: batch})[output].copy()]
+    # bf16 would change the words (module doc)
+    model = OpenVinoModel(path, threads, static_shapes)
+    return lambda batch: [model(batch)]
 
 
 def exact_normalize(preprocess: Any) -> None:

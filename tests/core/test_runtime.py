@@ -1,4 +1,5 @@
-"""The ONNX Runtime path computes what eager PyTorch computes, and its graph cache is keyed."""
+"""The graph paths (ONNX Runtime, OpenVINO) compute what eager PyTorch computes, and the graph
+cache is keyed."""
 
 from __future__ import annotations
 
@@ -76,7 +77,44 @@ def test_onnx_features_match_eager(tmp_path: Path, graph_cache: Path, backbone) 
     plain = f"efficientnet_lite0-{SIZE}px-{'?' * 16}-{SIZE}px-opset*.json"
     verdict = json.loads(next(graph_cache.glob(plain)).read_text())
     assert verdict["cosine"] >= runtime.MIN_COSINE
-    assert verdict["engine"] in {"onnxruntime", "torch"}
+    assert verdict["engine"] in set(runtime.ENGINES) - {"auto"}
+
+
+OPENVINO = pytest.mark.skipif(
+    runtime.openvino_version() is None, reason="OpenVINO is not installed (the ocr extra)"
+)
+
+
+@OPENVINO
+def test_openvino_features_match_eager(tmp_path: Path, graph_cache: Path, backbone) -> None:  # type: ignore[no-untyped-def]
+    """The same graph on OpenVINO: the eager features, for a full batch and a shorter last one,
+    and its time and agreement in the verdict that ``auto`` reads."""
+    samples = _covers(tmp_path, n=5)
+    cpu = torch.device("cpu")
+    recipe = FeatureRecipe(SIZE)
+    eager = encode(samples, backbone, recipe, cpu, batch_size=3, progress=False, engine="torch")
+    graph = extractor_for(backbone, recipe, cpu, engine="openvino")
+    assert isinstance(graph, runtime.OpenVinoExtractor)
+    ours = encode(samples, backbone, recipe, cpu, batch_size=3, progress=False, engine="openvino")
+    assert _cosines(eager, ours).min() >= runtime.MIN_COSINE
+    verdict = json.loads(next(graph_cache.glob("*.json")).read_text())
+    assert verdict["openvino_ms"] > 0 and verdict["openvino_cosine"] >= runtime.MIN_COSINE
+
+
+@OPENVINO
+def test_a_verdict_from_before_openvino_is_measured_again(
+    graph_cache: Path,
+    backbone,  # type: ignore[no-untyped-def]
+) -> None:
+    recipe = FeatureRecipe(SIZE)
+    extractor_for(backbone, recipe, torch.device("cpu"), engine="onnxruntime")
+    meta = next(graph_cache.glob("*.json"))
+    old = json.loads(meta.read_text())
+    for field in ("openvino_ms", "openvino_cosine"):
+        del old[field]  # as written before OpenVINO was measured
+    meta.write_text(json.dumps(old))
+    extractor_for(backbone, recipe, torch.device("cpu"), engine="auto")
+    assert json.loads(meta.read_text())["openvino_ms"] is not None
 
 
 def test_graph_rebuilt_when_weights_change(graph_cache: Path, backbone) -> None:  # type: ignore[no-untyped-def]

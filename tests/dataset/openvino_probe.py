@@ -14,6 +14,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for tests.*
 
+from sleeve.core.openvino_graph import OpenVinoModel, signal_stack
 from sleeve.dataset.text import ocr, ocr_runtime
 from tests.text_images import worded
 
@@ -36,10 +37,10 @@ def reads_as_the_library() -> None:
 
 
 def compiles_first_shapes() -> None:
-    model = ocr_runtime._OpenVinoModel(ocr_runtime.model_paths()["det"], 1, static_shapes=1)
+    model = OpenVinoModel(ocr_runtime.model_paths()["det"], 1, static_shapes=1)
     a = np.zeros((1, 3, 64, 64), np.float32)
     b = np.zeros((1, 3, 96, 64), np.float32)
-    first, again, other = model(a)[0], model(a)[0], model(b)[0]
+    first, again, other = model(a), model(a), model(b)
     assert first.shape[-2:] == (64, 64) and np.array_equal(first, again)
     assert other.shape[-2:] == (96, 64)
     assert set(model._graphs) == {(1, 3, 64, 64), None}
@@ -48,12 +49,12 @@ def compiles_first_shapes() -> None:
 def threads_take_turns() -> None:
     """The app serves several sessions from threads; an infer request is not thread-safe, so
     each read must still get the answer for its own input."""
-    model = ocr_runtime._OpenVinoModel(ocr_runtime.model_paths()["cls"], 1, 0)
+    model = OpenVinoModel(ocr_runtime.model_paths()["cls"], 1, 0)
     rng = np.random.default_rng(1)
     batches = [rng.standard_normal((1, 3, 48, 192)).astype(np.float32) for _ in range(8)]
-    alone = [model(b)[0] for b in batches]
+    alone = [model(b) for b in batches]
     with ThreadPoolExecutor(4) as pool:
-        together = list(pool.map(lambda b: model(b)[0], batches * 4))
+        together = list(pool.map(model, batches * 4))
     for i, out in enumerate(together):
         assert np.array_equal(out, alone[i % len(batches)])
 
@@ -69,10 +70,10 @@ def survives_a_signal_after_the_graph_is_freed_elsewhere() -> None:
     import threading
 
     faulthandler.enable()  # a signal stack of its own on this thread, as pytest's
-    before = ocr_runtime.signal_stack()
-    holder = [ocr_runtime._OpenVinoModel(ocr_runtime.model_paths()["cls"], 1, 0)]
+    before = signal_stack()
+    holder = [OpenVinoModel(ocr_runtime.model_paths()["cls"], 1, 0)]
     holder[0](np.zeros((1, 3, 48, 192), np.float32))
-    assert ocr_runtime.signal_stack() == before
+    assert signal_stack() == before
 
     def free() -> None:
         holder.clear()

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sleeve.core import openvino_graph
 from sleeve.core.errors import ConfigError, UsageError
 from sleeve.core.settings import load_settings
 from sleeve.dataset.text import ocr_runtime
@@ -92,13 +93,13 @@ def test_a_call_gives_the_thread_back_its_own_signal_stack() -> None:
     """What OpenVINO does to the reading thread's signal stack is undone after each call."""
     import ctypes
 
-    before = ocr_runtime.signal_stack()
+    before = openvino_graph.signal_stack()
     other = ctypes.create_string_buffer(64 * 1024)
-    with ocr_runtime.kept_signal_stack():
-        stack = ocr_runtime._SignalStack(ctypes.addressof(other), 0, len(other))
-        assert ocr_runtime._LIBC.sigaltstack(ctypes.byref(stack), None) == 0
-        assert ocr_runtime.signal_stack()[0] == ctypes.addressof(other)
-    assert ocr_runtime.signal_stack() == before
+    with openvino_graph.kept_signal_stack():
+        stack = openvino_graph._SignalStack(ctypes.addressof(other), 0, len(other))
+        assert openvino_graph._LIBC.sigaltstack(ctypes.byref(stack), None) == 0
+        assert openvino_graph.signal_stack()[0] == ctypes.addressof(other)
+    assert openvino_graph.signal_stack() == before
 
 
 @pytest.mark.skipif(ocr_runtime.openvino_version() is None, reason="OpenVINO is not installed")
