@@ -121,7 +121,7 @@ def _bf16(engine: Any) -> Any:
     same models here, at the cost in words the benchmark reports. The runners compile on
     first use, so changing their configuration before any read takes effect."""
     for runner in (engine.text_det.infer, engine.text_cls.infer, engine.text_rec.session):
-        runner._config["INFERENCE_PRECISION_HINT"] = "bf16"
+        runner.model._config["INFERENCE_PRECISION_HINT"] = "bf16"
     return engine
 
 

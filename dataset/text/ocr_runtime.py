@@ -110,9 +110,17 @@ def _onnxruntime_runner(path: Path, threads: int, _static_shapes: int) -> Runner
 
 
 def _openvino_runner(path: Path, threads: int, static_shapes: int) -> Runner:
-    # bf16 would change the words (module doc)
-    model = OpenVinoModel(path, threads, static_shapes)
-    return lambda batch: [model(batch)]
+    return _OpenVinoRunner(OpenVinoModel(path, threads, static_shapes))
+
+
+class _OpenVinoRunner:
+    """A model's output as the wrapper expects it (a list); ``model`` stays reachable."""
+
+    def __init__(self, model: OpenVinoModel) -> None:
+        self.model = model
+
+    def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
+        return [self.model(batch)]
 
 
 def exact_normalize(preprocess: Any) -> None:
