@@ -205,7 +205,7 @@ def bench_backbone(name: str, files: list[Path]) -> dict[str, object]:
 
     from sleeve.core.vision.backbones import configure_threads, load_backbone
     from sleeve.core.vision.embeddings import FeatureRecipe, encode, extractor_for
-    from sleeve.core.vision.runtime import OnnxExtractor, OpenVinoExtractor
+    from sleeve.core.vision.runtime import GraphExtractor
     from sleeve.core.vision.samples import Sample
 
     cpu = torch.device("cpu")
@@ -214,7 +214,7 @@ def bench_backbone(name: str, files: list[Path]) -> dict[str, object]:
     recipe = FeatureRecipe(backbone.input_size)
     # after: the engine `auto` picks here (its probe, kept beside the graph), as every consumer
     export_s, graph = timed(lambda: extractor_for(backbone, recipe, cpu, engine="auto"))
-    assert isinstance(graph, OnnxExtractor | OpenVinoExtractor), "auto kept eager PyTorch here"
+    assert isinstance(graph, GraphExtractor), "auto kept eager PyTorch here"
     verdict = json.loads(graph.path.with_suffix(".json").read_text())
     samples = [Sample(f, f"{i:064x}", "", "", 0) for i, f in enumerate(files)]
     t = {"torch": 0.0, graph.engine: 0.0}

@@ -44,7 +44,7 @@ from sleeve.core.fsutil import atomic_path
 from sleeve.core.settings import Settings, load_settings
 from sleeve.core.vision.backbones import CROP_PCT, Backbone, eval_transform, load_backbone
 from sleeve.core.vision.embeddings import FeatureRecipe, extractor_for
-from sleeve.core.vision.runtime import OnnxExtractor
+from sleeve.core.vision.runtime import GraphExtractor
 from sleeve.dataset.attributes.decode import FACE_SIDE, view_of
 from sleeve.dataset.text.ocr import Word, read_words, words_text
 from sleeve.inference.artist_table import ArtistContribution, ArtistTable
@@ -226,7 +226,7 @@ class Classifier:
         """The head must read what the backbone (and side blocks) really hand it, and answer
         one column per genre."""
         # pooled width does not depend on the input size; an exported graph takes only its own
-        fixed = isinstance(self.extractor, OnnxExtractor)
+        fixed = isinstance(self.extractor, GraphExtractor)
         size = self.recipe.size if fixed else min(self.recipe.size, 64)
         with torch.inference_mode():
             probe = torch.zeros(1, 3, size, size, device=self.device)

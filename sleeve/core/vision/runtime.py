@@ -198,6 +198,9 @@ class OpenVinoExtractor:
         return torch.from_numpy(self.model(batch))
 
 
+GraphExtractor = OnnxExtractor | OpenVinoExtractor  # an exported graph: its input size is fixed
+
+
 def _timed(fn: Extractor, x: torch.Tensor) -> tuple[float, torch.Tensor]:
     out = fn(x)  # warm-up (and the output compared)
     times = []
