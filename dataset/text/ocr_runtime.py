@@ -16,12 +16,8 @@ words are those the text rung was validated on:
 - ``auto`` (the default, setting ``SLEEVE_OCR_RUNTIME``): OpenVINO when it is installed (it
   comes with the ``ocr`` extra), else ONNX Runtime.
 
-OpenVINO's CPU plugin gives the thread that runs a graph an alternate signal stack of its own
-and frees it with the graph. When the graph was freed from another thread, the reading thread
-kept pointing at freed memory, and the next signal handled on that stack (Python installs its
-handlers with ``SA_ONSTACK``; a ``SIGCHLD`` handler and a child exiting were enough) killed the
-process with SIGSEGV. Every OpenVINO call here therefore puts the calling thread's own signal
-stack back afterwards (:func:`sleeve.core.openvino_graph.kept_signal_stack`).
+Every OpenVINO call goes through :class:`sleeve.core.openvino_graph.OpenVinoModel`, which
+also guards the calling thread's signal stack (the crash its docstring describes).
 
 Detection's input normalisation is also replaced by a lookup table computed with the
 library's own arithmetic, so the network sees bit-identical inputs at a tenth of the cost.

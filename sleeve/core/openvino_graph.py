@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import sys
 import threading
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 
 
+@functools.cache  # the installed packages do not change while the process runs
 def openvino_version() -> str | None:
     try:
         return metadata.version("openvino")

@@ -60,7 +60,7 @@ def threads_take_turns() -> None:
 
 
 def survives_a_signal_after_the_graph_is_freed_elsewhere() -> None:
-    """The crash of ocr_runtime's docstring, replayed: a graph run on this thread, freed from
+    """The crash of openvino_graph's docstring, replayed: a graph run on this thread, freed from
     another thread, then a signal handled on this thread's signal stack (a SIGCHLD handler and
     a child exiting). Before the fix this process died with SIGSEGV here."""
     import faulthandler

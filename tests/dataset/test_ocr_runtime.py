@@ -115,7 +115,7 @@ def test_a_call_gives_the_thread_back_its_own_signal_stack() -> None:
 def test_openvino_in_a_fresh_interpreter(check: str) -> None:
     """OpenVINO reads as the library's wrapper; compiles the first shapes and serves the rest
     dynamically; serves concurrent reads each their own answer; leaves no dangling signal
-    stack (the crash of ocr_runtime's docstring: a crash kills the probe, not this session)."""
+    stack (the crash of openvino_graph's docstring: a crash kills the probe, not this session)."""
     out = subprocess.run(
         [sys.executable, str(PROBE), check], capture_output=True, text=True, timeout=300
     )

@@ -162,6 +162,11 @@ def session(path: Path, threads: int) -> Any:
     return _sessions[key]
 
 
+def _numpy_batch(x: torch.Tensor) -> np.ndarray:
+    """A graph's input: float32, on the CPU, C-contiguous (a channels-last tensor is not)."""
+    return np.ascontiguousarray(x.detach().cpu().float().numpy())
+
+
 class OnnxExtractor:
     """The exported extractor behind the eager one's call signature."""
 
@@ -175,8 +180,7 @@ class OnnxExtractor:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         import torch
 
-        batch = np.ascontiguousarray(x.detach().cpu().float().numpy())
-        return torch.from_numpy(self.session.run(None, {"image": batch})[0])
+        return torch.from_numpy(self.session.run(None, {"image": _numpy_batch(x)})[0])
 
 
 class OpenVinoExtractor:
@@ -194,8 +198,7 @@ class OpenVinoExtractor:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         import torch
 
-        batch = np.ascontiguousarray(x.detach().cpu().float().numpy())
-        return torch.from_numpy(self.model(batch))
+        return torch.from_numpy(self.model(_numpy_batch(x)))
 
 
 GraphExtractor = OnnxExtractor | OpenVinoExtractor  # an exported graph: its input size is fixed
