@@ -131,6 +131,12 @@ def run_figures(run_dir: Path, export_dir: Path, seed: int, seconds: float) -> d
         "train_seconds": round(seconds, 1),
         "covers": {k: int(m.sum()) for k, m in masks.items()},
         "test_weighted_f1": scores,
+        # what a choice between recipes may look at: the image rung's and the shipped rung's
+        # val weighted F1 (test and the headline only report)
+        "val_weighted_f1": {
+            "image": round(metrics.methods["svc"].val["weighted_f1"], 4),
+            "default": round(metrics.best.val_weighted_f1, 4),
+        },
         "text_weights": fused.params.get("text_weights") if fused else None,
         "baseline_text_weight": w_old,
         "headline": {
@@ -167,6 +173,10 @@ def summarise(seeds: list[dict]) -> dict:
             k: _spread([s["test_weighted_f1"][rule][k] for s in seeds])
             for k in SUBSETS
             if all(s["test_weighted_f1"][rule][k] is not None for s in seeds)
+        }
+    if all("val_weighted_f1" in s for s in seeds):
+        out["val_weighted_f1"] = {
+            rule: _spread([s["val_weighted_f1"][rule] for s in seeds]) for rule in ("image", "default")
         }
     d = [s["test_weighted_f1"]["default"]["all"] for s in seeds]
     b = [s["test_weighted_f1"]["baseline"]["all"] for s in seeds]
