@@ -176,7 +176,8 @@ def summarise(seeds: list[dict]) -> dict:
         }
     if all("val_weighted_f1" in s for s in seeds):
         out["val_weighted_f1"] = {
-            rule: _spread([s["val_weighted_f1"][rule] for s in seeds]) for rule in ("image", "default")
+            rule: _spread([s["val_weighted_f1"][rule] for s in seeds])
+            for rule in ("image", "default")
         }
     d = [s["test_weighted_f1"]["default"]["all"] for s in seeds]
     b = [s["test_weighted_f1"]["baseline"]["all"] for s in seeds]
