@@ -174,7 +174,6 @@ class OnnxExtractor:
 
     def __init__(self, path: Path, threads: int) -> None:
         self.path = path
-        self.threads = threads
         self.session = session(path, threads)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -277,29 +276,39 @@ def _default_threads() -> int:
     return max(1, torch.get_num_threads())
 
 
-def onnx_extractor(
+def exported_graph(
     extractor: nn.Module,
     key: str,
     size: int,
     *,
     threads: int | None = None,
     cache_dir: Path | None = None,
-) -> tuple[OnnxExtractor, Verdict]:
-    """The graph for ``key`` (exported and measured against eager on first use) and the
-    verdict kept beside it."""
+) -> tuple[Path, int, Verdict]:
+    """The graph file for ``key`` (exported and measured against eager on first use), the
+    thread count it runs with, and the verdict kept beside it."""
     threads = threads or _default_threads()
     folder = cache_dir or graph_cache_dir()
     path, meta = folder / f"{key}.onnx", folder / f"{key}.json"
     if not path.is_file():
         log.info("exporting %s to ONNX (once per weights and runtime version)", key)
         export_graph(extractor, size, path)
-    onnx = OnnxExtractor(path, threads)
     verdict = _read_verdict(meta)
     if verdict is None or (verdict.openvino_ms is None and openvino_version() is not None):
         # never measured, or measured before OpenVINO was installed
-        verdict = measure(extractor, onnx, size, threads)
+        verdict = measure(extractor, OnnxExtractor(path, threads), size, threads)
         atomic_write(meta, json.dumps(asdict(verdict), indent=1) + "\n")
-    return onnx, verdict
+        _release_unpicked(path, threads, verdict.engine)
+    return path, threads, verdict
+
+
+def _release_unpicked(path: Path, threads: int, picked: str) -> None:
+    """Free the runtimes the probe loaded that the verdict did not pick (a process serves
+    one engine per graph; keeping the others costs memory in every worker)."""
+    key = (str(path), threads)
+    if picked != "onnxruntime":
+        _sessions.pop(key, None)
+    if picked != "openvino":
+        _compiled.pop(key, None)
 
 
 def _read_verdict(meta: Path) -> Verdict | None:
@@ -331,15 +340,15 @@ def feature_extractor(
         return extractor
     key = graph_key(name, recipe_key, weights_digest(extractor), size)
     try:
-        onnx, verdict = onnx_extractor(extractor, key, size, threads=threads)
+        path, threads, verdict = exported_graph(extractor, key, size, threads=threads)
+        # only the engine that runs is loaded (a graph that will not load falls back below)
+        picked = verdict.engine if choice == "auto" else choice
+        if picked == "openvino":
+            return OpenVinoExtractor(path, threads)
+        if picked == "onnxruntime":
+            return OnnxExtractor(path, threads)
     except (ImportError, RuntimeError, OSError) as exc:  # an op the exporter lacks, a full disk
         if choice != "auto":
             raise ConfigError(f"the ONNX graph of {name} could not be made: {exc}") from exc
         log.warning("ONNX export of %s failed (%s); running eager PyTorch", name, exc)
-        return extractor
-    picked = verdict.engine if choice == "auto" else choice
-    if picked == "openvino":
-        return OpenVinoExtractor(onnx.path, onnx.threads)
-    if picked == "onnxruntime":
-        return onnx
     return extractor
