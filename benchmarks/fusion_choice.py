@@ -101,8 +101,9 @@ def text_probs(
     setting: TextSetting,
     n: int,
     seed: int,
+    weight: np.ndarray | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    head = fit_head(fit_texts, y_fit, setting, n, seed)
+    head = fit_head(fit_texts, y_fit, setting, n, seed, weight)
     return [(head.probabilities(t), head.speaks(t)) for t in held]
 
 
@@ -136,7 +137,7 @@ def seed_candidates(data_dir: Path, run_dir: Path) -> dict:
     x, y = split_arrays(export, feats)
     texts = export_texts(export) or {}
     words = {sp: [texts.get(s.sha256, "") for s in export.split(sp)] for sp in x}
-    extra_t, extra_y = extra_train_words(export)
+    extra_t, extra_y, extra_w, _ = extra_train_words(export)
     saved = np.load(run.probabilities_path)
     model = torch.load(run.model_path, weights_only=True)
     shipped_text = TextHead.from_dict(model["text"]["head"])
@@ -228,6 +229,7 @@ def seed_candidates(data_dir: Path, run_dir: Path) -> dict:
     [(tt_tv, st_tv)] = text_probs(
         words["train"] + words["val"] + extra_t, np.concatenate([y_tv, extra_y]),
         [words["test"]], text_setting, n, seed,
+        np.concatenate([np.ones(len(y_tv)), extra_w]),
     )  # fmt: skip
     record("refit_train_val", val_f, by_condition(it_tv, tt_tv, st_tv, w_val))
     out["refit_train_val"]["image"] = _scores(yt, it_tv, speaks["test"])

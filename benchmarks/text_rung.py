@@ -67,6 +67,7 @@ class Split:
     image: dict[str, np.ndarray]
     extra_words: list[str]
     extra_y: np.ndarray
+    extra_w: np.ndarray  # row weights (an ambiguous cover's tied genres share one)
     run_fused_test: float
     seed: int
 
@@ -98,7 +99,7 @@ def load_split(run_dir: Path, data_dir: Path) -> Split:
     }
     y = {sp: np.array([s.label for s in export.split(sp)]) for sp in words}
     saved = np.load(run.probabilities_path)
-    extra_t, extra_y = extra_train_words(export)
+    extra_t, extra_y, extra_w, _ = extra_train_words(export)
     return Split(
         export,
         words,
@@ -106,6 +107,7 @@ def load_split(run_dir: Path, data_dir: Path) -> Split:
         {"val": saved["svc_val"], "test": saved["svc_test"]},
         extra_t,
         extra_y,
+        extra_w,
         float(metrics.methods["fused"].test["weighted_f1"]),
         metrics.seed,
     )
@@ -119,9 +121,10 @@ def rung_text(d: Split, choose_min_df: bool, refit: bool) -> TextProbs:
     (val probs, test probs, val speaks, test speaks, settings)."""
     fit_words = d.words["train"] + d.extra_words
     fit_y = np.concatenate([d.y["train"], d.extra_y])
+    fit_w = np.concatenate([np.ones(len(d.y["train"])), d.extra_w])
     fitted = fit_text(
         fit_words, fit_y, d.words["val"], d.y["val"], len(d.export.genres),
-        min_dfs=MIN_DF_GRID if choose_min_df else (MIN_DF,),
+        min_dfs=MIN_DF_GRID if choose_min_df else (MIN_DF,), weight=fit_w,
     )  # fmt: skip
     head = fitted.head
     if refit:
@@ -130,6 +133,7 @@ def rung_text(d: Split, choose_min_df: bool, refit: bool) -> TextProbs:
             np.concatenate([fit_y, d.y["val"]]),
             fitted.setting,
             len(d.export.genres),
+            weight=np.concatenate([fit_w, np.ones(len(d.y["val"]))]),
         )
     setting = {"C": fitted.setting.c, "min_df": fitted.setting.min_df}
     return (
@@ -154,6 +158,7 @@ def variant_text(d: Split, v: Variant) -> TextProbs:
         makers.append(lambda: TfidfVectorizer(sublinear_tf=True, min_df=MIN_DF))
     fit_words = d.words["train"] + d.extra_words
     fit_y = np.concatenate([d.y["train"], d.extra_y])
+    fit_w = np.concatenate([np.ones(len(d.y["train"])), d.extra_w])
     vecs = [m().fit(fit_words) for m in makers]
 
     def x(texts: list[str]) -> Any:
@@ -164,7 +169,7 @@ def variant_text(d: Split, v: Variant) -> TextProbs:
     for c in C_GRID:
         model = LogisticRegression(
             C=c, max_iter=2000, random_state=0, class_weight=v.class_weight
-        ).fit(x_fit, fit_y)
+        ).fit(x_fit, fit_y, sample_weight=fit_w)
         score = weighted_f1(d.y["val"], model.predict_proba(x_val))
         if best is None or score > best[0]:
             best = (score, c, model)

@@ -34,7 +34,12 @@ from sleeve.dataset.attributes.export import build_extractors, export_attributes
 from sleeve.dataset.balance import BalanceResult, Candidate, balance
 from sleeve.dataset.card import build_card, render_card_md
 from sleeve.dataset.card_sections import DuplicatesSection, TextSection
-from sleeve.dataset.dedup.groups import DEFAULT_THRESHOLD, Grouping, group_duplicates
+from sleeve.dataset.dedup.groups import (
+    DEFAULT_THRESHOLD,
+    DuplicateGroup,
+    Grouping,
+    group_duplicates,
+)
 from sleeve.dataset.dedup.hashing import ALGOS, HashReport, ensure_hashes
 from sleeve.dataset.dedup.neighbours import MAX_THRESHOLD
 from sleeve.dataset.dedup.visual import (
@@ -54,7 +59,7 @@ from sleeve.dataset.export import (
     write_export,
     write_latest,
 )
-from sleeve.dataset.labels import Label, LabelReport, LabelRule, resolve_labels
+from sleeve.dataset.labels import Label, LabelReport, LabelRule, contenders, resolve_labels
 from sleeve.dataset.per_cover import PassReport, warm_build_caches
 from sleeve.dataset.review import apply_decisions
 from sleeve.dataset.rows import CatalogRows, ImageRow, load_rows
@@ -62,6 +67,7 @@ from sleeve.dataset.shards import DEFAULT_FORMAT
 from sleeve.dataset.split import SplitItem, assign_splits, leak_groups
 from sleeve.dataset.text.artist_stage import ARTIST_TABLE, ArtistStage, find_artists
 from sleeve.dataset.text.artists import NONE as NO_ARTIST
+from sleeve.dataset.text.artists import ArtistEvidence
 from sleeve.dataset.text.cover_text import TEXT_TABLE, ensure_text, load_text, render_text_table
 from sleeve.dataset.text.extra_text import (
     EXTRA_TEXT_TABLE,
@@ -204,6 +210,9 @@ class Selection:
     excluded: Counter[str]
     items: list[SplitItem]  # every labelled candidate, before balancing
     artists: ArtistStage | None  # read for the split (--group-by-artist), else None
+    # ambiguous groups' representatives (genre: the first contender) and their tied genres'
+    # shares: never exported, their words teach the text rung (dataset/text/extra_text.py)
+    ambiguous: list[tuple[SplitItem, tuple[tuple[str, float], ...]]] = field(default_factory=list)
 
 
 def build_dataset(
@@ -385,32 +394,23 @@ def _select(
     """One labelled representative per group, the requested genres, balanced, then split
     without a leak group spanning two splits."""
     wanted = set(opts.genres) if opts.genres else None
+    rule = opts.rule or LabelRule()
     excluded: Counter[str] = Counter()
     split_items: list[SplitItem] = []
+    ambiguous: list[tuple[SplitItem, tuple[tuple[str, float], ...]]] = []
     held_links = _held_links(held, grouping)
     for group in grouping.groups:
         label = labels[group.id]
         if label.genre is None:
+            shares = _wanted_shares(contenders(label, rule), wanted)
+            if shares:
+                item = _split_item(group, shares[0][0], rows, image_by_id, held_links)
+                ambiguous.append((item, shares))
             continue
         if wanted is not None and label.genre not in wanted:
             excluded[label.genre] += 1
             continue
-        rep = image_by_id[group.representative]
-        release_ids = sorted({r for m in group.members for r in rows.releases_of(m)})
-        artists = sorted(
-            {
-                rows.releases[r].artist_key
-                for r in release_ids
-                if r in rows.releases and rows.releases[r].artist_key
-            }
-        )
-        links = (
-            f"dup:{group.id}",
-            *held_links.get(group.id, ()),
-            *(f"artist:{a}" for a in artists),
-            *(f"release:{r}" for r in release_ids),
-        )
-        split_items.append(SplitItem(rep.id, rep.sha256, label.genre, links))
+        split_items.append(_split_item(group, label.genre, rows, image_by_id, held_links))
     artist_stage = None
     if opts.group_by_artist:  # artists read from the words join the leak groups
         artist_stage = find_artists(
@@ -433,7 +433,45 @@ def _select(
     balanced = balance_items(candidates, opts.balance, opts.per_class, opts.seed)
     kept = [item_by_key[c.image_id] for c in balanced.kept]
     split_of = assign_splits(kept, leak_of, opts.splits, opts.seed)
-    return Selection(kept, split_of, leak_of, balanced, excluded, split_items, artist_stage)
+    return Selection(
+        kept, split_of, leak_of, balanced, excluded, split_items, artist_stage, ambiguous
+    )
+
+
+def _split_item(
+    group: DuplicateGroup,
+    genre: str,
+    rows: CatalogRows,
+    image_by_id: dict[int, ImageRow],
+    held_links: dict[str, list[str]],
+) -> SplitItem:
+    """A group's representative with its split links: duplicate group, held look-alike pairs,
+    credited artists, releases (a leak group joins items sharing any)."""
+    rep = image_by_id[group.representative]
+    release_ids = sorted({r for m in group.members for r in rows.releases_of(m)})
+    artists = sorted(
+        {
+            rows.releases[r].artist_key
+            for r in release_ids
+            if r in rows.releases and rows.releases[r].artist_key
+        }
+    )
+    links = (
+        f"dup:{group.id}",
+        *held_links.get(group.id, ()),
+        *(f"artist:{a}" for a in artists),
+        *(f"release:{r}" for r in release_ids),
+    )
+    return SplitItem(rep.id, rep.sha256, genre, links)
+
+
+def _wanted_shares(
+    shares: tuple[tuple[str, float], ...], wanted: set[str] | None
+) -> tuple[tuple[str, float], ...]:
+    """An ambiguous group's tied genres within ``--genres``, their shares summing to 1 again."""
+    kept = [(g, w) for g, w in shares if wanted is None or g in wanted]
+    total = sum(w for _, w in kept)
+    return tuple((g, w / total) for g, w in kept) if total > 0 else ()
 
 
 def _manifest_rows(
@@ -596,7 +634,7 @@ def _export(
     extra_files[ARTIST_TABLE] = artists.table(r.sha256 for r in manifest_rows)
     if TEXT_TABLE in extra_files:  # the words of the covers the balancer left out
         extra_files |= extra_text_table(
-            catalog, data_dir, chosen, manifest_rows, artists, image_by_id, text_card, opts
+            catalog, data_dir, rows, chosen, manifest_rows, artists, image_by_id, text_card, opts
         )
     wanted_attrs = build_extractors(opts.attributes or "off")
     if wanted_attrs:  # attributes.csv + the card's per-genre profile (dataset/attributes/)
@@ -625,6 +663,7 @@ def _export(
 def extra_text_table(
     catalog: Catalog,
     data_dir: Path,
+    rows: CatalogRows,
     chosen: Selection,
     manifest_rows: list[ManifestRow],
     artists: ArtistStage,
@@ -632,10 +671,24 @@ def extra_text_table(
     text_card: TextSection,
     opts: BuildOptions,
 ) -> dict[str, bytes]:
-    """text_extra.jsonl (dataset/text/extra_text.py) and its count in the card's text entry."""
+    """text_extra.jsonl (dataset/text/extra_text.py) and its counts in the card's text entry:
+    the covers the balancer left out and the ambiguous groups' covers, none sharing a link or
+    an artist with a val/test cover."""
     exported = {r.sha256: r.split for r in manifest_rows}
-    artist_of = {sha: ev.key for sha, ev in artists.evidence.items()}
-    extra, shared = extra_items(chosen.items, exported, chosen.leak_of, artist_of)
+    shares_of = {it.sha256: shares for it, shares in chosen.ambiguous}
+    evidence = dict(artists.evidence) | _ambiguous_evidence(
+        catalog, data_dir, rows, chosen, image_by_id, opts
+    )
+    artist_of = {sha: ev.key for sha, ev in evidence.items()}
+    left_out, shared = extra_items(chosen.items, exported, chosen.leak_of, artist_of)
+    ambiguous, ambiguous_shared = extra_items(
+        chosen.items,
+        exported,
+        chosen.leak_of,
+        artist_of,
+        candidates=[it for it, _ in chosen.ambiguous],
+    )
+    extra = left_out + ambiguous
     if not extra:
         return {}
     ensure_text(
@@ -645,24 +698,54 @@ def extra_text_table(
         progress=opts.progress,
     )
     words = load_text(catalog, [it.sha256 for it in extra])
-    rows = [
+    table = [
         ExtraCover(
             it.sha256,
             it.genre,
             words.get(it.sha256, []),
-            artists.evidence.get(it.sha256, NO_ARTIST).key,
-            artists.evidence.get(it.sha256, NO_ARTIST).name,
+            evidence.get(it.sha256, NO_ARTIST).key,
+            evidence.get(it.sha256, NO_ARTIST).name,
+            shares_of.get(it.sha256, ()),
         )
         for it in extra
     ]
-    text_card.extra_train_covers = len(rows)
-    text_card.extra_left_out_shared_group = shared
+    text_card.extra_train_covers = len(table)
+    text_card.extra_ambiguous_covers = len(ambiguous)
+    text_card.extra_left_out_shared_group = shared + ambiguous_shared
     text_card.note = (
-        f"{text_card.note}; the text rung also reads {len(rows)} labelled covers the "
-        f"balancer left out ({EXTRA_TEXT_TABLE}; {shared} more left out for sharing a "
-        "duplicate, release or artist group with a val/test cover)"
+        f"{text_card.note}; the text rung also reads {len(left_out)} labelled covers the "
+        f"balancer left out and {len(ambiguous)} covers of ambiguous duplicate groups, each "
+        f"with its tied genres ({EXTRA_TEXT_TABLE}; {shared + ambiguous_shared} more left out "
+        "for sharing a duplicate, release or artist group with a val/test cover)"
     )
-    return {EXTRA_TEXT_TABLE: render_extra_text_table(rows)}
+    return {EXTRA_TEXT_TABLE: render_extra_text_table(table)}
+
+
+def _ambiguous_evidence(
+    catalog: Catalog,
+    data_dir: Path,
+    rows: CatalogRows,
+    chosen: Selection,
+    image_by_id: dict[int, ImageRow],
+    opts: BuildOptions,
+) -> dict[str, ArtistEvidence]:
+    """Artist evidence for the ambiguous groups' covers, found among all the candidates (a
+    name printed on a val cover and an ambiguous one links them); the candidates' own
+    evidence, already in artists.csv, is left as it was."""
+    if not chosen.ambiguous:
+        return {}
+    ambiguous = [it for it, _ in chosen.ambiguous]
+    ensure_text(
+        catalog,
+        data_dir,
+        [(it.sha256, image_by_id[it.key].path) for it in ambiguous],
+        progress=opts.progress,
+    )
+    found = find_artists(
+        catalog, data_dir, rows, [*chosen.items, *ambiguous], image_by_id,
+        read=False, progress=opts.progress,
+    )  # fmt: skip
+    return {it.sha256: found.evidence[it.sha256] for it in ambiguous if it.sha256 in found.evidence}
 
 
 def cover_text_table(

@@ -61,6 +61,7 @@ class TextSection(JsonRecord):
     note: str
     # the labelled covers the balancer left out whose words the text rung reads too
     extra_train_covers: int | None = None
+    extra_ambiguous_covers: int | None = None  # of them, ambiguous duplicate groups' covers
     extra_left_out_shared_group: int | None = None
 
 

@@ -281,11 +281,6 @@ class DatasetExport:
             raise DataError(f"cannot read {path}: {exc}") from None
 
     @property
-    def extra_words(self) -> list[tuple[str, str]]:
-        """(genre, words as one string) of :attr:`extra_covers`."""
-        return [(c.genre, " ".join(w.text for w in c.words)) for c in self.extra_covers]
-
-    @property
     def has_text(self) -> bool:
         return self.side_file(TEXT_TABLE).is_file()
 

@@ -138,6 +138,18 @@ def decide(scores: dict[str, float], rule: LabelRule) -> tuple[str | None, str]:
     return top_genre, "resolved"
 
 
+def contenders(label: Label, rule: LabelRule) -> tuple[tuple[str, float], ...]:
+    """An ambiguous group's genres the rule could not separate (score x margin above the top
+    score), each with its share of their summed score, best first; () for any other label.
+    The text rung learns from such a cover's words with these shares as row weights."""
+    if label.status != "ambiguous" or not label.scores:
+        return ()
+    top = label.scores[0][1]
+    tied = [(g, s) for g, s in label.scores if s * rule.margin > top]
+    total = sum(s for _, s in tied)
+    return tuple((g, s / total) for g, s in tied)
+
+
 def resolve_group(
     group: DuplicateGroup,
     rows: CatalogRows,

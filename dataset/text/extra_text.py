@@ -1,12 +1,19 @@
-"""Every labelled cover read: the words of covers the balancer left out, for the text rung only.
+"""Every labelled cover read: the words of covers the image head never sees, for the text rung.
 
-``--balance`` undersamples the large genres for the image rung (about 1,000 of the shared
-covers), but their words (artist names above all) are evidence the text rung can learn from
-without unbalancing anything the image head sees. The export's ``text_extra.jsonl`` lists them
-(sha256, genre, words, and the artist evidence found for it: dataset/text/artists.py) and
-training adds them to the text rung's train covers and its artist table. A cover is left
-out when it shares a leak group (duplicate group, release, credited artist) or an artist read
-from the words with a val or test cover, so the extra words never vouch for a held-out cover.
+Two kinds of labelled cover are not exported, and their words (artist names above all) are
+evidence the text rung can learn from without changing anything the image head sees:
+
+- covers ``--balance`` undersampled away from the large genres;
+- ambiguous duplicate groups, whose label evidence names two or more genres the label rule
+  could not separate (a file filed under Pop and Rock): such a cover enters with each of the
+  tied genres as a row weighted by its share of the evidence (dataset/labels.py
+  ``contenders``), so it says "pop or rock", never a guessed single genre.
+
+The export's ``text_extra.jsonl`` lists them (sha256, genre, the shares when ambiguous, words,
+and the artist evidence found for it: dataset/text/artists.py); training adds them to the text
+rung's train covers, and the single-genre ones to its artist table. A cover is left out when
+it shares a split link (duplicate group, release, credited artist) or an artist read from the
+words with a val or test cover, so the extra words never vouch for a held-out cover.
 """
 
 from __future__ import annotations
@@ -23,23 +30,26 @@ HELD_OUT = ("val", "test")
 
 
 def extra_items(
-    items: Iterable,  # SplitItem: key, sha256, genre
+    items: Iterable,  # SplitItem: key, sha256, genre, links
     exported_split: Mapping[str, str],  # exported sha256 -> split
     leak_of: Mapping[int, str],  # item key -> leak group
     artist_of: Mapping[str, str],  # sha256 -> artist key ("" unknown)
+    candidates: Iterable | None = None,  # the covers to weigh (default: items not exported)
 ) -> tuple[list, int]:
-    """(labelled covers not exported whose leak group and artist no val/test cover shares,
-    how many were left out for sharing one)."""
+    """(the candidates sharing no split link and no artist with a val/test cover, how many
+    were left out for sharing one). A candidate outside ``items`` (an ambiguous group's
+    cover) is held to the links of the held-out covers' leak groups."""
     items = list(items)
     held_leaks = {leak_of[it.key] for it in items if exported_split.get(it.sha256) in HELD_OUT}
+    held_links = {link for it in items if leak_of.get(it.key) in held_leaks for link in it.links}
     held_artists = {
         artist_of.get(sha, "") for sha, sp in exported_split.items() if sp in HELD_OUT
     } - {""}
+    if candidates is None:
+        candidates = [it for it in items if it.sha256 not in exported_split]
     out, shared = [], 0
-    for it in items:
-        if it.sha256 in exported_split:
-            continue
-        if leak_of.get(it.key) in held_leaks or artist_of.get(it.sha256, "") in held_artists:
+    for it in candidates:
+        if held_links.intersection(it.links) or artist_of.get(it.sha256, "") in held_artists:
             shared += 1
             continue
         out.append(it)
@@ -48,10 +58,15 @@ def extra_items(
 
 class ExtraCover(NamedTuple):
     sha256: str
-    genre: str
+    genre: str  # the genre (an ambiguous cover's: its first contender)
     words: list[Word]
     artist_key: str = ""  # the artist evidence's key ("" none; artists.csv's artist_key)
     artist: str = ""  # its name
+    shares: tuple[tuple[str, float], ...] = ()  # an ambiguous cover's tied genres; () single
+
+    def genre_shares(self) -> tuple[tuple[str, float], ...]:
+        """(genre, weight) rows for the text rung: the tied genres, or the genre at 1."""
+        return self.shares or ((self.genre, 1.0),)
 
 
 def render_extra_text_table(rows: Iterable[ExtraCover]) -> bytes:
@@ -65,13 +80,15 @@ def render_extra_text_table(rows: Iterable[ExtraCover]) -> bytes:
         }
         if row.artist_key:
             record |= {"artist_key": row.artist_key, "artist": row.artist}
+        if row.shares:
+            record["genres"] = dict(row.shares)  # full floats: the shares sum to 1
         lines.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
     return ("\n".join(lines) + "\n" if lines else "").encode("utf-8")
 
 
 def read_extra_text_table(path: Path) -> list[ExtraCover]:
     """Parse text_extra.jsonl ([] when absent; tables written before the artist fields read
-    as covers without artist evidence)."""
+    as covers without artist evidence, before the ``genres`` field as single-genre covers)."""
     if not path.is_file():
         return []
     out = []
@@ -85,6 +102,19 @@ def read_extra_text_table(path: Path) -> list[ExtraCover]:
                     [Word.from_dict(d) for d in row["words"]],
                     str(row.get("artist_key", "")),
                     str(row.get("artist", "")),
+                    _shares(row.get("genres")),
                 )
             )
     return out
+
+
+def _shares(raw: object) -> tuple[tuple[str, float], ...]:
+    """An ambiguous cover's ``genres`` object as (genre, weight) pairs; () when absent."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict) or not all(
+        isinstance(g, str) and isinstance(w, int | float) and 0 < w <= 1 for g, w in raw.items()
+    ):
+        raise ValueError(f"genres must map genre names to weights in (0, 1], got {raw!r}")
+    total = sum(raw.values())  # hand-edited tables too: one cover's rows weigh 1 together
+    return tuple((g, float(w) / total) for g, w in raw.items())

@@ -39,6 +39,7 @@ MIN_DF_GRID = (2, 1)
 C_GRID = (1.0, 3.0, 10.0, 30.0)
 WEIGHT_GRID = tuple(round(0.1 * i, 1) for i in range(11))
 _EPS = 1e-9
+_DF_TOLERANCE = 1e-9  # weighted document frequencies are float sums (1/3 + 1/3 + 1/3)
 
 
 def char_wb_ngrams(text: str, lo: int = NGRAMS[0], hi: int = NGRAMS[1]) -> list[str]:
@@ -66,16 +67,27 @@ class CharTfidf:
         self._index = {t: i for i, t in enumerate(self.vocab)}
 
     @classmethod
-    def fit(cls, texts: Sequence[str], min_df: int = MIN_DF) -> CharTfidf:
-        vec = sklearn_vectorizer(min_df).fit(texts)
-        return cls.from_sklearn(vec)
-
-    @classmethod
-    def from_sklearn(cls, vec: Any) -> CharTfidf:  # a fitted TfidfVectorizer
-        vocab = [""] * len(vec.vocabulary_)
-        for term, i in vec.vocabulary_.items():
-            vocab[i] = term
-        return cls(vocab, np.asarray(vec.idf_, dtype=np.float64))
+    def fit(
+        cls,
+        texts: Sequence[str],
+        min_df: int = MIN_DF,
+        weight: Sequence[float] | np.ndarray | None = None,
+    ) -> CharTfidf:
+        """The vocabulary (terms on at least ``min_df`` rows) and smooth idf,
+        ``ln((1 + n) / (1 + df)) + 1``. A term's df is the summed ``weight`` of the rows
+        holding it and n the summed weight, so a cover entered as several rows whose weights
+        sum to 1 (an ambiguous cover, one row per tied genre) counts as one cover. With unit
+        weights this is ``TfidfVectorizer.fit`` exactly (tests/inference/test_text_model.py)."""
+        w = np.ones(len(texts)) if weight is None else np.asarray(weight, dtype=np.float64)
+        df: dict[str, float] = {}
+        for text, wi in zip(texts, w, strict=True):
+            for gram in set(char_wb_ngrams(text)):
+                df[gram] = df.get(gram, 0.0) + float(wi)
+        vocab = sorted(t for t, d in df.items() if d >= min_df - _DF_TOLERANCE)
+        if not vocab:
+            raise ValueError("no n-gram is on min_df rows: nothing to learn from")
+        counts = np.array([df[t] for t in vocab], dtype=np.float64)
+        return cls(vocab, np.log((1.0 + float(w.sum())) / (1.0 + counts)) + 1.0)
 
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
         """(len(texts), len(vocab)): sublinear tf (1 + ln count) x idf, rows L2-normalised."""
@@ -96,14 +108,6 @@ class CharTfidf:
             (np.array(values, dtype=np.float64), np.array(indices, dtype=np.int64), indptr),
             shape=(len(texts), len(self.vocab)),
         )
-
-
-def sklearn_vectorizer(min_df: int = MIN_DF) -> Any:  # a TfidfVectorizer (no type hints)
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    return TfidfVectorizer(
-        analyzer="char_wb", ngram_range=NGRAMS, sublinear_tf=True, min_df=min_df, lowercase=True
-    )
 
 
 @dataclass
@@ -171,11 +175,17 @@ class TextSetting:
 
 
 def fit_head(
-    texts: Sequence[str], y: np.ndarray, setting: TextSetting, n_classes: int, seed: int = 0
+    texts: Sequence[str],
+    y: np.ndarray,
+    setting: TextSetting,
+    n_classes: int,
+    seed: int = 0,
+    weight: np.ndarray | None = None,
 ) -> TextHead:
-    """TF-IDF on ``texts`` and the logistic regression on it, at ``setting``."""
-    tfidf = CharTfidf.fit(texts, setting.min_df)
-    model = text_model(setting.c, seed).fit(tfidf.transform(texts), y)
+    """TF-IDF on ``texts`` and the logistic regression on it, at ``setting``; ``weight``: per
+    row (an ambiguous cover's tied genres share one cover's weight), None all 1."""
+    tfidf = CharTfidf.fit(texts, setting.min_df, weight)
+    model = text_model(setting.c, seed).fit(tfidf.transform(texts), y, sample_weight=weight)
     return TextHead.from_logreg(tfidf, model, n_classes)
 
 
@@ -203,20 +213,21 @@ def fit_text(
     *,
     seed: int = 0,
     min_dfs: Sequence[int] = MIN_DF_GRID,
+    weight: np.ndarray | None = None,
 ) -> FittedText:
     """TF-IDF on the train covers' words, logistic regression; C and the vocabulary's cut
-    (min_df) chosen on val."""
+    (min_df) chosen on val. ``weight``: per train row, as :func:`fit_head`'s."""
 
     start = time.perf_counter()
     best: tuple[float, TextSetting, TextHead, np.ndarray] | None = None
     for min_df in min_dfs:
         try:
-            tfidf = CharTfidf.fit(train_texts, min_df)
+            tfidf = CharTfidf.fit(train_texts, min_df, weight)
         except ValueError:  # no n-gram on min_df train covers: this cut leaves nothing
             continue
         x_train, x_val = tfidf.transform(train_texts), tfidf.transform(val_texts)
         for c in C_GRID:
-            model = text_model(c, seed).fit(x_train, y_train)
+            model = text_model(c, seed).fit(x_train, y_train, sample_weight=weight)
             head = TextHead.from_logreg(tfidf, model, n_classes)
             probs = softmax(np.asarray(x_val @ head.coef.T) + head.intercept)
             score = weighted_f1(y_val, probs)

@@ -180,3 +180,28 @@ def test_covers_stored_meanwhile_by_another_process_are_not_stored_twice(
     monkeypatch.setattr(cover_text, "cached_shas", lambda *_a: set())
     report = ensure_text(worded_catalog, settings.data_dir, images, workers=1, progress=False)
     assert report.read == 4 and _rows(worded_catalog) == 4
+
+
+def test_an_ambiguous_cover_s_words_reach_the_text_rung_with_its_tied_genres(
+    sqlite_catalog: Catalog, settings, tmp_path: Path
+) -> None:
+    from sleeve.dataset.text.extra_text import EXTRA_TEXT_TABLE, read_extra_text_table
+
+    both = worded_jpeg("MOBY", background=(200, 40, 40))  # filed under Pop and HipHop
+    covers = {
+        "Pop": {"a.jpg": worded_jpeg("MADONNA"), "b.jpg": worded_jpeg("ABBA"), "k.jpg": both},
+        "HipHop": {"c.jpg": worded_jpeg("NAS"), "d.jpg": worded_jpeg("EMINEM"), "k.jpg": both},
+    }
+    root = write_tree(tmp_path / "covers", covers)
+    import_folder(sqlite_catalog, settings, Taxonomy.load(), root, progress=False)
+    out = tmp_path / "export"
+    result = build_dataset(
+        sqlite_catalog, settings, Taxonomy.load(), out=out, progress=False, splits=(0.5, 0.25, 0.25)
+    )
+    manifest = (out / "manifest.csv").read_text()
+    (extra,) = read_extra_text_table(out / EXTRA_TEXT_TABLE)
+    assert extra.sha256 not in manifest  # never exported: the image head does not see it
+    assert [w.text for w in extra.words] == ["MOBY"]
+    assert sorted(extra.genre_shares()) == [("pop", 0.5), ("rap", 0.5)]
+    assert result.card.text.extra_ambiguous_covers == 1
+    assert result.card.text.extra_train_covers == 1

@@ -13,7 +13,7 @@ from sleeve.dataset import cli
 from sleeve.dataset.balance import Candidate, balance, round_robin
 from sleeve.dataset.dedup.hashing import hash_files
 from sleeve.dataset.dedup.neighbours import near_pairs
-from sleeve.dataset.labels import LabelRule, decide, evidence_scores
+from sleeve.dataset.labels import Label, LabelRule, contenders, decide, evidence_scores
 from sleeve.dataset.rows import EvidenceRow
 from sleeve.dataset.split import SplitItem, assign_splits, leak_groups, parse_fractions
 from tests.dataset_support import cover, jpeg, write_tree
@@ -86,9 +86,19 @@ def test_label_rule_weights_sources_and_requires_a_margin() -> None:
     assert decide({"pop": 2.0, "rock": 1.0}, rule) == ("pop", "resolved")
     assert decide({"pop": 1.4, "rock": 1.0}, rule) == (None, "ambiguous")
     assert decide({}, rule) == (None, "no-evidence")
+
     # folder evidence uses its stored mapped genre, never re-matched as a tag
     folder = EvidenceRow(1, "folder", "folder", "Electronic", 1, "electronic", "alias", 1.0)
     assert evidence_scores([folder], tax, rule) == {"electronic": 1.0}
+
+
+def test_an_ambiguous_label_s_contenders_are_the_genres_the_margin_could_not_separate() -> None:
+    rule = LabelRule()  # margin 1.5
+    tied = Label(None, "ambiguous", (("pop", 1.2), ("rock", 1.0), ("rap", 0.5)), None)
+    assert contenders(tied, rule) == (("pop", 1.2 / 2.2), ("rock", 1.0 / 2.2))  # rap: 0.5x1.5<1.2
+    resolved = Label("pop", "resolved", (("pop", 2.0), ("rock", 1.0)), None)
+    assert contenders(resolved, rule) == ()
+    assert contenders(Label(None, "excluded", (("pop", 1.0), ("rock", 1.0)), None), rule) == ()
 
 
 def test_round_robin_covers_every_cluster_before_repeating() -> None:

@@ -7,6 +7,7 @@ import io
 import numpy as np
 import pytest
 import torch
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from sleeve.inference.text_head import (
@@ -17,7 +18,6 @@ from sleeve.inference.text_head import (
     fit_head,
     fit_text,
     fuse,
-    sklearn_vectorizer,
 )
 
 TRAIN = [
@@ -37,10 +37,58 @@ TRAIN = [
 UNSEEN = ["Willie Nelson Stardust", "unknown words only zzzz", "", "Nas\tIt Was Written", "É"]
 
 
+def sklearn_vectorizer(min_df: int = 2) -> TfidfVectorizer:
+    """The reference the rung reproduces."""
+    return TfidfVectorizer(
+        analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=min_df, lowercase=True
+    )
+
+
+def from_sklearn(vec: TfidfVectorizer) -> CharTfidf:
+    vocab = [""] * len(vec.vocabulary_)
+    for term, i in vec.vocabulary_.items():
+        vocab[i] = term
+    return CharTfidf(vocab, np.asarray(vec.idf_, dtype=np.float64))
+
+
+def test_fit_equals_sklearn_char_wb_tfidf_fit() -> None:
+    for min_df in (1, 2):
+        vec = sklearn_vectorizer(min_df=min_df).fit(TRAIN)
+        ours = CharTfidf.fit(TRAIN, min_df)
+        assert ours.vocab == from_sklearn(vec).vocab
+        np.testing.assert_allclose(ours.idf, vec.idf_, rtol=0, atol=1e-12)
+
+
+def test_a_cover_split_over_weighted_rows_counts_once() -> None:
+    # an ambiguous cover enters as one row per tied genre, weights summing to 1
+    once = CharTfidf.fit([*TRAIN, "Garth Brooks"], 1)
+    split = CharTfidf.fit(
+        [*TRAIN, "Garth Brooks", "Garth Brooks"], 1, [1.0] * len(TRAIN) + [0.5, 0.5]
+    )
+    assert split.vocab == once.vocab
+    np.testing.assert_allclose(split.idf, once.idf, atol=1e-12)
+    # so its n-grams are on one cover, not two: min_df 2 leaves them out
+    cut = CharTfidf.fit(
+        [*TRAIN, "Garth Brooks", "Garth Brooks"], 2, [1.0] * len(TRAIN) + [0.5, 0.5]
+    )
+    assert " gar" not in cut.vocab and " gar" in once.vocab
+
+
+def test_weighted_rows_are_the_regression_s_sample_weights() -> None:
+    texts = [*TRAIN, "Garth Brooks", "Garth Brooks"]
+    y = np.array([*(np.arange(len(TRAIN)) % 3), 0, 1])
+    w = np.array([1.0] * len(TRAIN) + [0.25, 0.75])
+    head = fit_head(texts, y, TextSetting(10.0, 1), 3, weight=w)
+    x = head.tfidf.transform(texts)
+    model = LogisticRegression(C=10.0, max_iter=2000, random_state=0).fit(x, y, sample_weight=w)
+    expected = model.predict_proba(head.tfidf.transform(UNSEEN))
+    np.testing.assert_allclose(head.probabilities(UNSEEN), expected, atol=1e-6)
+
+
 def test_transform_equals_sklearn_char_wb_tfidf() -> None:
     for min_df in (1, 2):
         vec = sklearn_vectorizer(min_df=min_df).fit(TRAIN)
-        ours = CharTfidf.from_sklearn(vec)
+        ours = from_sklearn(vec)
         for texts in (TRAIN, UNSEEN):
             expected = vec.transform(texts).toarray()
             np.testing.assert_allclose(ours.transform(texts).toarray(), expected, atol=1e-12)
@@ -51,7 +99,7 @@ def test_head_equals_logistic_regression_probabilities() -> None:
     x = vec.transform(TRAIN)
     for y in (np.arange(len(TRAIN)) % 3, np.arange(len(TRAIN)) % 2):  # multinomial and binary
         model = LogisticRegression(C=10, max_iter=1000).fit(x, y)
-        head = TextHead.from_logreg(CharTfidf.from_sklearn(vec), model, int(y.max()) + 1)
+        head = TextHead.from_logreg(from_sklearn(vec), model, int(y.max()) + 1)
         expected = model.predict_proba(vec.transform(UNSEEN))
         np.testing.assert_allclose(head.probabilities(UNSEEN), expected, atol=1e-6)
 

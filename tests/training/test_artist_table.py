@@ -97,7 +97,10 @@ def _export(root: Path) -> Path:
     )
     (root / ARTIST_TABLE).write_text(table.getvalue())
     extra = ExtraCover("f" * 64, EXTRA[2], [Word(TITLES[1], 0.99, BOX)], EXTRA[0], "Mcentire")
-    (root / EXTRA_TEXT_TABLE).write_bytes(render_extra_text_table([extra]))
+    # an ambiguous group's cover (country or rap) naming a train artist: no evidence either way
+    tied = (("country", 0.5), ("rap", 0.5))
+    ambiguous = ExtraCover("e" * 64, "country", [], "mb-jennings", "Jennings", tied)
+    (root / EXTRA_TEXT_TABLE).write_bytes(render_extra_text_table([extra, ambiguous]))
     return root
 
 
@@ -120,7 +123,7 @@ def test_the_table_holds_the_train_covers_artists_only(run) -> None:  # type: ig
     table = _payload(run)["text"]["artists"]
     counts = dict(zip(table["keys"], table["counts"], strict=True))
     assert set(counts) == {*TRAIN_ARTISTS, EXTRA[0]}  # no val/test-only, no one-cover artist
-    assert counts["mb-jennings"] == [4, 0] and counts["mb-eminem"] == [0, 4]
+    assert counts["mb-jennings"] == [4, 0] and counts["mb-eminem"] == [0, 4]  # not the tied one
     assert counts[EXTRA[0]] == [2, 0]  # its train cover and the balancer's left-out one
     assert table["genres"] == ["country", "rap"] and table["weight"] > 0
 

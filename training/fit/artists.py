@@ -2,9 +2,10 @@
 
 Built from the covers the text rung trains on: the train split's artist evidence (the export's
 artists.csv) and that of the covers the balancer left out (text_extra.jsonl, none sharing a
-group or an artist with a val/test cover). Val and test covers never add to it: their artists
-are recognised from their words, as a new cover's are at predict time, and the term's weight is
-chosen on the recognised val covers.
+group or an artist with a val/test cover; the ambiguous groups' covers there, with tied
+genres, are not single-genre evidence and stay out). Val and test covers never add to it: their
+artists are recognised from their words, as a new cover's are at predict time, and the term's
+weight is chosen on the recognised val covers.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def train_evidence(export: Export) -> tuple[list[tuple[str, str, int]], int]:
     extra = [
         (c.artist_key, c.artist, label[c.genre])
         for c in export.dataset.extra_covers
-        if c.artist_key and c.genre in label
+        if c.artist_key and c.genre in label and not c.shares  # an ambiguous cover's genre
+        # is one of several: its artist is no evidence for any one of them
     ]
     return train + extra, len(extra)
 

@@ -75,13 +75,21 @@ def text_block(
     return block
 
 
-def extra_train_words(export: Export) -> tuple[list[str], np.ndarray]:
-    """The words and labels of the covers the balancer left out (the export's
-    text_extra.jsonl, none sharing a group with a val/test cover): train covers for the text
-    rung only; genres outside the export's are skipped."""
+def extra_train_words(export: Export) -> tuple[list[str], np.ndarray, np.ndarray, int]:
+    """The text rung's extra train rows from the export's text_extra.jsonl (none sharing a
+    group with a val/test cover): the covers the balancer left out, one row at weight 1, and
+    the ambiguous groups' covers, one row per tied genre at its share. (words, labels,
+    weights, covers); genres outside the export's are skipped."""
     label = {g: i for i, g in enumerate(export.genres)}
-    rows = [(label[g], t) for g, t in export.dataset.extra_words if g in label]
-    return [t for _, t in rows], np.array([k for k, _ in rows], dtype=np.int64)
+    texts, y, weight, covers = [], [], [], 0
+    for cover in export.dataset.extra_covers:
+        rows = [(label[g], w) for g, w in cover.genre_shares() if g in label]
+        covers += bool(rows)
+        for k, w in rows:
+            texts.append(words_text(cover.words))
+            y.append(k)
+            weight.append(w)
+    return texts, np.array(y, dtype=np.int64), np.array(weight, dtype=np.float64), covers
 
 
 def words_problem(texts: dict[str, str] | None) -> str | None:
@@ -126,7 +134,8 @@ def run_text_methods(
             for sp in ("train", "val", "test")
         }
         y = {sp: np.array([s.label for s in export.split(sp)]) for sp in ("train", "val", "test")}
-        extra_texts, extra_y = extra_train_words(export)
+        extra_texts, extra_y, extra_w, extra_covers = extra_train_words(export)
+        fit_w = np.concatenate([np.ones(len(y["train"])), extra_w])
         try:
             fitted = fit_text(
                 split_texts["train"] + extra_texts,
@@ -135,6 +144,7 @@ def run_text_methods(
                 y["val"],
                 len(export.genres),
                 seed=seed,
+                weight=fit_w,
             )
         except ValueError as exc:  # e.g. no n-gram on two train covers: nothing to learn
             problem = f"the train covers' words give the text rung nothing to learn ({exc})"
@@ -155,6 +165,7 @@ def run_text_methods(
         fitted.setting,
         len(export.genres),
         seed,
+        np.concatenate([fit_w, np.ones(len(y["val"]))]),
     )
     fit_seconds = fitted.train_seconds + time.perf_counter() - refit_start
     text_test = shipped.probabilities(by_split["test"])
@@ -168,7 +179,7 @@ def run_text_methods(
         **fitted.params,
         "terms": len(shipped.tfidf.vocab),
         "refit_on": "train+val",
-        "extra_train_covers": len(extra_texts),
+        "extra_train_covers": extra_covers,
         "covers_with_text": round(share, 3),
         "image_method": image.fitted.method,
     }
