@@ -51,11 +51,11 @@ from sleeve.inference.text_head import (
     weighted_f1,
 )
 from sleeve.training.config import TrainConfig
-from sleeve.training.data import load_export
+from sleeve.training.data import extra_text_rows, load_export
 from sleeve.training.evaluation.cover_groups import fold_groups, fold_of
 from sleeve.training.fit.artists import fit_artists
 from sleeve.training.fit.methods.embedding import export_features, split_arrays
-from sleeve.training.fit.methods.text import export_texts, extra_train_words
+from sleeve.training.fit.methods.text import export_texts
 
 RESULTS = Path(__file__).parent / "results" / "fusion_choice.json"
 SVC_C_GRID = (1.0, 3.0, 10.0)  # the image rung's own grid (training/fit/methods/heads.py)
@@ -137,7 +137,8 @@ def seed_candidates(data_dir: Path, run_dir: Path) -> dict:
     x, y = split_arrays(export, feats)
     texts = export_texts(export) or {}
     words = {sp: [texts.get(s.sha256, "") for s in export.split(sp)] for sp in x}
-    extra_t, extra_y, extra_w, _ = extra_train_words(export)
+    extra = extra_text_rows(export)
+    extra_t, extra_y, extra_w = extra.texts, extra.y, extra.weight
     saved = np.load(run.probabilities_path)
     model = torch.load(run.model_path, weights_only=True)
     shipped_text = TextHead.from_dict(model["text"]["head"])

@@ -49,9 +49,9 @@ from sleeve.inference.text_head import (
     fuse_by_condition,
     weighted_f1,
 )
-from sleeve.training.data import Export, load_export
+from sleeve.training.data import Export, extra_text_rows, load_export
 from sleeve.training.fit.artists import fit_artists
-from sleeve.training.fit.methods.text import export_texts, extra_train_words
+from sleeve.training.fit.methods.text import export_texts
 
 RESULTS = Path(__file__).parent / "results" / "text_rung.json"
 TARGET = 0.528  # issue 24: the three-seed mean of 0.508 + 0.02
@@ -99,15 +99,15 @@ def load_split(run_dir: Path, data_dir: Path) -> Split:
     }
     y = {sp: np.array([s.label for s in export.split(sp)]) for sp in words}
     saved = np.load(run.probabilities_path)
-    extra_t, extra_y, extra_w, _ = extra_train_words(export)
+    extra = extra_text_rows(export)
     return Split(
         export,
         words,
         y,
         {"val": saved["svc_val"], "test": saved["svc_test"]},
-        extra_t,
-        extra_y,
-        extra_w,
+        extra.texts,
+        extra.y,
+        extra.weight,
         float(metrics.methods["fused"].test["weighted_f1"]),
         metrics.seed,
     )

@@ -15,9 +15,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from sleeve.core.errors import DataError
 from sleeve.core.vision.samples import Sample, drop_unreadable
 from sleeve.dataset.export import SPLITS, DatasetCard, DatasetExport, ManifestRow, read_export
+from sleeve.dataset.text.ocr import words_text
 
 
 @dataclass
@@ -107,3 +110,50 @@ def validate(export: Export) -> None:
                 f"(train/val/test sizes: {sizes}); collect more covers for them or drop them, "
                 "then run build-dataset again"
             )
+
+
+@dataclass(frozen=True)
+class ExtraRows:
+    """The text rung's train rows from outside the export (text_extra.jsonl): the covers the
+    balancer left out, one row at weight 1, and the ambiguous groups' covers, one row per tied
+    genre at its share; each row's cover's artist key ("" unknown)."""
+
+    texts: list[str]
+    y: np.ndarray
+    weight: np.ndarray
+    artists: list[str]
+    covers: int
+
+    def outside(self, held_artists: set[str]) -> ExtraRows:
+        """The rows whose artist is not among ``held_artists`` (a fold's held-out covers'):
+        per-fold refits leave out the extra words that would vouch for a held cover."""
+        keep = [i for i, a in enumerate(self.artists) if not a or a not in held_artists]
+        return ExtraRows(
+            [self.texts[i] for i in keep],
+            self.y[keep],
+            self.weight[keep],
+            [self.artists[i] for i in keep],
+            len(keep),  # rows, not covers: a fold's count is only reported in tests
+        )
+
+
+def extra_text_rows(export: Export) -> ExtraRows:
+    """:class:`ExtraRows` of ``export`` (none when it has no text_extra.jsonl); genres outside
+    the export's are skipped."""
+    label = {g: i for i, g in enumerate(export.genres)}
+    texts, y, weight, artists, covers = [], [], [], [], 0
+    for cover in export.dataset.extra_covers:
+        rows = [(label[g], w) for g, w in cover.genre_shares() if g in label]
+        covers += bool(rows)
+        for k, w in rows:
+            texts.append(words_text(cover.words))
+            y.append(k)
+            weight.append(w)
+            artists.append(cover.artist_key)
+    return ExtraRows(
+        texts,
+        np.array(y, dtype=np.int64),
+        np.array(weight, dtype=np.float64),
+        artists,
+        covers,
+    )

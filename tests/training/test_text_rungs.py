@@ -321,8 +321,7 @@ def test_the_text_rung_reads_the_covers_the_balancer_left_out(tmp_path) -> None:
         ExtraCover,
         render_extra_text_table,
     )
-    from sleeve.training.data import load_export
-    from sleeve.training.fit.methods.text import extra_train_words
+    from sleeve.training.data import extra_text_rows, load_export
 
     export = _export(tmp_path / "export", per_split=(3, 3, 3))
     box = ((10, 60), (150, 60), (150, 90), (10, 90))
@@ -336,9 +335,9 @@ def test_the_text_rung_reads_the_covers_the_balancer_left_out(tmp_path) -> None:
         ExtraCover(f"{i:064x}", "country", [Word("MOBY", 0.99, box)], shares=tied) for i in (7, 8)
     ]
     (export / EXTRA_TEXT_TABLE).write_bytes(render_extra_text_table(extra))
-    rows = extra_train_words(load_export(export))
-    assert rows[3] == 8 and len(rows[0]) == 10  # 6 covers at weight 1, 2 covers in 2 rows each
-    assert rows[2].tolist() == [1.0] * 6 + [0.5] * 4
+    rows = extra_text_rows(load_export(export))
+    assert rows.covers == 8 and len(rows.texts) == 10  # 6 at weight 1, 2 covers in 2 rows each
+    assert rows.weight.tolist() == [1.0] * 6 + [0.5] * 4
     config = TrainConfig(methods=("logreg", "text"), select_min_val=0, **TINY)
     metrics = train_and_evaluate(export, tmp_path / "run", config).metrics
     assert metrics.methods["text"].params["extra_train_covers"] == 8

@@ -11,13 +11,15 @@ run chose on val (no inner search: cheap, and the estimate is of the recipe as s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from sleeve.inference.estimators import logreg_model, svc_model
 from sleeve.inference.heads_runtime import head_probabilities, l2_normalise, ovr_logits, softmax
-from sleeve.inference.text_head import TextSetting, fit_head, fuse_by_condition
+from sleeve.inference.text_head import TextHead, TextSetting, fit_head, fuse_by_condition
+from sleeve.training.data import ExtraRows
 from sleeve.training.evaluation.cover_groups import fold_of
 from sleeve.training.evaluation.metrics import classification_metrics
 
@@ -147,6 +149,8 @@ def fused_cv_scores(
     genres: list[str],
     repeats: int = 1,
     seed: int = 0,
+    extra: ExtraRows | None = None,
+    artists: Sequence[str] | None = None,
 ) -> list[float]:
     """:func:`grouped_cv_scores` of the late-fused rung (:func:`fused_oof_probabilities`)."""
     scores = []
@@ -154,7 +158,7 @@ def fused_cv_scores(
         fold = fold_of(y, groups, len(genres), seed + r)
         probs = fused_oof_probabilities(
             image_method, image_params, temperature, text, weights, x, texts, y, fold,
-            len(genres), seed,
+            len(genres), seed, extra, artists,
         )  # fmt: skip
         for k in range(int(fold.max()) + 1):
             held = np.flatnonzero(fold == k)
@@ -176,11 +180,17 @@ def fused_oof_probabilities(
     fold: np.ndarray,
     n_classes: int,
     seed: int = 0,
+    extra: ExtraRows | None = None,
+    artists: Sequence[str] | None = None,
 ) -> np.ndarray:
     """Out-of-fold probabilities of the late-fused rung: per fold the image head and the text
     rung (TF-IDF fitted on the fold at the run's min_df, logistic regression at its C) are
     refitted and fused with the run's text weights per condition (words / no_words), all
-    settings as chosen on val. Rows of a fold that cannot be fitted (one class left) stay 0."""
+    settings as chosen on val. Rows of a fold that cannot be fitted (one class left) stay 0.
+
+    ``extra``: the text rung's rows from outside the export (the balancer's left-out and the
+    ambiguous groups' covers), added to each fold's text fit as the shipped rung adds them,
+    less those whose artist one of the fold's held covers has (``artists``: per row of ``x``)."""
     probs = np.zeros((len(y), n_classes))
     for k in range(int(fold.max()) + 1):
         fit_idx, held = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
@@ -190,11 +200,38 @@ def fused_oof_probabilities(
             image_method, image_params, x[fit_idx], y[fit_idx], x[held], n_classes,
             temperature=temperature, seed=seed,
         )  # fmt: skip
-        head = fit_head([texts[i] for i in fit_idx], y[fit_idx], text, n_classes, seed)
+        head = _fold_text_head(texts, y, fit_idx, held, text, n_classes, seed, extra, artists)
         held_texts = [texts[i] for i in held]
         p_text = head.probabilities(held_texts)
         probs[held] = fuse_by_condition(p_image, p_text, head.speaks(held_texts), weights)
     return probs
+
+
+def _fold_text_head(
+    texts: list[str],
+    y: np.ndarray,
+    fit_idx: np.ndarray,
+    held: np.ndarray,
+    text: TextSetting,
+    n_classes: int,
+    seed: int,
+    extra: ExtraRows | None,
+    artists: Sequence[str] | None,
+) -> TextHead:
+    """One fold's text rung: the fold's covers, plus the extra rows no held cover vouches for."""
+    fit_texts, fit_y = [texts[i] for i in fit_idx], y[fit_idx]
+    if extra is None or not extra.texts:
+        return fit_head(fit_texts, fit_y, text, n_classes, seed)
+    held_artists = {artists[i] for i in held} - {""} if artists is not None else set()
+    rows = extra.outside(held_artists)
+    return fit_head(
+        fit_texts + rows.texts,
+        np.concatenate([fit_y, rows.y]),
+        text,
+        n_classes,
+        seed,
+        np.concatenate([np.ones(len(fit_y)), rows.weight]),
+    )
 
 
 def image_oof_probabilities(

@@ -29,8 +29,9 @@ import numpy as np
 
 from sleeve.inference.run_metrics import RunMetrics
 from sleeve.inference.text_head import MIN_DF, TextSetting, weighted_f1
+from sleeve.training.data import ExtraRows, extra_text_rows
 from sleeve.training.evaluation.artist_split import artist_kinds
-from sleeve.training.evaluation.cover_groups import fold_groups
+from sleeve.training.evaluation.cover_groups import artist_keys, fold_groups
 from sleeve.training.evaluation.grouped_cv import (
     REFITTABLE,
     fused_cv_scores,
@@ -99,6 +100,8 @@ def text_rung_scores(
     genres: list[str],
     repeats: int = 1,
     seed: int = 0,
+    extra: ExtraRows | None = None,
+    artists: list[str] | None = None,
 ) -> tuple[list[float], dict]:
     """Fold scores of a ``text``/``fused`` rung refitted whole (its image head and the words
     per fold, fused with the run's text weight; ``text`` is weight 1), rows of ``x`` and
@@ -122,7 +125,7 @@ def text_rung_scores(
         scores = fused_cv_scores(
             image.fitted.method, info["image_params"],
             float(image.fitted.head.get("temperature", 1.0)), text_setting(params), weights,
-            x, texts, y, groups, genres, repeats, seed,
+            x, texts, y, groups, genres, repeats, seed, extra, artists,
         )  # fmt: skip
     except ValueError as exc:  # a fold whose words give TF-IDF nothing
         log.warning("%s cannot be refitted per fold (%s)", outcome.fitted.method, exc)
@@ -139,9 +142,12 @@ def shipped_oof_probabilities(
     fold: np.ndarray,
     n_classes: int,
     seed: int = 0,
+    extra: ExtraRows | None = None,
+    artists: list[str] | None = None,
 ) -> np.ndarray | None:
     """Out-of-fold probabilities of the shipped rung refitted per fold with its settings (the
-    text rungs with their image head and words), or None when it cannot be refitted."""
+    text rungs with their image head, words and extra rows: grouped_cv), or None when it
+    cannot be refitted."""
     params = best.fitted.params
     if best.fitted.method in REFITTABLE:
         t = float(best.fitted.head.get("temperature", 1.0))
@@ -157,7 +163,7 @@ def shipped_oof_probabilities(
         return fused_oof_probabilities(
             image.fitted.method, head_params(image),
             float(image.fitted.head.get("temperature", 1.0)), text_setting(params),
-            text_weights(best), x, texts, y, fold, n_classes, seed,
+            text_weights(best), x, texts, y, fold, n_classes, seed, extra, artists,
         )  # fmt: skip
     except ValueError as exc:  # a fold whose words give TF-IDF nothing
         log.warning("%s cannot be refitted per fold (%s)", best.fitted.method, exc)
@@ -192,8 +198,9 @@ def compute_headline(
     y = np.array([s.label for s in export.samples], dtype=np.int64)
     cover_texts = [texts.get(s.sha256, "") for s in export.samples] if texts else None
     scores, params = text_rung_scores(
-        best, outcomes, feats, cover_texts, y, groups, export.genres, repeats, seed
-    )
+        best, outcomes, feats, cover_texts, y, groups, export.genres, repeats, seed,
+        extra_text_rows(export), artist_keys(export),
+    )  # fmt: skip
     head = best.fitted.method
     if not scores:
         rep = representative(best, outcomes)

@@ -38,8 +38,9 @@ import numpy as np
 from sleeve.core import csvfile
 from sleeve.inference.estimators import logreg_model
 from sleeve.inference.rundir import LABEL_ISSUES, Run
-from sleeve.training.data import Export
+from sleeve.training.data import Export, extra_text_rows
 from sleeve.training.evaluation.cover_groups import (
+    artist_keys,
     artist_names,
     fold_groups,
     fold_of,
@@ -221,9 +222,11 @@ def find_label_issues(
     fold = fold_of(y, groups, n, seed)
     folds = int(fold.max()) + 1
     if best is not None:
+        artists = artist_keys(export)
         probs = shipped_oof_probabilities(
-            best, outcomes or [], x, words if texts else None, y, fold, n, seed
-        )
+            best, outcomes or [], x, words if texts else None, y, fold, n, seed,
+            extra_text_rows(export), [artists[i] for i in keep],
+        )  # fmt: skip
         scorer = best.fitted.method
     if probs is None:
         probs, folds, c = out_of_fold_probabilities(x, y, groups, n, seed)

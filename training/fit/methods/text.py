@@ -26,7 +26,7 @@ from sleeve.dataset.text.ocr import ENGINE, INSTALL_HINT, engine_version, read_w
 from sleeve.inference.artist_table import ArtistTable
 from sleeve.inference.text_head import choose_weights, fit_head, fit_text, fuse_by_condition
 from sleeve.training.config import DEFAULT_METHODS, TrainConfig
-from sleeve.training.data import Export
+from sleeve.training.data import Export, extra_text_rows
 from sleeve.training.fit.artists import fit_artists
 from sleeve.training.fit.methods import FittedHead, MethodOutcome, RungContext
 
@@ -75,23 +75,6 @@ def text_block(
     return block
 
 
-def extra_train_words(export: Export) -> tuple[list[str], np.ndarray, np.ndarray, int]:
-    """The text rung's extra train rows from the export's text_extra.jsonl (none sharing a
-    group with a val/test cover): the covers the balancer left out, one row at weight 1, and
-    the ambiguous groups' covers, one row per tied genre at its share. (words, labels,
-    weights, covers); genres outside the export's are skipped."""
-    label = {g: i for i, g in enumerate(export.genres)}
-    texts, y, weight, covers = [], [], [], 0
-    for cover in export.dataset.extra_covers:
-        rows = [(label[g], w) for g, w in cover.genre_shares() if g in label]
-        covers += bool(rows)
-        for k, w in rows:
-            texts.append(words_text(cover.words))
-            y.append(k)
-            weight.append(w)
-    return texts, np.array(y, dtype=np.int64), np.array(weight, dtype=np.float64), covers
-
-
 def words_problem(texts: dict[str, str] | None) -> str | None:
     """Why the text rungs cannot run (no text table, no OCR engine), or None."""
     if texts is None:
@@ -126,7 +109,7 @@ def run_text_methods(
     problem = words_problem(texts)
     if problem is None and not image_outcomes:
         problem = "the text rungs need an image rung too, e.g. --method svc,text,fused"
-    fitted = None
+    fitted, extra = None, None
     if problem is None:
         assert texts is not None
         split_texts = {
@@ -134,12 +117,12 @@ def run_text_methods(
             for sp in ("train", "val", "test")
         }
         y = {sp: np.array([s.label for s in export.split(sp)]) for sp in ("train", "val", "test")}
-        extra_texts, extra_y, extra_w, extra_covers = extra_train_words(export)
-        fit_w = np.concatenate([np.ones(len(y["train"])), extra_w])
+        extra = extra_text_rows(export)
+        fit_w = np.concatenate([np.ones(len(y["train"])), extra.weight])
         try:
             fitted = fit_text(
-                split_texts["train"] + extra_texts,
-                np.concatenate([y["train"], extra_y]),
+                split_texts["train"] + extra.texts,
+                np.concatenate([y["train"], extra.y]),
                 split_texts["val"],
                 y["val"],
                 len(export.genres),
@@ -153,15 +136,15 @@ def run_text_methods(
             raise ConfigError(problem)
         log.warning("text rungs skipped: %s", problem)
         return []
-    assert fitted is not None and texts is not None
+    assert fitted is not None and texts is not None and extra is not None
     by_split = split_texts
     # settings and fusion weights are chosen on val with the train-only head; the head that
     # ships (and answers test) is refitted on train + val at those settings: the val covers'
     # words are a fifth more evidence, artist names above all (benchmarks/text_rung.py)
     refit_start = time.perf_counter()
     shipped = fit_head(
-        split_texts["train"] + extra_texts + split_texts["val"],
-        np.concatenate([y["train"], extra_y, y["val"]]),
+        split_texts["train"] + extra.texts + split_texts["val"],
+        np.concatenate([y["train"], extra.y, y["val"]]),
         fitted.setting,
         len(export.genres),
         seed,
@@ -179,7 +162,7 @@ def run_text_methods(
         **fitted.params,
         "terms": len(shipped.tfidf.vocab),
         "refit_on": "train+val",
-        "extra_train_covers": extra_covers,
+        "extra_train_covers": extra.covers,
         "covers_with_text": round(share, 3),
         "image_method": image.fitted.method,
     }
