@@ -19,7 +19,6 @@ Writes benchmarks/results/ambiguous_words.json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -30,18 +29,15 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))  # the sibling benchmarks' re-scoring helpers
-from fusion_choice import best_weight, by_condition, svc_decisions
-from text_rung import Split, load_split, rung_text, scores
+from fusion_choice import best_weight, by_condition, run_features, svc_decisions
+from text_rung import Split, load_split, rung_text, runs_arguments, scores
 
-from sleeve.core.vision.backbones import load_backbone
 from sleeve.dataset.text.ocr import words_text
 from sleeve.inference.estimators import text_model
 from sleeve.inference.heads_runtime import softmax
 from sleeve.inference.rundir import Run
 from sleeve.inference.text_head import C_GRID, MIN_DF_GRID, CharTfidf, TextHead, weighted_f1
-from sleeve.training.config import TrainConfig
 from sleeve.training.evaluation.cover_groups import artist_keys, fold_groups, fold_of
-from sleeve.training.fit.methods.embedding import export_features
 from sleeve.training.fit.methods.text import export_texts
 
 RESULTS = Path(__file__).parent / "results" / "ambiguous_words.json"
@@ -80,15 +76,9 @@ class Folds:
 
 def image_folds(d: Split, run: Run, data_dir: Path) -> Folds:
     """Per fold, the image SVC (the run's C and temperature) fitted on the other folds."""
-    metrics, resolved = run.metrics(), run.config()["resolved"]
+    metrics = run.metrics()
     export, n, seed = d.export, len(d.export.genres), d.seed
-    config = TrainConfig(
-        methods=tuple(resolved["methods"]), backbone=resolved["backbone"], seed=seed,
-        flip_tta=resolved["flip_tta"], style=resolved["style"],
-    )  # fmt: skip
-    cpu = torch.device("cpu")
-    backbone = load_backbone(config.backbone, config.weights, cpu)
-    feats = export_features(export, config, backbone, cpu, data_dir / "cache" / "embeddings")
+    feats = run_features(run, export, data_dir)
     texts = export_texts(export) or {}
     artist_of = artist_keys(export)
     groups, _ = fold_groups(export, feats)
@@ -187,11 +177,7 @@ def summary(seeds: list[dict]) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", type=Path, required=True, help="a copy holding the runs")
-    ap.add_argument("--from-runs", nargs="+", required=True, help="run dirs under --data-dir/runs")
-    ap.add_argument("--out", type=Path, default=RESULTS)
-    args = ap.parse_args()
+    args = runs_arguments(__doc__, RESULTS)
     seeds = []
     for r in args.from_runs:
         seeds.append(seed_rows(args.data_dir, args.data_dir / "runs" / r))

@@ -29,9 +29,9 @@ Writes benchmarks/results/fusion_choice.json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -51,11 +51,14 @@ from sleeve.inference.text_head import (
     weighted_f1,
 )
 from sleeve.training.config import TrainConfig
-from sleeve.training.data import extra_text_rows, load_export
+from sleeve.training.data import Export, extra_text_rows, load_export
 from sleeve.training.evaluation.cover_groups import fold_groups, fold_of
 from sleeve.training.fit.artists import fit_artists
 from sleeve.training.fit.methods.embedding import export_features, split_arrays
 from sleeve.training.fit.methods.text import export_texts
+
+sys.path.insert(0, str(Path(__file__).parent))  # the sibling re-scoring benchmark's helpers
+from text_rung import runs_arguments
 
 RESULTS = Path(__file__).parent / "results" / "fusion_choice.json"
 SVC_C_GRID = (1.0, 3.0, 10.0)  # the image rung's own grid (training/fit/methods/heads.py)
@@ -121,19 +124,25 @@ def class_bias(logp: np.ndarray, y: np.ndarray) -> np.ndarray:
     return minimize(loss, np.zeros(n), jac=True).x
 
 
-def seed_candidates(data_dir: Path, run_dir: Path) -> dict:
-    run = Run(run_dir)
-    metrics = run.metrics()
+def run_features(run: Run, export: Export, data_dir: Path) -> np.ndarray:
+    """The run's image features of every export cover, from the embedding cache (its
+    backbone, flip-TTA and style settings; no embedding pass when cached)."""
     resolved = run.config()["resolved"]
-    seed, n = metrics.seed, len(metrics.genres)
-    export = load_export(data_dir / "datasets" / metrics.dataset_id)
     config = TrainConfig(
-        methods=tuple(resolved["methods"]), backbone=resolved["backbone"], seed=seed,
-        flip_tta=resolved["flip_tta"], style=resolved["style"],
+        methods=tuple(resolved["methods"]), backbone=resolved["backbone"],
+        seed=run.metrics().seed, flip_tta=resolved["flip_tta"], style=resolved["style"],
     )  # fmt: skip
     device = torch.device("cpu")
     backbone = load_backbone(config.backbone, config.weights, device)
-    feats = export_features(export, config, backbone, device, data_dir / "cache" / "embeddings")
+    return export_features(export, config, backbone, device, data_dir / "cache" / "embeddings")
+
+
+def seed_candidates(data_dir: Path, run_dir: Path) -> dict:
+    run = Run(run_dir)
+    metrics = run.metrics()
+    seed, n = metrics.seed, len(metrics.genres)
+    export = load_export(data_dir / "datasets" / metrics.dataset_id)
+    feats = run_features(run, export, data_dir)
     x, y = split_arrays(export, feats)
     texts = export_texts(export) or {}
     words = {sp: [texts.get(s.sha256, "") for s in export.split(sp)] for sp in x}
@@ -265,11 +274,7 @@ def summary(seeds: list[dict]) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", type=Path, required=True, help="a copy holding the runs")
-    ap.add_argument("--from-runs", nargs="+", required=True, help="run dirs under --data-dir/runs")
-    ap.add_argument("--out", type=Path, default=RESULTS)
-    args = ap.parse_args()
+    args = runs_arguments(__doc__, RESULTS)
     seeds = [seed_candidates(args.data_dir, args.data_dir / "runs" / r) for r in args.from_runs]
     summary_rows = summary(seeds)
     result = {

@@ -232,12 +232,17 @@ def summary(seeds: list[dict]) -> dict[str, dict]:
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def runs_arguments(doc: str | None, results: Path) -> argparse.Namespace:
+    """The re-scoring benchmarks' command line: --data-dir, --from-runs, --out."""
+    ap = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
     ap.add_argument("--data-dir", type=Path, required=True, help="a copy holding the runs")
     ap.add_argument("--from-runs", nargs="+", required=True, help="run dirs under --data-dir/runs")
-    ap.add_argument("--out", type=Path, default=RESULTS)
-    args = ap.parse_args()
+    ap.add_argument("--out", type=Path, default=results)
+    return ap.parse_args()
+
+
+def main() -> None:
+    args = runs_arguments(__doc__, RESULTS)
     seeds = []
     for r in args.from_runs:
         d = load_split(args.data_dir / "runs" / r, args.data_dir)
