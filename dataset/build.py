@@ -468,10 +468,12 @@ def _split_item(
 def _wanted_shares(
     shares: tuple[tuple[str, float], ...], wanted: set[str] | None
 ) -> tuple[tuple[str, float], ...]:
-    """An ambiguous group's tied genres within ``--genres``, their shares summing to 1 again."""
-    kept = [(g, w) for g, w in shares if wanted is None or g in wanted]
-    total = sum(w for _, w in kept)
-    return tuple((g, w / total) for g, w in kept) if total > 0 else ()
+    """An ambiguous group's tied genres when ``--genres`` asks for every one of them, else ():
+    as the label rule says, a pop/rock cover does not become pop because rock was not
+    requested (dataset/labels.py)."""
+    if wanted is not None and any(g not in wanted for g, _ in shares):
+        return ()
+    return shares
 
 
 def _manifest_rows(

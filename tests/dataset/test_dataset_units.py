@@ -101,6 +101,15 @@ def test_an_ambiguous_label_s_contenders_are_the_genres_the_margin_could_not_sep
     assert contenders(Label(None, "excluded", (("pop", 1.0), ("rock", 1.0)), None), rule) == ()
 
 
+def test_an_ambiguous_cover_teaches_the_text_rung_only_when_every_tied_genre_is_asked_for() -> None:
+    from sleeve.dataset.build import _wanted_shares
+
+    tied = (("pop", 0.5), ("rock", 0.5))
+    assert _wanted_shares(tied, None) == tied
+    assert _wanted_shares(tied, {"pop", "rock", "rap"}) == tied
+    assert _wanted_shares(tied, {"pop", "rap"}) == ()  # never "pop" because rock was not asked
+
+
 def test_round_robin_covers_every_cluster_before_repeating() -> None:
     import random
 
