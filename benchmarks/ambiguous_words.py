@@ -37,6 +37,7 @@ from sleeve.inference.estimators import text_model
 from sleeve.inference.heads_runtime import softmax
 from sleeve.inference.rundir import Run
 from sleeve.inference.text_head import C_GRID, MIN_DF_GRID, CharTfidf, TextHead, weighted_f1
+from sleeve.training.data import extra_text_rows
 from sleeve.training.evaluation.cover_groups import artist_keys, fold_groups, fold_of
 from sleeve.training.fit.methods.text import export_texts
 
@@ -46,17 +47,8 @@ CANDIDATES = ("without", "with")  # without the ambiguous rows (the rung before)
 
 def without_ambiguous(d: Split) -> Split:
     """The run's split with only the balancer's left-out covers as extra rows."""
-    keep = [
-        (words_text(c.words), label, 1.0)
-        for c in d.export.dataset.extra_covers
-        if not c.shares and (label := _label(d, c.genre)) is not None
-    ]
-    return replace(
-        d,
-        extra_words=[t for t, _, _ in keep],
-        extra_y=np.array([k for _, k, _ in keep], dtype=np.int64),
-        extra_w=np.array([w for _, _, w in keep], dtype=np.float64),
-    )
+    rows = extra_text_rows(d.export, ambiguous=False)
+    return replace(d, extra_words=rows.texts, extra_y=rows.y, extra_w=rows.weight)
 
 
 def _label(d: Split, genre: str) -> int | None:

@@ -693,10 +693,10 @@ def extra_text_table(
     extra = left_out + ambiguous
     if not extra:
         return {}
-    ensure_text(
+    ensure_text(  # the ambiguous covers' words were read for their artist evidence
         catalog,
         data_dir,
-        [(it.sha256, image_by_id[it.key].path) for it in extra],
+        [(it.sha256, image_by_id[it.key].path) for it in left_out],
         progress=opts.progress,
     )
     words = load_text(catalog, [it.sha256 for it in extra])

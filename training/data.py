@@ -116,13 +116,17 @@ def validate(export: Export) -> None:
 class ExtraRows:
     """The text rung's train rows from outside the export (text_extra.jsonl): the covers the
     balancer left out, one row at weight 1, and the ambiguous groups' covers, one row per tied
-    genre at its share; each row's cover's artist key ("" unknown)."""
+    genre at its share; each row's cover (its index in the table) and artist key ("" none)."""
 
     texts: list[str]
     y: np.ndarray
     weight: np.ndarray
     artists: list[str]
-    covers: int
+    cover: np.ndarray  # the row's cover, so a cover split over rows is counted once
+
+    @property
+    def covers(self) -> int:
+        return len(np.unique(self.cover))
 
     def outside(self, held_artists: set[str]) -> ExtraRows:
         """The rows whose artist is not among ``held_artists`` (a fold's held-out covers'):
@@ -133,27 +137,31 @@ class ExtraRows:
             self.y[keep],
             self.weight[keep],
             [self.artists[i] for i in keep],
-            len(keep),  # rows, not covers: a fold's count is only reported in tests
+            self.cover[keep],
         )
 
 
-def extra_text_rows(export: Export) -> ExtraRows:
+def extra_text_rows(export: Export, *, ambiguous: bool = True) -> ExtraRows:
     """:class:`ExtraRows` of ``export`` (none when it has no text_extra.jsonl); genres outside
-    the export's are skipped."""
+    the export's are skipped; ``ambiguous=False`` leaves out the ambiguous groups' covers (the
+    rung before they were read: benchmarks/ambiguous_words.py)."""
     label = {g: i for i, g in enumerate(export.genres)}
-    texts, y, weight, artists, covers = [], [], [], [], 0
-    for cover in export.dataset.extra_covers:
-        rows = [(label[g], w) for g, w in cover.genre_shares() if g in label]
-        covers += bool(rows)
-        for k, w in rows:
-            texts.append(words_text(cover.words))
-            y.append(k)
-            weight.append(w)
-            artists.append(cover.artist_key)
+    texts, y, weight, artists, covers = [], [], [], [], []
+    for n, cover in enumerate(export.dataset.extra_covers):
+        if cover.shares and not ambiguous:
+            continue
+        text = words_text(cover.words)
+        for genre, w in cover.genre_shares():
+            if genre in label:
+                texts.append(text)
+                y.append(label[genre])
+                weight.append(w)
+                artists.append(cover.artist_key)
+                covers.append(n)
     return ExtraRows(
         texts,
         np.array(y, dtype=np.int64),
         np.array(weight, dtype=np.float64),
         artists,
-        covers,
+        np.array(covers, dtype=np.int64),
     )
